@@ -1,0 +1,1 @@
+"""Pure static analysis over tree-sitter trees: no LSP, no SDK, no I/O."""

@@ -1,0 +1,129 @@
+"""``__all__`` at module level, in every form ruff understands.
+
+``__all__ = [...]`` or ``(...)``, ``__all__: list[str] = [...]``, ``__all__ += [...]``,
+``+`` chains, ``list(...)`` and ``tuple(...)`` around literals, ``__all__.extend([...])``,
+``__all__.append("x")`` and ``__all__.remove("x")``; inside ``if``/``try`` blocks too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+_DUNDER_ALL = re.compile(rb"(?<![A-Za-z0-9_])__all__(?![A-Za-z0-9_])")
+
+# Nodes that open a new scope: an __all__ inside one is not the module's.
+SCOPE_TYPES = frozenset({"function_definition", "class_definition", "lambda"})
+_CONTAINERS = frozenset(
+    {"list", "tuple", "set", "parenthesized_expression", "expression_list", "argument_list"}
+)
+
+
+@dataclass(slots=True)
+class Exports:
+    """The names a module exports through ``__all__``."""
+
+    names: dict[str, Node] = field(default_factory=dict)
+    # The string nodes that spell an exported name: uses of the imports they name.
+    strings: list[Node] = field(default_factory=list)
+
+
+def string_value(node: Node) -> str | None:
+    """The value of a plain (non-f, non-bytes) string literal node, else None."""
+    if node.type == "concatenated_string":
+        parts = [string_value(c) for c in node.named_children]
+        if any(p is None for p in parts):
+            return None
+        return "".join(p for p in parts if p is not None)
+    if node.type != "string":
+        return None
+    start = node.child(0)
+    if start is None or start.text is None:
+        return None
+    prefix = start.text.lower().strip(b"\"'")
+    if b"f" in prefix or b"b" in prefix or b"t" in prefix:
+        return None
+    out = []
+    for child in node.named_children:
+        if child.type == "string_content" and child.text is not None:
+            out.append(child.text.decode("utf-8", errors="replace"))
+        elif child.type == "interpolation":
+            return None
+        elif child.type == "escape_sequence" and child.text is not None:
+            try:
+                out.append(child.text.decode("unicode_escape"))
+            except UnicodeDecodeError:
+                return None
+    return "".join(out)
+
+
+def is_module_level(node: Node) -> bool:
+    """True when ``node`` is evaluated in the module's scope."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type in SCOPE_TYPES:
+            return False
+        parent = parent.parent
+    return True
+
+
+def _collect(expr: Node | None, out: Exports) -> None:
+    """Add the string elements of an ``__all__`` value expression."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        kind = node.type
+        if kind in _CONTAINERS:
+            stack.extend(reversed(node.named_children))
+        elif kind == "binary_operator":
+            stack.append(node.child_by_field_name("right"))
+            stack.append(node.child_by_field_name("left"))
+        elif kind == "call":
+            func = node.child_by_field_name("function")
+            if func is not None and func.text in (b"list", b"tuple"):
+                args = node.child_by_field_name("arguments")
+                if args is not None:
+                    stack.extend(reversed(args.named_children))
+        elif kind in ("string", "concatenated_string"):
+            value = string_value(node)
+            if value is not None:
+                out.names.setdefault(value, node)
+                out.strings.append(node)
+
+
+def find_exports(root: Node, source: bytes) -> Exports | None:
+    """The module's ``__all__``, or None when the module defines none."""
+    found: Exports | None = None
+    for m in _DUNDER_ALL.finditer(source):
+        node = root.descendant_for_byte_range(m.start(), m.end())
+        if node is None or node.type != "identifier" or not is_module_level(node):
+            continue
+        parent = node.parent
+        if parent is None:
+            continue
+        value: Node | None = None
+        if parent.type in ("assignment", "augmented_assignment"):
+            if parent.child_by_field_name("left") != node:
+                continue
+            value = parent.child_by_field_name("right")
+        elif parent.type == "attribute" and parent.child_by_field_name("object") == node:
+            attr = parent.child_by_field_name("attribute")
+            call = parent.parent
+            if (
+                attr is None
+                or attr.text not in (b"extend", b"append")
+                or call is None
+                or call.type != "call"
+            ):
+                continue
+            value = call.child_by_field_name("arguments")
+        else:
+            continue
+        if found is None:
+            found = Exports()
+        _collect(value, found)
+    return found

@@ -1,0 +1,81 @@
+"""``# noqa`` comments, with flake8's and ruff's syntax.
+
+``# noqa`` silences every code on its line, ``# noqa: F401,D103`` (commas or spaces) only those
+codes. ``# ruff: noqa`` or ``# flake8: noqa`` on a line of their own silence the whole file, and
+``# ruff: noqa: F401`` the given codes in the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+
+from drain_ls.analysis.model import Finding
+from drain_ls.analysis.source import LineIndex
+
+_CODE = r"[A-Z]+[0-9]+"
+_NOQA = re.compile(
+    rb"#\s*noqa(?::[\s]*(?P<codes>" + _CODE.encode() + rb"(?:[\s,]+" + _CODE.encode() + rb")*))?",
+    re.IGNORECASE,
+)
+_FILE_NOQA = re.compile(
+    rb"^[ \t]*#\s*(?:ruff|flake8)\s*:\s*noqa(?:\s*:\s*(?P<codes>"
+    + _CODE.encode()
+    + rb"(?:[\s,]+"
+    + _CODE.encode()
+    + rb")*))?",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SPLIT = re.compile(rb"[\s,]+")
+
+ALL = frozenset({"*"})
+
+
+def parse_codes(codes: bytes | None) -> frozenset[str]:
+    """The codes of a noqa directive; ``ALL`` for a blanket one."""
+    if not codes:
+        return ALL
+    return frozenset(c.decode().upper() for c in _SPLIT.split(codes.strip()) if c)
+
+
+class NoqaMap:
+    """Answers whether a finding is silenced by a noqa comment."""
+
+    __slots__ = ("_file_codes", "_index", "_rows")
+
+    def __init__(self, source: bytes, index: LineIndex) -> None:
+        self._index = index
+        self._rows: dict[int, frozenset[str] | None] = {}
+        file_codes: set[str] = set()
+        if b"noqa" in source or b"NOQA" in source:
+            for m in _FILE_NOQA.finditer(source):
+                file_codes |= parse_codes(m.group("codes"))
+        self._file_codes = frozenset(file_codes)
+
+    def codes_on_row(self, row: int) -> frozenset[str] | None:
+        """The codes silenced on ``row`` (``ALL`` for a blanket noqa), or None."""
+        if row not in self._rows:
+            self._rows[row] = self._scan(row)
+        return self._rows[row]
+
+    def _scan(self, row: int) -> frozenset[str] | None:
+        text = self._index.line_text(row)
+        if b"#" not in text:
+            return None
+        for m in _NOQA.finditer(text):
+            # A "# noqa" inside a string literal is not a comment: require that no quote
+            # opens after the last "#" that precedes the directive on this line.
+            before = text[: m.start()]
+            if before.count(b'"') % 2 or before.count(b"'") % 2:
+                continue
+            return parse_codes(m.group("codes"))
+        return None
+
+    def silences(self, finding: Finding) -> bool:
+        """True when a noqa comment covers ``finding``."""
+        if self._file_codes and ("*" in self._file_codes or finding.code in self._file_codes):
+            return True
+        for row in finding.noqa_rows:
+            codes = self.codes_on_row(row)
+            if codes is not None and ("*" in codes or finding.code in codes):
+                return True
+        return False
