@@ -46,7 +46,7 @@ def check_source(
             return [error] if "E999" in settings.select else []
     findings: list[Finding] = []
     if "F401" in settings.select:
-        findings.extend(find_unused_imports(tree, source))
+        findings.extend(find_unused_imports(tree, source, path))
     if any(code.startswith("D1") for code in settings.select):
         findings.extend(
             f

@@ -1,18 +1,17 @@
 """``__all__`` at module level, in every form ruff understands.
 
 ``__all__ = [...]`` or ``(...)``, ``__all__: list[str] = [...]``, ``__all__ += [...]``,
-``+`` chains, ``list(...)`` and ``tuple(...)`` around literals, ``__all__.extend([...])``,
-``__all__.append("x")`` and ``__all__.remove("x")``; inside ``if``/``try`` blocks too.
+``+`` chains and ``list(...)``/``tuple(...)`` around literals; inside ``if``/``try`` blocks too.
+Like ruff (0.17), ``__all__.extend([...])`` and ``__all__.append("x")`` are not read.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-_DUNDER_ALL = re.compile(rb"(?<![A-Za-z0-9_])__all__(?![A-Za-z0-9_])")
+from drain_ls.analysis.source import word_occurrences
 
 # Nodes that open a new scope: an __all__ inside one is not the module's.
 SCOPE_TYPES = frozenset({"function_definition", "class_definition", "lambda"})
@@ -98,8 +97,8 @@ def _collect(expr: Node | None, out: Exports) -> None:
 def find_exports(root: Node, source: bytes) -> Exports | None:
     """The module's ``__all__``, or None when the module defines none."""
     found: Exports | None = None
-    for m in _DUNDER_ALL.finditer(source):
-        node = root.descendant_for_byte_range(m.start(), m.end())
+    for start, end in word_occurrences(source, b"__all__"):
+        node = root.descendant_for_byte_range(start, end)
         if node is None or node.type != "identifier" or not is_module_level(node):
             continue
         parent = node.parent
@@ -110,17 +109,6 @@ def find_exports(root: Node, source: bytes) -> Exports | None:
             if parent.child_by_field_name("left") != node:
                 continue
             value = parent.child_by_field_name("right")
-        elif parent.type == "attribute" and parent.child_by_field_name("object") == node:
-            attr = parent.child_by_field_name("attribute")
-            call = parent.parent
-            if (
-                attr is None
-                or attr.text not in (b"extend", b"append")
-                or call is None
-                or call.type != "call"
-            ):
-                continue
-            value = call.child_by_field_name("arguments")
         else:
             continue
         if found is None:

@@ -62,7 +62,7 @@ class NoqaMap:
         if b"#" not in text:
             return None
         for m in _NOQA.finditer(text):
-            # A "# noqa" inside a string literal is not a comment: require that no quote
+            # A directive inside a string literal is not a comment: require that no quote
             # opens after the last "#" that precedes the directive on this line.
             before = text[: m.start()]
             if before.count(b'"') % 2 or before.count(b"'") % 2:

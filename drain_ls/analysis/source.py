@@ -74,3 +74,26 @@ def node_text(node: Node) -> str:
     """The text of a node, decoded as UTF-8."""
     text = node.text
     return text.decode("utf-8", errors="replace") if text is not None else ""
+
+
+# Bytes that may continue a Python identifier (any non-ASCII byte may be part of one).
+_IDENTIFIER_BYTES = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+) | frozenset(range(0x80, 0x100))
+
+
+def word_occurrences(source: bytes, word: bytes) -> list[tuple[int, int]]:
+    """Byte ranges where ``word`` occurs as a whole identifier-like word (comments and
+    strings included: callers classify each hit with the tree)."""
+    found = []
+    size = len(word)
+    limit = len(source)
+    i = source.find(word)
+    while i >= 0:
+        j = i + size
+        if (i == 0 or source[i - 1] not in _IDENTIFIER_BYTES) and (
+            j >= limit or source[j] not in _IDENTIFIER_BYTES
+        ):
+            found.append((i, j))
+        i = source.find(word, j)
+    return found
