@@ -286,7 +286,7 @@ class _Resolver:
                 and grand.parent is not None
                 and grand.parent.type == "type_alias_statement"
                 and parent.named_child(0) is not None
-                and parent.named_child(0).id == node.id  # type: ignore[union-attr]
+                and parent.named_child(0).id == node.id
             ):
                 self.scope_of(grand).events.append(Event(grand.parent.end_byte, STORE))
                 return
@@ -308,7 +308,7 @@ class _Resolver:
                 scope.events.append(Event(node.start_byte, LOAD))
             else:
                 scope.events.append(Event(node.start_byte, STORE))
-        elif dotted.named_child(0) is not None and dotted.named_child(0).id == node.id:  # type: ignore[union-attr]
+        elif dotted.named_child(0) is not None and dotted.named_child(0).id == node.id:
             scope.events.append(Event(node.start_byte, LOAD))
 
     def _add_alias(self, node: Node, parent: Node) -> bool:
@@ -741,7 +741,12 @@ def remove_imports_fix(
     if all(e.id in remove for e in elements):
         edits = delete_statement(statement, source, index)
         names = ", ".join(f"`{b.qualified}`" for b in bindings)
-        return Fix(f"Remove unused import: {names}", edits)
+        parent = statement.parent
+        return Fix(
+            f"Remove unused import: {names}",
+            edits,
+            isolation=parent.start_byte if parent is not None else None,
+        )
     edits_list: list[Edit] = []
     for i, element in enumerate(elements):
         if element.id not in remove:

@@ -21,6 +21,9 @@ class Fix:
     message: str
     edits: tuple[Edit, ...]
     applicability: str = "safe"
+    # Fixes with the same key must not be applied in the same pass (two statement deletions in
+    # one block could each leave the other's ``pass`` out and empty the block).
+    isolation: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,91 @@
+"""Applying fixes: edits in byte offsets, passes until nothing is left to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.model import Edit, Finding, Fix
+from drain_ls.analysis.source import parse
+from drain_ls.analysis.syntax import syntax_error
+
+MAX_PASSES = 10
+
+
+def apply_edits(source: bytes, edits: Iterable[Edit]) -> bytes:
+    """Apply non-overlapping edits (byte offsets into ``source``)."""
+    out: list[bytes] = []
+    position = 0
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        if edit.start < position:
+            raise ValueError(f"overlapping edits at byte {edit.start}")
+        out.append(source[position : edit.start])
+        out.append(edit.text.encode("utf-8"))
+        position = edit.end
+    out.append(source[position:])
+    return b"".join(out)
+
+
+def _span(fix: Fix) -> tuple[int, int]:
+    return min(e.start for e in fix.edits), max(e.end for e in fix.edits)
+
+
+def compatible_fixes(findings: Iterable[Finding], unsafe: bool = False) -> list[Fix]:
+    """A set of fixes that can be applied together: no two touch, none shares an isolation."""
+    chosen: list[Fix] = []
+    spans: list[tuple[int, int]] = []
+    isolations: set[int] = set()
+    seen: set[int] = set()
+    for finding in findings:
+        fix = finding.fix
+        if fix is None or not fix.edits or id(fix) in seen:
+            continue
+        seen.add(id(fix))
+        if fix.applicability != "safe" and not unsafe:
+            continue
+        if fix.isolation is not None and fix.isolation in isolations:
+            continue
+        start, end = _span(fix)
+        if any(start <= e and s <= end for s, e in spans):
+            continue
+        chosen.append(fix)
+        spans.append((start, end))
+        if fix.isolation is not None:
+            isolations.add(fix.isolation)
+    return chosen
+
+
+@dataclass(slots=True)
+class FixResult:
+    """The outcome of fixing one source."""
+
+    source: bytes
+    fixed: int
+    remaining: list[Finding]
+
+
+def fix_source(
+    source: bytes, path: str, settings: CheckSettings | None = None, unsafe: bool = False
+) -> FixResult:
+    """Apply every applicable fix, pass after pass, never leaving a syntax error behind."""
+    findings = check_source(source, path, settings)
+    fixed = 0
+    if _broken(source, path):
+        return FixResult(source, 0, findings)
+    for _ in range(MAX_PASSES):
+        fixes = compatible_fixes(findings, unsafe)
+        if not fixes:
+            break
+        candidate = apply_edits(source, (e for fix in fixes for e in fix.edits))
+        if _broken(candidate, path):
+            break  # never trade findings for a file that no longer compiles
+        after = check_source(candidate, path, settings)
+        fixed += max(0, len(findings) - len(after))
+        source, findings = candidate, after
+    return FixResult(source, fixed, findings)
+
+
+def _broken(source: bytes, path: str) -> bool:
+    tree = parse(source)
+    return tree.root_node.has_error and syntax_error(source, path, tree) is not None

@@ -1,0 +1,314 @@
+"""The ``drain-ls`` command line: ``check`` (and, with later subcommands, the server)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from drain_ls import __version__
+from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings, check_source
+from drain_ls.analysis.fixes import fix_source
+from drain_ls.analysis.model import ALL_CODES, RULE_URLS, Finding
+from drain_ls.analysis.source import LineIndex
+from drain_ls.files import ConfigError, Excluder, discover, find_project_config
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+RULE_NAMES = {
+    "E999": "syntax-error",
+    "F401": "unused-import",
+    "D100": "undocumented-public-module",
+    "D101": "undocumented-public-class",
+    "D102": "undocumented-public-method",
+    "D103": "undocumented-public-function",
+    "D104": "undocumented-public-package",
+    "D105": "undocumented-magic-method",
+    "D106": "undocumented-public-nested-class",
+    "D107": "undocumented-public-init",
+}
+
+
+class UsageError(Exception):
+    """A command-line mistake: exit code 2."""
+
+
+def parse_selectors(text: str | Sequence[str] | None) -> set[str] | None:
+    """Codes named by a comma-separated list of codes, prefixes (``D1``) or ``ALL``."""
+    if text is None:
+        return None
+    items = text.split(",") if isinstance(text, str) else list(text)
+    codes: set[str] = set()
+    for raw in items:
+        item = raw.strip().upper()
+        if not item:
+            continue
+        if item == "ALL":
+            codes.update(ALL_CODES)
+            continue
+        matched = {c for c in ALL_CODES if c.startswith(item)}
+        if not matched:
+            raise UsageError(f"unknown rule selector `{raw.strip()}`")
+        codes |= matched
+    return codes
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What checking one file produced, in plain data that pickles cheaply."""
+
+    path: str
+    rows: list[dict[str, object]]
+    error: str | None = None
+    fixed: int = 0
+
+
+def _location(index: LineIndex, offset: int) -> dict[str, int]:
+    row, column = index.char_position(offset)
+    return {"row": row + 1, "column": column + 1}
+
+
+def finding_json(finding: Finding, path: str, index: LineIndex) -> dict[str, object]:
+    """One finding in the shape of ruff's JSON output."""
+    fix = None
+    if finding.fix is not None:
+        fix = {
+            "applicability": finding.fix.applicability,
+            "message": finding.fix.message,
+            "edits": [
+                {
+                    "content": e.text,
+                    "location": _location(index, e.start),
+                    "end_location": _location(index, e.end),
+                }
+                for e in finding.fix.edits
+            ],
+        }
+    return {
+        "cell": None,
+        "code": finding.code,
+        "end_location": _location(index, finding.end),
+        "filename": path,
+        "fix": fix,
+        "location": _location(index, finding.start),
+        "message": finding.message,
+        "name": RULE_NAMES.get(finding.code, ""),
+        "noqa_row": (finding.noqa_rows[-1] + 1) if finding.noqa_rows else None,
+        "url": RULE_URLS.get(finding.code),
+    }
+
+
+def read_source(path: str) -> tuple[bytes | None, str | None]:
+    """The file's bytes, or a one-line reason it cannot be checked."""
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    if b"\0" in source:
+        return None, "binary file (contains NUL bytes), skipped"
+    try:
+        source.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        index = LineIndex(source)
+        row = index.row_of(exc.start)
+        column = exc.start - index.starts[row]
+        return None, (
+            f"not valid UTF-8 (byte 0x{source[exc.start]:02x} at line {row + 1}, "
+            f"byte {column + 1}), skipped"
+        )
+    return source, None
+
+
+def check_file(path: str, settings: CheckSettings, fix: bool, unsafe: bool) -> FileResult:
+    """Check (and with ``fix`` repair) one file; never raises."""
+    source, error = read_source(path)
+    if source is None:
+        return FileResult(path, [], error)
+    try:
+        fixed = 0
+        if fix:
+            result = fix_source(source, path, settings, unsafe)
+            if result.source != source:
+                with open(path, "wb") as handle:
+                    handle.write(result.source)
+            source, findings, fixed = result.source, result.remaining, result.fixed
+        else:
+            findings = check_source(source, path, settings)
+        index = LineIndex(source)
+        return FileResult(path, [finding_json(f, path, index) for f in findings], None, fixed)
+    except Exception as exc:  # a bug must cost one file, not the run
+        return FileResult(path, [], f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _check_chunk(
+    paths: list[str], settings: CheckSettings, fix: bool, unsafe: bool
+) -> list[FileResult]:
+    return [check_file(p, settings, fix, unsafe) for p in paths]
+
+
+def run_checks(
+    paths: list[str], settings: CheckSettings, jobs: int, fix: bool = False, unsafe: bool = False
+) -> list[FileResult]:
+    """Check files, in ``jobs`` worker processes when that pays off."""
+    if jobs <= 1 or len(paths) < 4:
+        return _check_chunk(paths, settings, fix, unsafe)
+    # Big files first, dealt round-robin, so that the workers finish together.
+    by_size = sorted(paths, key=_size, reverse=True)
+    chunks = [by_size[i :: jobs * 4] for i in range(jobs * 4)]
+    results: list[FileResult] = []
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [
+            pool.submit(_check_chunk, chunk, settings, fix, unsafe) for chunk in chunks if chunk
+        ]
+        for future in futures:
+            results.extend(future.result())
+    results.sort(key=lambda r: r.path)
+    return results
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = commands.add_parser(
+        "check",
+        help="report unused imports (F401) and missing docstrings (D100-D107)",
+        description="Check Python files for unused imports (F401), missing docstrings "
+        "(D100-D107) and syntax errors (E999), with ruff's semantics.",
+    )
+    check.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH")
+    check.add_argument("--select", help="comma-separated codes or prefixes (default: all)")
+    check.add_argument("--ignore", help="comma-separated codes or prefixes to leave out")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--fix", action="store_true", help="apply the safe fixes in place")
+    check.add_argument(
+        "--unsafe-fixes", action="store_true", help="with --fix, apply unsafe fixes too"
+    )
+    check.add_argument("--jobs", "-j", type=int, default=None, help="worker processes")
+    check.add_argument(
+        "--docstring-style", choices=DOCSTRING_STYLES, help="style of inserted docstrings"
+    )
+    check.add_argument(
+        "--no-respect-gitignore", action="store_true", help="check files .gitignore excludes"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="drain-ls",
+        description="A Python language server that spends spare LLM token budget on "
+        "low-priority background work while the editor is idle.",
+    )
+    parser.add_argument("--version", action="version", version=f"drain-ls {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_check_parser(commands)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> tuple[CheckSettings, Excluder]:
+    first = args.paths[0] if args.paths else Path(".")
+    start = first if first.is_dir() else first.parent
+    try:
+        config = find_project_config(start)
+        select = parse_selectors(args.select) or parse_selectors(config.strings("select"))
+        ignore = parse_selectors(args.ignore) or set()
+        ignore |= parse_selectors(config.strings("ignore")) or set()
+        style = args.docstring_style or config.table.get("docstring-style", "google")
+        if style not in DOCSTRING_STYLES:
+            raise ConfigError(
+                f"[tool.drain-ls] docstring-style must be one of {', '.join(DOCSTRING_STYLES)}"
+            )
+        excluder = Excluder(config, respect_gitignore=not args.no_respect_gitignore)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    codes = frozenset((select or set(ALL_CODES)) - ignore)
+    return CheckSettings(select=codes, docstring_style=str(style)), excluder
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """``drain-ls check``."""
+    for path in args.paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    settings, excluder = _settings(args)
+    files = [str(p) for p in discover(args.paths, excluder)]
+    jobs = args.jobs or os.cpu_count() or 1
+    results = run_checks(files, settings, jobs, fix=args.fix, unsafe=args.unsafe_fixes)
+
+    rows = [row for result in results for row in result.rows]
+    errors = [(r.path, r.error) for r in results if r.error]
+    fixed = sum(r.fixed for r in results)
+    for path, error in errors:
+        print(f"error: {_display(path)}: {error}", file=sys.stderr)
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_text(rows, fixed, len(files))
+    return EXIT_FINDINGS if rows or errors else EXIT_CLEAN
+
+
+def _display(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
+def _print_text(rows: list[dict[str, object]], fixed: int, checked: int) -> None:
+    out = sys.stdout
+    fixable = 0
+    for row in rows:
+        location = row["location"]
+        assert isinstance(location, dict)
+        mark = ""
+        fix = row["fix"]
+        if isinstance(fix, dict) and fix.get("applicability") == "safe":
+            mark = "[*] "
+            fixable += 1
+        out.write(
+            f"{_display(str(row['filename']))}:{location['row']}:{location['column']}: "
+            f"{row['code']} {mark}{row['message']}\n"
+        )
+    if rows:
+        summary = f"Found {len(rows)} finding{'s' if len(rows) != 1 else ''}"
+        if fixed:
+            summary += f" ({fixed} fixed, {len(rows)} remaining)"
+        out.write(summary + ".\n")
+        if fixable:
+            out.write(f"[*] {fixable} fixable with `drain-ls check --fix`.\n")
+    elif fixed:
+        out.write(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}; all checks pass.\n")
+    else:
+        out.write(f"All checks passed ({checked} file{'s' if checked != 1 else ''}).\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``drain-ls`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            return command_check(args)
+    except UsageError as exc:
+        print(f"drain-ls: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_FINDINGS
+    parser.print_help()
+    return EXIT_USAGE

@@ -1,0 +1,161 @@
+"""Finding the Python files to check: directories recursed, ``.gitignore`` and excludes honoured."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+# Directories no one wants linted (ruff's defaults).
+DEFAULT_EXCLUDES = (
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pyenv",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    ".vscode",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+)
+
+
+class ConfigError(ValueError):
+    """A bad ``[tool.drain-ls]`` table."""
+
+
+@dataclass(slots=True)
+class ProjectConfig:
+    """``[tool.drain-ls]`` from the nearest ``pyproject.toml``."""
+
+    root: Path | None = None
+    table: dict[str, object] = field(default_factory=dict)
+
+    def strings(self, key: str) -> list[str]:
+        """A list-of-strings setting (a single string is accepted too)."""
+        value = self.table.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"[tool.drain-ls] {key} must be a list of strings")
+        return value
+
+
+def find_project_config(start: Path) -> ProjectConfig:
+    """Read ``[tool.drain-ls]`` from the first ``pyproject.toml`` at or above ``start``."""
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"{candidate}: {exc}") from exc
+            tool = data.get("tool", {})
+            table = tool.get("drain-ls", {}) if isinstance(tool, dict) else {}
+            if not isinstance(table, dict):
+                raise ConfigError(f"{candidate}: [tool.drain-ls] must be a table")
+            return ProjectConfig(directory, table)
+    return ProjectConfig()
+
+
+@functools.cache
+def _git_root(start: Path) -> Path | None:
+    if (start / ".git").exists():
+        return start
+    return None if start.parent == start else _git_root(start.parent)
+
+
+def _read_gitignore(directory: Path) -> pathspec.GitIgnoreSpec | None:
+    path = directory / ".gitignore"
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+class Excluder:
+    """Decides which paths a directory walk skips."""
+
+    def __init__(self, config: ProjectConfig, respect_gitignore: bool = True) -> None:
+        self.respect_gitignore = respect_gitignore
+        self.root = config.root
+        patterns = config.strings("exclude") + config.strings("extend-exclude")
+        self.user = pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+        self._gitignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+
+    def _spec(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+        if directory not in self._gitignores:
+            self._gitignores[directory] = _read_gitignore(directory)
+        return self._gitignores[directory]
+
+    def excluded(self, path: Path, is_dir: bool) -> bool:
+        """True when ``path`` (absolute) is excluded by defaults, config or .gitignore."""
+        if is_dir and path.name in DEFAULT_EXCLUDES:
+            return True
+        if self.user is not None and self.root is not None:
+            try:
+                relative = path.relative_to(self.root).as_posix()
+            except ValueError:
+                relative = None
+            if relative is not None and self.user.match_file(relative + ("/" if is_dir else "")):
+                return True
+        if self.respect_gitignore:
+            top = _git_root(path.parent)
+            if top is not None:
+                for directory in (path.parent, *path.parent.parents):
+                    spec = self._spec(directory)
+                    if spec is not None:
+                        relative = path.relative_to(directory).as_posix()
+                        if spec.match_file(relative + ("/" if is_dir else "")):
+                            return True
+                    if directory == top:
+                        break
+        return False
+
+
+def discover(paths: list[Path], excluder: Excluder) -> Iterator[Path]:
+    """The Python files under ``paths``: explicit files always, directories recursed."""
+    seen: set[Path] = set()
+    for given in paths:
+        path = given.absolute()
+        if path.is_file():
+            if path not in seen:
+                seen.add(path)
+                yield path
+            continue
+        for directory, dirnames, filenames in os.walk(path):
+            base = Path(directory)
+            dirnames[:] = sorted(
+                d for d in dirnames if not excluder.excluded(base / d, is_dir=True)
+            )
+            for name in sorted(filenames):
+                if not name.endswith(".py"):
+                    continue
+                file = base / name
+                if file not in seen and not excluder.excluded(file, is_dir=False):
+                    seen.add(file)
+                    yield file
