@@ -1,0 +1,142 @@
+"""The server's own documents: incremental edits, line index and positions in every encoding."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drain_ls.analysis.source import line_starts, parse
+from drain_ls.documents import ENCODINGS, UTF8, UTF16, UTF32, Document, Position, PositionError
+
+BREAK = re.compile(r"\r\n|\r|\n")
+PIECES = [
+    "a", "x", " ", "    ", "\n", "\r\n", "\r", "é", "中", "😀", "def f(x):", "import os",
+    "class C:", "(", ")", '"', "'''", "#", "pass", "return 1", "\t", ":", "=", "os.path",
+]
+
+
+def editor_lines(text: str) -> list[str]:
+    """How an LSP client sees lines: split on \\n, \\r\\n and \\r only."""
+    return BREAK.split(text)
+
+
+def units(ch: str, encoding: str) -> int:
+    if encoding == UTF8:
+        return len(ch.encode("utf-8"))
+    if encoding == UTF16:
+        return 2 if ord(ch) > 0xFFFF else 1
+    return 1
+
+
+def editor_offset(text: str, line: int, character: int, encoding: str) -> int:
+    """The str index of an LSP position, computed the way an editor would."""
+    index = 0
+    for m_line, m in enumerate([*BREAK.finditer(text), None]):
+        if m_line == line:
+            end = m.start() if m is not None else len(text)
+            count = 0
+            while index < end and count < character:
+                count += units(text[index], encoding)
+                index += 1
+            return index
+        assert m is not None
+        index = m.end()
+    raise AssertionError("line out of range")
+
+
+def to_units(line_text: str, chars: int, encoding: str) -> int:
+    return sum(units(ch, encoding) for ch in line_text[:chars])
+
+
+def tree_shape(tree):  # type: ignore[no-untyped-def]
+    out = []
+    cursor = tree.walk()
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        out.append((node.type, node.start_byte, node.end_byte, node.is_missing))
+        stack.extend(reversed(node.children))
+    del cursor
+    return out
+
+
+texts = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
+
+
+@st.composite
+def edit_sessions(draw):  # type: ignore[no-untyped-def]
+    encoding = draw(st.sampled_from(ENCODINGS))
+    text = draw(texts)
+    edits = []
+    current = text
+    for _ in range(draw(st.integers(1, 12))):
+        lines = editor_lines(current)
+        l1 = draw(st.integers(0, len(lines) - 1))
+        c1 = draw(st.integers(0, len(lines[l1])))
+        l2 = draw(st.integers(l1, len(lines) - 1))
+        c2 = draw(st.integers(c1 if l2 == l1 else 0, len(lines[l2])))
+        new = draw(texts)
+        p1 = (l1, to_units(lines[l1], c1, encoding))
+        p2 = (l2, to_units(lines[l2], c2, encoding))
+        a = editor_offset(current, *p1, encoding)
+        b = editor_offset(current, *p2, encoding)
+        current = current[:a] + new + current[b:]
+        edits.append((p1, p2, new))
+    return encoding, text, edits, current
+
+
+@settings(max_examples=300, deadline=None)
+@given(edit_sessions())
+def test_incremental_edits_match_a_fresh_parse(session) -> None:  # type: ignore[no-untyped-def]
+    encoding, text, edits, expected = session
+    doc = Document("file:///t.py", text.encode(), 1, encoding)
+    for (l1, c1), (l2, c2), new in edits:
+        start = doc.offset_at(Position(l1, c1), strict=True)
+        end = doc.offset_at(Position(l2, c2), strict=True)
+        doc.replace(start, end, new)
+    data = expected.encode()
+    assert doc.source == data
+    assert doc.starts == line_starts(data)
+    assert tree_shape(doc.tree) == tree_shape(parse(data))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "character", "expected_byte"),
+    [(UTF8, 5, 5), (UTF16, 3, 5), (UTF32, 2, 5), (UTF16, 1, 0), (UTF8, 2, 0), (UTF32, 9, 6)],
+)
+def test_positions_after_astral_characters(encoding: str, character: int, expected_byte: int) -> None:
+    # "😀" is 4 bytes, 2 UTF-16 units, 1 code point. A position inside it snaps to its start.
+    doc = Document("file:///t.py", "😀ab\né".encode(), 1, encoding)
+    offset = doc.offset_at(Position(0, character))
+    assert offset == expected_byte
+    assert doc.offset_at(doc.position_at(offset)) == offset
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_position_round_trip_on_every_boundary(encoding: str) -> None:
+    text = "x = 'é中😀'\r\ny = 1\rz\n"
+    doc = Document("file:///t.py", text.encode(), 1, encoding)
+    for i in range(len(text) + 1):
+        if text[i - 1 : i + 1] == "\r\n":
+            continue  # inside a line break: no LSP position there
+        offset = len(text[:i].encode())
+        assert doc.offset_at(doc.position_at(offset)) == offset
+
+
+def test_character_past_line_end_clamps_and_line_past_end_is_an_error() -> None:
+    doc = Document("file:///t.py", b"ab\ncd\n", 1, UTF16)
+    assert doc.offset_at(Position(0, 99)) == 2
+    assert doc.offset_at(Position(9, 0)) == 6
+    with pytest.raises(PositionError, match="past the end"):
+        doc.offset_at(Position(9, 0), strict=True)
+    with pytest.raises(PositionError):
+        doc.offset_at(Position(-1, 0))
+
+
+def test_lone_cr_is_a_line_break_but_form_feed_is_not() -> None:
+    doc = Document("file:///t.py", b"a\rb\x0cc\r\nd", 1, UTF16)
+    assert doc.starts == [0, 2, 7]
+    assert doc.line_bytes(1) == b"b\x0cc"
