@@ -1,4 +1,4 @@
-"""The ``drain-ls`` command line: ``check`` (and, with later subcommands, the server)."""
+"""The ``drain-ls`` command line: the language server (default) and ``check``."""
 
 from __future__ import annotations
 
@@ -205,17 +205,58 @@ def _add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
 
 
+def _serve_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("serving")
+    group.add_argument(
+        "--stdio", action="store_true", help="speak LSP on stdin/stdout (the default)"
+    )
+    group.add_argument("--tcp", action="store_true", help="listen on TCP instead (debugging)")
+    group.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
+    group.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    group.add_argument("--log-file", help="also write the server's log to this file")
+    group.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="log level (default INFO)",
+    )
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
+    serve_options = _serve_options()
     parser = argparse.ArgumentParser(
         prog="drain-ls",
         description="A Python language server that spends spare LLM token budget on "
-        "low-priority background work while the editor is idle.",
+        "low-priority background work while the editor is idle. With no command, it serves "
+        "LSP on stdio.",
+        parents=[serve_options],
     )
     parser.add_argument("--version", action="version", version=f"drain-ls {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser(
+        "serve",
+        help="run the language server (the default command)",
+        parents=[serve_options],
+    )
     _add_check_parser(commands)
     return parser
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    """``drain-ls [serve]``: the language server."""
+    from drain_ls.handlers import create_server
+    from drain_ls.server import configure_logging
+
+    server = create_server()
+    configure_logging(server, args.log_file, args.log_level)
+    if args.tcp:
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+    return EXIT_CLEAN
 
 
 def _settings(args: argparse.Namespace) -> tuple[CheckSettings, Excluder]:
@@ -305,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return command_check(args)
+        if args.command in (None, "serve"):
+            return command_serve(args)
     except UsageError as exc:
         print(f"drain-ls: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -81,7 +81,11 @@ class Document:
     __slots__ = ("encoding", "language_id", "source", "starts", "tree", "uri", "version")
 
     def __init__(
-        self, uri: str, source: bytes, version: int | None = None, encoding: str = UTF16,
+        self,
+        uri: str,
+        source: bytes,
+        version: int | None = None,
+        encoding: str = UTF16,
         language_id: str = "python",
     ) -> None:
         if encoding not in ENCODINGS:

@@ -13,8 +13,30 @@ from drain_ls.documents import ENCODINGS, UTF8, UTF16, UTF32, Document, Position
 
 BREAK = re.compile(r"\r\n|\r|\n")
 PIECES = [
-    "a", "x", " ", "    ", "\n", "\r\n", "\r", "é", "中", "😀", "def f(x):", "import os",
-    "class C:", "(", ")", '"', "'''", "#", "pass", "return 1", "\t", ":", "=", "os.path",
+    "a",
+    "x",
+    " ",
+    "    ",
+    "\n",
+    "\r\n",
+    "\r",
+    "é",
+    "中",
+    "😀",
+    "def f(x):",
+    "import os",
+    "class C:",
+    "(",
+    ")",
+    '"',
+    "'''",
+    "#",
+    "pass",
+    "return 1",
+    "\t",
+    ":",
+    "=",
+    "os.path",
 ]
 
 
@@ -107,7 +129,9 @@ def test_incremental_edits_match_a_fresh_parse(session) -> None:  # type: ignore
     ("encoding", "character", "expected_byte"),
     [(UTF8, 5, 5), (UTF16, 3, 5), (UTF32, 2, 5), (UTF16, 1, 0), (UTF8, 2, 0), (UTF32, 9, 6)],
 )
-def test_positions_after_astral_characters(encoding: str, character: int, expected_byte: int) -> None:
+def test_positions_after_astral_characters(
+    encoding: str, character: int, expected_byte: int
+) -> None:
     # "😀" is 4 bytes, 2 UTF-16 units, 1 code point. A position inside it snaps to its start.
     doc = Document("file:///t.py", "😀ab\né".encode(), 1, encoding)
     offset = doc.offset_at(Position(0, character))

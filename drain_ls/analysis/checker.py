@@ -30,20 +30,75 @@ def check_source(
     path: str,
     settings: CheckSettings | None = None,
     tree: Tree | None = None,
+    tolerant: bool = False,
 ) -> list[Finding]:
     """All findings for ``source`` (the contents of ``path``), sorted by position.
 
-    A syntax error yields a single ``E999`` finding and nothing else, as ruff does.
+    A syntax error yields a single ``E999`` finding and nothing else, as ruff does; unless
+    ``tolerant`` (the editor, while the user types), where the findings that the error's
+    region does not touch are kept along with the E999.
     """
     settings = settings or CheckSettings()
     if PurePath(path).suffix == ".pyi":
         return []
     if tree is None:
         tree = parse(source)
+    error: Finding | None = None
     if tree.root_node.has_error:
         error = syntax_error(source, path, tree)
-        if error is not None:
+        if error is not None and not tolerant:
             return [error] if "E999" in settings.select else []
+    findings = _all_findings(source, path, settings, tree)
+    if error is not None:
+        findings = _outside_errors(findings, tree, source)
+        if "E999" in settings.select:
+            findings.append(error)
+    findings.sort(key=lambda f: (f.start, f.code))
+    return findings
+
+
+def _outside_errors(findings: list[Finding], tree: Tree, source: bytes) -> list[Finding]:
+    """Drop the findings that a syntax error's region could make wrong.
+
+    The region of an error is the innermost statement around it. An unused import whose name
+    appears in a region is dropped too: the broken code may be its use.
+    """
+    regions = error_regions(tree)
+    if not regions:
+        return findings
+    texts = [source[start:end] for start, end in regions]
+    kept = []
+    for finding in findings:
+        if any(finding.start < end and start < finding.end for start, end in regions):
+            continue
+        name = finding.data.get("name")
+        if isinstance(name, str) and any(name.encode() in text for text in texts):
+            continue
+        kept.append(finding)
+    return kept
+
+
+def error_regions(tree: Tree) -> list[tuple[int, int]]:
+    """Byte ranges of the innermost statements that hold a syntax error."""
+    regions: set[tuple[int, int]] = set()
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        for child in node.children:
+            if child.type == "ERROR" or child.is_missing:
+                statement = child
+                while statement.parent is not None and statement.parent.type not in (
+                    "module",
+                    "block",
+                ):
+                    statement = statement.parent
+                regions.add((statement.start_byte, statement.end_byte))
+            elif child.has_error:
+                stack.append(child)
+    return sorted(regions)
+
+
+def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Tree) -> list[Finding]:
     findings: list[Finding] = []
     if "F401" in settings.select:
         findings.extend(find_unused_imports(tree, source, path))
@@ -56,5 +111,4 @@ def check_source(
     if findings:
         noqa = NoqaMap(source, LineIndex(source))
         findings = [f for f in findings if not noqa.silences(f)]
-    findings.sort(key=lambda f: (f.start, f.code))
     return findings

@@ -704,7 +704,9 @@ def _findings(unused: list[ImportBinding], source: bytes, is_init: bool) -> list
                 fix = _redundant_alias_fix(binding)
             elif is_init and removal is not None:
                 fix = Fix(removal.message, removal.edits, "unsafe")
-            rows = tuple(sorted({statement.start_point.row, binding.node.start_point.row}))
+            rows = tuple(
+                sorted({index.row_of(statement.start_byte), index.row_of(binding.node.start_byte)})
+            )
             findings.append(
                 Finding(
                     "F401",
@@ -728,6 +730,20 @@ def _redundant_alias_fix(binding: ImportBinding) -> Fix | None:
         f"Use an explicit re-export: `{binding.name} as {binding.name}`",
         (Edit(end, end, f" as {binding.name}"),),
     )
+
+
+def remove_one_import_fix(tree: Tree, source: bytes, start: int, end: int) -> Fix | None:
+    """A fix that removes only the import binding whose name spans bytes ``[start, end)``."""
+    node = tree.root_node.descendant_for_byte_range(start, end)
+    while node is not None and node.type not in ("import_statement", "import_from_statement"):
+        node = node.parent
+    if node is None:
+        return None
+    for binding in import_bindings(node):
+        if binding.node.start_byte == start and binding.node.end_byte == end:
+            fix = remove_imports_fix([binding], source)
+            return Fix(f"Remove unused import `{binding.name}`", fix.edits, fix.applicability)
+    return None
 
 
 def remove_imports_fix(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from drain_ls.analysis.model import Finding
+from drain_ls.analysis.model import Edit, Finding
 from drain_ls.analysis.source import LineIndex
 
 _CODE = r"[A-Z]+[0-9]+"
@@ -79,3 +79,29 @@ class NoqaMap:
             if codes is not None and ("*" in codes or finding.code in codes):
                 return True
         return False
+
+
+def add_noqa_edit(source: bytes, index: LineIndex, row: int, code: str) -> Edit | None:
+    """An edit that silences ``code`` on ``row``: extends its ``# noqa: ...`` or adds one.
+
+    None when the row is already silenced for the code or cannot take a comment (a line that
+    continues with a backslash).
+    """
+    start = index.starts[row]
+    text = index.line_text(row)
+    if text.rstrip().endswith(b"\\"):
+        return None
+    match = None
+    for m in _NOQA.finditer(text):
+        before = text[: m.start()]
+        if not (before.count(b'"') % 2 or before.count(b"'") % 2):
+            match = m
+            break
+    if match is not None:
+        codes = parse_codes(match.group("codes"))
+        if "*" in codes or code in codes:
+            return None
+        end = start + match.end("codes")
+        return Edit(end, end, f", {code}")
+    content = text.rstrip()
+    return Edit(start + len(content), start + len(text), f"  # noqa: {code}")

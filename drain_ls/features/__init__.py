@@ -1,0 +1,1 @@
+"""LSP features as plain functions of documents and findings: no server in sight."""

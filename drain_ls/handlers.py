@@ -1,0 +1,207 @@
+"""The only place that registers LSP features and commands: thin handlers over ``DrainServer``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from drain_ls.documents import Position
+from drain_ls.features.actions import FIX_ALL_KIND, code_actions, fix_all_edit
+from drain_ls.features.hover import hover_markdown
+from drain_ls.server import DrainServer
+
+logger = logging.getLogger("drain_ls")
+
+COMMANDS = ("drain.status",)
+
+
+def _client_supports_document_changes(ls: DrainServer) -> bool:
+    workspace = ls.client_capabilities.workspace
+    edit = workspace.workspace_edit if workspace is not None else None
+    return bool(edit is not None and edit.document_changes)
+
+
+def create_server() -> DrainServer:
+    """A server with every feature registered."""
+    server = DrainServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: DrainServer, params: types.InitializeParams) -> None:
+        options = params.initialization_options
+        if isinstance(options, dict):
+            # Some clients wrap the object in the section name.
+            section = options.get("drainLs")
+            ls.init_layer = section if isinstance(section, dict) else options
+        text_document = params.capabilities.text_document
+        ls.pull_diagnostics = bool(text_document is not None and text_document.diagnostic)
+        ls.load_file_layer()
+        ls.apply_settings()
+        logger.info(
+            "drain-ls initialized: encoding %s, %s diagnostics",
+            ls.encoding,
+            "pull" if ls.pull_diagnostics else "push",
+        )
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: DrainServer, params: types.InitializedParams) -> None:
+        await pull_configuration(ls)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: DrainServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        if _client_has_configuration(ls):
+            await pull_configuration(ls)
+            return
+        settings = params.settings
+        if isinstance(settings, dict):
+            section = settings.get("drainLs", settings)
+            ls.client_layer = section if isinstance(section, dict) else {}
+            if ls.apply_settings():
+                ls.reanalyse_all()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: DrainServer, params: types.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        ls.open_document(doc.uri, doc.text, doc.version, doc.language_id)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: DrainServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.change_document(params)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: DrainServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.close_document(params.text_document.uri)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_DIAGNOSTIC,
+        types.DiagnosticOptions(
+            identifier="drain-ls", inter_file_dependencies=False, workspace_diagnostics=False
+        ),
+    )
+    def diagnostic(
+        ls: DrainServer, params: types.DocumentDiagnosticParams
+    ) -> types.DocumentDiagnosticReport:
+        analysis = ls.flush(params.text_document.uri)
+        if analysis is None:
+            return types.RelatedFullDocumentDiagnosticReport(items=[])
+        if params.previous_result_id == analysis.result_id:
+            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=analysis.result_id)
+        return types.RelatedFullDocumentDiagnosticReport(
+            items=analysis.diagnostics, result_id=analysis.result_id
+        )
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND],
+            resolve_provider=True,
+        ),
+    )
+    def code_action(
+        ls: DrainServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction] | None:
+        uri = params.text_document.uri
+        analysis = ls.flush(uri)
+        doc = ls.documents.get(uri)
+        if analysis is None or doc is None:
+            return None
+        start = doc.offset_at(Position(params.range.start.line, params.range.start.character))
+        end = doc.offset_at(Position(params.range.end.line, params.range.end.character))
+        only = params.context.only
+        actions = code_actions(
+            doc,
+            analysis.findings,
+            min(start, end),
+            max(start, end),
+            [str(k) for k in only] if only else None,
+            _client_supports_document_changes(ls),
+        )
+        if actions and not _client_resolves_edits(ls):
+            actions = [resolve_action(ls, a) for a in actions]
+        return actions
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    def code_action_resolve(ls: DrainServer, action: types.CodeAction) -> types.CodeAction:
+        return resolve_action(ls, action)
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def hover(ls: DrainServer, params: types.HoverParams) -> types.Hover | None:
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None:
+            return None
+        offset = doc.offset_at(Position(params.position.line, params.position.character))
+        result = hover_markdown(doc, offset)
+        if result is None:
+            return None
+        markdown, name = result
+        a = doc.position_at(name.start_byte)
+        b = doc.position_at(name.end_byte)
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
+            range=types.Range(
+                start=types.Position(line=a.line, character=a.character),
+                end=types.Position(line=b.line, character=b.character),
+            ),
+        )
+
+    @server.command("drain.status")
+    def status(ls: DrainServer, *args: Any) -> dict[str, Any]:
+        return ls.status()
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: DrainServer, *args: Any) -> None:
+        logger.info("shutting down")
+        ls.cancel_all_tasks()
+
+    return server
+
+
+def _client_has_configuration(ls: DrainServer) -> bool:
+    workspace = ls.client_capabilities.workspace
+    return bool(workspace is not None and workspace.configuration)
+
+
+def _client_resolves_edits(ls: DrainServer) -> bool:
+    text_document = ls.client_capabilities.text_document
+    action = text_document.code_action if text_document is not None else None
+    support = action.resolve_support if action is not None else None
+    return bool(support is not None and "edit" in support.properties)
+
+
+def resolve_action(ls: DrainServer, action: types.CodeAction) -> types.CodeAction:
+    """Fill in the edit of a lazily computed action ("Remove all unused imports")."""
+    data = action.data
+    if action.edit is not None or not isinstance(data, dict) or data.get("action") != "fixAll":
+        return action
+    uri = data.get("uri")
+    doc = ls.documents.get(uri) if isinstance(uri, str) else None
+    if doc is None:
+        return action
+    if data.get("version") != doc.version:
+        logger.info("fix-all for %s computed on version %s", uri, doc.version)
+    action.edit = fix_all_edit(doc, ls.path_of(doc.uri), _client_supports_document_changes(ls))
+    return action
+
+
+async def pull_configuration(ls: DrainServer) -> None:
+    """Ask the client for the ``drainLs`` section and apply it."""
+    if not _client_has_configuration(ls):
+        return
+    try:
+        # Shielded: pygls bug #621 turns a cancelled configuration request into an error.
+        result = await asyncio.shield(
+            ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="drainLs")])
+            )
+        )
+    except Exception as exc:
+        logger.warning("workspace/configuration failed: %s", exc)
+        return
+    section = result[0] if result else None
+    ls.client_layer = section if isinstance(section, dict) else {}
+    if ls.apply_settings():
+        ls.reanalyse_all()

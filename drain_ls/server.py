@@ -1,0 +1,403 @@
+"""The language server: documents, analysis scheduling, diagnostics store, settings, tasks.
+
+``handlers.py`` wires LSP messages to the methods here; this module holds the state and the
+logic, and the features (``features/``) are plain functions of documents and findings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import tomllib
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol.language_server import LanguageServerProtocol, lsp_method
+from pygls.uris import to_fs_path
+
+from drain_ls import __version__
+from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.model import Finding
+from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
+from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
+from drain_ls.features.diagnostics import to_diagnostics
+
+logger = logging.getLogger("drain_ls")
+
+# Files larger than this are not analysed: the editor stays responsive, the user is told why.
+MAX_ANALYSED_BYTES = 5_000_000
+
+
+@dataclass(slots=True)
+class Analysis:
+    """The findings of one version of one document."""
+
+    version: int | None
+    findings: list[Finding]
+    diagnostics: list[types.Diagnostic]
+    result_id: str
+
+
+class DrainProtocol(LanguageServerProtocol):
+    """pygls's protocol without its own copy of every document.
+
+    pygls would rebuild its copy of the whole text on every change (and split lines the way
+    ``str.splitlines`` does, which LSP does not); the server keeps its own documents instead.
+    """
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Any:
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Any:
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
+            yield handler, (params,), None
+
+
+def _encoding_name(encoding: object) -> str:
+    value = str(getattr(encoding, "value", encoding) or UTF16).lower()
+    return {"utf-8": UTF8, "utf-16": UTF16, "utf-32": UTF32}.get(value, UTF16)
+
+
+class DrainServer(LanguageServer):
+    """drain-ls: static diagnostics now, background drains when idle."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "drain-ls",
+            __version__,
+            protocol_cls=DrainProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.documents: dict[str, Document] = {}
+        self.analyses: dict[str, Analysis] = {}
+        self.settings = Settings()
+        self.file_layer: dict[str, Any] = {}
+        self.init_layer: dict[str, Any] = {}
+        self.client_layer: dict[str, Any] = {}
+        self.settings_generation = 0
+        self.reported_problems: set[str] = set()
+        self.pull_diagnostics = False
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._pending: dict[str, asyncio.TimerHandle] = {}
+        self.started = time.monotonic()
+
+    # -- errors and logs --------------------------------------------------------------------
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log unexpected errors instead of showing pygls's popup for each."""
+        logger.error("internal error (%s): %s", getattr(source, "__name__", source), error)
+
+    def warn_user(self, message: str) -> None:
+        """A warning the user should see (a popup), also logged."""
+        logger.warning("%s", message)
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=f"drain-ls: {message}")
+        )
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def run_task(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run a background task the server owns (and cancels at shutdown)."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("task %s failed: %r", task.get_name(), exc)
+
+    def cancel_all_tasks(self) -> None:
+        """Cancel every background task and pending analysis (shutdown)."""
+        for handle in self._pending.values():
+            handle.cancel()
+        self._pending.clear()
+        for task in list(self.tasks):
+            task.cancel()
+
+    # -- settings -------------------------------------------------------------------------------
+
+    @property
+    def check_settings(self) -> CheckSettings:
+        """What the static checks select, from the settings in force."""
+        return CheckSettings(
+            select=self.settings.codes, docstring_style=self.settings.docstringStyle
+        )
+
+    def workspace_root(self) -> Path | None:
+        """The first workspace folder (or the root URI) as a path."""
+        try:
+            workspace = self.workspace
+        except RuntimeError:
+            return None
+        folders = list(workspace.folders.values())
+        uri = folders[0].uri if folders else workspace.root_uri
+        path = to_fs_path(uri) if uri else None
+        return Path(path) if path else None
+
+    def load_file_layer(self) -> None:
+        """Read ``[tool.drain-ls]`` from the workspace's ``pyproject.toml``."""
+        root = self.workspace_root()
+        self.file_layer = {}
+        if root is None:
+            return
+        path = root / "pyproject.toml"
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            self.warn_user(f"cannot read {path}: {exc}")
+            return
+        table = data.get("tool", {}).get("drain-ls", {})
+        if isinstance(table, dict):
+            self.file_layer = camelize_keys(table)
+
+    def apply_settings(self) -> bool:
+        """Rebuild the settings from every layer; True when they changed."""
+        settings, problems = build_settings(self.file_layer, self.init_layer, self.client_layer)
+        for problem in problems:
+            if problem not in self.reported_problems:
+                self.reported_problems.add(problem)
+                self.warn_user(problem)
+        changed = settings != self.settings
+        self.settings = settings
+        if changed:
+            self.settings_generation += 1
+            logger.info("settings: %s", settings_to_json(settings))
+        return changed
+
+    # -- documents ----------------------------------------------------------------------------
+
+    @property
+    def encoding(self) -> str:
+        """The negotiated position encoding."""
+        try:
+            return _encoding_name(self.workspace.position_encoding)
+        except RuntimeError:
+            return UTF16
+
+    def open_document(self, uri: str, text: str, version: int | None, language_id: str) -> None:
+        """A new document, analysed at once."""
+        data = text.encode("utf-8", errors="surrogateescape")
+        self.documents[uri] = Document(uri, data, version, self.encoding, language_id)
+        self.analyse(uri)
+
+    def change_document(self, params: types.DidChangeTextDocumentParams) -> None:
+        """Apply each change to our copy; then re-analyse after the debounce delay."""
+        uri = params.text_document.uri
+        doc = self.documents.get(uri)
+        if doc is None:
+            logger.error("didChange for %s, which is not open: ignored", uri)
+            return
+        for change in params.content_changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                try:
+                    start = doc.offset_at(
+                        Position(change.range.start.line, change.range.start.character),
+                        strict=True,
+                    )
+                    end = doc.offset_at(
+                        Position(change.range.end.line, change.range.end.character),
+                        strict=True,
+                    )
+                except PositionError as exc:
+                    self._reject_change(doc, str(exc))
+                    return
+                if end < start:
+                    self._reject_change(doc, "the range ends before it starts")
+                    return
+                doc.replace(start, end, change.text)
+            else:
+                doc.replace_all(change.text)
+        doc.version = params.text_document.version
+        self.schedule_analysis(uri)
+
+    def _reject_change(self, doc: Document, reason: str) -> None:
+        """An edit we cannot apply: say so, and keep the last good text and findings."""
+        message = (
+            f"ignored an edit of {doc.uri} (version {doc.version}): {reason}. "
+            "The server's copy may now differ from the editor's: reopen the file to resync."
+        )
+        logger.error("%s", message)
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Error, message=f"drain-ls: {message}")
+        )
+
+    def close_document(self, uri: str) -> None:
+        """Forget a document and clear its diagnostics."""
+        self.documents.pop(uri, None)
+        self.analyses.pop(uri, None)
+        handle = self._pending.pop(uri, None)
+        if handle is not None:
+            handle.cancel()
+        if not self.pull_diagnostics:
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+            )
+
+    # -- analysis -----------------------------------------------------------------------------
+
+    def schedule_analysis(self, uri: str) -> None:
+        """Re-analyse ``uri`` once the user pauses for ``diagnostics.debounceMs``."""
+        handle = self._pending.pop(uri, None)
+        if handle is not None:
+            handle.cancel()
+        delay = self.settings.diagnostics.debounceMs / 1000
+        loop = asyncio.get_running_loop()
+        self._pending[uri] = loop.call_later(delay, self._analyse_pending, uri)
+
+    def _analyse_pending(self, uri: str) -> None:
+        self._pending.pop(uri, None)
+        self.analyse(uri)
+
+    def flush(self, uri: str) -> Analysis | None:
+        """The analysis of the current version of ``uri``, running a pending one now."""
+        doc = self.documents.get(uri)
+        if doc is None:
+            return None
+        current = self.analyses.get(uri)
+        if uri in self._pending or current is None or current.version != doc.version:
+            handle = self._pending.pop(uri, None)
+            if handle is not None:
+                handle.cancel()
+            return self.analyse(uri, publish=not self.pull_diagnostics)
+        return current
+
+    def path_of(self, uri: str) -> str:
+        """The file system path of a document (its URI when it has none)."""
+        try:
+            return to_fs_path(uri) or uri
+        except Exception:
+            return uri
+
+    def analyse(self, uri: str, publish: bool = True) -> Analysis | None:
+        """Run the static checks on the current version of ``uri`` and publish them."""
+        doc = self.documents.get(uri)
+        if doc is None:
+            return None
+        findings: list[Finding] = []
+        if len(doc.source) > MAX_ANALYSED_BYTES:
+            logger.warning("%s is %d bytes: not analysed", uri, len(doc.source))
+        elif b"\0" in doc.source:
+            logger.warning("%s contains NUL bytes: not analysed", uri)
+        else:
+            try:
+                findings = check_source(
+                    doc.source, self.path_of(uri), self.check_settings, doc.tree, tolerant=True
+                )
+            except Exception:
+                logger.exception("analysis of %s failed", uri)
+        analysis = Analysis(
+            doc.version,
+            findings,
+            to_diagnostics(doc, findings),
+            f"{self.settings_generation}:{doc.version}",
+        )
+        self.analyses[uri] = analysis
+        if publish and not self.pull_diagnostics:
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(
+                    uri=uri, diagnostics=analysis.diagnostics, version=doc.version
+                )
+            )
+        return analysis
+
+    def reanalyse_all(self) -> None:
+        """Settings changed: every open document again, and pull clients told to refresh."""
+        for uri in list(self.documents):
+            self.analyse(uri)
+        if self.pull_diagnostics and self._client_refreshes_diagnostics():
+            self.workspace_diagnostic_refresh(None)
+
+    def _client_refreshes_diagnostics(self) -> bool:
+        workspace = self.client_capabilities.workspace
+        diagnostics = workspace.diagnostics if workspace is not None else None
+        return bool(diagnostics is not None and diagnostics.refresh_support)
+
+    # -- status -------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """``drain.status``: what the server holds and the settings in force."""
+        counts: dict[str, int] = {}
+        for analysis in self.analyses.values():
+            for finding in analysis.findings:
+                counts[finding.code] = counts.get(finding.code, 0) + 1
+        return {
+            "version": __version__,
+            "positionEncoding": self.encoding,
+            "diagnosticsMode": "pull" if self.pull_diagnostics else "push",
+            "documents": [
+                {
+                    "uri": uri,
+                    "version": doc.version,
+                    "bytes": len(doc.source),
+                    "lines": len(doc.starts),
+                    "findings": len(self.analyses[uri].findings) if uri in self.analyses else 0,
+                }
+                for uri, doc in sorted(self.documents.items())
+            ],
+            "findings": dict(sorted(counts.items())),
+            "tasks": len(self.tasks),
+            "uptimeSeconds": round(time.monotonic() - self.started, 3),
+            "settings": settings_to_json(self.settings),
+        }
+
+
+class ClientLogHandler(logging.Handler):
+    """Sends log records to the client as ``window/logMessage``."""
+
+    LEVELS: ClassVar[dict[int, types.MessageType]] = {
+        logging.DEBUG: types.MessageType.Debug,
+        logging.INFO: types.MessageType.Info,
+        logging.WARNING: types.MessageType.Warning,
+        logging.ERROR: types.MessageType.Error,
+        logging.CRITICAL: types.MessageType.Error,
+    }
+
+    def __init__(self, server: DrainServer) -> None:
+        super().__init__(logging.INFO)
+        self.server = server
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.server.protocol.writer is None:
+            return  # not connected yet
+        try:
+            message = self.format(record)
+            kind = self.LEVELS.get(record.levelno, types.MessageType.Log)
+            self.server.window_log_message(types.LogMessageParams(type=kind, message=message))
+        except Exception:  # logging must never break the server
+            pass
+
+
+def configure_logging(server: DrainServer, log_file: str | None, level: str = "INFO") -> None:
+    """Logs go to the client and, if asked, a file; never to stdout (that is the protocol)."""
+    root = logging.getLogger("drain_ls")
+    root.setLevel(level)
+    root.propagate = False
+    handler = ClientLogHandler(server)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    # pygls logs every message at INFO: far too much, and it could carry document text.
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        root.addHandler(file_handler)
+        logging.getLogger("pygls").addHandler(file_handler)
