@@ -100,7 +100,7 @@ def finding_json(finding: Finding, path: str, index: LineIndex) -> dict[str, obj
         "location": _location(index, finding.start),
         "message": finding.message,
         "name": RULE_NAMES.get(finding.code, ""),
-        "noqa_row": (finding.noqa_rows[-1] + 1) if finding.noqa_rows else None,
+        "noqa_row": (index.row_of(finding.noqa_offsets[-1]) + 1) if finding.noqa_offsets else None,
         "url": RULE_URLS.get(finding.code),
     }
 
@@ -297,8 +297,8 @@ def command_check(args: argparse.Namespace) -> int:
     for path, error in errors:
         print(f"error: {_display(path)}: {error}", file=sys.stderr)
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        # One finding per line: readable, and json's C encoder (indent= is pure Python).
+        sys.stdout.write("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")
     else:
         _print_text(rows, fixed, len(files))
     return EXIT_FINDINGS if rows or errors else EXIT_CLEAN

@@ -38,7 +38,7 @@ def compatible_fixes(findings: Iterable[Finding], unsafe: bool = False) -> list[
     isolations: set[int] = set()
     seen: set[int] = set()
     for finding in findings:
-        fix = finding.fix
+        fix = finding.resolved_fix()
         if fix is None or not fix.edits or id(fix) in seen:
             continue
         seen.add(id(fix))

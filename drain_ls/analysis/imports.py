@@ -704,16 +704,14 @@ def _findings(unused: list[ImportBinding], source: bytes, is_init: bool) -> list
                 fix = _redundant_alias_fix(binding)
             elif is_init and removal is not None:
                 fix = Fix(removal.message, removal.edits, "unsafe")
-            rows = tuple(
-                sorted({index.row_of(statement.start_byte), index.row_of(binding.node.start_byte)})
-            )
+            offsets = (statement.start_byte, binding.node.start_byte)
             findings.append(
                 Finding(
                     "F401",
                     message,
                     binding.node.start_byte,
                     binding.node.end_byte,
-                    noqa_rows=rows,
+                    noqa_offsets=offsets,
                     fix=fix,
                     data={"name": binding.name, "qualified": binding.qualified},
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -30,17 +31,25 @@ class Fix:
 class Finding:
     """One diagnostic: a code, a message and the byte range it points at.
 
-    ``noqa_rows`` are the 0-based rows on which a ``# noqa`` comment silences it.
+    A ``# noqa`` comment silences it on the line of any byte offset in ``noqa_offsets``.
     """
 
     code: str
     message: str
     start: int
     end: int
-    noqa_rows: tuple[int, ...] = ()
+    noqa_offsets: tuple[int, ...] = ()
     fix: Fix | None = None
     # Extra structured data for consumers (the LSP server, fixers): never shown as text.
     data: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    # A fix too costly to compute for every finding, made when someone asks for it.
+    fix_factory: Callable[[], Fix | None] | None = field(default=None, compare=False, hash=False)
+
+    def resolved_fix(self) -> Fix | None:
+        """The fix, computing it now if it is made on demand."""
+        if self.fix is None and self.fix_factory is not None:
+            return self.fix_factory()
+        return self.fix
 
 
 RULE_URLS: dict[str, str] = {

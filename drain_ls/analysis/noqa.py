@@ -26,6 +26,7 @@ _FILE_NOQA = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _SPLIT = re.compile(rb"[\s,]+")
+_ANY_NOQA = re.compile(rb"noqa", re.IGNORECASE)
 
 ALL = frozenset({"*"})
 
@@ -40,13 +41,14 @@ def parse_codes(codes: bytes | None) -> frozenset[str]:
 class NoqaMap:
     """Answers whether a finding is silenced by a noqa comment."""
 
-    __slots__ = ("_file_codes", "_index", "_rows")
+    __slots__ = ("_any", "_file_codes", "_index", "_rows")
 
     def __init__(self, source: bytes, index: LineIndex) -> None:
         self._index = index
         self._rows: dict[int, frozenset[str] | None] = {}
+        self._any = _ANY_NOQA.search(source) is not None
         file_codes: set[str] = set()
-        if b"noqa" in source or b"NOQA" in source:
+        if self._any:
             for m in _FILE_NOQA.finditer(source):
                 file_codes |= parse_codes(m.group("codes"))
         self._file_codes = frozenset(file_codes)
@@ -72,9 +74,11 @@ class NoqaMap:
 
     def silences(self, finding: Finding) -> bool:
         """True when a noqa comment covers ``finding``."""
+        if not self._any:
+            return False
         if self._file_codes and ("*" in self._file_codes or finding.code in self._file_codes):
             return True
-        for row in finding.noqa_rows:
+        for row in {self._index.row_of(offset) for offset in finding.noqa_offsets}:
             codes = self.codes_on_row(row)
             if codes is not None and ("*" in codes or finding.code in codes):
                 return True

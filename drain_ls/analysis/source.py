@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from functools import cache
+from itertools import accumulate
 
 import tree_sitter_python
 from tree_sitter import Language, Node, Parser, Tree
@@ -32,28 +33,60 @@ def parse(source: bytes, old_tree: Tree | None = None) -> Tree:
 
 def line_starts(source: bytes) -> list[int]:
     """Byte offset of the start of every line (the first is always 0)."""
+    if b"\r" not in source:
+        # The common case, at C speed: lengths of the "\n"-separated pieces, accumulated.
+        return list(accumulate((len(line) + 1 for line in source.split(b"\n")[:-1]), initial=0))
     starts = [0]
     starts.extend(m.end() for m in _LINE_BREAK.finditer(source))
     return starts
 
 
 class LineIndex:
-    """Maps byte offsets to rows and columns of one immutable source."""
+    """Maps byte offsets to rows and columns of one immutable source.
 
-    __slots__ = ("source", "starts")
+    The table of line starts is built only when needed: for a source with "\\n" line
+    breaks only, rows of increasing offsets are counted incrementally (C speed), which is
+    all that reporting a few findings of a file takes.
+    """
+
+    __slots__ = ("_last", "_plain", "_starts", "source")
 
     def __init__(self, source: bytes) -> None:
         self.source = source
-        self.starts = line_starts(source)
+        self._starts: list[int] | None = None
+        self._plain = b"\r" not in source
+        self._last = (0, 0)
+
+    @property
+    def starts(self) -> list[int]:
+        """Byte offset of the start of every line."""
+        if self._starts is None:
+            self._starts = line_starts(self.source)
+        return self._starts
 
     def row_of(self, offset: int) -> int:
         """0-based row containing byte ``offset``."""
+        if self._starts is None and self._plain:
+            last_offset, last_row = self._last
+            if offset >= last_offset:
+                row = last_row + self.source.count(b"\n", last_offset, offset)
+            else:
+                row = self.source.count(b"\n", 0, offset)
+            self._last = (offset, row)
+            return row
         return bisect_right(self.starts, offset) - 1
+
+    def line_start_of(self, offset: int) -> int:
+        """Byte offset of the start of the line containing ``offset``."""
+        if self._starts is None and self._plain:
+            return self.source.rfind(b"\n", 0, offset) + 1
+        return self.starts[self.row_of(offset)]
 
     def line_end(self, row: int) -> int:
         """Byte offset just past the content of ``row`` (before its line break)."""
-        if row + 1 < len(self.starts):
-            end = self.starts[row + 1]
+        starts = self.starts
+        if row + 1 < len(starts):
+            end = starts[row + 1]
             if self.source[end - 2 : end] == b"\r\n":
                 return end - 2
             return end - 1
@@ -66,7 +99,9 @@ class LineIndex:
     def char_position(self, offset: int) -> tuple[int, int]:
         """0-based (row, column in Unicode code points) of byte ``offset``."""
         row = self.row_of(offset)
-        prefix = self.source[self.starts[row] : offset]
+        prefix = self.source[self.line_start_of(offset) : offset]
+        if prefix.isascii():
+            return row, len(prefix)
         return row, len(prefix.decode("utf-8", errors="replace"))
 
 

@@ -37,8 +37,9 @@ def syntax_error(source: bytes, path: str, tree: Tree) -> Finding | None:
 
 def _finding(message: str, offset: int, index: LineIndex) -> Finding:
     end = min(offset + 1, len(index.source))
-    row = index.row_of(offset)
-    return Finding("E999", f"SyntaxError: {message}", offset, max(end, offset), noqa_rows=(row,))
+    return Finding(
+        "E999", f"SyntaxError: {message}", offset, max(end, offset), noqa_offsets=(offset,)
+    )
 
 
 def _byte_offset(index: LineIndex, lineno: int | None, col: int | None) -> int:

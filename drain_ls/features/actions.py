@@ -83,13 +83,13 @@ def code_actions(
                             edit=workspace_edit(doc, fix.edits, document_changes),
                         )
                     )
-            elif finding.fix is not None:
+            elif (fix := finding.resolved_fix()) is not None and fix.edits:
                 actions.append(
                     types.CodeAction(
-                        title="Insert docstring",
+                        title=fix.message,
                         kind=QUICKFIX,
                         diagnostics=[diagnostic],
-                        edit=workspace_edit(doc, finding.fix.edits, document_changes),
+                        edit=workspace_edit(doc, fix.edits, document_changes),
                     )
                 )
             index = index or LineIndex(doc.source)
@@ -116,7 +116,7 @@ def code_actions(
 
 def _noqa_edit(doc: Document, index: LineIndex, finding: Finding) -> Edit | None:
     """Silence the finding on its name's row, or else on its statement's first row."""
-    rows = sorted(finding.noqa_rows, reverse=True)
+    rows = sorted({index.row_of(o) for o in finding.noqa_offsets}, reverse=True)
     for row in rows:
         edit = add_noqa_edit(doc.source, index, row, finding.code)
         if edit is not None:

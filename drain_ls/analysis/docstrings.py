@@ -1,0 +1,292 @@
+"""Missing docstrings (D100-D107), with ruff's (pydocstyle's) semantics.
+
+A docstring is a first statement that is a plain string literal: implicit concatenation and
+parentheses count, f-strings and bytes do not. Only public definitions need one:
+
+- a module is private when its file name, or the name of any package above it (directories
+  with an ``__init__.py``), starts with one underscore (dunders such as ``__init__`` are
+  public); everything in a private module is private;
+- classes and functions whose name starts with ``_`` are private (dunders too, such as a
+  module's ``__getattr__``), and when the module defines
+  ``__all__``, so is every class and function it does not list;
+- methods: dunders are public (``__init__`` is D107, ``__call__`` and ``__new__`` D102, the
+  others magic, D105), other names
+  starting with ``_`` private, ``@x.setter``/``@x.deleter`` private, everything in a private
+  class private; nested classes (D106) follow the class around them;
+- anything defined inside a function is private;
+- ``@overload`` and ``@override`` (imported from ``typing`` or ``typing_extensions``)
+  definitions are exempt.
+
+Definitions inside ``if``/``try``/``with``/``for``/``while``/``match`` blocks count as members
+of the module or class around them. The walk visits module and class bodies only (never a
+function body), statement by statement, so its cost follows the number of definitions.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path, PurePath
+
+from tree_sitter import Node, Tree
+
+from drain_ls.analysis.exports import find_exports, string_value
+from drain_ls.analysis.imports import find_import_statements, import_bindings
+from drain_ls.analysis.model import Finding
+from drain_ls.analysis.skeletons import definition_docstring_fix, module_docstring_fix
+
+MESSAGES = {
+    "D100": "Missing docstring in public module",
+    "D101": "Missing docstring in public class",
+    "D102": "Missing docstring in public method",
+    "D103": "Missing docstring in public function",
+    "D104": "Missing docstring in public package",
+    "D105": "Missing docstring in magic method",
+    "D106": "Missing docstring in public nested class",
+    "D107": "Missing docstring in `__init__`",
+}
+
+# Compound statements whose blocks hold members of the scope around them.
+_COMPOUND = frozenset(
+    {
+        "if_statement",
+        "try_statement",
+        "with_statement",
+        "for_statement",
+        "while_statement",
+        "match_statement",
+    }
+)
+_CLAUSES = frozenset(
+    {
+        "elif_clause",
+        "else_clause",
+        "except_clause",
+        "except_group_clause",
+        "finally_clause",
+        "case_clause",
+        "block",
+    }
+)
+_TYPING_MODULES = frozenset({"typing", "typing_extensions"})
+# pydocstyle's "variadic" magic methods are ordinary public methods (D102), not D105.
+_VARIADIC = frozenset({"__call__", "__new__"})
+
+
+def is_private_name(name: str) -> bool:
+    """``_x`` is private; dunders (``__init__``) are not."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def is_private_module(path: str) -> bool:
+    """True when the module or any package above it has a private name."""
+    pure = PurePath(path)
+    name = pure.name.rsplit(".", 1)[0]
+    if is_private_name(name):
+        return True
+    try:
+        directory = Path(path).absolute().parent
+        while (directory / "__init__.py").is_file():
+            if is_private_name(directory.name):
+                return True
+            if directory.parent == directory:
+                break
+            directory = directory.parent
+    except OSError:
+        return False
+    return False
+
+
+def first_statement(container: Node) -> Node | None:
+    """The first statement of a module or block, comments skipped."""
+    for child in container.named_children:
+        if child.type != "comment":
+            return child
+    return None
+
+
+def has_docstring(container: Node | None) -> bool:
+    """Whether a module or block starts with a docstring."""
+    if container is None:
+        return False
+    first = first_statement(container)
+    if first is None or first.type != "expression_statement" or first.named_child_count != 1:
+        return False
+    value = first.named_children[0]
+    while value.type == "parenthesized_expression" and value.named_child_count == 1:
+        value = value.named_children[0]
+    return value.type in ("string", "concatenated_string") and string_value(value) is not None
+
+
+class _Decorators:
+    """Which decorator spellings mean ``typing.overload`` / ``typing.override`` here."""
+
+    def __init__(self, root: Node, source: bytes) -> None:
+        self.names: dict[str, set[str]] = {"overload": set(), "override": set()}
+        self.modules: set[str] = set()
+        if b"overload" not in source and b"override" not in source:
+            return
+        for statement in find_import_statements(root, source):
+            for binding in import_bindings(statement):
+                qualified = binding.qualified
+                if qualified in _TYPING_MODULES:
+                    self.modules.add(binding.name)
+                    continue
+                module, _, attribute = qualified.rpartition(".")
+                if module in _TYPING_MODULES and attribute in self.names:
+                    self.names[attribute].add(binding.name)
+
+    def exempt(self, decorators: list[Node]) -> bool:
+        for decorator in decorators:
+            text = _decorator_text(decorator)
+            module, _, attribute = text.rpartition(".")
+            if module:
+                if module in self.modules and attribute in self.names:
+                    return True
+            elif any(text in names for names in self.names.values()):
+                return True
+        return False
+
+
+def _decorator_text(decorator: Node) -> str:
+    expression = decorator.named_children[0] if decorator.named_child_count else None
+    if expression is None or expression.text is None:
+        return ""
+    return "".join(expression.text.decode("utf-8", errors="replace").split())
+
+
+def _is_property_mutator(name: str, decorators: list[Node]) -> bool:
+    for decorator in decorators:
+        text = _decorator_text(decorator)
+        if text in (f"{name}.setter", f"{name}.deleter"):
+            return True
+    return False
+
+
+def find_missing_docstrings(
+    tree: Tree, source: bytes, path: str, *, style: str = "google"
+) -> list[Finding]:
+    """D100-D107 findings, each with a fix that inserts a skeleton docstring."""
+    root = tree.root_node
+    findings: list[Finding] = []
+    module_private = is_private_module(path)
+    pure = PurePath(path)
+
+    if not module_private and not has_docstring(root):
+        package = pure.name == "__init__.py"
+        name = pure.parent.name if package else pure.stem
+        findings.append(
+            Finding(
+                "D104" if package else "D100",
+                MESSAGES["D104" if package else "D100"],
+                0,
+                0,
+                noqa_offsets=(0,),
+                fix=module_docstring_fix(root, source, name or "module", package),
+                data={"kind": "package" if package else "module", "qualname": name},
+            )
+        )
+    if module_private:
+        return findings
+
+    exports = find_exports(root, source) if b"__all__" in source else None
+    exported = set(exports.names) if exports is not None else None
+    decorators_in_use = _Decorators(root, source)
+
+    # (container, owner: "module" | "class", owner private, qualified prefix)
+    stack: list[tuple[Node, str, bool, str]] = [(root, "module", False, "")]
+    while stack:
+        container, owner, owner_private, prefix = stack.pop()
+        for statement in reversed(container.named_children):
+            kind = statement.type
+            decorators: list[Node] = []
+            definition = statement
+            if kind == "decorated_definition":
+                decorators = [c for c in statement.named_children if c.type == "decorator"]
+                inner = statement.child_by_field_name("definition")
+                if inner is None:
+                    continue
+                definition = inner
+                kind = inner.type
+            if kind in _COMPOUND:
+                _push_blocks(statement, stack, owner, owner_private, prefix)
+                continue
+            if kind not in ("function_definition", "class_definition"):
+                continue
+            name_node = definition.child_by_field_name("name")
+            if name_node is None or name_node.text is None:
+                continue
+            name = name_node.text.decode("utf-8", errors="replace")
+            qualname = prefix + name
+            if kind == "class_definition":
+                if owner == "module":
+                    private = name.startswith("_") or (
+                        exported is not None and name not in exported
+                    )
+                    code = "D101"
+                else:
+                    private = owner_private or name.startswith("_")
+                    code = "D106"
+                body = definition.child_by_field_name("body")
+                if body is not None:
+                    stack.append((body, "class", private, qualname + "."))
+                if private or has_docstring(body):
+                    continue
+            else:
+                if decorators and decorators_in_use.exempt(decorators):
+                    continue
+                if owner == "module":
+                    private = name.startswith("_") or (
+                        exported is not None and name not in exported
+                    )
+                    code = "D103"
+                else:
+                    private = (
+                        owner_private
+                        or _is_property_mutator(name, decorators)
+                        or is_private_name(name)
+                    )
+                    if name == "__init__":
+                        code = "D107"
+                    elif name.startswith("__") and name.endswith("__") and name not in _VARIADIC:
+                        code = "D105"
+                    else:
+                        code = "D102"
+                if private or has_docstring(definition.child_by_field_name("body")):
+                    continue
+            findings.append(
+                Finding(
+                    code,
+                    MESSAGES[code],
+                    name_node.start_byte,
+                    name_node.end_byte,
+                    noqa_offsets=(name_node.start_byte,),
+                    fix_factory=partial(
+                        definition_docstring_fix, definition, source, style, owner == "class"
+                    ),
+                    data={
+                        "kind": "class" if kind == "class_definition" else "function",
+                        "qualname": qualname,
+                        "def_start": statement.start_byte,
+                        "def_end": statement.end_byte,
+                    },
+                )
+            )
+    return findings
+
+
+def _push_blocks(
+    statement: Node,
+    stack: list[tuple[Node, str, bool, str]],
+    owner: str,
+    owner_private: bool,
+    prefix: str,
+) -> None:
+    """The blocks of a compound statement hold members of the same owner."""
+    pending = [statement]
+    while pending:
+        node = pending.pop()
+        for child in node.named_children:
+            if child.type == "block":
+                stack.append((child, owner, owner_private, prefix))
+            elif child.type in _CLAUSES:
+                pending.append(child)
