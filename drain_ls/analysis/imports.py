@@ -761,60 +761,57 @@ def remove_imports_fix(
             edits,
             isolation=parent.start_byte if parent is not None else None,
         )
-    edits_list: list[Edit] = []
-    for i, element in enumerate(elements):
-        if element.id not in remove:
-            continue
-        edits_list.append(_remove_element(elements, i, source, index))
     names = ", ".join(f"`{b.qualified}`" for b in bindings)
-    return Fix(f"Remove unused import: {names}", tuple(_merge(edits_list)))
+    return Fix(f"Remove unused import: {names}", _remove_elements(elements, remove, source, index))
 
 
-def _merge(edits: list[Edit]) -> list[Edit]:
-    """Merge overlapping or touching deletions."""
-    merged: list[Edit] = []
-    for edit in sorted(edits, key=lambda e: e.start):
-        if merged and edit.start <= merged[-1].end:
-            last = merged[-1]
-            merged[-1] = Edit(last.start, max(last.end, edit.end), last.text + edit.text)
+def _remove_elements(
+    elements: list[Node], remove: set[int], source: bytes, index: LineIndex
+) -> tuple[Edit, ...]:
+    """Delete some names of a multi-name import, separators included.
+
+    Each maximal run of removed names is deleted up to the next kept name, or, for a run at the
+    end, from the end of the kept name before it: runs never overlap and no separator is left
+    dangling (``import a, b, c`` minus b and c is ``import a``).
+    """
+    edits: list[Edit] = []
+    n = len(elements)
+    i = 0
+    while i < n:
+        if elements[i].id not in remove:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and elements[j + 1].id in remove:
+            j += 1
+        if j + 1 < n:
+            edits.append(Edit(elements[i].start_byte, elements[j + 1].start_byte, ""))
         else:
-            merged.append(edit)
-    return merged
+            edits.append(_remove_tail(elements[i - 1], elements[i], elements[j], source, index))
+        i = j + 1
+    return tuple(edits)
 
 
-def _remove_element(elements: list[Node], i: int, source: bytes, index: LineIndex) -> Edit:
-    """Delete one name of a multi-name import, with its separator."""
-    element = elements[i]
-    row = element.start_point.row
-    line_start = index.starts[row]
-    before = source[line_start : element.start_byte]
-    after_end = element.end_byte
-    # Skip a trailing comma and spaces.
-    j = after_end
-    while j < len(source) and source[j : j + 1] in (b" ", b"\t"):
-        j += 1
-    has_comma = source[j : j + 1] == b","
-    if has_comma:
-        j += 1
-    k = j
-    while k < len(source) and source[k : k + 1] in (b" ", b"\t"):
-        k += 1
-    rest_of_line = source[k : index.line_end(row)] if index.row_of(k) == row else b""
-    # Alone on its line (a parenthesized, one-name-per-line import): drop the whole line.
+def _remove_tail(kept: Node, first: Node, last: Node, source: bytes, index: LineIndex) -> Edit:
+    """Delete the names ``first``..``last`` that end an import, after the kept name ``kept``.
+
+    In a parenthesized import with one name per line, whole lines go, so that a comment on
+    the kept name's line stays where it is.
+    """
+    line_start = index.line_start_of(first.start_byte)
+    after_kept = source[kept.end_byte : kept.end_byte + 64].lstrip(b" \t")
+    last_row = index.row_of(last.end_byte)
+    rest = source[last.end_byte : index.line_end(last_row)].strip(b" \t")
     if (
-        not before.strip()
-        and has_comma
-        and (not rest_of_line.strip() or rest_of_line.lstrip().startswith(b"#"))
-        and element.end_point.row == row
+        not source[line_start : first.start_byte].strip(b" \t")
+        and after_kept.startswith(b",")
+        and (rest in (b"", b",") or rest.lstrip(b",").lstrip().startswith(b"#"))
+        and index.row_of(kept.end_byte) < index.row_of(first.start_byte)
     ):
-        next_row = row + 1
+        next_row = last_row + 1
         end = index.starts[next_row] if next_row < len(index.starts) else len(source)
         return Edit(line_start, end, "")
-    if i + 1 < len(elements):
-        # Delete "name, " up to the next name.
-        return Edit(element.start_byte, elements[i + 1].start_byte, "")
-    # The last name: delete from the end of the previous name.
-    return Edit(elements[i - 1].end_byte, element.end_byte, "")
+    return Edit(kept.end_byte, last.end_byte, "")
 
 
 def delete_statement(statement: Node, source: bytes, index: LineIndex) -> tuple[Edit, ...]:

@@ -1,0 +1,139 @@
+"""Fixes: the output compiles, has no finding left that a fix could remove, and fixing twice
+changes nothing the second time."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.fixes import apply_edits, fix_source
+from drain_ls.analysis.model import Edit
+
+ALL = CheckSettings()
+F401 = CheckSettings(select=frozenset({"F401"}))
+
+
+def fixed(source: str, path: str = "m.py", settings: CheckSettings = ALL) -> str:
+    return fix_source(source.encode(), path, settings).source.decode()
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("import os\nimport sys\nsys.exit()\n", "import sys\nsys.exit()\n"),
+        ("import os, sys\nsys.exit()\n", "import sys\nsys.exit()\n"),
+        ("import sys, os\nsys.exit()\n", "import sys\nsys.exit()\n"),
+        ("from a import b, c, d\nc\n", "from a import c\nc\n"),
+        (
+            "from a import (\n    b,\n    c,  # keep me\n    d,\n)\nc\n",
+            "from a import (\n    c,  # keep me\n)\nc\n",
+        ),
+        ("def f():\n    import os\n", "def f():\n    pass\n"),
+        ("if x:\n    import os\nelse:\n    pass\n", "if x:\n    pass\nelse:\n    pass\n"),
+        ("x = 1; import os\n", "x = 1\n"),
+        ("import os; x = 1\n", "x = 1\n"),
+        ("import os  # a comment\nx = 1\n", "x = 1\n"),
+        ("import os\r\nimport sys\r\nsys\r\n", "import sys\r\nsys\r\n"),
+        ("from a import b as c, d as d\n", "from a import d as d\n"),
+        ("def f():\n    import os\n    import sys\n", "def f():\n    pass\n"),
+    ],
+)
+def test_unused_import_fixes(before: str, after: str) -> None:
+    assert fixed(before, settings=F401) == after
+
+
+def test_a_block_of_only_unused_imports_keeps_a_pass() -> None:
+    source = "def f():\n    import a\n    import b\n    import c\n\n\ndef g():\n    return 1\n"
+    result = fixed(source, settings=F401)
+    ast.parse(result)
+    assert result.startswith("def f():\n    pass\n")
+
+
+def test_docstring_fix_on_one_line_body() -> None:
+    result = fixed('"""M."""\ndef f(x): return x\n')
+    ast.parse(result)
+    tree = ast.parse(result)
+    function = tree.body[1]
+    assert isinstance(function, ast.FunctionDef)
+    assert ast.get_docstring(function) is not None
+    assert "return x" in result
+
+
+def test_docstring_fix_with_tabs_and_crlf() -> None:
+    source = '"""M."""\r\nclass C:\r\n\tdef m(self, a):\r\n\t\treturn a\r\n'
+    result = fixed(source)
+    ast.parse(result)
+    assert '\r\n\t\t"""TODO: Summarize `m`.' in result
+    assert "\n" not in result.replace("\r\n", "")
+
+
+def test_fix_keeps_a_syntax_error_file_untouched() -> None:
+    source = "import os\ndef f(:\n"
+    assert fixed(source) == source
+
+
+def test_apply_edits_rejects_overlaps() -> None:
+    with pytest.raises(ValueError, match="overlapping"):
+        apply_edits(b"abcdef", [Edit(0, 3, ""), Edit(2, 4, "")])
+
+
+# -- properties -------------------------------------------------------------------------------
+
+NAMES = ["os", "sys", "json", "re", "a", "b"]
+STATEMENTS = st.one_of(
+    st.sampled_from(NAMES).map(lambda n: f"import {n}"),
+    st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True).map(
+        lambda ns: "from pkg import " + ", ".join(ns)
+    ),
+    st.lists(st.sampled_from(NAMES), min_size=2, max_size=4, unique=True).map(
+        lambda ns: "from pkg import (\n    " + ",\n    ".join(ns) + ",\n)"
+    ),
+    st.sampled_from(NAMES).map(lambda n: f"print({n})"),
+    st.sampled_from(NAMES).map(lambda n: f"x = {n}; import {n}"),
+    st.just("x = 1"),
+)
+
+
+@st.composite
+def modules(draw: st.DrawFn) -> str:
+    lines: list[str] = []
+    if draw(st.booleans()):
+        lines.append('"""Module."""')
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
+            lines.append(draw(STATEMENTS))
+        elif kind == 1:
+            name = draw(st.sampled_from(["f", "g", "_h"]))
+            args = draw(st.sampled_from(["", "a", "a, b=1", "self, *args, **kw"]))
+            lines.append(f"def {name}({args}):")
+            body = draw(st.lists(STATEMENTS, min_size=1, max_size=3))
+            lines += ["    " + line.replace("\n", "\n    ") for line in body]
+        elif kind == 2:
+            lines.append("class C:")
+            lines.append("    def m(self):")
+            body = draw(st.lists(STATEMENTS, min_size=1, max_size=2))
+            lines += ["        " + line.replace("\n", "\n        ") for line in body]
+        else:
+            lines.append("if x:")
+            body = draw(st.lists(STATEMENTS, min_size=1, max_size=2))
+            lines += ["    " + line.replace("\n", "\n    ") for line in body]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(modules(), st.sampled_from(["google", "numpy", "sphinx"]))
+def test_fix_compiles_is_complete_and_idempotent(source: str, style: str) -> None:
+    ast.parse(source)
+    settings_ = CheckSettings(docstring_style=style)
+    once = fix_source(source.encode(), "m.py", settings_)
+    ast.parse(once.source)  # still compiles
+    left = check_source(once.source, "m.py", settings_)
+    assert [f for f in left if f.code == "F401" and f.resolved_fix() is not None] == []
+    assert [f for f in left if f.code.startswith("D1")] == []
+    twice = fix_source(once.source, "m.py", settings_)
+    assert twice.source == once.source
