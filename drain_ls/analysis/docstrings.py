@@ -54,6 +54,7 @@ _COMPOUND = frozenset(
         "for_statement",
         "while_statement",
         "match_statement",
+        "case_clause",
     }
 )
 _CLAUSES = frozenset(

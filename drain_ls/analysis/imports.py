@@ -55,7 +55,6 @@ _PARAMETER_NAMES = frozenset(
     {"typed_parameter", "list_splat_pattern", "dictionary_splat_pattern", "keyword_separator"}
 )
 _DEFAULT_PARAMETERS = frozenset({"default_parameter", "typed_default_parameter"})
-_LITERAL_SUBSCRIPTS = frozenset({b"Literal", b"typing.Literal", b"typing_extensions.Literal"})
 
 # Event kinds of one name in one scope.
 LOAD = 0
@@ -501,22 +500,45 @@ def _catches_import_error(clause: Node) -> bool:
 
 
 def _annotation_string(string: Node) -> bool:
-    """True when the string literal ``string`` is (part of) a type annotation."""
+    """True when the string literal ``string`` is (part of) a type annotation.
+
+    Strings inside ``Literal[...]`` and the metadata of ``Annotated[T, ...]`` are values,
+    not types.
+    """
+    found = False
+    grandchild: Node | None = None
     child = string
     parent = string.parent
     while parent is not None:
         kind = parent.type
         if kind == "type":
-            return True
-        if kind == "subscript":
-            value = parent.child_by_field_name("value")
-            if value is not None and value.text in _LITERAL_SUBSCRIPTS and child.id != value.id:
-                return False
+            found = True
+        elif kind in ("generic_type", "subscript"):
+            if kind == "generic_type":
+                head = parent.named_children[0] if parent.named_child_count else None
+                arguments = child.named_children if child.type == "type_parameter" else []
+                argument = grandchild
+            else:
+                head = parent.child_by_field_name("value")
+                arguments = parent.children_by_field_name("subscript")
+                argument = child
+            base = (head.text or b"").rsplit(b".", 1)[-1] if head is not None else b""
+            if head is not None and head.id != child.id:
+                if base == b"Literal":
+                    return False
+                if (
+                    base == b"Annotated"
+                    and arguments
+                    and argument is not None
+                    and arguments[0].id != argument.id
+                ):
+                    return False
         elif kind in ("expression_statement", "block", "module") or kind in _SCOPES:
-            return False
+            return found
+        grandchild = child
         child = parent
         parent = parent.parent
-    return False
+    return found
 
 
 def find_unused_imports(tree: Tree, source: bytes, path: str = "") -> list[Finding]:
