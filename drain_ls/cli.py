@@ -102,6 +102,9 @@ def finding_json(finding: Finding, path: str, index: LineIndex) -> dict[str, obj
         "name": RULE_NAMES.get(finding.code, ""),
         "noqa_row": (index.row_of(finding.noqa_offsets[-1]) + 1) if finding.noqa_offsets else None,
         "url": RULE_URLS.get(finding.code),
+        # Not part of the JSON output: whether --fix would repair it (docstring skeletons
+        # are made on demand, so their fix is not listed).
+        "_fixable": finding.fix is not None or finding.fix_factory is not None,
     }
 
 
@@ -298,7 +301,8 @@ def command_check(args: argparse.Namespace) -> int:
         print(f"error: {_display(path)}: {error}", file=sys.stderr)
     if args.format == "json":
         # One finding per line: readable, and json's C encoder (indent= is pure Python).
-        sys.stdout.write("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")
+        public = ({k: v for k, v in row.items() if not k.startswith("_")} for row in rows)
+        sys.stdout.write("[\n" + ",\n".join(json.dumps(row) for row in public) + "\n]\n")
     else:
         _print_text(rows, fixed, len(files))
     return EXIT_FINDINGS if rows or errors else EXIT_CLEAN
@@ -319,7 +323,8 @@ def _print_text(rows: list[dict[str, object]], fixed: int, checked: int) -> None
         assert isinstance(location, dict)
         mark = ""
         fix = row["fix"]
-        if isinstance(fix, dict) and fix.get("applicability") == "safe":
+        safe = not isinstance(fix, dict) or fix.get("applicability") == "safe"
+        if row.get("_fixable") and safe:
             mark = "[*] "
             fixable += 1
         out.write(

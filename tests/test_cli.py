@@ -48,7 +48,7 @@ def test_findings_exit_1_with_ruff_style_text(project: Path) -> None:
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert "pkg/mod.py:2:8: F401 [*] `os` imported but unused" in lines
-    assert "pkg/mod.py:6:5: D103 Missing docstring in public function" in lines
+    assert "pkg/mod.py:6:5: D103 [*] Missing docstring in public function" in lines
     # .gitignore and [tool.drain-ls] exclude are honoured.
     assert not any(part in result.stdout for part in ("ignored.py", "build_out", "generated"))
     assert lines[-2].startswith("Found 2 findings")
