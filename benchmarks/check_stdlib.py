@@ -71,7 +71,9 @@ def family(code: str) -> str:
     return "F401" if code == "F401" else ("D1xx" if code.startswith("D1") else code)
 
 
-def agreement(ours: Counter[tuple[str, str, int]], ruff: Counter[tuple[str, str, int]]) -> list[dict[str, object]]:
+def agreement(
+    ours: Counter[tuple[str, str, int]], ruff: Counter[tuple[str, str, int]]
+) -> list[dict[str, object]]:
     rows = []
     for fam in ("F401", "D1xx"):
         o = Counter({k: v for k, v in ours.items() if family(k[1]) == fam})
@@ -112,8 +114,16 @@ def main() -> int:
     drain_cmd = [*drain, "check", "--format", "json", "--select", CODES]
     if args.jobs:
         drain_cmd += ["--jobs", str(args.jobs)]
-    ruff_cmd = [tool("ruff"), "check", "--isolated", "--no-cache", "--select", CODES,
-                "--output-format", "json"]
+    ruff_cmd = [
+        tool("ruff"),
+        "check",
+        "--isolated",
+        "--no-cache",
+        "--select",
+        CODES,
+        "--output-format",
+        "json",
+    ]
 
     results: dict[str, list[float]] = {}
     results["drain-ls check"], drain_out = timed(drain_cmd + names, args.runs)
