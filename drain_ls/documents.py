@@ -88,6 +88,7 @@ class Document:
         encoding: str = UTF16,
         language_id: str = "python",
     ) -> None:
+        """A document holding ``source``, parsed at once."""
         if encoding not in ENCODINGS:
             raise ValueError(f"unknown position encoding {encoding!r}")
         self.uri = uri

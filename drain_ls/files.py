@@ -101,6 +101,7 @@ class Excluder:
     """Decides which paths a directory walk skips."""
 
     def __init__(self, config: ProjectConfig, respect_gitignore: bool = True) -> None:
+        """Exclude what ``config`` and (if ``respect_gitignore``) .gitignore files say."""
         self.respect_gitignore = respect_gitignore
         self.root = config.root
         patterns = config.strings("exclude") + config.strings("extend-exclude")

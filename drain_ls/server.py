@@ -52,16 +52,19 @@ class DrainProtocol(LanguageServerProtocol):
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Any:
+        """Hand ``didOpen`` to the server without keeping a pygls copy."""
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
             yield handler, (params,), None
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
+        """Hand ``didChange`` to the server without keeping a pygls copy."""
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Any:
+        """Hand ``didClose`` to the server."""
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
             yield handler, (params,), None
 
@@ -75,6 +78,7 @@ class DrainServer(LanguageServer):
     """drain-ls: static diagnostics now, background drains when idle."""
 
     def __init__(self) -> None:
+        """A server with no documents yet and the default settings."""
         super().__init__(
             "drain-ls",
             __version__,
@@ -370,10 +374,12 @@ class ClientLogHandler(logging.Handler):
     }
 
     def __init__(self, server: DrainServer) -> None:
+        """Log to ``server``'s client."""
         super().__init__(logging.INFO)
         self.server = server
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Send one record as ``window/logMessage`` (never raises)."""
         if self.server.protocol.writer is None:
             return  # not connected yet
         try:

@@ -44,6 +44,7 @@ class NoqaMap:
     __slots__ = ("_any", "_file_codes", "_index", "_rows")
 
     def __init__(self, source: bytes, index: LineIndex) -> None:
+        """Scan ``source`` for file-level directives; lines are read when asked about."""
         self._index = index
         self._rows: dict[int, frozenset[str] | None] = {}
         self._any = _ANY_NOQA.search(source) is not None

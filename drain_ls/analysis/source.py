@@ -52,6 +52,7 @@ class LineIndex:
     __slots__ = ("_last", "_plain", "_starts", "source")
 
     def __init__(self, source: bytes) -> None:
+        """Index ``source``; nothing is computed until a position is asked for."""
         self.source = source
         self._starts: list[int] | None = None
         self._plain = b"\r" not in source
