@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Point, Tree
 
-from drain_ls.analysis.source import line_starts, parse
+from drain_ls.analysis.incremental import ChangeLog
+from drain_ls.analysis.source import IDENTIFIER_BYTES, line_starts, parse
 
 UTF8 = "utf-8"
 UTF16 = "utf-16"
@@ -78,7 +79,16 @@ def _byte_column(line: bytes, character: int, encoding: str) -> int:
 class Document:
     """One open text document."""
 
-    __slots__ = ("encoding", "language_id", "source", "starts", "tree", "uri", "version")
+    __slots__ = (
+        "changes",
+        "encoding",
+        "language_id",
+        "source",
+        "starts",
+        "tree",
+        "uri",
+        "version",
+    )
 
     def __init__(
         self,
@@ -98,6 +108,8 @@ class Document:
         self.source = source
         self.starts = line_starts(source)
         self.tree: Tree = parse(source)
+        # What changed since the last analysis (for re-analysing only that).
+        self.changes = ChangeLog()
 
     @property
     def text(self) -> str:
@@ -158,7 +170,8 @@ class Document:
         old = self.source
         source = old[:start] + new + old[end:]
         new_end = start + len(new)
-        self.tree.edit(
+        old_tree = self.tree
+        old_tree.edit(
             start_byte=start,
             old_end_byte=end,
             new_end_byte=new_end,
@@ -168,7 +181,9 @@ class Document:
         )
         self._splice_lines(source, start, end, new_end)
         self.source = source
-        self.tree = parse(source, self.tree)
+        self.tree = parse(source, old_tree)
+        changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(self.tree)]
+        self.changes.add(start, end, new_end, _words_around(old, start, end), changed)
         if version is not None:
             self.version = version
 
@@ -177,6 +192,7 @@ class Document:
         self.source = text.encode("utf-8", errors="surrogateescape")
         self.starts = line_starts(self.source)
         self.tree = parse(self.source)
+        self.changes.full = True
         if version is not None:
             self.version = version
 
@@ -198,6 +214,15 @@ class Document:
             if not (tail and m.end() == region_end)
         ]
         self.starts = head + middle + tail
+
+
+def _words_around(source: bytes, start: int, end: int) -> bytes:
+    """The deleted bytes, widened to whole words: a name the edit cut in two is in it."""
+    while start > 0 and source[start - 1] in IDENTIFIER_BYTES:
+        start -= 1
+    while end < len(source) and source[end] in IDENTIFIER_BYTES:
+        end += 1
+    return source[start:end]
 
 
 def _ts_point(source: bytes, offset: int) -> Point:

@@ -21,7 +21,8 @@ from pygls.protocol.language_server import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
 from drain_ls import __version__
-from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.checker import CheckSettings
+from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
 from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
 from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
@@ -87,6 +88,7 @@ class DrainServer(LanguageServer):
         )
         self.documents: dict[str, Document] = {}
         self.analyses: dict[str, Analysis] = {}
+        self.checkers: dict[str, IncrementalChecker] = {}
         self.settings = Settings()
         self.file_layer: dict[str, Any] = {}
         self.init_layer: dict[str, Any] = {}
@@ -182,6 +184,7 @@ class DrainServer(LanguageServer):
         self.settings = settings
         if changed:
             self.settings_generation += 1
+            self.checkers.clear()
             logger.info("settings: %s", settings_to_json(settings))
         return changed
 
@@ -246,6 +249,7 @@ class DrainServer(LanguageServer):
         """Forget a document and clear its diagnostics."""
         self.documents.pop(uri, None)
         self.analyses.pop(uri, None)
+        self.checkers.pop(uri, None)
         handle = self._pending.pop(uri, None)
         if handle is not None:
             handle.cancel()
@@ -300,12 +304,17 @@ class DrainServer(LanguageServer):
         elif b"\0" in doc.source:
             logger.warning("%s contains NUL bytes: not analysed", uri)
         else:
-            try:
-                findings = check_source(
-                    doc.source, self.path_of(uri), self.check_settings, doc.tree, tolerant=True
+            checker = self.checkers.get(uri)
+            if checker is None:
+                checker = self.checkers[uri] = IncrementalChecker(
+                    self.path_of(uri), self.check_settings
                 )
+            try:
+                findings = checker.check(doc.source, doc.tree, doc.changes)
             except Exception:
                 logger.exception("analysis of %s failed", uri)
+                self.checkers.pop(uri, None)
+        doc.changes.reset()
         analysis = Analysis(
             doc.version,
             findings,

@@ -79,22 +79,32 @@ def _outside_errors(findings: list[Finding], tree: Tree, source: bytes) -> list[
 
 
 def error_regions(tree: Tree) -> list[tuple[int, int]]:
-    """Byte ranges of the innermost statements that hold a syntax error."""
+    """Byte ranges of the innermost statements that hold a syntax error.
+
+    An error is an ERROR node, a MISSING node, or a node flagged ``has_error`` none of whose
+    visible children is (a missing hidden token, such as a newline, between them).
+    """
     regions: set[tuple[int, int]] = set()
     stack = [tree.root_node]
     while stack:
         node = stack.pop()
+        sites = []
+        deeper = False
         for child in node.children:
             if child.type == "ERROR" or child.is_missing:
-                statement = child
-                while statement.parent is not None and statement.parent.type not in (
-                    "module",
-                    "block",
-                ):
-                    statement = statement.parent
-                regions.add((statement.start_byte, statement.end_byte))
+                sites.append(child)
             elif child.has_error:
                 stack.append(child)
+                deeper = True
+        if not sites and not deeper and node.has_error:
+            sites.append(node)
+        for site in sites:
+            statement = site
+            while statement.parent is not None and (
+                statement.type == "block" or statement.parent.type not in ("module", "block")
+            ):
+                statement = statement.parent
+            regions.add((statement.start_byte, statement.end_byte))
     return sorted(regions)
 
 

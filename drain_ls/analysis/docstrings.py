@@ -24,6 +24,7 @@ function body), statement by statement, so its cost follows the number of defini
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePath
 
@@ -31,7 +32,7 @@ from tree_sitter import Node, Tree
 
 from drain_ls.analysis.exports import find_exports, string_value
 from drain_ls.analysis.imports import find_import_statements, import_bindings
-from drain_ls.analysis.model import Finding
+from drain_ls.analysis.model import Finding, Fix
 from drain_ls.analysis.skeletons import definition_docstring_fix, module_docstring_fix
 
 MESSAGES = {
@@ -136,17 +137,6 @@ class _Decorators:
                 if module in _TYPING_MODULES and attribute in self.names:
                     self.names[attribute].add(binding.name)
 
-    def exempt(self, decorators: list[Node]) -> bool:
-        for decorator in decorators:
-            text = _decorator_text(decorator)
-            module, _, attribute = text.rpartition(".")
-            if module:
-                if module in self.modules and attribute in self.names:
-                    return True
-            elif any(text in names for names in self.names.values()):
-                return True
-        return False
-
 
 def _decorator_text(decorator: Node) -> str:
     expression = decorator.named_children[0] if decorator.named_child_count else None
@@ -163,41 +153,74 @@ def _is_property_mutator(name: str, decorators: list[Node]) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class MemberContext:
+    """What decides, besides a definition itself, whether it is public: ``__all__`` and which
+    decorators mean ``@overload``/``@override``. Hashable, to key caches on."""
+
+    exported: frozenset[str] | None
+    overloads: frozenset[str]
+    modules: frozenset[str]
+
+
+def member_context(root: Node, source: bytes) -> MemberContext:
+    """The context of the module-level members of ``root``."""
+    exports = find_exports(root, source) if b"__all__" in source else None
+    decorators = _Decorators(root, source)
+    return MemberContext(
+        frozenset(exports.names) if exports is not None else None,
+        frozenset(decorators.names["overload"] | decorators.names["override"]),
+        frozenset(decorators.modules),
+    )
+
+
+def module_finding(root: Node, source: bytes, path: str) -> Finding | None:
+    """D100/D104 when the module (or package) is public and has no docstring."""
+    if is_private_module(path) or has_docstring(root):
+        return None
+    pure = PurePath(path)
+    package = pure.name == "__init__.py"
+    name = pure.parent.name if package else pure.stem
+    code = "D104" if package else "D100"
+    return Finding(
+        code,
+        MESSAGES[code],
+        0,
+        0,
+        noqa_offsets=(0,),
+        fix=module_docstring_fix(root, source, name or "module", package),
+        data={"kind": "package" if package else "module", "qualname": name},
+    )
+
+
 def find_missing_docstrings(
     tree: Tree, source: bytes, path: str, *, style: str = "google"
 ) -> list[Finding]:
     """D100-D107 findings, each with a fix that inserts a skeleton docstring."""
     root = tree.root_node
     findings: list[Finding] = []
-    module_private = is_private_module(path)
-    pure = PurePath(path)
-
-    if not module_private and not has_docstring(root):
-        package = pure.name == "__init__.py"
-        name = pure.parent.name if package else pure.stem
-        findings.append(
-            Finding(
-                "D104" if package else "D100",
-                MESSAGES["D104" if package else "D100"],
-                0,
-                0,
-                noqa_offsets=(0,),
-                fix=module_docstring_fix(root, source, name or "module", package),
-                data={"kind": "package" if package else "module", "qualname": name},
-            )
-        )
-    if module_private:
+    module = module_finding(root, source, path)
+    if module is not None:
+        findings.append(module)
+    if is_private_module(path):
         return findings
+    context = member_context(root, source)
+    for statement in root.named_children:
+        findings.extend(statement_findings(statement, source, context, style))
+    return findings
 
-    exports = find_exports(root, source) if b"__all__" in source else None
-    exported = set(exports.names) if exports is not None else None
-    decorators_in_use = _Decorators(root, source)
 
-    # (container, owner: "module" | "class", owner private, qualified prefix)
-    stack: list[tuple[Node, str, bool, str]] = [(root, "module", False, "")]
+def statement_findings(
+    top: Node, source: bytes, context: MemberContext, style: str = "google"
+) -> list[Finding]:
+    """The D101-D107 findings of one module-level statement (and everything inside it)."""
+    findings: list[Finding] = []
+    exported = context.exported
+    # (statements, owner: "module" | "class", owner private, qualified prefix)
+    stack: list[tuple[list[Node], str, bool, str]] = [([top], "module", False, "")]
     while stack:
-        container, owner, owner_private, prefix = stack.pop()
-        for statement in reversed(container.named_children):
+        statements, owner, owner_private, prefix = stack.pop()
+        for statement in statements:
             kind = statement.type
             decorators: list[Node] = []
             definition = statement
@@ -229,11 +252,11 @@ def find_missing_docstrings(
                     code = "D106"
                 body = definition.child_by_field_name("body")
                 if body is not None:
-                    stack.append((body, "class", private, qualname + "."))
+                    stack.append((body.named_children, "class", private, qualname + "."))
                 if private or has_docstring(body):
                     continue
             else:
-                if decorators and decorators_in_use.exempt(decorators):
+                if decorators and _exempt(decorators, context):
                     continue
                 if owner == "module":
                     private = name.startswith("_") or (
@@ -267,17 +290,49 @@ def find_missing_docstrings(
                     data={
                         "kind": "class" if kind == "class_definition" else "function",
                         "qualname": qualname,
-                        "def_start": statement.start_byte,
-                        "def_end": statement.end_byte,
+                        "method": owner == "class",
                     },
                 )
             )
+    findings.sort(key=lambda f: f.start)
     return findings
+
+
+def docstring_fix_at(root: Node, source: bytes, name_start: int, style: str) -> Fix | None:
+    """The skeleton fix of the definition whose name starts at byte ``name_start``."""
+    node = root.descendant_for_byte_range(name_start, name_start)
+    if node is None or node.type != "identifier":
+        return None
+    definition = node.parent
+    if definition is None or definition.type not in ("function_definition", "class_definition"):
+        return None
+    owner = definition.parent
+    if owner is not None and owner.type == "decorated_definition":
+        owner = owner.parent
+    is_method = False
+    while owner is not None and owner.type not in ("module", "function_definition"):
+        if owner.type == "class_definition":
+            is_method = True
+            break
+        owner = owner.parent
+    return definition_docstring_fix(definition, source, style, is_method)
+
+
+def _exempt(decorators: list[Node], context: MemberContext) -> bool:
+    for decorator in decorators:
+        text = _decorator_text(decorator)
+        module, _, attribute = text.rpartition(".")
+        if module:
+            if module in context.modules and attribute in ("overload", "override"):
+                return True
+        elif text in context.overloads:
+            return True
+    return False
 
 
 def _push_blocks(
     statement: Node,
-    stack: list[tuple[Node, str, bool, str]],
+    stack: list[tuple[list[Node], str, bool, str]],
     owner: str,
     owner_private: bool,
     prefix: str,
@@ -288,6 +343,6 @@ def _push_blocks(
         node = pending.pop()
         for child in node.named_children:
             if child.type == "block":
-                stack.append((child, owner, owner_private, prefix))
+                stack.append((child.named_children, owner, owner_private, prefix))
             elif child.type in _CLAUSES:
                 pending.append(child)

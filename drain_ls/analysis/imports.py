@@ -178,7 +178,8 @@ class _Resolver:
     def _scope_for(self, node: Node) -> _Scope:
         scope = self.scopes.get(node.id)
         if scope is None:
-            if node.type == "module":
+            if node.type == "module" or node.parent is None:
+                # The root (an ERROR node when the whole file fails to parse) is the module.
                 scope = _Scope(node, None, False, 0)
             else:
                 parent = self.scope_of(node)
@@ -541,35 +542,55 @@ def _annotation_string(string: Node) -> bool:
     return found
 
 
-def find_unused_imports(tree: Tree, source: bytes, path: str = "") -> list[Finding]:
-    """F401 findings, each with a fix that removes the unused names."""
-    root = tree.root_node
-    if b"import" not in source:
-        return []
-    statements = find_import_statements(root, source)
-    if not statements:
-        return []
-    resolver = _Resolver(root, source)
+def import_bindings_by_name(root: Node, source: bytes) -> dict[str, list[ImportBinding]]:
+    """Every name bound by an import statement, with its bindings in source order."""
     by_name: dict[str, list[ImportBinding]] = {}
-    for statement in statements:
+    if b"import" not in source:
+        return by_name
+    for statement in find_import_statements(root, source):
         for binding in import_bindings(statement):
             by_name.setdefault(binding.name, []).append(binding)
+    return by_name
 
-    exports = None
-    if b"__all__" in source:
-        exports = find_exports(root, source)
 
-    unused: list[ImportBinding] = []
+def unused_bindings_of(
+    root: Node,
+    source: bytes,
+    by_name: dict[str, list[ImportBinding]],
+    names: set[str] | None = None,
+) -> dict[str, list[ImportBinding]]:
+    """For each analysed name (all, or ``names``), its unused import bindings."""
+    resolver = _Resolver(root, source)
+    exports = find_exports(root, source) if b"__all__" in source else None
+    result: dict[str, list[ImportBinding]] = {}
     for name, bindings in by_name.items():
-        if all(b.reexport for b in bindings):
+        if names is not None and name not in names:
             continue
-        unused.extend(_unused_bindings(resolver, name, bindings, exports))
-    if not unused:
-        return []
-    unused = [b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)]
+        if all(b.reexport for b in bindings):
+            result[name] = []
+            continue
+        unused = _unused_bindings(resolver, name, bindings, exports)
+        result[name] = [
+            b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)
+        ]
+    return result
+
+
+def unused_import_findings(unused: list[ImportBinding], source: bytes, path: str) -> list[Finding]:
+    """F401 findings for the unused bindings, with fixes grouped by statement."""
     if not unused:
         return []
     return _findings(unused, source, PurePath(path).name == "__init__.py")
+
+
+def find_unused_imports(tree: Tree, source: bytes, path: str = "") -> list[Finding]:
+    """F401 findings, each with a fix that removes the unused names."""
+    root = tree.root_node
+    by_name = import_bindings_by_name(root, source)
+    if not by_name:
+        return []
+    unused = unused_bindings_of(root, source, by_name)
+    return unused_import_findings([b for bs in unused.values() for b in bs], source, path)
 
 
 def _unused_bindings(

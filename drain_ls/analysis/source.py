@@ -113,7 +113,7 @@ def node_text(node: Node) -> str:
 
 
 # Bytes that may continue a Python identifier (any non-ASCII byte may be part of one).
-_IDENTIFIER_BYTES = frozenset(
+IDENTIFIER_BYTES = frozenset(
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 ) | frozenset(range(0x80, 0x100))
 
@@ -127,8 +127,8 @@ def word_occurrences(source: bytes, word: bytes) -> list[tuple[int, int]]:
     i = source.find(word)
     while i >= 0:
         j = i + size
-        if (i == 0 or source[i - 1] not in _IDENTIFIER_BYTES) and (
-            j >= limit or source[j] not in _IDENTIFIER_BYTES
+        if (i == 0 or source[i - 1] not in IDENTIFIER_BYTES) and (
+            j >= limit or source[j] not in IDENTIFIER_BYTES
         ):
             found.append((i, j))
         i = source.find(word, j)

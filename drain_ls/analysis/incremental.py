@@ -1,0 +1,303 @@
+"""Re-analysing only what an edit touches, for the editor.
+
+``IncrementalChecker`` gives the same findings as ``check_source(..., tolerant=True)`` but
+remembers, between two versions of a document, what each piece of work found:
+
+- missing docstrings per module-level statement, keyed by the statement's text and the
+  module's context (``__all__``, what ``@overload`` means): an edit recomputes only the
+  statements whose text changed;
+- unused imports per imported name: a name is analysed again only when one of its
+  occurrences lies in a statement that the edit changed, or when it was in the deleted text;
+  the others keep their result, moved by the edit;
+- a syntax error is confirmed by compiling only the module-level statement that holds it.
+
+``ChangeLog`` collects what changed between two analyses: the edits (to move remembered
+offsets), the ranges tree-sitter reports as changed plus the edited ranges themselves (it
+does not report edits inside strings), and the deleted text.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import partial
+
+from tree_sitter import Node, Tree
+
+from drain_ls.analysis.checker import CheckSettings, _outside_errors, error_regions
+from drain_ls.analysis.docstrings import (
+    MemberContext,
+    docstring_fix_at,
+    is_private_module,
+    member_context,
+    module_finding,
+    statement_findings,
+)
+from drain_ls.analysis.imports import (
+    ImportBinding,
+    import_bindings_by_name,
+    unused_bindings_of,
+    unused_import_findings,
+)
+from drain_ls.analysis.model import Finding
+from drain_ls.analysis.noqa import NoqaMap
+from drain_ls.analysis.source import LineIndex, word_occurrences
+from drain_ls.analysis.syntax import syntax_error
+
+_STATEMENT_PARENTS = frozenset({"module", "block"})
+
+
+@dataclass(slots=True)
+class ChangeLog:
+    """What changed in a document since its last analysis, in its current coordinates."""
+
+    edits: list[tuple[int, int, int]] = field(default_factory=list)
+    ranges: list[tuple[int, int]] = field(default_factory=list)
+    removed: list[bytes] = field(default_factory=list)
+    full: bool = False
+
+    def add(
+        self, start: int, old_end: int, new_end: int, removed: bytes, changed: list[tuple[int, int]]
+    ) -> None:
+        """Record one edit and the ranges it changed (in the new coordinates)."""
+        self.edits.append((start, old_end, new_end))
+        self.ranges = [_shift_range(r, start, old_end, new_end) for r in self.ranges]
+        self.ranges.extend(changed)
+        self.ranges.append((start, new_end))
+        if removed:
+            self.removed.append(removed)
+
+    def reset(self) -> None:
+        """Everything recorded has been analysed."""
+        self.edits.clear()
+        self.ranges.clear()
+        self.removed.clear()
+        self.full = False
+
+    def move(self, offset: int) -> int | None:
+        """Where an offset of the last analysed version is now (None: it was edited away)."""
+        for start, old_end, new_end in self.edits:
+            if offset < start:
+                continue
+            if offset >= old_end and (offset > start or old_end == start):
+                offset += new_end - old_end
+            else:
+                return None
+        return offset
+
+
+def _shift_range(r: tuple[int, int], start: int, old_end: int, new_end: int) -> tuple[int, int]:
+    s, e = r
+    delta = new_end - old_end
+    if e < start:
+        return r
+    if s > old_end:
+        return s + delta, e + delta
+    return min(s, start), max(e + delta if e >= old_end else new_end, new_end)
+
+
+@dataclass(slots=True)
+class _StatementResult:
+    codes: list[tuple[str, str, int, int, dict[str, object]]]
+
+
+class IncrementalChecker:
+    """The findings of successive versions of one document."""
+
+    def __init__(self, path: str, settings: CheckSettings) -> None:
+        """A checker for the document at ``path`` (its name decides module privacy)."""
+        self.path = path
+        self.settings = settings
+        self._private = is_private_module(path)
+        self._statements: dict[tuple[bytes, MemberContext], _StatementResult] = {}
+        self._unused: dict[str, list[int]] | None = None
+
+    def check(self, source: bytes, tree: Tree, changes: ChangeLog | None = None) -> list[Finding]:
+        """All findings of this version; ``changes`` says what changed since the last call."""
+        if self.path.endswith(".pyi"):
+            return []
+        select = self.settings.select
+        root = tree.root_node
+        incremental = changes is not None and not changes.full and self._unused is not None
+        findings: list[Finding] = []
+        if "F401" in select:
+            findings.extend(self._imports(root, source, changes if incremental else None))
+        if any(code.startswith("D1") for code in select):
+            findings.extend(f for f in self._docstrings(root, source) if f.code in select)
+        if findings:
+            noqa = NoqaMap(source, LineIndex(source))
+            findings = [f for f in findings if not noqa.silences(f)]
+        if root.has_error:
+            error = syntax_error_in_region(source, tree)
+            if error is not None:
+                findings = _outside_errors(findings, tree, source)
+                if "E999" in select:
+                    findings.append(error)
+        findings.sort(key=lambda f: (f.start, f.code))
+        return findings
+
+    # -- docstrings ---------------------------------------------------------------------------
+
+    def _docstrings(self, root: Node, source: bytes) -> list[Finding]:
+        findings: list[Finding] = []
+        module = module_finding(root, source, self.path)
+        if module is not None:
+            findings.append(module)
+        if self._private:
+            return findings
+        context = member_context(root, source)
+        style = self.settings.docstring_style
+        memo: dict[tuple[bytes, MemberContext], _StatementResult] = {}
+        for statement in root.named_children:
+            if statement.type in ("comment", "import_statement", "import_from_statement"):
+                continue
+            key = (statement.text or b"", context)
+            result = self._statements.get(key) or memo.get(key)
+            base = statement.start_byte
+            if result is None:
+                result = _StatementResult(
+                    [
+                        (f.code, f.message, f.start - base, f.end - base, f.data)
+                        for f in statement_findings(statement, source, context, style)
+                    ]
+                )
+            memo[key] = result
+            for code, message, start, end, data in result.codes:
+                findings.append(
+                    Finding(
+                        code,
+                        message,
+                        base + start,
+                        base + end,
+                        noqa_offsets=(base + start,),
+                        fix_factory=partial(docstring_fix_at, root, source, base + start, style),
+                        data=data,
+                    )
+                )
+        self._statements = memo
+        return findings
+
+    # -- unused imports -----------------------------------------------------------------------
+
+    def _imports(self, root: Node, source: bytes, changes: ChangeLog | None) -> list[Finding]:
+        by_name = import_bindings_by_name(root, source)
+        if not by_name:
+            self._unused = {}
+            return []
+        affected = set(by_name)
+        if changes is not None and self._unused is not None:
+            affected = self._affected(root, source, by_name, changes)
+        fresh = unused_bindings_of(root, source, by_name, affected)
+        unused: dict[str, list[ImportBinding]] = dict(fresh)
+        retry: set[str] = set()
+        for name, bindings in by_name.items():
+            if name in fresh:
+                continue
+            moved = [changes.move(o) for o in (self._unused or {}).get(name, [])] if changes else []
+            starts = {b.node.start_byte: b for b in bindings}
+            if any(o is None or o not in starts for o in moved):
+                retry.add(name)
+                continue
+            unused[name] = [starts[o] for o in moved if o is not None]
+        if retry:
+            unused.update(unused_bindings_of(root, source, by_name, retry))
+        self._unused = {name: [b.node.start_byte for b in bs] for name, bs in unused.items()}
+        every = sorted((b for bs in unused.values() for b in bs), key=lambda b: b.node.start_byte)
+        return unused_import_findings(every, source, self.path)
+
+    def _affected(
+        self,
+        root: Node,
+        source: bytes,
+        by_name: dict[str, list[ImportBinding]],
+        changes: ChangeLog,
+    ) -> set[str]:
+        regions = _statement_regions(root, changes.ranges)
+        texts = [source[s:e] for s, e in regions] + changes.removed
+        if any(b"__all__" in text for text in texts):
+            return set(by_name)
+        cached = self._unused or {}
+        affected = set()
+        for name in by_name:
+            if name not in cached:
+                affected.add(name)
+                continue
+            encoded = name.encode()
+            if not any(encoded in text for text in texts):
+                continue
+            if any(encoded in removed for removed in changes.removed):
+                affected.add(name)
+                continue
+            for start, end in word_occurrences(source, encoded):
+                if any(s <= start and end <= e for s, e in regions):
+                    affected.add(name)
+                    break
+        return affected
+
+
+def _statement_regions(root: Node, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Each changed range grown to the innermost whole statement around it."""
+    regions = []
+    for start, end in ranges:
+        node = root.descendant_for_byte_range(start, max(start, end))
+        while node is not None and node.parent is not None:
+            if node.parent.type in _STATEMENT_PARENTS and node.type != "block":
+                break
+            node = node.parent
+        if node is None or node.parent is None:
+            regions.append((0, root.end_byte))
+        else:
+            regions.append((min(start, node.start_byte), max(end, node.end_byte)))
+    return regions
+
+
+def syntax_error_in_region(source: bytes, tree: Tree) -> Finding | None:
+    """The first syntax error, confirmed by compiling only its module-level statement.
+
+    Cheap enough for every keystroke. When the statement compiles on its own (the error is
+    between statements, or a construct tree-sitter's grammar lacks), the whole file decides.
+    """
+    regions = error_regions(tree)
+    if not regions:
+        return None
+    root = tree.root_node
+    for start, _ in regions:
+        top = root.descendant_for_byte_range(start, start)
+        while top is not None and top.parent is not None and top.parent.parent is not None:
+            top = top.parent
+        if top is None:
+            continue
+        if top.parent is None:  # the root itself is the error
+            begin, end = 0, len(source)
+        else:
+            begin = source.rfind(b"\n", 0, top.start_byte) + 1
+            end = top.end_byte
+        error = _compile_error(source, begin, end)
+        if error is not None:
+            return error
+    return syntax_error(source, "<document>", tree)
+
+
+def _compile_error(source: bytes, begin: int, end: int) -> Finding | None:
+    text = source[begin:end].decode("utf-8", errors="replace")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<region>", "exec", flags=0x400, dont_inherit=True)
+    except SyntaxError as exc:
+        index = LineIndex(source[begin:end])
+        row = min(max((exc.lineno or 1) - 1, 0), len(index.starts) - 1)
+        line = index.line_text(row).decode("utf-8", errors="replace")
+        column = max(0, min((exc.offset or 1) - 1, len(line)))
+        offset = begin + index.starts[row] + len(line[:column].encode("utf-8"))
+        end_offset = min(offset + 1, len(source))
+        return Finding(
+            "E999",
+            f"SyntaxError: {exc.msg or 'invalid syntax'}",
+            offset,
+            max(offset, end_offset),
+            noqa_offsets=(offset,),
+        )
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return Finding("E999", f"SyntaxError: {exc}", begin, begin, noqa_offsets=(begin,))
+    return None
