@@ -30,8 +30,13 @@ from pathlib import Path, PurePath
 
 from tree_sitter import Node, Tree
 
-from drain_ls.analysis.exports import find_exports, string_value
-from drain_ls.analysis.imports import find_import_statements, import_bindings
+from drain_ls.analysis.exports import string_value
+from drain_ls.analysis.imports import (
+    ImportBinding,
+    dunder_all,
+    find_import_statements,
+    import_bindings,
+)
 from drain_ls.analysis.model import Finding, Fix
 from drain_ls.analysis.skeletons import definition_docstring_fix, module_docstring_fix
 
@@ -122,20 +127,23 @@ def has_docstring(container: Node | None) -> bool:
 class _Decorators:
     """Which decorator spellings mean ``typing.overload`` / ``typing.override`` here."""
 
-    def __init__(self, root: Node, source: bytes) -> None:
+    def __init__(
+        self, root: Node, source: bytes, bindings: list[ImportBinding] | None = None
+    ) -> None:
         self.names: dict[str, set[str]] = {"overload": set(), "override": set()}
         self.modules: set[str] = set()
         if b"overload" not in source and b"override" not in source:
             return
-        for statement in find_import_statements(root, source):
-            for binding in import_bindings(statement):
-                qualified = binding.qualified
-                if qualified in _TYPING_MODULES:
-                    self.modules.add(binding.name)
-                    continue
-                module, _, attribute = qualified.rpartition(".")
-                if module in _TYPING_MODULES and attribute in self.names:
-                    self.names[attribute].add(binding.name)
+        if bindings is None:
+            bindings = [b for s in find_import_statements(root, source) for b in import_bindings(s)]
+        for binding in bindings:
+            qualified = binding.qualified
+            if qualified in _TYPING_MODULES:
+                self.modules.add(binding.name)
+                continue
+            module, _, attribute = qualified.rpartition(".")
+            if module in _TYPING_MODULES and attribute in self.names:
+                self.names[attribute].add(binding.name)
 
 
 def _decorator_text(decorator: Node) -> str:
@@ -163,12 +171,22 @@ class MemberContext:
     modules: frozenset[str]
 
 
-def member_context(root: Node, source: bytes) -> MemberContext:
-    """The context of the module-level members of ``root``."""
-    exports = find_exports(root, source) if b"__all__" in source else None
-    decorators = _Decorators(root, source)
+def member_context(
+    root: Node,
+    source: bytes,
+    bindings: list[ImportBinding] | None = None,
+    exported: frozenset[str] | None = None,
+    exports_known: bool = False,
+) -> MemberContext:
+    """The context of the module-level members of ``root``.
+
+    Callers that already have the import bindings or ``__all__`` pass them in.
+    """
+    if not exports_known:
+        exported = dunder_all(root, source)
+    decorators = _Decorators(root, source, bindings)
     return MemberContext(
-        frozenset(exports.names) if exports is not None else None,
+        exported,
         frozenset(decorators.names["overload"] | decorators.names["override"]),
         frozenset(decorators.modules),
     )

@@ -542,6 +542,12 @@ def _annotation_string(string: Node) -> bool:
     return found
 
 
+def dunder_all(root: Node, source: bytes) -> frozenset[str] | None:
+    """The names in the module's ``__all__``, or None when it has none."""
+    exports = find_exports(root, source) if b"__all__" in source else None
+    return frozenset(exports.names) if exports is not None else None
+
+
 def import_bindings_by_name(root: Node, source: bytes) -> dict[str, list[ImportBinding]]:
     """Every name bound by an import statement, with its bindings in source order."""
     by_name: dict[str, list[ImportBinding]] = {}
@@ -558,10 +564,17 @@ def unused_bindings_of(
     source: bytes,
     by_name: dict[str, list[ImportBinding]],
     names: set[str] | None = None,
+    exported: frozenset[str] | None = None,
+    exports_known: bool = False,
 ) -> dict[str, list[ImportBinding]]:
-    """For each analysed name (all, or ``names``), its unused import bindings."""
+    """For each analysed name (all, or ``names``), its unused import bindings.
+
+    ``exported`` is the module's ``__all__`` (None: none) when the caller knows it
+    (``exports_known``); otherwise it is read here.
+    """
     resolver = _Resolver(root, source)
-    exports = find_exports(root, source) if b"__all__" in source else None
+    if not exports_known:
+        exported = dunder_all(root, source)
     result: dict[str, list[ImportBinding]] = {}
     for name, bindings in by_name.items():
         if names is not None and name not in names:
@@ -569,7 +582,7 @@ def unused_bindings_of(
         if all(b.reexport for b in bindings):
             result[name] = []
             continue
-        unused = _unused_bindings(resolver, name, bindings, exports)
+        unused = _unused_bindings(resolver, name, bindings, exported)
         result[name] = [
             b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)
         ]
@@ -597,7 +610,7 @@ def _unused_bindings(
     resolver: _Resolver,
     name: str,
     bindings: list[ImportBinding],
-    exports: object,
+    exported: frozenset[str] | None,
 ) -> list[ImportBinding]:
     for scope in resolver.touched.values():
         scope.events.clear()
@@ -630,7 +643,7 @@ def _unused_bindings(
                 continue
             if _annotation_string(string):
                 resolver.add_deferred_load(string)
-    if exports is not None and name in getattr(exports, "names", {}):
+    if exported is not None and name in exported:
         resolver.module.events.append(Event(INFINITY, LOAD))
 
     scopes = resolver.touched = {

@@ -33,8 +33,10 @@ from drain_ls.analysis.docstrings import (
     module_finding,
     statement_findings,
 )
+from drain_ls.analysis.exports import is_module_level
 from drain_ls.analysis.imports import (
     ImportBinding,
+    dunder_all,
     import_bindings_by_name,
     unused_bindings_of,
     unused_import_findings,
@@ -109,8 +111,10 @@ class IncrementalChecker:
         self.path = path
         self.settings = settings
         self._private = is_private_module(path)
-        self._statements: dict[tuple[bytes, MemberContext], _StatementResult] = {}
+        self._statements: dict[tuple[int, int], _StatementResult] = {}
+        self._context: MemberContext | None = None
         self._unused: dict[str, list[int]] | None = None
+        self._exports_memo: tuple[list[tuple[bool, bytes]], frozenset[str] | None] | None = None
 
     def check(self, source: bytes, tree: Tree, changes: ChangeLog | None = None) -> list[Finding]:
         """All findings of this version; ``changes`` says what changed since the last call."""
@@ -119,11 +123,18 @@ class IncrementalChecker:
         select = self.settings.select
         root = tree.root_node
         incremental = changes is not None and not changes.full and self._unused is not None
+        by_name = import_bindings_by_name(root, source)
+        exported = self._exported(root, source)
         findings: list[Finding] = []
         if "F401" in select:
-            findings.extend(self._imports(root, source, changes if incremental else None))
+            findings.extend(
+                self._imports(root, source, by_name, exported, changes if incremental else None)
+            )
         if any(code.startswith("D1") for code in select):
-            findings.extend(f for f in self._docstrings(root, source) if f.code in select)
+            bindings = [b for bs in by_name.values() for b in bs]
+            context = member_context(root, source, bindings, exported, exports_known=True)
+            docstrings = self._docstrings(root, source, context, changes if incremental else None)
+            findings.extend(f for f in docstrings if f.code in select)
         if findings:
             noqa = NoqaMap(source, LineIndex(source))
             findings = [f for f in findings if not noqa.silences(f)]
@@ -136,24 +147,68 @@ class IncrementalChecker:
         findings.sort(key=lambda f: (f.start, f.code))
         return findings
 
+    def _exported(self, root: Node, source: bytes) -> frozenset[str] | None:
+        """``__all__``, read again only when a statement that mentions it changed."""
+        occurrences = word_occurrences(source, b"__all__")
+        if not occurrences:
+            self._exports_memo = None
+            return None
+        key: list[tuple[bool, bytes]] = []
+        for start, end in occurrences:
+            node = root.descendant_for_byte_range(start, end)
+            while (
+                node is not None
+                and node.parent is not None
+                and node.parent.type
+                not in (
+                    "module",
+                    "block",
+                )
+            ):
+                node = node.parent
+            if node is not None:
+                key.append((is_module_level(node), node.text or b""))
+        memo = self._exports_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        exported = dunder_all(root, source)
+        self._exports_memo = (key, exported)
+        return exported
+
     # -- docstrings ---------------------------------------------------------------------------
 
-    def _docstrings(self, root: Node, source: bytes) -> list[Finding]:
+    def _docstrings(
+        self, root: Node, source: bytes, context: MemberContext, changes: ChangeLog | None
+    ) -> list[Finding]:
         findings: list[Finding] = []
         module = module_finding(root, source, self.path)
         if module is not None:
             findings.append(module)
         if self._private:
             return findings
-        context = member_context(root, source)
         style = self.settings.docstring_style
-        memo: dict[tuple[bytes, MemberContext], _StatementResult] = {}
+        # Results of the last version, moved to this version's offsets. A statement that no
+        # edit and no changed range touches has the same text and structure as before.
+        previous: dict[int, tuple[int, _StatementResult]] = {}
+        if changes is not None and context == self._context:
+            for (start, end), known in self._statements.items():
+                new_start, new_end = changes.move(start), changes.move(end)
+                if new_start is not None and new_end is not None:
+                    previous[new_start] = (new_end, known)
+        ranges = changes.ranges if changes is not None else []
+        memo: dict[tuple[int, int], _StatementResult] = {}
         for statement in root.named_children:
             if statement.type in ("comment", "import_statement", "import_from_statement"):
                 continue
-            key = (statement.text or b"", context)
-            result = self._statements.get(key) or memo.get(key)
-            base = statement.start_byte
+            base, stop = statement.start_byte, statement.end_byte
+            result: _StatementResult | None = None
+            cached = previous.get(base)
+            if (
+                cached is not None
+                and cached[0] == stop
+                and not any(s <= stop and base <= e for s, e in ranges)
+            ):
+                result = cached[1]
             if result is None:
                 result = _StatementResult(
                     [
@@ -161,7 +216,7 @@ class IncrementalChecker:
                         for f in statement_findings(statement, source, context, style)
                     ]
                 )
-            memo[key] = result
+            memo[(base, stop)] = result
             for code, message, start, end, data in result.codes:
                 findings.append(
                     Finding(
@@ -175,19 +230,26 @@ class IncrementalChecker:
                     )
                 )
         self._statements = memo
+        self._context = context
         return findings
 
     # -- unused imports -----------------------------------------------------------------------
 
-    def _imports(self, root: Node, source: bytes, changes: ChangeLog | None) -> list[Finding]:
-        by_name = import_bindings_by_name(root, source)
+    def _imports(
+        self,
+        root: Node,
+        source: bytes,
+        by_name: dict[str, list[ImportBinding]],
+        exported: frozenset[str] | None,
+        changes: ChangeLog | None,
+    ) -> list[Finding]:
         if not by_name:
             self._unused = {}
             return []
         affected = set(by_name)
         if changes is not None and self._unused is not None:
             affected = self._affected(root, source, by_name, changes)
-        fresh = unused_bindings_of(root, source, by_name, affected)
+        fresh = unused_bindings_of(root, source, by_name, affected, exported, exports_known=True)
         unused: dict[str, list[ImportBinding]] = dict(fresh)
         retry: set[str] = set()
         for name, bindings in by_name.items():
@@ -200,7 +262,9 @@ class IncrementalChecker:
                 continue
             unused[name] = [starts[o] for o in moved if o is not None]
         if retry:
-            unused.update(unused_bindings_of(root, source, by_name, retry))
+            unused.update(
+                unused_bindings_of(root, source, by_name, retry, exported, exports_known=True)
+            )
         self._unused = {name: [b.node.start_byte for b in bs] for name, bs in unused.items()}
         every = sorted((b for bs in unused.values() for b in bs), key=lambda b: b.node.start_byte)
         return unused_import_findings(every, source, self.path)

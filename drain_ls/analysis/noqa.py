@@ -26,7 +26,6 @@ _FILE_NOQA = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _SPLIT = re.compile(rb"[\s,]+")
-_ANY_NOQA = re.compile(rb"noqa", re.IGNORECASE)
 
 ALL = frozenset({"*"})
 
@@ -47,7 +46,7 @@ class NoqaMap:
         """Scan ``source`` for file-level directives; lines are read when asked about."""
         self._index = index
         self._rows: dict[int, frozenset[str] | None] = {}
-        self._any = _ANY_NOQA.search(source) is not None
+        self._any = b"noqa" in source.lower()
         file_codes: set[str] = set()
         if self._any:
             for m in _FILE_NOQA.finditer(source):
