@@ -30,6 +30,8 @@ from drain_ls.analysis.model import Edit, Finding, Fix
 from drain_ls.analysis.source import LineIndex, word_occurrences
 
 INFINITY = 1 << 62
+# A witness that is no offset: the result rests on more than a use (an exemption).
+FRAGILE = -3
 
 _IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
 _COMPREHENSIONS = frozenset(
@@ -85,6 +87,7 @@ class Event:
     time: int
     kind: int
     binding: ImportBinding | None = None
+    offset: int = -1  # where a deferred load is (-2: in ``__all__``); else ``time`` is
 
 
 @dataclass(slots=True)
@@ -373,7 +376,7 @@ class _Resolver:
 
     def add_deferred_load(self, node: Node) -> None:
         """A use resolved once its scope is complete (string annotations)."""
-        self.scope_of(node).events.append(Event(INFINITY, LOAD))
+        self.scope_of(node).events.append(Event(INFINITY, LOAD, offset=node.start_byte))
 
     # -- resolution -------------------------------------------------------------------------
 
@@ -566,11 +569,13 @@ def unused_bindings_of(
     names: set[str] | None = None,
     exported: frozenset[str] | None = None,
     exports_known: bool = False,
+    witnesses: dict[str, list[int]] | None = None,
 ) -> dict[str, list[ImportBinding]]:
     """For each analysed name (all, or ``names``), its unused import bindings.
 
     ``exported`` is the module's ``__all__`` (None: none) when the caller knows it
-    (``exports_known``); otherwise it is read here.
+    (``exports_known``); otherwise it is read here. ``witnesses`` receives, per name, the
+    offset of one use of each used import (-2 for a use by ``__all__``).
     """
     resolver = _Resolver(root, source)
     if not exports_known:
@@ -582,10 +587,14 @@ def unused_bindings_of(
         if all(b.reexport for b in bindings):
             result[name] = []
             continue
-        unused = _unused_bindings(resolver, name, bindings, exported)
-        result[name] = [
-            b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)
-        ]
+        seen: list[int] | None = None
+        if witnesses is not None:
+            seen = witnesses.setdefault(name, [])
+        unused = _unused_bindings(resolver, name, bindings, exported, seen)
+        kept = [b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)]
+        if seen is not None and len(kept) < len(unused):
+            seen.append(FRAGILE)
+        result[name] = kept
     return result
 
 
@@ -611,6 +620,7 @@ def _unused_bindings(
     name: str,
     bindings: list[ImportBinding],
     exported: frozenset[str] | None,
+    witnesses: list[int] | None = None,
 ) -> list[ImportBinding]:
     for scope in resolver.touched.values():
         scope.events.clear()
@@ -644,7 +654,7 @@ def _unused_bindings(
             if _annotation_string(string):
                 resolver.add_deferred_load(string)
     if exported is not None and name in exported:
-        resolver.module.events.append(Event(INFINITY, LOAD))
+        resolver.module.events.append(Event(INFINITY, LOAD, offset=-2))
 
     scopes = resolver.touched = {
         scope.node.id: scope for scope in resolver.scopes.values() if scope.events
@@ -654,13 +664,16 @@ def _unused_bindings(
     # load comes after the start of its chain of shadowing bindings.
     segment_start: dict[int, int] = {}
     last_import: dict[int, Event] = {}
+    exempt = 0  # scopes with an import of the name that is neither checked nor flagged
     for scope_id, scope in scopes.items():
         events = sorted((e for e in scope.events if e.kind != LOAD), key=lambda e: e.time)
-        if not events or events[-1].kind != IMPORT:
+        if not any(e.kind == IMPORT for e in events):
             continue
-        if any(e.kind in (GLOBAL, NONLOCAL) for e in events):
+        if events[-1].kind != IMPORT:
+            exempt += 1
             continue
-        if scope.is_class:
+        if any(e.kind in (GLOBAL, NONLOCAL) for e in events) or scope.is_class:
+            exempt += 1
             continue
         start = events[-1].time
         for event in reversed(events):
@@ -669,6 +682,8 @@ def _unused_bindings(
             start = event.time
         segment_start[scope_id] = start
         last_import[scope_id] = events[-1]
+    if witnesses is not None and exempt:
+        witnesses.append(FRAGILE)
     if not last_import:
         return []
     for scope in list(scopes.values()):
@@ -686,11 +701,18 @@ def _unused_bindings(
                 continue
             target_scope, time = target
             key = target_scope.node.id
-            if key in segment_start and time > segment_start[key]:
+            if key in segment_start and time > segment_start[key] and key not in used:
                 used.add(key)
+                if witnesses is not None:
+                    witnesses.append(event.offset if event.offset != -1 else event.time)
     result = []
     for scope_id, event in last_import.items():
-        if scope_id not in used and event.binding is not None and not event.binding.reexport:
+        if scope_id in used or event.binding is None:
+            continue
+        if event.binding.reexport:
+            if witnesses is not None:
+                witnesses.append(FRAGILE)
+        else:
             result.append(event.binding)
     return result
 

@@ -35,7 +35,11 @@ from drain_ls.analysis.docstrings import (
 )
 from drain_ls.analysis.exports import is_module_level
 from drain_ls.analysis.imports import (
+    FRAGILE,
+    LOAD,
     ImportBinding,
+    _inside_import,
+    _Resolver,
     dunder_all,
     import_bindings_by_name,
     unused_bindings_of,
@@ -114,6 +118,8 @@ class IncrementalChecker:
         self._statements: dict[tuple[int, int], _StatementResult] = {}
         self._context: MemberContext | None = None
         self._unused: dict[str, list[int]] | None = None
+        self._witnesses: dict[str, list[int]] = {}
+        self._bindings: dict[str, list[int]] = {}
         self._exports_memo: tuple[list[tuple[bool, bytes]], frozenset[str] | None] | None = None
 
     def check(self, source: bytes, tree: Tree, changes: ChangeLog | None = None) -> list[Finding]:
@@ -249,7 +255,10 @@ class IncrementalChecker:
         affected = set(by_name)
         if changes is not None and self._unused is not None:
             affected = self._affected(root, source, by_name, changes)
-        fresh = unused_bindings_of(root, source, by_name, affected, exported, exports_known=True)
+        witnesses: dict[str, list[int]] = {}
+        fresh = unused_bindings_of(
+            root, source, by_name, affected, exported, exports_known=True, witnesses=witnesses
+        )
         unused: dict[str, list[ImportBinding]] = dict(fresh)
         retry: set[str] = set()
         for name, bindings in by_name.items():
@@ -261,11 +270,20 @@ class IncrementalChecker:
                 retry.add(name)
                 continue
             unused[name] = [starts[o] for o in moved if o is not None]
+            kept = [_move(changes, o) for o in self._witnesses.get(name, [])]
+            if any(o is None for o in kept):
+                retry.add(name)
+                continue
+            witnesses[name] = [o for o in kept if o is not None]
         if retry:
             unused.update(
-                unused_bindings_of(root, source, by_name, retry, exported, exports_known=True)
+                unused_bindings_of(
+                    root, source, by_name, retry, exported, exports_known=True, witnesses=witnesses
+                )
             )
         self._unused = {name: [b.node.start_byte for b in bs] for name, bs in unused.items()}
+        self._witnesses = witnesses
+        self._bindings = {name: [b.node.start_byte for b in bs] for name, bs in by_name.items()}
         every = sorted((b for bs in unused.values() for b in bs), key=lambda b: b.node.start_byte)
         return unused_import_findings(every, source, self.path)
 
@@ -276,27 +294,83 @@ class IncrementalChecker:
         by_name: dict[str, list[ImportBinding]],
         changes: ChangeLog,
     ) -> set[str]:
+        """The names whose result the changes may have changed.
+
+        A name is untouched when none of its occurrences lies in a changed statement. A name
+        whose import was used stays used when the changed statements only add or keep loads
+        of it: a load can only add a use. Anything else (a binding, a ``del``, a ``global``,
+        a string, the name in deleted text, ``__all__`` changed) analyses the name again.
+        """
         regions = _statement_regions(root, changes.ranges)
         texts = [source[s:e] for s, e in regions] + changes.removed
         if any(b"__all__" in text for text in texts):
             return set(by_name)
         cached = self._unused or {}
         affected = set()
-        for name in by_name:
+        scratch: _Resolver | None = None
+        for name, bindings in by_name.items():
             if name not in cached:
                 affected.add(name)
+                continue
+            before = [_move(changes, o) for o in self._bindings.get(name, [])]
+            if before != [b.node.start_byte for b in bindings]:
+                affected.add(name)  # an import of the name appeared, went or was edited
                 continue
             encoded = name.encode()
             if not any(encoded in text for text in texts):
                 continue
-            if any(encoded in removed for removed in changes.removed):
+            if any(encoded in removed for removed in changes.removed) or cached[name]:
                 affected.add(name)
                 continue
-            for start, end in word_occurrences(source, encoded):
-                if any(s <= start and end <= e for s, e in regions):
+            # The proof that the import is used must still stand: each use found last time
+            # is outside the changed statements.
+            proofs = [_move(changes, o) for o in self._witnesses.get(name, [])]
+            if any(
+                o is None or o == FRAGILE or any(s <= o < e for s, e in regions) for o in proofs
+            ):
+                affected.add(name)
+                continue
+            for start, end in _occurrences_in(source, encoded, regions):
+                scratch = scratch or _Resolver(root, source)
+                if not _is_plain_load(scratch, root, start, end, name):
                     affected.add(name)
                     break
         return affected
+
+
+def _move(changes: ChangeLog | None, offset: int) -> int | None:
+    """A remembered offset in this version (-2, "used by __all__", stays as it is)."""
+    if offset < 0 or changes is None:
+        return offset
+    return changes.move(offset)
+
+
+def _occurrences_in(
+    source: bytes, word: bytes, regions: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    found = set()
+    for start, end in regions:
+        for a, b in word_occurrences(source[start:end], word):
+            found.add((start + a, start + b))
+    return sorted(found)
+
+
+def _is_plain_load(resolver: _Resolver, root: Node, start: int, end: int, name: str) -> bool:
+    """Whether the occurrence at ``[start, end)`` reads the name and does nothing else."""
+    node = root.descendant_for_byte_range(start, end)
+    if node is None:
+        return True
+    if node.type == "comment":
+        return True
+    if node.type != "identifier" or node.start_byte != start or node.end_byte != end:
+        return False  # a string (maybe an annotation), or a part of something else
+    if _inside_import(node.parent):
+        return False
+    for scope in resolver.scopes.values():
+        scope.events.clear()
+    resolver.add_occurrence(node, name)
+    events = [e for scope in resolver.scopes.values() for e in scope.events]
+    return all(e.kind == LOAD for e in events)
 
 
 def _statement_regions(root: Node, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
