@@ -569,13 +569,14 @@ def unused_bindings_of(
     names: set[str] | None = None,
     exported: frozenset[str] | None = None,
     exports_known: bool = False,
-    witnesses: dict[str, list[int]] | None = None,
+    witnesses: dict[str, list[list[int]]] | None = None,
 ) -> dict[str, list[ImportBinding]]:
     """For each analysed name (all, or ``names``), its unused import bindings.
 
     ``exported`` is the module's ``__all__`` (None: none) when the caller knows it
-    (``exports_known``); otherwise it is read here. ``witnesses`` receives, per name, the
-    offset of one use of each used import (-2 for a use by ``__all__``).
+    (``exports_known``); otherwise it is read here. ``witnesses`` receives, per name and
+    per used import, the offsets of a few of its uses (-2 for a use by ``__all__``), or
+    ``[FRAGILE]`` for an import that is not flagged for another reason than a use.
     """
     resolver = _Resolver(root, source)
     if not exports_known:
@@ -587,13 +588,13 @@ def unused_bindings_of(
         if all(b.reexport for b in bindings):
             result[name] = []
             continue
-        seen: list[int] | None = None
+        seen: list[list[int]] | None = None
         if witnesses is not None:
             seen = witnesses.setdefault(name, [])
         unused = _unused_bindings(resolver, name, bindings, exported, seen)
         kept = [b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)]
         if seen is not None and len(kept) < len(unused):
-            seen.append(FRAGILE)
+            seen.append([FRAGILE])
         result[name] = kept
     return result
 
@@ -620,7 +621,7 @@ def _unused_bindings(
     name: str,
     bindings: list[ImportBinding],
     exported: frozenset[str] | None,
-    witnesses: list[int] | None = None,
+    witnesses: list[list[int]] | None = None,
 ) -> list[ImportBinding]:
     for scope in resolver.touched.values():
         scope.events.clear()
@@ -683,9 +684,10 @@ def _unused_bindings(
         segment_start[scope_id] = start
         last_import[scope_id] = events[-1]
     if witnesses is not None and exempt:
-        witnesses.append(FRAGILE)
+        witnesses.append([FRAGILE])
     if not last_import:
         return []
+    proofs: dict[int, list[int]] = {}
     for scope in list(scopes.values()):
         for event in scope.events:
             if event.kind not in (LOAD, DELETE):
@@ -701,19 +703,27 @@ def _unused_bindings(
                 continue
             target_scope, time = target
             key = target_scope.node.id
-            if key in segment_start and time > segment_start[key] and key not in used:
+            if key in segment_start and time > segment_start[key]:
                 used.add(key)
                 if witnesses is not None:
-                    witnesses.append(event.offset if event.offset != -1 else event.time)
+                    proofs.setdefault(key, []).append(
+                        event.offset if event.offset != -1 else event.time
+                    )
     result = []
     for scope_id, event in last_import.items():
         if scope_id in used or event.binding is None:
             continue
         if event.binding.reexport:
             if witnesses is not None:
-                witnesses.append(FRAGILE)
+                witnesses.append([FRAGILE])
         else:
             result.append(event.binding)
+    if witnesses is not None:
+        for offsets in proofs.values():
+            # A few uses spread over the file: one edit rarely touches them all.
+            offsets.sort()
+            n = len(offsets)
+            witnesses.append(sorted({offsets[i] for i in (0, n // 3, (2 * n) // 3, n - 1)}))
     return result
 
 

@@ -51,6 +51,8 @@ from drain_ls.analysis.source import LineIndex, word_occurrences
 from drain_ls.analysis.syntax import syntax_error
 
 _STATEMENT_PARENTS = frozenset({"module", "block"})
+# Module-level statements that hold no definitions.
+_NOT_MEMBERS = frozenset({"comment", "import_statement", "import_from_statement"})
 
 
 @dataclass(slots=True)
@@ -80,6 +82,18 @@ class ChangeLog:
         self.removed.clear()
         self.full = False
 
+    def unmove(self, offset: int) -> int | None:
+        """Where an offset of this version was in the last analysed version (None: in
+        text an edit inserted)."""
+        for start, old_end, new_end in reversed(self.edits):
+            if offset < start:
+                continue
+            if offset >= new_end and (offset > start or new_end == start):
+                offset -= new_end - old_end
+            else:
+                return None
+        return offset
+
     def move(self, offset: int) -> int | None:
         """Where an offset of the last analysed version is now (None: it was edited away)."""
         for start, old_end, new_end in self.edits:
@@ -102,9 +116,17 @@ def _shift_range(r: tuple[int, int], start: int, old_end: int, new_end: int) -> 
     return min(s, start), max(e + delta if e >= old_end else new_end, new_end)
 
 
-@dataclass(slots=True)
-class _StatementResult:
-    codes: list[tuple[str, str, int, int, dict[str, object]]]
+# A member finding relative to its module-level statement: code, message, start, end, data.
+_Member = tuple[str, str, int, int, dict[str, object]]
+
+
+def _touches(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
+    for s, e in ranges:
+        if s > end:
+            return False
+        if e >= start:
+            return True
+    return False
 
 
 class IncrementalChecker:
@@ -115,10 +137,11 @@ class IncrementalChecker:
         self.path = path
         self.settings = settings
         self._private = is_private_module(path)
-        self._statements: dict[tuple[int, int], _StatementResult] = {}
+        # Member findings of the last version per module-level statement span.
+        self._statements: dict[tuple[int, int], list[_Member]] = {}
         self._context: MemberContext | None = None
         self._unused: dict[str, list[int]] | None = None
-        self._witnesses: dict[str, list[int]] = {}
+        self._witnesses: dict[str, list[list[int]]] = {}
         self._bindings: dict[str, list[int]] = {}
         self._exports_memo: tuple[list[tuple[bool, bytes]], frozenset[str] | None] | None = None
 
@@ -186,6 +209,9 @@ class IncrementalChecker:
     def _docstrings(
         self, root: Node, source: bytes, context: MemberContext, changes: ChangeLog | None
     ) -> list[Finding]:
+        """Member findings per module-level statement; a statement whose span maps back to
+        a span of the last version and that no changed range touches keeps its result
+        (same text, and tree-sitter reports structure changes among the changed ranges)."""
         findings: list[Finding] = []
         module = module_finding(root, source, self.path)
         if module is not None:
@@ -193,37 +219,27 @@ class IncrementalChecker:
         if self._private:
             return findings
         style = self.settings.docstring_style
-        # Results of the last version, moved to this version's offsets. A statement that no
-        # edit and no changed range touches has the same text and structure as before.
-        previous: dict[int, tuple[int, _StatementResult]] = {}
-        if changes is not None and context == self._context:
-            for (start, end), known in self._statements.items():
-                new_start, new_end = changes.move(start), changes.move(end)
-                if new_start is not None and new_end is not None:
-                    previous[new_start] = (new_end, known)
-        ranges = changes.ranges if changes is not None else []
-        memo: dict[tuple[int, int], _StatementResult] = {}
+        reuse = changes is not None and context == self._context
+        ranges = sorted(changes.ranges) if changes is not None else []
+        previous = self._statements
+        memo: dict[tuple[int, int], list[_Member]] = {}
         for statement in root.named_children:
-            if statement.type in ("comment", "import_statement", "import_from_statement"):
+            kind = statement.type
+            if kind in _NOT_MEMBERS:
                 continue
             base, stop = statement.start_byte, statement.end_byte
-            result: _StatementResult | None = None
-            cached = previous.get(base)
-            if (
-                cached is not None
-                and cached[0] == stop
-                and not any(s <= stop and base <= e for s, e in ranges)
-            ):
-                result = cached[1]
-            if result is None:
-                result = _StatementResult(
-                    [
-                        (f.code, f.message, f.start - base, f.end - base, f.data)
-                        for f in statement_findings(statement, source, context, style)
-                    ]
-                )
-            memo[(base, stop)] = result
-            for code, message, start, end, data in result.codes:
+            members = None
+            if reuse and changes is not None and not _touches(ranges, base, stop):
+                old_start, old_end = changes.unmove(base), changes.unmove(stop)
+                if old_start is not None and old_end is not None:
+                    members = previous.get((old_start, old_end))
+            if members is None:
+                members = [
+                    (f.code, f.message, f.start - base, f.end - base, f.data)
+                    for f in statement_findings(statement, source, context, style)
+                ]
+            memo[(base, stop)] = members
+            for code, message, start, end, data in members:
                 findings.append(
                     Finding(
                         code,
@@ -255,7 +271,7 @@ class IncrementalChecker:
         affected = set(by_name)
         if changes is not None and self._unused is not None:
             affected = self._affected(root, source, by_name, changes)
-        witnesses: dict[str, list[int]] = {}
+        witnesses: dict[str, list[list[int]]] = {}
         fresh = unused_bindings_of(
             root, source, by_name, affected, exported, exports_known=True, witnesses=witnesses
         )
@@ -270,11 +286,14 @@ class IncrementalChecker:
                 retry.add(name)
                 continue
             unused[name] = [starts[o] for o in moved if o is not None]
-            kept = [_move(changes, o) for o in self._witnesses.get(name, [])]
-            if any(o is None for o in kept):
+            groups = [
+                [m for m in (_move(changes, o) for o in group) if m is not None]
+                for group in self._witnesses.get(name, [])
+            ]
+            if any(not group for group in groups):
                 retry.add(name)
                 continue
-            witnesses[name] = [o for o in kept if o is not None]
+            witnesses[name] = groups
         if retry:
             unused.update(
                 unused_bindings_of(
@@ -324,10 +343,7 @@ class IncrementalChecker:
                 continue
             # The proof that the import is used must still stand: each use found last time
             # is outside the changed statements.
-            proofs = [_move(changes, o) for o in self._witnesses.get(name, [])]
-            if any(
-                o is None or o == FRAGILE or any(s <= o < e for s, e in regions) for o in proofs
-            ):
+            if not all(_stands(group, changes, regions) for group in self._witnesses.get(name, [])):
                 affected.add(name)
                 continue
             for start, end in _occurrences_in(source, encoded, regions):
@@ -336,6 +352,17 @@ class IncrementalChecker:
                     affected.add(name)
                     break
         return affected
+
+
+def _stands(group: list[int], changes: ChangeLog, regions: list[tuple[int, int]]) -> bool:
+    """Whether one of the remembered uses of an import is outside every changed statement."""
+    for offset in group:
+        moved = _move(changes, offset)
+        if moved is None or moved == FRAGILE:
+            continue
+        if not any(s <= moved < e for s, e in regions):
+            return True
+    return False
 
 
 def _move(changes: ChangeLog | None, offset: int) -> int | None:
@@ -366,27 +393,36 @@ def _is_plain_load(resolver: _Resolver, root: Node, start: int, end: int, name: 
         return False  # a string (maybe an annotation), or a part of something else
     if _inside_import(node.parent):
         return False
-    for scope in resolver.scopes.values():
-        scope.events.clear()
+    resolver = _Resolver(root, resolver.source)  # a fresh one holds only this occurrence
     resolver.add_occurrence(node, name)
     events = [e for scope in resolver.scopes.values() for e in scope.events]
     return all(e.kind == LOAD for e in events)
 
 
 def _statement_regions(root: Node, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Each changed range grown to the innermost whole statement around it."""
+    """Each changed range grown to whole statements: from the start of the innermost
+    statement around its start to the end of the innermost statement around its end."""
     regions = []
     for start, end in ranges:
-        node = root.descendant_for_byte_range(start, max(start, end))
-        while node is not None and node.parent is not None:
-            if node.parent.type in _STATEMENT_PARENTS and node.type != "block":
-                break
-            node = node.parent
-        if node is None or node.parent is None:
-            regions.append((0, root.end_byte))
-        else:
-            regions.append((min(start, node.start_byte), max(end, node.end_byte)))
+        first = _statement_at(root, start)
+        last = _statement_at(root, max(start, end - 1)) if end > start else first
+        regions.append(
+            (
+                min(start, first.start_byte) if first is not None else start,
+                max(end, last.end_byte) if last is not None else end,
+            )
+        )
     return regions
+
+
+def _statement_at(root: Node, offset: int) -> Node | None:
+    """The innermost statement (a child of the module or of a block) around ``offset``."""
+    node = root.descendant_for_byte_range(offset, offset)
+    while node is not None and node.parent is not None:
+        if node.parent.type in _STATEMENT_PARENTS and node.type != "block":
+            return node
+        node = node.parent
+    return None
 
 
 def syntax_error_in_region(source: bytes, tree: Tree) -> Finding | None:
