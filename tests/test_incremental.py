@@ -97,8 +97,12 @@ def test_incremental_equals_fresh(edits: list[tuple[float, int, str]], batch: bo
         assert shape([f for f in incremental if f.code != "E999"]) == shape(
             [f for f in fresh if f.code != "E999"]
         )
-        # The region-compiled syntax error agrees on whether there is one.
-        assert bool(fresh_e999) == any(f.code == "E999" for f in incremental)
+        # A syntax error CPython finds is reported; one is only reported where tree-sitter
+        # sees an error (the editor does not compile the whole file at every keystroke).
+        incremental_e999 = [f for f in incremental if f.code == "E999"]
+        assert bool(incremental_e999) == doc.tree.root_node.has_error
+        if fresh_e999:
+            assert incremental_e999
 
 
 def test_change_log_moves_offsets_and_drops_edited_ones() -> None:

@@ -48,9 +48,11 @@ from drain_ls.analysis.imports import (
 from drain_ls.analysis.model import Finding
 from drain_ls.analysis.noqa import NoqaMap
 from drain_ls.analysis.source import LineIndex, word_occurrences
-from drain_ls.analysis.syntax import syntax_error
+from drain_ls.analysis.syntax import first_error_offset
 
 _STATEMENT_PARENTS = frozenset({"module", "block"})
+# Larger regions are not compiled at every keystroke (a few milliseconds per 20 KB).
+MAX_COMPILED_REGION = 20_000
 # Module-level statements that hold no definitions.
 _NOT_MEMBERS = frozenset({"comment", "import_statement", "import_from_statement"})
 
@@ -426,10 +428,13 @@ def _statement_at(root: Node, offset: int) -> Node | None:
 
 
 def syntax_error_in_region(source: bytes, tree: Tree) -> Finding | None:
-    """The first syntax error, confirmed by compiling only its module-level statement.
+    """The first syntax error, for the editor, at keystroke speed.
 
-    Cheap enough for every keystroke. When the statement compiles on its own (the error is
-    between statements, or a construct tree-sitter's grammar lacks), the whole file decides.
+    tree-sitter finds it; CPython's compiler, run on the module-level statement around it
+    only, gives the message and the exact position. When that statement compiles on its own
+    (the error lies between statements) or is too large to compile at every keystroke, the
+    error stays where tree-sitter puts it, with a generic message. (tree-sitter reports no
+    error on any file of the standard library that CPython compiles.)
     """
     regions = error_regions(tree)
     if not regions:
@@ -446,10 +451,19 @@ def syntax_error_in_region(source: bytes, tree: Tree) -> Finding | None:
         else:
             begin = source.rfind(b"\n", 0, top.start_byte) + 1
             end = top.end_byte
+        if end - begin > MAX_COMPILED_REGION:
+            continue
         error = _compile_error(source, begin, end)
         if error is not None:
             return error
-    return syntax_error(source, "<document>", tree)
+    offset = first_error_offset(tree)
+    return Finding(
+        "E999",
+        "SyntaxError: invalid syntax",
+        offset,
+        min(offset + 1, len(source)),
+        noqa_offsets=(offset,),
+    )
 
 
 def _compile_error(source: bytes, begin: int, end: int) -> Finding | None:

@@ -29,7 +29,7 @@ def syntax_error(source: bytes, path: str, tree: Tree) -> Finding | None:
         return _finding(message, offset, index)
     except (ValueError, RecursionError, MemoryError) as exc:
         nul = source.find(b"\0")
-        offset = nul if nul >= 0 else _first_error_offset(tree)
+        offset = nul if nul >= 0 else first_error_offset(tree)
         message = "source code cannot contain null bytes" if nul >= 0 else str(exc)
         return _finding(message, offset, index)
     return None
@@ -52,7 +52,8 @@ def _byte_offset(index: LineIndex, lineno: int | None, col: int | None) -> int:
     return index.starts[row] + len(line[:chars].encode("utf-8"))
 
 
-def _first_error_offset(tree: Tree) -> int:
+def first_error_offset(tree: Tree) -> int:
+    """Byte offset of the first ERROR or MISSING node (depth first)."""
     node = tree.root_node
     while True:
         for child in node.children:
