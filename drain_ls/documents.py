@@ -80,12 +80,12 @@ class Document:
     """One open text document."""
 
     __slots__ = (
+        "_tree",
         "changes",
         "encoding",
         "language_id",
         "source",
         "starts",
-        "tree",
         "uri",
         "version",
     )
@@ -107,9 +107,25 @@ class Document:
         self.language_id = language_id
         self.source = source
         self.starts = line_starts(source)
-        self.tree: Tree = parse(source)
+        self._tree: Tree | None = parse(source)
         # What changed since the last analysis (for re-analysing only that).
         self.changes = ChangeLog()
+
+    @property
+    def tree(self) -> Tree:
+        """The syntax tree (parsed again if it was dropped to save memory)."""
+        if self._tree is None:
+            self._tree = parse(self.source)
+        return self._tree
+
+    def drop_tree(self) -> None:
+        """Free the tree of a document no one is editing; it comes back on demand."""
+        self._tree = None
+
+    @property
+    def has_tree(self) -> bool:
+        """Whether the tree is in memory."""
+        return self._tree is not None
 
     @property
     def text(self) -> str:
@@ -181,8 +197,8 @@ class Document:
         )
         self._splice_lines(source, start, end, new_end)
         self.source = source
-        self.tree = parse(source, old_tree)
-        changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(self.tree)]
+        tree = self._tree = parse(source, old_tree)
+        changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
         self.changes.add(start, end, new_end, _words_around(old, start, end), changed)
         if version is not None:
             self.version = version
@@ -191,7 +207,7 @@ class Document:
         """Replace the whole text (a full-document change)."""
         self.source = text.encode("utf-8", errors="surrogateescape")
         self.starts = line_starts(self.source)
-        self.tree = parse(self.source)
+        self._tree = parse(self.source)
         self.changes.full = True
         if version is not None:
             self.version = version

@@ -109,6 +109,7 @@ def create_server() -> DrainServer:
         doc = ls.documents.get(uri)
         if analysis is None or doc is None:
             return None
+        ls.touch(uri)
         start = doc.offset_at(Position(params.range.start.line, params.range.start.character))
         end = doc.offset_at(Position(params.range.end.line, params.range.end.character))
         only = params.context.only
@@ -119,6 +120,7 @@ def create_server() -> DrainServer:
             max(start, end),
             [str(k) for k in only] if only else None,
             _client_supports_document_changes(ls),
+            ls.settings.docstringStyle,
         )
         if actions and not _client_resolves_edits(ls):
             actions = [resolve_action(ls, a) for a in actions]
@@ -133,6 +135,7 @@ def create_server() -> DrainServer:
         doc = ls.documents.get(params.text_document.uri)
         if doc is None:
             return None
+        ls.touch(doc.uri)
         offset = doc.offset_at(Position(params.position.line, params.position.character))
         result = hover_markdown(doc, offset)
         if result is None:

@@ -11,7 +11,7 @@ import logging
 import time
 import tomllib
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +32,9 @@ logger = logging.getLogger("drain_ls")
 
 # Files larger than this are not analysed: the editor stays responsive, the user is told why.
 MAX_ANALYSED_BYTES = 5_000_000
+# Syntax trees kept in memory: those of the documents touched last. A tree takes about 20
+# bytes per byte of source; the others are parsed again when needed (milliseconds).
+MAX_TREES = 32
 
 
 @dataclass(slots=True)
@@ -98,6 +101,7 @@ class DrainServer(LanguageServer):
         self.pull_diagnostics = False
         self.tasks: set[asyncio.Task[Any]] = set()
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._recent: dict[str, None] = {}  # URIs by last use, oldest first
         self.started = time.monotonic()
 
     # -- errors and logs --------------------------------------------------------------------
@@ -248,6 +252,7 @@ class DrainServer(LanguageServer):
     def close_document(self, uri: str) -> None:
         """Forget a document and clear its diagnostics."""
         self.documents.pop(uri, None)
+        self._recent.pop(uri, None)
         self.analyses.pop(uri, None)
         self.checkers.pop(uri, None)
         handle = self._pending.pop(uri, None)
@@ -310,11 +315,17 @@ class DrainServer(LanguageServer):
                     self.path_of(uri), self.check_settings
                 )
             try:
-                findings = checker.check(doc.source, doc.tree, doc.changes)
+                findings = [
+                    # Docstring fixes are made from the document when asked for: a stored
+                    # factory would keep this version's tree alive.
+                    replace(f, fix_factory=None) if f.fix_factory is not None else f
+                    for f in checker.check(doc.source, doc.tree, doc.changes)
+                ]
             except Exception:
                 logger.exception("analysis of %s failed", uri)
                 self.checkers.pop(uri, None)
         doc.changes.reset()
+        self.touch(uri)
         analysis = Analysis(
             doc.version,
             findings,
@@ -329,6 +340,17 @@ class DrainServer(LanguageServer):
                 )
             )
         return analysis
+
+    def touch(self, uri: str) -> None:
+        """``uri`` was used: keep its tree, and drop the trees of the least recently used."""
+        self._recent.pop(uri, None)
+        self._recent[uri] = None
+        while len(self._recent) > MAX_TREES:
+            oldest = next(iter(self._recent))
+            del self._recent[oldest]
+            doc = self.documents.get(oldest)
+            if doc is not None:
+                doc.drop_tree()
 
     def reanalyse_all(self) -> None:
         """Settings changed: every open document again, and pull clients told to refresh."""

@@ -450,3 +450,23 @@ async def test_closing_clears_diagnostics(session: Session) -> None:
     assert result["documents"] == []
     if not session.pull:
         await wait_until(lambda: len(session.client.diagnostics.get(uri, [None])) == 0)
+
+
+async def test_documents_past_the_tree_cache_still_answer(session: Session) -> None:
+    # More documents than the server keeps trees for: the first one's tree is dropped and
+    # comes back on demand, for code actions and hover alike.
+    uris = [session.open(f"m{i}.py", SAMPLE) for i in range(40)]
+    for uri in uris:
+        await session.diagnostics(uri)
+    first = uris[0]
+    actions = await session.actions(first, range_of(SAMPLE, "grüße", session.encoding))
+    assert "Insert docstring" in [a.title for a in actions]
+    text = session.apply(first, actions[0].edit)
+    compile(text, "m0.py", "exec")
+    hover = await session.client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=first),
+            position=range_of(SAMPLE, "grüße", session.encoding).start,
+        )
+    )
+    assert hover is not None

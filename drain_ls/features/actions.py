@@ -6,8 +6,9 @@ from collections.abc import Iterable, Sequence
 
 from lsprotocol import types
 
+from drain_ls.analysis.docstrings import docstring_fix_at
 from drain_ls.analysis.imports import remove_one_import_fix
-from drain_ls.analysis.model import Edit, Finding
+from drain_ls.analysis.model import Edit, Finding, Fix
 from drain_ls.analysis.noqa import add_noqa_edit
 from drain_ls.analysis.source import LineIndex
 from drain_ls.documents import Document
@@ -57,6 +58,7 @@ def code_actions(
     end: int,
     only: Sequence[str] | None = None,
     document_changes: bool = True,
+    docstring_style: str = "google",
 ) -> list[types.CodeAction]:
     """The actions for the findings that touch bytes ``[start, end]`` of ``doc``.
 
@@ -83,7 +85,7 @@ def code_actions(
                             edit=workspace_edit(doc, fix.edits, document_changes),
                         )
                     )
-            elif (fix := finding.resolved_fix()) is not None and fix.edits:
+            elif (fix := _fix_of(doc, finding, docstring_style)) is not None and fix.edits:
                 actions.append(
                     types.CodeAction(
                         title=fix.message,
@@ -112,6 +114,14 @@ def code_actions(
             )
         )
     return actions
+
+
+def _fix_of(doc: Document, finding: Finding, style: str) -> Fix | None:
+    """The finding's fix; docstring skeletons are made from the document now."""
+    fix = finding.resolved_fix()
+    if fix is None and finding.code.startswith("D1") and finding.code not in ("D100", "D104"):
+        fix = docstring_fix_at(doc.tree.root_node, doc.source, finding.start, style)
+    return fix
 
 
 def _noqa_edit(doc: Document, index: LineIndex, finding: Finding) -> Edit | None:
