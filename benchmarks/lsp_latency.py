@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import random
 import shutil
-import statistics
 import sys
 import sysconfig
 import tempfile
@@ -142,7 +141,9 @@ def typing_session(text: str, edits: int, rng: random.Random) -> list[tuple[int,
     return session
 
 
-async def type_session(client: Client, uri: str, session: list[tuple[int, int, str]]) -> list[float]:
+async def type_session(
+    client: Client, uri: str, session: list[tuple[int, int, str]]
+) -> list[float]:
     """Send each edit and time it to its diagnostics (milliseconds)."""
     latencies = []
     version = 1
@@ -200,7 +201,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
 
     def at(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
 
     return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "n": float(len(values))}
 
@@ -212,7 +213,9 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def request_latencies(client: Client, uri: str, text: str, rng: random.Random, n: int) -> dict[str, list[float]]:
+async def request_latencies(
+    client: Client, uri: str, text: str, rng: random.Random, n: int
+) -> dict[str, list[float]]:
     lines = text.split("\n")
     defs = [
         (i, line.index("def ") + 4)
