@@ -7,8 +7,18 @@ from pathlib import PurePath
 
 from tree_sitter import Tree
 
-from drain_ls.analysis.docstrings import find_missing_docstrings
-from drain_ls.analysis.imports import find_unused_imports
+from drain_ls.analysis.docstrings import (
+    is_private_module,
+    member_context,
+    module_finding,
+    statement_findings,
+)
+from drain_ls.analysis.imports import (
+    dunder_all,
+    import_bindings_by_name,
+    unused_bindings_of,
+    unused_import_findings,
+)
 from drain_ls.analysis.model import ALL_CODES, Finding
 from drain_ls.analysis.noqa import NoqaMap
 from drain_ls.analysis.source import LineIndex, parse
@@ -110,14 +120,29 @@ def error_regions(tree: Tree) -> list[tuple[int, int]]:
 
 def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Tree) -> list[Finding]:
     findings: list[Finding] = []
-    if "F401" in settings.select:
-        findings.extend(find_unused_imports(tree, source, path))
-    if any(code.startswith("D1") for code in settings.select):
+    root = tree.root_node
+    # Both analyses need the imports and __all__: read them once.
+    by_name = import_bindings_by_name(root, source)
+    exported = dunder_all(root, source)
+    if "F401" in settings.select and by_name:
+        unused = unused_bindings_of(root, source, by_name, None, exported, exports_known=True)
         findings.extend(
-            f
-            for f in find_missing_docstrings(tree, source, path, style=settings.docstring_style)
-            if f.code in settings.select
+            unused_import_findings([b for bs in unused.values() for b in bs], source, path)
         )
+    if any(code.startswith("D1") for code in settings.select):
+        module = module_finding(root, source, path)
+        if module is not None and module.code in settings.select:
+            findings.append(module)
+        if not is_private_module(path):
+            bindings = [b for bs in by_name.values() for b in bs]
+            context = member_context(root, source, bindings, exported, exports_known=True)
+            style = settings.docstring_style
+            for statement in root.named_children:
+                findings.extend(
+                    f
+                    for f in statement_findings(statement, source, context, style)
+                    if f.code in settings.select
+                )
     if findings:
         noqa = NoqaMap(source, LineIndex(source))
         findings = [f for f in findings if not noqa.silences(f)]
