@@ -1,0 +1,201 @@
+"""The budget model (DESIGN.md): prices, caps, and the check every reservation must pass.
+
+Pure: no I/O, no SDK. The ledger persists spend and calls ``refusal`` inside its transaction,
+so that "settled + reserved never exceeds any cap" holds across processes.
+
+- Session limit ``L`` and primary use ``U``; drain budget ``max(0, L - U - margin)`` with
+  ``margin = safetyMargin * L``; no drain starts below ``minDrainTokens``.
+- Tiers: 1 (the workspace's custom drains) 70%, 2 (universal built-in drains) 20%, the
+  shared pool 10%. A tier's unused share flows down (tier 1 to tier 2), never up.
+- Hard caps on top: per drain run, per day in tokens and in USD.
+- A request reserves its worst case before it is sent: input estimate plus ``max_tokens``,
+  priced as if every input token were written to the cache (the most expensive input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MILLION = 1_000_000
+
+# Tier shares of the drain budget, in percent (integers: no rounding surprises).
+TIER_SHARES: dict[int, int] = {1: 70, 2: 20, 3: 10}
+POOL_TIER = 3
+
+
+def tier_share(budget: int, tier: int) -> int:
+    """A tier's share of a drain budget, in tokens."""
+    return budget * TIER_SHARES[tier] // 100
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+
+    @property
+    def cache_write(self) -> float:
+        """A 5-minute cache write costs 1.25x the input price."""
+        return self.input * 1.25
+
+    @property
+    def cache_write_1h(self) -> float:
+        """A 1-hour cache write costs 2x the input price."""
+        return self.input * 2.0
+
+    @property
+    def cache_read(self) -> float:
+        """A cache read costs 0.1x the input price."""
+        return self.input * 0.1
+
+
+# One table, list prices per million tokens (NOTES.md); overridable from settings.
+PRICES: dict[str, Price] = {
+    "claude-haiku-4-5": Price(1.0, 5.0),
+    "claude-sonnet-4-5": Price(3.0, 15.0),
+    "claude-opus-4-5": Price(5.0, 25.0),
+    "claude-haiku-5-5": Price(0.10, 0.50),
+    "claude-sonnet-5-5": Price(2.0, 10.0),
+    "claude-opus-5-5": Price(4.0, 20.0),
+    "offline": Price(0.0, 0.0),
+}
+
+
+def price_of(model: str, overrides: dict[str, Price] | None = None) -> Price:
+    """The price of ``model``; an unknown model is priced as the most expensive one known,
+    so that the dollar caps can only err on the safe side."""
+    table = {**PRICES, **(overrides or {})}
+    if model in table:
+        return table[model]
+    return max(table.values(), key=lambda p: (p.output, p.input))
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens of one request, as the API bills them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every token billed."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+
+def cost_usd(usage: Usage, price: Price, batch: bool = False) -> float:
+    """What a request costs (the Message Batches API bills half)."""
+    cost = (
+        usage.input_tokens * price.input
+        + usage.output_tokens * price.output
+        + usage.cache_read_tokens * price.cache_read
+        + usage.cache_write_tokens * price.cache_write
+    ) / MILLION
+    return cost / 2 if batch else cost
+
+
+def worst_case(input_estimate: int, max_tokens: int, price: Price) -> tuple[int, float]:
+    """Tokens and USD a request can cost at most: its reservation."""
+    tokens = input_estimate + max_tokens
+    usd = (input_estimate * price.cache_write_1h + max_tokens * price.output) / MILLION
+    return tokens, usd
+
+
+def estimate_input_tokens(*texts: str, messages: int = 1) -> int:
+    """An upper bound on the input tokens of a request: a token covers at least one byte of
+    UTF-8 text, plus a few tokens of framing per message."""
+    return sum(len(t.encode("utf-8")) for t in texts) + 16 * messages + 16
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The caps in force (from the ``budget.*`` settings)."""
+
+    session_tokens: int = 200_000
+    safety_margin: float = 0.10
+    min_drain_tokens: int = 10_000
+    max_tokens_per_drain: int = 5_000
+    daily_tokens: int = 500_000
+    daily_usd: float = 1.0
+
+    def drain_budget(self, primary_use: int = 0) -> int:
+        """``max(0, L - U - margin)``."""
+        margin = int(self.session_tokens * self.safety_margin)
+        return max(0, self.session_tokens - primary_use - margin)
+
+    def tier_allowance(self, tier: int, primary_use: int, used: dict[int, int]) -> int:
+        """Tokens tier ``tier`` may still reserve this session.
+
+        Shares flow down: tier 2 may use what tier 1 leaves, never the reverse. So for every
+        tier ``k`` from ``tier`` down, what tiers 1..k use stays within their shares together.
+        The pool tier has only its own share (the ledger feeds it across sessions).
+        """
+        budget = self.drain_budget(primary_use)
+        if tier == POOL_TIER:
+            return max(0, tier_share(budget, POOL_TIER) - used.get(POOL_TIER, 0))
+        allowance: int | None = None
+        share = spent = 0
+        for k in (1, 2):
+            share += tier_share(budget, k)
+            spent += used.get(k, 0)
+            if k >= tier:
+                left = share - spent
+                allowance = left if allowance is None else min(allowance, left)
+        return max(0, allowance or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """What is settled or reserved already: per tier this session, and today."""
+
+    session_by_tier: dict[int, int] = field(default_factory=dict)
+    daily_tokens: int = 0
+    daily_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a reservation cannot be made: the cap it would pass."""
+
+    cap: str
+    needed: float
+    left: float
+
+    def __str__(self) -> str:
+        """``cap: needs N, M left``."""
+        return f"{self.cap}: needs {self.needed:g}, {max(0.0, self.left):g} left"
+
+
+def refusal(
+    limits: Limits,
+    spend: Spend,
+    tier: int,
+    tokens: int,
+    usd: float,
+    primary_use: int = 0,
+) -> Refusal | None:
+    """None when a reservation of ``tokens`` and ``usd`` fits under every cap, else the
+    first cap it would pass."""
+    if limits.drain_budget(primary_use) < limits.min_drain_tokens:
+        return Refusal(
+            "budget.minDrainTokens", limits.min_drain_tokens, limits.drain_budget(primary_use)
+        )
+    if tokens > limits.max_tokens_per_drain:
+        return Refusal("budget.maxTokensPerDrain", tokens, limits.max_tokens_per_drain)
+    allowance = limits.tier_allowance(tier, primary_use, spend.session_by_tier)
+    if tokens > allowance:
+        return Refusal(f"session budget (tier {tier})", tokens, allowance)
+    if spend.daily_tokens + tokens > limits.daily_tokens:
+        return Refusal("budget.dailyTokens", tokens, limits.daily_tokens - spend.daily_tokens)
+    if spend.daily_usd + usd > limits.daily_usd + 1e-12:
+        return Refusal("budget.dailyUsd", usd, limits.daily_usd - spend.daily_usd)
+    return None

@@ -1,0 +1,381 @@
+"""The ledger: every drain run, its reservation and its real cost, in SQLite (WAL).
+
+A run is *reserved* (its worst case counted against every cap) inside an ``IMMEDIATE``
+transaction, so several server processes sharing the ledger can never pass a cap together;
+it is *settled* with the usage the API reported. A run left reserved by a process that died
+is settled at its worst case when a ledger is next opened: the reservation never blocks
+forever and the spend is never under-counted. If the ledger cannot be written, nothing is
+sent (``LedgerError``).
+
+Never stored: prompts, code, API keys. A run records the drain, the workspace, a scope key
+and the content hash of what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from drain_ls.budget import Limits, Price, Refusal, Spend, Usage, cost_usd, refusal, worst_case
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        session TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        pid_started TEXT NOT NULL,
+        day TEXT NOT NULL,
+        drain TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        scope_key TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        tier INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        reserved_tokens INTEGER NOT NULL,
+        reserved_usd REAL NOT NULL,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        wasted_tokens INTEGER NOT NULL DEFAULT 0,
+        started_at REAL NOT NULL,
+        ended_at REAL
+    );
+    CREATE INDEX runs_day ON runs (day);
+    CREATE INDEX runs_session ON runs (session);
+    CREATE INDEX runs_status ON runs (status);
+    CREATE TABLE results (
+        key TEXT PRIMARY KEY,
+        drain TEXT NOT NULL,
+        model TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        value TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE deferred (
+        id INTEGER PRIMARY KEY,
+        drain TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        scope_key TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        estimated_tokens INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (drain, workspace, scope_key, content_hash)
+    );
+    """,
+}
+
+RESERVED = "reserved"
+SETTLED = ("done", "cancelled", "failed", "abandoned")
+
+
+class LedgerError(RuntimeError):
+    """The ledger cannot be read or written: no request may be sent."""
+
+
+def default_path() -> Path:
+    """``$DRAIN_LS_HOME/ledger.sqlite3``, else the platform's user data directory."""
+    home = os.environ.get("DRAIN_LS_HOME")
+    base = Path(home) if home else Path(platformdirs.user_data_dir("drain-ls"))
+    return base / "ledger.sqlite3"
+
+
+def _process_started(pid: int) -> str:
+    """When process ``pid`` started (to tell it from a later process with the same pid)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[19]  # starttime, in clock ticks since boot
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(pid: int, started: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    now = _process_started(pid)
+    return not (started and now and now != started)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A run that may now send its request."""
+
+    run_id: int
+    tokens: int
+    usd: float
+
+
+class Ledger:
+    """One connection to the ledger database."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        session: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Open (creating and migrating) the ledger; settle what dead processes left."""
+        self.path = path or default_path()
+        self.session = session or uuid.uuid4().hex
+        self.clock = clock
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.pid_started = _process_started(self.pid)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+            self.recover()
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"cannot use the ledger at {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot lock the ledger: {exc}") from exc
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot write the ledger: {exc}") from exc
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"the ledger's schema is version {version}, newer than this drain-ls "
+                    f"({SCHEMA_VERSION}): upgrade drain-ls"
+                )
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {step}")
+
+    def today(self) -> str:
+        """The day spend is counted on (UTC)."""
+        return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%d")
+
+    # -- spend ------------------------------------------------------------------------------
+
+    def spend(self, db: sqlite3.Connection | None = None) -> Spend:
+        """Settled plus reserved: per tier in this session, and today across sessions."""
+        db = db or self.db
+        counted = (
+            "CASE WHEN status = 'reserved' THEN reserved_tokens ELSE input_tokens + "
+            "output_tokens + cache_read_tokens + cache_write_tokens END"
+        )
+        dollars = "CASE WHEN status = 'reserved' THEN reserved_usd ELSE cost_usd END"
+        by_tier = {
+            tier: tokens
+            for tier, tokens in db.execute(
+                f"SELECT tier, SUM({counted}) FROM runs WHERE session = ? GROUP BY tier",
+                (self.session,),
+            )
+        }
+        tokens, usd = db.execute(
+            f"SELECT COALESCE(SUM({counted}), 0), COALESCE(SUM({dollars}), 0) FROM runs "
+            "WHERE day = ?",
+            (self.today(),),
+        ).fetchone()
+        return Spend(by_tier, int(tokens), float(usd))
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def reserve(
+        self,
+        *,
+        drain: str,
+        workspace: str,
+        scope_key: str,
+        content_hash: str,
+        model: str,
+        tier: int,
+        input_estimate: int,
+        max_tokens: int,
+        limits: Limits,
+        price: Price,
+        primary_use: int = 0,
+    ) -> Reservation | Refusal:
+        """Reserve a request's worst case against every cap, or say which cap refuses it."""
+        tokens, usd = worst_case(input_estimate, max_tokens, price)
+        with self._transaction() as db:
+            refused = refusal(limits, self.spend(db), tier, tokens, usd, primary_use)
+            if refused is not None:
+                return refused
+            cursor = db.execute(
+                "INSERT INTO runs (session, host, pid, pid_started, day, drain, workspace, "
+                "scope_key, content_hash, model, tier, status, reserved_tokens, reserved_usd, "
+                "started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.session,
+                    self.host,
+                    self.pid,
+                    self.pid_started,
+                    self.today(),
+                    drain,
+                    workspace,
+                    scope_key,
+                    content_hash,
+                    model,
+                    tier,
+                    RESERVED,
+                    tokens,
+                    usd,
+                    self.clock(),
+                ),
+            )
+            run_id = cursor.lastrowid
+        assert run_id is not None
+        return Reservation(run_id, tokens, usd)
+
+    def settle(
+        self,
+        run_id: int,
+        usage: Usage,
+        status: str,
+        price: Price,
+        wasted_tokens: int = 0,
+        batch: bool = False,
+    ) -> float:
+        """Replace a reservation with what the API billed; the run's cost in USD."""
+        if status not in SETTLED:
+            raise ValueError(f"unknown run status {status!r}")
+        cost = cost_usd(usage, price, batch)
+        with self._transaction() as db:
+            updated = db.execute(
+                "UPDATE runs SET status = ?, input_tokens = ?, output_tokens = ?, "
+                "cache_read_tokens = ?, cache_write_tokens = ?, cost_usd = ?, "
+                "wasted_tokens = ?, ended_at = ? WHERE id = ? AND status = ?",
+                (
+                    status,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cache_read_tokens,
+                    usage.cache_write_tokens,
+                    cost,
+                    wasted_tokens,
+                    self.clock(),
+                    run_id,
+                    RESERVED,
+                ),
+            ).rowcount
+        if updated != 1:
+            raise LedgerError(f"run {run_id} is not reserved")
+        return cost
+
+    def recover(self) -> int:
+        """Settle at their worst case the reservations of processes that died; how many."""
+        with self._transaction() as db:
+            stale = [
+                run_id
+                for run_id, host, pid, started in db.execute(
+                    "SELECT id, host, pid, pid_started FROM runs WHERE status = ?", (RESERVED,)
+                )
+                if host == self.host and pid != self.pid and not _alive(pid, started)
+            ]
+            for run_id in stale:
+                # The request may have been billed in full: count the worst case, as spent.
+                db.execute(
+                    "UPDATE runs SET status = 'abandoned', input_tokens = reserved_tokens, "
+                    "cost_usd = reserved_usd, wasted_tokens = reserved_tokens, ended_at = ? "
+                    "WHERE id = ?",
+                    (self.clock(), run_id),
+                )
+        return len(stale)
+
+    def runs(self, where: str = "1", args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Rows of the runs table (for reports and tests)."""
+        cursor = self.db.execute(f"SELECT * FROM runs WHERE {where} ORDER BY id", args)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    # -- results cache ----------------------------------------------------------------------
+
+    def result(self, key: str) -> dict[str, Any] | None:
+        """A cached result by its content-addressed key."""
+        row = self.db.execute("SELECT value FROM results WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def store_result(
+        self,
+        key: str,
+        *,
+        drain: str,
+        model: str,
+        content_hash: str,
+        value: dict[str, Any],
+        tokens: int,
+        cost: float,
+    ) -> None:
+        """Cache a complete, validated result (never a failure or a truncated answer)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, drain, model, content_hash, json.dumps(value), tokens, cost, self.clock()),
+            )
+
+    # -- deferred queue ---------------------------------------------------------------------
+
+    def defer(
+        self,
+        *,
+        drain: str,
+        workspace: str,
+        scope_key: str,
+        content_hash: str,
+        estimated_tokens: int,
+        reason: str,
+    ) -> None:
+        """Keep a task that could not run for later (once per scope and content)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO deferred (drain, workspace, scope_key, content_hash, "
+                "estimated_tokens, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (drain, workspace, scope_key, content_hash, estimated_tokens, reason, self.clock()),
+            )
+
+    def deferred(self) -> list[dict[str, Any]]:
+        """The deferred tasks, oldest first."""
+        cursor = self.db.execute("SELECT * FROM deferred ORDER BY id")
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]

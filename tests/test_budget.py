@@ -1,0 +1,309 @@
+"""The budget is an invariant: whatever happens, settled + reserved never passes a cap."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from drain_ls.budget import (
+    POOL_TIER,
+    Limits,
+    Price,
+    Refusal,
+    Spend,
+    Usage,
+    cost_usd,
+    estimate_input_tokens,
+    price_of,
+    refusal,
+    tier_share,
+    worst_case,
+)
+from drain_ls.ledger import Ledger, LedgerError, Reservation
+
+HAIKU = price_of("claude-haiku-4-5")
+_fake_pids = itertools.count(4_000_000)  # beyond Linux's pid_max: never a live process
+
+
+def test_drain_budget_and_tier_shares_flow_down_only() -> None:
+    limits = Limits(session_tokens=100_000, safety_margin=0.1, min_drain_tokens=0)
+    assert limits.drain_budget() == 90_000
+    assert limits.drain_budget(primary_use=50_000) == 40_000
+    assert limits.tier_allowance(1, 0, {}) == 63_000
+    # Tier 2 may use what tier 1 leaves...
+    assert limits.tier_allowance(2, 0, {}) == 63_000 + 18_000
+    # ...and once it has, tier 1 cannot take its share back.
+    assert limits.tier_allowance(1, 0, {2: 81_000}) == 0
+    assert limits.tier_allowance(POOL_TIER, 0, {}) == 9_000
+
+
+def test_refusals_name_the_cap() -> None:
+    limits = Limits(
+        session_tokens=100_000,
+        min_drain_tokens=10_000,
+        max_tokens_per_drain=5_000,
+        daily_tokens=6_000,
+        daily_usd=0.01,
+    )
+    assert refusal(limits, Spend(), 2, 6_000, 0.0).cap == "budget.maxTokensPerDrain"
+    assert refusal(limits, Spend(daily_tokens=2_000), 2, 4_500, 0.0).cap == "budget.dailyTokens"
+    assert refusal(limits, Spend(), 2, 100, 0.02).cap == "budget.dailyUsd"
+    assert refusal(limits, Spend(), 2, 100, 0.001) is None
+    low = refusal(limits, Spend(), 2, 100, 0.0, primary_use=85_000)
+    assert low is not None and low.cap == "budget.minDrainTokens"
+
+
+def test_prices_and_worst_case() -> None:
+    usage = Usage(
+        input_tokens=1_000_000,
+        output_tokens=1_000_000,
+        cache_read_tokens=1_000_000,
+        cache_write_tokens=1_000_000,
+    )
+    assert cost_usd(usage, HAIKU) == pytest.approx(1 + 5 + 0.1 + 1.25)
+    assert cost_usd(usage, HAIKU, batch=True) == pytest.approx((1 + 5 + 0.1 + 1.25) / 2)
+    tokens, usd = worst_case(1000, 500, HAIKU)
+    assert tokens == 1500
+    assert usd == pytest.approx((1000 * 2.0 + 500 * 5.0) / 1e6)
+    # Unknown models are priced as the most expensive known one.
+    assert price_of("claude-unknown").output == max(p.output for p in [price_of("claude-opus-4-5")])
+    assert estimate_input_tokens("héllo") >= len("héllo".encode())
+
+
+def test_ledger_survives_a_dead_process_and_settles_it_at_worst_case(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    dead = Ledger(path)
+    dead.pid = next(_fake_pids)
+    made = dead.reserve(
+        drain="docstrings",
+        workspace="/w",
+        scope_key="f",
+        content_hash="h",
+        model="claude-haiku-4-5",
+        tier=2,
+        input_estimate=1000,
+        max_tokens=500,
+        limits=Limits(),
+        price=HAIKU,
+    )
+    assert isinstance(made, Reservation)
+    fresh = Ledger(path)
+    [row] = fresh.runs()
+    assert row["status"] == "abandoned"
+    assert row["input_tokens"] == made.tokens and row["cost_usd"] == pytest.approx(made.usd)
+    assert fresh.spend().daily_tokens == made.tokens
+
+
+def test_no_ledger_no_request(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(LedgerError, match="cannot use the ledger"):
+        Ledger(blocker / "ledger.sqlite3")
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).db.execute("PRAGMA user_version = 99")
+    with pytest.raises(LedgerError, match="newer"):
+        Ledger(path)
+
+
+def spent(row: dict[str, int]) -> int:
+    """What a run counts against the token caps: its reservation, or what was billed."""
+    if row["status"] == "reserved":
+        return row["reserved_tokens"]
+    return (
+        row["input_tokens"]
+        + row["output_tokens"]
+        + row["cache_read_tokens"]
+        + row["cache_write_tokens"]
+    )
+
+
+def dollars(row: dict[str, float]) -> float:
+    """What a run counts against the dollar cap."""
+    return row["reserved_usd"] if row["status"] == "reserved" else row["cost_usd"]
+
+
+class BudgetMachine(RuleBasedStateMachine):
+    """Random interleavings of dispatch, outcomes, restarts and days."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inflight: list[tuple[Reservation, int, int]] = []
+        self.now = 1_700_000_000.0
+
+    @initialize(
+        session=st.integers(20_000, 200_000),
+        per_drain=st.integers(500, 8_000),
+        daily=st.integers(1_000, 300_000),
+        usd=st.floats(0.001, 0.5),
+    )
+    def open(self, session: int, per_drain: int, daily: int, usd: float) -> None:
+        import tempfile
+
+        self.directory = tempfile.mkdtemp()
+        self.path = Path(self.directory) / "ledger.sqlite3"
+        self.limits = Limits(
+            session_tokens=session,
+            min_drain_tokens=1_000,
+            max_tokens_per_drain=per_drain,
+            daily_tokens=daily,
+            daily_usd=usd,
+        )
+        self.price: Price = HAIKU
+        self.ledger = self._process()
+
+    def _process(self) -> Ledger:
+        ledger = Ledger(self.path, clock=lambda: self.now)
+        ledger.pid = next(_fake_pids)  # this "process" can die without killing the test
+        return ledger
+
+    @rule(
+        tier=st.sampled_from([1, 2, 3]),
+        estimate=st.integers(10, 6_000),
+        max_tokens=st.integers(1, 4_000),
+    )
+    def dispatch(self, tier: int, estimate: int, max_tokens: int) -> None:
+        made = self.ledger.reserve(
+            drain="d",
+            workspace="/w",
+            scope_key="s",
+            content_hash="h",
+            model="claude-haiku-4-5",
+            tier=tier,
+            input_estimate=estimate,
+            max_tokens=max_tokens,
+            limits=self.limits,
+            price=self.price,
+        )
+        if isinstance(made, Reservation):
+            self.inflight.append((made, estimate, max_tokens))
+        else:
+            assert isinstance(made, Refusal) and made.cap
+
+    def _take(self, index: int) -> tuple[Reservation, int, int]:
+        return self.inflight.pop(index % len(self.inflight))
+
+    @precondition(lambda self: self.inflight)
+    @rule(
+        index=st.integers(0, 50),
+        used_in=st.floats(0, 1),
+        used_out=st.floats(0, 1),
+        cached=st.floats(0, 1),
+    )
+    def stream_success(self, index: int, used_in: float, used_out: float, cached: float) -> None:
+        reservation, estimate, max_tokens = self._take(index)
+        sent = int(estimate * used_in)
+        read = int(sent * cached)
+        usage = Usage(
+            input_tokens=sent - read,
+            output_tokens=int(max_tokens * used_out),
+            cache_read_tokens=read // 2,
+            cache_write_tokens=read - read // 2,
+        )
+        self.ledger.settle(reservation.run_id, usage, "done", self.price)
+
+    @precondition(lambda self: self.inflight)
+    @rule(
+        index=st.integers(0, 50),
+        received=st.floats(0, 1),
+        outcome=st.sampled_from(["cancelled", "timeout", "midstream"]),
+    )
+    def interrupted(self, index: int, received: float, outcome: str) -> None:
+        reservation, estimate, max_tokens = self._take(index)
+        usage = Usage(input_tokens=estimate, output_tokens=int(max_tokens * received))
+        status = "cancelled" if outcome != "midstream" else "failed"
+        self.ledger.settle(reservation.run_id, usage, status, self.price, wasted_tokens=usage.total)
+
+    @precondition(lambda self: self.inflight)
+    @rule(index=st.integers(0, 50), status=st.sampled_from([429, 529, 500]))
+    def refused_by_api(self, index: int, status: int) -> None:
+        reservation, _, _ = self._take(index)
+        self.ledger.settle(reservation.run_id, Usage(), "failed", self.price)
+
+    @rule()
+    def restart(self) -> None:
+        # The process dies with requests in flight; a new one opens the ledger.
+        self.inflight.clear()
+        self.ledger.close()
+        self.ledger = self._process()
+
+    @rule(hours=st.integers(1, 30))
+    def time_passes(self, hours: int) -> None:
+        self.now += hours * 3600
+
+    @invariant()
+    def no_cap_is_ever_passed(self) -> None:
+        if not hasattr(self, "ledger"):
+            return
+        limits = self.limits
+        budget = limits.drain_budget()
+        rows = self.ledger.runs()
+        for row in rows:
+            assert row["reserved_tokens"] <= limits.max_tokens_per_drain
+            assert spent(row) <= row["reserved_tokens"]
+        for day in {r["day"] for r in rows}:
+            today = [r for r in rows if r["day"] == day]
+            assert sum(spent(r) for r in today) <= limits.daily_tokens
+            assert sum(dollars(r) for r in today) <= limits.daily_usd + 1e-9
+        for session in {r["session"] for r in rows}:
+            mine = [r for r in rows if r["session"] == session]
+            tier = {t: sum(spent(r) for r in mine if r["tier"] == t) for t in (1, 2, 3)}
+            assert tier[1] <= tier_share(budget, 1)
+            assert tier[1] + tier[2] <= tier_share(budget, 1) + tier_share(budget, 2)
+            assert tier[3] <= tier_share(budget, 3)
+
+    def teardown(self) -> None:
+        if hasattr(self, "ledger"):
+            self.ledger.close()
+
+
+BudgetMachine.TestCase.settings = settings(
+    max_examples=100,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_budget_state_machine = BudgetMachine.TestCase
+
+
+def _reserve_until_refused(path: str) -> int:
+    ledger = Ledger(Path(path))
+    limits = Limits(session_tokens=1_000_000, daily_tokens=50_000, daily_usd=100.0)
+    made = 0
+    while isinstance(
+        ledger.reserve(
+            drain="d",
+            workspace="/w",
+            scope_key="s",
+            content_hash="h",
+            model="claude-haiku-4-5",
+            tier=2,
+            input_estimate=700,
+            max_tokens=300,
+            limits=limits,
+            price=HAIKU,
+        ),
+        Reservation,
+    ):
+        made += 1
+    ledger.close()
+    return made
+
+
+def test_several_processes_never_pass_a_cap_together(tmp_path: Path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).close()
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        made = list(pool.map(_reserve_until_refused, [str(path)] * 4))
+    # 1,000 tokens each against a daily cap of 50,000: exactly 50 in all, however they raced.
+    assert sum(made) == 50
+    assert Ledger(path).spend().daily_tokens == 50_000
