@@ -1,0 +1,168 @@
+"""The Anthropic backend, on the real SDK (``AsyncAnthropic``, streaming).
+
+- ``max_retries=0``: background work owns its backoff (the scheduler honours
+  ``retry-after``); a spend-limit 429 is never retried.
+- Usage comes from ``message_start`` (input, cache writes and reads) and ``message_delta``
+  (cumulative output); after a cancel the output is estimated from the text received.
+- The ``anthropic-ratelimit-*`` headers of every response land in ``rate_limits``.
+- The per-file context goes in a system block marked ``cache_control`` so that several
+  drains on one file pay for it once.
+- ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` are read by the SDK; the key is never
+  logged or put in an error message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+from anthropic import AsyncAnthropic
+
+from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
+
+_SPEND_LIMIT_WORDS = ("usage limit", "spend limit", "credit balance")
+
+
+class _HeaderWatcher(anthropic.Middleware):
+    """Reads the rate-limit headers of every attempt."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+
+    async def handle_async(self, request: Any, call_next: Any) -> Any:
+        response = await call_next(request)
+        for name, value in response.headers.items():
+            lowered = name.lower()
+            if lowered.startswith("anthropic-ratelimit-"):
+                self.limits.values[lowered.removeprefix("anthropic-ratelimit-")] = value
+            elif lowered == "retry-after":
+                self.limits.values["retry-after"] = value
+        return response
+
+
+class AnthropicBackend:
+    """Streams each request through the Messages API."""
+
+    name = "anthropic"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        """A client with no retries of its own; key and URL default to the environment."""
+        self.rate_limits = RateLimits()
+        self.client = AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=timeout,
+            middleware=[_HeaderWatcher(self.rate_limits)],
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self.client.close()
+
+    async def complete(self, request: DrainRequest, progress: Progress) -> DrainResponse:
+        """One streamed request; cancelling the task closes the connection at once."""
+        system: list[dict[str, Any]] = []
+        if request.instructions:
+            system.append({"type": "text", "text": request.instructions})
+        if request.context:
+            system.append(
+                {
+                    "type": "text",
+                    "text": request.context,
+                    "cache_control": {"type": "ephemeral", "ttl": "5m"},
+                }
+            )
+        progress.max_tokens = request.max_tokens
+        try:
+            async with self.client.messages.stream(
+                model=request.model,
+                max_tokens=request.max_tokens,
+                system=system,  # type: ignore[arg-type]
+                messages=[{"role": "user", "content": request.prompt}],
+            ) as stream:
+                async for raw_event in stream:
+                    # The SDK's event union does not narrow on ``type``: read it as data.
+                    event: Any = raw_event
+                    kind = event.type
+                    if kind == "message_start":
+                        usage = event.message.usage
+                        progress.started = True
+                        progress.input_tokens = usage.input_tokens or 0
+                        progress.cache_read_tokens = usage.cache_read_input_tokens or 0
+                        progress.cache_write_tokens = usage.cache_creation_input_tokens or 0
+                    elif kind == "content_block_delta":
+                        delta = event.delta
+                        text = getattr(delta, "text", "") or ""
+                        progress.received_bytes += len(text.encode("utf-8"))
+                    elif kind == "message_delta":
+                        progress.output_tokens = event.usage.output_tokens or 0
+                        progress.finished = True
+                message = await stream.get_final_message()
+        except anthropic.RateLimitError as exc:
+            raise self._rate_limit_error(exc, progress) from None
+        except anthropic.APIStatusError as exc:
+            raise self._status_error(exc, progress) from None
+        except anthropic.APITimeoutError:
+            raise BackendError("timeout", "the request timed out", usage=progress.usage()) from None
+        except anthropic.APIConnectionError:
+            raise BackendError(
+                "connection", "cannot reach the API", usage=progress.usage()
+            ) from None
+        text = "".join(getattr(block, "text", "") for block in message.content)
+        return DrainResponse(text, progress.usage(), message.stop_reason, message.model)
+
+    def _rate_limit_error(self, exc: anthropic.RateLimitError, progress: Progress) -> BackendError:
+        message = _error_message(exc)
+        if any(word in message.lower() for word in _SPEND_LIMIT_WORDS):
+            return BackendError(
+                "spend_limit", "the API spend limit is reached", usage=progress.usage()
+            )
+        retry_after = _retry_after(exc)
+        return BackendError("rate_limited", "rate limited", retry_after, usage=progress.usage())
+
+    def _status_error(self, exc: anthropic.APIStatusError, progress: Progress) -> BackendError:
+        status = exc.status_code
+        if status == 200:  # an error event in the middle of a stream
+            return BackendError(
+                "midstream", f"stream error: {_error_type(exc)}", usage=progress.usage()
+            )
+        if status == 529:
+            return BackendError(
+                "overloaded", "the API is overloaded", _retry_after(exc), usage=progress.usage()
+            )
+        if status in (401, 403):
+            return BackendError("auth", f"the API refused the credentials ({status})")
+        if status >= 500:
+            return BackendError(
+                "server", f"API error {status}", _retry_after(exc), usage=progress.usage()
+            )
+        return BackendError(
+            "request", f"API error {status}: {_error_type(exc)}", usage=progress.usage()
+        )
+
+
+def _retry_after(exc: anthropic.APIStatusError) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error_message(exc: anthropic.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    return str(error.get("message", "")) if isinstance(error, dict) else ""
+
+
+def _error_type(exc: anthropic.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    return str(error.get("type", "error")) if isinstance(error, dict) else "error"

@@ -1,0 +1,118 @@
+"""The offline backend: free, deterministic, no network. Every drain works with no API key.
+
+``docstrings`` answers with the skeleton of the foundation (parameters, returns, yields,
+raises, in the configured style); ``summaries`` with a structural summary (what the
+definition takes, returns, raises and calls, its size and complexity). Both are computed
+from the scope's code with tree-sitter.
+"""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from drain_ls.analysis.complexity import cyclomatic_complexity
+from drain_ls.analysis.skeletons import render, signature_of, summary_placeholder
+from drain_ls.analysis.source import parse
+from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
+from drain_ls.budget import Usage
+
+
+def _definition(code: str) -> Node | None:
+    tree = parse(code.encode("utf-8"))
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop(0)
+        if node.type in ("function_definition", "class_definition"):
+            return node
+        stack.extend(node.named_children)
+    return None
+
+
+def _name(node: Node) -> str:
+    name = node.child_by_field_name("name")
+    return (name.text or b"").decode("utf-8", "replace") if name is not None else "?"
+
+
+def offline_docstring(code: str, style: str = "google") -> str:
+    """A docstring literal (triple-quoted, not indented) for the definition in ``code``."""
+    node = _definition(code)
+    if node is None:
+        return '"""TODO: Summarize this module."""'
+    signature = (
+        signature_of(node, is_method=_is_method(node))
+        if node.type == "function_definition"
+        else None
+    )
+    lines = render(signature, summary_placeholder(_name(node), "definition"), style)
+    if len(lines) == 1:
+        return f'"""{lines[0]}"""'
+    return '"""' + "\n".join(lines) + '\n"""'
+
+
+def _is_method(node: Node) -> bool:
+    parameters = node.child_by_field_name("parameters")
+    first = (
+        parameters.named_children[0]
+        if parameters is not None and parameters.named_child_count
+        else None
+    )
+    return first is not None and first.text in (b"self", b"cls")
+
+
+def offline_summary(code: str) -> str:
+    """Two sentences on what the definition in ``code`` is, from its structure alone."""
+    node = _definition(code)
+    if node is None:
+        return "A module-level block of code."
+    name = _name(node)
+    lines = node.end_point.row - node.start_point.row + 1
+    if node.type == "class_definition":
+        body = node.child_by_field_name("body")
+        methods = [
+            _name(
+                c
+                if c.type != "decorated_definition"
+                else (c.child_by_field_name("definition") or c)
+            )
+            for c in (body.named_children if body is not None else [])
+            if c.type in ("function_definition", "decorated_definition")
+        ]
+        listed = ", ".join(f"`{m}`" for m in methods[:6]) or "no methods"
+        return f"Class `{name}` with {len(methods)} method(s): {listed}. It spans {lines} lines."
+    signature = signature_of(node, _is_method(node))
+    takes = ", ".join(p.name for p in signature.parameters) or "nothing"
+    what = (
+        "yields values"
+        if signature.yields is not None
+        else ("returns a value" if signature.returns is not None else "returns nothing")
+    )
+    raises = f" and may raise {', '.join(signature.raises)}" if signature.raises else ""
+    return (
+        f"Function `{name}` takes {takes}, {what}{raises}. "
+        f"It spans {lines} lines with cyclomatic complexity {cyclomatic_complexity(node)}."
+    )
+
+
+class OfflineBackend:
+    """Writes from the code's structure; costs nothing."""
+
+    name = "offline"
+
+    def __init__(self) -> None:
+        """No state: everything comes from the request."""
+        self.rate_limits = RateLimits()
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    async def complete(self, request: DrainRequest, progress: Progress) -> DrainResponse:
+        """The offline answer for ``request.drain``."""
+        progress.started = True
+        if request.drain == "docstrings":
+            text = offline_docstring(request.scope, request.style)
+        elif request.drain == "summaries":
+            text = offline_summary(request.scope)
+        else:
+            raise BackendError("request", f"the offline backend cannot run `{request.drain}`")
+        progress.finished = True
+        return DrainResponse(text, Usage(), "end_turn", "offline")

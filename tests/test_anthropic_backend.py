@@ -1,0 +1,131 @@
+"""The Anthropic backend with the real SDK against the local fake API (never a mock)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from drain_ls.backends.anthropic import AnthropicBackend
+from drain_ls.backends.base import BackendError, DrainRequest, Progress
+from tests.fake_anthropic import FakeAnthropic
+
+REQUEST = DrainRequest(
+    drain="docstrings",
+    model="claude-haiku-4-5",
+    max_tokens=200,
+    context="def f(x):\n    return x * 2\n" * 20,
+    prompt="Write a docstring for f.",
+    instructions="You write docstrings.",
+)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(ratelimit={"tokens-limit": "1000", "tokens-remaining": "250"}) as api:
+        yield api
+
+
+def backend(fake: FakeAnthropic) -> AnthropicBackend:
+    return AnthropicBackend(api_key="sk-ant-test-not-a-real-key", base_url=fake.url)
+
+
+async def test_streamed_answer_and_usage_match_what_the_api_billed(fake: FakeAnthropic) -> None:
+    api = backend(fake)
+    progress = Progress()
+    response = await api.complete(REQUEST, progress)
+    await api.close()
+    assert response.text == '"""Summarize the thing."""'
+    assert response.stop_reason == "end_turn" and not response.truncated
+    billed = fake.billed[-1]
+    assert response.usage.input_tokens == billed.input_tokens
+    assert response.usage.output_tokens == billed.output_tokens
+    assert response.usage.cache_write_tokens == billed.cache_write_tokens > 0
+    # The request went through the real SDK: streaming, no sampling parameters, the context
+    # as a cached system block.
+    body = json.loads(fake.log[-1]["body"])
+    assert body["stream"] is True
+    assert "temperature" not in body
+    assert body["system"][1]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
+    assert api.rate_limits.remaining_share() == 0.25
+
+
+async def test_second_drain_on_the_same_file_reads_the_cache(fake: FakeAnthropic) -> None:
+    api = backend(fake)
+    first = await api.complete(REQUEST, Progress())
+    other = DrainRequest(
+        drain="summaries",
+        model=REQUEST.model,
+        max_tokens=100,
+        context=REQUEST.context,
+        prompt="Summarize f.",
+        instructions=REQUEST.instructions,
+    )
+    second = await api.complete(other, Progress())
+    await api.close()
+    assert first.usage.cache_write_tokens > 0 and first.usage.cache_read_tokens == 0
+    assert second.usage.cache_read_tokens == first.usage.cache_write_tokens
+    assert second.usage.cache_write_tokens == 0
+
+
+async def test_cancel_closes_the_connection_and_keeps_the_billed_estimate(
+    fake: FakeAnthropic,
+) -> None:
+    fake.scenarios = ["hang"]
+    api = backend(fake)
+    progress = Progress()
+    task = asyncio.ensure_future(api.complete(REQUEST, progress))
+    for _ in range(500):
+        if progress.started:
+            break
+        await asyncio.sleep(0.01)
+    assert progress.started
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(500):
+        if fake.disconnects:
+            break
+        await asyncio.sleep(0.01)
+    await api.close()
+    assert fake.disconnects and fake.disconnects[0]["id"] == fake.log[-1]["id"]
+    assert progress.usage().input_tokens == fake.billed[-1].input_tokens
+
+
+@pytest.mark.parametrize(
+    ("scenario", "kind"),
+    [
+        ("429", "rate_limited"),
+        ("429-spend", "spend_limit"),
+        ("529", "overloaded"),
+        ("500", "server"),
+        ("midstream", "midstream"),
+    ],
+)
+async def test_errors_have_a_kind_and_are_not_retried(
+    fake: FakeAnthropic, scenario: str, kind: str
+) -> None:
+    fake.scenarios = [scenario]
+    fake.retry_after = 7
+    api = backend(fake)
+    with pytest.raises(BackendError) as raised:
+        await api.complete(REQUEST, Progress())
+    await api.close()
+    assert raised.value.kind == kind
+    assert len(fake.log) == 1  # max_retries=0: our scheduler owns the backoff
+    if kind == "rate_limited":
+        assert raised.value.retry_after == 7
+    if kind == "midstream":
+        assert raised.value.usage.input_tokens == fake.billed[-1].input_tokens
+    assert "sk-ant-test" not in str(raised.value)
+
+
+async def test_max_tokens_truncation_is_reported(fake: FakeAnthropic) -> None:
+    fake.reply = lambda body: "x" * 4000
+    api = backend(fake)
+    response = await api.complete(REQUEST, Progress())
+    await api.close()
+    assert response.truncated
+    assert response.usage.output_tokens <= REQUEST.max_tokens
