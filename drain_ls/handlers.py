@@ -7,10 +7,19 @@ import logging
 from typing import Any
 
 from lsprotocol import types
+from tree_sitter import Node
 
-from drain_ls.documents import Position
-from drain_ls.features.actions import FIX_ALL_KIND, code_actions, fix_all_edit
+from drain_ls.documents import Document, Position
+from drain_ls.drains import definitions
+from drain_ls.features.actions import (
+    FIX_ALL_KIND,
+    code_actions,
+    fix_all_edit,
+    generated_docstring_actions,
+    wanted,
+)
 from drain_ls.features.hover import hover_markdown
+from drain_ls.scheduler import age
 from drain_ls.server import DrainServer
 
 logger = logging.getLogger("drain_ls")
@@ -122,6 +131,18 @@ def create_server() -> DrainServer:
             _client_supports_document_changes(ls),
             ls.settings.docstringStyle,
         )
+        if wanted(types.CodeActionKind.QuickFix, [str(k) for k in only] if only else None):
+            actions = (
+                generated_docstring_actions(
+                    doc,
+                    analysis.findings,
+                    min(start, end),
+                    max(start, end),
+                    lambda drain, qualname, scope: _result_text(ls, uri, drain, qualname, scope),
+                    _client_supports_document_changes(ls),
+                )
+                + actions
+            )
         if actions and not _client_resolves_edits(ls):
             actions = [resolve_action(ls, a) for a in actions]
         return actions
@@ -137,7 +158,7 @@ def create_server() -> DrainServer:
             return None
         ls.touch(doc.uri)
         offset = doc.offset_at(Position(params.position.line, params.position.character))
-        result = hover_markdown(doc, offset)
+        result = hover_markdown(doc, offset, lambda d, node: _summary_sections(ls, d, node))
         if result is None:
             return None
         markdown, name = result
@@ -156,11 +177,36 @@ def create_server() -> DrainServer:
         return ls.status()
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: DrainServer, *args: Any) -> None:
+    async def shutdown(ls: DrainServer, *args: Any) -> None:
         logger.info("shutting down")
+        scheduler, ls.scheduler = ls.scheduler, None
+        if scheduler is not None:
+            await scheduler.close()
         ls.cancel_all_tasks()
 
     return server
+
+
+def _result_text(ls: DrainServer, uri: str, drain: str, qualname: str, scope: str) -> str | None:
+    result = ls.drain_result(uri, drain, qualname, scope)
+    return result.text if result is not None else None
+
+
+def _summary_sections(ls: DrainServer, doc: Document, definition: Node) -> list[str]:
+    """The ``summaries`` drain's answer for a hovered definition, with its provenance."""
+    for node, qualname, _ in definitions(doc.tree.root_node):
+        if node.id != definition.id:
+            continue
+        scope = doc.source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+        result = ls.drain_result(doc.uri, "summaries", qualname, scope)
+        if result is None:
+            return []
+        provenance = (
+            f"{result.model} · {result.tokens} tokens · ${result.cost:.4f} · {age(result.created)}"
+            + (" · cached" if result.cached else "")
+        )
+        return [f"**Summary** — {result.text}\n\n*{provenance}*"]
+    return []
 
 
 def _client_has_configuration(ls: DrainServer) -> bool:

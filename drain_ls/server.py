@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import tomllib
 from collections.abc import Coroutine
@@ -24,9 +25,16 @@ from drain_ls import __version__
 from drain_ls.analysis.checker import CheckSettings
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
+from drain_ls.backends.anthropic import AnthropicBackend
+from drain_ls.backends.base import Backend
+from drain_ls.backends.offline import OfflineBackend
+from drain_ls.budget import Limits, price_of
 from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
 from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
-from drain_ls.features.diagnostics import to_diagnostics
+from drain_ls.drains import build_tasks, definitions, outline, sha
+from drain_ls.features.diagnostics import to_diagnostics, to_range
+from drain_ls.ledger import Ledger, LedgerError
+from drain_ls.scheduler import Result, Scheduler
 
 logger = logging.getLogger("drain_ls")
 
@@ -102,6 +110,11 @@ class DrainServer(LanguageServer):
         self.tasks: set[asyncio.Task[Any]] = set()
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._recent: dict[str, None] = {}  # URIs by last use, oldest first
+        self.scheduler: Scheduler | None = None
+        self.ledger: Ledger | None = None
+        self.drain_results: dict[str, dict[tuple[str, str], Result]] = {}
+        self._drain_config: tuple[object, ...] | None = None
+        self.scheduler_model = "offline"
         self.started = time.monotonic()
 
     # -- errors and logs --------------------------------------------------------------------
@@ -190,6 +203,7 @@ class DrainServer(LanguageServer):
             self.settings_generation += 1
             self.checkers.clear()
             logger.info("settings: %s", settings_to_json(settings))
+        self.configure_drains()
         return changed
 
     # -- documents ----------------------------------------------------------------------------
@@ -206,6 +220,8 @@ class DrainServer(LanguageServer):
         """A new document, analysed at once."""
         data = text.encode("utf-8", errors="surrogateescape")
         self.documents[uri] = Document(uri, data, version, self.encoding, language_id)
+        if self.scheduler is not None:
+            self.scheduler.activity()
         self.analyse(uri)
 
     def change_document(self, params: types.DidChangeTextDocumentParams) -> None:
@@ -215,6 +231,7 @@ class DrainServer(LanguageServer):
         if doc is None:
             logger.error("didChange for %s, which is not open: ignored", uri)
             return
+        before = len(doc.changes.edits)
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 try:
@@ -236,6 +253,8 @@ class DrainServer(LanguageServer):
             else:
                 doc.replace_all(change.text)
         doc.version = params.text_document.version
+        if self.scheduler is not None:
+            self.scheduler.edited(uri, doc.changes.edits[before:])
         self.schedule_analysis(uri)
 
     def _reject_change(self, doc: Document, reason: str) -> None:
@@ -253,6 +272,9 @@ class DrainServer(LanguageServer):
         """Forget a document and clear its diagnostics."""
         self.documents.pop(uri, None)
         self._recent.pop(uri, None)
+        self.drain_results.pop(uri, None)
+        if self.scheduler is not None:
+            self.scheduler.forget(uri)
         self.analyses.pop(uri, None)
         self.checkers.pop(uri, None)
         handle = self._pending.pop(uri, None)
@@ -326,11 +348,12 @@ class DrainServer(LanguageServer):
                 self.checkers.pop(uri, None)
         doc.changes.reset()
         self.touch(uri)
+        diagnostics = to_diagnostics(doc, findings) + self._drain_diagnostics(doc)
         analysis = Analysis(
             doc.version,
             findings,
-            to_diagnostics(doc, findings),
-            f"{self.settings_generation}:{doc.version}",
+            diagnostics,
+            f"{self.settings_generation}:{doc.version}:{len(diagnostics)}",
         )
         self.analyses[uri] = analysis
         if publish and not self.pull_diagnostics:
@@ -339,7 +362,149 @@ class DrainServer(LanguageServer):
                     uri=uri, diagnostics=analysis.diagnostics, version=doc.version
                 )
             )
+        if self.scheduler is not None:
+            self.submit_drains(uri)
         return analysis
+
+    def _drain_diagnostics(self, doc: Document) -> list[types.Diagnostic]:
+        """Information diagnostics of the ``simplify`` drain, for code that did not change."""
+        results = self.drain_results.get(doc.uri)
+        if not results:
+            return []
+        out = []
+        for node, qualname, _ in definitions(doc.tree.root_node):
+            result = results.get(("simplify", qualname))
+            if result is None:
+                continue
+            scope = doc.source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+            if result.scope_hash != sha(scope):
+                continue
+            name = node.child_by_field_name("name") or node
+            out.append(
+                types.Diagnostic(
+                    range=to_range(doc, name.start_byte, name.end_byte),
+                    message=f"Simplify: {result.text}",
+                    severity=types.DiagnosticSeverity.Information,
+                    code="simplify",
+                    source="drain-ls",
+                )
+            )
+        return out
+
+    # -- drains -------------------------------------------------------------------------------
+
+    def configure_drains(self) -> None:
+        """Start, restart or stop the drain scheduler to match the settings."""
+        llm = self.settings.llm
+        budget = self.settings.budget
+        config = (
+            llm.enabled,
+            llm.backend,
+            llm.model,
+            budget,
+            self.settings.idle,
+            self.settings.cancel,
+            self.settings.drains.__repr__(),
+        )
+        if config == self._drain_config:
+            return
+        self._drain_config = config
+        old, self.scheduler = self.scheduler, None
+        if old is not None:
+            self.run_task(old.close(), "close drains")
+        if not llm.enabled:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not serving (a unit test): nothing to schedule
+        backend: Backend
+        model = llm.model
+        if llm.backend == "anthropic" and os.environ.get("ANTHROPIC_API_KEY"):
+            backend = AnthropicBackend()
+        else:
+            if llm.backend == "anthropic":
+                self.warn_user("no ANTHROPIC_API_KEY: drains use the offline backend")
+            backend = OfflineBackend()
+            model = "offline"
+        if self.ledger is None and backend.name != "offline":
+            try:
+                self.ledger = Ledger()
+            except LedgerError as exc:
+                self.warn_user(f"{exc}: nothing will be sent")
+        limits = Limits(
+            session_tokens=budget.sessionTokens,
+            safety_margin=budget.safetyMargin,
+            min_drain_tokens=budget.minDrainTokens,
+            max_tokens_per_drain=budget.maxTokensPerDrain,
+            daily_tokens=budget.dailyTokens,
+            daily_usd=budget.dailyUsd,
+        )
+        root = self.workspace_root()
+        self.scheduler = Scheduler(
+            backend,
+            self.ledger,
+            limits,
+            price_of(model),
+            self._on_result,
+            workspace=str(root) if root else "",
+            idle_delay=self.settings.idle.delayMs / 1000,
+            cancel_policy=self.settings.cancel.policy,
+            ratelimit_reserve=budget.ratelimitReserve,
+        )
+        self.scheduler_model = model
+        self.scheduler.start()
+        for uri in list(self.documents):
+            self.submit_drains(uri)
+        logger.info("drains on: backend %s, model %s", backend.name, model)
+
+    def submit_drains(self, uri: str) -> None:
+        """Give the scheduler the tasks of the current version of ``uri``."""
+        scheduler = self.scheduler
+        doc = self.documents.get(uri)
+        analysis = self.analyses.get(uri)
+        if scheduler is None or doc is None or analysis is None:
+            return
+        findings = {
+            f.start: str(f.data.get("qualname", ""))
+            for f in analysis.findings
+            if f.code.startswith("D1") and f.code not in ("D100", "D104")
+        }
+        tasks = build_tasks(
+            uri,
+            doc.source,
+            doc.tree.root_node,
+            doc.version,
+            findings,
+            model=self.scheduler_model,
+            max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
+            drains=self.settings.drains,
+            style=self.settings.docstringStyle,
+        )
+        scheduler.context_changed(uri, outline(doc.source, doc.tree.root_node))
+        scheduler.submit(uri, tasks)
+
+    def _on_result(self, result: Result) -> None:
+        if result.uri not in self.documents:
+            return
+        self.drain_results.setdefault(result.uri, {})[(result.drain, result.qualname)] = result
+        logger.info(
+            "drain %s on %s: %d tokens, $%.5f%s",
+            result.drain,
+            result.qualname,
+            result.tokens,
+            result.cost,
+            " (cached)" if result.cached else "",
+        )
+        if result.drain == "simplify":
+            self.analyse(result.uri)
+
+    def drain_result(self, uri: str, drain: str, qualname: str, scope_text: str) -> Result | None:
+        """A drain's result for a definition, if it was made for exactly this code."""
+        result = self.drain_results.get(uri, {}).get((drain, qualname))
+        if result is None or result.scope_hash != sha(scope_text):
+            return None
+        return result
 
     def touch(self, uri: str) -> None:
         """``uri`` was used: keep its tree, and drop the trees of the least recently used."""
@@ -366,6 +531,37 @@ class DrainServer(LanguageServer):
 
     # -- status -------------------------------------------------------------------------------
 
+    def drain_status(self) -> dict[str, Any]:
+        """The drain scheduler's state (DESIGN.md's ``drain/status`` fields)."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return {
+                "state": "disabled",
+                "reason": "llm.enabled is false",
+                "pending": 0,
+                "running": 0,
+                "consumedTokens": 0,
+                "budgetTokens": 0,
+                "costUsd": 0.0,
+            }
+        scheduler._publish()
+        s = scheduler.status
+        return {
+            "state": s.state,
+            "reason": s.reason,
+            "pending": s.pending,
+            "running": s.running,
+            "consumedTokens": s.consumed_tokens,
+            "budgetTokens": scheduler.limits.drain_budget(),
+            "costUsd": round(s.cost_usd, 6),
+            "wastedTokens": s.wasted_tokens,
+            "completed": s.completed,
+            "cancelled": s.cancelled,
+            "failed": s.failed,
+            "cacheHits": s.cache_hits,
+            "backend": scheduler.backend.name,
+        }
+
     def status(self) -> dict[str, Any]:
         """``drain.status``: what the server holds and the settings in force."""
         counts: dict[str, int] = {}
@@ -388,6 +584,7 @@ class DrainServer(LanguageServer):
             ],
             "findings": dict(sorted(counts.items())),
             "tasks": len(self.tasks),
+            "drains": self.drain_status(),
             "uptimeSeconds": round(time.monotonic() - self.started, 3),
             "settings": settings_to_json(self.settings),
         }

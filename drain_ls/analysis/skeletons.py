@@ -270,9 +270,15 @@ def _first_statement(block: Node) -> Node | None:
 
 
 def definition_docstring_fix(
-    definition: Node, source: bytes, style: str = "google", is_method: bool = False
+    definition: Node,
+    source: bytes,
+    style: str = "google",
+    is_method: bool = False,
+    literal: str | None = None,
+    message: str = "Insert docstring",
 ) -> Fix | None:
-    """Insert a skeleton docstring into a function or class definition."""
+    """Insert a skeleton docstring into a function or class definition (or ``literal``, a
+    docstring written elsewhere, re-indented to the body)."""
     body = definition.child_by_field_name("body")
     if body is None:
         return None
@@ -290,15 +296,31 @@ def definition_docstring_fix(
     if colon is None:
         return None
     between = source[colon + 1 : first.start_byte]
-    if b"\n" in between or b"\r" in between:
+    own_line = b"\n" in between or b"\r" in between
+    if own_line:
         indent = _indent_of(source, first.start_byte)
-        text = quote(lines, indent, newline) + newline + indent
-        return Fix("Insert docstring", (Edit(first.start_byte, first.start_byte, text),))
-    # A one-line body: put the docstring and the body on lines of their own.
-    unit = "\t" if header_indent.startswith("\t") else "    "
-    indent = header_indent + unit
-    text = newline + indent + quote(lines, indent, newline) + newline + indent
-    return Fix("Insert docstring", (Edit(colon + 1, first.start_byte, text),))
+    else:
+        # A one-line body: put the docstring and the body on lines of their own.
+        unit = "\t" if header_indent.startswith("\t") else "    "
+        indent = header_indent + unit
+    docstring = (
+        quote(lines, indent, newline) if literal is None else _reindent(literal, indent, newline)
+    )
+    if own_line:
+        text = docstring + newline + indent
+        return Fix(message, (Edit(first.start_byte, first.start_byte, text),))
+    text = newline + indent + docstring + newline + indent
+    return Fix(message, (Edit(colon + 1, first.start_byte, text),))
+
+
+def _reindent(literal: str, indent: str, newline: str) -> str:
+    """A docstring literal's continuation lines moved to ``indent``."""
+    lines = literal.strip().splitlines()
+    if len(lines) == 1:
+        return lines[0]
+    rest = lines[1:]
+    common = min((len(x) - len(x.lstrip()) for x in rest if x.strip()), default=0)
+    return newline.join([lines[0], *((indent + x[common:]) if x.strip() else "" for x in rest)])
 
 
 def _header_colon(definition: Node, body: Node) -> int | None:

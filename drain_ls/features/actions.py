@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from lsprotocol import types
 
@@ -10,6 +10,7 @@ from drain_ls.analysis.docstrings import docstring_fix_at
 from drain_ls.analysis.imports import remove_one_import_fix
 from drain_ls.analysis.model import Edit, Finding, Fix
 from drain_ls.analysis.noqa import add_noqa_edit
+from drain_ls.analysis.skeletons import definition_docstring_fix
 from drain_ls.analysis.source import LineIndex
 from drain_ls.documents import Document
 from drain_ls.features.diagnostics import to_diagnostic, to_range
@@ -111,6 +112,55 @@ def code_actions(
                 title="Remove all unused imports",
                 kind=FIX_ALL_KIND,
                 data={"uri": doc.uri, "version": doc.version, "action": "fixAll"},
+            )
+        )
+    return actions
+
+
+# (drain, qualname, scope text) -> the drain's text, when it was made for exactly that code
+ResultLookup = Callable[[str, str, str], str | None]
+
+
+def generated_docstring_actions(
+    doc: Document,
+    findings: list[Finding],
+    start: int,
+    end: int,
+    lookup: ResultLookup,
+    document_changes: bool = True,
+) -> list[types.CodeAction]:
+    """ "Insert generated docstring" for each D1xx finding that a drain has answered."""
+    actions = []
+    for finding in findings:
+        if not finding.code.startswith("D1") or finding.code in ("D100", "D104"):
+            continue
+        if not _intersects(finding, start, end):
+            continue
+        node = doc.tree.root_node.descendant_for_byte_range(finding.start, finding.start)
+        definition = node.parent if node is not None else None
+        if definition is None or definition.type not in ("function_definition", "class_definition"):
+            continue
+        scope = doc.source[definition.start_byte : definition.end_byte].decode(
+            "utf-8", "surrogateescape"
+        )
+        text = lookup("docstrings", str(finding.data.get("qualname", "")), scope)
+        if text is None:
+            continue
+        fix = definition_docstring_fix(
+            definition,
+            doc.source,
+            literal=text,
+            message="Insert generated docstring",
+        )
+        if fix is None:
+            continue
+        actions.append(
+            types.CodeAction(
+                title=fix.message,
+                kind=QUICKFIX,
+                diagnostics=[to_diagnostic(doc, finding)],
+                is_preferred=True,
+                edit=workspace_edit(doc, fix.edits, document_changes),
             )
         )
     return actions

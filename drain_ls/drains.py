@@ -1,0 +1,246 @@
+"""The built-in drains: what each one scopes, what it asks, and how its answer is checked.
+
+- ``docstrings``: a docstring for each definition with a D1xx finding. The answer must be a
+  single string literal; it is offered as the code action "Insert generated docstring".
+- ``summaries``: two sentences about each public function and class, shown in hover with
+  their provenance.
+- ``simplify``: for functions whose cyclomatic complexity passes a threshold, one concrete
+  suggestion, shown as an Information diagnostic.
+
+Every task is content-addressed (DESIGN.md, principle 4): its key hashes the drain, the
+prompt version, the model, the scoped definition's text and the file's context (an outline:
+imports and signatures). Editing one function never invalidates another's result.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from drain_ls.analysis.complexity import cyclomatic_complexity
+from drain_ls.backends.base import DrainRequest
+from drain_ls.budget import estimate_input_tokens
+
+PROMPT_VERSION = "1"
+BUILTIN = ("docstrings", "summaries", "simplify")
+SIMPLIFY_THRESHOLD = 10
+MAX_CONTEXT_BYTES = 12_000
+MAX_SCOPE_BYTES = 12_000
+
+INSTRUCTIONS = {
+    "docstrings": (
+        "You write Python docstrings. Answer with exactly one Python string literal in "
+        "triple double quotes, nothing else: a one-line summary, then the arguments, return "
+        "value and exceptions in {style} style. Do not repeat the code."
+    ),
+    "summaries": (
+        "You summarize Python code for a colleague. Answer with two plain sentences: what "
+        "the definition does, and what to watch out for. No markdown."
+    ),
+    "simplify": (
+        "You review Python functions that are too complex. Answer with one concrete "
+        "suggestion (at most three sentences) that would lower the complexity."
+    ),
+}
+
+
+def sha(*parts: str) -> str:
+    """A short content hash."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogateescape"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def outline(source: bytes, root: Node) -> str:
+    """The file's context for every drain on it: its imports and module-level signatures."""
+    lines: list[str] = []
+    for node in root.named_children:
+        kind = node.type
+        if kind in ("import_statement", "import_from_statement", "future_import_statement"):
+            lines.append((node.text or b"").decode("utf-8", "replace"))
+            continue
+        definition = (
+            node.child_by_field_name("definition") if kind == "decorated_definition" else node
+        )
+        if definition is None or definition.type not in ("function_definition", "class_definition"):
+            continue
+        body = definition.child_by_field_name("body")
+        end = body.start_byte if body is not None else definition.end_byte
+        header = source[definition.start_byte : end].decode("utf-8", "replace").rstrip()
+        lines.append(" ".join(header.split()))
+    text = "\n".join(lines)
+    return text[:MAX_CONTEXT_BYTES]
+
+
+@dataclass(slots=True)
+class Task:
+    """One unit of drain work on one definition of one open document."""
+
+    drain: str
+    uri: str
+    qualname: str
+    start: int  # byte range of the definition in the version it was made from
+    end: int
+    scope_text: str
+    context: str
+    model: str
+    max_tokens: int
+    public: bool = True
+    version: int | None = None
+    style: str = "google"
+    priority: float = 0.0
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Content address: drain, prompt version, model, scope text and context."""
+        self.key = sha(
+            self.drain, PROMPT_VERSION, self.model, self.style, self.scope_text, self.context
+        )
+
+    @property
+    def slot(self) -> tuple[str, str, str]:
+        """What a newer task for the same place replaces."""
+        return (self.drain, self.uri, self.qualname)
+
+    def request(self) -> DrainRequest:
+        """The request this task sends."""
+        instructions = INSTRUCTIONS[self.drain].format(style=self.style)
+        prompt = f"Definition `{self.qualname}`:\n\n{self.scope_text[:MAX_SCOPE_BYTES]}"
+        return DrainRequest(
+            drain=self.drain,
+            model=self.model,
+            max_tokens=self.max_tokens,
+            context=self.context,
+            prompt=prompt,
+            instructions=instructions,
+            scope=self.scope_text,
+            style=self.style,
+        )
+
+    def input_estimate(self) -> int:
+        """An upper bound on the input tokens (see ``estimate_input_tokens``)."""
+        request = self.request()
+        return estimate_input_tokens(request.instructions, request.context, request.prompt)
+
+
+def validate(drain: str, text: str) -> str | None:
+    """The answer, cleaned, or None when it is not what the drain asked for."""
+    text = text.strip()
+    if not text:
+        return None
+    if drain == "docstrings":
+        if text.startswith("```"):
+            text = text.strip("`").removeprefix("python").strip()
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            return None
+        if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+            return None
+        value = tree.body[0].value
+        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+            return None
+        return text
+    return " ".join(text.split())[:600]
+
+
+def definitions(root: Node) -> list[tuple[Node, str, bool]]:
+    """Every function and class definition outside function bodies: (node, qualname, public)."""
+    out: list[tuple[Node, str, bool]] = []
+    stack: list[tuple[Node, str, bool]] = [(root, "", True)]
+    while stack:
+        container, prefix, public = stack.pop()
+        for child in container.named_children:
+            node = (
+                child.child_by_field_name("definition")
+                if child.type == "decorated_definition"
+                else child
+            )
+            if node is None or node.type not in ("function_definition", "class_definition"):
+                continue
+            name_node = node.child_by_field_name("name")
+            name = (name_node.text or b"").decode("utf-8", "replace") if name_node else "?"
+            is_public = public and not (name.startswith("_") and not name.endswith("__"))
+            out.append((node, prefix + name, is_public))
+            if node.type == "class_definition":
+                body = node.child_by_field_name("body")
+                if body is not None:
+                    stack.append((body, prefix + name + ".", is_public))
+    out.sort(key=lambda item: item[0].start_byte)
+    return out
+
+
+def complexity_of(node: Node) -> int:
+    """Cyclomatic complexity of a function (1 for a class)."""
+    return cyclomatic_complexity(node) if node.type == "function_definition" else 1
+
+
+DEFAULT_MAX_TOKENS = {"docstrings": 400, "summaries": 160, "simplify": 240}
+
+
+def enabled(drains: dict[str, object], name: str) -> bool:
+    """``drains.<name>.enabled`` (on by default)."""
+    entry = drains.get(name)
+    if isinstance(entry, dict):
+        return bool(entry.get("enabled", True))
+    return True
+
+
+def build_tasks(
+    uri: str,
+    source: bytes,
+    root: Node,
+    version: int | None,
+    docstring_findings: dict[int, str],
+    *,
+    model: str,
+    max_tokens_per_drain: int,
+    drains: dict[str, object],
+    style: str = "google",
+) -> list[Task]:
+    """The drain tasks of one document version.
+
+    ``docstring_findings`` maps the name offset of each definition with a D1xx finding to
+    its qualified name.
+    """
+    context = outline(source, root)
+    tasks: list[Task] = []
+    for node, qualname, public in definitions(root):
+        scope = source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+        name = node.child_by_field_name("name")
+        wanted: list[str] = []
+        if name is not None and name.start_byte in docstring_findings:
+            wanted.append("docstrings")
+        if public:
+            wanted.append("summaries")
+        if node.type == "function_definition" and complexity_of(node) > SIMPLIFY_THRESHOLD:
+            wanted.append("simplify")
+        for drain in wanted:
+            if not enabled(drains, drain):
+                continue
+            task = Task(
+                drain=drain,
+                uri=uri,
+                qualname=docstring_findings.get(name.start_byte, qualname) if name else qualname,
+                start=node.start_byte,
+                end=node.end_byte,
+                scope_text=scope,
+                context=context,
+                model=model,
+                max_tokens=DEFAULT_MAX_TOKENS[drain],
+                public=public,
+                version=version,
+                style=style,
+            )
+            room = max_tokens_per_drain - task.input_estimate()
+            if model != "offline":
+                if room < 32:
+                    continue  # too large for one drain run: never sent
+                task.max_tokens = min(task.max_tokens, room)
+            tasks.append(task)
+    return tasks

@@ -1,0 +1,430 @@
+"""The idle scheduler: lowest-priority drain work, inside the budget, stopped by a keystroke.
+
+- Ready when idle: no edit for ``idle.delayMs``, no pause (rate limits), not blocked (a cap).
+- Runs the most valuable tasks first (public before private, recently edited first, small
+  before large), at most ``concurrency`` at a time.
+- An edit cancels at once the running tasks whose definition it touches (``affected``) or
+  all of them (``all``); the analysis after the edit submits the tasks again, so a task
+  whose content did not change runs again at the next idle time. Tokens billed for
+  cancelled work are recorded as wasted.
+- Every request reserves its worst case in the ledger first and is settled after; a
+  reservation the budget refuses stops dispatching with that reason.
+- 429 pauses until ``retry-after``; 529 backs off; a spend-limit 429 stops for the day; the
+  rate-limit headers hold drains back while the remaining share is under the reserve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from drain_ls.backends.base import Backend, BackendError, Progress
+from drain_ls.budget import Limits, Price, Refusal, Usage, cost_usd
+from drain_ls.drains import Task, sha, validate
+from drain_ls.ledger import Ledger, LedgerError, Reservation
+
+logger = logging.getLogger("drain_ls")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A drain's validated answer about one definition, with its provenance."""
+
+    drain: str
+    uri: str
+    qualname: str
+    key: str
+    scope_hash: str
+    text: str
+    model: str
+    tokens: int
+    cost: float
+    created: float  # time.time()
+    cached: bool = False
+
+
+@dataclass(slots=True)
+class _Running:
+    task: Task
+    job: asyncio.Task[None]
+    progress: Progress
+    cancel_reason: str | None = None
+
+
+@dataclass(slots=True)
+class SchedulerState:
+    """What the status line shows."""
+
+    state: str = "idle"
+    reason: str = ""
+    pending: int = 0
+    running: int = 0
+    consumed_tokens: int = 0
+    cost_usd: float = 0.0
+    wasted_tokens: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    cache_hits: int = 0
+    requests: list[str] = field(default_factory=list)
+
+
+class Scheduler:
+    """Owns the queue and the running drain tasks of one server."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        ledger: Ledger | None,
+        limits: Limits,
+        price: Price,
+        on_result: Callable[[Result], None],
+        *,
+        workspace: str = "",
+        concurrency: int = 2,
+        idle_delay: float = 2.0,
+        cancel_policy: str = "affected",
+        ratelimit_reserve: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """A scheduler that sends through ``backend`` and accounts in ``ledger``."""
+        self.backend = backend
+        self.ledger = ledger
+        self.limits = limits
+        self.price = price
+        self.on_result = on_result
+        self.workspace = workspace
+        self.concurrency = concurrency
+        self.idle_delay = idle_delay
+        self.cancel_policy = cancel_policy
+        self.ratelimit_reserve = ratelimit_reserve
+        self.clock = clock
+        self.queue: dict[tuple[str, str, str], Task] = {}
+        self.running: dict[tuple[str, str, str], _Running] = {}
+        self.done_keys: dict[str, Result] = {}
+        self.last_activity = clock()
+        self.paused_until = 0.0
+        self.blocked: str | None = None
+        self.stopped: str | None = None
+        self.backoff = 1.0
+        self.status = SchedulerState()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+
+    @property
+    def free(self) -> bool:
+        """The offline backend costs nothing: no reservation, no ledger row."""
+        return self.backend.name == "offline"
+
+    # -- life -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start dispatching (in the running event loop)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop().create_task(self._dispatch(), name="drains")
+
+    async def close(self) -> None:
+        """Cancel everything, settle what was in flight, release the backend."""
+        if self._loop is not None:
+            self._loop.cancel()
+        jobs = [r.job for r in self.running.values()]
+        for running in self.running.values():
+            running.cancel_reason = "shutdown"
+            running.job.cancel()
+        for job in jobs:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await job
+        if self._loop is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        await self.backend.close()
+
+    # -- events from the editor -------------------------------------------------------------
+
+    def activity(self) -> None:
+        """The user did something: idle time starts again."""
+        self.last_activity = self.clock()
+        self._wake.set()
+
+    def submit(self, uri: str, tasks: list[Task]) -> None:
+        """The current tasks of ``uri`` (replacing what was queued for it)."""
+        for slot in [s for s in self.queue if s[1] == uri]:
+            del self.queue[slot]
+        for task in tasks:
+            if task.key in self.done_keys:
+                continue
+            running = self.running.get(task.slot)
+            if running is not None and running.task.key == task.key:
+                continue
+            self.queue[task.slot] = task
+        self._publish()
+        self._wake.set()
+
+    def forget(self, uri: str) -> None:
+        """A closed document: drop its queued tasks (running ones finish or get cancelled)."""
+        for slot in [s for s in self.queue if s[1] == uri]:
+            del self.queue[slot]
+        self._publish()
+
+    def edited(self, uri: str, edits: list[tuple[int, int, int]]) -> int:
+        """An edit of ``uri``: pause, and cancel the running tasks it makes stale."""
+        self.activity()
+        cancelled = 0
+        for running in list(self.running.values()):
+            task = running.task
+            if task.uri != uri and self.cancel_policy != "all":
+                continue
+            hit = self.cancel_policy == "all"
+            for start, old_end, new_end in edits:
+                if task.uri != uri:
+                    continue
+                if start <= task.end and task.start <= old_end:
+                    hit = True
+                elif task.start >= old_end:
+                    task.start += new_end - old_end
+                    task.end += new_end - old_end
+            if hit and not running.job.done():
+                running.cancel_reason = "edit"
+                running.job.cancel()
+                cancelled += 1
+        return cancelled
+
+    def context_changed(self, uri: str, context: str) -> None:
+        """The file's context (imports, signatures) changed: its running tasks are stale."""
+        for running in self.running.values():
+            if running.task.uri == uri and running.task.context != context:
+                running.cancel_reason = "edit"
+                running.job.cancel()
+
+    def unblock(self) -> None:
+        """Settings or the day changed: try again."""
+        self.blocked = None
+        self._wake.set()
+
+    # -- dispatching ------------------------------------------------------------------------
+
+    def _ready_in(self) -> float | None:
+        """Seconds until the next task may start (None: nothing to do now)."""
+        if self.stopped or self.blocked or not self.queue:
+            return None
+        if len(self.running) >= self.concurrency:
+            return None
+        now = self.clock()
+        wait = max(self.last_activity + self.idle_delay - now, self.paused_until - now, 0.0)
+        return wait
+
+    async def _dispatch(self) -> None:
+        while True:
+            wait = self._ready_in()
+            self._wake.clear()
+            if wait is None:
+                self._publish()
+                await self._wake.wait()
+                continue
+            if wait > 0:
+                self._publish()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                continue
+            share = self.backend.rate_limits.remaining_share()
+            if share is not None and share < self.ratelimit_reserve and not self.free:
+                self.paused_until = self.clock() + 5.0
+                self.status.reason = "holding back: rate-limit headroom"
+                continue
+            task = max(self.queue.values(), key=self._value)
+            del self.queue[task.slot]
+            progress = Progress()
+            job = asyncio.get_running_loop().create_task(
+                self._run(task, progress), name=f"drain {task.drain} {task.qualname}"
+            )
+            self.running[task.slot] = _Running(task, job, progress)
+            job.add_done_callback(partial(self._finished, task.slot))
+            self._publish()
+
+    def _finished(self, slot: tuple[str, str, str], _: object = None) -> None:
+        self.running.pop(slot, None)
+        self._publish()
+        self._wake.set()
+
+    def _value(self, task: Task) -> float:
+        """Expected value per token: public first, then recently edited, then small."""
+        return (
+            task.priority
+            + (1.0 if task.public else 0.0)
+            + 1.0 / (1.0 + len(task.scope_text) / 2000)
+        )
+
+    async def _run(self, task: Task, progress: Progress) -> None:
+        if self.ledger is not None and not self.free:
+            cached = self.ledger.result(task.key)
+            if cached is not None:
+                self.status.cache_hits += 1
+                self._deliver(task, cached["text"], cached["model"], 0, 0.0, cached=True)
+                return
+        reservation: Reservation | None = None
+        if not self.free:
+            if self.ledger is None:
+                self.stopped = "no ledger: nothing is sent"
+                return
+            try:
+                made = self.ledger.reserve(
+                    drain=task.drain,
+                    workspace=self.workspace,
+                    scope_key=task.qualname,
+                    content_hash=task.key,
+                    model=task.model,
+                    tier=2,
+                    input_estimate=task.input_estimate(),
+                    max_tokens=task.max_tokens,
+                    limits=self.limits,
+                    price=self.price,
+                )
+            except LedgerError as exc:
+                self.stopped = f"ledger unavailable: {exc}"
+                logger.error("%s", self.stopped)
+                return
+            if isinstance(made, Refusal):
+                self.blocked = f"over budget: {made}"
+                self.queue.setdefault(task.slot, task)
+                self._defer(task, str(made))
+                logger.info("drains stopped: %s", self.blocked)
+                return
+            reservation = made
+        try:
+            response = await self.backend.complete(task.request(), progress)
+        except asyncio.CancelledError:
+            usage = progress.usage()
+            self._settle(reservation, usage, "cancelled", wasted=usage.total)
+            self.status.cancelled += 1
+            raise
+        except BackendError as exc:
+            self._settle(reservation, exc.usage, "failed")
+            self.status.failed += 1
+            self._failure(task, exc)
+            return
+        except Exception:
+            self._settle(reservation, progress.usage(), "failed")
+            self.status.failed += 1
+            logger.exception("drain %s failed", task.drain)
+            return
+        cost = self._settle(reservation, response.usage, "done")
+        self.backoff = 1.0
+        text = None if response.truncated else validate(task.drain, response.text)
+        if text is None:
+            self.status.failed += 1
+            logger.info("drain %s on %s: answer rejected", task.drain, task.qualname)
+            return
+        self.status.completed += 1
+        if self.ledger is not None and not self.free:
+            self.ledger.store_result(
+                task.key,
+                drain=task.drain,
+                model=response.model,
+                content_hash=task.key,
+                value={"text": text, "model": response.model},
+                tokens=response.usage.total,
+                cost=cost,
+            )
+        self._deliver(task, text, response.model, response.usage.total, cost)
+
+    def _settle(
+        self, reservation: Reservation | None, usage: Usage, status: str, wasted: int = 0
+    ) -> float:
+        self.status.consumed_tokens += usage.total
+        if status == "cancelled":
+            self.status.wasted_tokens += wasted
+        cost = cost_usd(usage, self.price)
+        self.status.cost_usd += cost
+        if reservation is None or self.ledger is None:
+            return cost
+        try:
+            return self.ledger.settle(reservation.run_id, usage, status, self.price, wasted)
+        except LedgerError as exc:
+            logger.error("cannot settle run %s: %s", reservation.run_id, exc)
+            return cost
+
+    def _failure(self, task: Task, error: BackendError) -> None:
+        now = self.clock()
+        if error.kind == "spend_limit":
+            self.stopped = "spend limit reached: drains stop for today"
+        elif error.kind == "rate_limited":
+            self.paused_until = now + (error.retry_after if error.retry_after is not None else 30.0)
+            self.status.reason = f"rate-limited until +{self.paused_until - now:.0f}s"
+        elif error.kind in ("overloaded", "server", "midstream", "connection", "timeout"):
+            delay = error.retry_after if error.retry_after is not None else self.backoff
+            self.backoff = min(self.backoff * 2, 60.0)
+            self.paused_until = now + delay
+        elif error.kind == "auth":
+            self.stopped = "the API refused the credentials"
+        if error.kind not in ("request", "auth", "spend_limit"):
+            self.queue.setdefault(task.slot, task)  # try again after the pause
+        logger.info("drain %s on %s failed: %s", task.drain, task.qualname, error.kind)
+
+    def _defer(self, task: Task, reason: str) -> None:
+        if self.ledger is None:
+            return
+        with contextlib.suppress(LedgerError):
+            self.ledger.defer(
+                drain=task.drain,
+                workspace=self.workspace,
+                scope_key=task.qualname,
+                content_hash=task.key,
+                estimated_tokens=task.input_estimate() + task.max_tokens,
+                reason=reason,
+            )
+
+    def _deliver(
+        self, task: Task, text: str, model: str, tokens: int, cost: float, cached: bool = False
+    ) -> None:
+        result = Result(
+            task.drain,
+            task.uri,
+            task.qualname,
+            task.key,
+            sha(task.scope_text),
+            text,
+            model,
+            tokens,
+            cost,
+            time.time(),
+            cached,
+        )
+        self.done_keys[task.key] = result
+        self.on_result(result)
+
+    def _publish(self) -> None:
+        status = self.status
+        status.pending = len(self.queue)
+        status.running = len(self.running)
+        now = self.clock()
+        if self.stopped:
+            status.state, status.reason = (
+                "over-budget" if "budget" in self.stopped else "disabled",
+                self.stopped,
+            )
+        elif self.blocked:
+            status.state, status.reason = "over-budget", self.blocked
+        elif self.paused_until > now:
+            status.state = "rate-limited"
+        elif self.running:
+            status.state, status.reason = "running", ""
+        elif self.queue and now - self.last_activity < self.idle_delay:
+            status.state, status.reason = "paused", "editing"
+        else:
+            status.state, status.reason = "idle", ""
+
+
+def age(created: float) -> str:
+    """How long ago, for humans."""
+    seconds = max(0.0, time.time() - created)
+    if seconds < 90:
+        return f"{math.floor(seconds)} s ago"
+    if seconds < 5400:
+        return f"{math.floor(seconds / 60)} min ago"
+    return f"{seconds / 3600:.1f} h ago"
