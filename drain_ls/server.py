@@ -25,7 +25,6 @@ from drain_ls import __version__
 from drain_ls.analysis.checker import CheckSettings
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
-from drain_ls.backends.anthropic import AnthropicBackend
 from drain_ls.backends.base import Backend
 from drain_ls.backends.offline import OfflineBackend
 from drain_ls.budget import Limits, price_of
@@ -421,6 +420,10 @@ class DrainServer(LanguageServer):
         backend: Backend
         model = llm.model
         if llm.backend == "anthropic" and os.environ.get("ANTHROPIC_API_KEY"):
+            # Imported here: the SDK takes most of a second to import, and most sessions
+            # never need it.
+            from drain_ls.backends.anthropic import AnthropicBackend
+
             backend = AnthropicBackend()
         else:
             if llm.backend == "anthropic":

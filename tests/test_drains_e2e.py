@@ -1,0 +1,254 @@
+"""The drain engine end to end: a real server, the real SDK, the local fake of the API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient, client_capabilities
+
+from tests.fake_anthropic import FakeAnthropic
+from tests.lsp_support import apply_workspace_edit, range_of, server_config, wait_until
+
+SOURCE = '''"""A module."""
+
+
+def add(a, b):
+    return a + b
+'''
+DOCSTRING = '"""Add two numbers.\n\nArgs:\n    a: The first.\n    b: The second.\n"""'
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(reply=lambda body: DOCSTRING) as api:
+        yield api
+
+
+def settings(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "llm": {"enabled": True, "backend": "anthropic", "model": "claude-haiku-4-5"},
+        "idle": {"delayMs": 50},
+        "diagnostics": {"debounceMs": 0},
+        "drains": {"summaries": {"enabled": False}},
+    }
+    for key, value in overrides.items():
+        base[key] = {**base.get(key, {}), **value}
+    return base
+
+
+class Editor:
+    """One server process and the documents open in it."""
+
+    def __init__(self, client: LanguageClient, root: Path) -> None:
+        self.client = client
+        self.root = root
+        self.texts: dict[str, str] = {}
+        self.versions: dict[str, int] = {}
+
+    def open(self, name: str, text: str) -> str:
+        uri = (self.root / name).as_uri()
+        self.texts[uri], self.versions[uri] = text, 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=text
+                )
+            )
+        )
+        return uri
+
+    def change(self, uri: str, at: str, new: str) -> None:
+        """Insert ``new`` before the first ``at``."""
+        text = self.texts[uri]
+        position = range_of(text, at, "utf-16").start
+        index = text.index(at)
+        self.texts[uri] = text[:index] + new + text[index:]
+        self.versions[uri] += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=uri, version=self.versions[uri]
+                ),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(start=position, end=position), text=new
+                    )
+                ],
+            )
+        )
+
+    async def actions(self, uri: str, at: str) -> list[types.CodeAction]:
+        result = await self.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=range_of(self.texts[uri], at, "utf-16"),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+        return [a for a in result or [] if isinstance(a, types.CodeAction)]
+
+    async def generated(self, uri: str, at: str = "add") -> types.CodeAction:
+        async def poll() -> types.CodeAction | None:
+            for action in await self.actions(uri, at):
+                if action.title == "Insert generated docstring":
+                    return action
+            return None
+
+        for _ in range(1500):
+            action = await poll()
+            if action is not None:
+                return action
+            await asyncio.sleep(0.01)
+        raise AssertionError("no generated docstring was offered")
+
+    async def status(self) -> dict[str, Any]:
+        result = await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="drain.status")
+        )
+        return dict(result["drains"])
+
+
+async def start(root: Path, fake: FakeAnthropic, home: Path, options: dict[str, Any]) -> Editor:
+    config = server_config(
+        {
+            "ANTHROPIC_BASE_URL": fake.url,
+            "ANTHROPIC_API_KEY": "sk-ant-test-canary-0123456789",
+            "DRAIN_LS_HOME": str(home),
+        }
+    )
+    client = await config.start()
+    assert isinstance(client, LanguageClient)
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
+            initialization_options=options,
+        )
+    )
+    return Editor(client, root)
+
+
+@pytest.fixture
+async def editor(tmp_path: Path, fake: FakeAnthropic) -> AsyncIterator[Editor]:
+    session = await start(tmp_path, fake, tmp_path / "home", settings())
+    yield session
+    await session.client.shutdown_session()
+
+
+async def test_generated_docstring_is_offered_and_applied(
+    editor: Editor, fake: FakeAnthropic
+) -> None:
+    uri = editor.open("m.py", SOURCE)
+    action = await editor.generated(uri)
+    text = apply_workspace_edit(editor.texts[uri], uri, action.edit, "utf-16", 1)  # type: ignore[arg-type]
+    assert '    """Add two numbers.\n\n    Args:\n        a: The first.' in text
+    compile(text, "m.py", "exec")
+    # One request, scoped to the function, with the file's outline as cached context.
+    [request] = [json.loads(entry["body"]) for entry in fake.log]
+    assert "def add(a, b):\n    return a + b" in request["messages"][0]["content"]
+    assert request["system"][1]["cache_control"]["type"] == "ephemeral"
+    status = await editor.status()
+    assert status["completed"] == 1
+    assert status["consumedTokens"] == sum(
+        b.input_tokens + b.output_tokens + b.cache_read_tokens + b.cache_write_tokens
+        for b in fake.billed
+    )
+
+
+async def test_keystroke_during_a_slow_stream_closes_the_connection_and_the_task_runs_again(
+    editor: Editor, fake: FakeAnthropic
+) -> None:
+    fake.scenarios = ["hang"]
+    uri = editor.open("m.py", SOURCE)
+    await wait_until(lambda: len(fake.log) == 1)
+    await asyncio.sleep(0.1)  # the stream is open and waiting
+    editor.change(uri, "return a + b", "# typing\n    ")
+    await wait_until(lambda: fake.disconnects)
+    assert fake.disconnects[0]["id"] == fake.log[0]["id"]
+    # At the next idle time the task runs again, on the new text, and completes.
+    action = await editor.generated(uri)
+    assert action.edit is not None
+    assert len(fake.log) == 2
+    assert "# typing" in json.loads(fake.log[1]["body"])["messages"][0]["content"]
+    status = await editor.status()
+    assert status["cancelled"] == 1 and status["wastedTokens"] > 0
+
+
+async def test_rate_limit_pauses_then_resumes(editor: Editor, fake: FakeAnthropic) -> None:
+    fake.scenarios = ["429"]
+    fake.retry_after = 0.4
+    uri = editor.open("m.py", SOURCE)
+    await editor.generated(uri)
+    assert [entry["scenario"] for entry in fake.log] == ["429", "ok"]
+    assert fake.log[1]["time"] - fake.log[0]["time"] >= 0.4
+
+
+async def test_a_budget_that_runs_out_stops_the_drains_with_a_reason(
+    tmp_path: Path, fake: FakeAnthropic
+) -> None:
+    editor = await start(
+        tmp_path,
+        fake,
+        tmp_path / "home",
+        settings(budget={"dailyTokens": 1_200, "maxTokensPerDrain": 1_200}),
+    )
+    try:
+        uri = editor.open("m.py", SOURCE + "\n\ndef sub(a, b):\n    return a - b\n")
+        await wait_until(lambda: len(fake.log) >= 1)
+
+        async def stopped() -> dict[str, Any] | None:
+            status = await editor.status()
+            return status if status["state"] == "over-budget" else None
+
+        for _ in range(500):
+            status = await stopped()
+            if status:
+                break
+            await asyncio.sleep(0.01)
+        assert status is not None
+        assert "budget.dailyTokens" in status["reason"]
+        assert len(fake.log) == 1  # the second request was never sent
+        assert uri
+    finally:
+        await editor.client.shutdown_session()
+
+
+async def test_a_restart_reuses_cached_results_without_a_request(
+    tmp_path: Path, fake: FakeAnthropic
+) -> None:
+    home = tmp_path / "home"
+    first = await start(tmp_path, fake, home, settings())
+    uri = first.open("m.py", SOURCE)
+    await first.generated(uri)
+    await first.client.shutdown_session()
+    assert len(fake.log) == 1
+    second = await start(tmp_path, fake, home, settings())
+    try:
+        uri = second.open("m.py", SOURCE)
+        await second.generated(uri)
+        assert len(fake.log) == 1
+        assert (await second.status())["cacheHits"] == 1
+    finally:
+        await second.client.shutdown_session()
+
+
+async def test_offline_backend_needs_no_key_and_sends_nothing(
+    tmp_path: Path, fake: FakeAnthropic
+) -> None:
+    editor = await start(tmp_path, fake, tmp_path / "home", settings(llm={"backend": "offline"}))
+    try:
+        uri = editor.open("m.py", SOURCE)
+        action = await editor.generated(uri)
+        text = apply_workspace_edit(editor.texts[uri], uri, action.edit, "utf-16", 1)  # type: ignore[arg-type]
+        assert '    """TODO: Summarize `add`.' in text
+        assert fake.log == []
+        assert (await editor.status())["backend"] == "offline"
+    finally:
+        await editor.client.shutdown_session()
