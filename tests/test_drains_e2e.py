@@ -252,3 +252,90 @@ async def test_offline_backend_needs_no_key_and_sends_nothing(
         assert (await editor.status())["backend"] == "offline"
     finally:
         await editor.client.shutdown_session()
+
+
+COMPLEX = '''"""A module."""
+
+
+def route(kind, value):
+    """Pick a handler."""
+    if kind == 1:
+        return value
+    elif kind == 2:
+        return value * 2
+    elif kind == 3:
+        return value * 3
+    elif kind == 4:
+        return value * 4
+    elif kind == 5 and value:
+        return value * 5
+    for x in range(value):
+        if x and kind or value:
+            return x
+    return None
+'''
+
+
+async def test_summary_in_hover_and_simplify_as_information(
+    tmp_path: Path, fake: FakeAnthropic
+) -> None:
+    def reply(body: dict[str, Any]) -> str:
+        system = body["system"][0]["text"]
+        if "summarize" in system:
+            return "Routes a value by kind. Watch the fall-through."
+        return "Replace the elif chain with a dict of handlers."
+
+    fake.reply = reply
+    editor = await start(
+        tmp_path, fake, tmp_path / "home", settings(drains={"summaries": {"enabled": True}})
+    )
+    try:
+        uri = editor.open("c.py", COMPLEX)
+
+        def information() -> list[types.Diagnostic]:
+            return [
+                d
+                for d in editor.client.diagnostics.get(uri, [])
+                if d.severity == types.DiagnosticSeverity.Information
+            ]
+
+        await wait_until(information)
+        [diagnostic] = information()
+        assert diagnostic.code == "simplify"
+        assert diagnostic.message == "Simplify: Replace the elif chain with a dict of handlers."
+        assert diagnostic.range == range_of(COMPLEX, "route", "utf-16")
+
+        async def hover() -> str:
+            result = await editor.client.text_document_hover_async(
+                types.HoverParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri),
+                    position=range_of(COMPLEX, "route", "utf-16").start,
+                )
+            )
+            assert result is not None and isinstance(result.contents, types.MarkupContent)
+            return result.contents.value
+
+        for _ in range(500):
+            value = await hover()
+            if "Summary" in value:
+                break
+            await asyncio.sleep(0.01)
+        assert "**Summary** — Routes a value by kind. Watch the fall-through." in value
+        assert "claude-haiku-4-5" in value and "tokens" in value and "$" in value
+        # An edit inside the function: the summary no longer describes this code (and the
+        # new requests it causes never finish here).
+        fake.default = "hang"
+        editor.change(uri, "return None", "x = 1\n    ")
+        await wait_until(lambda: not information())
+        assert "Summary" not in await hover()
+    finally:
+        await editor.client.shutdown_session()
+
+
+async def test_overloaded_api_backs_off_and_resumes(editor: Editor, fake: FakeAnthropic) -> None:
+    fake.scenarios = ["529", "midstream"]
+    uri = editor.open("m.py", SOURCE)
+    await editor.generated(uri)
+    assert [entry["scenario"] for entry in fake.log] == ["529", "midstream", "ok"]
+    status = await editor.status()
+    assert status["failed"] == 2 and status["completed"] == 1
