@@ -230,7 +230,7 @@ class DrainServer(LanguageServer):
         if doc is None:
             logger.error("didChange for %s, which is not open: ignored", uri)
             return
-        before = len(doc.changes.edits)
+        scheduler = self.scheduler
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 try:
@@ -248,12 +248,16 @@ class DrainServer(LanguageServer):
                 if end < start:
                     self._reject_change(doc, "the range ends before it starts")
                     return
+                if scheduler is not None:
+                    # Before the reparse: a stale stream is closed first.
+                    new_end = start + len(change.text.encode("utf-8", "surrogateescape"))
+                    scheduler.edited(uri, [(start, end, new_end)])
                 doc.replace(start, end, change.text)
             else:
+                if scheduler is not None:
+                    scheduler.edited(uri, [(0, len(doc.source), len(change.text.encode()))])
                 doc.replace_all(change.text)
         doc.version = params.text_document.version
-        if self.scheduler is not None:
-            self.scheduler.edited(uri, doc.changes.edits[before:])
         self.schedule_analysis(uri)
 
     def _reject_change(self, doc: Document, reason: str) -> None:
@@ -452,6 +456,7 @@ class DrainServer(LanguageServer):
             self._on_result,
             workspace=str(root) if root else "",
             idle_delay=self.settings.idle.delayMs / 1000,
+            concurrency=_concurrency(self.settings.drains),
             cancel_policy=self.settings.cancel.policy,
             ratelimit_reserve=budget.ratelimitReserve,
         )
@@ -591,6 +596,12 @@ class DrainServer(LanguageServer):
             "uptimeSeconds": round(time.monotonic() - self.started, 3),
             "settings": settings_to_json(self.settings),
         }
+
+
+def _concurrency(drains: dict[str, Any]) -> int:
+    """``drains.concurrency``: how many drains may stream at once (default 2)."""
+    value = drains.get("concurrency", 2)
+    return value if isinstance(value, int) and 1 <= value <= 16 else 2
 
 
 class ClientLogHandler(logging.Handler):

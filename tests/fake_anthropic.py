@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import math
+import select
+import socket
 import threading
 import time
 import uuid
@@ -288,9 +290,17 @@ class FakeAnthropic:
             )
             send("ping", {"type": "ping"})
             if scenario == "hang":
-                while True:  # until the client goes away
-                    time.sleep(self.delay)
-                    send("ping", {"type": "ping"})
+                # Until the client goes away: watch the socket for its EOF (a close is seen
+                # within a millisecond), and ping now and then as the API does.
+                connection = handler.connection
+                last_ping = time.monotonic()
+                while True:
+                    readable, _, _ = select.select([connection], [], [], 0.001)
+                    if readable and not connection.recv(1, socket.MSG_PEEK):
+                        raise ConnectionResetError
+                    if time.monotonic() - last_ping > 0.5:
+                        send("ping", {"type": "ping"})
+                        last_ping = time.monotonic()
             chunks = [text[i : i + 8] for i in range(0, len(text), 8)] or [""]
             stop_reason = "end_turn"
             for i, chunk in enumerate(chunks):
