@@ -20,6 +20,7 @@ import json
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +114,10 @@ async def cancellation(rounds: int) -> list[float]:
         text = '"""M."""\n\n\ndef f(x):\n    return x\n'
         open_doc(client, uri, text)
         version = 1
-        for _ in range(rounds):
-            requests = len(fake.log)
-            await until(lambda: len(fake.log) > requests - (1 if version == 1 else 0) and fake.log)
-            await asyncio.sleep(0.05)  # the stream is open
-            seen = len(fake.disconnects)
+        for round_ in range(rounds):
+            # Each round has one stream open: wait for it, edit its function, time the close.
+            await until(partial(lambda n: len(fake.log) > n, round_))
+            await asyncio.sleep(0.05)
             version += 1
             start_time = time.monotonic()
             client.text_document_did_change(
@@ -134,9 +134,8 @@ async def cancellation(rounds: int) -> list[float]:
                     ],
                 )
             )
-            await until(lambda: len(fake.disconnects) > seen)
+            await until(partial(lambda n: len(fake.disconnects) > n, round_))
             latencies.append((fake.disconnects[-1]["time"] - start_time) * 1000)
-            await until(lambda: len(fake.log) > requests)
         await client.shutdown_session()
     return latencies
 
