@@ -1,0 +1,128 @@
+"""The scheduler with the real backend and ledger, without an editor around it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drain_ls.analysis.source import parse
+from drain_ls.backends.anthropic import AnthropicBackend
+from drain_ls.budget import Limits, price_of
+from drain_ls.drains import Task, build_tasks
+from drain_ls.ledger import Ledger
+from drain_ls.scheduler import Result, Scheduler
+from tests.fake_anthropic import FakeAnthropic
+
+SOURCE = b'''"""M."""
+
+
+def first(a):
+    return a
+
+
+def second(b):
+    return b
+'''
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(reply=lambda body: '"""Doc."""') as api:
+        yield api
+
+
+def tasks(uri: str = "file:///m.py") -> list[Task]:
+    tree = parse(SOURCE)
+    names = {SOURCE.index(b"first"): "first", SOURCE.index(b"second"): "second"}
+    return build_tasks(
+        uri,
+        SOURCE,
+        tree.root_node,
+        1,
+        names,
+        model="claude-haiku-4-5",
+        max_tokens_per_drain=5000,
+        drains={"summaries": {"enabled": False}},
+    )
+
+
+def make(
+    fake: FakeAnthropic, tmp_path: Path, results: list[Result], **options: object
+) -> Scheduler:
+    return Scheduler(
+        AnthropicBackend(api_key="sk-ant-test", base_url=fake.url),
+        Ledger(tmp_path / "ledger.sqlite3"),
+        Limits(),
+        price_of("claude-haiku-4-5"),
+        results.append,
+        idle_delay=0.01,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def until(condition: object, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():  # type: ignore[operator]
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+async def test_policy_all_cancels_every_running_drain(fake: FakeAnthropic, tmp_path: Path) -> None:
+    fake.default = "hang"
+    results: list[Result] = []
+    scheduler = make(fake, tmp_path, results, cancel_policy="all")
+    scheduler.start()
+    scheduler.submit("file:///m.py", tasks())
+    await until(lambda: len(scheduler.running) == 2 and len(fake.log) == 2)
+    # An edit of another file, far from both functions, still cancels both.
+    assert scheduler.edited("file:///other.py", [(0, 0, 1)]) == 2
+    await until(lambda: len(fake.disconnects) == 2)
+    await scheduler.close()
+    runs = scheduler.ledger.runs() if scheduler.ledger else []
+    assert [r["status"] for r in runs] == ["cancelled", "cancelled"]
+
+
+async def test_policy_affected_cancels_only_the_touched_drain(
+    fake: FakeAnthropic, tmp_path: Path
+) -> None:
+    fake.default = "hang"
+    scheduler = make(fake, tmp_path, [])
+    scheduler.start()
+    scheduler.submit("file:///m.py", tasks())
+    await until(lambda: len(scheduler.running) == 2 and len(fake.log) == 2)
+    inside_second = SOURCE.index(b"return b")
+    assert (
+        scheduler.edited("file:///m.py", [(inside_second, inside_second, inside_second + 1)]) == 1
+    )
+    await until(lambda: len(fake.disconnects) == 1)
+    assert [r.task.qualname for r in scheduler.running.values()] == ["first"]
+    await scheduler.close()
+
+
+async def test_spend_limit_stops_for_the_day(fake: FakeAnthropic, tmp_path: Path) -> None:
+    fake.scenarios = ["429-spend"]
+    scheduler = make(fake, tmp_path, [], concurrency=1)
+    scheduler.start()
+    scheduler.submit("file:///m.py", tasks())
+    await until(lambda: scheduler.stopped is not None)
+    await asyncio.sleep(0.1)
+    assert len(fake.log) == 1  # nothing more is sent
+    assert "spend limit" in (scheduler.stopped or "")
+    await scheduler.close()
+
+
+async def test_rate_limit_headroom_holds_drains_back(fake: FakeAnthropic, tmp_path: Path) -> None:
+    fake.ratelimit = {"tokens-limit": "1000", "tokens-remaining": "100"}
+    scheduler = make(fake, tmp_path, [], concurrency=1, ratelimit_reserve=0.5)
+    scheduler.start()
+    scheduler.submit("file:///m.py", tasks())
+    await until(lambda: len(fake.log) == 1)
+    await asyncio.sleep(0.3)
+    # The first response said 10% is left, under the 50% reserve: the second waits.
+    assert len(fake.log) == 1
+    assert scheduler.paused_until > 0
+    await scheduler.close()
