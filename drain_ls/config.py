@@ -31,6 +31,8 @@ class LlmSettings:
     backend: Literal["offline", "anthropic"] = "offline"
     model: str = "claude-haiku-4-5"
     batch: bool = False
+    # Overrides of the price table: {"model": {"input": USD per MTok, "output": ...}}.
+    prices: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

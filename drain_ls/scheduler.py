@@ -106,6 +106,7 @@ class Scheduler:
         self.ratelimit_reserve = ratelimit_reserve
         self.clock = clock
         self.queue: dict[tuple[str, str, str], Task] = {}
+        self.edited_at: dict[str, float] = {}  # uri -> last edit
         self.running: dict[tuple[str, str, str], _Running] = {}
         self.done_keys: dict[str, Result] = {}
         self.last_activity = clock()
@@ -175,6 +176,7 @@ class Scheduler:
     def edited(self, uri: str, edits: list[tuple[int, int, int]]) -> int:
         """An edit of ``uri``: pause, and cancel the running tasks it makes stale."""
         self.activity()
+        self.edited_at[uri] = self.clock()
         cancelled = 0
         for running in list(self.running.values()):
             task = running.task
@@ -253,12 +255,11 @@ class Scheduler:
         self._wake.set()
 
     def _value(self, task: Task) -> float:
-        """Expected value per token: public first, then recently edited, then small."""
-        return (
-            task.priority
-            + (1.0 if task.public else 0.0)
-            + 1.0 / (1.0 + len(task.scope_text) / 2000)
-        )
+        """Expected value per token: public first, then recently edited files, then small."""
+        edited = self.edited_at.get(task.uri)
+        recency = 0.0 if edited is None else 1.0 / (1.0 + (self.clock() - edited) / 60.0)
+        size = 1.0 / (1.0 + len(task.scope_text) / 2000)
+        return task.priority + (2.0 if task.public else 0.0) + recency + size
 
     async def _run(self, task: Task, progress: Progress) -> None:
         if self.ledger is not None and not self.free:
@@ -354,7 +355,10 @@ class Scheduler:
         if error.kind == "spend_limit":
             self.stopped = "spend limit reached: drains stop for today"
         elif error.kind == "rate_limited":
-            self.paused_until = now + (error.retry_after if error.retry_after is not None else 30.0)
+            wait = error.retry_after
+            if wait is None:
+                wait = self.backend.rate_limits.seconds_to_reset()
+            self.paused_until = now + (wait if wait is not None else 30.0)
             self.status.reason = f"rate-limited until +{self.paused_until - now:.0f}s"
         elif error.kind in ("overloaded", "server", "midstream", "connection", "timeout"):
             delay = error.retry_after if error.retry_after is not None else self.backoff

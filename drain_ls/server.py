@@ -27,7 +27,7 @@ from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
 from drain_ls.backends.base import Backend
 from drain_ls.backends.offline import OfflineBackend
-from drain_ls.budget import Limits, price_of
+from drain_ls.budget import Limits, Price, price_of
 from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
 from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
 from drain_ls.drains import build_tasks, definitions, outline, sha
@@ -452,7 +452,7 @@ class DrainServer(LanguageServer):
             backend,
             self.ledger,
             limits,
-            price_of(model),
+            price_of(model, _price_overrides(llm.prices)),
             self._on_result,
             workspace=str(root) if root else "",
             idle_delay=self.settings.idle.delayMs / 1000,
@@ -596,6 +596,18 @@ class DrainServer(LanguageServer):
             "uptimeSeconds": round(time.monotonic() - self.started, 3),
             "settings": settings_to_json(self.settings),
         }
+
+
+def _price_overrides(prices: dict[str, Any]) -> dict[str, Price]:
+    """``llm.prices`` as a price table (entries that are not two numbers are skipped)."""
+    table = {}
+    for model, entry in prices.items():
+        if isinstance(entry, dict):
+            try:
+                table[model] = Price(float(entry["input"]), float(entry["output"]))
+            except (KeyError, TypeError, ValueError):
+                logger.warning("llm.prices.%s needs numbers `input` and `output`", model)
+    return table
 
 
 def _concurrency(drains: dict[str, Any]) -> int:

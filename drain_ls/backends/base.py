@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from drain_ls.budget import Usage
@@ -107,6 +108,20 @@ class RateLimits:
         except (KeyError, ValueError):
             return None
         return remaining / limit if limit > 0 else None
+
+    def seconds_to_reset(self) -> float | None:
+        """Seconds until the soonest ``*-reset`` time among the headers (RFC 3339)."""
+        now = datetime.now(UTC)
+        waits = []
+        for name, value in self.values.items():
+            if not name.endswith("-reset"):
+                continue
+            try:
+                when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            waits.append(max(0.0, (when - now).total_seconds()))
+        return min(waits) if waits else None
 
 
 class Backend(Protocol):

@@ -59,6 +59,50 @@ def _is_method(node: Node) -> bool:
     return first is not None and first.text in (b"self", b"cls")
 
 
+def offline_simplification(code: str) -> str:
+    """One concrete, structural suggestion for a complex function."""
+    node = _definition(code)
+    if node is None or node.type != "function_definition":
+        return "Split this code into smaller functions."
+    body = node.child_by_field_name("body")
+    branches = loops = depth = 0
+    deepest: Node | None = None
+    stack = [(child, 1) for child in (body.named_children if body is not None else [])]
+    while stack:
+        current, level = stack.pop()
+        if current.type in ("function_definition", "class_definition", "lambda"):
+            continue
+        if current.type in ("if_statement", "elif_clause"):
+            branches += 1
+        if current.type in ("for_statement", "while_statement"):
+            loops += 1
+        if current.type == "block":
+            if level > depth:
+                depth, deepest = level, current.parent
+            level += 1
+        stack.extend((child, level) for child in current.named_children)
+    name = _name(node)
+    advice = []
+    if branches >= 4:
+        advice.append(
+            f"replace the {branches} if/elif branches with a lookup table or early returns"
+        )
+    if deepest is not None and depth >= 3:
+        line = deepest.start_point.row - node.start_point.row + 1
+        advice.append(
+            f"move the block nested {depth} deep (line {line} of the function) into a helper"
+        )
+    if loops >= 2:
+        advice.append(f"give each of the {loops} loops its own function")
+    if not advice:
+        advice.append("split it where its steps change subject")
+    return (
+        f"`{name}` has cyclomatic complexity {cyclomatic_complexity(node)}: "
+        + "; ".join(advice)
+        + "."
+    )
+
+
 def offline_summary(code: str) -> str:
     """Two sentences on what the definition in ``code`` is, from its structure alone."""
     node = _definition(code)
@@ -112,6 +156,8 @@ class OfflineBackend:
             text = offline_docstring(request.scope, request.style)
         elif request.drain == "summaries":
             text = offline_summary(request.scope)
+        elif request.drain == "simplify":
+            text = offline_simplification(request.scope)
         else:
             raise BackendError("request", f"the offline backend cannot run `{request.drain}`")
         progress.finished = True
