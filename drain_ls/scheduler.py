@@ -117,6 +117,11 @@ class Scheduler:
         self.status = SchedulerState()
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._last_status: tuple[object, ...] | None = None
+        # Hooks for the editor: the state changed; a run started; a run ended.
+        self.on_status: Callable[[], None] | None = None
+        self.on_start: Callable[[Task, Progress, asyncio.Task[None]], None] | None = None
+        self.on_end: Callable[[Task, str, Usage, float], None] | None = None
 
     @property
     def free(self) -> bool:
@@ -246,6 +251,8 @@ class Scheduler:
                 self._run(task, progress), name=f"drain {task.drain} {task.qualname}"
             )
             self.running[task.slot] = _Running(task, job, progress)
+            if self.on_start is not None:
+                self.on_start(task, progress, job)
             job.add_done_callback(partial(self._finished, task.slot))
             self._publish()
 
@@ -267,11 +274,13 @@ class Scheduler:
             if cached is not None:
                 self.status.cache_hits += 1
                 self._deliver(task, cached["text"], cached["model"], 0, 0.0, cached=True)
+                self._ended(task, "cached", Usage(), 0.0)
                 return
         reservation: Reservation | None = None
         if not self.free:
             if self.ledger is None:
                 self.stopped = "no ledger: nothing is sent"
+                self._ended(task, "no ledger", Usage(), 0.0)
                 return
             try:
                 made = self.ledger.reserve(
@@ -289,32 +298,38 @@ class Scheduler:
             except LedgerError as exc:
                 self.stopped = f"ledger unavailable: {exc}"
                 logger.error("%s", self.stopped)
+                self._ended(task, "no ledger", Usage(), 0.0)
                 return
             if isinstance(made, Refusal):
                 self.blocked = f"over budget: {made}"
                 self.queue.setdefault(task.slot, task)
                 self._defer(task, str(made))
                 logger.info("drains stopped: %s", self.blocked)
+                self._ended(task, "over budget", Usage(), 0.0)
                 return
             reservation = made
         try:
             response = await self.backend.complete(task.request(), progress)
         except asyncio.CancelledError:
             usage = progress.usage()
-            self._settle(reservation, usage, "cancelled", wasted=usage.total)
+            cost = self._settle(reservation, usage, "cancelled", wasted=usage.total)
             self.status.cancelled += 1
+            self._ended(task, "cancelled", usage, cost)
             raise
         except BackendError as exc:
-            self._settle(reservation, exc.usage, "failed")
+            cost = self._settle(reservation, exc.usage, "failed")
             self.status.failed += 1
             self._failure(task, exc)
+            self._ended(task, f"failed ({exc.kind})", exc.usage, cost)
             return
         except Exception:
-            self._settle(reservation, progress.usage(), "failed")
+            cost = self._settle(reservation, progress.usage(), "failed")
             self.status.failed += 1
             logger.exception("drain %s failed", task.drain)
+            self._ended(task, "failed", progress.usage(), cost)
             return
         cost = self._settle(reservation, response.usage, "done")
+        self._ended(task, "done", response.usage, cost)
         self.backoff = 1.0
         text = None if response.truncated else validate(task.drain, response.text)
         if text is None:
@@ -349,6 +364,10 @@ class Scheduler:
         except LedgerError as exc:
             logger.error("cannot settle run %s: %s", reservation.run_id, exc)
             return cost
+
+    def _ended(self, task: Task, outcome: str, usage: Usage, cost: float) -> None:
+        if self.on_end is not None:
+            self.on_end(task, outcome, usage, cost)
 
     def _failure(self, task: Task, error: BackendError) -> None:
         now = self.clock()
@@ -422,6 +441,20 @@ class Scheduler:
             status.state, status.reason = "paused", "editing"
         else:
             status.state, status.reason = "idle", ""
+        if self.stopped and "spend limit" in self.stopped:
+            status.state = "rate-limited"
+        snapshot = (
+            status.state,
+            status.reason,
+            status.pending,
+            status.running,
+            status.consumed_tokens,
+            round(status.cost_usd, 6),
+        )
+        if snapshot != self._last_status:
+            self._last_status = snapshot
+            if self.on_status is not None:
+                self.on_status()
 
 
 def age(created: float) -> str:

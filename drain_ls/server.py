@@ -7,10 +7,12 @@ logic, and the features (``features/``) are plain functions of documents and fin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
 import tomllib
+import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,12 +27,12 @@ from drain_ls import __version__
 from drain_ls.analysis.checker import CheckSettings
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
-from drain_ls.backends.base import Backend
+from drain_ls.backends.base import Backend, Progress
 from drain_ls.backends.offline import OfflineBackend
-from drain_ls.budget import Limits, Price, price_of
+from drain_ls.budget import Limits, Price, Usage, price_of
 from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
 from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
-from drain_ls.drains import build_tasks, definitions, outline, sha
+from drain_ls.drains import Task, build_tasks, definitions, outline, sha
 from drain_ls.features.diagnostics import to_diagnostics, to_range
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.scheduler import Result, Scheduler
@@ -114,6 +116,7 @@ class DrainServer(LanguageServer):
         self.drain_results: dict[str, dict[tuple[str, str], Result]] = {}
         self._drain_config: tuple[object, ...] | None = None
         self.scheduler_model = "offline"
+        self._progress: dict[int, tuple[str, asyncio.Task[Any]]] = {}
         self.started = time.monotonic()
 
     # -- errors and logs --------------------------------------------------------------------
@@ -461,10 +464,80 @@ class DrainServer(LanguageServer):
             ratelimit_reserve=budget.ratelimitReserve,
         )
         self.scheduler_model = model
+        self.scheduler.on_status = self.send_drain_status
+        self.scheduler.on_start = self._drain_started
+        self.scheduler.on_end = self._drain_ended
         self.scheduler.start()
         for uri in list(self.documents):
             self.submit_drains(uri)
         logger.info("drains on: backend %s, model %s", backend.name, model)
+
+    def send_drain_status(self) -> None:
+        """``drain/status``, on every change of the drains' state."""
+        if self.protocol.writer is None:
+            return
+        self.protocol.notify("drain/status", self.drain_status())
+
+    def _client_shows_progress(self) -> bool:
+        window = self.client_capabilities.window
+        return bool(window is not None and window.work_done_progress)
+
+    def _drain_started(self, task: Task, progress: Progress, job: asyncio.Task[None]) -> None:
+        """A ``$/progress`` bar for a drain run; cancelling it cancels the drain."""
+        if not self._client_shows_progress():
+            return
+        token = f"drain-{uuid.uuid4().hex[:12]}"
+        created = self.run_task(self._begin_progress(token, task, progress, job), "progress")
+        self._progress[id(task)] = (token, created)
+
+    async def _begin_progress(
+        self, token: str, task: Task, progress: Progress, job: asyncio.Task[None]
+    ) -> None:
+        try:
+            # Shielded: pygls bug #621 turns a cancelled request into an error on the reply.
+            await asyncio.shield(self.work_done_progress.create_async(token))
+        except Exception as exc:
+            logger.info("no progress bar: %s", exc)
+            return
+        future = self.work_done_progress.tokens.get(token)
+        if future is not None:
+            future.add_done_callback(lambda f: job.cancel() if f.cancelled() else None)
+        self.work_done_progress.begin(
+            token,
+            types.WorkDoneProgressBegin(
+                title=f"drain-ls {task.drain}: {task.qualname}",
+                cancellable=True,
+                message=f"{self.scheduler_model}",
+            ),
+        )
+        while not job.done():
+            await asyncio.sleep(0.5)
+            if not job.done():
+                tokens = progress.usage().total
+                self.work_done_progress.report(
+                    token, types.WorkDoneProgressReport(message=f"{tokens} tokens so far")
+                )
+
+    def _drain_ended(self, task: Task, outcome: str, usage: Usage, cost: float) -> None:
+        entry = self._progress.pop(id(task), None)
+        if entry is None:
+            return
+        token, created = entry
+
+        async def end() -> None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await created
+            if token in self.work_done_progress.tokens:
+                self.work_done_progress.end(
+                    token,
+                    types.WorkDoneProgressEnd(
+                        message=f"{outcome}: {usage.total} tokens, ${cost:.5f}"
+                    ),
+                )
+                # pygls never forgets a token (#607).
+                self.work_done_progress.tokens.pop(token, None)
+
+        self.run_task(end(), "progress end")
 
     def submit_drains(self, uri: str) -> None:
         """Give the scheduler the tasks of the current version of ``uri``."""

@@ -45,8 +45,15 @@ def make_client() -> LanguageClient:
         published.append(params)
 
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
+    statuses: list[Any] = []
+
+    def drain_status(client: LanguageClient, params: Any) -> None:
+        statuses.append(params)
+
+    features["drain/status"] = drain_status
     plc.register_lsp_features(client, features)
     client.published = published  # type: ignore[attr-defined]
+    client.drain_statuses = statuses  # type: ignore[attr-defined]
     return client
 
 

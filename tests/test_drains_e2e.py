@@ -339,3 +339,56 @@ async def test_overloaded_api_backs_off_and_resumes(editor: Editor, fake: FakeAn
     assert [entry["scenario"] for entry in fake.log] == ["529", "midstream", "ok"]
     status = await editor.status()
     assert status["failed"] == 2 and status["completed"] == 1
+
+
+def _field(value: Any, name: str) -> Any:
+    return value[name] if isinstance(value, dict) else getattr(value, name)
+
+
+async def test_status_notifications_and_progress_for_each_run(
+    editor: Editor, fake: FakeAnthropic
+) -> None:
+    uri = editor.open("m.py", SOURCE)
+    await editor.generated(uri)
+    statuses = editor.client.drain_statuses  # type: ignore[attr-defined]
+    await wait_until(
+        lambda: any(_field(s, "state") == "idle" and _field(s, "consumedTokens") for s in statuses)
+    )
+    states = [_field(s, "state") for s in statuses]
+    assert "running" in states
+    last = statuses[-1]
+    assert _field(last, "budgetTokens") == 180_000
+    assert _field(last, "costUsd") > 0
+    # One progress bar for the run: begin with the drain and scope, end with the cost.
+    await wait_until(
+        lambda: any(
+            any(isinstance(v, types.WorkDoneProgressEnd) for v in values)
+            for values in editor.client.progress_reports.values()
+        )
+    )
+    [values] = [v for v in editor.client.progress_reports.values() if v]
+    assert isinstance(values[0], types.WorkDoneProgressBegin)
+    assert values[0].title == "drain-ls docstrings: add"
+    assert isinstance(values[-1], types.WorkDoneProgressEnd)
+    assert values[-1].message is not None and values[-1].message.startswith("done: ")
+    assert "$" in values[-1].message
+
+
+async def test_cancelling_the_progress_cancels_the_drain(
+    editor: Editor, fake: FakeAnthropic
+) -> None:
+    fake.scenarios = ["hang"]
+    fake.default = "hang"
+    editor.open("m.py", SOURCE)
+    await wait_until(lambda: editor.client.progress_reports)
+    await wait_until(
+        lambda: any(
+            isinstance(v, types.WorkDoneProgressBegin)
+            for values in editor.client.progress_reports.values()
+            for v in values
+        )
+    )
+    [token] = list(editor.client.progress_reports)
+    editor.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    await wait_until(lambda: fake.disconnects)
+    assert (await editor.status())["cancelled"] >= 1
