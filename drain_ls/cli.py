@@ -245,7 +245,31 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[serve_options],
     )
     _add_check_parser(commands)
+    report = commands.add_parser("report", help="tokens, cost and tasks of the drains, per day")
+    report.add_argument("--days", type=int, default=7, help="how many days (default 7)")
+    report.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def command_report(args: argparse.Namespace) -> int:
+    """``drain-ls report``."""
+    from drain_ls.ledger import Ledger, LedgerError
+    from drain_ls.report import render, report
+
+    if args.days < 1:
+        raise UsageError("--days must be at least 1")
+    try:
+        ledger = Ledger()
+    except LedgerError as exc:
+        print(f"drain-ls: error: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
+    data = report(ledger, args.days)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render(data)
+    return EXIT_CLEAN
 
 
 def command_serve(args: argparse.Namespace) -> int:
@@ -351,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return command_check(args)
+        if args.command == "report":
+            return command_report(args)
         if args.command in (None, "serve"):
             return command_serve(args)
     except UsageError as exc:

@@ -176,6 +176,11 @@ def create_server() -> DrainServer:
     def status(ls: DrainServer, *args: Any) -> dict[str, Any]:
         return ls.status()
 
+    @server.command("drain.report")
+    def report_command(ls: DrainServer, *args: Any) -> dict[str, Any]:
+        days = args[0] if args and isinstance(args[0], int) and args[0] > 0 else 7
+        return ls.report(days)
+
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: DrainServer, *args: Any) -> None:
         logger.info("shutting down")

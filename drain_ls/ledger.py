@@ -30,7 +30,7 @@ import platformdirs
 
 from drain_ls.budget import Limits, Price, Refusal, Spend, Usage, cost_usd, refusal, worst_case
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -84,10 +84,14 @@ _MIGRATIONS: dict[int, str] = {
         UNIQUE (drain, workspace, scope_key, content_hash)
     );
     """,
+    # 2: cache hits are runs too (status "cached"), with the tokens they saved.
+    2: """
+    ALTER TABLE runs ADD COLUMN saved_tokens INTEGER NOT NULL DEFAULT 0;
+    """,
 }
 
 RESERVED = "reserved"
-SETTLED = ("done", "cancelled", "failed", "abandoned")
+SETTLED = ("done", "cancelled", "failed", "abandoned", "cached")
 
 
 class LedgerError(RuntimeError):
@@ -335,6 +339,36 @@ class Ledger:
         """A cached result by its content-addressed key."""
         row = self.db.execute("SELECT value FROM results WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def record_hit(
+        self, *, drain: str, workspace: str, scope_key: str, key: str, model: str
+    ) -> None:
+        """A cached result was used instead of a request: count the tokens it saved."""
+        row = self.db.execute("SELECT tokens FROM results WHERE key = ?", (key,)).fetchone()
+        saved = int(row[0]) if row else 0
+        now = self.clock()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs (session, host, pid, pid_started, day, drain, workspace, "
+                "scope_key, content_hash, model, tier, status, reserved_tokens, reserved_usd, "
+                "started_at, ended_at, saved_tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 2, 'cached', 0, 0, ?, ?, ?)",
+                (
+                    self.session,
+                    self.host,
+                    self.pid,
+                    self.pid_started,
+                    self.today(),
+                    drain,
+                    workspace,
+                    scope_key,
+                    key,
+                    model,
+                    now,
+                    now,
+                    saved,
+                ),
+            )
 
     def store_result(
         self,

@@ -273,6 +273,14 @@ class Scheduler:
             cached = self.ledger.result(task.key)
             if cached is not None:
                 self.status.cache_hits += 1
+                with contextlib.suppress(LedgerError):
+                    self.ledger.record_hit(
+                        drain=task.drain,
+                        workspace=self.workspace,
+                        scope_key=task.qualname,
+                        key=task.key,
+                        model=task.model,
+                    )
                 self._deliver(task, cached["text"], cached["model"], 0, 0.0, cached=True)
                 self._ended(task, "cached", Usage(), 0.0)
                 return

@@ -643,6 +643,19 @@ class DrainServer(LanguageServer):
             "backend": scheduler.backend.name,
         }
 
+    def report(self, days: int = 7) -> dict[str, Any]:
+        """``drain.report``: the ledger's report (empty when nothing was ever sent)."""
+        from drain_ls.report import report
+
+        ledger = self.ledger
+        if ledger is None:
+            try:
+                ledger = self.ledger = Ledger()
+            except LedgerError as exc:
+                return {"error": str(exc)}
+        scheduler = self.scheduler
+        return report(ledger, days, scheduler.limits if scheduler is not None else None)
+
     def status(self) -> dict[str, Any]:
         """``drain.status``: what the server holds and the settings in force."""
         counts: dict[str, int] = {}

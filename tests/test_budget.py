@@ -307,3 +307,28 @@ def test_several_processes_never_pass_a_cap_together(tmp_path: Path) -> None:
     # 1,000 tokens each against a daily cap of 50,000: exactly 50 in all, however they raced.
     assert sum(made) == 50
     assert Ledger(path).spend().daily_tokens == 50_000
+
+
+def test_a_version_1_ledger_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    import sqlite3
+
+    from drain_ls import ledger as ledger_module
+
+    path = tmp_path / "ledger.sqlite3"
+    db = sqlite3.connect(path)
+    for statement in ledger_module._MIGRATIONS[1].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(
+        "INSERT INTO runs (session, host, pid, pid_started, day, drain, workspace, scope_key, "
+        "content_hash, model, tier, status, reserved_tokens, reserved_usd, input_tokens, "
+        "started_at) VALUES ('s', 'h', 1, '', '2026-11-24', 'docstrings', '/w', 'f', 'x', "
+        "'claude-haiku-4-5', 2, 'done', 10, 0.1, 7, 0)"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    ledger = Ledger(path)
+    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    [row] = ledger.runs()
+    assert row["input_tokens"] == 7 and row["saved_tokens"] == 0

@@ -392,3 +392,49 @@ async def test_cancelling_the_progress_cancels_the_drain(
     editor.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     await wait_until(lambda: fake.disconnects)
     assert (await editor.status())["cancelled"] >= 1
+
+
+async def test_report_totals_equal_what_the_api_billed(tmp_path: Path, fake: FakeAnthropic) -> None:
+    home = tmp_path / "home"
+    editor = await start(tmp_path, fake, home, settings())
+    try:
+        uri = editor.open("m.py", SOURCE + "\n\ndef sub(a, b):\n    return a - b\n")
+        await editor.generated(uri)
+        await editor.generated(uri, "sub")
+        report = await editor.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="drain.report", arguments=[7])
+        )
+    finally:
+        await editor.client.shutdown_session()
+    total = report["total"]
+    assert total["tokens"]["input"] == sum(b.input_tokens for b in fake.billed)
+    assert total["tokens"]["output"] == sum(b.output_tokens for b in fake.billed)
+    assert total["tokens"]["cacheRead"] == sum(b.cache_read_tokens for b in fake.billed)
+    assert total["tokens"]["cacheWrite"] == sum(b.cache_write_tokens for b in fake.billed)
+    assert total["completed"] == 2
+    assert report["topDrains"][0]["drain"] == "docstrings"
+    assert report["budgetLeftToday"]["tokens"] < 500_000
+
+    # The same numbers from the command line, and a readable table.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DRAIN_LS_HOME": str(home)}
+    cli = subprocess.run(
+        [sys.executable, "-m", "drain_ls", "report", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert json.loads(cli.stdout)["total"] == total
+    table = subprocess.run(
+        [sys.executable, "-m", "drain_ls", "report", "--days", "2"],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "160"},
+        timeout=60,
+    )
+    assert table.returncode == 0
+    assert "tokens per day" in table.stdout and "budget left today" in table.stdout
