@@ -23,6 +23,7 @@ from tree_sitter import Node
 from drain_ls.analysis.complexity import cyclomatic_complexity
 from drain_ls.backends.base import DrainRequest
 from drain_ls.budget import estimate_input_tokens
+from drain_ls.privacy import redact
 
 PROMPT_VERSION = "1"
 BUILTIN = ("docstrings", "summaries", "simplify")
@@ -94,6 +95,7 @@ class Task:
     version: int | None = None
     style: str = "google"
     priority: float = 0.0
+    redact_secrets: bool = True
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -108,17 +110,21 @@ class Task:
         return (self.drain, self.uri, self.qualname)
 
     def request(self) -> DrainRequest:
-        """The request this task sends."""
+        """The request this task sends: secrets in the code redacted first."""
         instructions = INSTRUCTIONS[self.drain].format(style=self.style)
-        prompt = f"Definition `{self.qualname}`:\n\n{self.scope_text[:MAX_SCOPE_BYTES]}"
+        scope, context = self.scope_text, self.context
+        if self.redact_secrets:
+            scope, _ = redact(scope)
+            context, _ = redact(context)
+        prompt = f"Definition `{self.qualname}`:\n\n{scope[:MAX_SCOPE_BYTES]}"
         return DrainRequest(
             drain=self.drain,
             model=self.model,
             max_tokens=self.max_tokens,
-            context=self.context,
+            context=context,
             prompt=prompt,
             instructions=instructions,
-            scope=self.scope_text,
+            scope=scope,
             style=self.style,
         )
 
@@ -202,6 +208,7 @@ def build_tasks(
     max_tokens_per_drain: int,
     drains: dict[str, object],
     style: str = "google",
+    redact_secrets: bool = True,
 ) -> list[Task]:
     """The drain tasks of one document version.
 
@@ -236,6 +243,7 @@ def build_tasks(
                 public=public,
                 version=version,
                 style=style,
+                redact_secrets=redact_secrets,
             )
             room = max_tokens_per_drain - task.input_estimate()
             if model != "offline":

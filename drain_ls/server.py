@@ -35,6 +35,7 @@ from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionE
 from drain_ls.drains import Task, build_tasks, definitions, outline, sha
 from drain_ls.features.diagnostics import to_diagnostics, to_range
 from drain_ls.ledger import Ledger, LedgerError
+from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.scheduler import Result, Scheduler
 
 logger = logging.getLogger("drain_ls")
@@ -117,6 +118,8 @@ class DrainServer(LanguageServer):
         self._drain_config: tuple[object, ...] | None = None
         self.scheduler_model = "offline"
         self._progress: dict[int, tuple[str, asyncio.Task[Any]]] = {}
+        self._exclusions: tuple[object, Exclusions | None] | None = None
+        self._excluded_logged: set[str] = set()
         self.started = time.monotonic()
 
     # -- errors and logs --------------------------------------------------------------------
@@ -551,6 +554,13 @@ class DrainServer(LanguageServer):
             for f in analysis.findings
             if f.code.startswith("D1") and f.code not in ("D100", "D104")
         }
+        reason = self._excluded(uri)
+        if reason is not None:
+            if uri not in self._excluded_logged:
+                self._excluded_logged.add(uri)
+                logger.info("no drains for %s: %s", uri, reason)
+            scheduler.submit(uri, [])
+            return
         tasks = build_tasks(
             uri,
             doc.source,
@@ -561,9 +571,40 @@ class DrainServer(LanguageServer):
             max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
             drains=self.settings.drains,
             style=self.settings.docstringStyle,
+            redact_secrets=self.settings.privacy.redactSecrets,
         )
         scheduler.context_changed(uri, outline(doc.source, doc.tree.root_node))
         scheduler.submit(uri, tasks)
+
+    def _excluded(self, uri: str) -> str | None:
+        """Why the content of ``uri`` may not be sent (None: it may)."""
+        if self.scheduler is not None and self.scheduler.free:
+            return None  # the offline backend sends nothing anywhere
+        key = (self.settings_generation, self.settings.privacy.exclude)
+        if self._exclusions is None or self._exclusions[0] != key:
+            roots = [Path(p) for p in self._workspace_paths()]
+            try:
+                self._exclusions = (key, Exclusions(roots, self.settings.privacy.exclude))
+            except ExclusionError as exc:
+                self._exclusions = (key, None)
+                self.warn_user(f"{exc}: nothing will be sent until it is fixed")
+        exclusions = self._exclusions[1]
+        if exclusions is None:
+            return "invalid privacy.exclude"
+        path = self.path_of(uri)
+        if path == uri:
+            return "not a file"
+        return exclusions.why_excluded(Path(path))
+
+    def _workspace_paths(self) -> list[str]:
+        try:
+            workspace = self.workspace
+        except RuntimeError:
+            return []
+        uris = [f.uri for f in workspace.folders.values()] or (
+            [workspace.root_uri] if workspace.root_uri else []
+        )
+        return [p for p in (to_fs_path(u) for u in uris) if p]
 
     def _on_result(self, result: Result) -> None:
         if result.uri not in self.documents:

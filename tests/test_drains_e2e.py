@@ -438,3 +438,59 @@ async def test_report_totals_equal_what_the_api_billed(tmp_path: Path, fake: Fak
     )
     assert table.returncode == 0
     assert "tokens per day" in table.stdout and "budget left today" in table.stdout
+
+
+AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+CANARY = "canary-5b7e2f9c1d"
+API_KEY = "sk-ant-test-canary-0123456789"
+
+
+async def test_nothing_secret_leaves_the_machine(tmp_path: Path, fake: FakeAnthropic) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("ignored.py\n")
+    (tmp_path / ".env").write_text(f"TOKEN={CANARY}\n")
+    log_file = tmp_path / "server.log"
+    config = server_config(
+        {
+            "ANTHROPIC_BASE_URL": fake.url,
+            "ANTHROPIC_API_KEY": API_KEY,
+            "DRAIN_LS_HOME": str(tmp_path / "home"),
+        }
+    )
+    config.server_command.extend(["--log-file", str(log_file), "--log-level", "DEBUG"])
+    client = await config.start()
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            root_uri=tmp_path.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
+            initialization_options=settings(),
+        )
+    )
+    editor = Editor(client, tmp_path)
+    try:
+        ignored = editor.open(
+            "ignored.py", f'SECRET = "{CANARY}"\n\n\ndef leak():\n    return SECRET\n'
+        )
+        source = (
+            f'"""App."""\n\n\ndef connect(region):\n    key = "{AWS_KEY}"\n    return key, region\n'
+        )
+        uri = editor.open("app.py", source)
+        action = await editor.generated(uri, "connect")
+        assert action.edit is not None
+        assert not [a for a in await editor.actions(ignored, "leak") if "generated" in a.title]
+    finally:
+        await client.shutdown_session()
+    sent = "\n".join(entry["body"] + json.dumps(entry["headers"]) for entry in fake.log)
+    assert fake.log and all("ignored.py" not in e["body"] for e in fake.log)
+    assert CANARY not in sent
+    assert AWS_KEY not in sent
+    assert "<redacted: AWS access key>" in sent
+    # The API key reaches the API (its auth header) and nowhere else.
+    assert any(API_KEY in json.dumps(e["headers"]) for e in fake.log)
+    assert API_KEY not in log_file.read_text()
+    for path in (tmp_path / "home").iterdir():
+        assert API_KEY.encode() not in path.read_bytes()
+        assert b"def connect" not in path.read_bytes()  # no prompt bodies in the ledger
+    messages = json.dumps([m.message for m in client.log_messages + client.messages])
+    assert API_KEY not in messages and CANARY not in messages
