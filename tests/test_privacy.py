@@ -63,5 +63,5 @@ def test_exclusions(tmp_path: Path) -> None:
 
 
 def test_an_invalid_pattern_fails_closed(tmp_path: Path) -> None:
-    with pytest.raises(ExclusionError, match="privacy.exclude"):
+    with pytest.raises(ExclusionError, match=r"privacy\.exclude"):
         Exclusions([tmp_path], ("src/[z-a].py",))
