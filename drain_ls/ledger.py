@@ -30,7 +30,7 @@ import platformdirs
 
 from drain_ls.budget import Limits, Price, Refusal, Spend, Usage, cost_usd, refusal, worst_case
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -87,6 +87,14 @@ _MIGRATIONS: dict[int, str] = {
     # 2: cache hits are runs too (status "cached"), with the tokens they saved.
     2: """
     ALTER TABLE runs ADD COLUMN saved_tokens INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: the user's answer, per workspace, to "may drain-ls send code?".
+    3: """
+    CREATE TABLE consent (
+        workspace TEXT PRIMARY KEY,
+        answer TEXT NOT NULL,
+        answered_at REAL NOT NULL
+    );
     """,
 }
 
@@ -386,6 +394,22 @@ class Ledger:
             db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, drain, model, content_hash, json.dumps(value), tokens, cost, self.clock()),
+            )
+
+    # -- consent ----------------------------------------------------------------------------
+
+    def consent(self, workspace: str) -> str | None:
+        """The remembered answer for ``workspace`` ("allow" or "never"), if any."""
+        row = self.db.execute(
+            "SELECT answer FROM consent WHERE workspace = ?", (workspace,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def remember_consent(self, workspace: str, answer: str) -> None:
+        """Remember "allow" or "never" for ``workspace``."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO consent VALUES (?, ?, ?)", (workspace, answer, self.clock())
             )
 
     # -- deferred queue ---------------------------------------------------------------------

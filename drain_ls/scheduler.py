@@ -20,7 +20,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -122,6 +122,9 @@ class Scheduler:
         self.on_status: Callable[[], None] | None = None
         self.on_start: Callable[[Task, Progress, asyncio.Task[None]], None] | None = None
         self.on_end: Callable[[Task, str, Usage, float], None] | None = None
+        # Asks the user whether code may be sent; True, False, or None for no answer.
+        self.consent: Callable[[], Awaitable[bool | None]] | None = None
+        self._consented = False
 
     @property
     def free(self) -> bool:
@@ -220,7 +223,8 @@ class Scheduler:
         """Seconds until the next task may start (None: nothing to do now)."""
         if self.stopped or self.blocked or not self.queue:
             return None
-        if len(self.running) >= self.concurrency:
+        limit = self.concurrency if (self._consented or self.free or self.consent is None) else 1
+        if len(self.running) >= limit:
             return None
         now = self.clock()
         wait = max(self.last_activity + self.idle_delay - now, self.paused_until - now, 0.0)
@@ -285,6 +289,18 @@ class Scheduler:
                 self._ended(task, "cached", Usage(), 0.0)
                 return
         reservation: Reservation | None = None
+        if not self.free and not self._consented and self.consent is not None:
+            answer = await self.consent()
+            if not answer:
+                self.stopped = (
+                    "no consent to send code from this workspace"
+                    if answer is None
+                    else "sending code from this workspace was refused"
+                )
+                self.queue.setdefault(task.slot, task)
+                self._ended(task, "no consent", Usage(), 0.0)
+                return
+            self._consented = True
         if not self.free:
             if self.ledger is None:
                 self.stopped = "no ledger: nothing is sent"

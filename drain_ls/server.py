@@ -470,10 +470,53 @@ class DrainServer(LanguageServer):
         self.scheduler.on_status = self.send_drain_status
         self.scheduler.on_start = self._drain_started
         self.scheduler.on_end = self._drain_ended
+        self.scheduler.consent = self._ask_consent
         self.scheduler.start()
         for uri in list(self.documents):
             self.submit_drains(uri)
         logger.info("drains on: backend %s, model %s", backend.name, model)
+
+    async def _ask_consent(self) -> bool | None:
+        """May code of this workspace be sent? Remembered per workspace in the ledger."""
+        if not self.settings.privacy.requireConsent:
+            return True
+        root = self.workspace_root()
+        workspace = str(root) if root else "(no workspace)"
+        if self.ledger is not None:
+            remembered = self.ledger.consent(workspace)
+            if remembered in ("allow", "never"):
+                return remembered == "allow"
+        budget = self.settings.budget
+        message = (
+            f"drain-ls would send code from {workspace} to {self.settings.llm.backend} "
+            f"({self.scheduler_model}) in the background, within a daily cap of "
+            f"{budget.dailyTokens:,} tokens and ${budget.dailyUsd:.2f}. Secrets are redacted "
+            "and excluded files are never read. Allow?"
+        )
+        try:
+            # Shielded: pygls bug #621 turns a cancelled request into an error on the reply.
+            choice = await asyncio.shield(
+                self.window_show_message_request_async(
+                    types.ShowMessageRequestParams(
+                        type=types.MessageType.Info,
+                        message=message,
+                        actions=[
+                            types.MessageActionItem(title="Allow"),
+                            types.MessageActionItem(title="Allow once"),
+                            types.MessageActionItem(title="Never"),
+                        ],
+                    )
+                )
+            )
+        except Exception as exc:
+            logger.info("no answer to the consent question: %s", exc)
+            return None
+        title = choice.title if choice is not None else None
+        if title in ("Allow", "Never") and self.ledger is not None:
+            self.ledger.remember_consent(workspace, "allow" if title == "Allow" else "never")
+        if title is None:
+            return None
+        return title in ("Allow", "Allow once")
 
     def send_drain_status(self) -> None:
         """``drain/status``, on every change of the drains' state."""

@@ -51,7 +51,19 @@ def make_client() -> LanguageClient:
         statuses.append(params)
 
     features["drain/status"] = drain_status
+    questions: list[types.ShowMessageRequestParams] = []
+
+    def show_message_request(
+        client: LanguageClient, params: types.ShowMessageRequestParams
+    ) -> types.MessageActionItem | None:
+        # The answer a test chose (None: the user dismissed the question).
+        questions.append(params)
+        answer = getattr(client, "answer", None)
+        return types.MessageActionItem(title=answer) if answer else None
+
+    features[types.WINDOW_SHOW_MESSAGE_REQUEST] = show_message_request
     plc.register_lsp_features(client, features)
+    client.questions = questions  # type: ignore[attr-defined]
     client.published = published  # type: ignore[attr-defined]
     client.drain_statuses = statuses  # type: ignore[attr-defined]
     return client

@@ -329,6 +329,6 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_runs(tmp_path: Path) -> No
     db.commit()
     db.close()
     ledger = Ledger(path)
-    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == ledger_module.SCHEMA_VERSION
     [row] = ledger.runs()
     assert row["input_tokens"] == 7 and row["saved_tokens"] == 0

@@ -36,6 +36,7 @@ def settings(**overrides: Any) -> dict[str, Any]:
         "idle": {"delayMs": 50},
         "diagnostics": {"debounceMs": 0},
         "drains": {"summaries": {"enabled": False}},
+        "privacy": {"requireConsent": False},
     }
     for key, value in overrides.items():
         base[key] = {**base.get(key, {}), **value}
@@ -494,3 +495,53 @@ async def test_nothing_secret_leaves_the_machine(tmp_path: Path, fake: FakeAnthr
         assert b"def connect" not in path.read_bytes()  # no prompt bodies in the ledger
     messages = json.dumps([m.message for m in client.log_messages + client.messages])
     assert API_KEY not in messages and CANARY not in messages
+
+
+@pytest.mark.parametrize(
+    ("answer", "sent", "asked_again"),
+    [
+        ("Allow", True, False),
+        ("Allow once", True, True),
+        ("Never", False, False),
+        (None, False, True),
+    ],
+)
+async def test_consent_is_asked_and_remembered_per_workspace(
+    tmp_path: Path, fake: FakeAnthropic, answer: str | None, sent: bool, asked_again: bool
+) -> None:
+    home = tmp_path / "home"
+    options = settings(privacy={"requireConsent": True})
+    first = await start(tmp_path, fake, home, options)
+    first.client.answer = answer  # type: ignore[attr-defined]
+    try:
+        uri = first.open("m.py", SOURCE)
+        await wait_until(lambda: first.client.questions)  # type: ignore[attr-defined]
+        [question] = first.client.questions  # type: ignore[attr-defined]
+        assert str(tmp_path) in question.message and "claude-haiku-4-5" in question.message
+        assert [a.title for a in question.actions or []] == ["Allow", "Allow once", "Never"]
+        if sent:
+            await first.generated(uri)
+        else:
+            status = await first.status()
+            for _ in range(200):
+                if status["state"] in ("disabled", "over-budget") and status["reason"]:
+                    break
+                await asyncio.sleep(0.01)
+                status = await first.status()
+            assert "consent" in status["reason"] or "refused" in status["reason"]
+            assert fake.log == []
+    finally:
+        await first.client.shutdown_session()
+    second = await start(tmp_path, fake, home, options)
+    second.client.answer = None  # type: ignore[attr-defined]
+    try:
+        # New code: a cached result would need no request, and so no question.
+        second.open("n.py", SOURCE.replace("add", "mul").replace("+", "*"))
+        if asked_again:
+            await wait_until(lambda: second.client.questions)  # type: ignore[attr-defined]
+        else:
+            await asyncio.sleep(0.5)
+            assert second.client.questions == []  # type: ignore[attr-defined]
+        assert bool(fake.log) == sent
+    finally:
+        await second.client.shutdown_session()
