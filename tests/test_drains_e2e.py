@@ -198,7 +198,8 @@ async def test_a_budget_that_runs_out_stops_the_drains_with_a_reason(
         tmp_path,
         fake,
         tmp_path / "home",
-        settings(budget={"dailyTokens": 1_200, "maxTokensPerDrain": 1_200}),
+        # One run reserves about 730 tokens and bills about 130: a second one cannot fit.
+        settings(budget={"dailyTokens": 800, "maxTokensPerDrain": 1_200}),
     )
     try:
         uri = editor.open("m.py", SOURCE + "\n\ndef sub(a, b):\n    return a - b\n")
