@@ -143,6 +143,7 @@ def create_server() -> DrainServer:
                 )
                 + actions
             )
+        actions += _dismiss_actions(ls, doc, min(start, end), max(start, end))
         if actions and not _client_resolves_edits(ls):
             actions = [resolve_action(ls, a) for a in actions]
         return actions
@@ -176,6 +177,20 @@ def create_server() -> DrainServer:
     def status(ls: DrainServer, *args: Any) -> dict[str, Any]:
         return ls.status()
 
+    @server.command("drain.preview")
+    def preview_command(ls: DrainServer, *args: Any) -> dict[str, Any]:
+        if not args or not isinstance(args[0], str):
+            raise ValueError("drain.preview needs a document URI (then a drain, a name)")
+        drain = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+        qualname = args[2] if len(args) > 2 and isinstance(args[2], str) else None
+        return ls.preview(args[0], drain, qualname)
+
+    @server.command("drain.dismiss")
+    def dismiss_command(ls: DrainServer, *args: Any) -> dict[str, Any]:
+        if len(args) < 3 or not all(isinstance(a, str) for a in args[:3]):
+            raise ValueError("drain.dismiss needs a URI, a drain and a name")
+        return {"dismissed": ls.dismiss(args[0], args[1], args[2])}
+
     @server.command("drain.report")
     def report_command(ls: DrainServer, *args: Any) -> dict[str, Any]:
         days = args[0] if args and isinstance(args[0], int) and args[0] > 0 else 7
@@ -190,6 +205,36 @@ def create_server() -> DrainServer:
         ls.cancel_all_tasks()
 
     return server
+
+
+def _dismiss_actions(
+    ls: DrainServer, doc: Document, start: int, end: int
+) -> list[types.CodeAction]:
+    """ "Dismiss this suggestion" for each drain result on a definition under the range."""
+    results = ls.drain_results.get(doc.uri)
+    if not results:
+        return []
+    actions = []
+    for node, qualname, _ in definitions(doc.tree.root_node):
+        name = node.child_by_field_name("name")
+        if name is None or not (name.start_byte <= end and start <= name.end_byte):
+            continue
+        scope = doc.source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+        for drain in ("docstrings", "summaries", "simplify"):
+            if ls.drain_result(doc.uri, drain, qualname, scope) is None:
+                continue
+            actions.append(
+                types.CodeAction(
+                    title=f"Dismiss this suggestion ({drain})",
+                    kind=types.CodeActionKind.QuickFix,
+                    command=types.Command(
+                        title="Dismiss this suggestion",
+                        command="drain.dismiss",
+                        arguments=[doc.uri, drain, qualname],
+                    ),
+                )
+            )
+    return actions
 
 
 def _result_text(ls: DrainServer, uri: str, drain: str, qualname: str, scope: str) -> str | None:

@@ -30,7 +30,7 @@ import platformdirs
 
 from drain_ls.budget import Limits, Price, Refusal, Spend, Usage, cost_usd, refusal, worst_case
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -94,6 +94,14 @@ _MIGRATIONS: dict[int, str] = {
         workspace TEXT PRIMARY KEY,
         answer TEXT NOT NULL,
         answered_at REAL NOT NULL
+    );
+    """,
+    # 4: suggestions the user dismissed, by content address: they never come back.
+    4: """
+    CREATE TABLE dismissed (
+        key TEXT PRIMARY KEY,
+        drain TEXT NOT NULL,
+        dismissed_at REAL NOT NULL
     );
     """,
 }
@@ -395,6 +403,33 @@ class Ledger:
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, drain, model, content_hash, json.dumps(value), tokens, cost, self.clock()),
             )
+
+    # -- dismissed suggestions --------------------------------------------------------------
+
+    def dismiss(self, key: str, drain: str) -> None:
+        """Never show this result again."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO dismissed VALUES (?, ?, ?)", (key, drain, self.clock())
+            )
+
+    def dismissed(self, key: str) -> bool:
+        """Whether the user dismissed this result."""
+        return (
+            self.db.execute("SELECT 1 FROM dismissed WHERE key = ?", (key,)).fetchone() is not None
+        )
+
+    def dismiss_rates(self) -> dict[str, float]:
+        """Per drain: dismissed results / results delivered (completed or cached)."""
+        delivered = dict(
+            self.db.execute(
+                "SELECT drain, COUNT(*) FROM runs WHERE status IN ('done', 'cached') GROUP BY drain"
+            ).fetchall()
+        )
+        rates = {}
+        for drain, count in self.db.execute("SELECT drain, COUNT(*) FROM dismissed GROUP BY drain"):
+            rates[drain] = min(1.0, count / max(1, delivered.get(drain, count)))
+        return rates
 
     # -- consent ----------------------------------------------------------------------------
 

@@ -107,6 +107,7 @@ class Scheduler:
         self.clock = clock
         self.queue: dict[tuple[str, str, str], Task] = {}
         self.edited_at: dict[str, float] = {}  # uri -> last edit
+        self.dismiss_rates: dict[str, float] = ledger.dismiss_rates() if ledger else {}
         self.running: dict[tuple[str, str, str], _Running] = {}
         self.done_keys: dict[str, Result] = {}
         self.last_activity = clock()
@@ -167,6 +168,8 @@ class Scheduler:
             del self.queue[slot]
         for task in tasks:
             if task.key in self.done_keys:
+                continue
+            if self.ledger is not None and self.ledger.dismissed(task.key):
                 continue
             running = self.running.get(task.slot)
             if running is not None and running.task.key == task.key:
@@ -270,7 +273,9 @@ class Scheduler:
         edited = self.edited_at.get(task.uri)
         recency = 0.0 if edited is None else 1.0 / (1.0 + (self.clock() - edited) / 60.0)
         size = 1.0 / (1.0 + len(task.scope_text) / 2000)
-        return task.priority + (2.0 if task.public else 0.0) + recency + size
+        # Drains whose suggestions the user dismisses often are worth less.
+        dismissed = self.dismiss_rates.get(task.drain, 0.0)
+        return task.priority + (2.0 if task.public else 0.0) + recency + size - 2.0 * dismissed
 
     async def _run(self, task: Task, progress: Progress) -> None:
         if self.ledger is not None and not self.free:

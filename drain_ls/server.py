@@ -29,13 +29,13 @@ from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
 from drain_ls.backends.base import Backend, Progress
 from drain_ls.backends.offline import OfflineBackend
-from drain_ls.budget import Limits, Price, Usage, price_of
+from drain_ls.budget import Limits, Price, Usage, price_of, worst_case
 from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
 from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
 from drain_ls.drains import Task, build_tasks, definitions, outline, sha
 from drain_ls.features.diagnostics import to_diagnostics, to_range
 from drain_ls.ledger import Ledger, LedgerError
-from drain_ls.privacy import ExclusionError, Exclusions
+from drain_ls.privacy import ExclusionError, Exclusions, redact
 from drain_ls.scheduler import Result, Scheduler
 
 logger = logging.getLogger("drain_ls")
@@ -670,6 +670,80 @@ class DrainServer(LanguageServer):
         if result is None or result.scope_hash != sha(scope_text):
             return None
         return result
+
+    def dismiss(self, uri: str, drain: str, qualname: str) -> bool:
+        """``drain.dismiss``: this result never comes back, and its drain loses priority."""
+        result = self.drain_results.get(uri, {}).pop((drain, qualname), None)
+        if result is None:
+            return False
+        if self.ledger is None:
+            try:
+                self.ledger = Ledger()
+            except LedgerError as exc:
+                self.warn_user(f"cannot remember the dismissal: {exc}")
+                return False
+        self.ledger.dismiss(result.key, drain)
+        if self.scheduler is not None:
+            self.scheduler.dismiss_rates = self.ledger.dismiss_rates()
+            self.scheduler.done_keys.pop(result.key, None)
+        if drain == "simplify":
+            self.analyse(uri)
+        return True
+
+    def preview(
+        self, uri: str, drain: str | None = None, qualname: str | None = None
+    ) -> dict[str, Any]:
+        """``drain.preview``: exactly what the drains of ``uri`` would send, and the cost."""
+        doc = self.documents.get(uri)
+        analysis = self.flush(uri)
+        if doc is None or analysis is None:
+            return {"error": f"{uri} is not open"}
+        reason = self._excluded(uri) if self.settings.llm.backend != "offline" else None
+        findings = {
+            f.start: str(f.data.get("qualname", ""))
+            for f in analysis.findings
+            if f.code.startswith("D1") and f.code not in ("D100", "D104")
+        }
+        model = self.settings.llm.model if self.settings.llm.backend != "offline" else "offline"
+        tasks = build_tasks(
+            uri,
+            doc.source,
+            doc.tree.root_node,
+            doc.version,
+            findings,
+            model=model,
+            max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
+            drains=self.settings.drains,
+            style=self.settings.docstringStyle,
+            redact_secrets=self.settings.privacy.redactSecrets,
+        )
+        price = price_of(model, _price_overrides(self.settings.llm.prices))
+        out = []
+        for task in tasks:
+            if (drain and task.drain != drain) or (qualname and task.qualname != qualname):
+                continue
+            request = task.request()
+            _, found = redact(task.scope_text) if task.redact_secrets else ("", [])
+            estimate = task.input_estimate()
+            tokens, usd = worst_case(estimate, task.max_tokens, price)
+            out.append(
+                {
+                    "drain": task.drain,
+                    "qualname": task.qualname,
+                    "excluded": reason,
+                    "request": {
+                        "model": request.model,
+                        "max_tokens": request.max_tokens,
+                        "system": [request.instructions, request.context],
+                        "messages": [{"role": "user", "content": request.prompt}],
+                    },
+                    "redactions": [{"kind": r.kind, "line": r.line} for r in found],
+                    "inputTokensEstimate": estimate,
+                    "worstCaseTokens": tokens,
+                    "worstCaseUsd": round(usd, 6),
+                }
+            )
+        return {"uri": uri, "backend": self.settings.llm.backend, "previews": out}
 
     def touch(self, uri: str) -> None:
         """``uri`` was used: keep its tree, and drop the trees of the least recently used."""

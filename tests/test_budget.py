@@ -332,3 +332,47 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_runs(tmp_path: Path) -> No
     assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == ledger_module.SCHEMA_VERSION
     [row] = ledger.runs()
     assert row["input_tokens"] == 7 and row["saved_tokens"] == 0
+
+
+def test_dismiss_rates_lower_a_drains_priority(tmp_path: Path) -> None:
+    from drain_ls.drains import Task
+    from drain_ls.scheduler import Scheduler
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    for key in ("a", "b"):
+        made = ledger.reserve(
+            drain="summaries",
+            workspace="/w",
+            scope_key=key,
+            content_hash=key,
+            model="claude-haiku-4-5",
+            tier=2,
+            input_estimate=10,
+            max_tokens=10,
+            limits=Limits(),
+            price=HAIKU,
+        )
+        assert isinstance(made, Reservation)
+        ledger.settle(made.run_id, Usage(5, 5), "done", HAIKU)
+    ledger.dismiss("a", "summaries")
+    assert ledger.dismissed("a") and not ledger.dismissed("b")
+    assert ledger.dismiss_rates() == {"summaries": 0.5}
+
+    class Quiet:
+        name = "offline"
+        rate_limits = None
+
+    scheduler = Scheduler(Quiet(), ledger, Limits(), HAIKU, lambda r: None)  # type: ignore[arg-type]
+    common = {
+        "uri": "u",
+        "qualname": "f",
+        "start": 0,
+        "end": 1,
+        "scope_text": "x",
+        "context": "",
+        "model": "m",
+        "max_tokens": 1,
+    }
+    summary = Task(drain="summaries", **common)  # type: ignore[arg-type]
+    docstring = Task(drain="docstrings", **common)  # type: ignore[arg-type]
+    assert scheduler._value(docstring) > scheduler._value(summary)
