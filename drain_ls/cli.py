@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from drain_ls import __version__
 from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings, check_source
@@ -245,10 +246,118 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[serve_options],
     )
     _add_check_parser(commands)
+    run = commands.add_parser(
+        "run", help="the drains of files, from the command line (--dry-run: what they would send)"
+    )
+    run.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH")
+    run.add_argument("--dry-run", action="store_true", help="show what would be sent; send nothing")
+    run.add_argument("--json", action="store_true", help="print the requests as JSON")
     report = commands.add_parser("report", help="tokens, cost and tasks of the drains, per day")
     report.add_argument("--days", type=int, default=7, help="how many days (default 7)")
     report.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """``drain-ls run --dry-run``: every request the drains would send, after redaction."""
+    from drain_ls.analysis.source import parse
+    from drain_ls.budget import price_of, worst_case
+    from drain_ls.config import build_settings, camelize_keys
+    from drain_ls.drains import build_tasks
+    from drain_ls.privacy import ExclusionError, Exclusions, redact
+
+    if not args.dry_run:
+        raise UsageError(
+            "drains run from the command line only with --dry-run for now; the headless "
+            "run (with the deferred queue) is not built yet"
+        )
+    for path in args.paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+    first = args.paths[0]
+    try:
+        project = find_project_config(first if first.is_dir() else first.parent)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    settings, problems = build_settings(camelize_keys(project.table))
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    model = settings.llm.model if settings.llm.backend != "offline" else "offline"
+    price = price_of(model)
+    root = project.root or Path.cwd()
+    try:
+        exclusions = Exclusions([root], settings.privacy.exclude)
+    except ExclusionError as exc:
+        raise UsageError(f"{exc}: nothing would be sent") from exc
+    previews: list[dict[str, Any]] = []
+    total_tokens, total_usd = 0, 0.0
+    for file in discover(args.paths, Excluder(project)):
+        reason = exclusions.why_excluded(file)
+        source, error = read_source(str(file))
+        if source is None or reason is not None:
+            print(f"skipped: {_display(str(file))}: {reason or error}", file=sys.stderr)
+            continue
+        tree = parse(source)
+        findings = check_source(
+            source,
+            str(file),
+            CheckSettings(select=frozenset({"D101", "D102", "D103", "D105", "D106", "D107"})),
+            tree,
+        )
+        names = {f.start: str(f.data.get("qualname", "")) for f in findings}
+        for task in build_tasks(
+            file.as_uri(),
+            source,
+            tree.root_node,
+            None,
+            names,
+            model=model,
+            max_tokens_per_drain=settings.budget.maxTokensPerDrain,
+            drains=settings.drains,
+            style=settings.docstringStyle,
+            redact_secrets=settings.privacy.redactSecrets,
+        ):
+            request = task.request()
+            found = redact(task.scope_text)[1] if task.redact_secrets else []
+            tokens, usd = worst_case(task.input_estimate(), task.max_tokens, price)
+            total_tokens += tokens
+            total_usd += usd
+            previews.append(
+                {
+                    "file": _display(str(file)),
+                    "drain": task.drain,
+                    "qualname": task.qualname,
+                    "model": model,
+                    "worstCaseTokens": tokens,
+                    "worstCaseUsd": round(usd, 6),
+                    "redactions": [{"kind": r.kind, "line": r.line} for r in found],
+                    "system": [request.instructions, request.context],
+                    "prompt": request.prompt,
+                }
+            )
+    if args.json:
+        json.dump(
+            {
+                "previews": previews,
+                "worstCaseTokens": total_tokens,
+                "worstCaseUsd": round(total_usd, 6),
+            },
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+        return EXIT_CLEAN
+    for p in previews:
+        redacted = f", {len(p['redactions'])} secret(s) redacted" if p["redactions"] else ""
+        print(
+            f"{p['file']}: {p['drain']} {p['qualname']}: at most {p['worstCaseTokens']:,} "
+            f"tokens, ${p['worstCaseUsd']:.5f}{redacted}"
+        )
+    print(
+        f"{len(previews)} request(s) to {model}: at most {total_tokens:,} tokens, "
+        f"${total_usd:.4f} (dry run: nothing sent)"
+    )
+    return EXIT_CLEAN
 
 
 def command_report(args: argparse.Namespace) -> int:
@@ -377,6 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_check(args)
         if args.command == "report":
             return command_report(args)
+        if args.command == "run":
+            return command_run(args)
         if args.command in (None, "serve"):
             return command_serve(args)
     except UsageError as exc:

@@ -175,3 +175,25 @@ def test_version_and_module_entry_point(project: Path) -> None:
     result = run("--version", cwd=project)
     assert result.returncode == 0
     assert result.stdout.startswith("drain-ls ")
+
+
+def test_run_dry_run_shows_what_would_be_sent_and_sends_nothing(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.drain-ls.llm]\nenabled = true\nbackend = "anthropic"\n'
+        '[tool.drain-ls.privacy]\nexclude = ["legacy.py"]\n'
+    )
+    (tmp_path / "app.py").write_text(
+        'def connect(region):\n    key = "AKIAIOSFODNN7EXAMPLE"\n    return key\n'
+    )
+    (tmp_path / "legacy.py").write_text("def old():\n    pass\n")
+    env_text = run("run", "--dry-run", ".", cwd=tmp_path)
+    assert env_text.returncode == 0, env_text.stderr
+    assert "app.py: docstrings connect: at most" in env_text.stdout
+    assert "1 secret(s) redacted" in env_text.stdout
+    assert "legacy.py" not in env_text.stdout and "legacy.py" in env_text.stderr
+    data = json.loads(run("run", "--dry-run", "--json", ".", cwd=tmp_path).stdout)
+    prompts = "\n".join(p["prompt"] for p in data["previews"])
+    assert "AKIA" not in prompts and "<redacted: AWS access key>" in prompts
+    assert data["worstCaseTokens"] == sum(p["worstCaseTokens"] for p in data["previews"])
+    assert run("run", ".", cwd=tmp_path).returncode == 2
