@@ -1,0 +1,52 @@
+"""Settings: layers merged in order, names checked, bad values named and replaced."""
+
+from __future__ import annotations
+
+from drain_ls.config import build_settings, camelize_keys, select_codes, settings_to_json
+
+
+def test_layers_merge_with_client_over_file() -> None:
+    file = camelize_keys(
+        {"budget": {"daily-usd": 0.25, "max-tokens-per-drain": 3000}, "select": ["F401"]}
+    )
+    init = {"budget": {"dailyUsd": 0.5}}
+    client = {"idle": {"delayMs": 10}}
+    settings, problems = build_settings(file, init, client)
+    assert problems == []
+    assert settings.budget.dailyUsd == 0.5  # init over file
+    assert settings.budget.maxTokensPerDrain == 3000  # file kept where nobody overrides
+    assert settings.idle.delayMs == 10
+    assert settings.codes == frozenset({"F401"})
+
+
+def test_bad_values_are_named_and_the_default_is_used() -> None:
+    settings, problems = build_settings(
+        {
+            "budget": {"safetyMargin": 3, "dailyTokens": "lots"},
+            "cancel": {"policy": "some"},
+            "nonsense": True,
+            "llm": "on",
+        }
+    )
+    assert settings.budget.safetyMargin == 0.1
+    assert settings.budget.dailyTokens == 500_000
+    assert settings.cancel.policy == "affected"
+    assert any("`budget.safetyMargin`" in p and "between 0 and 1" in p for p in problems)
+    assert any("`budget.dailyTokens`" in p for p in problems)
+    assert any("`cancel.policy`" in p and "'affected', 'all'" in p for p in problems)
+    assert any("unknown setting `nonsense`" in p for p in problems)
+    assert any("`llm` must be an object" in p for p in problems)
+
+
+def test_selectors_expand_prefixes() -> None:
+    assert select_codes(["D1"], ["D107"]) == frozenset(f"D10{i}" for i in range(7))
+    assert "E999" in select_codes([], [])
+    assert select_codes(["ALL"], ["D", "E"]) == frozenset({"F401"})
+
+
+def test_settings_as_json_round_trip() -> None:
+    settings, _ = build_settings({"privacy": {"exclude": ["*.gen.py"]}})
+    data = settings_to_json(settings)
+    assert data["privacy"]["exclude"] == ["*.gen.py"]
+    again, problems = build_settings(data)
+    assert problems == [] and again == settings
