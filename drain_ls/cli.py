@@ -261,10 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
 def command_run(args: argparse.Namespace) -> int:
     """``drain-ls run --dry-run``: every request the drains would send, after redaction."""
     from drain_ls.analysis.source import parse
-    from drain_ls.budget import price_of, worst_case
+    from drain_ls.budget import price_of
     from drain_ls.config import build_settings, camelize_keys
-    from drain_ls.drains import build_tasks
-    from drain_ls.privacy import ExclusionError, Exclusions, redact
+    from drain_ls.drains import build_tasks, preview
+    from drain_ls.privacy import ExclusionError, Exclusions
 
     if not args.dry_run:
         raise UsageError(
@@ -317,24 +317,10 @@ def command_run(args: argparse.Namespace) -> int:
             style=settings.docstringStyle,
             redact_secrets=settings.privacy.redactSecrets,
         ):
-            request = task.request()
-            found = redact(task.scope_text)[1] if task.redact_secrets else []
-            tokens, usd = worst_case(task.input_estimate(), task.max_tokens, price)
-            total_tokens += tokens
-            total_usd += usd
-            previews.append(
-                {
-                    "file": _display(str(file)),
-                    "drain": task.drain,
-                    "qualname": task.qualname,
-                    "model": model,
-                    "worstCaseTokens": tokens,
-                    "worstCaseUsd": round(usd, 6),
-                    "redactions": [{"kind": r.kind, "line": r.line} for r in found],
-                    "system": [request.instructions, request.context],
-                    "prompt": request.prompt,
-                }
-            )
+            entry = preview(task, (price.input, price.output))
+            total_tokens += int(entry["worstCaseTokens"])  # type: ignore[call-overload]
+            total_usd += float(entry["worstCaseUsd"])  # type: ignore[arg-type]
+            previews.append({"file": _display(str(file)), "model": model, **entry})
     if args.json:
         json.dump(
             {

@@ -252,3 +252,29 @@ def build_tasks(
                 task.max_tokens = min(task.max_tokens, room)
             tasks.append(task)
     return tasks
+
+
+def preview(task: Task, price_per_mtok: tuple[float, float] | None = None) -> dict[str, object]:
+    """Exactly what ``task`` would send (after redaction), what was redacted, and the worst
+    case it would reserve; ``price_per_mtok`` is (input, output) USD per million tokens."""
+    from drain_ls.budget import Price, price_of, worst_case
+
+    request = task.request()
+    found = redact(task.scope_text)[1] if task.redact_secrets else []
+    estimate = task.input_estimate()
+    price = Price(*price_per_mtok) if price_per_mtok else price_of(task.model)
+    tokens, usd = worst_case(estimate, task.max_tokens, price)
+    return {
+        "drain": task.drain,
+        "qualname": task.qualname,
+        "request": {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "system": [request.instructions, request.context],
+            "messages": [{"role": "user", "content": request.prompt}],
+        },
+        "redactions": [{"kind": r.kind, "line": r.line} for r in found],
+        "inputTokensEstimate": estimate,
+        "worstCaseTokens": tokens,
+        "worstCaseUsd": round(usd, 6),
+    }

@@ -29,13 +29,13 @@ from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
 from drain_ls.backends.base import Backend, Progress
 from drain_ls.backends.offline import OfflineBackend
-from drain_ls.budget import Limits, Price, Usage, price_of, worst_case
+from drain_ls.budget import Limits, Price, Usage, price_of
 from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
 from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
-from drain_ls.drains import Task, build_tasks, definitions, outline, sha
+from drain_ls.drains import Task, build_tasks, definitions, outline, preview, sha
 from drain_ls.features.diagnostics import to_diagnostics, to_range
 from drain_ls.ledger import Ledger, LedgerError
-from drain_ls.privacy import ExclusionError, Exclusions, redact
+from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.scheduler import Result, Scheduler
 
 logger = logging.getLogger("drain_ls")
@@ -722,27 +722,7 @@ class DrainServer(LanguageServer):
         for task in tasks:
             if (drain and task.drain != drain) or (qualname and task.qualname != qualname):
                 continue
-            request = task.request()
-            _, found = redact(task.scope_text) if task.redact_secrets else ("", [])
-            estimate = task.input_estimate()
-            tokens, usd = worst_case(estimate, task.max_tokens, price)
-            out.append(
-                {
-                    "drain": task.drain,
-                    "qualname": task.qualname,
-                    "excluded": reason,
-                    "request": {
-                        "model": request.model,
-                        "max_tokens": request.max_tokens,
-                        "system": [request.instructions, request.context],
-                        "messages": [{"role": "user", "content": request.prompt}],
-                    },
-                    "redactions": [{"kind": r.kind, "line": r.line} for r in found],
-                    "inputTokensEstimate": estimate,
-                    "worstCaseTokens": tokens,
-                    "worstCaseUsd": round(usd, 6),
-                }
-            )
+            out.append({**preview(task, (price.input, price.output)), "excluded": reason})
         return {"uri": uri, "backend": self.settings.llm.backend, "previews": out}
 
     def touch(self, uri: str) -> None:

@@ -193,7 +193,7 @@ def test_run_dry_run_shows_what_would_be_sent_and_sends_nothing(tmp_path: Path) 
     assert "1 secret(s) redacted" in env_text.stdout
     assert "legacy.py" not in env_text.stdout and "legacy.py" in env_text.stderr
     data = json.loads(run("run", "--dry-run", "--json", ".", cwd=tmp_path).stdout)
-    prompts = "\n".join(p["prompt"] for p in data["previews"])
+    prompts = "\n".join(p["request"]["messages"][0]["content"] for p in data["previews"])
     assert "AKIA" not in prompts and "<redacted: AWS access key>" in prompts
     assert data["worstCaseTokens"] == sum(p["worstCaseTokens"] for p in data["previews"])
     assert run("run", ".", cwd=tmp_path).returncode == 2
