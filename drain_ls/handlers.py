@@ -177,6 +177,29 @@ def create_server() -> DrainServer:
     def status(ls: DrainServer, *args: Any) -> dict[str, Any]:
         return ls.status()
 
+    @server.command("drain.runNow")
+    def run_now(ls: DrainServer, *args: Any) -> dict[str, Any]:
+        if ls.scheduler is not None:
+            ls.scheduler.run_now()
+        return ls.drain_status()
+
+    @server.command("drain.pause")
+    def pause(ls: DrainServer, *args: Any) -> dict[str, Any]:
+        if ls.scheduler is not None:
+            ls.scheduler.pause()
+        return ls.drain_status()
+
+    @server.command("drain.resume")
+    def resume(ls: DrainServer, *args: Any) -> dict[str, Any]:
+        if ls.scheduler is not None:
+            ls.scheduler.resume()
+        return ls.drain_status()
+
+    @server.command("drain.cancelAll")
+    def cancel_all(ls: DrainServer, *args: Any) -> dict[str, Any]:
+        cancelled = ls.scheduler.cancel_all() if ls.scheduler is not None else 0
+        return {**ls.drain_status(), "cancelledNow": cancelled}
+
     @server.command("drain.preview")
     def preview_command(ls: DrainServer, *args: Any) -> dict[str, Any]:
         if not args or not isinstance(args[0], str):

@@ -114,6 +114,7 @@ class Scheduler:
         self.paused_until = 0.0
         self.blocked: str | None = None
         self.stopped: str | None = None
+        self.user_paused = False
         self.backoff = 1.0
         self.status = SchedulerState()
         self._wake = asyncio.Event()
@@ -215,6 +216,34 @@ class Scheduler:
                 running.cancel_reason = "edit"
                 running.job.cancel()
 
+    def pause(self) -> None:
+        """The user paused the drains: nothing new starts until ``resume``."""
+        self.user_paused = True
+        self._publish()
+
+    def resume(self) -> None:
+        """Start dispatching again (also clears a budget block, to try again)."""
+        self.user_paused = False
+        self.blocked = None
+        self._wake.set()
+        self._publish()
+
+    def run_now(self) -> None:
+        """Start the queued work now, without waiting for idle time."""
+        self.user_paused = False
+        self.last_activity = self.clock() - self.idle_delay
+        self._wake.set()
+
+    def cancel_all(self) -> int:
+        """Cancel every running drain (they run again at the next idle time)."""
+        count = 0
+        for running in self.running.values():
+            if not running.job.done():
+                running.cancel_reason = "user"
+                running.job.cancel()
+                count += 1
+        return count
+
     def unblock(self) -> None:
         """Settings or the day changed: try again."""
         self.blocked = None
@@ -224,7 +253,7 @@ class Scheduler:
 
     def _ready_in(self) -> float | None:
         """Seconds until the next task may start (None: nothing to do now)."""
-        if self.stopped or self.blocked or not self.queue:
+        if self.stopped or self.blocked or self.user_paused or not self.queue:
             return None
         limit = self.concurrency if (self._consented or self.free or self.consent is None) else 1
         if len(self.running) >= limit:
@@ -462,6 +491,8 @@ class Scheduler:
             )
         elif self.blocked:
             status.state, status.reason = "over-budget", self.blocked
+        elif self.user_paused:
+            status.state, status.reason = "paused", "paused by the user"
         elif self.paused_until > now:
             status.state = "rate-limited"
         elif self.running:

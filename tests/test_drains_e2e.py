@@ -605,3 +605,32 @@ async def test_preview_shows_exactly_what_would_be_sent_and_sends_nothing(
     assert entry["worstCaseTokens"] == entry["inputTokensEstimate"] + entry["request"]["max_tokens"]
     assert entry["worstCaseUsd"] > 0
     assert len(fake.log) == before  # the preview itself sent nothing
+
+
+async def test_pause_resume_run_now_and_cancel_all(tmp_path: Path, fake: FakeAnthropic) -> None:
+    editor = await start(tmp_path, fake, tmp_path / "home", settings(idle={"delayMs": 60_000}))
+    try:
+
+        async def command(name: str) -> dict[str, Any]:
+            return dict(
+                await editor.client.workspace_execute_command_async(
+                    types.ExecuteCommandParams(command=name)
+                )
+            )
+
+        paused = await command("drain.pause")
+        assert paused["state"] == "paused" and "user" in paused["reason"]
+        uri = editor.open("m.py", SOURCE)
+        await command("drain.runNow")  # run now also lifts the pause
+        fake.default = "hang"
+        fake.scenarios = ["hang"]
+        await wait_until(lambda: fake.log)  # no idle wait: the idle delay is a minute
+        await wait_until(lambda: editor.client.drain_statuses)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.05)  # the stream is open
+        cancelled = await command("drain.cancelAll")
+        assert cancelled["cancelledNow"] == 1
+        await wait_until(lambda: fake.disconnects)
+        assert (await command("drain.resume"))["state"] in ("paused", "idle", "running")
+        assert uri
+    finally:
+        await editor.client.shutdown_session()
