@@ -63,3 +63,60 @@ def test_neovim_diagnostics_code_action_hover_and_status(tmp_path: Path) -> None
     assert "def grüße(x)" in out["hover"]
     assert "no docstring" in out["hover"]
     assert out["status_documents"] == 1
+
+
+def test_neovim_plugin_commands_status_line_and_health(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    sample = tmp_path / "sample.py"
+    sample.write_text(SAMPLE)
+    env = {
+        **os.environ,
+        "DRAIN_LS_CMD": json.dumps([sys.executable, "-m", "drain_ls"]),
+        "DRAIN_LS_PLUGIN": str(Path(__file__).parent.parent / "editors" / "nvim"),
+        "DRAIN_LS_HOME": str(tmp_path / "home"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    env.pop("ANTHROPIC_API_KEY", None)
+    assert NVIM is not None
+    result = subprocess.run(
+        [
+            NVIM,
+            "--headless",
+            "--clean",
+            "-u",
+            str(Path(__file__).parent / "nvim" / "plugin.lua"),
+            str(sample),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    assert lines, result.stdout + result.stderr
+    out = json.loads(lines[-1])
+    assert result.returncode == 0, out
+    steps = out["steps"]
+    assert steps["status_after_drains"].startswith("drain: idle")
+    assert set(steps["commands"]) >= {
+        "DrainRun",
+        "DrainPause",
+        "DrainResume",
+        "DrainCancel",
+        "DrainReport",
+        "DrainPreview",
+    }
+    assert steps["paused"] is True and steps["resumed"] is True
+    assert steps["report_window"] is True
+    assert any("budget left today" in line for line in steps["report_lines"])
+    assert steps["preview_window"] is True
+    assert steps["preview_lines"][0].startswith(("docstrings", "summaries", "nothing"))
+    health = steps["health"]
+    assert "server found" in health and "version: drain-ls" in health
+    assert "LLM drains enabled (backend: offline)" in health
+    assert "ledger directory writable" in health
