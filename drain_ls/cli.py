@@ -252,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH")
     run.add_argument("--dry-run", action="store_true", help="show what would be sent; send nothing")
     run.add_argument("--json", action="store_true", help="print the requests as JSON")
+    queue = commands.add_parser("queue", help="the deferred drain tasks, with their estimated cost")
+    queue.add_argument("--json", action="store_true", help="print JSON")
     report = commands.add_parser("report", help="tokens, cost and tasks of the drains, per day")
     report.add_argument("--days", type=int, default=7, help="how many days (default 7)")
     report.add_argument("--json", action="store_true", help="print JSON")
@@ -343,6 +345,35 @@ def command_run(args: argparse.Namespace) -> int:
         f"{len(previews)} request(s) to {model}: at most {total_tokens:,} tokens, "
         f"${total_usd:.4f} (dry run: nothing sent)"
     )
+    return EXIT_CLEAN
+
+
+def command_queue(args: argparse.Namespace) -> int:
+    """``drain-ls queue``: tasks that could not run (a cap, a closed editor), kept for later."""
+    from drain_ls.budget import price_of
+    from drain_ls.ledger import Ledger, LedgerError
+
+    try:
+        ledger = Ledger()
+    except LedgerError as exc:
+        print(f"drain-ls: error: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
+    price = price_of("claude-haiku-4-5")
+    rows = []
+    for task in ledger.deferred():
+        tokens = int(task["estimated_tokens"])
+        rows.append({**task, "estimatedUsd": round(tokens * price.output / 1e6, 6)})
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_CLEAN
+    for row in rows:
+        print(
+            f"{row['workspace']}: {row['drain']} {row['scope_key']}: at most "
+            f"{row['estimated_tokens']:,} tokens (~${row['estimatedUsd']:.4f}); {row['reason']}"
+        )
+    total = sum(int(r["estimated_tokens"]) for r in rows)
+    print(f"{len(rows)} deferred task(s), at most {total:,} tokens")
     return EXIT_CLEAN
 
 
@@ -474,6 +505,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_report(args)
         if args.command == "run":
             return command_run(args)
+        if args.command == "queue":
+            return command_queue(args)
         if args.command in (None, "serve"):
             return command_serve(args)
     except UsageError as exc:

@@ -126,6 +126,8 @@ class Scheduler:
         self.on_end: Callable[[Task, str, Usage, float], None] | None = None
         # Asks the user whether code may be sent; True, False, or None for no answer.
         self.consent: Callable[[], Awaitable[bool | None]] | None = None
+        # Tokens the user's own work uses of the session limit (the claude-code source).
+        self.primary_use: Callable[[], int] = lambda: 0
         self._consented = False
 
     @property
@@ -352,6 +354,7 @@ class Scheduler:
                     max_tokens=task.max_tokens,
                     limits=self.limits,
                     price=self.price,
+                    primary_use=self.primary_use(),
                 )
             except LedgerError as exc:
                 self.stopped = f"ledger unavailable: {exc}"

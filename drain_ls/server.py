@@ -30,6 +30,7 @@ from drain_ls.analysis.model import Finding
 from drain_ls.backends.base import Backend, Progress
 from drain_ls.backends.offline import OfflineBackend
 from drain_ls.budget import Limits, Price, Usage, price_of
+from drain_ls.claude_code import CONTEXT_WINDOW, latest_session
 from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
 from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
 from drain_ls.drains import Task, build_tasks, definitions, outline, preview, sha
@@ -446,7 +447,9 @@ class DrainServer(LanguageServer):
             except LedgerError as exc:
                 self.warn_user(f"{exc}: nothing will be sent")
         limits = Limits(
-            session_tokens=budget.sessionTokens,
+            session_tokens=CONTEXT_WINDOW
+            if budget.source == "claude-code"
+            else budget.sessionTokens,
             safety_margin=budget.safetyMargin,
             min_drain_tokens=budget.minDrainTokens,
             max_tokens_per_drain=budget.maxTokensPerDrain,
@@ -471,10 +474,18 @@ class DrainServer(LanguageServer):
         self.scheduler.on_start = self._drain_started
         self.scheduler.on_end = self._drain_ended
         self.scheduler.consent = self._ask_consent
+        if budget.source == "claude-code":
+            self.scheduler.primary_use = self._claude_code_use
         self.scheduler.start()
         for uri in list(self.documents):
             self.submit_drains(uri)
         logger.info("drains on: backend %s, model %s", backend.name, model)
+
+    def _claude_code_use(self) -> int:
+        """Context the latest Claude Code session of this workspace uses (0 if none)."""
+        root = self.workspace_root()
+        use = latest_session(root) if root is not None else None
+        return use.used_tokens if use is not None else 0
 
     async def _ask_consent(self) -> bool | None:
         """May code of this workspace be sent? Remembered per workspace in the ledger."""
@@ -771,7 +782,7 @@ class DrainServer(LanguageServer):
             "pending": s.pending,
             "running": s.running,
             "consumedTokens": s.consumed_tokens,
-            "budgetTokens": scheduler.limits.drain_budget(),
+            "budgetTokens": scheduler.limits.drain_budget(scheduler.primary_use()),
             "costUsd": round(s.cost_usd, 6),
             "wastedTokens": s.wasted_tokens,
             "completed": s.completed,

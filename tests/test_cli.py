@@ -197,3 +197,40 @@ def test_run_dry_run_shows_what_would_be_sent_and_sends_nothing(tmp_path: Path) 
     assert "AKIA" not in prompts and "<redacted: AWS access key>" in prompts
     assert data["worstCaseTokens"] == sum(p["worstCaseTokens"] for p in data["previews"])
     assert run("run", ".", cwd=tmp_path).returncode == 2
+
+
+def test_queue_lists_deferred_tasks(tmp_path: Path) -> None:
+    from drain_ls.ledger import Ledger
+
+    home = tmp_path / "home"
+    ledger = Ledger(home / "ledger.sqlite3")
+    ledger.defer(
+        drain="docstrings",
+        workspace="/w",
+        scope_key="f",
+        content_hash="h",
+        estimated_tokens=1200,
+        reason="budget.dailyUsd: needs 0.01, 0 left",
+    )
+    ledger.close()
+    env = {**os.environ, "DRAIN_LS_HOME": str(home)}
+    result = subprocess.run(
+        [sys.executable, "-m", "drain_ls", "queue"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert "/w: docstrings f: at most 1,200 tokens" in result.stdout
+    assert "1 deferred task(s)" in result.stdout
+    rows = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "drain_ls", "queue", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        ).stdout
+    )
+    assert rows[0]["reason"].startswith("budget.dailyUsd")

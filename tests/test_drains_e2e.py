@@ -634,3 +634,54 @@ async def test_pause_resume_run_now_and_cancel_all(tmp_path: Path, fake: FakeAnt
         assert uri
     finally:
         await editor.client.shutdown_session()
+
+
+async def test_claude_code_budget_source_counts_the_sessions_context(
+    tmp_path: Path, fake: FakeAnthropic
+) -> None:
+    from drain_ls.claude_code import project_key
+
+    config = tmp_path / "claude"
+    directory = config / "projects" / project_key(tmp_path)
+    directory.mkdir(parents=True)
+    (directory / "s.jsonl").write_text(
+        json.dumps(
+            {
+                "type": "assistant",
+                "requestId": "r",
+                "message": {
+                    "id": "m",
+                    "usage": {
+                        "input_tokens": 1000,
+                        "cache_creation_input_tokens": 2000,
+                        "cache_read_input_tokens": 47000,
+                    },
+                },
+            }
+        )
+        + "\n"
+    )
+    client = await server_config(
+        {
+            "ANTHROPIC_BASE_URL": fake.url,
+            "ANTHROPIC_API_KEY": "sk-ant-test",
+            "DRAIN_LS_HOME": str(tmp_path / "home"),
+            "CLAUDE_CONFIG_DIR": str(config),
+        }
+    ).start()
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            root_uri=tmp_path.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
+            initialization_options=settings(budget={"source": "claude-code"}),
+        )
+    )
+    try:
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="drain.status")
+        )
+        # 200,000-token window - 50,000 in use - 10% margin.
+        assert status["drains"]["budgetTokens"] == 200_000 - 50_000 - 20_000
+    finally:
+        await client.shutdown_session()
