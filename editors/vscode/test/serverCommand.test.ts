@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { ResolveContext, expandVariables, findOnPath, resolveServerCommand } from '../src/serverCommand';
+
+function context(executables: string[], extra: Partial<ResolveContext> = {}): ResolveContext {
+  const set = new Set(executables);
+  return {
+    env: { PATH: '/usr/local/bin:/usr/bin', VENV: '/work/venv' },
+    platform: 'linux',
+    home: '/home/ada',
+    workspaceFolder: '/work/project',
+    isExecutable: (p) => set.has(p),
+    ...extra,
+  };
+}
+
+test('drainLs.path wins over drainLs.interpreter and PATH', () => {
+  const ctx = context(['/opt/drain-ls', '/usr/bin/python3', '/usr/bin/drain-ls']);
+  const r = resolveServerCommand({ path: '/opt/drain-ls', interpreter: '/usr/bin/python3' }, ctx);
+  assert.deepEqual(r, { ok: true, spec: { command: '/opt/drain-ls', args: [], source: 'drainLs.path' } });
+});
+
+test('drainLs.interpreter runs python -m drain_ls', () => {
+  const ctx = context(['/usr/bin/python3', '/usr/bin/drain-ls']);
+  const r = resolveServerCommand({ path: '', interpreter: '/usr/bin/python3' }, ctx);
+  assert.deepEqual(r, { ok: true, spec: { command: '/usr/bin/python3', args: ['-m', 'drain_ls'], source: 'drainLs.interpreter' } });
+});
+
+test('a bare interpreter name is looked up on PATH', () => {
+  const r = resolveServerCommand({ interpreter: 'python3' }, context(['/usr/bin/python3']));
+  assert.ok(r.ok && r.spec.command === '/usr/bin/python3');
+});
+
+test('with no setting, drain-ls on PATH; the first PATH entry wins', () => {
+  const r = resolveServerCommand({}, context(['/usr/bin/drain-ls', '/usr/local/bin/drain-ls']));
+  assert.deepEqual(r, { ok: true, spec: { command: '/usr/local/bin/drain-ls', args: [], source: 'PATH' } });
+});
+
+test('nothing found: a message that says what to set', () => {
+  const r = resolveServerCommand({ path: '  ', interpreter: '' }, context([]));
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.message : '', /not found on PATH.*drainLs\.path.*drainLs\.interpreter/);
+});
+
+test('a path that is not executable is named in the error', () => {
+  const r = resolveServerCommand({ path: '/nope/drain-ls' }, context([]));
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.message : '', /drainLs\.path.*\/nope\/drain-ls.*not an executable/);
+});
+
+test('relative paths resolve against the workspace folder; variables expand', () => {
+  const ctx = context(['/work/project/.venv/bin/drain-ls', '/home/ada/.local/bin/drain-ls', '/work/venv/bin/drain-ls']);
+  const rel = resolveServerCommand({ path: '.venv/bin/drain-ls' }, ctx);
+  assert.ok(rel.ok && rel.spec.command === '/work/project/.venv/bin/drain-ls');
+  const wf = resolveServerCommand({ path: '${workspaceFolder}/.venv/bin/drain-ls' }, ctx);
+  assert.ok(wf.ok && wf.spec.command === '/work/project/.venv/bin/drain-ls');
+  const home = resolveServerCommand({ path: '~/.local/bin/drain-ls' }, ctx);
+  assert.ok(home.ok && home.spec.command === '/home/ada/.local/bin/drain-ls');
+  const env = resolveServerCommand({ path: '${env:VENV}/bin/drain-ls' }, ctx);
+  assert.ok(env.ok && env.spec.command === '/work/venv/bin/drain-ls');
+  assert.equal(expandVariables('${userHome}/x ${unknown}', ctx), '/home/ada/x ${unknown}');
+});
+
+test('a relative path with no folder open is an error', () => {
+  const r = resolveServerCommand({ path: 'bin/drain-ls' }, context([], { workspaceFolder: undefined }));
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.message : '', /no folder is open/);
+});
+
+test('Windows: PATHEXT and backslashes', () => {
+  const ctx = context(['C:\\Py\\Scripts\\drain-ls.EXE'], {
+    platform: 'win32',
+    env: { PATH: 'C:\\Windows;C:\\Py\\Scripts', PATHEXT: '.COM;.EXE' },
+    workspaceFolder: 'C:\\work',
+  });
+  assert.equal(findOnPath('drain-ls', ctx), 'C:\\Py\\Scripts\\drain-ls.EXE');
+  const r = resolveServerCommand({}, ctx);
+  assert.ok(r.ok && r.spec.command === 'C:\\Py\\Scripts\\drain-ls.EXE');
+});
