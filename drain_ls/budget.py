@@ -126,6 +126,10 @@ class Limits:
     max_tokens_per_drain: int = 5_000
     daily_tokens: int = 500_000
     daily_usd: float = 1.0
+    # A headless ``drain-ls run``: no session tiers (the user asked for this work), and
+    # ``--budget`` caps what the run reserves in all.
+    tiered: bool = True
+    run_tokens: int | None = None
 
     def drain_budget(self, primary_use: int = 0) -> int:
         """``max(0, L - U - margin)``."""
@@ -182,18 +186,28 @@ def refusal(
     tokens: int,
     usd: float,
     primary_use: int = 0,
+    pool_left: int | None = None,
 ) -> Refusal | None:
     """None when a reservation of ``tokens`` and ``usd`` fits under every cap, else the
-    first cap it would pass."""
-    if limits.drain_budget(primary_use) < limits.min_drain_tokens:
+    first cap it would pass. A tier-3 (shared pool) reservation is limited by ``pool_left``,
+    what ended sessions donated today and nobody drew yet."""
+    if limits.tiered and limits.drain_budget(primary_use) < limits.min_drain_tokens:
         return Refusal(
             "budget.minDrainTokens", limits.min_drain_tokens, limits.drain_budget(primary_use)
         )
     if tokens > limits.max_tokens_per_drain:
         return Refusal("budget.maxTokensPerDrain", tokens, limits.max_tokens_per_drain)
-    allowance = limits.tier_allowance(tier, primary_use, spend.session_by_tier)
-    if tokens > allowance:
-        return Refusal(f"session budget (tier {tier})", tokens, allowance)
+    if limits.run_tokens is not None:
+        used = sum(spend.session_by_tier.values())
+        if used + tokens > limits.run_tokens:
+            return Refusal("--budget", tokens, limits.run_tokens - used)
+    if tier == POOL_TIER:
+        if tokens > (pool_left or 0):
+            return Refusal("shared pool", tokens, pool_left or 0)
+    elif limits.tiered:
+        allowance = limits.tier_allowance(tier, primary_use, spend.session_by_tier)
+        if tokens > allowance:
+            return Refusal(f"session budget (tier {tier})", tokens, allowance)
     if spend.daily_tokens + tokens > limits.daily_tokens:
         return Refusal("budget.dailyTokens", tokens, limits.daily_tokens - spend.daily_tokens)
     if spend.daily_usd + usd > limits.daily_usd + 1e-12:

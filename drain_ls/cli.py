@@ -247,11 +247,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_check_parser(commands)
     run = commands.add_parser(
-        "run", help="the drains of files, from the command line (--dry-run: what they would send)"
+        "run", help="run the drains of files now, headless (--dry-run: what they would send)"
     )
     run.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH")
     run.add_argument("--dry-run", action="store_true", help="show what would be sent; send nothing")
-    run.add_argument("--json", action="store_true", help="print the requests as JSON")
+    run.add_argument("--json", action="store_true", help="print the summary (or requests) as JSON")
+    run.add_argument(
+        "--budget", type=int, metavar="TOKENS", help="spend at most TOKENS in this run"
+    )
+    run.add_argument(
+        "--backend", choices=("offline", "anthropic"), help="override llm.backend for this run"
+    )
+    run.add_argument(
+        "--yes", action="store_true", help="allow sending code from this workspace, this once"
+    )
     queue = commands.add_parser("queue", help="the deferred drain tasks, with their estimated cost")
     queue.add_argument("--json", action="store_true", help="print JSON")
     report = commands.add_parser("report", help="tokens, cost and tasks of the drains, per day")
@@ -261,64 +270,61 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    """``drain-ls run --dry-run``: every request the drains would send, after redaction."""
-    from drain_ls.analysis.source import parse
+    """``drain-ls run``: the drains of files, headless (``--dry-run``: what they would send)."""
     from drain_ls.budget import price_of
     from drain_ls.config import build_settings, camelize_keys
-    from drain_ls.drains import build_tasks, preview
+    from drain_ls.custom import parse_custom_drains
+    from drain_ls.drains import preview
+    from drain_ls.headless import tasks_for_file
     from drain_ls.privacy import ExclusionError, Exclusions
 
-    if not args.dry_run:
-        raise UsageError(
-            "drains run from the command line only with --dry-run for now; the headless "
-            "run (with the deferred queue) is not built yet"
-        )
     for path in args.paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or directory")
+    if args.budget is not None and args.budget < 1:
+        raise UsageError("--budget must be a positive number of tokens")
     first = args.paths[0]
     try:
         project = find_project_config(first if first.is_dir() else first.parent)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
-    settings, problems = build_settings(camelize_keys(project.table))
-    for problem in problems:
+    layer = camelize_keys(project.table)
+    if args.backend:
+        layer = {**layer, "llm": {**layer.get("llm", {}), "backend": args.backend}}
+    settings, problems = build_settings(layer)
+    custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
+    for problem in [*problems, *custom_problems]:
         print(f"warning: {problem}", file=sys.stderr)
-    model = settings.llm.model if settings.llm.backend != "offline" else "offline"
+    backend_name = settings.llm.backend
+    if backend_name == "anthropic" and not os.environ.get("ANTHROPIC_API_KEY") and not args.dry_run:
+        raise UsageError(
+            "llm.backend is anthropic but ANTHROPIC_API_KEY is not set "
+            "(or run with --backend offline: free, nothing sent)"
+        )
+    model = settings.llm.model if backend_name != "offline" else "offline"
     price = price_of(model)
-    root = project.root or Path.cwd()
+    root = (project.root or Path.cwd()).resolve()
     try:
         exclusions = Exclusions([root], settings.privacy.exclude)
     except ExclusionError as exc:
         raise UsageError(f"{exc}: nothing would be sent") from exc
+    files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for file in discover(args.paths, Excluder(project)):
+        reason = exclusions.why_excluded(file.resolve())
+        _, error = read_source(str(file))
+        if reason is not None or error is not None:
+            skipped.append((_display(str(file)), str(reason or error)))
+            continue
+        files.append(file.resolve())
+    if not args.dry_run:
+        return _run_drains(args, files, skipped, settings, custom, model, price, root)
+    for name, reason in skipped:
+        print(f"skipped: {name}: {reason}", file=sys.stderr)
     previews: list[dict[str, Any]] = []
     total_tokens, total_usd = 0, 0.0
-    for file in discover(args.paths, Excluder(project)):
-        reason = exclusions.why_excluded(file)
-        source, error = read_source(str(file))
-        if source is None or reason is not None:
-            print(f"skipped: {_display(str(file))}: {reason or error}", file=sys.stderr)
-            continue
-        tree = parse(source)
-        findings = check_source(
-            source,
-            str(file),
-            CheckSettings(select=frozenset({"D101", "D102", "D103", "D105", "D106", "D107"})),
-            tree,
-        )
-        names = {f.start: str(f.data.get("qualname", "")) for f in findings}
-        for task in build_tasks(
-            file.as_uri(),
-            source,
-            tree.root_node,
-            None,
-            names,
-            model=model,
-            max_tokens_per_drain=settings.budget.maxTokensPerDrain,
-            drains=settings.drains,
-            style=settings.docstringStyle,
-            redact_secrets=settings.privacy.redactSecrets,
-        ):
+    for file in files:
+        for task in tasks_for_file(file, settings, model, custom, lambda key: None):
             entry = preview(task, (price.input, price.output))
             total_tokens += int(entry["worstCaseTokens"])  # type: ignore[call-overload]
             total_usd += float(entry["worstCaseUsd"])  # type: ignore[arg-type]
@@ -343,9 +349,124 @@ def command_run(args: argparse.Namespace) -> int:
         )
     print(
         f"{len(previews)} request(s) to {model}: at most {total_tokens:,} tokens, "
-        f"${total_usd:.4f} (dry run: nothing sent)"
+        f"${total_usd:.4f} (dry run: nothing sent; drains that run after others are "
+        "listed once those have results)"
     )
     return EXIT_CLEAN
+
+
+def _run_drains(
+    args: argparse.Namespace,
+    files: list[Path],
+    skipped: list[tuple[str, str]],
+    settings: Any,
+    custom: Any,
+    model: str,
+    price: Any,
+    root: Path,
+) -> int:
+    """The headless run: consent, the ledger, the budget, a progress bar and a summary."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from drain_ls.backends.base import Backend
+    from drain_ls.backends.offline import OfflineBackend
+    from drain_ls.budget import Limits
+    from drain_ls.headless import HeadlessRun, render_summary
+    from drain_ls.ledger import Ledger, LedgerError
+
+    try:
+        ledger = Ledger()
+    except LedgerError as exc:
+        print(f"drain-ls: error: {exc}: nothing is sent", file=sys.stderr)
+        return EXIT_FINDINGS
+    workspace = str(root)
+    backend: Backend
+    if model == "offline":
+        backend = OfflineBackend()
+    else:
+        if not _consent(ledger, workspace, settings, model, args.yes):
+            return EXIT_FINDINGS
+        from drain_ls.backends.anthropic import AnthropicBackend
+
+        backend = AnthropicBackend()
+    budget = settings.budget
+    limits = Limits(
+        max_tokens_per_drain=budget.maxTokensPerDrain,
+        daily_tokens=budget.dailyTokens,
+        daily_usd=budget.dailyUsd,
+        tiered=False,
+        run_tokens=args.budget,
+    )
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]drain-ls run"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=not args.json and console.is_terminal,
+        disable=args.json and not console.is_terminal,
+    ) as progress:
+        bar = progress.add_task("", total=None)
+
+        def on_progress(done: int, total: int, what: str) -> None:
+            progress.update(bar, completed=done, total=max(total, 1), description=what)
+
+        run = HeadlessRun(
+            files, settings, custom, backend, ledger, limits, price, model, workspace, on_progress
+        )
+        summary = asyncio.run(run.run())
+    summary.skipped = skipped
+    if args.json:
+        json.dump({"model": model, **summary.as_json()}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render_summary(summary, model)
+        print("the cost report: drain-ls report; what is left: drain-ls queue")
+    return EXIT_CLEAN
+
+
+def _consent(ledger: Any, workspace: str, settings: Any, model: str, yes: bool) -> bool:
+    """May this run send code of ``workspace``? (The same answer as the editor's.)"""
+    if yes or not settings.privacy.requireConsent:
+        return True
+    remembered = ledger.consent(workspace)
+    if remembered == "allow":
+        return True
+    if remembered == "never":
+        print(
+            f"drain-ls: sending code from {workspace} was refused (answered in the editor); "
+            "nothing is sent",
+            file=sys.stderr,
+        )
+        return False
+    batch = (
+        " Deferred tasks go through the Message Batches API, which zero data retention "
+        "does not cover."
+        if settings.llm.batch
+        else ""
+    )
+    question = (
+        f"drain-ls would send code from {workspace} to Anthropic ({model}), within a daily "
+        f"cap of {settings.budget.dailyTokens:,} tokens and ${settings.budget.dailyUsd:.2f}. "
+        f"Secrets are redacted and excluded files are never read.{batch} Allow? "
+        "[y]es / [a]lways / [N]o: "
+    )
+    if not sys.stdin.isatty():
+        print(
+            "drain-ls: no consent to send code from this workspace: answer in the editor, "
+            "or run with --yes",
+            file=sys.stderr,
+        )
+        return False
+    answer = input(question).strip().lower()
+    if answer in ("a", "always"):
+        ledger.remember_consent(workspace, "allow")
+        return True
+    return answer in ("y", "yes")
 
 
 def command_queue(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -23,6 +24,7 @@ from tree_sitter import Node
 from drain_ls.analysis.complexity import cyclomatic_complexity
 from drain_ls.backends.base import DrainRequest
 from drain_ls.budget import estimate_input_tokens
+from drain_ls.custom import DEFINITION_SCOPES, CustomDrain
 from drain_ls.privacy import redact
 
 PROMPT_VERSION = "1"
@@ -46,6 +48,13 @@ INSTRUCTIONS = {
         "suggestion (at most three sentences) that would lower the complexity."
     ),
 }
+
+
+CUSTOM_INSTRUCTIONS = (
+    "You are a background assistant working on a Python code base for its developers. "
+    "Answer briefly, in plain text, without markdown headings. The task:\n\n"
+)
+MODULE = "<module>"
 
 
 def sha(*parts: str) -> str:
@@ -96,12 +105,24 @@ class Task:
     style: str = "google"
     priority: float = 0.0
     redact_secrets: bool = True
+    tier: int = 2  # 1: the workspace's custom drains and commit review; 2: built-in drains
+    custom_prompt: str = ""  # a custom drain's prompt (its instructions)
+    inputs: str = ""  # the results of the drain this one runs after
+    scope_kind: str = ""  # function, class, module, file, commits
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        """Content address: drain, prompt version, model, scope text and context."""
+        """Content address: drain, prompt version, model, scope text and context (and for a
+        custom drain its prompt and the results it was given)."""
         self.key = sha(
-            self.drain, PROMPT_VERSION, self.model, self.style, self.scope_text, self.context
+            self.drain,
+            PROMPT_VERSION,
+            self.model,
+            self.style,
+            self.scope_text,
+            self.context,
+            self.custom_prompt,
+            self.inputs,
         )
 
     @property
@@ -111,12 +132,21 @@ class Task:
 
     def request(self) -> DrainRequest:
         """The request this task sends: secrets in the code redacted first."""
-        instructions = INSTRUCTIONS[self.drain].format(style=self.style)
-        scope, context = self.scope_text, self.context
+        if self.custom_prompt:
+            instructions = CUSTOM_INSTRUCTIONS + self.custom_prompt
+        else:
+            instructions = INSTRUCTIONS[self.drain].format(style=self.style)
+        scope, context, inputs = self.scope_text, self.context, self.inputs
         if self.redact_secrets:
             scope, _ = redact(scope)
             context, _ = redact(context)
-        prompt = f"Definition `{self.qualname}`:\n\n{scope[:MAX_SCOPE_BYTES]}"
+            inputs, _ = redact(inputs)
+        what = {"module": "Module outline", "file": "File", "commits": "Commits"}.get(
+            self.scope_kind, "Definition"
+        )
+        prompt = f"{what} `{self.qualname}`:\n\n{scope[:MAX_SCOPE_BYTES]}"
+        if inputs:
+            prompt += f"\n\nEarlier results to build on:\n{inputs[:MAX_CONTEXT_BYTES]}"
         return DrainRequest(
             drain=self.drain,
             model=self.model,
@@ -126,6 +156,8 @@ class Task:
             instructions=instructions,
             scope=scope,
             style=self.style,
+            scope_kind=self.scope_kind,
+            inputs=inputs,
         )
 
     def input_estimate(self) -> int:
@@ -152,7 +184,11 @@ def validate(drain: str, text: str) -> str | None:
         if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
             return None
         return text
-    return " ".join(text.split())[:600]
+    if drain in BUILTIN:
+        return " ".join(text.split())[:600]
+    # Custom drains and reviews keep their lines (a report entry may be a list).
+    lines = [line.rstrip() for line in text.splitlines()]
+    return "\n".join(lines)[:4000].strip() or None
 
 
 def definitions(root: Node) -> list[tuple[Node, str, bool]]:
@@ -209,15 +245,20 @@ def build_tasks(
     drains: dict[str, object],
     style: str = "google",
     redact_secrets: bool = True,
+    custom: Sequence[CustomDrain] = (),
+    lookup: Callable[[str], str | None] | None = None,
 ) -> list[Task]:
     """The drain tasks of one document version.
 
     ``docstring_findings`` maps the name offset of each definition with a D1xx finding to
-    its qualified name.
+    its qualified name. ``custom`` are the workspace's drains (in dependency order);
+    ``lookup`` finds a result by task key: a drain that runs ``after`` another gets a task
+    only once the results it builds on exist.
     """
     context = outline(source, root)
     tasks: list[Task] = []
-    for node, qualname, public in definitions(root):
+    defs = definitions(root)
+    for node, qualname, public in defs:
         scope = source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
         name = node.child_by_field_name("name")
         wanted: list[str] = []
@@ -251,7 +292,123 @@ def build_tasks(
                     continue  # too large for one drain run: never sent
                 task.max_tokens = min(task.max_tokens, room)
             tasks.append(task)
+    if custom:
+        tasks.extend(
+            _custom_tasks(
+                uri,
+                source,
+                root,
+                version,
+                docstring_findings,
+                defs,
+                context,
+                tasks,
+                custom,
+                lookup or (lambda key: None),
+                model=model,
+                max_tokens_per_drain=max_tokens_per_drain,
+                style=style,
+                redact_secrets=redact_secrets,
+            )
+        )
     return tasks
+
+
+def module_outline(source: bytes, root: Node, context: str) -> str:
+    """What a ``module``-scope drain sees: the module docstring, then the outline."""
+    first = next((c for c in root.named_children if c.type != "comment"), None)
+    doc = ""
+    if first is not None and first.type == "expression_statement" and first.named_child_count:
+        value = first.named_children[0]
+        if value.type in ("string", "concatenated_string"):
+            doc = source[first.start_byte : first.end_byte].decode("utf-8", "replace") + "\n"
+    return doc + context
+
+
+def _custom_tasks(
+    uri: str,
+    source: bytes,
+    root: Node,
+    version: int | None,
+    docstring_findings: dict[int, str],
+    defs: list[tuple[Node, str, bool]],
+    context: str,
+    builtin: list[Task],
+    custom: Sequence[CustomDrain],
+    lookup: Callable[[str], str | None],
+    *,
+    model: str,
+    max_tokens_per_drain: int,
+    style: str,
+    redact_secrets: bool,
+) -> list[Task]:
+    by_drain: dict[str, list[Task]] = {}
+    for task in builtin:
+        by_drain.setdefault(task.drain, []).append(task)
+    out: list[Task] = []
+    for drain in custom:
+        if drain.scope == "commits":
+            continue  # commit-scope drains run with the commit review
+        scopes: list[tuple[str, int, int, str, bool]] = []  # qualname, start, end, text, public
+        if drain.scope in DEFINITION_SCOPES:
+            kind = f"{drain.scope}_definition"
+            for node, qualname, public in defs:
+                if node.type != kind:
+                    continue
+                name = node.child_by_field_name("name")
+                missing = name is not None and name.start_byte in docstring_findings
+                if not drain.selects(
+                    public=public, missing_docstring=missing, complexity=complexity_of(node)
+                ):
+                    continue
+                text = source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+                scopes.append((qualname, node.start_byte, node.end_byte, text, public))
+        elif drain.scope == "module":
+            scopes.append((MODULE, 0, len(source), module_outline(source, root, context), True))
+        else:
+            text = source.decode("utf-8", "surrogateescape")
+            scopes.append((MODULE, 0, len(source), text, True))
+        made: list[Task] = []
+        for qualname, start, end, text, public in scopes:
+            inputs = ""
+            if drain.after is not None:
+                earlier = by_drain.get(drain.after, [])
+                if drain.scope in DEFINITION_SCOPES:
+                    needed = [t for t in earlier if t.qualname in (qualname, MODULE)]
+                else:
+                    needed = earlier
+                answers = [(t.qualname, lookup(t.key)) for t in needed]
+                if any(answer is None for _, answer in answers):
+                    continue  # not yet: this task is built when the results are in
+                inputs = "\n".join(f"- {name}: {answer}" for name, answer in answers)
+            task = Task(
+                drain=drain.name,
+                uri=uri,
+                qualname=qualname,
+                start=start,
+                end=end,
+                scope_text=text,
+                context="" if drain.scope in ("module", "file") else context,
+                model=model,
+                max_tokens=drain.max_tokens,
+                public=public,
+                version=version,
+                style=style,
+                redact_secrets=redact_secrets,
+                tier=1,
+                custom_prompt=drain.prompt,
+                inputs=inputs,
+                scope_kind=drain.scope,
+            )
+            room = max_tokens_per_drain - task.input_estimate()
+            if model != "offline":
+                if room < 32:
+                    continue
+                task.max_tokens = min(task.max_tokens, room)
+            made.append(task)
+        by_drain[drain.name] = made
+        out.extend(made)
+    return out
 
 
 def preview(task: Task, price_per_mtok: tuple[float, float] | None = None) -> dict[str, object]:

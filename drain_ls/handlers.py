@@ -10,7 +10,7 @@ from lsprotocol import types
 from tree_sitter import Node
 
 from drain_ls.documents import Document, Position
-from drain_ls.drains import definitions
+from drain_ls.drains import MODULE, definitions
 from drain_ls.features.actions import (
     FIX_ALL_KIND,
     code_actions,
@@ -19,7 +19,7 @@ from drain_ls.features.actions import (
     wanted,
 )
 from drain_ls.features.hover import hover_markdown
-from drain_ls.scheduler import age
+from drain_ls.scheduler import Result, age
 from drain_ls.server import DrainServer
 
 logger = logging.getLogger("drain_ls")
@@ -161,6 +161,8 @@ def create_server() -> DrainServer:
         offset = doc.offset_at(Position(params.position.line, params.position.character))
         result = hover_markdown(doc, offset, lambda d, node: _summary_sections(ls, d, node))
         if result is None:
+            if params.position.line == 0:
+                return _module_hover(ls, doc)
             return None
         markdown, name = result
         a = doc.position_at(name.start_byte)
@@ -224,7 +226,7 @@ def create_server() -> DrainServer:
         logger.info("shutting down")
         scheduler, ls.scheduler = ls.scheduler, None
         if scheduler is not None:
-            await scheduler.close()
+            await scheduler.close(session_end=True)
         ls.cancel_all_tasks()
 
     return server
@@ -243,7 +245,8 @@ def _dismiss_actions(
         if name is None or not (name.start_byte <= end and start <= name.end_byte):
             continue
         scope = doc.source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
-        for drain in ("docstrings", "summaries", "simplify"):
+        drains = ["docstrings", "summaries", "simplify", *(d.name for d in ls.custom_drains)]
+        for drain in drains:
             if ls.drain_result(doc.uri, drain, qualname, scope) is None:
                 continue
             actions.append(
@@ -265,21 +268,49 @@ def _result_text(ls: DrainServer, uri: str, drain: str, qualname: str, scope: st
     return result.text if result is not None else None
 
 
+def _provenance(result: Result) -> str:
+    return (
+        f"{result.model} · {result.tokens} tokens · ${result.cost:.4f} · {age(result.created)}"
+        + (" · cached" if result.cached else "")
+    )
+
+
+def _hover_drains(ls: DrainServer, scopes: tuple[str, ...]) -> list[str]:
+    return [d.name for d in ls.custom_drains if d.output == "hover" and d.scope in scopes]
+
+
 def _summary_sections(ls: DrainServer, doc: Document, definition: Node) -> list[str]:
-    """The ``summaries`` drain's answer for a hovered definition, with its provenance."""
+    """The drains' answers for a hovered definition (the ``summaries`` drain and custom
+    drains with ``output = "hover"``), with their provenance."""
     for node, qualname, _ in definitions(doc.tree.root_node):
         if node.id != definition.id:
             continue
         scope = doc.source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
-        result = ls.drain_result(doc.uri, "summaries", qualname, scope)
-        if result is None:
-            return []
-        provenance = (
-            f"{result.model} · {result.tokens} tokens · ${result.cost:.4f} · {age(result.created)}"
-            + (" · cached" if result.cached else "")
-        )
-        return [f"**Summary** — {result.text}\n\n*{provenance}*"]
+        sections = []
+        for drain in ["summaries", *_hover_drains(ls, ("function", "class"))]:
+            result = ls.drain_result(doc.uri, drain, qualname, scope)
+            if result is None:
+                continue
+            title = "Summary" if drain == "summaries" else drain
+            sections.append(f"**{title}** — {result.text}\n\n*{_provenance(result)}*")
+        return sections
     return []
+
+
+def _module_hover(ls: DrainServer, doc: Document) -> types.Hover | None:
+    """On the first line: the answers of module- and file-scope drains with hover output."""
+    sections = []
+    for drain in _hover_drains(ls, ("module", "file")):
+        result = ls.drain_result(doc.uri, drain, MODULE, ls.module_scope(doc, drain))
+        if result is not None:
+            sections.append(f"**{drain}** — {result.text}\n\n*{_provenance(result)}*")
+    if not sections:
+        return None
+    return types.Hover(
+        contents=types.MarkupContent(
+            kind=types.MarkupKind.Markdown, value="\n\n---\n\n".join(sections)
+        )
+    )
 
 
 def _client_has_configuration(ls: DrainServer) -> bool:

@@ -28,9 +28,20 @@ from typing import Any
 
 import platformdirs
 
-from drain_ls.budget import Limits, Price, Refusal, Spend, Usage, cost_usd, refusal, worst_case
+from drain_ls.budget import (
+    POOL_TIER,
+    Limits,
+    Price,
+    Refusal,
+    Spend,
+    Usage,
+    cost_usd,
+    refusal,
+    tier_share,
+    worst_case,
+)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -104,9 +115,49 @@ _MIGRATIONS: dict[int, str] = {
         dismissed_at REAL NOT NULL
     );
     """,
+    # 5: the deferred queue knows where a task's code is (a path, never the code); report
+    # entries of custom drains and commit reviews; the shared pool; Message Batches.
+    5: """
+    ALTER TABLE deferred ADD COLUMN path TEXT NOT NULL DEFAULT '';
+    ALTER TABLE deferred ADD COLUMN model TEXT NOT NULL DEFAULT '';
+    ALTER TABLE deferred ADD COLUMN tier INTEGER NOT NULL DEFAULT 2;
+    CREATE INDEX deferred_workspace ON deferred (workspace);
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        workspace TEXT NOT NULL,
+        drain TEXT NOT NULL,
+        path TEXT NOT NULL,
+        scope_key TEXT NOT NULL,
+        text TEXT NOT NULL,
+        model TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (workspace, drain, path, scope_key)
+    );
+    CREATE TABLE pool (
+        session TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        donated_at REAL NOT NULL
+    );
+    CREATE TABLE reviews (
+        workspace TEXT PRIMARY KEY,
+        last_commit TEXT NOT NULL,
+        reviewed_at REAL NOT NULL
+    );
+    CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        workspace TEXT NOT NULL,
+        status TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        ended_at REAL
+    );
+    ALTER TABLE runs ADD COLUMN batch_id TEXT;
+    """,
 }
 
 RESERVED = "reserved"
+BATCHED = "batched"  # reserved, and sent in a Message Batch that outlives the process
 SETTLED = ("done", "cancelled", "failed", "abandoned", "cached")
 
 
@@ -148,6 +199,7 @@ class Reservation:
     run_id: int
     tokens: int
     usd: float
+    tier: int = 2
 
 
 class Ledger:
@@ -218,26 +270,58 @@ class Ledger:
     # -- spend ------------------------------------------------------------------------------
 
     def spend(self, db: sqlite3.Connection | None = None) -> Spend:
-        """Settled plus reserved: per tier in this session, and today across sessions."""
+        """Settled plus reserved (and batched): per tier in this session, and today across
+        sessions. Runs of the offline backend cost nothing and count against no cap."""
         db = db or self.db
         counted = (
-            "CASE WHEN status = 'reserved' THEN reserved_tokens ELSE input_tokens + "
-            "output_tokens + cache_read_tokens + cache_write_tokens END"
+            "CASE WHEN status IN ('reserved', 'batched') THEN reserved_tokens ELSE "
+            "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens END"
         )
-        dollars = "CASE WHEN status = 'reserved' THEN reserved_usd ELSE cost_usd END"
+        dollars = "CASE WHEN status IN ('reserved', 'batched') THEN reserved_usd ELSE cost_usd END"
         by_tier = {
             tier: tokens
             for tier, tokens in db.execute(
-                f"SELECT tier, SUM({counted}) FROM runs WHERE session = ? GROUP BY tier",
+                f"SELECT tier, SUM({counted}) FROM runs WHERE session = ? AND model != 'offline' "
+                "GROUP BY tier",
                 (self.session,),
             )
         }
         tokens, usd = db.execute(
             f"SELECT COALESCE(SUM({counted}), 0), COALESCE(SUM({dollars}), 0) FROM runs "
-            "WHERE day = ?",
+            "WHERE day = ? AND model != 'offline'",
             (self.today(),),
         ).fetchone()
         return Spend(by_tier, int(tokens), float(usd))
+
+    def pool_left(self, db: sqlite3.Connection | None = None) -> int:
+        """Tokens in the shared pool today: donated by ended sessions, minus what any
+        session drew from it (tier 3 runs, counted at their reservation while open)."""
+        db = db or self.db
+        day = self.today()
+        donated = db.execute(
+            "SELECT COALESCE(SUM(tokens), 0) FROM pool WHERE day = ?", (day,)
+        ).fetchone()[0]
+        drawn = db.execute(
+            "SELECT COALESCE(SUM(CASE WHEN status IN ('reserved', 'batched') THEN "
+            "reserved_tokens ELSE input_tokens + output_tokens + cache_read_tokens + "
+            "cache_write_tokens END), 0) FROM runs WHERE day = ? AND tier = ?",
+            (day, POOL_TIER),
+        ).fetchone()[0]
+        return max(0, int(donated) - int(drawn))
+
+    def donate(self, limits: Limits, primary_use: int = 0) -> int:
+        """This session ends: give its unused tier-2 share to the shared pool (once)."""
+        with self._transaction() as db:
+            used = self.spend(db).session_by_tier
+            share = tier_share(limits.drain_budget(primary_use), 2) - used.get(2, 0)
+            tokens = max(0, min(share, limits.tier_allowance(2, primary_use, used)))
+            if tokens <= 0:
+                return 0
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO pool VALUES (?, ?, ?, ?)",
+                (self.session, self.today(), tokens, self.clock()),
+            ).rowcount
+        return tokens if inserted else 0
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -255,11 +339,31 @@ class Ledger:
         limits: Limits,
         price: Price,
         primary_use: int = 0,
+        pool: bool = False,
+        batch: bool = False,
     ) -> Reservation | Refusal:
-        """Reserve a request's worst case against every cap, or say which cap refuses it."""
+        """Reserve a request's worst case against every cap, or say which cap refuses it.
+
+        With ``pool``, a tier-2 request that its session's share refuses may draw from the
+        shared pool (as tier 3), within the daily caps. ``batch`` prices it at the Message
+        Batches rate (half)."""
         tokens, usd = worst_case(input_estimate, max_tokens, price)
+        if batch:
+            usd /= 2
         with self._transaction() as db:
-            refused = refusal(limits, self.spend(db), tier, tokens, usd, primary_use)
+            spend = self.spend(db)
+            refused = refusal(limits, spend, tier, tokens, usd, primary_use)
+            if (
+                refused is not None
+                and pool
+                and tier == 2
+                and refused.cap.startswith("session budget")
+            ):
+                pooled = refusal(
+                    limits, spend, POOL_TIER, tokens, usd, primary_use, self.pool_left(db)
+                )
+                if pooled is None:
+                    tier, refused = POOL_TIER, None
             if refused is not None:
                 return refused
             cursor = db.execute(
@@ -286,7 +390,7 @@ class Ledger:
             )
             run_id = cursor.lastrowid
         assert run_id is not None
-        return Reservation(run_id, tokens, usd)
+        return Reservation(run_id, tokens, usd, tier)
 
     def settle(
         self,
@@ -305,7 +409,7 @@ class Ledger:
             updated = db.execute(
                 "UPDATE runs SET status = ?, input_tokens = ?, output_tokens = ?, "
                 "cache_read_tokens = ?, cache_write_tokens = ?, cost_usd = ?, "
-                "wasted_tokens = ?, ended_at = ? WHERE id = ? AND status = ?",
+                "wasted_tokens = ?, ended_at = ? WHERE id = ? AND status IN (?, ?)",
                 (
                     status,
                     usage.input_tokens,
@@ -317,6 +421,7 @@ class Ledger:
                     self.clock(),
                     run_id,
                     RESERVED,
+                    BATCHED,
                 ),
             ).rowcount
         if updated != 1:
@@ -458,17 +563,149 @@ class Ledger:
         content_hash: str,
         estimated_tokens: int,
         reason: str,
+        path: str = "",
+        model: str = "",
+        tier: int = 2,
     ) -> None:
-        """Keep a task that could not run for later (once per scope and content)."""
+        """Keep a task that could not run for later (once per scope and content): where its
+        code is (``path`` and ``scope_key``), never the code."""
         with self._transaction() as db:
             db.execute(
+                "DELETE FROM deferred WHERE drain = ? AND workspace = ? AND path = ? "
+                "AND scope_key = ? AND content_hash != ?",
+                (drain, workspace, path, scope_key, content_hash),
+            )
+            db.execute(
                 "INSERT OR IGNORE INTO deferred (drain, workspace, scope_key, content_hash, "
-                "estimated_tokens, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (drain, workspace, scope_key, content_hash, estimated_tokens, reason, self.clock()),
+                "estimated_tokens, reason, created_at, path, model, tier) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    drain,
+                    workspace,
+                    scope_key,
+                    content_hash,
+                    estimated_tokens,
+                    reason,
+                    self.clock(),
+                    path,
+                    model,
+                    tier,
+                ),
             )
 
-    def deferred(self) -> list[dict[str, Any]]:
-        """The deferred tasks, oldest first."""
-        cursor = self.db.execute("SELECT * FROM deferred ORDER BY id")
+    def undefer(self, *, drain: str, workspace: str, path: str, scope_key: str) -> None:
+        """A deferred task ran (or its scope is gone): forget it."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM deferred WHERE drain = ? AND workspace = ? AND path = ? "
+                "AND scope_key = ?",
+                (drain, workspace, path, scope_key),
+            )
+
+    def deferred(self, workspace: str | None = None) -> list[dict[str, Any]]:
+        """The deferred tasks (of ``workspace``, or all), oldest first."""
+        where, args = ("WHERE workspace = ?", (workspace,)) if workspace is not None else ("", ())
+        cursor = self.db.execute(f"SELECT * FROM deferred {where} ORDER BY id", args)
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    # -- free runs, report entries, reviews -------------------------------------------------
+
+    def record_free(
+        self, *, drain: str, workspace: str, scope_key: str, key: str, tier: int, status: str
+    ) -> None:
+        """A run of the offline backend: counted as a task, costing nothing."""
+        now = self.clock()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs (session, host, pid, pid_started, day, drain, workspace, "
+                "scope_key, content_hash, model, tier, status, reserved_tokens, reserved_usd, "
+                "started_at, ended_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'offline', ?, ?, 0, 0, ?, ?)",
+                (
+                    self.session,
+                    self.host,
+                    self.pid,
+                    self.pid_started,
+                    self.today(),
+                    drain,
+                    workspace,
+                    scope_key,
+                    key,
+                    tier,
+                    status,
+                    now,
+                    now,
+                ),
+            )
+
+    def add_entry(
+        self, *, workspace: str, drain: str, path: str, scope_key: str, text: str, model: str
+    ) -> None:
+        """A report entry (a custom drain with ``output = "report"``, a commit review): the
+        latest one per drain and scope."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO entries (workspace, drain, path, scope_key, text, "
+                "model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (workspace, drain, path, scope_key, text, model, self.clock()),
+            )
+
+    def entries(self, workspace: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest report entries, newest first."""
+        where, args = ("WHERE workspace = ?", (workspace,)) if workspace is not None else ("", ())
+        cursor = self.db.execute(
+            f"SELECT workspace, drain, path, scope_key, text, model, created_at FROM entries "
+            f"{where} ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*args, limit),
+        )
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def last_review(self, workspace: str) -> str | None:
+        """The last commit reviewed in ``workspace``."""
+        row = self.db.execute(
+            "SELECT last_commit FROM reviews WHERE workspace = ?", (workspace,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def reviewed(self, workspace: str, commit: str) -> None:
+        """Commits up to ``commit`` are reviewed."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO reviews VALUES (?, ?, ?)", (workspace, commit, self.clock())
+            )
+
+    # -- Message Batches --------------------------------------------------------------------
+
+    def add_batch(self, batch_id: str, workspace: str, run_ids: list[int]) -> None:
+        """Runs sent in a Message Batch: they stay reserved until the batch's results are in,
+        whatever happens to this process."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO batches VALUES (?, ?, 'in_progress', ?, ?, NULL)",
+                (batch_id, workspace, len(run_ids), self.clock()),
+            )
+            for run_id in run_ids:
+                db.execute(
+                    "UPDATE runs SET status = ?, batch_id = ? WHERE id = ? AND status = ?",
+                    (BATCHED, batch_id, run_id, RESERVED),
+                )
+
+    def open_batches(self, workspace: str | None = None) -> list[dict[str, Any]]:
+        """Batches whose results are not collected yet."""
+        where = "status = 'in_progress'" + (" AND workspace = ?" if workspace is not None else "")
+        cursor = self.db.execute(
+            f"SELECT * FROM batches WHERE {where} ORDER BY created_at",
+            (workspace,) if workspace is not None else (),
+        )
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def end_batch(self, batch_id: str, status: str = "ended") -> None:
+        """The batch's results are collected."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE batches SET status = ?, ended_at = ? WHERE id = ?",
+                (status, self.clock(), batch_id),
+            )

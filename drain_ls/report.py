@@ -18,8 +18,11 @@ _TOTALS = """
 """
 
 
-def report(ledger: Ledger, days: int = 7, limits: Limits | None = None) -> dict[str, Any]:
-    """Tokens, cost and tasks per day and in total for the last ``days`` days."""
+def report(
+    ledger: Ledger, days: int = 7, limits: Limits | None = None, workspace: str | None = None
+) -> dict[str, Any]:
+    """Tokens, cost and tasks per day and in total for the last ``days`` days, the latest
+    report entries (custom drains, commit reviews) and the shared pool."""
     today = datetime.fromtimestamp(ledger.clock(), UTC).date()
     since = (today - timedelta(days=days - 1)).isoformat()
     per_day = []
@@ -65,11 +68,25 @@ def report(ledger: Ledger, days: int = 7, limits: Limits | None = None) -> dict[
     ]
     spend = ledger.spend()
     limits = limits or Limits()
+    entries = [
+        {
+            "drain": e["drain"],
+            "workspace": e["workspace"],
+            "path": e["path"],
+            "scope": e["scope_key"],
+            "text": e["text"],
+            "model": e["model"],
+            "created": datetime.fromtimestamp(e["created_at"], UTC).isoformat(timespec="seconds"),
+        }
+        for e in ledger.entries(workspace, limit=30)
+    ]
     return {
         "days": days,
         "perDay": per_day,
         "total": total,
         "topDrains": top,
+        "entries": entries,
+        "poolTokensToday": ledger.pool_left(),
         "budgetLeftToday": {
             "tokens": max(0, limits.daily_tokens - spend.daily_tokens),
             "usd": round(max(0.0, limits.daily_usd - spend.daily_usd), 6),
@@ -83,6 +100,8 @@ def render(data: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)
     table = Table(title=f"drain-ls: the last {data['days']} days")
     for column in (
         "day",
@@ -130,5 +149,11 @@ def render(data: dict[str, Any]) -> None:
                 f"{d['drain']} ${d['costUsd']:.4f} ({d['runs']} runs)" for d in data["topDrains"]
             )
         )
+    if data.get("entries"):
+        console.print("latest entries (custom drains and commit reviews):")
+        for entry in data["entries"]:
+            where = entry["path"] + ("" if entry["scope"] == "<module>" else f" {entry['scope']}")
+            console.print(f"[bold]{entry['drain']}[/bold] {where} ({entry['created']}):")
+            console.print("  " + entry["text"].replace("\n", "\n  "), markup=False)
     left = data["budgetLeftToday"]
     console.print(f"budget left today: {left['tokens']:,} tokens, ${left['usd']:.4f}")

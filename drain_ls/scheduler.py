@@ -47,6 +47,8 @@ class Result:
     cost: float
     created: float  # time.time()
     cached: bool = False
+    scope_kind: str = ""  # a custom drain's scope
+    path: str = ""
 
 
 @dataclass(slots=True)
@@ -91,6 +93,7 @@ class Scheduler:
         idle_delay: float = 2.0,
         cancel_policy: str = "affected",
         ratelimit_reserve: float = 0.5,
+        pool: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """A scheduler that sends through ``backend`` and accounts in ``ledger``."""
@@ -104,6 +107,7 @@ class Scheduler:
         self.idle_delay = idle_delay
         self.cancel_policy = cancel_policy
         self.ratelimit_reserve = ratelimit_reserve
+        self.pool = pool
         self.clock = clock
         self.queue: dict[tuple[str, str, str], Task] = {}
         self.edited_at: dict[str, float] = {}  # uri -> last edit
@@ -142,10 +146,15 @@ class Scheduler:
         if self._loop is None:
             self._loop = asyncio.get_running_loop().create_task(self._dispatch(), name="drains")
 
-    async def close(self) -> None:
-        """Cancel everything, settle what was in flight, release the backend."""
+    async def close(self, session_end: bool = False) -> None:
+        """Cancel everything, settle what was in flight, release the backend.
+
+        At the end of a session (``session_end``) the work that did not run is kept in the
+        ledger's deferred queue, and with ``budget.pool`` the session's unused tier-2 share
+        goes to the shared pool."""
         if self._loop is not None:
             self._loop.cancel()
+        queued = list(self.queue.values()) + [r.task for r in self.running.values()]
         jobs = [r.job for r in self.running.values()]
         for running in self.running.values():
             running.cancel_reason = "shutdown"
@@ -156,6 +165,15 @@ class Scheduler:
         if self._loop is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
+        if session_end and self.ledger is not None:
+            for task in queued:
+                if task.key not in self.done_keys:
+                    self._defer(task, "the editor closed before it ran")
+            if self.pool and not self.free:
+                with contextlib.suppress(LedgerError):
+                    donated = self.ledger.donate(self.limits, self.primary_use())
+                    if donated:
+                        logger.info("%d unused tokens donated to the shared pool", donated)
         await self.backend.close()
 
     # -- events from the editor -------------------------------------------------------------
@@ -322,6 +340,7 @@ class Scheduler:
                         model=task.model,
                     )
                 self._deliver(task, cached["text"], cached["model"], 0, 0.0, cached=True)
+                self._undefer(task)
                 self._ended(task, "cached", Usage(), 0.0)
                 return
         reservation: Reservation | None = None
@@ -349,12 +368,13 @@ class Scheduler:
                     scope_key=task.qualname,
                     content_hash=task.key,
                     model=task.model,
-                    tier=2,
+                    tier=task.tier,
                     input_estimate=task.input_estimate(),
                     max_tokens=task.max_tokens,
                     limits=self.limits,
                     price=self.price,
                     primary_use=self.primary_use(),
+                    pool=self.pool,
                 )
             except LedgerError as exc:
                 self.stopped = f"ledger unavailable: {exc}"
@@ -390,12 +410,15 @@ class Scheduler:
             self._ended(task, "failed", progress.usage(), cost)
             return
         cost = self._settle(reservation, response.usage, "done")
-        self._ended(task, "done", response.usage, cost)
         self.backoff = 1.0
         text = None if response.truncated else validate(task.drain, response.text)
+        if self.free:
+            self._record_free(task, "done" if text is not None else "failed")
+        self._undefer(task)
         if text is None:
             self.status.failed += 1
             logger.info("drain %s on %s: answer rejected", task.drain, task.qualname)
+            self._ended(task, "rejected", response.usage, cost)
             return
         self.status.completed += 1
         if self.ledger is not None and not self.free:
@@ -409,6 +432,7 @@ class Scheduler:
                 cost=cost,
             )
         self._deliver(task, text, response.model, response.usage.total, cost)
+        self._ended(task, "done", response.usage, cost)
 
     def _settle(
         self, reservation: Reservation | None, usage: Usage, status: str, wasted: int = 0
@@ -461,6 +485,40 @@ class Scheduler:
                 content_hash=task.key,
                 estimated_tokens=task.input_estimate() + task.max_tokens,
                 reason=reason,
+                path=task_path(task),
+                model=task.model,
+                tier=task.tier,
+            )
+
+    def defer_queued(self, reason: str) -> int:
+        """Keep every queued task in the deferred queue (a headless run out of budget)."""
+        tasks = list(self.queue.values())
+        for task in tasks:
+            self._defer(task, reason)
+        return len(tasks)
+
+    def _undefer(self, task: Task) -> None:
+        if self.ledger is None:
+            return
+        with contextlib.suppress(LedgerError):
+            self.ledger.undefer(
+                drain=task.drain,
+                workspace=self.workspace,
+                path=task_path(task),
+                scope_key=task.qualname,
+            )
+
+    def _record_free(self, task: Task, status: str) -> None:
+        if self.ledger is None:
+            return
+        with contextlib.suppress(LedgerError):
+            self.ledger.record_free(
+                drain=task.drain,
+                workspace=self.workspace,
+                scope_key=task.qualname,
+                key=task.key,
+                tier=task.tier,
+                status=status,
             )
 
     def _deliver(
@@ -478,6 +536,8 @@ class Scheduler:
             cost,
             time.time(),
             cached,
+            task.scope_kind,
+            task_path(task),
         )
         self.done_keys[task.key] = result
         self.on_result(result)
@@ -518,6 +578,15 @@ class Scheduler:
             self._last_status = snapshot
             if self.on_status is not None:
                 self.on_status()
+
+
+def task_path(task: Task) -> str:
+    """The file of a task (its URI when it is not a file)."""
+    if task.uri.startswith("file://"):
+        from pygls.uris import to_fs_path
+
+        return to_fs_path(task.uri) or task.uri
+    return task.uri
 
 
 def age(created: float) -> str:

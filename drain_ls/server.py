@@ -32,8 +32,18 @@ from drain_ls.backends.offline import OfflineBackend
 from drain_ls.budget import Limits, Price, Usage, price_of
 from drain_ls.claude_code import CONTEXT_WINDOW, latest_session
 from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
+from drain_ls.custom import CustomDrain, parse_custom_drains
 from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
-from drain_ls.drains import Task, build_tasks, definitions, outline, preview, sha
+from drain_ls.drains import (
+    MODULE,
+    Task,
+    build_tasks,
+    definitions,
+    module_outline,
+    outline,
+    preview,
+    sha,
+)
 from drain_ls.features.diagnostics import to_diagnostics, to_range
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.privacy import ExclusionError, Exclusions
@@ -122,6 +132,7 @@ class DrainServer(LanguageServer):
         self._exclusions: tuple[object, Exclusions | None] | None = None
         self._excluded_logged: set[str] = set()
         self.started = time.monotonic()
+        self.custom_drains: list[CustomDrain] = []
 
     # -- errors and logs --------------------------------------------------------------------
 
@@ -176,7 +187,7 @@ class DrainServer(LanguageServer):
         folders = list(workspace.folders.values())
         uri = folders[0].uri if folders else workspace.root_uri
         path = to_fs_path(uri) if uri else None
-        return Path(path) if path else None
+        return Path(path).resolve() if path else None
 
     def load_file_layer(self) -> None:
         """Read ``[tool.drain-ls]`` from the workspace's ``pyproject.toml``."""
@@ -203,6 +214,12 @@ class DrainServer(LanguageServer):
             if problem not in self.reported_problems:
                 self.reported_problems.add(problem)
                 self.warn_user(problem)
+        custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
+        for problem in custom_problems:
+            if problem not in self.reported_problems:
+                self.reported_problems.add(problem)
+                self.warn_user(problem)
+        self.custom_drains = custom
         changed = settings != self.settings
         self.settings = settings
         if changed:
@@ -377,29 +394,72 @@ class DrainServer(LanguageServer):
         return analysis
 
     def _drain_diagnostics(self, doc: Document) -> list[types.Diagnostic]:
-        """Information diagnostics of the ``simplify`` drain, for code that did not change."""
+        """Diagnostics of the ``simplify`` drain and of custom drains with ``output =
+        "diagnostic"``, for code that did not change since."""
         results = self.drain_results.get(doc.uri)
         if not results:
             return []
+        wanted = {"simplify": types.DiagnosticSeverity.Information}
+        for drain_def in self.custom_drains:
+            if drain_def.output == "diagnostic":
+                wanted[drain_def.name] = _SEVERITIES[drain_def.severity]
         out = []
-        for node, qualname, _ in definitions(doc.tree.root_node):
-            result = results.get(("simplify", qualname))
-            if result is None:
+        for (drain, qualname), result in results.items():
+            if drain not in wanted or qualname != MODULE:
                 continue
-            scope = doc.source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
-            if result.scope_hash != sha(scope):
+            if result.scope_hash != sha(self.module_scope(doc, drain)):
                 continue
-            name = node.child_by_field_name("name") or node
+            end = doc.source.find(b"\n")
             out.append(
-                types.Diagnostic(
-                    range=to_range(doc, name.start_byte, name.end_byte),
-                    message=f"Simplify: {result.text}",
-                    severity=types.DiagnosticSeverity.Information,
-                    code="simplify",
-                    source="drain-ls",
+                self._drain_diagnostic(
+                    doc, drain, result, 0, end if end >= 0 else len(doc.source), wanted[drain]
                 )
             )
+        for node, qualname, _ in definitions(doc.tree.root_node):
+            text: str | None = None
+            for drain, severity in wanted.items():
+                found = results.get((drain, qualname))
+                if found is None:
+                    continue
+                if text is None:
+                    text = doc.source[node.start_byte : node.end_byte].decode(
+                        "utf-8", "surrogateescape"
+                    )
+                if found.scope_hash != sha(text):
+                    continue
+                name = node.child_by_field_name("name") or node
+                out.append(
+                    self._drain_diagnostic(
+                        doc, drain, found, name.start_byte, name.end_byte, severity
+                    )
+                )
         return out
+
+    def module_scope(self, doc: Document, drain: str) -> str:
+        """What a module- or file-scope drain was given for the current text of ``doc``."""
+        custom = self.custom_drain(drain)
+        if custom is not None and custom.scope == "module":
+            root = doc.tree.root_node
+            return module_outline(doc.source, root, outline(doc.source, root))
+        return doc.source.decode("utf-8", "surrogateescape")
+
+    def _drain_diagnostic(
+        self,
+        doc: Document,
+        drain: str,
+        result: Result,
+        start: int,
+        end: int,
+        severity: types.DiagnosticSeverity,
+    ) -> types.Diagnostic:
+        label = "Simplify" if drain == "simplify" else drain
+        return types.Diagnostic(
+            range=to_range(doc, start, end),
+            message=f"{label}: {result.text}",
+            severity=severity,
+            code=drain,
+            source="drain-ls",
+        )
 
     # -- drains -------------------------------------------------------------------------------
 
@@ -441,11 +501,14 @@ class DrainServer(LanguageServer):
                 self.warn_user("no ANTHROPIC_API_KEY: drains use the offline backend")
             backend = OfflineBackend()
             model = "offline"
-        if self.ledger is None and backend.name != "offline":
+        if self.ledger is None:
             try:
                 self.ledger = Ledger()
             except LedgerError as exc:
-                self.warn_user(f"{exc}: nothing will be sent")
+                if backend.name != "offline":
+                    self.warn_user(f"{exc}: nothing will be sent")
+                else:
+                    logger.info("%s: offline runs are not recorded", exc)
         limits = Limits(
             session_tokens=CONTEXT_WINDOW
             if budget.source == "claude-code"
@@ -468,6 +531,7 @@ class DrainServer(LanguageServer):
             concurrency=_concurrency(self.settings.drains),
             cancel_policy=self.settings.cancel.policy,
             ratelimit_reserve=budget.ratelimitReserve,
+            pool=budget.pool,
         )
         self.scheduler_model = model
         self.scheduler.on_status = self.send_drain_status
@@ -479,7 +543,47 @@ class DrainServer(LanguageServer):
         self.scheduler.start()
         for uri in list(self.documents):
             self.submit_drains(uri)
+        if backend.name != "offline":
+            self.submit_deferred()
         logger.info("drains on: backend %s, model %s", backend.name, model)
+
+    def submit_deferred(self) -> int:
+        """The deferred tasks of this workspace whose files are not open: they run at idle
+        time after the open documents' work, and their results land in the results cache."""
+        scheduler, ledger, root = self.scheduler, self.ledger, self.workspace_root()
+        if scheduler is None or ledger is None or root is None:
+            return 0
+        try:
+            rows = ledger.deferred(str(root))
+        except LedgerError:
+            return 0
+        from drain_ls.headless import tasks_for_file
+
+        open_paths = {self.path_of(uri) for uri in self.documents}
+        wanted: dict[str, set[tuple[str, str]]] = {}
+        for row in rows:
+            if row["path"] and row["path"] not in open_paths:
+                wanted.setdefault(row["path"], set()).add((row["drain"], row["scope_key"]))
+        count = 0
+        for path, slots in wanted.items():
+            file = Path(path)
+            if self._excluded(file.as_uri()) is not None:
+                continue
+            tasks = [
+                t
+                for t in tasks_for_file(
+                    file, self.settings, self.scheduler_model, self.custom_drains, self.result_text
+                )
+                if (t.drain, t.qualname) in slots
+            ]
+            for task in tasks:
+                task.priority = -3.0  # after everything the user has open
+            if tasks:
+                scheduler.submit(file.as_uri(), tasks)
+                count += len(tasks)
+        if count:
+            logger.info("%d deferred drain task(s) queued for idle time", count)
+        return count
 
     def _claude_code_use(self) -> int:
         """Context the latest Claude Code session of this workspace uses (0 if none)."""
@@ -626,9 +730,27 @@ class DrainServer(LanguageServer):
             drains=self.settings.drains,
             style=self.settings.docstringStyle,
             redact_secrets=self.settings.privacy.redactSecrets,
+            custom=self.custom_drains,
+            lookup=self.result_text,
         )
         scheduler.context_changed(uri, outline(doc.source, doc.tree.root_node))
         scheduler.submit(uri, tasks)
+
+    def result_text(self, key: str) -> str | None:
+        """A drain's answer by its task key: from this session, else the results cache."""
+        scheduler = self.scheduler
+        if scheduler is not None and key in scheduler.done_keys:
+            return scheduler.done_keys[key].text
+        if self.ledger is not None:
+            with contextlib.suppress(LedgerError):
+                cached = self.ledger.result(key)
+                if cached is not None:
+                    return str(cached["text"])
+        return None
+
+    def custom_drain(self, name: str) -> CustomDrain | None:
+        """The workspace's custom drain called ``name``."""
+        return next((d for d in self.custom_drains if d.name == name), None)
 
     def _excluded(self, uri: str) -> str | None:
         """Why the content of ``uri`` may not be sent (None: it may)."""
@@ -661,8 +783,11 @@ class DrainServer(LanguageServer):
         return [p for p in (to_fs_path(u) for u in uris) if p]
 
     def _on_result(self, result: Result) -> None:
+        custom = self.custom_drain(result.drain)
+        if custom is not None and custom.output == "report":
+            self._add_entry(result)
         if result.uri not in self.documents:
-            return
+            return  # a deferred task of a closed file: its result is in the cache
         self.drain_results.setdefault(result.uri, {})[(result.drain, result.qualname)] = result
         logger.info(
             "drain %s on %s: %d tokens, $%.5f%s",
@@ -672,8 +797,25 @@ class DrainServer(LanguageServer):
             result.cost,
             " (cached)" if result.cached else "",
         )
-        if result.drain == "simplify":
+        if result.drain == "simplify" or (custom is not None and custom.output == "diagnostic"):
             self.analyse(result.uri)
+        elif any(d.after == result.drain for d in self.custom_drains):
+            self.submit_drains(result.uri)  # a drain that runs after this one may start now
+
+    def _add_entry(self, result: Result) -> None:
+        """A custom drain's report entry, in the ledger (``drain.report``)."""
+        if self.ledger is None:
+            return
+        root = self.workspace_root()
+        with contextlib.suppress(LedgerError):
+            self.ledger.add_entry(
+                workspace=str(root) if root else "",
+                drain=result.drain,
+                path=result.path,
+                scope_key=result.qualname,
+                text=result.text,
+                model=result.model,
+            )
 
     def drain_result(self, uri: str, drain: str, qualname: str, scope_text: str) -> Result | None:
         """A drain's result for a definition, if it was made for exactly this code."""
@@ -803,7 +945,13 @@ class DrainServer(LanguageServer):
             except LedgerError as exc:
                 return {"error": str(exc)}
         scheduler = self.scheduler
-        return report(ledger, days, scheduler.limits if scheduler is not None else None)
+        root = self.workspace_root()
+        return report(
+            ledger,
+            days,
+            scheduler.limits if scheduler is not None else None,
+            workspace=str(root) if root is not None else None,
+        )
 
     def status(self) -> dict[str, Any]:
         """``drain.status``: what the server holds and the settings in force."""
@@ -831,6 +979,14 @@ class DrainServer(LanguageServer):
             "uptimeSeconds": round(time.monotonic() - self.started, 3),
             "settings": settings_to_json(self.settings),
         }
+
+
+_SEVERITIES = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "information": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
+}
 
 
 def _price_overrides(prices: dict[str, Any]) -> dict[str, Price]:

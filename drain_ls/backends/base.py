@@ -22,6 +22,8 @@ class DrainRequest:
     instructions: str = ""
     scope: str = ""  # the code of the scope itself (what the offline backend works from)
     style: str = "google"
+    scope_kind: str = ""  # a custom drain's scope: function, class, module, file, commits
+    inputs: str = ""  # the results of the drain this one runs after
 
 
 @dataclass(slots=True)

@@ -137,6 +137,55 @@ def offline_summary(code: str) -> str:
     )
 
 
+def offline_module_summary(code: str) -> str:
+    """What a module holds, from its outline or its text."""
+    tree = parse(code.encode("utf-8", "surrogateescape"))
+    functions: list[str] = []
+    classes: list[str] = []
+    imports = 0
+    for node in tree.root_node.named_children:
+        if node.type == "decorated_definition":
+            node = node.child_by_field_name("definition") or node
+        if node.type == "function_definition":
+            functions.append(_name(node))
+        elif node.type == "class_definition":
+            classes.append(_name(node))
+        elif node.type in ("import_statement", "import_from_statement"):
+            imports += 1
+    parts = []
+    if classes:
+        parts.append(f"{len(classes)} class(es) ({', '.join(f'`{c}`' for c in classes[:6])})")
+    if functions:
+        shown = ", ".join(f"`{f}`" for f in functions[:6])
+        parts.append(f"{len(functions)} function(s) ({shown})")
+    held = " and ".join(parts) if parts else "no definitions"
+    return f"A module with {held}, importing from {imports} statement(s)."
+
+
+def offline_custom(request: DrainRequest) -> str:
+    """A custom drain's answer, from the structure of its scope and the results it got.
+
+    Offline there is no model to follow the drain's prompt: the answer says what the scope
+    is (a structural summary) and, for a drain that runs after another, combines the first
+    sentence of each result it builds on.
+    """
+    if request.scope_kind in ("function", "class"):
+        text = offline_summary(request.scope)
+    else:
+        text = offline_module_summary(request.scope)
+    if request.inputs:
+        firsts = []
+        for line in request.inputs.splitlines():
+            line = line.strip().removeprefix("- ")
+            if line:
+                name, _, answer = line.partition(": ")
+                sentence = answer.split(". ")[0].rstrip(".")
+                firsts.append(f"{name}: {sentence}")
+        text += " Built from " + str(len(firsts)) + " earlier result(s): " + "; ".join(firsts)
+        text += "."
+    return text
+
+
 class OfflineBackend:
     """Writes from the code's structure; costs nothing."""
 
@@ -158,6 +207,8 @@ class OfflineBackend:
             text = offline_summary(request.scope)
         elif request.drain == "simplify":
             text = offline_simplification(request.scope)
+        elif request.scope_kind:
+            text = offline_custom(request)
         else:
             raise BackendError("request", f"the offline backend cannot run `{request.drain}`")
         progress.finished = True

@@ -1,0 +1,313 @@
+"""``drain-ls run PATH... [--budget TOKENS]``: the drains of files, from the command line.
+
+The same tasks, scheduler, budget and ledger as in the editor, with no idle wait: built-in
+drains, the workspace's custom drains (in rounds, so that a drain that runs ``after``
+another gets its results), and the deferred tasks of these files. What a cap or
+``--budget`` stops is kept in the deferred queue for the next run or idle time. A progress
+bar while it runs; a summary per drain at the end, whose rows add up to its totals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.source import parse
+from drain_ls.backends.base import Backend
+from drain_ls.budget import Limits, Price, Usage
+from drain_ls.config import Settings
+from drain_ls.custom import CustomDrain
+from drain_ls.drains import Task, build_tasks
+from drain_ls.ledger import Ledger
+from drain_ls.scheduler import Result, Scheduler
+
+# The docstring drain's findings: every D1xx that names a definition.
+_DEFINITION_CODES = frozenset({"D101", "D102", "D103", "D105", "D106", "D107"})
+
+
+def read_python(path: Path) -> bytes | None:
+    """A Python file's bytes, or None when it cannot be read, is binary or is not UTF-8."""
+    try:
+        source = path.read_bytes()
+    except OSError:
+        return None
+    if b"\0" in source:
+        return None
+    try:
+        source.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return source
+
+
+def tasks_for_file(
+    path: Path,
+    settings: Settings,
+    model: str,
+    custom: Sequence[CustomDrain],
+    lookup: Callable[[str], str | None],
+    source: bytes | None = None,
+) -> list[Task]:
+    """The drain tasks of a file on disk (as the editor would make them for it)."""
+    source = source if source is not None else read_python(path)
+    if source is None:
+        return []
+    tree = parse(source)
+    findings = check_source(source, str(path), CheckSettings(select=_DEFINITION_CODES), tree)
+    names = {f.start: str(f.data.get("qualname", "")) for f in findings}
+    return build_tasks(
+        path.as_uri(),
+        source,
+        tree.root_node,
+        None,
+        names,
+        model=model,
+        max_tokens_per_drain=settings.budget.maxTokensPerDrain,
+        drains=settings.drains,
+        style=settings.docstringStyle,
+        redact_secrets=settings.privacy.redactSecrets,
+        custom=custom,
+        lookup=lookup,
+    )
+
+
+@dataclass(slots=True)
+class DrainTally:
+    """One row of the summary."""
+
+    tasks: int = 0
+    done: int = 0
+    cached: int = 0
+    failed: int = 0
+    deferred: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        """The row as JSON."""
+        return {
+            "tasks": self.tasks,
+            "done": self.done,
+            "cached": self.cached,
+            "failed": self.failed,
+            "deferred": self.deferred,
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "cacheTokens": self.cache_tokens,
+            "totalTokens": self.input_tokens + self.output_tokens + self.cache_tokens,
+            "costUsd": round(self.cost_usd, 6),
+        }
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a headless run did."""
+
+    files: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    drains: dict[str, DrainTally] = field(default_factory=dict)
+    stopped: str | None = None
+    results: list[Result] = field(default_factory=list)
+
+    def tally(self, drain: str) -> DrainTally:
+        """The row of ``drain``."""
+        return self.drains.setdefault(drain, DrainTally())
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary as JSON: per drain and in total (the rows add up to the total)."""
+        total = DrainTally()
+        for row in self.drains.values():
+            total.tasks += row.tasks
+            total.done += row.done
+            total.cached += row.cached
+            total.failed += row.failed
+            total.deferred += row.deferred
+            total.input_tokens += row.input_tokens
+            total.output_tokens += row.output_tokens
+            total.cache_tokens += row.cache_tokens
+            total.cost_usd += row.cost_usd
+        return {
+            "files": self.files,
+            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+            "drains": {name: row.as_json() for name, row in sorted(self.drains.items())},
+            "total": total.as_json(),
+            "stopped": self.stopped,
+        }
+
+
+class HeadlessRun:
+    """Runs the drains of a set of files to completion (or to the budget's end)."""
+
+    def __init__(
+        self,
+        files: list[Path],
+        settings: Settings,
+        custom: Sequence[CustomDrain],
+        backend: Backend,
+        ledger: Ledger,
+        limits: Limits,
+        price: Price,
+        model: str,
+        workspace: str,
+        on_progress: Callable[[int, int, str], None] | None = None,
+    ) -> None:
+        """A run over ``files`` (already filtered by the exclusions)."""
+        self.files = files
+        self.settings = settings
+        self.custom = custom
+        self.ledger = ledger
+        self.model = model
+        self.price = price
+        self.summary = RunSummary(files=len(files))
+        self.on_progress = on_progress
+        self.seen: set[str] = set()
+        self.finished = 0
+        self.scheduler = Scheduler(
+            backend,
+            ledger,
+            limits,
+            price,
+            self._result,
+            workspace=workspace,
+            idle_delay=0.0,
+            concurrency=_concurrency(settings.drains),
+            ratelimit_reserve=settings.budget.ratelimitReserve,
+            pool=settings.budget.pool,
+        )
+        self.scheduler.on_end = self._ended
+        self._sources: dict[Path, bytes] = {}
+
+    def lookup(self, key: str) -> str | None:
+        """A result by task key: this run's, else the results cache."""
+        result = self.scheduler.done_keys.get(key)
+        if result is not None:
+            return result.text
+        cached = self.ledger.result(key)
+        return str(cached["text"]) if cached is not None else None
+
+    def _result(self, result: Result) -> None:
+        self.summary.results.append(result)
+        custom = next((d for d in self.custom if d.name == result.drain), None)
+        if custom is not None and custom.output == "report":
+            self.ledger.add_entry(
+                workspace=self.scheduler.workspace,
+                drain=result.drain,
+                path=result.path,
+                scope_key=result.qualname,
+                text=result.text,
+                model=result.model,
+            )
+
+    def _ended(self, task: Task, outcome: str, usage: Usage, cost: float) -> None:
+        row = self.summary.tally(task.drain)
+        row.input_tokens += usage.input_tokens
+        row.output_tokens += usage.output_tokens
+        row.cache_tokens += usage.cache_read_tokens + usage.cache_write_tokens
+        row.cost_usd += cost
+        if outcome == "cached":
+            row.cached += 1
+        elif outcome == "done":
+            row.done += 1
+        elif outcome.startswith("failed") or outcome in ("cancelled", "rejected"):
+            row.failed += 1
+        else:
+            return  # refused by a cap: counted as deferred at the end
+        self.finished += 1
+        if self.on_progress is not None:
+            self.on_progress(self.finished, len(self.seen), f"{task.drain} {task.qualname}")
+
+    def _round(self) -> int:
+        """Submit the tasks not seen yet; how many."""
+        added = 0
+        for path in self.files:
+            source = self._sources.get(path)
+            if source is None:
+                source = read_python(path)
+                if source is None:
+                    continue
+                self._sources[path] = source
+            fresh = []
+            for task in tasks_for_file(
+                path, self.settings, self.model, self.custom, self.lookup, source
+            ):
+                if task.key in self.seen:
+                    continue
+                self.seen.add(task.key)
+                self.summary.tally(task.drain).tasks += 1
+                fresh.append(task)
+            if fresh:
+                self.scheduler.submit(path.as_uri(), fresh)
+                added += len(fresh)
+        return added
+
+    async def run(self) -> RunSummary:
+        """Rounds of tasks until nothing new comes, a cap stops the run, or it is done."""
+        scheduler = self.scheduler
+        scheduler.start()
+        try:
+            while self._round():
+                if self.on_progress is not None:
+                    self.on_progress(self.finished, len(self.seen), "")
+                scheduler.run_now()
+                while scheduler.queue or scheduler.running:
+                    if scheduler.blocked or scheduler.stopped:
+                        break
+                    await asyncio.sleep(0.01)
+                if scheduler.blocked or scheduler.stopped:
+                    break
+            while scheduler.running:
+                await asyncio.sleep(0.01)
+            stopped = scheduler.blocked or scheduler.stopped
+            if stopped:
+                self.summary.stopped = stopped
+                for task in scheduler.queue.values():
+                    self.summary.tally(task.drain).deferred += 1
+                scheduler.defer_queued(stopped)
+                scheduler.queue.clear()
+        finally:
+            await scheduler.close()
+        return self.summary
+
+
+def _concurrency(drains: dict[str, Any]) -> int:
+    value = drains.get("concurrency", 2)
+    return value if isinstance(value, int) and 1 <= value <= 16 else 2
+
+
+def render_summary(summary: RunSummary, model: str, out: Any = None) -> None:
+    """The summary as a table (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out or sys.stdout)
+    data = summary.as_json()
+    table = Table(title=f"drain-ls run: {summary.files} file(s), {model}")
+    for column in ("drain", "tasks", "done", "cached", "failed", "deferred", "tokens", "USD"):
+        table.add_column(column, justify="left" if column == "drain" else "right")
+    rows = [*data["drains"].items(), ("total", data["total"])]
+    for name, row in rows:
+        table.add_row(
+            name,
+            str(row["tasks"]),
+            str(row["done"]),
+            str(row["cached"]),
+            str(row["failed"]),
+            str(row["deferred"]),
+            f"{row['totalTokens']:,}",
+            f"{row['costUsd']:.4f}",
+        )
+    console.print(table)
+    if summary.stopped:
+        console.print(
+            f"stopped: {summary.stopped}; {data['total']['deferred']} task(s) deferred "
+            "(drain-ls queue lists them; the next run or idle time takes them up)"
+        )
+    for file, reason in summary.skipped:
+        console.print(f"skipped {file}: {reason}")
