@@ -364,6 +364,8 @@ class Ledger:
                 )
                 if pooled is None:
                     tier, refused = POOL_TIER, None
+                elif pooled.cap != "shared pool":
+                    refused = pooled  # the pool would do, but a daily cap says no
             if refused is not None:
                 return refused
             cursor = db.execute(

@@ -1,0 +1,293 @@
+"""``drain-ls run``, the deferred queue and the shared pool: real processes, real SDK, fake API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient, client_capabilities
+
+from drain_ls.budget import Limits, Price, Usage
+from drain_ls.ledger import Ledger, Reservation
+from tests.fake_anthropic import FakeAnthropic
+from tests.lsp_support import server_config, wait_until
+
+API_KEY = "sk-ant-test-headless-0123456789"
+
+
+def drain_ls(
+    *args: str, home: Path, cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "drain_ls", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        input=stdin,
+        env={**os.environ, "DRAIN_LS_HOME": str(home), "COLUMNS": "160", **(env or {})},
+        timeout=120,
+    )
+
+
+def check_adds_up(summary: dict[str, Any]) -> None:
+    total = summary["total"]
+    for field in ("tasks", "done", "cached", "failed", "deferred", "totalTokens"):
+        assert total[field] == sum(row[field] for row in summary["drains"].values()), field
+    for name, row in summary["drains"].items():
+        assert row["tasks"] == row["done"] + row["cached"] + row["failed"] + row["deferred"], name
+    assert total["costUsd"] == pytest.approx(
+        sum(row["costUsd"] for row in summary["drains"].values()), abs=1e-5
+    )
+
+
+JSON_CUSTOM = """
+[tool.drain-ls.llm]
+backend = "offline"
+
+[[tool.drain-ls.drains.custom]]
+name = "module-doc"
+prompt = "Write the module docstring from the summaries."
+scope = "module"
+after = "summaries"
+output = "report"
+"""
+
+
+def test_run_on_the_stdlib_json_package_offline(tmp_path: Path) -> None:
+    package = tmp_path / "json"
+    shutil.copytree(Path(sysconfig.get_paths()["stdlib"]) / "json", package)
+    shutil.rmtree(package / "__pycache__", ignore_errors=True)
+    (tmp_path / "pyproject.toml").write_text(JSON_CUSTOM)
+    home = tmp_path / "home"
+
+    table = drain_ls("run", "json", home=home, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "drain-ls run: 5 file(s), offline" in table.stdout
+    assert "module-doc" in table.stdout and "summaries" in table.stdout
+    progress = re.search(r"(\d+)/(\d+)", table.stderr)  # the progress bar's last state
+    assert progress is not None and progress.group(1) == progress.group(2)
+
+    summary = json.loads(drain_ls("run", "json", "--json", home=home, cwd=tmp_path).stdout)
+    check_adds_up(summary)
+    assert summary["total"]["tasks"] == int(progress.group(2))
+    rows = summary["drains"]
+    assert rows["module-doc"]["done"] == 5  # one per module, after the summaries
+    assert rows["summaries"]["done"] == rows["summaries"]["tasks"] > 20
+    assert summary["total"]["costUsd"] == 0 and summary["total"]["failed"] == 0
+
+    report = json.loads(drain_ls("report", "--json", home=home, cwd=tmp_path).stdout)
+    # Two runs: the report counts both, task for task.
+    assert report["total"]["completed"] == 2 * summary["total"]["done"]
+    entries = [e for e in report["entries"] if e["drain"] == "module-doc"]
+    assert {Path(e["path"]).name for e in entries} == {
+        "__init__.py", "decoder.py", "encoder.py", "scanner.py", "tool.py",
+    }  # fmt: skip
+    decoder = next(e for e in entries if e["path"].endswith("decoder.py"))
+    assert "Built from" in decoder["text"] and "JSONDecoder" in decoder["text"]
+    text = drain_ls("report", home=home, cwd=tmp_path)
+    assert "latest entries" in text.stdout and "module-doc" in text.stdout
+
+
+PROJECT = """
+[tool.drain-ls.llm]
+backend = "anthropic"
+model = "claude-haiku-4-5"
+
+[tool.drain-ls.drains]
+simplify = { enabled = false }
+"""
+
+MODULE = "\n\n".join(
+    f"def function_{i}(a, b):\n    return a + b * {i}\n" for i in range(6)
+)  # six public functions: twelve tasks (docstrings and summaries)
+
+
+def test_budget_defers_and_the_next_run_takes_the_queue_up(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    (tmp_path / "mod.py").write_text(MODULE)
+    home = tmp_path / "home"
+    with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
+        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY}
+
+        # No consent, no terminal to ask on: nothing is sent.
+        refused = drain_ls("run", ".", home=home, cwd=tmp_path, env=env)
+        assert refused.returncode == 1 and "--yes" in refused.stderr
+        assert fake.log == []
+
+        first = drain_ls(
+            "run", ".", "--budget", "2500", "--yes", "--json", home=home, cwd=tmp_path, env=env
+        )
+        assert first.returncode == 0, first.stderr
+        summary = json.loads(first.stdout)
+        check_adds_up(summary)
+        total = summary["total"]
+        assert total["tasks"] == 12
+        assert 0 < total["done"] < 12 and total["deferred"] == 12 - total["done"]
+        assert summary["stopped"].startswith("over budget: --budget")
+        # What the run counted is what the API billed, and the reservations kept it under
+        # the budget.
+        billed = sum(b.input_tokens + b.output_tokens for b in fake.billed)
+        billed += sum(b.cache_read_tokens + b.cache_write_tokens for b in fake.billed)
+        assert total["totalTokens"] == billed <= 2500
+
+        queue = json.loads(drain_ls("queue", "--json", home=home, cwd=tmp_path).stdout)
+        assert len(queue) == total["deferred"]
+        assert {Path(row["path"]).name for row in queue} == {"mod.py"}
+        assert all(row["estimatedUsd"] > 0 and "--budget" in row["reason"] for row in queue)
+        assert "def function_" not in json.dumps(queue)  # a place, never the code
+
+        second = drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env)
+        again = json.loads(second.stdout)
+        check_adds_up(again)
+        assert again["total"]["done"] == total["deferred"]
+        assert again["total"]["cached"] == total["done"]  # never paid twice
+        assert again["stopped"] is None
+        assert json.loads(drain_ls("queue", "--json", home=home, cwd=tmp_path).stdout) == []
+
+
+def test_deferred_tasks_of_closed_files_run_at_the_next_idle_time(tmp_path: Path) -> None:
+    """A cap stops the drains and defers; the next session runs them without the file open."""
+    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    (tmp_path / "mod.py").write_text(MODULE)
+    home = tmp_path / "home"
+
+    async def session(fake: FakeAnthropic, daily_tokens: int, open_file: bool) -> None:
+        config = server_config(
+            {
+                "ANTHROPIC_BASE_URL": fake.url,
+                "ANTHROPIC_API_KEY": API_KEY,
+                "DRAIN_LS_HOME": str(home),
+            }
+        )
+        client = await config.start()
+        assert isinstance(client, LanguageClient)
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("visual-studio-code"),
+                root_uri=tmp_path.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
+                initialization_options={
+                    "llm": {"enabled": True},
+                    "idle": {"delayMs": 20},
+                    "privacy": {"requireConsent": False},
+                    "budget": {"dailyTokens": daily_tokens},
+                },
+            )
+        )
+        try:
+            if open_file:
+                uri = (tmp_path / "mod.py").as_uri()
+                client.text_document_did_open(
+                    types.DidOpenTextDocumentParams(
+                        text_document=types.TextDocumentItem(
+                            uri=uri, language_id="python", version=1, text=MODULE
+                        )
+                    )
+                )
+
+            async def state() -> dict[str, Any]:
+                status = await client.workspace_execute_command_async(
+                    types.ExecuteCommandParams(command="drain.status")
+                )
+                return dict(status["drains"])
+
+            if open_file:
+                await wait_until(lambda: fake.billed, timeout=30)
+                for _ in range(400):
+                    if (await state())["state"] == "over-budget":
+                        break
+                    await asyncio.sleep(0.05)
+                assert (await state())["state"] == "over-budget"
+            else:
+                for _ in range(400):
+                    current = await state()
+                    if current["pending"] == 0 and current["running"] == 0 and fake.billed:
+                        break
+                    await asyncio.sleep(0.05)
+        finally:
+            await client.shutdown_session()
+
+    with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
+        asyncio.run(session(fake, daily_tokens=1500, open_file=True))
+        first_billed = len(fake.billed)
+        ledger = Ledger(home / "ledger.sqlite3")
+        deferred = ledger.deferred(str(tmp_path.resolve()))
+        assert deferred and all(Path(row["path"]).name == "mod.py" for row in deferred)
+        assert 0 < first_billed < 12
+
+        asyncio.run(session(fake, daily_tokens=500_000, open_file=False))
+        assert len(fake.billed) == 12  # every task ran once, none twice
+        assert ledger.deferred(str(tmp_path.resolve())) == []
+        cached = ledger.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        assert cached == 12  # waiting in the results cache for when the file opens
+
+
+def test_shared_pool_donations_and_draws() -> None:
+    price = Price(1.0, 5.0)
+    limits = Limits(
+        session_tokens=20_000,
+        min_drain_tokens=1_000,
+        max_tokens_per_drain=20_000,
+        daily_tokens=100_000,
+    )
+    path = Path(os.environ["DRAIN_LS_HOME"]) / f"pool-{os.getpid()}.sqlite3"
+    if path.exists():
+        path.unlink()
+    ended = Ledger(path, session="ended")
+    # 20,000 - 10% margin = 18,000; tier 2 is 20% = 3,600. The ended session used 600.
+    made = ended.reserve(
+        drain="summaries", workspace="w", scope_key="a", content_hash="h", model="m", tier=2,
+        input_estimate=400, max_tokens=200, limits=limits, price=price,
+    )  # fmt: skip
+    assert isinstance(made, Reservation)
+    ended.settle(made.run_id, Usage(400, 200), "done", price)
+    assert ended.donate(limits) == 3_000
+    assert ended.donate(limits) == 0  # once per session
+    assert ended.pool_left() == 3_000
+
+    current = Ledger(path, session="current")
+
+    def ask(tokens: int, pool: bool) -> Any:
+        return current.reserve(
+            drain="summaries", workspace="w", scope_key="b", content_hash="h", model="m",
+            tier=2, input_estimate=tokens - 100, max_tokens=100, limits=limits, price=price,
+            pool=pool,
+        )  # fmt: skip
+
+    # Tier 2 may use its 20% and what tier 1 leaves of its 70%: 16,200 tokens.
+    own = ask(16_200, pool=True)
+    assert own.tier == 2  # its own allowance first
+    refused = ask(2_000, pool=False)
+    assert refused.cap == "session budget (tier 2)"
+    drawn = ask(2_000, pool=True)
+    assert drawn.tier == 3  # from the pool
+    assert current.pool_left() == 1_000
+    over = ask(1_500, pool=True)
+    assert over.cap == "session budget (tier 2)"  # the pool cannot cover it either
+    # Only counts cross sessions: the pool holds a number per session, nothing else.
+    columns = [row[1] for row in current.db.execute("PRAGMA table_info(pool)")]
+    assert columns == ["session", "day", "tokens", "donated_at"]
+    # Daily caps still hold for pool draws.
+    # 600 + 16,200 + 2,000 spent today: the pool has 1,000 left, the day only 200.
+    tight = Limits(
+        session_tokens=20_000, min_drain_tokens=1_000, max_tokens_per_drain=20_000,
+        daily_tokens=19_000,
+    )  # fmt: skip
+    capped = current.reserve(
+        drain="summaries", workspace="w", scope_key="c", content_hash="h", model="m", tier=2,
+        input_estimate=400, max_tokens=100, limits=tight, price=price, pool=True,
+    )  # fmt: skip
+    assert capped.cap == "budget.dailyTokens"
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM runs WHERE tier = 3").fetchone()[0] == 1
