@@ -291,3 +291,90 @@ def test_shared_pool_donations_and_draws() -> None:
     assert capped.cap == "budget.dailyTokens"
     db = sqlite3.connect(path)
     assert db.execute("SELECT COUNT(*) FROM runs WHERE tier = 3").fetchone()[0] == 1
+
+
+async def _serve_session(
+    root: Path, home: Path, fake: FakeAnthropic, options: dict[str, Any], text: str | None
+) -> dict[str, Any]:
+    """One editor session: open ``text`` (if any), let the drains run, shut down."""
+    config = server_config(
+        {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY, "DRAIN_LS_HOME": str(home)}
+    )
+    client = await config.start()
+    assert isinstance(client, LanguageClient)
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
+            initialization_options=options,
+        )
+    )
+    state: dict[str, Any] = {}
+    try:
+        if text is not None:
+            client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=(root / "pool.py").as_uri(), language_id="python", version=1, text=text
+                    )
+                )
+            )
+            for _ in range(600):
+                status = await client.workspace_execute_command_async(
+                    types.ExecuteCommandParams(command="drain.status")
+                )
+                state = dict(status["drains"])
+                if state["completed"] == 4 or state["state"] == "over-budget":
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await client.shutdown_session()
+    return state
+
+
+async def test_a_session_that_ends_donates_to_the_pool_and_the_next_draws_from_it(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    options: dict[str, Any] = {
+        "llm": {"enabled": True, "backend": "anthropic"},
+        "idle": {"delayMs": 20},
+        "privacy": {"requireConsent": False},
+        "drains": {"concurrency": 1},
+        # 20,000 tokens, 95% margin: a drain budget of 1,000 tokens, room for one request.
+        "budget": {"sessionTokens": 20_000, "safetyMargin": 0.95, "minDrainTokens": 500},
+    }
+    text = "def one(a):\n    return a\n\n\ndef two(b):\n    return b\n"
+    with FakeAnthropic(reply=lambda body: '"""Return it."""') as fake:
+        # Without the pool the session's own share runs out.
+        alone = await _serve_session(tmp_path, home, fake, options, text)
+        assert alone["state"] == "over-budget" and alone["completed"] < 4
+        ledger = Ledger(home / "ledger.sqlite3")
+        assert ledger.pool_left() == 0  # not opted in: nothing donated
+
+        # A session with the pool on ends without using its share: it donates it.
+        pooled = {
+            **options,
+            "budget": {
+                **options["budget"],
+                "pool": True,
+                "sessionTokens": 200_000,
+                "safetyMargin": 0.1,
+            },
+        }
+        await _serve_session(tmp_path, home, fake, pooled, None)
+        donated = ledger.pool_left()
+        assert donated == 200_000 * 90 // 100 * 20 // 100  # its whole tier-2 share
+
+        # The next small session draws what its own share cannot cover from the pool.
+        small = {**options, "budget": {**options["budget"], "pool": True}}
+        (tmp_path / "pool.py").write_text("")
+        done = await _serve_session(tmp_path, home, fake, small, text.replace("one", "uno"))
+        assert done["completed"] == 4 and done["state"] != "over-budget"
+        drawn = ledger.db.execute(
+            "SELECT COUNT(*), SUM(input_tokens + output_tokens + cache_read_tokens + "
+            "cache_write_tokens) FROM runs WHERE tier = 3"
+        ).fetchone()
+        assert drawn[0] >= 1
+        assert ledger.pool_left() == donated - drawn[1]
