@@ -109,6 +109,8 @@ class Task:
     custom_prompt: str = ""  # a custom drain's prompt (its instructions)
     inputs: str = ""  # the results of the drain this one runs after
     scope_kind: str = ""  # function, class, module, file, commits
+    # What a local backend may use besides the text (a commit review's batch); never sent.
+    attachment: object = field(default=None, repr=False, compare=False)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -134,6 +136,10 @@ class Task:
         """The request this task sends: secrets in the code redacted first."""
         if self.custom_prompt:
             instructions = CUSTOM_INSTRUCTIONS + self.custom_prompt
+        elif self.drain == "review":
+            from drain_ls.commits import REVIEW_INSTRUCTIONS
+
+            instructions = REVIEW_INSTRUCTIONS
         else:
             instructions = INSTRUCTIONS[self.drain].format(style=self.style)
         scope, context, inputs = self.scope_text, self.context, self.inputs
@@ -158,6 +164,7 @@ class Task:
             style=self.style,
             scope_kind=self.scope_kind,
             inputs=inputs,
+            attachment=self.attachment,
         )
 
     def input_estimate(self) -> int:

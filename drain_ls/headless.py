@@ -20,10 +20,13 @@ from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.source import parse
 from drain_ls.backends.base import Backend
 from drain_ls.budget import Limits, Price, Usage
+from drain_ls.commits import CommitBatch
 from drain_ls.config import Settings
 from drain_ls.custom import CustomDrain
 from drain_ls.drains import Task, build_tasks
 from drain_ls.ledger import Ledger
+from drain_ls.privacy import ExclusionError, Exclusions
+from drain_ls.review import REVIEW, ReviewOptions, gather, review_tasks
 from drain_ls.scheduler import Result, Scheduler
 
 # The docstring drain's findings: every D1xx that names a definition.
@@ -183,6 +186,7 @@ class HeadlessRun:
         )
         self.scheduler.on_end = self._ended
         self._sources: dict[Path, bytes] = {}
+        self._batch: CommitBatch | None = None
 
     def lookup(self, key: str) -> str | None:
         """A result by task key: this run's, else the results cache."""
@@ -195,6 +199,21 @@ class HeadlessRun:
     def _result(self, result: Result) -> None:
         self.summary.results.append(result)
         custom = next((d for d in self.custom if d.name == result.drain), None)
+        if result.scope_kind == "commits" and self._batch is not None:
+            self.ledger.add_entry(
+                workspace=self.scheduler.workspace,
+                drain=result.drain,
+                path=self.scheduler.workspace,
+                scope_key=result.qualname,
+                text=result.text,
+                model=result.model,
+            )
+            if (
+                result.drain == REVIEW
+                or not ReviewOptions.from_settings(self.settings.drains).enabled
+            ):
+                self.ledger.reviewed(self.scheduler.workspace, self._batch.last)
+            return
         if custom is not None and custom.output == "report":
             self.ledger.add_entry(
                 workspace=self.scheduler.workspace,
@@ -223,9 +242,49 @@ class HeadlessRun:
         if self.on_progress is not None:
             self.on_progress(self.finished, len(self.seen), f"{task.drain} {task.qualname}")
 
+    def _review_round(self) -> int:
+        """The review of the commits since the last one (when the workspace is a git
+        repository and the review or a commits-scope drain is on)."""
+        options = ReviewOptions.from_settings(self.settings.drains)
+        if not options.enabled and not any(d.scope == "commits" for d in self.custom):
+            return 0
+        root = Path(self.scheduler.workspace)
+        if self._batch is None:
+            try:
+                exclusions = Exclusions([root], self.settings.privacy.exclude)
+            except ExclusionError:
+                return 0
+            self._batch = gather(
+                root,
+                self.ledger.last_review(self.scheduler.workspace),
+                options,
+                exclusions.why_excluded,
+                self.settings.privacy.redactSecrets,
+            )
+        if self._batch is None or self._batch.empty:
+            return 0
+        fresh = [
+            task
+            for task in review_tasks(
+                self._batch,
+                drains=self.settings.drains,
+                custom=self.custom,
+                model=self.model,
+                max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
+                lookup=self.lookup,
+            )
+            if task.key not in self.seen
+        ]
+        for task in fresh:
+            self.seen.add(task.key)
+            self.summary.tally(task.drain).tasks += 1
+        if fresh:
+            self.scheduler.submit(root.as_uri(), fresh)
+        return len(fresh)
+
     def _round(self) -> int:
         """Submit the tasks not seen yet; how many."""
-        added = 0
+        added = self._review_round()
         for path in self.files:
             source = self._sources.get(path)
             if source is None:

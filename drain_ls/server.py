@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import time
 import tomllib
 import uuid
@@ -31,6 +32,7 @@ from drain_ls.backends.base import Backend, Progress
 from drain_ls.backends.offline import OfflineBackend
 from drain_ls.budget import Limits, Price, Usage, price_of
 from drain_ls.claude_code import CONTEXT_WINDOW, latest_session
+from drain_ls.commits import CommitBatch, still_there
 from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
 from drain_ls.custom import CustomDrain, parse_custom_drains
 from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
@@ -47,6 +49,7 @@ from drain_ls.drains import (
 from drain_ls.features.diagnostics import to_diagnostics, to_range
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.privacy import ExclusionError, Exclusions
+from drain_ls.review import REVIEW, ReviewOptions, ReviewResult, gather, read_result, review_tasks
 from drain_ls.scheduler import Result, Scheduler
 
 logger = logging.getLogger("drain_ls")
@@ -133,6 +136,9 @@ class DrainServer(LanguageServer):
         self._excluded_logged: set[str] = set()
         self.started = time.monotonic()
         self.custom_drains: list[CustomDrain] = []
+        self._commit_watch: asyncio.Task[Any] | None = None
+        self._review_batches: dict[str, CommitBatch] = {}
+        self.reviews: dict[str, ReviewResult] = {}
 
     # -- errors and logs --------------------------------------------------------------------
 
@@ -394,11 +400,62 @@ class DrainServer(LanguageServer):
         return analysis
 
     def _drain_diagnostics(self, doc: Document) -> list[types.Diagnostic]:
-        """Diagnostics of the ``simplify`` drain and of custom drains with ``output =
-        "diagnostic"``, for code that did not change since."""
+        """Diagnostics of the ``simplify`` drain, of custom drains with ``output =
+        "diagnostic"``, for code that did not change since, and of commit reviews, on the
+        lines they point at that still exist."""
+        out = self._review_diagnostics(doc) if self.reviews else []
         results = self.drain_results.get(doc.uri)
         if not results:
+            return out
+        return out + self._result_diagnostics(doc, results)
+
+    def _review_diagnostics(self, doc: Document) -> list[types.Diagnostic]:
+        root = self.workspace_root()
+        path = self.path_of(doc.uri)
+        if root is None or path == doc.uri:
             return []
+        try:
+            relative = Path(path).resolve().relative_to(root).as_posix()
+        except ValueError:
+            return []
+        lines: list[str] | None = None
+        out = []
+        for drain, review in self.reviews.items():
+            custom = self.custom_drain(drain)
+            if custom is not None and custom.output != "diagnostic":
+                continue
+            severity = (
+                _SEVERITIES[custom.severity] if custom else types.DiagnosticSeverity.Information
+            )
+            for finding in review.findings:
+                if finding.path != relative:
+                    continue
+                if lines is None:
+                    lines = re.split(r"\r\n|\r|\n", doc.source.decode("utf-8", "surrogateescape"))
+                row = still_there(finding, review.batch, lines)
+                if row is None:
+                    continue
+                start = doc.starts[row]
+                text = lines[row]
+                indent = len(text) - len(text.lstrip())
+                out.append(
+                    types.Diagnostic(
+                        range=to_range(
+                            doc,
+                            start + len(text[:indent].encode("utf-8", "surrogateescape")),
+                            start + len(text.encode("utf-8", "surrogateescape")),
+                        ),
+                        message=f"{drain}: {finding.message}",
+                        severity=severity,
+                        code=drain,
+                        source="drain-ls",
+                    )
+                )
+        return out
+
+    def _result_diagnostics(
+        self, doc: Document, results: dict[tuple[str, str], Result]
+    ) -> list[types.Diagnostic]:
         wanted = {"simplify": types.DiagnosticSeverity.Information}
         for drain_def in self.custom_drains:
             if drain_def.output == "diagnostic":
@@ -482,6 +539,9 @@ class DrainServer(LanguageServer):
         old, self.scheduler = self.scheduler, None
         if old is not None:
             self.run_task(old.close(), "close drains")
+        if self._commit_watch is not None:
+            self._commit_watch.cancel()
+            self._commit_watch = None
         if not llm.enabled:
             return
         try:
@@ -545,7 +605,99 @@ class DrainServer(LanguageServer):
             self.submit_drains(uri)
         if backend.name != "offline":
             self.submit_deferred()
+        if root is not None and (
+            ReviewOptions.from_settings(self.settings.drains).enabled
+            or any(d.scope == "commits" for d in self.custom_drains)
+        ):
+            self._commit_watch = self.run_task(self._watch_commits(root), "commit review")
         logger.info("drains on: backend %s, model %s", backend.name, model)
+
+    async def _watch_commits(self, root: Path) -> None:
+        """Look for new commits now and then; their review runs at the next idle time."""
+        while True:
+            with contextlib.suppress(Exception):
+                await self.check_commits(root)
+            await asyncio.sleep(ReviewOptions.from_settings(self.settings.drains).poll_seconds)
+
+    async def check_commits(self, root: Path) -> int:
+        """Queue the review of the commits made since the last one; how many tasks."""
+        scheduler, ledger = self.scheduler, self.ledger
+        if scheduler is None or ledger is None:
+            return 0
+        workspace = str(root)
+        try:
+            exclusions: Exclusions | None = Exclusions([root], self.settings.privacy.exclude)
+        except ExclusionError:
+            return 0  # nothing is sent until the pattern is fixed (warned elsewhere)
+        options = ReviewOptions.from_settings(self.settings.drains)
+        batch = await asyncio.to_thread(
+            gather,
+            root,
+            ledger.last_review(workspace),
+            options,
+            exclusions.why_excluded if exclusions is not None else None,
+            self.settings.privacy.redactSecrets,
+        )
+        if batch is None or scheduler is not self.scheduler:
+            return 0
+        if batch.empty:
+            ledger.reviewed(workspace, batch.last)  # only excluded or skipped files
+            return 0
+        tasks = review_tasks(
+            batch,
+            drains=self.settings.drains,
+            custom=self.custom_drains,
+            model=self.scheduler_model,
+            max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
+            lookup=self.result_text,
+        )
+        self._review_batches[batch.last] = batch
+        scheduler.submit(root.as_uri(), tasks)
+        return len(tasks)
+
+    def _on_review(self, result: Result) -> None:
+        """A review's answer: a report entry, and diagnostics where its lines still are."""
+        last = result.qualname.rsplit("..", 1)[-1]
+        batch = next((b for key, b in self._review_batches.items() if key.startswith(last)), None)
+        root = self.workspace_root()
+        if batch is None or root is None:
+            return
+        self.reviews[result.drain] = read_result(result.drain, batch, result.text)
+        if self.ledger is not None:
+            with contextlib.suppress(LedgerError):
+                self.ledger.add_entry(
+                    workspace=str(root),
+                    drain=result.drain,
+                    path=str(root),
+                    scope_key=result.qualname,
+                    text=result.text,
+                    model=result.model,
+                )
+                review_on = ReviewOptions.from_settings(self.settings.drains).enabled
+                if result.drain == REVIEW or not review_on:
+                    self.ledger.reviewed(str(root), batch.last)
+        logger.info(
+            "%s of %d commit(s): %d finding(s)",
+            result.drain,
+            len(batch.commits),
+            len(self.reviews[result.drain].findings),
+        )
+        for uri in list(self.documents):
+            self.analyse(uri)
+        scheduler = self.scheduler
+        if scheduler is not None and any(
+            d.after == result.drain and d.scope == "commits" for d in self.custom_drains
+        ):
+            # The drains that run after this one on the same commits may start now.
+            tasks = review_tasks(
+                batch,
+                drains=self.settings.drains,
+                custom=self.custom_drains,
+                model=self.scheduler_model,
+                max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
+                lookup=self.result_text,
+            )
+            scheduler.submit(root.as_uri(), tasks)
 
     def submit_deferred(self) -> int:
         """The deferred tasks of this workspace whose files are not open: they run at idle
@@ -783,6 +935,9 @@ class DrainServer(LanguageServer):
         return [p for p in (to_fs_path(u) for u in uris) if p]
 
     def _on_result(self, result: Result) -> None:
+        if result.scope_kind == "commits":
+            self._on_review(result)
+            return
         custom = self.custom_drain(result.drain)
         if custom is not None and custom.output == "report":
             self._add_entry(result)

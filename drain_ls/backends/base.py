@@ -24,6 +24,8 @@ class DrainRequest:
     style: str = "google"
     scope_kind: str = ""  # a custom drain's scope: function, class, module, file, commits
     inputs: str = ""  # the results of the drain this one runs after
+    # What a local backend may use besides the text (a commit review's batch); never sent.
+    attachment: object = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

@@ -207,6 +207,12 @@ class OfflineBackend:
             text = offline_summary(request.scope)
         elif request.drain == "simplify":
             text = offline_simplification(request.scope)
+        elif request.scope_kind == "commits":
+            from drain_ls.commits import CommitBatch, offline_review
+
+            if not isinstance(request.attachment, CommitBatch):
+                raise BackendError("request", "the offline review needs the commits")
+            text = offline_review(request.attachment)
         elif request.scope_kind:
             text = offline_custom(request)
         else:
