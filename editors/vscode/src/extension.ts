@@ -290,10 +290,19 @@ class DrainLsExtension implements vscode.Disposable {
     this.statusItem.starting();
     const resolution = this.resolve();
     if (!resolution.ok) {
-      this.output.appendLine(`[drain-ls] ${resolution.message}`);
-      this.statusItem.stopped(resolution.message);
-      void vscode.window.showErrorMessage(`drain-ls: ${resolution.message}`, 'Open Settings').then((choice) => {
-        if (choice === 'Open Settings') {
+      // In a remote window (Remote-SSH, WSL, code-server), drainLs.path and drainLs.interpreter
+      // are machine settings: values in the local user settings do not apply there.
+      const remote = vscode.env.remoteName
+        ? ` This is a remote window (${vscode.env.remoteName}): set it in the Remote settings ("Preferences: Open Remote Settings").`
+        : '';
+      const message = resolution.message + remote;
+      this.output.appendLine(`[drain-ls] ${message}`);
+      this.statusItem.stopped(message);
+      const settings = vscode.env.remoteName ? 'Open Remote Settings' : 'Open Settings';
+      void vscode.window.showErrorMessage(`drain-ls: ${message}`, settings).then((choice) => {
+        if (choice === 'Open Remote Settings') {
+          void vscode.commands.executeCommand('workbench.action.openRemoteSettings');
+        } else if (choice === 'Open Settings') {
           void vscode.commands.executeCommand('workbench.action.openSettings', 'drainLs.path');
         }
       });

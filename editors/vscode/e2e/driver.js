@@ -1,0 +1,182 @@
+// Drives code-server in headless Chromium: waits for drain-ls's squiggle on an unused import,
+// applies "Remove unused import" with Ctrl+., checks the line is gone in the editor and on
+// disk, finds the drain status bar item, opens the report from it and a request preview.
+// Run by e2e/run.sh, which passes everything through the environment.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+
+const URL = process.env.E2E_URL;
+const WORKSPACE = process.env.E2E_WORKSPACE;
+const ARTIFACTS = process.env.E2E_ARTIFACTS;
+const FILE = path.join(WORKSPACE, 'app.py');
+const SLOW = Number(process.env.E2E_TIMEOUT_SCALE || '1');
+
+const t0 = Date.now();
+let phaseStart = Date.now();
+function phase(name) {
+  const now = Date.now();
+  console.log(`[e2e] ${name}: ${((now - phaseStart) / 1000).toFixed(1)}s`);
+  phaseStart = now;
+}
+
+async function poll(what, timeoutMs, fn) {
+  const deadline = Date.now() + timeoutMs * SLOW;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) {
+        return last;
+      }
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs * SLOW} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') {
+      consoleErrors.push(message.text());
+    }
+  });
+  try {
+    await run(page);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'success.png') });
+    console.log(`[e2e] passed in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  } catch (error) {
+    const shot = path.join(ARTIFACTS, 'failure.png');
+    await page.screenshot({ path: shot }).catch(() => undefined);
+    fs.writeFileSync(path.join(ARTIFACTS, 'failure.html'), await page.content().catch(() => ''));
+    fs.writeFileSync(path.join(ARTIFACTS, 'browser-console-errors.txt'), consoleErrors.join('\n'));
+    console.error(`[e2e] FAILED: ${error && error.stack ? error.stack : error}`);
+    console.error(`[e2e] screenshot: ${shot}`);
+    process.exitCode = 1;
+  } finally {
+    await browser.close().catch(() => undefined);
+  }
+}
+
+async function run(page) {
+  await page.goto(`${URL}/?folder=${encodeURIComponent(WORKSPACE)}`, { timeout: 60_000 * SLOW });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 120_000 * SLOW });
+  await page.locator('.statusbar').waitFor({ timeout: 60_000 * SLOW });
+  phase('workbench loaded');
+
+  // Open app.py with Quick Open.
+  await poll('app.py open in an editor', 60_000, async () => {
+    if (await page.locator('.tabs-container .tab', { hasText: 'app.py' }).count()) {
+      return true;
+    }
+    await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } }).catch(() => undefined);
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 5000 });
+    await input.fill('app.py');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'app.py' }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab', { hasText: 'app.py' }).waitFor({ timeout: 5000 });
+    return true;
+  });
+  await page.locator('.monaco-editor .view-lines', { hasText: 'import os' }).waitFor({ timeout: 30_000 * SLOW });
+  phase('app.py opened');
+
+  // The server's diagnostic for the unused import.
+  const squiggle = page.locator('.monaco-editor .squiggly-warning').first();
+  await squiggle.waitFor({ state: 'attached', timeout: 90_000 * SLOW });
+  phase('squiggle on the unused import');
+
+  // Ctrl+. on it, then "Remove unused import".
+  const box = await poll('the squiggle to have a size', 10_000, () => squiggle.boundingBox());
+  await page.mouse.click(box.x + Math.max(2, box.width / 2), box.y + box.height / 2);
+  const row = page.locator('.action-widget .monaco-list-row', { hasText: /Remove unused import/ }).first();
+  await poll('the quick fix "Remove unused import"', 30_000, async () => {
+    if (await row.isVisible()) {
+      return true;
+    }
+    await page.keyboard.press('Control+.');
+    await row.waitFor({ timeout: 3000 });
+    return true;
+  });
+  const titles = await page.locator('.action-widget .monaco-list-row').allInnerTexts();
+  console.log(`[e2e] quick fixes offered: ${titles.map((t) => t.replace(/\s+/g, ' ').trim()).join(' | ')}`);
+  await row.click();
+  await poll('"import os" to leave the editor', 20_000, async () => {
+    // Monaco renders spaces as no-break spaces.
+    const text = (await page.locator('.monaco-editor .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+    return !/import os\b/.test(text) && /import sys/.test(text);
+  });
+  phase('quick fix applied in the editor');
+
+  // On disk: saved by the workspace edit, or by Ctrl+S if the editor is left dirty.
+  const onDisk = () => {
+    const text = fs.readFileSync(FILE, 'utf8');
+    return !/^import os$/m.test(text) && /^import sys$/m.test(text);
+  };
+  const savedAlready = await poll('the file on disk', 3000, onDisk).catch(() => false);
+  if (!savedAlready) {
+    await page.keyboard.press('Control+S');
+    await poll('the file on disk without "import os"', 20_000, onDisk);
+  }
+  console.log(`[e2e] on disk ${savedAlready ? '(saved by the edit)' : '(after Ctrl+S)'}:\n${fs.readFileSync(FILE, 'utf8').replace(/^/gm, '    ')}`);
+  await poll('the warning squiggle to go', 20_000, async () =>
+    (await page.locator('.monaco-editor .squiggly-warning').count()) === 0,
+  );
+  phase('file on disk checked, no squiggle left');
+
+  // The status bar item fed by drain/status (llm.enabled with the offline backend).
+  const item = page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).first();
+  await item.waitFor({ timeout: 60_000 * SLOW });
+  console.log(`[e2e] status bar item: "${(await item.innerText()).replace(/\s+/g, ' ').trim()}"`);
+  phase('status bar item');
+
+  // Clicking it opens the report webview.
+  await item.click();
+  await page.locator('.tabs-container .tab', { hasText: 'drain-ls Report' }).waitFor({ timeout: 30_000 * SLOW });
+  await poll('the report page inside its webview', 30_000, async () => {
+    for (const frame of page.frames()) {
+      const text = await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '');
+      if (text.includes('drain-ls: the last 7 days') && text.includes('Top drains by cost')) {
+        return true;
+      }
+    }
+    return false;
+  });
+  phase('report webview');
+
+  // Preview Request from the command palette, on app.py.
+  await page.locator('.tabs-container .tab', { hasText: 'app.py' }).click();
+  await page.keyboard.press('F1');
+  const palette = page.locator('.quick-input-widget input');
+  await palette.waitFor({ timeout: 10_000 });
+  await palette.fill('>drain-ls: Preview Request');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Preview Request' }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab', { hasText: 'drain-ls preview' }).waitFor({ timeout: 30_000 * SLOW });
+  await page.locator('.monaco-editor .view-lines', { hasText: 'what the drains would send' }).first().waitFor({ timeout: 30_000 * SLOW });
+  phase('preview document');
+}
+
+main();
