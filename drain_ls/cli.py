@@ -415,10 +415,33 @@ def _run_drains(
         def on_progress(done: int, total: int, what: str) -> None:
             progress.update(bar, completed=done, total=max(total, 1), description=what)
 
+        batch_client = None
+        if settings.llm.batch and model != "offline":
+            from drain_ls.backends.batches import BatchClient
+
+            batch_client = BatchClient()
         run = HeadlessRun(
-            files, settings, custom, backend, ledger, limits, price, model, workspace, on_progress
+            files,
+            settings,
+            custom,
+            backend,
+            ledger,
+            limits,
+            price,
+            model,
+            workspace,
+            on_progress,
+            batch_client,
         )
-        summary = asyncio.run(run.run())
+
+        async def go() -> Any:
+            try:
+                return await run.run()
+            finally:
+                if batch_client is not None:
+                    await batch_client.close()
+
+        summary = asyncio.run(go())
     summary.skipped = skipped
     if args.json:
         json.dump({"model": model, **summary.as_json()}, sys.stdout, indent=2)

@@ -31,6 +31,8 @@ class LlmSettings:
     backend: Literal["offline", "anthropic"] = "offline"
     model: str = "claude-haiku-4-5"
     batch: bool = False
+    # How often open Message Batches are polled for their results.
+    batchPollSeconds: float = field(default=60.0, metadata=_num(1, 86_400))
     # Overrides of the price table: {"model": {"input": USD per MTok, "output": ...}}.
     prices: dict[str, Any] = field(default_factory=dict)
 

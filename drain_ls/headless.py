@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.source import parse
@@ -28,6 +28,9 @@ from drain_ls.ledger import Ledger
 from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.review import REVIEW, ReviewOptions, gather, review_tasks
 from drain_ls.scheduler import Result, Scheduler
+
+if TYPE_CHECKING:
+    from drain_ls.backends.batches import BatchClient
 
 # The docstring drain's findings: every D1xx that names a definition.
 _DEFINITION_CODES = frozenset({"D101", "D102", "D103", "D105", "D106", "D107"})
@@ -88,6 +91,7 @@ class DrainTally:
     cached: int = 0
     failed: int = 0
     deferred: int = 0
+    batched: int = 0  # sent in a Message Batch: answered later
     input_tokens: int = 0
     output_tokens: int = 0
     cache_tokens: int = 0
@@ -101,6 +105,7 @@ class DrainTally:
             "cached": self.cached,
             "failed": self.failed,
             "deferred": self.deferred,
+            "batched": self.batched,
             "inputTokens": self.input_tokens,
             "outputTokens": self.output_tokens,
             "cacheTokens": self.cache_tokens,
@@ -118,6 +123,7 @@ class RunSummary:
     drains: dict[str, DrainTally] = field(default_factory=dict)
     stopped: str | None = None
     results: list[Result] = field(default_factory=list)
+    batch_answers: int = 0  # answers of earlier Message Batches collected by this run
 
     def tally(self, drain: str) -> DrainTally:
         """The row of ``drain``."""
@@ -132,6 +138,7 @@ class RunSummary:
             total.cached += row.cached
             total.failed += row.failed
             total.deferred += row.deferred
+            total.batched += row.batched
             total.input_tokens += row.input_tokens
             total.output_tokens += row.output_tokens
             total.cache_tokens += row.cache_tokens
@@ -142,6 +149,7 @@ class RunSummary:
             "drains": {name: row.as_json() for name, row in sorted(self.drains.items())},
             "total": total.as_json(),
             "stopped": self.stopped,
+            "batchAnswersCollected": self.batch_answers,
         }
 
 
@@ -160,6 +168,7 @@ class HeadlessRun:
         model: str,
         workspace: str,
         on_progress: Callable[[int, int, str], None] | None = None,
+        batch_client: BatchClient | None = None,
     ) -> None:
         """A run over ``files`` (already filtered by the exclusions)."""
         self.files = files
@@ -187,6 +196,10 @@ class HeadlessRun:
         self.scheduler.on_end = self._ended
         self._sources: dict[Path, bytes] = {}
         self._batch: CommitBatch | None = None
+        self.batch_client = batch_client
+        self._deferred_slots: set[tuple[str, str, str]] = set()
+        self._to_batch: list[Task] = []
+        self.limits = limits
 
     def lookup(self, key: str) -> str | None:
         """A result by task key: this run's, else the results cache."""
@@ -300,18 +313,64 @@ class HeadlessRun:
                     continue
                 self.seen.add(task.key)
                 self.summary.tally(task.drain).tasks += 1
+                if (
+                    self.batch_client is not None
+                    and (str(path), task.drain, task.qualname) in self._deferred_slots
+                    and self.ledger.result(task.key) is None
+                ):
+                    self._to_batch.append(task)  # deferred work goes to a Message Batch
+                    continue
                 fresh.append(task)
             if fresh:
                 self.scheduler.submit(path.as_uri(), fresh)
                 added += len(fresh)
         return added
 
+    async def _batches(self, client: BatchClient) -> None:
+        """Collect the answers of earlier batches; note which tasks are deferred."""
+        from drain_ls import batching
+
+        collected = await batching.collect(
+            client, self.ledger, self.price, self.scheduler.workspace
+        )
+        self.summary.batch_answers = collected.succeeded
+        in_flight = self.ledger.batched_hashes()
+        for row in self.ledger.deferred(self.scheduler.workspace):
+            if row["content_hash"] in in_flight:
+                continue
+            self._deferred_slots.add((row["path"], row["drain"], row["scope_key"]))
+        self.seen |= in_flight  # waiting in a batch: neither streamed nor sent again
+
+    async def _send_batch(self, client: BatchClient) -> None:
+        from drain_ls import batching
+
+        tasks, self._to_batch = self._to_batch, []
+        sent = await batching.send(
+            client,
+            self.ledger,
+            tasks,
+            workspace=self.scheduler.workspace,
+            limits=self.limits,
+            price=self.price,
+            pool=self.settings.budget.pool,
+        )
+        for task in tasks[: sent.tasks]:
+            self.summary.tally(task.drain).batched += 1
+        for task in tasks[sent.tasks :]:
+            self.summary.tally(task.drain).deferred += 1
+        if sent.refused:
+            self.summary.stopped = f"over budget: {sent.refused}"
+
     async def run(self) -> RunSummary:
         """Rounds of tasks until nothing new comes, a cap stops the run, or it is done."""
         scheduler = self.scheduler
         scheduler.start()
+        if self.batch_client is not None:
+            await self._batches(self.batch_client)
         try:
-            while self._round():
+            while self._round() or self._to_batch:
+                if self._to_batch and self.batch_client is not None:
+                    await self._send_batch(self.batch_client)
                 if self.on_progress is not None:
                     self.on_progress(self.finished, len(self.seen), "")
                 scheduler.run_now()
@@ -348,7 +407,10 @@ def render_summary(summary: RunSummary, model: str, out: Any = None) -> None:
     console = Console(file=out or sys.stdout)
     data = summary.as_json()
     table = Table(title=f"drain-ls run: {summary.files} file(s), {model}")
-    for column in ("drain", "tasks", "done", "cached", "failed", "deferred", "tokens", "USD"):
+    columns = ["drain", "tasks", "done", "cached", "failed", "deferred", "tokens", "USD"]
+    if data["total"]["batched"]:
+        columns.insert(6, "batched")
+    for column in columns:
         table.add_column(column, justify="left" if column == "drain" else "right")
     rows = [*data["drains"].items(), ("total", data["total"])]
     for name, row in rows:
@@ -359,6 +421,7 @@ def render_summary(summary: RunSummary, model: str, out: Any = None) -> None:
             str(row["cached"]),
             str(row["failed"]),
             str(row["deferred"]),
+            *([str(row["batched"])] if "batched" in columns else []),
             f"{row['totalTokens']:,}",
             f"{row['costUsd']:.4f}",
         )

@@ -704,6 +704,27 @@ class Ledger:
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
+    def batched_hashes(self) -> set[str]:
+        """Content hashes of the runs waiting in open batches (not to be sent again)."""
+        return {
+            str(row[0])
+            for row in self.db.execute("SELECT content_hash FROM runs WHERE status = ?", (BATCHED,))
+        }
+
+    def undefer_hash(self, drain: str, content_hash: str) -> None:
+        """The deferred task with this content ran (in a batch): forget it."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM deferred WHERE drain = ? AND content_hash = ?", (drain, content_hash)
+            )
+
+    def update_deferred_reason(self, content_hash: str, reason: str) -> None:
+        """Say why a deferred task is still waiting."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE deferred SET reason = ? WHERE content_hash = ?", (reason, content_hash)
+            )
+
     def end_batch(self, batch_id: str, status: str = "ended") -> None:
         """The batch's results are collected."""
         with self._transaction() as db:

@@ -137,6 +137,8 @@ class DrainServer(LanguageServer):
         self.started = time.monotonic()
         self.custom_drains: list[CustomDrain] = []
         self._commit_watch: asyncio.Task[Any] | None = None
+        self._batch_loop: asyncio.Task[Any] | None = None
+        self.batched: set[str] = set()  # task keys waiting in open Message Batches
         self._review_batches: dict[str, CommitBatch] = {}
         self.reviews: dict[str, ReviewResult] = {}
 
@@ -539,9 +541,10 @@ class DrainServer(LanguageServer):
         old, self.scheduler = self.scheduler, None
         if old is not None:
             self.run_task(old.close(), "close drains")
-        if self._commit_watch is not None:
-            self._commit_watch.cancel()
-            self._commit_watch = None
+        for watcher in (self._commit_watch, self._batch_loop):
+            if watcher is not None:
+                watcher.cancel()
+        self._commit_watch = self._batch_loop = None
         if not llm.enabled:
             return
         try:
@@ -603,7 +606,9 @@ class DrainServer(LanguageServer):
         self.scheduler.start()
         for uri in list(self.documents):
             self.submit_drains(uri)
-        if backend.name != "offline":
+        if backend.name != "offline" and llm.batch:
+            self._batch_loop = self.run_task(self._batches(), "message batches")
+        elif backend.name != "offline":
             self.submit_deferred()
         if root is not None and (
             ReviewOptions.from_settings(self.settings.drains).enabled
@@ -699,16 +704,53 @@ class DrainServer(LanguageServer):
             )
             scheduler.submit(root.as_uri(), tasks)
 
-    def submit_deferred(self) -> int:
-        """The deferred tasks of this workspace whose files are not open: they run at idle
-        time after the open documents' work, and their results land in the results cache."""
-        scheduler, ledger, root = self.scheduler, self.ledger, self.workspace_root()
-        if scheduler is None or ledger is None or root is None:
-            return 0
+    async def _batches(self) -> None:
+        """``llm.batch``: collect the open Message Batches, send the deferred tasks of closed
+        files as a new one, and poll again later."""
+        from drain_ls import batching
+        from drain_ls.backends.batches import BatchClient
+
+        client = BatchClient()
+        try:
+            while True:
+                scheduler, ledger, root = self.scheduler, self.ledger, self.workspace_root()
+                if scheduler is None or ledger is None or root is None:
+                    return
+                try:
+                    collected = await batching.collect(client, ledger, scheduler.price)
+                    if collected.batches:
+                        for uri in list(self.documents):
+                            self.submit_drains(uri)  # answers now in the results cache
+                    tasks = self.deferred_tasks()
+                    if tasks and not ledger.open_batches(str(root)):
+                        await batching.send(
+                            client,
+                            ledger,
+                            tasks,
+                            workspace=str(root),
+                            limits=scheduler.limits,
+                            price=scheduler.price,
+                            pool=scheduler.pool,
+                            primary_use=scheduler.primary_use(),
+                        )
+                    self.batched = ledger.batched_hashes()
+                except LedgerError as exc:
+                    logger.error("Message Batches: %s", exc)
+                await asyncio.sleep(self.settings.llm.batchPollSeconds)
+        finally:
+            await client.close()
+
+    def deferred_tasks(self) -> list[Task]:
+        """The deferred tasks of this workspace whose files are not open, rebuilt from the
+        files as they are now (never from stored code)."""
+        ledger, root = self.ledger, self.workspace_root()
+        if ledger is None or root is None:
+            return []
         try:
             rows = ledger.deferred(str(root))
+            in_flight = ledger.batched_hashes()
         except LedgerError:
-            return 0
+            return []
         from drain_ls.headless import tasks_for_file
 
         open_paths = {self.path_of(uri) for uri in self.documents}
@@ -716,23 +758,33 @@ class DrainServer(LanguageServer):
         for row in rows:
             if row["path"] and row["path"] not in open_paths:
                 wanted.setdefault(row["path"], set()).add((row["drain"], row["scope_key"]))
-        count = 0
+        out: list[Task] = []
         for path, slots in wanted.items():
             file = Path(path)
             if self._excluded(file.as_uri()) is not None:
                 continue
-            tasks = [
+            out.extend(
                 t
                 for t in tasks_for_file(
                     file, self.settings, self.scheduler_model, self.custom_drains, self.result_text
                 )
-                if (t.drain, t.qualname) in slots
-            ]
-            for task in tasks:
-                task.priority = -3.0  # after everything the user has open
-            if tasks:
-                scheduler.submit(file.as_uri(), tasks)
-                count += len(tasks)
+                if (t.drain, t.qualname) in slots and t.key not in in_flight
+            )
+        return out
+
+    def submit_deferred(self) -> int:
+        """The deferred tasks of this workspace whose files are not open: they run at idle
+        time after the open documents' work, and their results land in the results cache."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return 0
+        by_uri: dict[str, list[Task]] = {}
+        for task in self.deferred_tasks():
+            task.priority = -3.0  # after everything the user has open
+            by_uri.setdefault(task.uri, []).append(task)
+        for uri, tasks in by_uri.items():
+            scheduler.submit(uri, tasks)
+        count = sum(len(t) for t in by_uri.values())
         if count:
             logger.info("%d deferred drain task(s) queued for idle time", count)
         return count
@@ -758,7 +810,14 @@ class DrainServer(LanguageServer):
             f"drain-ls would send code from {workspace} to {self.settings.llm.backend} "
             f"({self.scheduler_model}) in the background, within a daily cap of "
             f"{budget.dailyTokens:,} tokens and ${budget.dailyUsd:.2f}. Secrets are redacted "
-            "and excluded files are never read. Allow?"
+            "and excluded files are never read."
+            + (
+                " Deferred work goes through the Message Batches API, which zero data "
+                "retention does not cover."
+                if self.settings.llm.batch
+                else ""
+            )
+            + " Allow?"
         )
         try:
             # Shielded: pygls bug #621 turns a cancelled request into an error on the reply.
@@ -885,6 +944,8 @@ class DrainServer(LanguageServer):
             custom=self.custom_drains,
             lookup=self.result_text,
         )
+        if self.batched:
+            tasks = [t for t in tasks if t.key not in self.batched]  # a batch will answer
         scheduler.context_changed(uri, outline(doc.source, doc.tree.root_node))
         scheduler.submit(uri, tasks)
 

@@ -42,10 +42,11 @@ def drain_ls(
 
 def check_adds_up(summary: dict[str, Any]) -> None:
     total = summary["total"]
-    for field in ("tasks", "done", "cached", "failed", "deferred", "totalTokens"):
+    for field in ("tasks", "done", "cached", "failed", "deferred", "batched", "totalTokens"):
         assert total[field] == sum(row[field] for row in summary["drains"].values()), field
     for name, row in summary["drains"].items():
-        assert row["tasks"] == row["done"] + row["cached"] + row["failed"] + row["deferred"], name
+        parts = ("done", "cached", "failed", "deferred", "batched")
+        assert row["tasks"] == sum(row[part] for part in parts), name
     assert total["costUsd"] == pytest.approx(
         sum(row["costUsd"] for row in summary["drains"].values()), abs=1e-5
     )
@@ -378,3 +379,108 @@ async def test_a_session_that_ends_donates_to_the_pool_and_the_next_draws_from_i
         ).fetchone()
         assert drawn[0] >= 1
         assert ledger.pool_left() == donated - drawn[1]
+
+
+def test_deferred_tasks_go_through_message_batches_at_half_price(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    (tmp_path / "mod.py").write_text(MODULE)
+    home = tmp_path / "home"
+    with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
+        fake.batch_polls_until_ended = 1
+        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY}
+        first = json.loads(
+            drain_ls(
+                "run", ".", "--budget", "2500", "--yes", "--json", home=home, cwd=tmp_path, env=env
+            ).stdout
+        )
+        deferred = first["total"]["deferred"]
+        assert deferred > 0
+        streamed = len(fake.billed)
+
+        # Opted in: the deferred tasks go to a batch, not to the streaming endpoint.
+        (tmp_path / "pyproject.toml").write_text(
+            PROJECT.replace("[tool.drain-ls.drains]", "batch = true\n\n[tool.drain-ls.drains]")
+        )
+        second = json.loads(
+            drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env).stdout
+        )
+        check_adds_up(second)
+        assert second["total"]["batched"] == deferred
+        assert second["total"]["cached"] == first["total"]["done"]
+        assert len(fake.billed) == streamed  # nothing streamed, nothing billed yet
+        (batch,) = fake.batches.values()
+        assert len(batch.requests) == deferred
+        queue = json.loads(drain_ls("queue", "--json", home=home, cwd=tmp_path).stdout)
+        assert len(queue) == deferred and all("Message Batch" in r["reason"] for r in queue)
+        ledger = Ledger(home / "ledger.sqlite3")
+        assert len(ledger.runs("status = 'batched'")) == deferred
+
+        # Still processing: the next run neither streams nor sends those tasks again.
+        waiting = json.loads(
+            drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env).stdout
+        )
+        assert waiting["batchAnswersCollected"] == 0 and waiting["total"]["tasks"] == 12 - deferred
+        assert len(fake.billed) == streamed and len(fake.batches) == 1
+
+        # Once it has ended, a run collects the answers: cached, settled at the batch price.
+        third = json.loads(
+            drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env).stdout
+        )
+        check_adds_up(third)
+        assert third["batchAnswersCollected"] == deferred
+        assert third["total"]["cached"] == 12 and third["total"]["done"] == 0
+        assert json.loads(drain_ls("queue", "--json", home=home, cwd=tmp_path).stdout) == []
+        price = Price(1.0, 5.0)  # claude-haiku-4-5
+        batch_billed = [b for b in fake.billed if b.batch]
+        assert len(batch_billed) == deferred
+        runs = ledger.runs("batch_id IS NOT NULL")
+        assert all(r["status"] == "done" for r in runs)
+        for run in runs:
+            billed = next(b for b in batch_billed if b.custom_id == f"run-{run['id']}")
+            assert run["input_tokens"] == billed.input_tokens
+            assert run["output_tokens"] == billed.output_tokens
+            full = (billed.input_tokens * price.input + billed.output_tokens * price.output) / 1e6
+            full += billed.cache_read_tokens * price.cache_read / 1e6
+            full += billed.cache_write_tokens * price.cache_write / 1e6
+            assert run["cost_usd"] == pytest.approx(full / 2)
+
+
+async def test_the_server_sends_deferred_work_as_a_batch_and_collects_it(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    (tmp_path / "mod.py").write_text(MODULE)
+    home = tmp_path / "home"
+    with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
+        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY}
+        first = drain_ls(
+            "run", ".", "--budget", "2500", "--yes", "--json", home=home, cwd=tmp_path, env=env
+        )
+        deferred = json.loads(first.stdout)["total"]["deferred"]
+        streamed = len(fake.billed)
+        options = {
+            "llm": {"enabled": True, "batch": True, "batchPollSeconds": 1},
+            "privacy": {"requireConsent": False},
+        }
+        config = server_config({**env, "DRAIN_LS_HOME": str(home)})
+        client = await config.start()
+        assert isinstance(client, LanguageClient)
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("visual-studio-code"),
+                root_uri=tmp_path.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
+                initialization_options=options,
+            )
+        )
+        ledger = Ledger(home / "ledger.sqlite3")
+        try:
+            await wait_until(lambda: fake.batches, timeout=30)
+            await wait_until(
+                lambda: ledger.db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 12,
+                timeout=30,
+            )
+        finally:
+            await client.shutdown_session()
+        assert len(fake.billed) == streamed + deferred  # each deferred task once, in the batch
+        assert all(b.batch for b in fake.billed[streamed:])
+        assert ledger.deferred(str(tmp_path.resolve())) == []
+        assert ledger.open_batches() == []

@@ -19,6 +19,7 @@ import anthropic
 from anthropic import AsyncAnthropic
 
 from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
+from drain_ls.backends.batches import request_params
 
 _SPEND_LIMIT_WORDS = ("usage limit", "spend limit", "credit balance")
 
@@ -67,25 +68,9 @@ class AnthropicBackend:
 
     async def complete(self, request: DrainRequest, progress: Progress) -> DrainResponse:
         """One streamed request; cancelling the task closes the connection at once."""
-        system: list[dict[str, Any]] = []
-        if request.instructions:
-            system.append({"type": "text", "text": request.instructions})
-        if request.context:
-            system.append(
-                {
-                    "type": "text",
-                    "text": request.context,
-                    "cache_control": {"type": "ephemeral", "ttl": "5m"},
-                }
-            )
         progress.max_tokens = request.max_tokens
         try:
-            async with self.client.messages.stream(
-                model=request.model,
-                max_tokens=request.max_tokens,
-                system=system,  # type: ignore[arg-type]
-                messages=[{"role": "user", "content": request.prompt}],
-            ) as stream:
+            async with self.client.messages.stream(**request_params(request)) as stream:
                 async for raw_event in stream:
                     # The SDK's event union does not narrow on ``type``: read it as data.
                     event: Any = raw_event
