@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Puts a Helix for tests in DIR (default: ~/.cache/drain-ls-editors/helix) and prints the path
-# of its launcher, DIR/hx.  Debian bookworm has no Helix; Debian sid packages it as `hx`, built
-# against a newer glibc than bookworm's, so this unpacks sid's hx, libc6 and libgcc-s1 with
-# `dpkg -x` (nothing is installed) and runs hx through sid's dynamic loader.  Only apt and the
-# Debian archive are used, with a private apt state, so the system's apt setup is left alone.
-#   editors/helix/get-hx.sh [DIR]      then: HX=DIR/hx editors/helix/test.sh
+# Puts a Helix for tests in DIR (default: ~/.cache/drain-ls-editors/helix-SUITE) and prints the
+# path of its launcher, DIR/hx.  Debian bookworm has no Helix; trixie (25.01.1) and sid (25.07.1
+# when this was written) package it as `hx`, built against a newer glibc than bookworm's, so this
+# unpacks that suite's hx, libc6 and libgcc-s1 with `dpkg -x` (nothing is installed) and runs hx
+# through the suite's own dynamic loader.  Only apt and the Debian archive are used, with a
+# private apt state, so the system's apt setup is left alone.
+#   [HX_SUITE=trixie|sid] editors/helix/get-hx.sh [DIR]      then: HX=DIR/hx editors/helix/test.sh
 set -euo pipefail
-dir="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/drain-ls-editors/helix}"
+suite="${HX_SUITE:-trixie}"
+dir="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/drain-ls-editors/helix-$suite}"
 mkdir -p "$dir" && dir="$(cd "$dir" && pwd)"
 if [ -x "$dir/hx" ] && "$dir/hx" --version >/dev/null 2>&1; then echo "$dir/hx"; exit 0; fi
 
 apt="$dir/apt"
 mkdir -p "$apt/etc" "$apt/lists/partial" "$apt/debs" "$dir/root"
-cat >"$apt/etc/sid.sources" <<'EOF'
+cat >"$apt/etc/$suite.sources" <<EOF
 Types: deb
 URIs: http://deb.debian.org/debian
-Suites: sid
+Suites: $suite
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
@@ -28,7 +30,7 @@ for deb in "$apt/debs"/*.deb; do dpkg -x "$deb" "$dir/root"; done
 
 cat >"$dir/hx" <<EOF
 #!/bin/sh
-# Helix from Debian sid (package hx), with sid's glibc, unpacked by get-hx.sh.
+# Helix from Debian $suite (package hx), with $suite's glibc, unpacked by get-hx.sh.
 r='$dir/root'
 export HELIX_RUNTIME="\${HELIX_RUNTIME:-\$r/usr/lib/hx/runtime}"
 exec "\$r/usr/lib64/ld-linux-x86-64.so.2" --library-path "\$r/usr/lib/x86_64-linux-gnu" "\$r/usr/lib/hx/hx" "\$@"
