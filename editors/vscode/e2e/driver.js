@@ -164,19 +164,142 @@ async function run(page) {
     }
     return false;
   });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'report.png') });
   phase('report webview');
 
   // Preview Request from the command palette, on app.py.
-  await page.locator('.tabs-container .tab', { hasText: 'app.py' }).click();
-  await page.keyboard.press('F1');
-  const palette = page.locator('.quick-input-widget input');
-  await palette.waitFor({ timeout: 10_000 });
-  await palette.fill('>drain-ls: Preview Request');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Preview Request' }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab', { hasText: 'app.py' }).first().click();
+  await runCommand(page, 'Preview Request');
   await page.locator('.tabs-container .tab', { hasText: 'drain-ls preview' }).waitFor({ timeout: 30_000 * SLOW });
   await page.locator('.monaco-editor .view-lines', { hasText: 'what the drains would send' }).first().waitFor({ timeout: 30_000 * SLOW });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'preview.png') });
   phase('preview document');
+
+  // Pause and Resume: the item follows the server's answer.
+  const state = (name) => page.locator(`.statusbar-item [aria-label^="drain-ls drains ${name}"], .statusbar-item[aria-label^="drain-ls drains ${name}"]`).first();
+  await runCommand(page, 'Pause');
+  await state('paused').waitFor({ timeout: 20_000 * SLOW });
+  await runCommand(page, 'Resume');
+  await poll('the drains to leave "paused"', 20_000, async () =>
+    (await state('paused').count()) === 0 && (await page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).count()) > 0,
+  );
+  phase('pause and resume');
+
+  // Set API Key: kept in the secret storage, given to a restarted server as ANTHROPIC_API_KEY.
+  const key = 'sk-ant-e2e-canary-0123456789';
+  const before = serverPids();
+  await runCommand(page, 'Set API Key');
+  const input = page.locator('.quick-input-widget input[type="password"]');
+  await input.waitFor({ timeout: 10_000 * SLOW });
+  await input.fill(key);
+  await page.keyboard.press('Enter');
+  const restarted = await poll('a new server process with ANTHROPIC_API_KEY', 30_000, () => {
+    const now = serverPids().filter((pid) => !before.includes(pid));
+    return now.find((pid) => environ(pid).includes(`ANTHROPIC_API_KEY=${key}`));
+  });
+  console.log(`[e2e] server restarted (pid ${restarted}) with the key in its environment`);
+  for (const file of walk(process.env.E2E_USER_DATA)) {
+    if (/\.(json|yaml)$/.test(file) && fs.readFileSync(file, 'utf8').includes(key)) {
+      throw new Error(`the API key was written to ${file}`);
+    }
+  }
+  await page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
+  phase('set API key, server restarted');
+
+  // Restart Server: no "command already exists" (the server's drain.* commands re-register).
+  await runCommand(page, 'Restart Server');
+  await poll('a restarted server', 30_000, () => serverPids().some((pid) => pid !== restarted));
+  await page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const toasts = await page.locator('.notifications-toasts').allInnerTexts();
+  const problems = toasts.join('\n').split('\n').filter((line) => /drain|already exists|error/i.test(line));
+  if (problems.length) {
+    throw new Error(`notifications: ${problems.join(' | ')}`);
+  }
+  phase('restart server');
+
+  // A settings change in the Settings editor reaches the running server: turning the drains
+  // off shows "drain off", turning them on again brings the token count back.
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>Preferences: Open User Settings');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Open User Settings$/ }).first().waitFor({ timeout: 10_000 * SLOW });
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Open User Settings$/ }).first().click();
+  // The search box is a small Monaco editor: click it and type.
+  const search = page.locator('.settings-editor .settings-header .suggest-input-container').first();
+  await search.waitFor({ timeout: 20_000 * SLOW });
+  await search.click();
+  await page.keyboard.type('drainLs.llm.enabled');
+  await page.locator('.settings-editor', { hasText: '1 Setting Found' }).first().waitFor({ timeout: 20_000 * SLOW });
+  const checkbox = page.locator('.settings-editor .setting-item-bool .setting-value-checkbox').first();
+  const toggle = async (checked) => {
+    await poll(`the checkbox to be ${checked ? 'on' : 'off'}`, 20_000, async () => {
+      if ((await checkbox.getAttribute('aria-checked')) === String(checked)) {
+        return true;
+      }
+      await checkbox.click();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return (await checkbox.getAttribute('aria-checked')) === String(checked);
+    });
+  };
+  await toggle(false);
+  await page.locator('.statusbar-item', { hasText: 'drain off' }).first().waitFor({ timeout: 30_000 * SLOW });
+  console.log('[e2e] drainLs.llm.enabled off in the Settings editor: the item says "drain off"');
+  await toggle(true);
+  await page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
+  await page.keyboard.press('Escape');
+  phase('settings change: drains off and on');
+}
+
+async function runCommand(page, title) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const palette = page.locator('.quick-input-widget input');
+  await palette.waitFor({ timeout: 10_000 * SLOW });
+  await palette.fill(`>drain-ls: ${title}`);
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: `drain-ls: ${title}` })
+    .first()
+    .waitFor({ timeout: 10_000 * SLOW });
+  await page.keyboard.press('Enter');
+}
+
+/** Pids of the drain-ls servers (`<drainLs.path> --stdio`) running now. */
+function serverPids() {
+  const out = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) {
+      continue;
+    }
+    try {
+      const argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('--stdio') && argv.some((a) => a === process.env.E2E_DRAIN_LS || a.endsWith('/drain-ls')) && environ(name).includes(`DRAIN_LS_HOME=${process.env.DRAIN_LS_HOME}`)) {
+        out.push(name);
+      }
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function environ(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+function* walk(dir) {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      yield* walk(full);
+    } else if (entry.isFile()) {
+      yield full;
+    }
+  }
 }
 
 main();

@@ -147,7 +147,7 @@ cat >"$USER_DATA/User/settings.json" <<EOF
   "drainLs.llm.backend": "offline",
   "drainLs.privacy.requireConsent": false,
   "drainLs.idle.delayMs": 500,
-  "drainLs.trace.server": "messages",
+  "drainLs.trace.server": "verbose",
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,
   "workbench.welcomePage.walkthroughs.openOnInstall": false,
@@ -193,6 +193,7 @@ phase_done "start code-server"
 
 set +e
 E2E_URL="$URL" E2E_WORKSPACE="$WORKSPACE" E2E_ARTIFACTS="$ARTIFACTS" PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE" \
+  E2E_DRAIN_LS="$DRAIN_LS" E2E_USER_DATA="$USER_DATA" \
   timeout --kill-after=10 600 node "$HERE/driver.js" 2>&1 | tee "$ARTIFACTS/driver.log"
 DRIVER_STATUS=${PIPESTATUS[0]}
 set -e

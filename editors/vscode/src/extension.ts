@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import * as vscode from 'vscode';
 import {
+  DidChangeConfigurationNotification,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
@@ -242,9 +243,10 @@ class DrainLsExtension implements vscode.Disposable {
       this,
       vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, this.previews),
       vscode.workspace.onDidChangeConfiguration((e) => this.configurationChanged(e)),
-      c.secrets.onDidChange(async (e) => {
-        if (e.key === SECRET_KEY && (await c.secrets.get(SECRET_KEY)) !== this.startedWithKey) {
-          void this.restart();
+      // Another window (or this one) changed the key: restart once with it.
+      c.secrets.onDidChange((e) => {
+        if (e.key === SECRET_KEY) {
+          void this.restartIfKeyChanged();
         }
       }),
     );
@@ -264,6 +266,16 @@ class DrainLsExtension implements vscode.Disposable {
     return this.enqueue(async () => {
       await this.stop();
       await this.start();
+    });
+  }
+
+  /** Restart unless the server already runs with the stored key (one restart per change). */
+  restartIfKeyChanged(): Promise<void> {
+    return this.enqueue(async () => {
+      if ((await this.context.secrets.get(SECRET_KEY)) !== this.startedWithKey) {
+        await this.stop();
+        await this.start();
+      }
     });
   }
 
@@ -288,6 +300,8 @@ class DrainLsExtension implements vscode.Disposable {
 
   private async start(): Promise<void> {
     this.statusItem.starting();
+    const key = await this.context.secrets.get(SECRET_KEY);
+    this.startedWithKey = key;
     const resolution = this.resolve();
     if (!resolution.ok) {
       // In a remote window (Remote-SSH, WSL, code-server), drainLs.path and drainLs.interpreter
@@ -309,7 +323,6 @@ class DrainLsExtension implements vscode.Disposable {
       return;
     }
     const spec = resolution.spec;
-    const key = await this.context.secrets.get(SECRET_KEY);
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (key) {
       env.ANTHROPIC_API_KEY = key;
@@ -322,6 +335,7 @@ class DrainLsExtension implements vscode.Disposable {
       options: { env, cwd: folder ?? nodePath.dirname(spec.command) },
     };
     const initializationOptions = this.serverSettings();
+    let created: LanguageClient | undefined;
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file', language: 'python' }],
       initializationOptions,
@@ -344,10 +358,18 @@ class DrainLsExtension implements vscode.Disposable {
                 : answer[i],
             );
           },
+          // The client would send the whole section (defaults, path, interpreter, trace):
+          // send what the user set, nested, as for workspace/configuration.
+          didChangeConfiguration: async () => {
+            await created?.sendNotification(DidChangeConfigurationNotification.type, {
+              settings: { [SECTION]: this.serverSettings() },
+            });
+          },
         },
       },
     };
     const client = new LanguageClient(SECTION, 'drain-ls', serverOptions, clientOptions);
+    created = client;
     client.onNotification('drain/status', (params: unknown) => this.onStatus(params));
     client.onDidChangeState((e) => {
       if (e.newState === State.Stopped && this.client === client) {
@@ -356,7 +378,6 @@ class DrainLsExtension implements vscode.Disposable {
     });
     this.client = client;
     this.sentAtStart = initializationOptions;
-    this.startedWithKey = key;
     this.output.appendLine(
       `[drain-ls] starting ${spec.command} ${[...spec.args, '--stdio'].join(' ')} (from ${spec.source})` +
         (key ? ' with the API key from the secret storage' : ''),
@@ -588,7 +609,7 @@ class DrainLsExtension implements vscode.Disposable {
       return;
     }
     await this.context.secrets.store(SECRET_KEY, key.trim());
-    await this.restart();
+    await this.restartIfKeyChanged();
     const backend = vscode.workspace.getConfiguration(SECTION).get<string>('llm.backend', 'offline');
     const enabled = vscode.workspace.getConfiguration(SECTION).get<boolean>('llm.enabled', false);
     if (backend !== 'anthropic' || !enabled) {
@@ -610,7 +631,7 @@ class DrainLsExtension implements vscode.Disposable {
       return;
     }
     await this.context.secrets.delete(SECRET_KEY);
-    await this.restart();
+    await this.restartIfKeyChanged();
     vscode.window.setStatusBarMessage('drain-ls: API key removed, server restarted', 4000);
   }
 

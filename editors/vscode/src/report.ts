@@ -149,7 +149,9 @@ export function renderChart(days: ReportDay[]): string {
     `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="Tokens per day" preserveAspectRatio="xMinYMin meet">`,
   );
   parts.push(`<line class="axis" x1="${left}" y1="${top + plotHeight}" x2="${width - 8}" y2="${top + plotHeight}"/>`);
-  parts.push(`<text class="tick" x="${left - 6}" y="${top + 4}" text-anchor="end">${escapeHtml(formatTokens(peak))}</text>`);
+  if (peak > 0) {
+    parts.push(`<text class="tick" x="${left - 6}" y="${top + 4}" text-anchor="end">${escapeHtml(formatTokens(peak))}</text>`);
+  }
   parts.push(`<text class="tick" x="${left - 6}" y="${top + plotHeight}" text-anchor="end">0</text>`);
   days.forEach((day, i) => {
     const x = left + i * slot + (slot - barWidth) / 2;
