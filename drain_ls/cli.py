@@ -502,22 +502,31 @@ def command_queue(args: argparse.Namespace) -> int:
     except LedgerError as exc:
         print(f"drain-ls: error: {exc}", file=sys.stderr)
         return EXIT_FINDINGS
-    price = price_of("claude-haiku-4-5")
     rows = []
     for task in ledger.deferred():
         tokens = int(task["estimated_tokens"])
+        # The worst case at the task's model's output price (the dearer of the two).
+        price = price_of(str(task["model"] or "claude-haiku-4-5"))
         rows.append({**task, "estimatedUsd": round(tokens * price.output / 1e6, 6)})
+    batches = ledger.open_batches()
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_CLEAN
     for row in rows:
+        where = _display(str(row["path"])) if row["path"] else row["workspace"]
         print(
-            f"{row['workspace']}: {row['drain']} {row['scope_key']}: at most "
+            f"{where}: {row['drain']} {row['scope_key']}: at most "
             f"{row['estimated_tokens']:,} tokens (~${row['estimatedUsd']:.4f}); {row['reason']}"
         )
     total = sum(int(r["estimated_tokens"]) for r in rows)
-    print(f"{len(rows)} deferred task(s), at most {total:,} tokens")
+    total_usd = sum(float(r["estimatedUsd"]) for r in rows)
+    print(f"{len(rows)} deferred task(s), at most {total:,} tokens (~${total_usd:.4f})")
+    for batch in batches:
+        print(
+            f"Message Batch {batch['id']}: {batch['requests']} request(s), waiting for results "
+            "(drain-ls run or the editor collects them)"
+        )
     return EXIT_CLEAN
 
 

@@ -90,6 +90,35 @@ class DrainProtocol(LanguageServerProtocol):
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
 
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Any:
+        """Note at once that a shutdown is under way (``exit`` may follow immediately)."""
+        server = self._server
+        if isinstance(server, DrainServer) and server.shutting_down is None:
+            server.shutting_down = asyncio.Event()
+        return (yield from super().lsp_shutdown(*args))
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Any:
+        """Exit, but only once the reply to a ``shutdown`` still running has gone out:
+        clients like Helix send ``exit`` right behind ``shutdown``."""
+        server = self._server
+        pending = server.shutting_down if isinstance(server, DrainServer) else None
+        if pending is None or pending.is_set():
+            return (yield from super().lsp_exit(*args))
+
+        async def later() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pending.wait(), timeout=10)
+            for _ in range(5):
+                await asyncio.sleep(0)  # the reply to `shutdown` is written first
+            for _ in super(DrainProtocol, self).lsp_exit(*args):
+                pass
+
+        # Not one of the server's tasks: shutdown cancels those.
+        self._exit_task = asyncio.get_running_loop().create_task(later(), name="exit")
+        return None
+
     @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Any:
         """Hand ``didClose`` to the server."""
@@ -139,6 +168,7 @@ class DrainServer(LanguageServer):
         self._commit_watch: asyncio.Task[Any] | None = None
         self._batch_loop: asyncio.Task[Any] | None = None
         self.batched: set[str] = set()  # task keys waiting in open Message Batches
+        self.shutting_down: asyncio.Event | None = None
         self._review_batches: dict[str, CommitBatch] = {}
         self.reviews: dict[str, ReviewResult] = {}
 
