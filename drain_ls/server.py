@@ -59,6 +59,8 @@ MAX_ANALYSED_BYTES = 5_000_000
 # Syntax trees kept in memory: those of the documents touched last. A tree takes about 20
 # bytes per byte of source; the others are parsed again when needed (milliseconds).
 MAX_TREES = 32
+# How often the claude-code budget source looks at the workspace's transcripts.
+CLAUDE_CODE_POLL_SECONDS = 2.0
 
 
 @dataclass(slots=True)
@@ -167,6 +169,7 @@ class DrainServer(LanguageServer):
         self.custom_drains: list[CustomDrain] = []
         self._commit_watch: asyncio.Task[Any] | None = None
         self._batch_loop: asyncio.Task[Any] | None = None
+        self._claude_watch: asyncio.Task[Any] | None = None
         self.batched: set[str] = set()  # task keys waiting in open Message Batches
         self.shutting_down: asyncio.Event | None = None
         self._review_batches: dict[str, CommitBatch] = {}
@@ -571,10 +574,10 @@ class DrainServer(LanguageServer):
         old, self.scheduler = self.scheduler, None
         if old is not None:
             self.run_task(old.close(), "close drains")
-        for watcher in (self._commit_watch, self._batch_loop):
+        for watcher in (self._commit_watch, self._batch_loop, self._claude_watch):
             if watcher is not None:
                 watcher.cancel()
-        self._commit_watch = self._batch_loop = None
+        self._commit_watch = self._batch_loop = self._claude_watch = None
         if not llm.enabled:
             return
         try:
@@ -633,6 +636,8 @@ class DrainServer(LanguageServer):
         self.scheduler.consent = self._ask_consent
         if budget.source == "claude-code":
             self.scheduler.primary_use = self._claude_code_use
+            if root is not None:
+                self._claude_watch = self.run_task(self._watch_claude_code(root), "claude-code")
         self.scheduler.start()
         for uri in list(self.documents):
             self.submit_drains(uri)
@@ -818,6 +823,23 @@ class DrainServer(LanguageServer):
         if count:
             logger.info("%d deferred drain task(s) queued for idle time", count)
         return count
+
+    async def _watch_claude_code(self, root: Path) -> None:
+        """The foreground session's context changes as the user works with Claude Code: when
+        it does, the drains' budget changes, so a refusal is tried again and the status
+        (``budgetTokens``) is sent again."""
+        last: int | None = None
+        while True:
+            use = await asyncio.to_thread(latest_session, root)
+            used = use.used_tokens if use is not None else 0
+            scheduler = self.scheduler
+            if used != last and scheduler is not None:
+                if last is not None:
+                    logger.info("Claude Code's context: %d tokens", used)
+                    scheduler.unblock()
+                last = used
+                self.send_drain_status()
+            await asyncio.sleep(CLAUDE_CODE_POLL_SECONDS)
 
     def _claude_code_use(self) -> int:
         """Context the latest Claude Code session of this workspace uses (0 if none)."""

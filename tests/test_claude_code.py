@@ -72,3 +72,84 @@ def test_latest_transcript_of_the_workspace(
     assert use is not None and use.transcript == new and use.used_tokens == 600
     assert project_key(workspace).endswith("-my-project")
     assert latest_session(tmp_path / "elsewhere") is None
+
+
+async def test_the_drains_get_what_claude_code_leaves(tmp_path: Path) -> None:
+    """End to end: the server reads the workspace's transcript; a full context stops the
+    drains (nothing is sent), a compacted one lets them run."""
+    import asyncio
+
+    from lsprotocol import types
+    from pytest_lsp import LanguageClient, client_capabilities
+
+    from tests.fake_anthropic import FakeAnthropic
+    from tests.lsp_support import server_config, wait_until
+
+    config_dir = tmp_path / "claude"
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    directory = config_dir / "projects" / project_key(workspace)
+    directory.mkdir(parents=True)
+    session = directory / "session.jsonl"
+    session.write_text(transcript([assistant("m1", "r1", 5_000, 100_000, 80_000)]))
+    with FakeAnthropic(reply=lambda body: '"""Do it."""') as fake:
+        config = server_config(
+            {
+                "ANTHROPIC_BASE_URL": fake.url,
+                "ANTHROPIC_API_KEY": "sk-ant-test-claude-0123456789",
+                "DRAIN_LS_HOME": str(tmp_path / "home"),
+                "CLAUDE_CONFIG_DIR": str(config_dir),
+            }
+        )
+        client = await config.start()
+        assert isinstance(client, LanguageClient)
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("visual-studio-code"),
+                root_uri=workspace.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
+                initialization_options={
+                    "llm": {"enabled": True, "backend": "anthropic"},
+                    "budget": {"source": "claude-code"},
+                    "idle": {"delayMs": 20},
+                    "privacy": {"requireConsent": False},
+                },
+            )
+        )
+        try:
+            client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=(workspace / "m.py").as_uri(),
+                        language_id="python",
+                        version=1,
+                        text="def add(a, b):\n    return a + b\n",
+                    )
+                )
+            )
+
+            async def drains() -> dict[str, object]:
+                status = await client.workspace_execute_command_async(
+                    types.ExecuteCommandParams(command="drain.status")
+                )
+                return dict(status["drains"])
+
+            # 185,000 of 200,000 used, 20,000 margin: nothing left for drains.
+            for _ in range(200):
+                state = await drains()
+                if state["state"] == "over-budget":
+                    break
+                await asyncio.sleep(0.05)
+            assert state["state"] == "over-budget"
+            assert "budget.minDrainTokens" in str(state["reason"])
+            assert state["budgetTokens"] == 0
+            assert fake.log == []
+
+            # Claude Code compacts its context: 11,000 used; the drains start.
+            with session.open("a") as handle:
+                handle.write(assistant("m2", "r2", 1_000, 0, 10_000) + "\n")
+            await wait_until(lambda: fake.billed, timeout=30)
+            state = await drains()
+            assert state["budgetTokens"] == 200_000 - 11_000 - 20_000
+        finally:
+            await client.shutdown_session()
