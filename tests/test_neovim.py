@@ -66,9 +66,13 @@ def test_neovim_diagnostics_code_action_hover_and_status(tmp_path: Path) -> None
 
 
 def test_neovim_plugin_commands_status_line_and_health(tmp_path: Path) -> None:
-    (tmp_path / ".git").mkdir()
     sample = tmp_path / "sample.py"
     sample.write_text(SAMPLE)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=T", "-c", "user.email=t@example.com"]
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run([*git, "init", "-q"], **quiet)  # type: ignore[call-overload]
+    subprocess.run([*git, "add", "sample.py"], **quiet)  # type: ignore[call-overload]
+    subprocess.run([*git, "commit", "-q", "-m", "add sample"], **quiet)  # type: ignore[call-overload]
     env = {
         **os.environ,
         "DRAIN_LS_CMD": json.dumps([sys.executable, "-m", "drain_ls"]),
@@ -114,6 +118,9 @@ def test_neovim_plugin_commands_status_line_and_health(tmp_path: Path) -> None:
     assert steps["paused"] is True and steps["resumed"] is True
     assert steps["report_window"] is True
     assert any("budget left today" in line for line in steps["report_lines"])
+    # The offline commit review of the repository's commit, in the report window.
+    assert "latest entries (custom drains, commit reviews):" in steps["report_lines"]
+    assert any(line.startswith("review  ") for line in steps["report_lines"])
     assert steps["preview_window"] is True
     assert steps["preview_lines"][0].startswith(("docstrings", "summaries", "nothing"))
     health = steps["health"]

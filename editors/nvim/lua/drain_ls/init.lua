@@ -85,6 +85,18 @@ local function report_lines(report)
     total.totalTokens or 0, total.costUsd or 0, total.wastedTokens or 0, total.savedTokens or 0))
   local left = report.budgetLeftToday or {}
   table.insert(lines, string.format('budget left today: %d tokens, $%.4f', left.tokens or 0, left.usd or 0))
+  local entries = report.entries or {}
+  if #entries > 0 then
+    table.insert(lines, '')
+    table.insert(lines, 'latest entries (custom drains, commit reviews):')
+    for _, entry in ipairs(entries) do
+      local scope = entry.scope == '<module>' and '' or (' ' .. entry.scope)
+      table.insert(lines, string.format('%s  %s%s', entry.drain, vim.fn.fnamemodify(entry.path, ':~:.'), scope))
+      for _, line in ipairs(vim.split(entry.text, '\n', { plain = true })) do
+        table.insert(lines, '  ' .. line)
+      end
+    end
+  end
   return lines
 end
 
