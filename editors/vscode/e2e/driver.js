@@ -147,7 +147,7 @@ async function run(page) {
   phase('file on disk checked, no squiggle left');
 
   // The status bar item fed by drain/status (llm.enabled with the offline backend).
-  const item = page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).first();
+  const item = page.locator('.statusbar-item', { hasText: /drain [a-z-]+ \S+\/\S+ tok/ }).first();
   await item.waitFor({ timeout: 60_000 * SLOW });
   console.log(`[e2e] status bar item: "${(await item.innerText()).replace(/\s+/g, ' ').trim()}"`);
   phase('status bar item');
@@ -181,7 +181,7 @@ async function run(page) {
   await state('paused').waitFor({ timeout: 20_000 * SLOW });
   await runCommand(page, 'Resume');
   await poll('the drains to leave "paused"', 20_000, async () =>
-    (await state('paused').count()) === 0 && (await page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).count()) > 0,
+    (await state('paused').count()) === 0 && (await page.locator('.statusbar-item', { hasText: /drain [a-z-]+ \S+\/\S+ tok/ }).count()) > 0,
   );
   phase('pause and resume');
 
@@ -203,13 +203,13 @@ async function run(page) {
       throw new Error(`the API key was written to ${file}`);
     }
   }
-  await page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
+  await page.locator('.statusbar-item', { hasText: /drain [a-z-]+ \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
   phase('set API key, server restarted');
 
   // Restart Server: no "command already exists" (the server's drain.* commands re-register).
   await runCommand(page, 'Restart Server');
   await poll('a restarted server', 30_000, () => serverPids().some((pid) => pid !== restarted));
-  await page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
+  await page.locator('.statusbar-item', { hasText: /drain [a-z-]+ \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const toasts = await page.locator('.notifications-toasts').allInnerTexts();
   const problems = toasts.join('\n').split('\n').filter((line) => /drain|already exists|error/i.test(line));
@@ -246,7 +246,7 @@ async function run(page) {
   await page.locator('.statusbar-item', { hasText: 'drain off' }).first().waitFor({ timeout: 30_000 * SLOW });
   console.log('[e2e] drainLs.llm.enabled off in the Settings editor: the item says "drain off"');
   await toggle(true);
-  await page.locator('.statusbar-item', { hasText: /drain \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
+  await page.locator('.statusbar-item', { hasText: /drain [a-z-]+ \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
   await page.keyboard.press('Escape');
   phase('settings change: drains off and on');
 }

@@ -102,7 +102,7 @@ class StatusItem implements vscode.Disposable {
 
   private render(): void {
     const s = this.status;
-    this.item.text = statusText(s);
+    this.item.text = statusText(s, this.today);
     const tooltip = new vscode.MarkdownString(statusTooltip(s, this.today));
     if (s.state === 'stopped') {
       tooltip.appendMarkdown('\n\n[Restart the server](command:drainLs.restart) · [Show output](command:drainLs.showOutput)');

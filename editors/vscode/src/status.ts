@@ -95,8 +95,12 @@ export function formatThousands(n: number): string {
   return Math.round(num(n)).toLocaleString('en-US');
 }
 
-/** The status bar text: "$(check) drain 1.2k/162k tok · 3 queued · $0.012". */
-export function statusText(status: DrainStatus): string {
+/**
+ * The status bar text: "$(check) drain idle 1.2k/180k tok · 3 queued · $0.012": the state,
+ * tokens used of the drain budget, running and queued tasks, and the cost today (the session's
+ * cost until today's is known).
+ */
+export function statusText(status: DrainStatus, today?: Today): string {
   const icon = ICONS[status.state] ?? '$(question)';
   if (status.state === 'disabled') {
     return `${icon} drain off`;
@@ -104,14 +108,16 @@ export function statusText(status: DrainStatus): string {
   if (status.state === 'starting' || status.state === 'stopped') {
     return `${icon} drain-ls`;
   }
-  const parts = [`${icon} drain ${formatTokens(status.consumedTokens)}/${formatTokens(status.budgetTokens)} tok`];
+  const parts = [
+    `${icon} drain ${status.state} ${formatTokens(status.consumedTokens)}/${formatTokens(status.budgetTokens)} tok`,
+  ];
   if (status.running > 0) {
     parts.push(`${status.running} running`);
   }
   if (status.pending > 0) {
     parts.push(`${status.pending} queued`);
   }
-  parts.push(formatUsd(status.costUsd));
+  parts.push(formatUsd(today ? today.costUsd : status.costUsd));
   return parts.join(' · ');
 }
 
@@ -159,7 +165,7 @@ export function statusTooltip(status: DrainStatus, today?: Today): string {
         (status.wastedTokens ? ` (${formatThousands(status.wastedTokens)} tokens wasted by cancels)` : ''),
     );
     if (today) {
-      lines.push(`- Today: ${formatUsd(today.costUsd)}, ${formatThousands(today.totalTokens)} tokens`);
+      lines.push(`- Cost today: ${formatUsd(today.costUsd)}, ${formatThousands(today.totalTokens)} tokens`);
       if (today.budgetLeftTokens !== undefined && today.budgetLeftUsd !== undefined) {
         lines.push(
           `- Left today: ${formatThousands(today.budgetLeftTokens)} tokens, ${formatUsd(today.budgetLeftUsd)}`,

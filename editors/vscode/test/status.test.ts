@@ -28,13 +28,16 @@ test('dollars keep the digits that matter', () => {
   assert.equal(formatUsd(1.5), '$1.50');
 });
 
-test('status text: state icon, tokens of budget, tasks, cost', () => {
-  assert.equal(statusText(normalizeStatus(base)), '$(check) drain 0/170k tok · $0.00');
+test('status text: state, tokens of budget, tasks, cost today', () => {
+  assert.equal(statusText(normalizeStatus(base)), '$(check) drain idle 0/170k tok · $0.00');
+  const running = normalizeStatus({ ...base, state: 'running', running: 2, pending: 3, consumedTokens: 1234, costUsd: 0.0123 });
+  assert.equal(statusText(running), '$(sync~spin) drain running 1.2k/170k tok · 2 running · 3 queued · $0.012');
+  // Today's cost, once known, rather than the session's.
   assert.equal(
-    statusText(normalizeStatus({ ...base, state: 'running', running: 2, pending: 3, consumedTokens: 1234, costUsd: 0.0123 })),
-    '$(sync~spin) drain 1.2k/170k tok · 2 running · 3 queued · $0.012',
+    statusText(running, { costUsd: 0.25, totalTokens: 90000 }),
+    '$(sync~spin) drain running 1.2k/170k tok · 2 running · 3 queued · $0.25',
   );
-  assert.equal(statusText(normalizeStatus({ ...base, state: 'paused', pending: 1 })), '$(debug-pause) drain 0/170k tok · 1 queued · $0.00');
+  assert.equal(statusText(normalizeStatus({ ...base, state: 'paused', pending: 1 })), '$(debug-pause) drain paused 0/170k tok · 1 queued · $0.00');
   assert.equal(statusText(normalizeStatus({ ...base, state: 'disabled', budgetTokens: 0 })), '$(circle-slash) drain off');
   assert.match(statusText(normalizeStatus({ ...base, state: 'over-budget' })), /^\$\(warning\) drain/);
   assert.match(statusText(normalizeStatus({ ...base, state: 'rate-limited' })), /^\$\(watch\) drain/);
@@ -72,7 +75,7 @@ test('tooltip: reason (escaped), tokens of budget, tasks, cost, today, click hin
   assert.match(tooltip, /4,200 of a drain budget of 170,000/);
   assert.match(tooltip, /0 running, 2 queued, 5 done/);
   assert.match(tooltip, /Cost this session: \$0\.50/);
-  assert.match(tooltip, /Today: \$0\.75, 9,000 tokens/);
+  assert.match(tooltip, /Cost today: \$0\.75, 9,000 tokens/);
   assert.match(tooltip, /Left today: 1,000 tokens, \$0\.25/);
   assert.match(tooltip, /Click for the cost report/);
   assert.match(statusTooltip(normalizeStatus({ state: 'disabled', reason: 'llm.enabled is false' })), /drainLs\.llm\.enabled/);
