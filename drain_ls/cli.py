@@ -323,12 +323,19 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"skipped: {name}: {reason}", file=sys.stderr)
     previews: list[dict[str, Any]] = []
     total_tokens, total_usd = 0, 0.0
-    for file in files:
-        for task in tasks_for_file(file, settings, model, custom, lambda key: None):
-            entry = preview(task, (price.input, price.output))
-            total_tokens += int(entry["worstCaseTokens"])  # type: ignore[call-overload]
-            total_usd += float(entry["worstCaseUsd"])  # type: ignore[arg-type]
-            previews.append({"file": _display(str(file)), "model": model, **entry})
+    planned = [
+        (_display(str(file)), task)
+        for file in files
+        for task in tasks_for_file(file, settings, model, custom, lambda key: None)
+    ]
+    planned += [
+        (_display(str(root)), task) for task in _review_preview(root, settings, custom, model)
+    ]
+    for where, task in planned:
+        entry = preview(task, (price.input, price.output))
+        total_tokens += int(entry["worstCaseTokens"])  # type: ignore[call-overload]
+        total_usd += float(entry["worstCaseUsd"])  # type: ignore[arg-type]
+        previews.append({"file": where, "model": model, **entry})
     if args.json:
         json.dump(
             {
@@ -353,6 +360,33 @@ def command_run(args: argparse.Namespace) -> int:
         "listed once those have results)"
     )
     return EXIT_CLEAN
+
+
+def _review_preview(root: Path, settings: Any, custom: Any, model: str) -> list[Any]:
+    """The commit review tasks a run would send (nothing when there is nothing new)."""
+    from drain_ls.ledger import Ledger, LedgerError
+    from drain_ls.privacy import ExclusionError, Exclusions
+    from drain_ls.review import ReviewOptions, gather, review_tasks
+
+    options = ReviewOptions.from_settings(settings.drains)
+    if not options.enabled and not any(d.scope == "commits" for d in custom):
+        return []
+    try:
+        since = Ledger().last_review(str(root))
+        exclusions = Exclusions([root], settings.privacy.exclude)
+    except (LedgerError, ExclusionError):
+        return []
+    batch = gather(root, since, options, exclusions.why_excluded, settings.privacy.redactSecrets)
+    if batch is None:
+        return []
+    return review_tasks(
+        batch,
+        drains=settings.drains,
+        custom=custom,
+        model=model,
+        max_tokens_per_drain=settings.budget.maxTokensPerDrain,
+        lookup=lambda key: None,
+    )
 
 
 def _run_drains(

@@ -484,3 +484,39 @@ async def test_the_server_sends_deferred_work_as_a_batch_and_collects_it(tmp_pat
         assert all(b.batch for b in fake.billed[streamed:])
         assert ledger.deferred(str(tmp_path.resolve())) == []
         assert ledger.open_batches() == []
+
+
+def test_dry_run_previews_the_commit_review_without_secrets(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(tmp_path),
+                "-c",
+                "user.name=T",
+                "-c",
+                "user.email=t@example.com",
+                *args,
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    (tmp_path / "app.py").write_text(
+        'AWS = "AKIAIOSFODNN7EXAMPLE"\n\n\ndef run():\n    return AWS\n'
+    )
+    (tmp_path / ".env").write_text("TOKEN=canary-dotenv-77\n")
+    git("add", "-f", "app.py", ".env")
+    git("commit", "-q", "-m", "add app")
+    home = tmp_path / "home"
+    out = drain_ls("run", "--dry-run", "--json", ".", home=home, cwd=tmp_path)
+    data = json.loads(out.stdout)
+    (review,) = [p for p in data["previews"] if p["drain"] == "review"]
+    sent = json.dumps(review["request"])
+    assert "add app" in sent and "def run():" in sent
+    assert "AKIAIOSFODNN7EXAMPLE" not in sent and "<redacted" in sent
+    assert "canary-dotenv-77" not in sent and ".env" not in sent
+    assert review["worstCaseTokens"] > 0
+    assert not (home / "ledger.sqlite3").exists() or Ledger(home / "ledger.sqlite3").runs() == []
