@@ -204,6 +204,12 @@ async function run(page) {
     }
   }
   await page.locator('.statusbar-item', { hasText: /drain [a-z-]+ \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
+  // The backend is "offline": the extension says the key is used with "anthropic" only.
+  const hint = page.locator('.notifications-toasts .notification-toast', { hasText: 'API key stored and the server restarted' });
+  await hint.first().waitFor({ timeout: 10_000 * SLOW });
+  await page.keyboard.press('Escape');
+  await runCommand(page, 'Show Output');
+  await closeNotifications(page);
   phase('set API key, server restarted');
 
   // Restart Server: no "command already exists" (the server's drain.* commands re-register).
@@ -212,7 +218,7 @@ async function run(page) {
   await page.locator('.statusbar-item', { hasText: /drain [a-z-]+ \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const toasts = await page.locator('.notifications-toasts').allInnerTexts();
-  const problems = toasts.join('\n').split('\n').filter((line) => /drain|already exists|error/i.test(line));
+  const problems = toasts.join('\n').split('\n').filter((line) => /already exists|error|fail|not running|not found/i.test(line));
   if (problems.length) {
     throw new Error(`notifications: ${problems.join(' | ')}`);
   }
@@ -251,14 +257,23 @@ async function run(page) {
   phase('settings change: drains off and on');
 }
 
-async function runCommand(page, title) {
+async function closeNotifications(page) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>Notifications: Clear All Notifications');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Clear All Notifications' }).first().waitFor({ timeout: 10_000 * SLOW });
+  await page.keyboard.press('Enter');
+  await poll('the notifications to close', 10_000, async () => (await page.locator('.notifications-toasts .notification-toast').count()) === 0);
+}
+
+async function runCommand(page, title, prefix = 'drain-ls: ') {
   await page.keyboard.press('Escape');
   await page.keyboard.press('F1');
   const palette = page.locator('.quick-input-widget input');
   await palette.waitFor({ timeout: 10_000 * SLOW });
-  await palette.fill(`>drain-ls: ${title}`);
+  await palette.fill(`>${prefix}${title}`);
   await page
-    .locator('.quick-input-list .monaco-list-row', { hasText: `drain-ls: ${title}` })
+    .locator('.quick-input-list .monaco-list-row', { hasText: `${prefix}${title}` })
     .first()
     .waitFor({ timeout: 10_000 * SLOW });
   await page.keyboard.press('Enter');
