@@ -649,3 +649,42 @@ async def test_a_result_is_delivered_for_each_file_with_the_same_code(tmp_path: 
     assert sorted(r.uri for r in results) == ["file:///a.py", "file:///b.py"], (
         "b.py never gets its summary: the task is skipped because a.py's has the same key"
     )
+
+
+# -- 14. A workspace opened through a symlink: drain-ls run never clears the editor's rows ---
+
+
+async def test_drain_ls_run_clears_what_the_editor_deferred_through_a_symlink(
+    tmp_path: Path,
+) -> None:
+    """The server records the workspace resolved but a task's path as the editor's URI says
+    it (``task_path``: not resolved); ``drain-ls run`` resolves both. The run does the work,
+    and the editor's row stays in ``drain-ls queue``."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "mod.py").write_text(DOCUMENTED)
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    workspace = str(link.resolve())  # DrainServer.workspace_root() resolves
+    uri = (link / "mod.py").as_uri()  # what the editor opened
+    source = DOCUMENTED.encode()
+    tree = parse(source)
+    editor = Scheduler(
+        OfflineBackend(), ledger, Limits(), price_of("offline"), lambda r: None,
+        workspace=workspace, idle_delay=60.0,
+    )  # fmt: skip
+    editor.start()
+    editor.submit(uri, build_tasks(uri, source, tree.root_node, 1, {}, model="offline",
+                                   max_tokens_per_drain=5000, drains={}))  # fmt: skip
+    await editor.close(session_end=True)
+    assert len(ledger.deferred(workspace)) == 1
+
+    settings, _ = build_settings({"drains": {"review": {"enabled": False}}})
+    run = HeadlessRun(
+        [(real / "mod.py").resolve()], settings, [], OfflineBackend(), ledger,
+        Limits(tiered=False), price_of("offline"), "offline", workspace,
+    )  # fmt: skip
+    summary = (await run.run()).as_json()
+    assert summary["total"]["done"] == 1
+    assert ledger.deferred(workspace) == [], "the task ran, but drain-ls queue still lists it"
