@@ -143,12 +143,20 @@ async def collect(
             response = outcome.response() if outcome is not None else None
             if response is None:
                 ledger.settle(run["id"], Usage(), "failed", price, batch=True)
-                ledger.update_deferred_reason(run["content_hash"], "the batch request failed")
                 out.failed += 1
+                if outcome is not None and not outcome.retryable:
+                    # An invalid request fails again: it leaves the queue.
+                    ledger.undefer_hash(run["drain"], run["content_hash"])
+                else:
+                    ledger.update_deferred_reason(
+                        run["content_hash"], "the batch request did not run; deferred again"
+                    )
                 continue
             cost = ledger.settle(run["id"], response.usage, "done", price, batch=True)
             out.tokens += response.usage.total
             out.cost_usd += cost
+            # Billed: done, whatever the answer is worth (never bought again for this code).
+            ledger.undefer_hash(run["drain"], run["content_hash"])
             text = None if response.truncated else validate(run["drain"], response.text)
             if text is None:
                 out.failed += 1
@@ -162,7 +170,6 @@ async def collect(
                 tokens=response.usage.total,
                 cost=cost,
             )
-            ledger.undefer_hash(run["drain"], run["content_hash"])
             out.succeeded += 1
         ledger.end_batch(batch_id)
         logger.info(

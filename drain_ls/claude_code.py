@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,9 @@ def projects_dir() -> Path:
 
 
 def project_key(workspace: Path) -> str:
-    """Claude Code's directory name for a working directory: ``/`` (and ``.``) become ``-``."""
-    return str(workspace.resolve()).replace("/", "-").replace(".", "-")
+    """Claude Code's directory name for a working directory: every character but ASCII
+    letters and digits becomes ``-``."""
+    return re.sub(r"[^A-Za-z0-9]", "-", str(workspace.resolve()))
 
 
 def context_used(transcript: Path) -> int | None:
@@ -59,8 +61,9 @@ def context_used(transcript: Path) -> int | None:
         if not isinstance(usage, dict):
             continue
         tokens = sum(
-            int(usage.get(name) or 0)
+            value
             for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+            if isinstance(value := usage.get(name), int) and not isinstance(value, bool)
         )
         key = (str(message.get("id", "")), str(entry.get("requestId", "")))
         order += 1

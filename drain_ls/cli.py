@@ -302,7 +302,9 @@ def command_run(args: argparse.Namespace) -> int:
             "(or run with --backend offline: free, nothing sent)"
         )
     model = settings.llm.model if backend_name != "offline" else "offline"
-    price = price_of(model)
+    from drain_ls.server import _price_overrides
+
+    price = price_of(model, _price_overrides(settings.llm.prices))
     root = (project.root or Path.cwd()).resolve()
     try:
         exclusions = Exclusions([root], settings.privacy.exclude)
@@ -519,7 +521,9 @@ def _consent(ledger: Any, workspace: str, settings: Any, model: str, yes: bool) 
             file=sys.stderr,
         )
         return False
-    answer = input(question).strip().lower()
+    sys.stderr.write(question)  # not stdout: it may be --json
+    sys.stderr.flush()
+    answer = input().strip().lower()
     if answer in ("a", "always"):
         ledger.remember_consent(workspace, "allow")
         return True

@@ -227,12 +227,17 @@ def _ordered(drains: dict[str, CustomDrain], problems: list[str]) -> list[Custom
                         f"custom drain `{name}`: it runs after `{drain.after}`, which is "
                         "skipped; so is this one"
                     )
-        if drain.after == "review" and drain.scope != "commits":
-            problems.append(
-                f'custom drain `{name}`: only a drain with scope "commits" can run after '
-                "`review`; the drain is skipped"
+        if drain.after is not None and ok:
+            earlier = drains.get(drain.after)
+            earlier_commits = drain.after == "review" or (
+                earlier is not None and earlier.scope == "commits"
             )
-            ok = False
+            if earlier_commits != (drain.scope == "commits"):
+                problems.append(
+                    f"custom drain `{name}`: `after` links a drain on commits and a drain on "
+                    "code; one cannot build on the other, so the drain is skipped"
+                )
+                ok = False
         if not ok or state.get(name) == "dropped":
             state[name] = "dropped"
             return False

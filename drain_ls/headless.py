@@ -32,6 +32,8 @@ from drain_ls.scheduler import Result, Scheduler
 if TYPE_CHECKING:
     from drain_ls.backends.batches import BatchClient
 
+# A request failing with a transient error is tried this many times, then deferred.
+HEADLESS_ATTEMPTS = 3
 # The docstring drain's findings: every D1xx that names a definition.
 _DEFINITION_CODES = frozenset({"D101", "D102", "D103", "D105", "D106", "D107"})
 
@@ -51,6 +53,13 @@ def read_python(path: Path) -> bytes | None:
     return source
 
 
+def scopes_of(source: bytes) -> set[str]:
+    """The qualified names of a file's definitions, and ``<module>``."""
+    from drain_ls.drains import MODULE, definitions
+
+    return {MODULE} | {name for _, name, _ in definitions(parse(source).root_node)}
+
+
 def tasks_for_file(
     path: Path,
     settings: Settings,
@@ -64,7 +73,8 @@ def tasks_for_file(
     if source is None:
         return []
     tree = parse(source)
-    findings = check_source(source, str(path), CheckSettings(select=_DEFINITION_CODES), tree)
+    select = _DEFINITION_CODES & settings.codes  # `select`/`ignore` hold for drains too
+    findings = check_source(source, str(path), CheckSettings(select=select), tree)
     names = {f.start: str(f.data.get("qualname", "")) for f in findings}
     return build_tasks(
         path.as_uri(),
@@ -179,7 +189,8 @@ class HeadlessRun:
         self.price = price
         self.summary = RunSummary(files=len(files))
         self.on_progress = on_progress
-        self.seen: set[str] = set()
+        self.seen: set[tuple[str, str]] = set()  # (key, uri): the same code in two files
+        self.in_flight: set[str] = set()  # keys waiting in a Message Batch
         self.finished = 0
         self.scheduler = Scheduler(
             backend,
@@ -192,6 +203,7 @@ class HeadlessRun:
             concurrency=_concurrency(settings.drains),
             ratelimit_reserve=settings.budget.ratelimitReserve,
             pool=settings.budget.pool,
+            max_attempts=HEADLESS_ATTEMPTS,
         )
         self.scheduler.on_end = self._ended
         self._sources: dict[Path, bytes] = {}
@@ -247,13 +259,20 @@ class HeadlessRun:
             row.cached += 1
         elif outcome == "done":
             row.done += 1
+        elif outcome.startswith("retry"):
+            return  # it runs again: counted when it ends for good
+        elif outcome.startswith("deferred"):
+            row.deferred += 1
         elif outcome.startswith("failed") or outcome in ("cancelled", "rejected"):
             row.failed += 1
         else:
             return  # refused by a cap: counted as deferred at the end
         self.finished += 1
         if self.on_progress is not None:
-            self.on_progress(self.finished, len(self.seen), f"{task.drain} {task.qualname}")
+            self.on_progress(self.finished, self._total(), f"{task.drain} {task.qualname}")
+
+    def _total(self) -> int:
+        return sum(row.tasks for row in self.summary.drains.values())
 
     def _review_round(self) -> int:
         """The review of the commits since the last one (when the workspace is a git
@@ -286,10 +305,10 @@ class HeadlessRun:
                 max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
                 lookup=self.lookup,
             )
-            if task.key not in self.seen
+            if (task.key, task.uri) not in self.seen
         ]
         for task in fresh:
-            self.seen.add(task.key)
+            self.seen.add((task.key, task.uri))
             self.summary.tally(task.drain).tasks += 1
         if fresh:
             self.scheduler.submit(root.as_uri(), fresh)
@@ -309,9 +328,11 @@ class HeadlessRun:
             for task in tasks_for_file(
                 path, self.settings, self.model, self.custom, self.lookup, source
             ):
-                if task.key in self.seen:
+                if (task.key, task.uri) in self.seen or task.key in self.in_flight:
                     continue
-                self.seen.add(task.key)
+                self.seen.add((task.key, task.uri))
+                if self.ledger.dismissed(task.key):
+                    continue  # the user dismissed this answer: never asked for again
                 self.summary.tally(task.drain).tasks += 1
                 if (
                     self.batch_client is not None
@@ -339,7 +360,7 @@ class HeadlessRun:
             if row["content_hash"] in in_flight:
                 continue
             self._deferred_slots.add((row["path"], row["drain"], row["scope_key"]))
-        self.seen |= in_flight  # waiting in a batch: neither streamed nor sent again
+        self.in_flight = in_flight  # waiting in a batch: neither streamed nor sent again
 
     async def _send_batch(self, client: BatchClient) -> None:
         from drain_ls import batching
@@ -365,14 +386,14 @@ class HeadlessRun:
         """Rounds of tasks until nothing new comes, a cap stops the run, or it is done."""
         scheduler = self.scheduler
         scheduler.start()
-        if self.batch_client is not None:
-            await self._batches(self.batch_client)
         try:
+            if self.batch_client is not None:
+                await self._batches(self.batch_client)
             while self._round() or self._to_batch:
                 if self._to_batch and self.batch_client is not None:
                     await self._send_batch(self.batch_client)
                 if self.on_progress is not None:
-                    self.on_progress(self.finished, len(self.seen), "")
+                    self.on_progress(self.finished, self._total(), "")
                 scheduler.run_now()
                 while scheduler.queue or scheduler.running:
                     if scheduler.blocked or scheduler.stopped:

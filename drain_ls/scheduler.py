@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from drain_ls.backends.base import Backend, BackendError, Progress
 from drain_ls.budget import Limits, Price, Refusal, Usage, cost_usd
@@ -94,6 +95,7 @@ class Scheduler:
         cancel_policy: str = "affected",
         ratelimit_reserve: float = 0.5,
         pool: bool = False,
+        max_attempts: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """A scheduler that sends through ``backend`` and accounts in ``ledger``."""
@@ -108,6 +110,14 @@ class Scheduler:
         self.cancel_policy = cancel_policy
         self.ratelimit_reserve = ratelimit_reserve
         self.pool = pool
+        # How many times a task may fail with a transient error before it is deferred
+        # (None: retried after each pause, as long as the session lasts).
+        self.max_attempts = max_attempts
+        self.attempts: dict[str, int] = {}
+        # Answers that were billed but not usable (truncated, invalid): not bought again for
+        # the same content in this session.
+        self.rejected_keys: set[str] = set()
+        self.delivered: set[tuple[str, str, str]] = set()  # (key, uri, qualname)
         self.clock = clock
         self.queue: dict[tuple[str, str, str], Task] = {}
         self.edited_at: dict[str, float] = {}  # uri -> last edit
@@ -188,7 +198,13 @@ class Scheduler:
         for slot in [s for s in self.queue if s[1] == uri]:
             del self.queue[slot]
         for task in tasks:
-            if task.key in self.done_keys:
+            known = self.done_keys.get(task.key)
+            if known is not None:
+                if (task.key, task.uri, task.qualname) not in self.delivered:
+                    # The same code elsewhere (a copied file): the same answer, for free.
+                    self._deliver(task, known.text, known.model, 0, 0.0, cached=True)
+                continue
+            if task.key in self.rejected_keys:
                 continue
             if self.ledger is not None and self.ledger.dismissed(task.key):
                 continue
@@ -326,6 +342,22 @@ class Scheduler:
         dismissed = self.dismiss_rates.get(task.drain, 0.0)
         return task.priority + (2.0 if task.public else 0.0) + recency + size - 2.0 * dismissed
 
+    async def ask_consent(self) -> bool:
+        """May code be sent (asked once per session; the offline backend needs no consent)?"""
+        if self.free or self.consent is None or self._consented:
+            return True
+        answer = await self.consent()
+        if not answer:
+            self.stopped = (
+                "no consent to send code from this workspace"
+                if answer is None
+                else "sending code from this workspace was refused"
+            )
+            self._publish()
+            return False
+        self._consented = True
+        return True
+
     async def _run(self, task: Task, progress: Progress) -> None:
         if self.ledger is not None and not self.free:
             cached = self.ledger.result(task.key)
@@ -344,18 +376,10 @@ class Scheduler:
                 self._ended(task, "cached", Usage(), 0.0)
                 return
         reservation: Reservation | None = None
-        if not self.free and not self._consented and self.consent is not None:
-            answer = await self.consent()
-            if not answer:
-                self.stopped = (
-                    "no consent to send code from this workspace"
-                    if answer is None
-                    else "sending code from this workspace was refused"
-                )
-                self.queue.setdefault(task.slot, task)
-                self._ended(task, "no consent", Usage(), 0.0)
-                return
-            self._consented = True
+        if not await self.ask_consent():
+            self.queue.setdefault(task.slot, task)
+            self._ended(task, "no consent", Usage(), 0.0)
+            return
         if not self.free:
             if self.ledger is None:
                 self.stopped = "no ledger: nothing is sent"
@@ -400,8 +424,9 @@ class Scheduler:
         except BackendError as exc:
             cost = self._settle(reservation, exc.usage, "failed")
             self.status.failed += 1
-            self._failure(task, exc)
-            self._ended(task, f"failed ({exc.kind})", exc.usage, cost)
+            retried = self._failure(task, exc)
+            outcome = "retry" if retried else ("deferred" if retried is None else "failed")
+            self._ended(task, f"{outcome} ({exc.kind})", exc.usage, cost)
             return
         except Exception:
             cost = self._settle(reservation, progress.usage(), "failed")
@@ -417,6 +442,7 @@ class Scheduler:
         self._undefer(task)
         if text is None:
             self.status.failed += 1
+            self.rejected_keys.add(task.key)
             logger.info("drain %s on %s: answer rejected", task.drain, task.qualname)
             self._ended(task, "rejected", response.usage, cost)
             return
@@ -454,7 +480,9 @@ class Scheduler:
         if self.on_end is not None:
             self.on_end(task, outcome, usage, cost)
 
-    def _failure(self, task: Task, error: BackendError) -> None:
+    def _failure(self, task: Task, error: BackendError) -> bool | None:
+        """React to a failed request: True when the task is queued again, None when it was
+        deferred (too many attempts), False when it is dropped."""
         now = self.clock()
         if error.kind == "spend_limit":
             self.stopped = "spend limit reached: drains stop for today"
@@ -470,13 +498,21 @@ class Scheduler:
             self.paused_until = now + delay
         elif error.kind == "auth":
             self.stopped = "the API refused the credentials"
-        if error.kind not in ("request", "auth", "spend_limit"):
-            self.queue.setdefault(task.slot, task)  # try again after the pause
         logger.info("drain %s on %s failed: %s", task.drain, task.qualname, error.kind)
+        if error.kind in ("request", "auth", "spend_limit"):
+            return False
+        attempts = self.attempts[task.key] = self.attempts.get(task.key, 0) + 1
+        if self.max_attempts is not None and attempts >= self.max_attempts:
+            self._defer(task, f"failed {attempts} times ({error.kind})")
+            return None
+        self.queue.setdefault(task.slot, task)  # try again after the pause
+        return True
 
     def _defer(self, task: Task, reason: str) -> None:
-        if self.ledger is None:
-            return
+        if self.ledger is None or not task.uri.startswith("file://"):
+            return  # an unsaved buffer cannot be found again
+        if task.scope_kind == "commits":
+            return  # the commit watcher gathers the same commits again
         with contextlib.suppress(LedgerError):
             self.ledger.defer(
                 drain=task.drain,
@@ -540,6 +576,7 @@ class Scheduler:
             task_path(task),
         )
         self.done_keys[task.key] = result
+        self.delivered.add((task.key, task.uri, task.qualname))
         self.on_result(result)
 
     def _publish(self) -> None:
@@ -581,11 +618,16 @@ class Scheduler:
 
 
 def task_path(task: Task) -> str:
-    """The file of a task (its URI when it is not a file)."""
+    """The file of a task, symlinks resolved (its URI when it is not a file)."""
     if task.uri.startswith("file://"):
         from pygls.uris import to_fs_path
 
-        return to_fs_path(task.uri) or task.uri
+        path = to_fs_path(task.uri)
+        if path:
+            try:
+                return str(Path(path).resolve())
+            except OSError:
+                return path
     return task.uri
 
 

@@ -170,6 +170,7 @@ class DrainServer(LanguageServer):
         self._commit_watch: asyncio.Task[Any] | None = None
         self._batch_loop: asyncio.Task[Any] | None = None
         self._claude_watch: asyncio.Task[Any] | None = None
+        self._claude_used: int | None = None
         self.batched: set[str] = set()  # task keys waiting in open Message Batches
         self.shutting_down: asyncio.Event | None = None
         self._review_batches: dict[str, CommitBatch] = {}
@@ -563,6 +564,9 @@ class DrainServer(LanguageServer):
             llm.enabled,
             llm.backend,
             llm.model,
+            llm.batch,
+            llm.batchPollSeconds,
+            repr(llm.prices),
             budget,
             self.settings.idle,
             self.settings.cancel,
@@ -579,6 +583,8 @@ class DrainServer(LanguageServer):
                 watcher.cancel()
         self._commit_watch = self._batch_loop = self._claude_watch = None
         if not llm.enabled:
+            if old is not None:
+                self.send_drain_status()  # now "disabled"
             return
         try:
             asyncio.get_running_loop()
@@ -644,7 +650,10 @@ class DrainServer(LanguageServer):
         if backend.name != "offline" and llm.batch:
             self._batch_loop = self.run_task(self._batches(), "message batches")
         elif backend.name != "offline":
-            self.submit_deferred()
+            try:
+                self.submit_deferred()
+            except Exception:  # a bad row must never break initialize
+                logger.exception("cannot queue the deferred tasks")
         if root is not None and (
             ReviewOptions.from_settings(self.settings.drains).enabled
             or any(d.scope == "commits" for d in self.custom_drains)
@@ -756,8 +765,14 @@ class DrainServer(LanguageServer):
                     if collected.batches:
                         for uri in list(self.documents):
                             self.submit_drains(uri)  # answers now in the results cache
-                    tasks = self.deferred_tasks()
-                    if tasks and not ledger.open_batches(str(root)):
+                    held = scheduler.stopped or scheduler.blocked or scheduler.user_paused
+                    tasks = [] if held else self.deferred_tasks()
+                    if (
+                        tasks
+                        and not ledger.open_batches(str(root))
+                        and await scheduler.ask_consent()
+                        and scheduler is self.scheduler
+                    ):
                         await batching.send(
                             client,
                             ledger,
@@ -771,13 +786,16 @@ class DrainServer(LanguageServer):
                     self.batched = ledger.batched_hashes()
                 except LedgerError as exc:
                     logger.error("Message Batches: %s", exc)
+                except Exception:  # the loop must go on (and never take the server down)
+                    logger.exception("Message Batches: unexpected error")
                 await asyncio.sleep(self.settings.llm.batchPollSeconds)
         finally:
             await client.close()
 
     def deferred_tasks(self) -> list[Task]:
         """The deferred tasks of this workspace whose files are not open, rebuilt from the
-        files as they are now (never from stored code)."""
+        files as they are now (never from stored code). Rows whose file or definition is
+        gone leave the queue."""
         ledger, root = self.ledger, self.workspace_root()
         if ledger is None or root is None:
             return []
@@ -786,26 +804,62 @@ class DrainServer(LanguageServer):
             in_flight = ledger.batched_hashes()
         except LedgerError:
             return []
-        from drain_ls.headless import tasks_for_file
+        from drain_ls.headless import read_python, scopes_of, tasks_for_file
 
-        open_paths = {self.path_of(uri) for uri in self.documents}
-        wanted: dict[str, set[tuple[str, str]]] = {}
+        open_paths = {str(Path(p).resolve()) for p in map(self.path_of, self.documents)}
+        wanted: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            if row["path"] and row["path"] not in open_paths:
-                wanted.setdefault(row["path"], set()).add((row["drain"], row["scope_key"]))
+            path = str(row["path"])
+            if not path or not Path(path).is_absolute():
+                self._forget_deferred(ledger, row)  # not a file: it can never run
+            elif path not in open_paths:
+                wanted.setdefault(path, []).append(row)
         out: list[Task] = []
-        for path, slots in wanted.items():
+        for path, file_rows in wanted.items():
             file = Path(path)
             if self._excluded(file.as_uri()) is not None:
                 continue
+            source = read_python(file)
+            if source is None:
+                for row in file_rows:
+                    self._forget_deferred(ledger, row)  # deleted, unreadable or binary now
+                continue
+            tasks = tasks_for_file(
+                file,
+                self.settings,
+                self.scheduler_model,
+                self.custom_drains,
+                self.result_text,
+                source,
+            )
+            scopes = scopes_of(source)
+            slots = {(t.drain, t.qualname) for t in tasks}
+            for row in file_rows:
+                if (row["drain"], row["scope_key"]) not in slots and (
+                    row["scope_key"] not in scopes or self._drain_gone(row["drain"])
+                ):
+                    self._forget_deferred(ledger, row)  # the definition or drain is gone
             out.extend(
                 t
-                for t in tasks_for_file(
-                    file, self.settings, self.scheduler_model, self.custom_drains, self.result_text
-                )
-                if (t.drain, t.qualname) in slots and t.key not in in_flight
+                for t in tasks
+                if (t.drain, t.qualname) in {(r["drain"], r["scope_key"]) for r in file_rows}
+                and t.key not in in_flight
             )
         return out
+
+    def _drain_gone(self, drain: str) -> bool:
+        builtin = drain in ("docstrings", "summaries", "simplify")
+        return not builtin and self.custom_drain(drain) is None
+
+    @staticmethod
+    def _forget_deferred(ledger: Ledger, row: dict[str, Any]) -> None:
+        with contextlib.suppress(LedgerError):
+            ledger.undefer(
+                drain=str(row["drain"]),
+                workspace=str(row["workspace"]),
+                path=str(row["path"]),
+                scope_key=str(row["scope_key"]),
+            )
 
     def submit_deferred(self) -> int:
         """The deferred tasks of this workspace whose files are not open: they run at idle
@@ -832,6 +886,7 @@ class DrainServer(LanguageServer):
         while True:
             use = await asyncio.to_thread(latest_session, root)
             used = use.used_tokens if use is not None else 0
+            self._claude_used = used
             scheduler = self.scheduler
             if used != last and scheduler is not None:
                 if last is not None:
@@ -842,7 +897,10 @@ class DrainServer(LanguageServer):
             await asyncio.sleep(CLAUDE_CODE_POLL_SECONDS)
 
     def _claude_code_use(self) -> int:
-        """Context the latest Claude Code session of this workspace uses (0 if none)."""
+        """Context the latest Claude Code session of this workspace uses (0 if none): what
+        the watcher read last (reading a transcript can take a while: never on each call)."""
+        if self._claude_used is not None:
+            return self._claude_used
         root = self.workspace_root()
         use = latest_session(root) if root is not None else None
         return use.used_tokens if use is not None else 0
@@ -1107,7 +1165,8 @@ class DrainServer(LanguageServer):
         if self.scheduler is not None:
             self.scheduler.dismiss_rates = self.ledger.dismiss_rates()
             self.scheduler.done_keys.pop(result.key, None)
-        if drain == "simplify":
+        custom = self.custom_drain(drain)
+        if drain == "simplify" or (custom is not None and custom.output == "diagnostic"):
             self.analyse(uri)
         return True
 
