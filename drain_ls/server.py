@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import re
+import sqlite3
 import time
 import tomllib
 import uuid
@@ -1253,6 +1254,7 @@ class DrainServer(LanguageServer):
             "consumedTokens": s.consumed_tokens,
             "budgetTokens": scheduler.limits.drain_budget(scheduler.primary_use()),
             "costUsd": round(s.cost_usd, 6),
+            "costTodayUsd": self._cost_today(),
             "wastedTokens": s.wasted_tokens,
             "completed": s.completed,
             "cancelled": s.cancelled,
@@ -1260,6 +1262,15 @@ class DrainServer(LanguageServer):
             "cacheHits": s.cache_hits,
             "backend": scheduler.backend.name,
         }
+
+    def _cost_today(self) -> float:
+        """Today's spend in USD across sessions (settled and reserved), from the ledger."""
+        if self.ledger is None:
+            return 0.0
+        try:
+            return round(self.ledger.spend().daily_usd, 6)
+        except (LedgerError, sqlite3.Error):
+            return 0.0
 
     def report(self, days: int = 7) -> dict[str, Any]:
         """``drain.report``: the ledger's report (empty when nothing was ever sent)."""

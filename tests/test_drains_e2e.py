@@ -406,9 +406,13 @@ async def test_report_totals_equal_what_the_api_billed(tmp_path: Path, fake: Fak
         report = await editor.client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="drain.report", arguments=[7])
         )
+        status = await editor.status()
     finally:
         await editor.client.shutdown_session()
     total = report["total"]
+    # The status line's "cost today" is the ledger's, across sessions.
+    assert status["costTodayUsd"] == pytest.approx(total["costUsd"], abs=1e-6)
+    assert status["costTodayUsd"] > 0
     assert total["tokens"]["input"] == sum(b.input_tokens for b in fake.billed)
     assert total["tokens"]["output"] == sum(b.output_tokens for b in fake.billed)
     assert total["tokens"]["cacheRead"] == sum(b.cache_read_tokens for b in fake.billed)
