@@ -103,6 +103,8 @@ test('package.json contributes every server setting with type, default and descr
     'drainLs.llm.backend',
     'drainLs.llm.model',
     'drainLs.llm.prices',
+    'drainLs.llm.batch',
+    'drainLs.llm.batchPollSeconds',
     'drainLs.budget.sessionTokens',
     'drainLs.budget.safetyMargin',
     'drainLs.budget.minDrainTokens',
@@ -111,6 +113,7 @@ test('package.json contributes every server setting with type, default and descr
     'drainLs.budget.dailyUsd',
     'drainLs.budget.source',
     'drainLs.budget.ratelimitReserve',
+    'drainLs.budget.pool',
     'drainLs.diagnostics.debounceMs',
     'drainLs.idle.delayMs',
     'drainLs.cancel.policy',
@@ -120,7 +123,12 @@ test('package.json contributes every server setting with type, default and descr
     'drainLs.drains.docstrings.enabled',
     'drainLs.drains.summaries.enabled',
     'drainLs.drains.simplify.enabled',
+    'drainLs.drains.review.enabled',
+    'drainLs.drains.review.maxCommits',
+    'drainLs.drains.review.maxBytes',
+    'drainLs.drains.review.pollSeconds',
     'drainLs.drains.concurrency',
+    'drainLs.drains.custom',
     'drainLs.select',
     'drainLs.ignore',
     'drainLs.exclude',
@@ -151,7 +159,14 @@ test('package.json contributes every server setting with type, default and descr
   assert.equal(nested.path, undefined);
   assert.equal(nested.trace, undefined);
   assert.equal(nested.llm.enabled, false);
-  assert.deepEqual(nested.drains, { docstrings: { enabled: true }, summaries: { enabled: true }, simplify: { enabled: true }, concurrency: 2 });
+  assert.deepEqual(nested.drains, {
+    docstrings: { enabled: true },
+    summaries: { enabled: true },
+    simplify: { enabled: true },
+    review: { enabled: true, maxCommits: 10, maxBytes: 24000, pollSeconds: 30 },
+    concurrency: 2,
+    custom: [],
+  });
 });
 
 test('extension commands use drainLs.* ids, never the server\'s drain.* ids', () => {
