@@ -127,12 +127,22 @@ def kebab_to_camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def camelize_keys(value: Any) -> Any:
-    """Rename every kebab-case key of a nested TOML table to camelCase."""
+# Tables whose keys are names, not settings: model names in ``llm.prices``.
+_VERBATIM_KEYS = {("llm", "prices")}
+
+
+def camelize_keys(value: Any, path: tuple[str, ...] = ()) -> Any:
+    """Rename every kebab-case key of a nested TOML table to camelCase (but model names)."""
     if isinstance(value, dict):
-        return {kebab_to_camel(str(k)): camelize_keys(v) for k, v in value.items()}
+        if path in _VERBATIM_KEYS:
+            return {str(k): camelize_keys(v, (*path, str(k))) for k, v in value.items()}
+        out = {}
+        for key, item in value.items():
+            name = kebab_to_camel(str(key))
+            out[name] = camelize_keys(item, (*path, name))
+        return out
     if isinstance(value, list):
-        return [camelize_keys(v) for v in value]
+        return [camelize_keys(v, path) for v in value]
     return value
 
 

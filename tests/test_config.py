@@ -50,3 +50,16 @@ def test_settings_as_json_round_trip() -> None:
     assert data["privacy"]["exclude"] == ["*.gen.py"]
     again, problems = build_settings(data)
     assert problems == [] and again == settings
+
+
+def test_model_names_in_prices_keep_their_spelling() -> None:
+    layer = camelize_keys(
+        {
+            "llm": {"prices": {"claude-haiku-4-5": {"input": 2.0, "output": 9.0}}},
+            "idle": {"delay-ms": 5},
+        }
+    )
+    settings, problems = build_settings(layer)
+    assert not problems
+    assert settings.llm.prices == {"claude-haiku-4-5": {"input": 2.0, "output": 9.0}}
+    assert settings.idle.delayMs == 5
