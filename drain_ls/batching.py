@@ -134,6 +134,12 @@ async def collect(
                 continue
             outcomes = await client.results(batch_id)
         except BackendError as exc:
+            if exc.kind == "request" and "404" in str(exc):
+                # Unknown to the API (another key, or gone): counted as spent at its worst
+                # case; its tasks are still in the deferred queue and go out again later.
+                runs = ledger.abandon_batch(batch_id)
+                logger.warning("Message Batch %s is unknown to the API: %d runs", batch_id, runs)
+                continue
             logger.info("batch %s: cannot poll (%s)", batch_id, exc.kind)
             out.pending += 1
             continue

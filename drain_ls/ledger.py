@@ -725,6 +725,22 @@ class Ledger:
                 "UPDATE deferred SET reason = ? WHERE content_hash = ?", (reason, content_hash)
             )
 
+    def abandon_batch(self, batch_id: str) -> int:
+        """A batch the API no longer knows: its runs count at their worst case (they may
+        have been billed), and the batch is closed; how many runs."""
+        with self._transaction() as db:
+            count = db.execute(
+                "UPDATE runs SET status = 'abandoned', input_tokens = reserved_tokens, "
+                "cost_usd = reserved_usd, wasted_tokens = reserved_tokens, ended_at = ? "
+                "WHERE batch_id = ? AND status = ?",
+                (self.clock(), batch_id, BATCHED),
+            ).rowcount
+            db.execute(
+                "UPDATE batches SET status = 'lost', ended_at = ? WHERE id = ?",
+                (self.clock(), batch_id),
+            )
+        return int(count)
+
     def end_batch(self, batch_id: str, status: str = "ended") -> None:
         """The batch's results are collected."""
         with self._transaction() as db:

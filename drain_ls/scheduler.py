@@ -175,7 +175,8 @@ class Scheduler:
         if self._loop is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
-        if session_end and self.ledger is not None:
+        if session_end and self.ledger is not None and not self.free:
+            # (The offline backend's work costs nothing and runs again when a file opens.)
             for task in queued:
                 if task.key not in self.done_keys:
                     self._defer(task, "the editor closed before it ran")

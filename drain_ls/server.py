@@ -774,6 +774,9 @@ class DrainServer(LanguageServer):
                         and await scheduler.ask_consent()
                         and scheduler is self.scheduler
                     ):
+                        # Reserved but not yet marked in the ledger while the batch is sent:
+                        # an editor that opens one of these files meanwhile must not stream it.
+                        self.batched |= {t.key for t in tasks}
                         await batching.send(
                             client,
                             ledger,
@@ -1197,6 +1200,8 @@ class DrainServer(LanguageServer):
             drains=self.settings.drains,
             style=self.settings.docstringStyle,
             redact_secrets=self.settings.privacy.redactSecrets,
+            custom=self.custom_drains,
+            lookup=self.result_text,
         )
         price = price_of(model, _price_overrides(self.settings.llm.prices))
         out = []

@@ -520,3 +520,35 @@ def test_dry_run_previews_the_commit_review_without_secrets(tmp_path: Path) -> N
     assert "canary-dotenv-77" not in sent and ".env" not in sent
     assert review["worstCaseTokens"] > 0
     assert not (home / "ledger.sqlite3").exists() or Ledger(home / "ledger.sqlite3").runs() == []
+
+
+def test_a_batch_the_api_no_longer_knows_is_counted_and_its_tasks_go_out_again(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    (tmp_path / "mod.py").write_text(MODULE)
+    home = tmp_path / "home"
+    with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
+        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY}
+        first = drain_ls(
+            "run", ".", "--budget", "2500", "--yes", "--json", home=home, cwd=tmp_path, env=env
+        )
+        deferred = json.loads(first.stdout)["total"]["deferred"]
+        batched = PROJECT.replace(
+            "[tool.drain-ls.drains]", "batch = true\n\n[tool.drain-ls.drains]"
+        )
+        (tmp_path / "pyproject.toml").write_text(batched)
+        drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env)
+        ledger = Ledger(home / "ledger.sqlite3")
+        reserved = sum(r["reserved_tokens"] for r in ledger.runs("status = 'batched'"))
+        assert reserved > 0
+        fake.batches.clear()  # the API forgot it (another key, or expired long ago)
+
+        again = json.loads(
+            drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env).stdout
+        )
+        lost = ledger.runs("status = 'abandoned'")
+        assert len(lost) == deferred  # counted at their worst case: they may have been billed
+        assert sum(r["input_tokens"] for r in lost) == reserved
+        assert again["total"]["batched"] == deferred  # and sent again in a new batch
+        assert len(fake.batches) == 1

@@ -670,8 +670,12 @@ async def test_drain_ls_run_clears_what_the_editor_deferred_through_a_symlink(
     uri = (link / "mod.py").as_uri()  # what the editor opened
     source = DOCUMENTED.encode()
     tree = parse(source)
+
+    class Paid(OfflineBackend):
+        name = "paid"  # not free: its unrun work is deferred when the session ends
+
     editor = Scheduler(
-        OfflineBackend(), ledger, Limits(), price_of("offline"), lambda r: None,
+        Paid(), ledger, Limits(), price_of("offline"), lambda r: None,
         workspace=workspace, idle_delay=60.0,
     )  # fmt: skip
     editor.start()
