@@ -46,14 +46,21 @@ def tool(name: str) -> str:
     return str(candidate) if candidate.exists() else (shutil.which(name) or name)
 
 
+# Python tools run as installed ones do: with their bytecode cached. (Some machines set
+# PYTHONDONTWRITEBYTECODE, which makes every run compile every module again.)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(command: list[str], runs: int) -> tuple[list[float], str]:
-    """Wall times of ``runs`` runs and the output of the last one (to a file, not a pipe)."""
+    """Wall times of ``runs`` runs, after one untimed warm-up run (caches, bytecode), and the
+    output of the last one (to a file, not a pipe)."""
+    subprocess.run(command, capture_output=True, check=False, env=ENV)
     times = []
     output = ""
     for _ in range(runs):
         with tempfile.TemporaryFile("w+") as out:
             start = time.perf_counter()
-            subprocess.run(command, stdout=out, stderr=subprocess.DEVNULL, check=False)
+            subprocess.run(command, stdout=out, stderr=subprocess.DEVNULL, check=False, env=ENV)
             times.append(time.perf_counter() - start)
             out.seek(0)
             output = out.read()
