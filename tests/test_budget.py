@@ -115,7 +115,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 def spent(row: dict[str, int]) -> int:
     """What a run counts against the token caps: its reservation, or what was billed."""
-    if row["status"] == "reserved":
+    if row["status"] in ("reserved", "batched"):
         return row["reserved_tokens"]
     return (
         row["input_tokens"]
@@ -127,26 +127,35 @@ def spent(row: dict[str, int]) -> int:
 
 def dollars(row: dict[str, float]) -> float:
     """What a run counts against the dollar cap."""
-    return row["reserved_usd"] if row["status"] == "reserved" else row["cost_usd"]
+    return row["reserved_usd"] if row["status"] in ("reserved", "batched") else row["cost_usd"]
 
 
 class BudgetMachine(RuleBasedStateMachine):
-    """Random interleavings of dispatch, outcomes, restarts and days."""
+    """Random interleavings of dispatch (streamed or in a Message Batch, from a session's own
+    share or the shared pool), outcomes, batches collected or lost, sessions that end and
+    donate, restarts and days."""
 
     def __init__(self) -> None:
         super().__init__()
         self.inflight: list[tuple[Reservation, int, int]] = []
+        self.batched: list[tuple[Reservation, int, int]] = []  # survive restarts
+        self.batches = 0
         self.now = 1_700_000_000.0
 
     @initialize(
-        session=st.integers(20_000, 200_000),
+        session=st.integers(5_000, 200_000),
         per_drain=st.integers(500, 8_000),
         daily=st.integers(1_000, 300_000),
         usd=st.floats(0.001, 0.5),
+        small=st.booleans(),
     )
-    def open(self, session: int, per_drain: int, daily: int, usd: float) -> None:
+    def open(self, session: int, per_drain: int, daily: int, usd: float, small: bool) -> None:
         import tempfile
 
+        if small:
+            # Small sessions and generous days: the session shares run out first, and the
+            # shared pool is what is left (the path the pool's invariant needs).
+            session, per_drain, daily, usd = session // 10 + 5_000, 8_000, 300_000, 0.5
         self.directory = tempfile.mkdtemp()
         self.path = Path(self.directory) / "ledger.sqlite3"
         self.limits = Limits(
@@ -165,11 +174,13 @@ class BudgetMachine(RuleBasedStateMachine):
         return ledger
 
     @rule(
-        tier=st.sampled_from([1, 2, 3]),
-        estimate=st.integers(10, 6_000),
-        max_tokens=st.integers(1, 4_000),
+        tier=st.sampled_from([1, 2, 2, 3]),
+        estimate=st.integers(10, 3_000),
+        max_tokens=st.integers(1, 2_000),
+        pool=st.booleans(),
+        batch=st.booleans(),
     )
-    def dispatch(self, tier: int, estimate: int, max_tokens: int) -> None:
+    def dispatch(self, tier: int, estimate: int, max_tokens: int, pool: bool, batch: bool) -> None:
         made = self.ledger.reserve(
             drain="d",
             workspace="/w",
@@ -181,11 +192,55 @@ class BudgetMachine(RuleBasedStateMachine):
             max_tokens=max_tokens,
             limits=self.limits,
             price=self.price,
+            pool=pool,
+            batch=batch,
         )
         if isinstance(made, Reservation):
-            self.inflight.append((made, estimate, max_tokens))
+            assert made.tier == tier or (pool and tier == 2 and made.tier == 3)
+            if batch:
+                self.batches += 1
+                self.ledger.add_batch(f"batch_{self.batches}", "/w", [made.run_id])
+                self.batched.append((made, estimate, max_tokens))
+            else:
+                self.inflight.append((made, estimate, max_tokens))
         else:
             assert isinstance(made, Refusal) and made.cap
+
+    @rule(size=st.integers(100, 2_000), pool=st.booleans(), batch=st.booleans())
+    def busy_session(self, size: int, pool: bool, batch: bool) -> None:
+        # Built-in drains one after the other until a cap says no: the session's own share
+        # runs out, and then (with the pool) the shared pool.
+        for _ in range(60):
+            before = len(self.inflight) + len(self.batched)
+            self.dispatch(2, size, size // 2 + 1, pool, batch)
+            if len(self.inflight) + len(self.batched) == before:
+                break
+
+    @precondition(lambda self: self.batched)
+    @rule(index=st.integers(0, 50), used_in=st.floats(0, 1), used_out=st.floats(0, 1))
+    def batch_collected(self, index: int, used_in: float, used_out: float) -> None:
+        reservation, estimate, max_tokens = self.batched.pop(index % len(self.batched))
+        usage = Usage(
+            input_tokens=int(estimate * used_in), output_tokens=int(max_tokens * used_out)
+        )
+        self.ledger.settle(reservation.run_id, usage, "done", self.price, batch=True)
+
+    @precondition(lambda self: self.batched)
+    @rule(index=st.integers(0, 50))
+    def batch_lost(self, index: int) -> None:
+        reservation, _, _ = self.batched.pop(index % len(self.batched))
+        (row,) = self.ledger.runs("id = ?", (reservation.run_id,))
+        assert self.ledger.abandon_batch(row["batch_id"]) == 1
+
+    @rule()
+    def session_ends(self) -> None:
+        # A session that ends (cleanly) gives its unused tier-2 share to the pool, once.
+        donated = self.ledger.donate(self.limits)
+        assert self.ledger.donate(self.limits) == 0
+        assert 0 <= donated <= tier_share(self.limits.drain_budget(), 2)
+        self.inflight.clear()
+        self.ledger.close()
+        self.ledger = self._process()
 
     def _take(self, index: int) -> tuple[Reservation, int, int]:
         return self.inflight.pop(index % len(self.inflight))
@@ -257,7 +312,16 @@ class BudgetMachine(RuleBasedStateMachine):
             tier = {t: sum(spent(r) for r in mine if r["tier"] == t) for t in (1, 2, 3)}
             assert tier[1] <= tier_share(budget, 1)
             assert tier[1] + tier[2] <= tier_share(budget, 1) + tier_share(budget, 2)
-            assert tier[3] <= tier_share(budget, 3)
+        # The pool: what any session drew on a day never passes what ended sessions gave.
+        donations = self.ledger.db.execute("SELECT day, SUM(tokens) FROM pool GROUP BY day")
+        given = dict(donations.fetchall())
+        for day in {r["day"] for r in rows}:
+            drawn = sum(spent(r) for r in rows if r["day"] == day and r["tier"] == 3)
+            assert drawn <= given.get(day, 0)
+        # Batched runs are never settled behind the ledger's back by a restart.
+        for reservation, _, _ in self.batched:
+            (row,) = self.ledger.runs("id = ?", (reservation.run_id,))
+            assert row["status"] == "batched"
 
     def teardown(self) -> None:
         if hasattr(self, "ledger"):
