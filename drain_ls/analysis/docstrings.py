@@ -24,9 +24,10 @@ function body), statement by statement, so its cost follows the number of defini
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 from tree_sitter import Node, Tree
 
@@ -63,6 +64,8 @@ _COMPOUND = frozenset(
         "case_clause",
     }
 )
+# The statement types that can be, or hold, a class or function definition.
+MEMBER_HOLDERS = _COMPOUND | {"function_definition", "class_definition", "decorated_definition"}
 _CLAUSES = frozenset(
     {
         "elif_clause",
@@ -86,19 +89,21 @@ def is_private_name(name: str) -> bool:
 
 def is_private_module(path: str) -> bool:
     """True when the module or any package above it has a private name."""
-    pure = PurePath(path)
-    name = pure.name.rsplit(".", 1)[0]
+    # os.path rather than pathlib: this runs once per checked file, and pathlib's objects
+    # cost more than the stat calls themselves.
+    name = os.path.basename(path).rsplit(".", 1)[0]
     if is_private_name(name):
         return True
     try:
-        directory = Path(path).absolute().parent
-        while (directory / "__init__.py").is_file():
-            if is_private_name(directory.name):
+        directory = os.path.dirname(os.path.abspath(path))
+        while os.path.isfile(os.path.join(directory, "__init__.py")):
+            if is_private_name(os.path.basename(directory)):
                 return True
-            if directory.parent == directory:
+            parent = os.path.dirname(directory)
+            if parent == directory:
                 break
-            directory = directory.parent
-    except OSError:
+            directory = parent
+    except (OSError, ValueError):
         return False
     return False
 
@@ -192,9 +197,16 @@ def member_context(
     )
 
 
-def module_finding(root: Node, source: bytes, path: str) -> Finding | None:
-    """D100/D104 when the module (or package) is public and has no docstring."""
-    if is_private_module(path) or has_docstring(root):
+def module_finding(
+    root: Node, source: bytes, path: str, private: bool | None = None
+) -> Finding | None:
+    """D100/D104 when the module (or package) is public and has no docstring.
+
+    ``private`` is ``is_private_module(path)`` when the caller already knows it.
+    """
+    if private is None:
+        private = is_private_module(path)
+    if private or has_docstring(root):
         return None
     pure = PurePath(path)
     package = pure.name == "__init__.py"

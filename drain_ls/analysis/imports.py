@@ -19,9 +19,9 @@ proportional to the imports and their uses instead of to the size of the tree.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePath
 
 from tree_sitter import Node, Tree
 
@@ -603,7 +603,7 @@ def unused_import_findings(unused: list[ImportBinding], source: bytes, path: str
     """F401 findings for the unused bindings, with fixes grouped by statement."""
     if not unused:
         return []
-    return _findings(unused, source, PurePath(path).name == "__init__.py")
+    return _findings(unused, source, os.path.basename(path) == "__init__.py")
 
 
 def find_unused_imports(tree: Tree, source: bytes, path: str = "") -> list[Finding]:
