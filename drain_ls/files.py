@@ -8,8 +8,10 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 # Directories no one wants linted (ruff's defaults).
 DEFAULT_EXCLUDES = (
@@ -88,13 +90,21 @@ def _git_root(start: Path) -> Path | None:
     return None if start.parent == start else _git_root(start.parent)
 
 
+def _spec_from_lines(lines: list[str]) -> pathspec.GitIgnoreSpec:
+    # pathspec is imported when a pattern is first met: a check of explicit files (or of a
+    # tree without .gitignore files) never pays for its import.
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
 def _read_gitignore(directory: Path) -> pathspec.GitIgnoreSpec | None:
     path = directory / ".gitignore"
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    return _spec_from_lines(lines)
 
 
 class Excluder:
@@ -105,7 +115,7 @@ class Excluder:
         self.respect_gitignore = respect_gitignore
         self.root = config.root
         patterns = config.strings("exclude") + config.strings("extend-exclude")
-        self.user = pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+        self.user = _spec_from_lines(patterns) if patterns else None
         self._gitignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
 
     def _spec(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
