@@ -31,7 +31,7 @@ from pathlib import PurePath
 
 from tree_sitter import Node, Tree
 
-from drain_ls.analysis.exports import string_value
+from drain_ls.analysis.exports import is_plain_string
 from drain_ls.analysis.imports import (
     ImportBinding,
     dunder_all,
@@ -110,10 +110,11 @@ def is_private_module(path: str) -> bool:
 
 def first_statement(container: Node) -> Node | None:
     """The first statement of a module or block, comments skipped."""
-    for child in container.named_children:
-        if child.type != "comment":
-            return child
-    return None
+    # Sibling by sibling: named_children would make a node of every statement of the body.
+    child = container.named_child(0) if container.named_child_count else None
+    while child is not None and child.type == "comment":
+        child = child.next_named_sibling
+    return child
 
 
 def has_docstring(container: Node | None) -> bool:
@@ -123,10 +124,18 @@ def has_docstring(container: Node | None) -> bool:
     first = first_statement(container)
     if first is None or first.type != "expression_statement" or first.named_child_count != 1:
         return False
-    value = first.named_children[0]
-    while value.type == "parenthesized_expression" and value.named_child_count == 1:
-        value = value.named_children[0]
-    return value.type in ("string", "concatenated_string") and string_value(value) is not None
+    value = first.named_child(0)
+    while (
+        value is not None
+        and value.type == "parenthesized_expression"
+        and value.named_child_count == 1
+    ):
+        value = value.named_child(0)
+    return (
+        value is not None
+        and value.type in ("string", "concatenated_string")
+        and is_plain_string(value)
+    )
 
 
 class _Decorators:
