@@ -126,7 +126,8 @@ def read_source(path: str) -> tuple[bytes | None, str | None]:
     if b"\0" in source:
         return None, "binary file (contains NUL bytes), skipped"
     try:
-        source.decode("utf-8")
+        if not source.isascii():  # ASCII is valid UTF-8, and far cheaper to check
+            source.decode("utf-8")
     except UnicodeDecodeError as exc:
         index = LineIndex(source)
         row = index.row_of(exc.start)

@@ -639,10 +639,13 @@ def _unused_bindings(
     # The incremental checker wants witnesses of every use, in the usual order: no deferring.
     defer = witnesses is None and not resolver.root.has_error
     deferred: list[tuple[int, int]] = []
+    # The name's own import statements, where an occurrence is never an event: skipped
+    # without a look at the tree (about a fifth of all occurrences).
+    own = [(b.statement.start_byte, b.statement.end_byte) for b in bindings] if defer else []
     for start, end in word_occurrences(source, name.encode()):
         if defer and (source[end : end + 1] == b"." or source[start - 1 : start] == b"."):
             deferred.append((start, end))
-        else:
+        elif not any(s <= start < e for s, e in own):
             _classify_occurrence(resolver, name, start, end, statement_ids, collect=False)
     if exported is not None and name in exported:
         resolver.module.events.append(Event(INFINITY, LOAD, offset=-2))
