@@ -7,7 +7,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +68,14 @@ class FileResult:
     rows: list[dict[str, object]]
     error: str | None = None
     fixed: int = 0
+    # With ``encode``: the rows as JSON text (one object each, private keys left out), made
+    # in the worker so that the main process only has to join them; ``rows`` is then empty.
+    encoded: list[str] | None = None
+
+    @property
+    def count(self) -> int:
+        """The number of findings."""
+        return len(self.encoded) if self.encoded is not None else len(self.rows)
 
 
 def _location(index: LineIndex, offset: int) -> dict[str, int]:
@@ -119,7 +126,8 @@ def read_source(path: str) -> tuple[bytes | None, str | None]:
     if b"\0" in source:
         return None, "binary file (contains NUL bytes), skipped"
     try:
-        source.decode("utf-8")
+        if not source.isascii():  # ASCII is valid UTF-8, and far cheaper to check
+            source.decode("utf-8")
     except UnicodeDecodeError as exc:
         index = LineIndex(source)
         row = index.row_of(exc.start)
@@ -131,8 +139,16 @@ def read_source(path: str) -> tuple[bytes | None, str | None]:
     return source, None
 
 
-def check_file(path: str, settings: CheckSettings, fix: bool, unsafe: bool) -> FileResult:
-    """Check (and with ``fix`` repair) one file; never raises."""
+def encode_row(row: dict[str, object]) -> str:
+    """A row as one line of ``--format json`` output (json's C encoder: no indent)."""
+    return json.dumps({k: v for k, v in row.items() if not k.startswith("_")})
+
+
+def check_file(
+    path: str, settings: CheckSettings, fix: bool, unsafe: bool, encode: bool = False
+) -> FileResult:
+    """Check (and with ``fix`` repair) one file; never raises. With ``encode``, the rows
+    come as JSON text (``FileResult.encoded``)."""
     source, error = read_source(path)
     if source is None:
         return FileResult(path, [], error)
@@ -147,30 +163,49 @@ def check_file(path: str, settings: CheckSettings, fix: bool, unsafe: bool) -> F
         else:
             findings = check_source(source, path, settings)
         index = LineIndex(source)
-        return FileResult(path, [finding_json(f, path, index) for f in findings], None, fixed)
+        rows = [finding_json(f, path, index) for f in findings]
+        if encode:
+            return FileResult(path, [], None, fixed, [encode_row(row) for row in rows])
+        return FileResult(path, rows, None, fixed)
     except Exception as exc:  # a bug must cost one file, not the run
         return FileResult(path, [], f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _check_chunk(
-    paths: list[str], settings: CheckSettings, fix: bool, unsafe: bool
+    paths: list[str], settings: CheckSettings, fix: bool, unsafe: bool, encode: bool
 ) -> list[FileResult]:
-    return [check_file(p, settings, fix, unsafe) for p in paths]
+    return [check_file(p, settings, fix, unsafe, encode) for p in paths]
 
 
 def run_checks(
-    paths: list[str], settings: CheckSettings, jobs: int, fix: bool = False, unsafe: bool = False
+    paths: list[str],
+    settings: CheckSettings,
+    jobs: int,
+    fix: bool = False,
+    unsafe: bool = False,
+    encode: bool = False,
 ) -> list[FileResult]:
-    """Check files, in ``jobs`` worker processes when that pays off."""
+    """Check files, in ``jobs`` worker processes when that pays off (``encode``: see
+    ``check_file``)."""
     if jobs <= 1 or len(paths) < 4:
-        return _check_chunk(paths, settings, fix, unsafe)
+        return _check_chunk(paths, settings, fix, unsafe, encode)
+    # Imported here: multiprocessing is a sixth of the start-up of a one-file check.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # On Linux, fork: workers start with everything already imported. Python 3.14 makes
+    # forkserver the default there, whose workers import drain-ls and tree-sitter again
+    # (~50-100 ms more per run). The CLI has no threads of its own to make fork unsafe.
+    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
     # Big files first, dealt round-robin, so that the workers finish together.
     by_size = sorted(paths, key=_size, reverse=True)
     chunks = [by_size[i :: jobs * 4] for i in range(jobs * 4)]
     results: list[FileResult] = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = [
-            pool.submit(_check_chunk, chunk, settings, fix, unsafe) for chunk in chunks if chunk
+            pool.submit(_check_chunk, chunk, settings, fix, unsafe, encode)
+            for chunk in chunks
+            if chunk
         ]
         for future in futures:
             results.extend(future.result())
@@ -633,20 +668,23 @@ def command_check(args: argparse.Namespace) -> int:
     settings, excluder = _settings(args)
     files = [str(p) for p in discover(args.paths, excluder)]
     jobs = args.jobs or os.cpu_count() or 1
-    results = run_checks(files, settings, jobs, fix=args.fix, unsafe=args.unsafe_fixes)
+    as_json = args.format == "json"
+    results = run_checks(
+        files, settings, jobs, fix=args.fix, unsafe=args.unsafe_fixes, encode=as_json
+    )
 
-    rows = [row for result in results for row in result.rows]
+    found = sum(r.count for r in results)
     errors = [(r.path, r.error) for r in results if r.error]
     fixed = sum(r.fixed for r in results)
     for path, error in errors:
         print(f"error: {_display(path)}: {error}", file=sys.stderr)
-    if args.format == "json":
-        # One finding per line: readable, and json's C encoder (indent= is pure Python).
-        public = ({k: v for k, v in row.items() if not k.startswith("_")} for row in rows)
-        sys.stdout.write("[\n" + ",\n".join(json.dumps(row) for row in public) + "\n]\n")
+    if as_json:
+        # One finding per line: readable, and encoded by the workers.
+        lines = [line for r in results for line in r.encoded or ()]
+        sys.stdout.write("[\n" + ",\n".join(lines) + "\n]\n")
     else:
-        _print_text(rows, fixed, len(files))
-    return EXIT_FINDINGS if rows or errors else EXIT_CLEAN
+        _print_text([row for r in results for row in r.rows], fixed, len(files))
+    return EXIT_FINDINGS if found or errors else EXIT_CLEAN
 
 
 def _display(path: str) -> str:

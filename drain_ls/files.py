@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import os
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 # Directories no one wants linted (ruff's defaults).
 DEFAULT_EXCLUDES = (
@@ -69,6 +70,8 @@ def find_project_config(start: Path) -> ProjectConfig:
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
+            import tomllib  # only when there is one to read
+
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -88,13 +91,21 @@ def _git_root(start: Path) -> Path | None:
     return None if start.parent == start else _git_root(start.parent)
 
 
+def _spec_from_lines(lines: list[str]) -> pathspec.GitIgnoreSpec:
+    # pathspec is imported when a pattern is first met: a check of explicit files (or of a
+    # tree without .gitignore files) never pays for its import.
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
 def _read_gitignore(directory: Path) -> pathspec.GitIgnoreSpec | None:
     path = directory / ".gitignore"
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    return _spec_from_lines(lines)
 
 
 class Excluder:
@@ -105,7 +116,7 @@ class Excluder:
         self.respect_gitignore = respect_gitignore
         self.root = config.root
         patterns = config.strings("exclude") + config.strings("extend-exclude")
-        self.user = pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+        self.user = _spec_from_lines(patterns) if patterns else None
         self._gitignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
 
     def _spec(self, directory: Path) -> pathspec.GitIgnoreSpec | None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from drain_ls.analysis.checker import CheckSettings, check_source
-from drain_ls.analysis.source import LineIndex
+from drain_ls.analysis.imports import import_bindings_by_name, unused_bindings_of
+from drain_ls.analysis.source import LineIndex, parse
 
 ROOT = Path(__file__).parent / "fixtures"
 FAMILIES = {
@@ -46,3 +47,44 @@ def test_fixture_matches_its_snapshot(path: Path) -> None:
 def test_every_family_has_fixtures() -> None:
     for family in FAMILIES:
         assert any(p.relative_to(ROOT).parts[0] == family for p in CASES), family
+
+
+# Sources where occurrences next to a dot ("os.path", "x.os") decide the answer: the check
+# resolves them last and stops at the first use; the incremental checker's path (witnesses)
+# resolves every occurrence in order. Both must agree.
+DOTTED_CASES = [
+    'import os\n"""os.path in a docstring"""\n# os.path in a comment\n',
+    "import os\ndef f():\n    os = 1\n    return os.path\n",
+    "import os\nclass C:\n    os = 1\n    y = os.path\n",
+    "import os\nos.x = 1\n",
+    "import os\ndel os\nimport os\nprint(os.sep)\n",
+    "import os\nmatch v:\n    case os.sep:\n        pass\n",
+    "import a.b\nimport a.c as c\nprint(a.b.x, c.d)\n",
+    "import os\nx.os.path\nfrom .os import y\n",
+    "import os\ndef f(os):\n    return os.path\nimport os\n",
+    "def f():\n    import os\n    return os.path\nimport os\n",
+    "import os\ndef f():\n    global os\n    os = None\n    return os.sep\n",
+    "import typing\nx: 'typing.List[int]' = []\n",
+    "try:\n    import os\nexcept ImportError:\n    os = None\nprint(os.sep)\n",
+]
+
+
+def _f401_sources() -> list[tuple[str, bytes]]:
+    files = sorted((ROOT / "f401").rglob("*.py"))
+    return [(str(p.relative_to(ROOT)), p.read_bytes()) for p in files] + [
+        (f"dotted{i}", s.encode()) for i, s in enumerate(DOTTED_CASES)
+    ]
+
+
+F401_SOURCES = _f401_sources()
+
+
+@pytest.mark.parametrize("source", [s for _, s in F401_SOURCES], ids=[n for n, _ in F401_SOURCES])
+def test_dotted_occurrences_resolved_last_change_nothing(source: bytes) -> None:
+    root = parse(source).root_node
+    by_name = import_bindings_by_name(root, source)
+    fast = unused_bindings_of(root, source, by_name)
+    full = unused_bindings_of(root, source, by_name, witnesses={})
+    assert {n: [b.node.start_byte for b in bs] for n, bs in fast.items()} == {
+        n: [b.node.start_byte for b in bs] for n, bs in full.items()
+    }

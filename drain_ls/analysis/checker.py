@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePath
 
 from tree_sitter import Tree
 
 from drain_ls.analysis.docstrings import (
+    MEMBER_HOLDERS,
     is_private_module,
     member_context,
     module_finding,
@@ -49,7 +49,7 @@ def check_source(
     region does not touch are kept along with the E999.
     """
     settings = settings or CheckSettings()
-    if PurePath(path).suffix == ".pyi":
+    if path.endswith(".pyi"):
         return []
     if tree is None:
         tree = parse(source)
@@ -130,14 +130,19 @@ def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Tree)
             unused_import_findings([b for bs in unused.values() for b in bs], source, path)
         )
     if any(code.startswith("D1") for code in settings.select):
-        module = module_finding(root, source, path)
+        private = is_private_module(path)
+        module = module_finding(root, source, path, private)
         if module is not None and module.code in settings.select:
             findings.append(module)
-        if not is_private_module(path):
+        if not private:
             bindings = [b for bs in by_name.values() for b in bs]
             context = member_context(root, source, bindings, exported, exports_known=True)
             style = settings.docstring_style
             for statement in root.named_children:
+                # Most module-level statements (imports, assignments, calls) cannot hold a
+                # definition: skip them before paying for a call.
+                if statement.type not in MEMBER_HOLDERS:
+                    continue
                 findings.extend(
                     f
                     for f in statement_findings(statement, source, context, style)

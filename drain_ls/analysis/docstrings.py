@@ -24,13 +24,14 @@ function body), statement by statement, so its cost follows the number of defini
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 from tree_sitter import Node, Tree
 
-from drain_ls.analysis.exports import string_value
+from drain_ls.analysis.exports import is_plain_string
 from drain_ls.analysis.imports import (
     ImportBinding,
     dunder_all,
@@ -63,6 +64,8 @@ _COMPOUND = frozenset(
         "case_clause",
     }
 )
+# The statement types that can be, or hold, a class or function definition.
+MEMBER_HOLDERS = _COMPOUND | {"function_definition", "class_definition", "decorated_definition"}
 _CLAUSES = frozenset(
     {
         "elif_clause",
@@ -86,29 +89,32 @@ def is_private_name(name: str) -> bool:
 
 def is_private_module(path: str) -> bool:
     """True when the module or any package above it has a private name."""
-    pure = PurePath(path)
-    name = pure.name.rsplit(".", 1)[0]
+    # os.path rather than pathlib: this runs once per checked file, and pathlib's objects
+    # cost more than the stat calls themselves.
+    name = os.path.basename(path).rsplit(".", 1)[0]
     if is_private_name(name):
         return True
     try:
-        directory = Path(path).absolute().parent
-        while (directory / "__init__.py").is_file():
-            if is_private_name(directory.name):
+        directory = os.path.dirname(os.path.abspath(path))
+        while os.path.isfile(os.path.join(directory, "__init__.py")):
+            if is_private_name(os.path.basename(directory)):
                 return True
-            if directory.parent == directory:
+            parent = os.path.dirname(directory)
+            if parent == directory:
                 break
-            directory = directory.parent
-    except OSError:
+            directory = parent
+    except (OSError, ValueError):
         return False
     return False
 
 
 def first_statement(container: Node) -> Node | None:
     """The first statement of a module or block, comments skipped."""
-    for child in container.named_children:
-        if child.type != "comment":
-            return child
-    return None
+    # Sibling by sibling: named_children would make a node of every statement of the body.
+    child = container.named_child(0) if container.named_child_count else None
+    while child is not None and child.type == "comment":
+        child = child.next_named_sibling
+    return child
 
 
 def has_docstring(container: Node | None) -> bool:
@@ -118,10 +124,18 @@ def has_docstring(container: Node | None) -> bool:
     first = first_statement(container)
     if first is None or first.type != "expression_statement" or first.named_child_count != 1:
         return False
-    value = first.named_children[0]
-    while value.type == "parenthesized_expression" and value.named_child_count == 1:
-        value = value.named_children[0]
-    return value.type in ("string", "concatenated_string") and string_value(value) is not None
+    value = first.named_child(0)
+    while (
+        value is not None
+        and value.type == "parenthesized_expression"
+        and value.named_child_count == 1
+    ):
+        value = value.named_child(0)
+    return (
+        value is not None
+        and value.type in ("string", "concatenated_string")
+        and is_plain_string(value)
+    )
 
 
 class _Decorators:
@@ -192,9 +206,16 @@ def member_context(
     )
 
 
-def module_finding(root: Node, source: bytes, path: str) -> Finding | None:
-    """D100/D104 when the module (or package) is public and has no docstring."""
-    if is_private_module(path) or has_docstring(root):
+def module_finding(
+    root: Node, source: bytes, path: str, private: bool | None = None
+) -> Finding | None:
+    """D100/D104 when the module (or package) is public and has no docstring.
+
+    ``private`` is ``is_private_module(path)`` when the caller already knows it.
+    """
+    if private is None:
+        private = is_private_module(path)
+    if private or has_docstring(root):
         return None
     pure = PurePath(path)
     package = pure.name == "__init__.py"

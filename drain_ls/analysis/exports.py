@@ -58,6 +58,30 @@ def string_value(node: Node) -> str | None:
     return "".join(out)
 
 
+def is_plain_string(node: Node) -> bool:
+    """Whether ``string_value(node)`` is not None, without copying or decoding the content
+    (docstrings are the longest strings of a file, and only their kind matters)."""
+    if node.type == "concatenated_string":
+        return all(is_plain_string(c) for c in node.named_children)
+    if node.type != "string":
+        return False
+    start = node.child(0)
+    if start is None or start.text is None:
+        return False
+    prefix = start.text.lower().strip(b"\"'")
+    if b"f" in prefix or b"b" in prefix or b"t" in prefix:
+        return False
+    for child in node.named_children:
+        if child.type == "interpolation":
+            return False
+        if child.type == "escape_sequence" and child.text is not None:
+            try:
+                child.text.decode("unicode_escape")
+            except UnicodeDecodeError:
+                return False
+    return True
+
+
 def is_module_level(node: Node) -> bool:
     """True when ``node`` is evaluated in the module's scope."""
     parent = node.parent

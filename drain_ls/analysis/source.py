@@ -69,10 +69,12 @@ class LineIndex:
         """0-based row containing byte ``offset``."""
         if self._starts is None and self._plain:
             last_offset, last_row = self._last
+            # Count from the last offset asked about, in either direction: callers go
+            # through a file's findings in order, each asking for a start and an end.
             if offset >= last_offset:
                 row = last_row + self.source.count(b"\n", last_offset, offset)
             else:
-                row = self.source.count(b"\n", 0, offset)
+                row = last_row - self.source.count(b"\n", offset, last_offset)
             self._last = (offset, row)
             return row
         return bisect_right(self.starts, offset) - 1
