@@ -192,6 +192,12 @@ def _alive(pid: int, started: str) -> bool:
     return not (started and now and now != started)
 
 
+def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """A query's rows as dicts, by column name."""
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
 @dataclass(frozen=True, slots=True)
 class Reservation:
     """A run that may now send its request."""
@@ -453,8 +459,7 @@ class Ledger:
     def runs(self, where: str = "1", args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Rows of the runs table (for reports and tests)."""
         cursor = self.db.execute(f"SELECT * FROM runs WHERE {where} ORDER BY id", args)
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return _rows(cursor)
 
     # -- results cache ----------------------------------------------------------------------
 
@@ -608,8 +613,7 @@ class Ledger:
         """The deferred tasks (of ``workspace``, or all), oldest first."""
         where, args = ("WHERE workspace = ?", (workspace,)) if workspace is not None else ("", ())
         cursor = self.db.execute(f"SELECT * FROM deferred {where} ORDER BY id", args)
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return _rows(cursor)
 
     # -- free runs, report entries, reviews -------------------------------------------------
 
@@ -661,8 +665,7 @@ class Ledger:
             f"{where} ORDER BY created_at DESC, id DESC LIMIT ?",
             (*args, limit),
         )
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return _rows(cursor)
 
     def last_review(self, workspace: str) -> str | None:
         """The last commit reviewed in ``workspace``."""
@@ -701,8 +704,7 @@ class Ledger:
             f"SELECT * FROM batches WHERE {where} ORDER BY created_at",
             (workspace,) if workspace is not None else (),
         )
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return _rows(cursor)
 
     def batched_hashes(self) -> set[str]:
         """Content hashes of the runs waiting in open batches (not to be sent again)."""

@@ -693,6 +693,11 @@ class DrainServer(LanguageServer):
         if batch.empty:
             ledger.reviewed(workspace, batch.last)  # only excluded or skipped files
             return 0
+        self._review_batches[batch.last] = batch
+        return self._submit_review(scheduler, root, batch)
+
+    def _submit_review(self, scheduler: Scheduler, root: Path, batch: CommitBatch) -> int:
+        """The review tasks of ``batch`` (those whose inputs exist), to the scheduler."""
         tasks = review_tasks(
             batch,
             drains=self.settings.drains,
@@ -701,7 +706,6 @@ class DrainServer(LanguageServer):
             max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
             lookup=self.result_text,
         )
-        self._review_batches[batch.last] = batch
         scheduler.submit(root.as_uri(), tasks)
         return len(tasks)
 
@@ -739,15 +743,7 @@ class DrainServer(LanguageServer):
             d.after == result.drain and d.scope == "commits" for d in self.custom_drains
         ):
             # The drains that run after this one on the same commits may start now.
-            tasks = review_tasks(
-                batch,
-                drains=self.settings.drains,
-                custom=self.custom_drains,
-                model=self.scheduler_model,
-                max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
-                lookup=self.result_text,
-            )
-            scheduler.submit(root.as_uri(), tasks)
+            self._submit_review(scheduler, root, batch)
 
     async def _batches(self) -> None:
         """``llm.batch``: collect the open Message Batches, send the deferred tasks of closed
