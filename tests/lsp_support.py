@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest_lsp.client as plc
@@ -32,6 +33,32 @@ def server_config(env: dict[str, str] | None = None) -> ClientServerConfig:
         client_factory=make_client,
         server_env=environment,
     )
+
+
+async def start_server(
+    root: Path,
+    options: dict[str, Any],
+    env: dict[str, str] | None = None,
+    preset: str = "visual-studio-code",
+) -> LanguageClient:
+    """A real server process, initialized by a client of ``preset`` on the workspace ``root``
+    with ``options`` as initializationOptions (``env`` on top of this process's)."""
+    client = await server_config(env).start()
+    assert isinstance(client, LanguageClient)
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=plc.client_capabilities(preset),
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name or "ws")],
+            initialization_options=options,
+        )
+    )
+    return client
+
+
+def fake_api_env(url: str, home: Path, key: str = "sk-ant-test-0123456789") -> dict[str, str]:
+    """The environment that points the real SDK at the local fake API, with its own ledger."""
+    return {"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": key, "DRAIN_LS_HOME": str(home)}
 
 
 def make_client() -> LanguageClient:

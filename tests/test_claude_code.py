@@ -80,10 +80,9 @@ async def test_the_drains_get_what_claude_code_leaves(tmp_path: Path) -> None:
     import asyncio
 
     from lsprotocol import types
-    from pytest_lsp import LanguageClient, client_capabilities
 
     from tests.fake_anthropic import FakeAnthropic
-    from tests.lsp_support import server_config, wait_until
+    from tests.lsp_support import fake_api_env, start_server, wait_until
 
     config_dir = tmp_path / "claude"
     workspace = tmp_path / "ws"
@@ -93,28 +92,19 @@ async def test_the_drains_get_what_claude_code_leaves(tmp_path: Path) -> None:
     session = directory / "session.jsonl"
     session.write_text(transcript([assistant("m1", "r1", 5_000, 100_000, 80_000)]))
     with FakeAnthropic(reply=lambda body: '"""Do it."""') as fake:
-        config = server_config(
+        env = {
+            **fake_api_env(fake.url, tmp_path / "home", "sk-ant-test-claude-0123456789"),
+            "CLAUDE_CONFIG_DIR": str(config_dir),
+        }
+        client = await start_server(
+            workspace,
             {
-                "ANTHROPIC_BASE_URL": fake.url,
-                "ANTHROPIC_API_KEY": "sk-ant-test-claude-0123456789",
-                "DRAIN_LS_HOME": str(tmp_path / "home"),
-                "CLAUDE_CONFIG_DIR": str(config_dir),
-            }
-        )
-        client = await config.start()
-        assert isinstance(client, LanguageClient)
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=client_capabilities("visual-studio-code"),
-                root_uri=workspace.as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
-                initialization_options={
-                    "llm": {"enabled": True, "backend": "anthropic"},
-                    "budget": {"source": "claude-code"},
-                    "idle": {"delayMs": 20},
-                    "privacy": {"requireConsent": False},
-                },
-            )
+                "llm": {"enabled": True, "backend": "anthropic"},
+                "budget": {"source": "claude-code"},
+                "idle": {"delayMs": 20},
+                "privacy": {"requireConsent": False},
+            },
+            env,
         )
         try:
             client.text_document_did_open(

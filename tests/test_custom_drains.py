@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pytest_lsp import LanguageClient, client_capabilities
 
 from drain_ls.analysis.source import parse
 from drain_ls.custom import parse_custom_drains
 from drain_ls.drains import MODULE, build_tasks
 from tests.fake_anthropic import FakeAnthropic
-from tests.lsp_support import range_of, server_config, wait_until
+from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
 
 # -- validation ------------------------------------------------------------------------------
 
@@ -245,28 +244,16 @@ async def test_custom_drains_end_to_end(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
     home = tmp_path / "home"
     with FakeAnthropic(reply=_reply) as fake:
-        config = server_config(
+        client = await start_server(
+            tmp_path,
             {
-                "ANTHROPIC_BASE_URL": fake.url,
-                "ANTHROPIC_API_KEY": "sk-ant-test-0123456789",
-                "DRAIN_LS_HOME": str(home),
-            }
-        )
-        client = await config.start()
-        assert isinstance(client, LanguageClient)
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=client_capabilities("visual-studio-code"),
-                root_uri=tmp_path.as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-                initialization_options={
-                    "llm": {"enabled": True, "backend": "anthropic"},
-                    "idle": {"delayMs": 30},
-                    "diagnostics": {"debounceMs": 0},
-                    "privacy": {"requireConsent": False},
-                    "drains": {"docstrings": {"enabled": False}},
-                },
-            )
+                "llm": {"enabled": True, "backend": "anthropic"},
+                "idle": {"delayMs": 30},
+                "diagnostics": {"debounceMs": 0},
+                "privacy": {"requireConsent": False},
+                "drains": {"docstrings": {"enabled": False}},
+            },
+            fake_api_env(fake.url, home),
         )
         try:
             uri = (tmp_path / "shapes.py").as_uri()

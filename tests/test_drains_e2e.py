@@ -13,7 +13,14 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
 from tests.fake_anthropic import FakeAnthropic
-from tests.lsp_support import apply_workspace_edit, range_of, server_config, wait_until
+from tests.lsp_support import (
+    apply_workspace_edit,
+    fake_api_env,
+    range_of,
+    server_config,
+    start_server,
+    wait_until,
+)
 
 SOURCE = '''"""A module."""
 
@@ -116,24 +123,8 @@ class Editor:
 
 
 async def start(root: Path, fake: FakeAnthropic, home: Path, options: dict[str, Any]) -> Editor:
-    config = server_config(
-        {
-            "ANTHROPIC_BASE_URL": fake.url,
-            "ANTHROPIC_API_KEY": "sk-ant-test-canary-0123456789",
-            "DRAIN_LS_HOME": str(home),
-        }
-    )
-    client = await config.start()
-    assert isinstance(client, LanguageClient)
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
-            root_uri=root.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
-            initialization_options=options,
-        )
-    )
-    return Editor(client, root)
+    env = fake_api_env(fake.url, home, "sk-ant-test-canary-0123456789")
+    return Editor(await start_server(root, options, env), root)
 
 
 @pytest.fixture

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import LanguageClient, client_capabilities
 
 from drain_ls.budget import Limits, Price, Usage
 from drain_ls.ledger import Ledger, Reservation
 from tests.fake_anthropic import FakeAnthropic
-from tests.lsp_support import server_config, wait_until
+from tests.lsp_support import fake_api_env, start_server, wait_until
 
 API_KEY = "sk-ant-test-headless-0123456789"
 
@@ -164,28 +163,13 @@ def test_deferred_tasks_of_closed_files_run_at_the_next_idle_time(tmp_path: Path
     home = tmp_path / "home"
 
     async def session(fake: FakeAnthropic, daily_tokens: int, open_file: bool) -> None:
-        config = server_config(
-            {
-                "ANTHROPIC_BASE_URL": fake.url,
-                "ANTHROPIC_API_KEY": API_KEY,
-                "DRAIN_LS_HOME": str(home),
-            }
-        )
-        client = await config.start()
-        assert isinstance(client, LanguageClient)
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=client_capabilities("visual-studio-code"),
-                root_uri=tmp_path.as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-                initialization_options={
-                    "llm": {"enabled": True},
-                    "idle": {"delayMs": 20},
-                    "privacy": {"requireConsent": False},
-                    "budget": {"dailyTokens": daily_tokens},
-                },
-            )
-        )
+        options = {
+            "llm": {"enabled": True},
+            "idle": {"delayMs": 20},
+            "privacy": {"requireConsent": False},
+            "budget": {"dailyTokens": daily_tokens},
+        }
+        client = await start_server(tmp_path, options, fake_api_env(fake.url, home, API_KEY))
         try:
             if open_file:
                 uri = (tmp_path / "mod.py").as_uri()
@@ -298,19 +282,7 @@ async def _serve_session(
     root: Path, home: Path, fake: FakeAnthropic, options: dict[str, Any], text: str | None
 ) -> dict[str, Any]:
     """One editor session: open ``text`` (if any), let the drains run, shut down."""
-    config = server_config(
-        {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY, "DRAIN_LS_HOME": str(home)}
-    )
-    client = await config.start()
-    assert isinstance(client, LanguageClient)
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
-            root_uri=root.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
-            initialization_options=options,
-        )
-    )
+    client = await start_server(root, options, fake_api_env(fake.url, home, API_KEY))
     state: dict[str, Any] = {}
     try:
         if text is not None:
@@ -460,17 +432,7 @@ async def test_the_server_sends_deferred_work_as_a_batch_and_collects_it(tmp_pat
             "llm": {"enabled": True, "batch": True, "batchPollSeconds": 1},
             "privacy": {"requireConsent": False},
         }
-        config = server_config({**env, "DRAIN_LS_HOME": str(home)})
-        client = await config.start()
-        assert isinstance(client, LanguageClient)
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=client_capabilities("visual-studio-code"),
-                root_uri=tmp_path.as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-                initialization_options=options,
-            )
-        )
+        client = await start_server(tmp_path, options, fake_api_env(fake.url, home, API_KEY))
         ledger = Ledger(home / "ledger.sqlite3")
         try:
             await wait_until(lambda: fake.batches, timeout=30)

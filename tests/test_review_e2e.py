@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pytest_lsp import LanguageClient, client_capabilities
 
 from tests.fake_anthropic import FakeAnthropic
-from tests.lsp_support import server_config
+from tests.lsp_support import fake_api_env, start_server
 
 CANARY = "canary-env-3f9a1c"
 APP = """def main():
@@ -63,33 +62,19 @@ async def test_commits_are_reviewed_when_idle(tmp_path: Path) -> None:
     )
     home = tmp_path / "home"
     with FakeAnthropic(reply=reply) as fake:
-        config = server_config(
-            {
-                "ANTHROPIC_BASE_URL": fake.url,
-                "ANTHROPIC_API_KEY": "sk-ant-test-review-0123456789",
-                "DRAIN_LS_HOME": str(home),
-            }
-        )
-        client = await config.start()
-        assert isinstance(client, LanguageClient)
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=client_capabilities("neovim"),
-                root_uri=tmp_path.as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-                initialization_options={
-                    "llm": {"enabled": True, "backend": "anthropic"},
-                    "idle": {"delayMs": 30},
-                    "privacy": {"requireConsent": False},
-                    "diagnostics": {"debounceMs": 0},
-                    "drains": {
-                        "docstrings": {"enabled": False},
-                        "summaries": {"enabled": False},
-                        "review": {"pollSeconds": 0.5},
-                    },
-                },
-            )
-        )
+        options = {
+            "llm": {"enabled": True, "backend": "anthropic"},
+            "idle": {"delayMs": 30},
+            "privacy": {"requireConsent": False},
+            "diagnostics": {"debounceMs": 0},
+            "drains": {
+                "docstrings": {"enabled": False},
+                "summaries": {"enabled": False},
+                "review": {"pollSeconds": 0.5},
+            },
+        }
+        env = fake_api_env(fake.url, home, "sk-ant-test-review-0123456789")
+        client = await start_server(tmp_path, options, env, preset="neovim")
         try:
             uri = (tmp_path / "app.py").as_uri()
             client.text_document_did_open(
