@@ -269,6 +269,25 @@ class Ledger:
                         db.execute(statement)
                 db.execute(f"PRAGMA user_version = {step}")
 
+    def _insert_run(self, db: sqlite3.Connection, **columns: object) -> int:
+        """A new row of ``runs`` for this process and day; its id. Columns left out take
+        their defaults (reserved 0, usage 0)."""
+        row: dict[str, object] = {
+            "session": self.session,
+            "host": self.host,
+            "pid": self.pid,
+            "pid_started": self.pid_started,
+            "day": self.today(),
+            "reserved_tokens": 0,
+            "reserved_usd": 0.0,
+            **columns,
+        }
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cursor = db.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", tuple(row.values()))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
     def today(self) -> str:
         """The day spend is counted on (UTC)."""
         return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%d")
@@ -374,30 +393,19 @@ class Ledger:
                     refused = pooled  # the pool would do, but a daily cap says no
             if refused is not None:
                 return refused
-            cursor = db.execute(
-                "INSERT INTO runs (session, host, pid, pid_started, day, drain, workspace, "
-                "scope_key, content_hash, model, tier, status, reserved_tokens, reserved_usd, "
-                "started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self.session,
-                    self.host,
-                    self.pid,
-                    self.pid_started,
-                    self.today(),
-                    drain,
-                    workspace,
-                    scope_key,
-                    content_hash,
-                    model,
-                    tier,
-                    RESERVED,
-                    tokens,
-                    usd,
-                    self.clock(),
-                ),
+            run_id = self._insert_run(
+                db,
+                drain=drain,
+                workspace=workspace,
+                scope_key=scope_key,
+                content_hash=content_hash,
+                model=model,
+                tier=tier,
+                status=RESERVED,
+                reserved_tokens=tokens,
+                reserved_usd=usd,
+                started_at=self.clock(),
             )
-            run_id = cursor.lastrowid
-        assert run_id is not None
         return Reservation(run_id, tokens, usd, tier)
 
     def settle(
@@ -476,26 +484,18 @@ class Ledger:
         saved = int(row[0]) if row else 0
         now = self.clock()
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO runs (session, host, pid, pid_started, day, drain, workspace, "
-                "scope_key, content_hash, model, tier, status, reserved_tokens, reserved_usd, "
-                "started_at, ended_at, saved_tokens) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 2, 'cached', 0, 0, ?, ?, ?)",
-                (
-                    self.session,
-                    self.host,
-                    self.pid,
-                    self.pid_started,
-                    self.today(),
-                    drain,
-                    workspace,
-                    scope_key,
-                    key,
-                    model,
-                    now,
-                    now,
-                    saved,
-                ),
+            self._insert_run(
+                db,
+                drain=drain,
+                workspace=workspace,
+                scope_key=scope_key,
+                content_hash=key,
+                model=model,
+                tier=2,
+                status="cached",
+                started_at=now,
+                ended_at=now,
+                saved_tokens=saved,
             )
 
     def store_result(
@@ -623,26 +623,17 @@ class Ledger:
         """A run of the offline backend: counted as a task, costing nothing."""
         now = self.clock()
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO runs (session, host, pid, pid_started, day, drain, workspace, "
-                "scope_key, content_hash, model, tier, status, reserved_tokens, reserved_usd, "
-                "started_at, ended_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'offline', ?, ?, 0, 0, ?, ?)",
-                (
-                    self.session,
-                    self.host,
-                    self.pid,
-                    self.pid_started,
-                    self.today(),
-                    drain,
-                    workspace,
-                    scope_key,
-                    key,
-                    tier,
-                    status,
-                    now,
-                    now,
-                ),
+            self._insert_run(
+                db,
+                drain=drain,
+                workspace=workspace,
+                scope_key=scope_key,
+                content_hash=key,
+                model="offline",
+                tier=tier,
+                status=status,
+                started_at=now,
+                ended_at=now,
             )
 
     def add_entry(

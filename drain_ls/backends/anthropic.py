@@ -41,6 +41,24 @@ class _HeaderWatcher(anthropic.Middleware):
         return response
 
 
+def sdk_client(
+    rate_limits: RateLimits,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float = 60.0,
+) -> AsyncAnthropic:
+    """The SDK client of every drain-ls request (streamed or batched): no retries of its own
+    (the scheduler owns backoff), the rate-limit headers of each response kept in
+    ``rate_limits``; key and URL default to the environment."""
+    return AsyncAnthropic(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=0,
+        timeout=timeout,
+        middleware=[_HeaderWatcher(rate_limits)],
+    )
+
+
 class AnthropicBackend:
     """Streams each request through the Messages API."""
 
@@ -54,13 +72,7 @@ class AnthropicBackend:
     ) -> None:
         """A client with no retries of its own; key and URL default to the environment."""
         self.rate_limits = RateLimits()
-        self.client = AsyncAnthropic(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=0,
-            timeout=timeout,
-            middleware=[_HeaderWatcher(self.rate_limits)],
-        )
+        self.client = sdk_client(self.rate_limits, api_key, base_url, timeout)
 
     async def close(self) -> None:
         """Close the HTTP connections."""

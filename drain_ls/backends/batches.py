@@ -23,7 +23,6 @@ from typing import Any, cast
 
 import anthropic
 import httpx2
-from anthropic import AsyncAnthropic
 
 from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
 from drain_ls.budget import Usage
@@ -120,7 +119,8 @@ def check_custom_id(custom_id: str) -> None:
 
 def backend_error(exc: anthropic.APIStatusError) -> BackendError:
     """The ``BackendError`` ``AnthropicBackend`` raises for the same API error."""
-    from drain_ls.backends import anthropic as _messages  # see _header_watcher
+    # Imported when called: ``anthropic.py`` imports ``request_params`` from here.
+    from drain_ls.backends import anthropic as _messages
 
     # Its mapping methods read nothing from the instance.
     owner = cast(_messages.AnthropicBackend, None)
@@ -128,14 +128,6 @@ def backend_error(exc: anthropic.APIStatusError) -> BackendError:
     if isinstance(exc, anthropic.RateLimitError):
         return _messages.AnthropicBackend._rate_limit_error(owner, exc, progress)
     return _messages.AnthropicBackend._status_error(owner, exc, progress)
-
-
-def _header_watcher(limits: RateLimits) -> anthropic.Middleware:
-    # Imported when called: ``anthropic.py`` is to import ``request_params`` from here, and a
-    # module-level import either way round would make one import order fail.
-    from drain_ls.backends import anthropic as _messages
-
-    return _messages._HeaderWatcher(limits)
 
 
 @contextmanager
@@ -224,14 +216,11 @@ class BatchClient:
         timeout: float = 60.0,
     ) -> None:
         """A client with no retries of its own; key and URL default to the environment."""
+        # Imported when called: ``anthropic.py`` imports ``request_params`` from here.
+        from drain_ls.backends.anthropic import sdk_client
+
         self.rate_limits = RateLimits()
-        self.client = AsyncAnthropic(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=0,
-            timeout=timeout,
-            middleware=[_header_watcher(self.rate_limits)],
-        )
+        self.client = sdk_client(self.rate_limits, api_key, base_url, timeout)
 
     async def close(self) -> None:
         """Close the HTTP connections."""
