@@ -16,7 +16,7 @@ from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings, check_sou
 from drain_ls.analysis.fixes import fix_source
 from drain_ls.analysis.model import ALL_CODES, RULE_URLS, Finding
 from drain_ls.analysis.source import LineIndex
-from drain_ls.files import ConfigError, Excluder, discover, find_project_config
+from drain_ls.files import ConfigError, Excluder, discover, find_project_config, read_source
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -114,29 +114,6 @@ def finding_json(finding: Finding, path: str, index: LineIndex) -> dict[str, obj
         # are made on demand, so their fix is not listed).
         "_fixable": finding.fix is not None or finding.fix_factory is not None,
     }
-
-
-def read_source(path: str) -> tuple[bytes | None, str | None]:
-    """The file's bytes, or a one-line reason it cannot be checked."""
-    try:
-        with open(path, "rb") as handle:
-            source = handle.read()
-    except OSError as exc:
-        return None, f"cannot read: {exc.strerror or exc}"
-    if b"\0" in source:
-        return None, "binary file (contains NUL bytes), skipped"
-    try:
-        if not source.isascii():  # ASCII is valid UTF-8, and far cheaper to check
-            source.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        index = LineIndex(source)
-        row = index.row_of(exc.start)
-        column = exc.start - index.starts[row]
-        return None, (
-            f"not valid UTF-8 (byte 0x{source[exc.start]:02x} at line {row + 1}, "
-            f"byte {column + 1}), skipped"
-        )
-    return source, None
 
 
 def encode_row(row: dict[str, object]) -> str:

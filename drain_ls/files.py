@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from drain_ls.analysis.source import LineIndex
+
 if TYPE_CHECKING:
     import pathspec
 
@@ -171,3 +173,26 @@ def discover(paths: list[Path], excluder: Excluder) -> Iterator[Path]:
                 if file not in seen and not excluder.excluded(file, is_dir=False):
                     seen.add(file)
                     yield file
+
+
+def read_source(path: str) -> tuple[bytes | None, str | None]:
+    """The file's bytes, or a one-line reason it cannot be checked."""
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    if b"\0" in source:
+        return None, "binary file (contains NUL bytes), skipped"
+    try:
+        if not source.isascii():  # ASCII is valid UTF-8, and far cheaper to check
+            source.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        index = LineIndex(source)
+        row = index.row_of(exc.start)
+        column = exc.start - index.starts[row]
+        return None, (
+            f"not valid UTF-8 (byte 0x{source[exc.start]:02x} at line {row + 1}, "
+            f"byte {column + 1}), skipped"
+        )
+    return source, None

@@ -24,6 +24,7 @@ from drain_ls.commits import CommitBatch
 from drain_ls.config import Settings
 from drain_ls.custom import CustomDrain
 from drain_ls.drains import Task, build_tasks
+from drain_ls.files import read_source
 from drain_ls.ledger import Ledger
 from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.review import REVIEW, ReviewOptions, gather, review_tasks
@@ -40,17 +41,7 @@ _DEFINITION_CODES = frozenset({"D101", "D102", "D103", "D105", "D106", "D107"})
 
 def read_python(path: Path) -> bytes | None:
     """A Python file's bytes, or None when it cannot be read, is binary or is not UTF-8."""
-    try:
-        source = path.read_bytes()
-    except OSError:
-        return None
-    if b"\0" in source:
-        return None
-    try:
-        source.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return source
+    return read_source(str(path))[0]
 
 
 def scopes_of(source: bytes) -> set[str]:
