@@ -108,6 +108,18 @@ model = "claude-haiku-4-5"
 simplify = { enabled = false }
 """
 
+BATCHED_PROJECT = PROJECT.replace(
+    "[tool.drain-ls.drains]", "batch = true\n\n[tool.drain-ls.drains]"
+)
+
+
+def run_with_budget(
+    root: Path, home: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``drain-ls run --budget 2500`` on ``root``: some tasks run, the rest are deferred."""
+    return drain_ls("run", ".", "--budget", "2500", "--yes", "--json", home=home, cwd=root, env=env)
+
+
 MODULE = "\n\n".join(
     f"def function_{i}(a, b):\n    return a + b * {i}\n" for i in range(6)
 )  # six public functions: twelve tasks (docstrings and summaries)
@@ -118,16 +130,14 @@ def test_budget_defers_and_the_next_run_takes_the_queue_up(tmp_path: Path) -> No
     (tmp_path / "mod.py").write_text(MODULE)
     home = tmp_path / "home"
     with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
-        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY}
+        env = fake_api_env(fake.url, home, API_KEY)
 
         # No consent, no terminal to ask on: nothing is sent.
         refused = drain_ls("run", ".", home=home, cwd=tmp_path, env=env)
         assert refused.returncode == 1 and "--yes" in refused.stderr
         assert fake.log == []
 
-        first = drain_ls(
-            "run", ".", "--budget", "2500", "--yes", "--json", home=home, cwd=tmp_path, env=env
-        )
+        first = run_with_budget(tmp_path, home, env)
         assert first.returncode == 0, first.stderr
         summary = json.loads(first.stdout)
         check_adds_up(summary)
@@ -359,20 +369,14 @@ def test_deferred_tasks_go_through_message_batches_at_half_price(tmp_path: Path)
     home = tmp_path / "home"
     with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
         fake.batch_polls_until_ended = 1
-        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY}
-        first = json.loads(
-            drain_ls(
-                "run", ".", "--budget", "2500", "--yes", "--json", home=home, cwd=tmp_path, env=env
-            ).stdout
-        )
+        env = fake_api_env(fake.url, home, API_KEY)
+        first = json.loads(run_with_budget(tmp_path, home, env).stdout)
         deferred = first["total"]["deferred"]
         assert deferred > 0
         streamed = len(fake.billed)
 
         # Opted in: the deferred tasks go to a batch, not to the streaming endpoint.
-        (tmp_path / "pyproject.toml").write_text(
-            PROJECT.replace("[tool.drain-ls.drains]", "batch = true\n\n[tool.drain-ls.drains]")
-        )
+        (tmp_path / "pyproject.toml").write_text(BATCHED_PROJECT)
         second = json.loads(
             drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env).stdout
         )
@@ -422,10 +426,8 @@ async def test_the_server_sends_deferred_work_as_a_batch_and_collects_it(tmp_pat
     (tmp_path / "mod.py").write_text(MODULE)
     home = tmp_path / "home"
     with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
-        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY}
-        first = drain_ls(
-            "run", ".", "--budget", "2500", "--yes", "--json", home=home, cwd=tmp_path, env=env
-        )
+        env = fake_api_env(fake.url, home, API_KEY)
+        first = run_with_budget(tmp_path, home, env)
         deferred = json.loads(first.stdout)["total"]["deferred"]
         streamed = len(fake.billed)
         options = {
@@ -491,15 +493,10 @@ def test_a_batch_the_api_no_longer_knows_is_counted_and_its_tasks_go_out_again(
     (tmp_path / "mod.py").write_text(MODULE)
     home = tmp_path / "home"
     with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
-        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": API_KEY}
-        first = drain_ls(
-            "run", ".", "--budget", "2500", "--yes", "--json", home=home, cwd=tmp_path, env=env
-        )
+        env = fake_api_env(fake.url, home, API_KEY)
+        first = run_with_budget(tmp_path, home, env)
         deferred = json.loads(first.stdout)["total"]["deferred"]
-        batched = PROJECT.replace(
-            "[tool.drain-ls.drains]", "batch = true\n\n[tool.drain-ls.drains]"
-        )
-        (tmp_path / "pyproject.toml").write_text(batched)
+        (tmp_path / "pyproject.toml").write_text(BATCHED_PROJECT)
         drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env)
         ledger = Ledger(home / "ledger.sqlite3")
         reserved = sum(r["reserved_tokens"] for r in ledger.runs("status = 'batched'"))
