@@ -15,6 +15,31 @@ from drain_ls.drains import MODULE, build_tasks
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
 
+
+def tasks_of(
+    source: bytes,
+    custom: list[Any],
+    *,
+    findings: dict[int, str] | None = None,
+    drains: dict[str, Any] | None = None,
+    model: str = "offline",
+    lookup: Any = None,
+) -> list[Any]:
+    """The drain tasks of ``source`` (as ``m.py``, version 1) with ``custom`` drains."""
+    return build_tasks(
+        "file:///m.py",
+        source,
+        parse(source).root_node,
+        1,
+        findings or {},
+        model=model,
+        max_tokens_per_drain=5000,
+        drains=drains or {},
+        custom=custom,
+        lookup=lookup,
+    )
+
+
 # -- validation ------------------------------------------------------------------------------
 
 
@@ -90,7 +115,6 @@ class Thing:
     def method(self):
         pass
 '''
-    tree = parse(source)
     missing = {source.index(b"_private"): "_private", source.index(b"branchy"): "branchy"}
     cases = {
         "all": {"public", "_private", "branchy", "Thing.method"},
@@ -101,40 +125,24 @@ class Thing:
     for select, expected in cases.items():
         drains, problems = parse_custom_drains([{"name": "d", "prompt": "p", "select": select}])
         assert not problems
-        tasks = build_tasks(
-            "file:///m.py",
-            source,
-            tree.root_node,
-            1,
-            missing,
-            model="offline",
-            max_tokens_per_drain=5000,
-            drains={"summaries": {"enabled": False}, "simplify": {"enabled": False}},
-            custom=drains,
-        )
+        off = {"summaries": {"enabled": False}, "simplify": {"enabled": False}}
+        tasks = tasks_of(source, drains, findings=missing, drains=off)
         assert {t.qualname for t in tasks if t.drain == "d"} == expected, select
         assert all(t.tier == 1 for t in tasks if t.drain == "d")
     classes, _ = parse_custom_drains([{"name": "c", "prompt": "p", "scope": "class"}])
-    tasks = build_tasks(
-        "file:///m.py", source, tree.root_node, 1, {}, model="offline",
-        max_tokens_per_drain=5000, drains={}, custom=classes,
-    )  # fmt: skip
+    tasks = tasks_of(source, classes)
     assert {t.qualname for t in tasks if t.drain == "c"} == {"Thing"}
 
 
 def test_a_drain_after_another_waits_for_its_results_and_is_keyed_on_them() -> None:
     source = b"def f(a):\n    return a\n\n\ndef g():\n    pass\n"
-    tree = parse(source)
     drains, _ = parse_custom_drains(
         [{"name": "mod", "prompt": "From the summaries.", "scope": "module", "after": "summaries"}]
     )
     answers: dict[str, str] = {}
 
     def tasks() -> list[Any]:
-        return build_tasks(
-            "file:///m.py", source, tree.root_node, 1, {}, model="offline",
-            max_tokens_per_drain=5000, drains={}, custom=drains, lookup=answers.get,
-        )  # fmt: skip
+        return tasks_of(source, drains, lookup=answers.get)
 
     first = tasks()
     assert {t.drain for t in first} == {"summaries"}  # nothing to build on yet
@@ -154,25 +162,10 @@ def test_a_drain_after_another_waits_for_its_results_and_is_keyed_on_them() -> N
 
 def test_the_prompt_is_part_of_the_content_address() -> None:
     source = b"def f():\n    pass\n"
-    tree = parse(source)
     keys = []
     for prompt in ("One.", "Two."):
         drains, _ = parse_custom_drains([{"name": "d", "prompt": prompt}])
-        (task,) = [
-            t
-            for t in build_tasks(
-                "file:///m.py",
-                source,
-                tree.root_node,
-                1,
-                {},
-                model="m",
-                max_tokens_per_drain=5000,
-                drains={},
-                custom=drains,
-            )
-            if t.drain == "d"
-        ]
+        (task,) = [t for t in tasks_of(source, drains, model="m") if t.drain == "d"]
         keys.append(task.key)
     assert keys[0] != keys[1]
 
