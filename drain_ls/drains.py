@@ -240,6 +240,12 @@ def enabled(drains: dict[str, object], name: str) -> bool:
     return True
 
 
+def concurrency(drains: dict[str, object]) -> int:
+    """``drains.concurrency``: how many drains may stream at once (default 2, at most 16)."""
+    value = drains.get("concurrency", 2)
+    return value if isinstance(value, int) and 1 <= value <= 16 else 2
+
+
 def build_tasks(
     uri: str,
     source: bytes,

@@ -23,7 +23,7 @@ from drain_ls.budget import Limits, Price, Usage
 from drain_ls.commits import CommitBatch
 from drain_ls.config import Settings
 from drain_ls.custom import CustomDrain
-from drain_ls.drains import Task, build_tasks
+from drain_ls.drains import Task, build_tasks, concurrency
 from drain_ls.files import read_source
 from drain_ls.ledger import Ledger
 from drain_ls.privacy import ExclusionError, Exclusions
@@ -191,7 +191,7 @@ class HeadlessRun:
             self._result,
             workspace=workspace,
             idle_delay=0.0,
-            concurrency=_concurrency(settings.drains),
+            concurrency=concurrency(settings.drains),
             ratelimit_reserve=settings.budget.ratelimitReserve,
             pool=settings.budget.pool,
             max_attempts=HEADLESS_ATTEMPTS,
@@ -202,7 +202,6 @@ class HeadlessRun:
         self.batch_client = batch_client
         self._deferred_slots: set[tuple[str, str, str]] = set()
         self._to_batch: list[Task] = []
-        self.limits = limits
 
     def lookup(self, key: str) -> str | None:
         """A result by task key: this run's, else the results cache."""
@@ -362,7 +361,7 @@ class HeadlessRun:
             self.ledger,
             tasks,
             workspace=self.scheduler.workspace,
-            limits=self.limits,
+            limits=self.scheduler.limits,
             price=self.price,
             pool=self.settings.budget.pool,
         )
@@ -404,11 +403,6 @@ class HeadlessRun:
         finally:
             await scheduler.close()
         return self.summary
-
-
-def _concurrency(drains: dict[str, Any]) -> int:
-    value = drains.get("concurrency", 2)
-    return value if isinstance(value, int) and 1 <= value <= 16 else 2
 
 
 def render_summary(summary: RunSummary, model: str, out: Any = None) -> None:

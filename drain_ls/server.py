@@ -41,6 +41,7 @@ from drain_ls.drains import (
     MODULE,
     Task,
     build_tasks,
+    concurrency,
     definitions,
     module_outline,
     outline,
@@ -631,7 +632,7 @@ class DrainServer(LanguageServer):
             self._on_result,
             workspace=str(root) if root else "",
             idle_delay=self.settings.idle.delayMs / 1000,
-            concurrency=_concurrency(self.settings.drains),
+            concurrency=concurrency(self.settings.drains),
             cancel_policy=self.settings.cancel.policy,
             ratelimit_reserve=budget.ratelimitReserve,
             pool=budget.pool,
@@ -1338,12 +1339,6 @@ def _price_overrides(prices: dict[str, Any]) -> dict[str, Price]:
             except (KeyError, TypeError, ValueError):
                 logger.warning("llm.prices.%s needs numbers `input` and `output`", model)
     return table
-
-
-def _concurrency(drains: dict[str, Any]) -> int:
-    """``drains.concurrency``: how many drains may stream at once (default 2)."""
-    value = drains.get("concurrency", 2)
-    return value if isinstance(value, int) and 1 <= value <= 16 else 2
 
 
 class ClientLogHandler(logging.Handler):
