@@ -833,18 +833,15 @@ class DrainServer(LanguageServer):
                 self.result_text,
                 source,
             )
-            scopes = scopes_of(source)
             slots = {(t.drain, t.qualname) for t in tasks}
-            for row in file_rows:
-                if (row["drain"], row["scope_key"]) not in slots and (
-                    row["scope_key"] not in scopes or self._drain_gone(row["drain"])
-                ):
+            deferred = {(r["drain"], r["scope_key"]) for r in file_rows}
+            unbuilt = [r for r in file_rows if (r["drain"], r["scope_key"]) not in slots]
+            scopes = scopes_of(source) if unbuilt else set()  # a second parse, only if needed
+            for row in unbuilt:
+                if row["scope_key"] not in scopes or self._drain_gone(row["drain"]):
                     self._forget_deferred(ledger, row)  # the definition or drain is gone
             out.extend(
-                t
-                for t in tasks
-                if (t.drain, t.qualname) in {(r["drain"], r["scope_key"]) for r in file_rows}
-                and t.key not in in_flight
+                t for t in tasks if (t.drain, t.qualname) in deferred and t.key not in in_flight
             )
         return out
 
