@@ -15,10 +15,9 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from tree_sitter import Point, Tree
-
 from drain_ls.analysis.incremental import ChangeLog
-from drain_ls.analysis.source import IDENTIFIER_BYTES, line_starts, parse
+from drain_ls.analysis.source import IDENTIFIER_BYTES, line_starts
+from drain_ls.forest import Forest
 
 UTF8 = "utf-8"
 UTF16 = "utf-16"
@@ -107,15 +106,16 @@ class Document:
         self.language_id = language_id
         self.source = source
         self.starts = line_starts(source)
-        self._tree: Tree | None = parse(source)
+        self._tree: Forest | None = Forest(source)
         # What changed since the last analysis (for re-analysing only that).
         self.changes = ChangeLog()
 
     @property
-    def tree(self) -> Tree:
-        """The syntax tree (parsed again if it was dropped to save memory)."""
+    def tree(self) -> Forest:
+        """The syntax tree (parsed again if it was dropped to save memory): one tree, or
+        one per chunk of a large file once it is edited (see ``drain_ls.forest``)."""
         if self._tree is None:
-            self._tree = parse(self.source)
+            self._tree = Forest(self.source)
         return self._tree
 
     def drop_tree(self) -> None:
@@ -186,19 +186,10 @@ class Document:
         old = self.source
         source = old[:start] + new + old[end:]
         new_end = start + len(new)
-        old_tree = self.tree
-        old_tree.edit(
-            start_byte=start,
-            old_end_byte=end,
-            new_end_byte=new_end,
-            start_point=_ts_point(old, start),
-            old_end_point=_ts_point(old, end),
-            new_end_point=_ts_point(source, new_end),
-        )
+        forest = self.tree
         self._splice_lines(source, start, end, new_end)
         self.source = source
-        tree = self._tree = parse(source, old_tree)
-        changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
+        changed = forest.edit(source, start, end, new_end)
         self.changes.add(start, end, new_end, _words_around(old, start, end), changed)
         if version is not None:
             self.version = version
@@ -207,7 +198,7 @@ class Document:
         """Replace the whole text (a full-document change)."""
         self.source = text.encode("utf-8", errors="surrogateescape")
         self.starts = line_starts(self.source)
-        self._tree = parse(self.source)
+        self._tree = Forest(self.source)
         self.changes.full = True
         if version is not None:
             self.version = version
@@ -239,10 +230,3 @@ def _words_around(source: bytes, start: int, end: int) -> bytes:
     while end < len(source) and source[end] in IDENTIFIER_BYTES:
         end += 1
     return source[start:end]
-
-
-def _ts_point(source: bytes, offset: int) -> Point:
-    """tree-sitter's point of a byte offset: rows count ``\\n`` only, columns are bytes."""
-    row = source.count(b"\n", 0, offset)
-    line_start = source.rfind(b"\n", 0, offset) + 1
-    return Point(row, offset - line_start)

@@ -74,14 +74,14 @@ def to_units(line_text: str, chars: int, encoding: str) -> int:
 
 
 def tree_shape(tree):  # type: ignore[no-untyped-def]
-    out = []
-    cursor = tree.walk()
-    stack = [tree.root_node]
+    """Every node below the module (a ``Tree`` or a document's chunked ``Forest``)."""
+    root = tree.root_node
+    out = [("module", root.has_error)]
+    stack = list(reversed(root.children))
     while stack:
         node = stack.pop()
         out.append((node.type, node.start_byte, node.end_byte, node.is_missing))
         stack.extend(reversed(node.children))
-    del cursor
     return out
 
 

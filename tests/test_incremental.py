@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drain_ls import forest
 from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.incremental import ChangeLog, IncrementalChecker
 from drain_ls.documents import Document
@@ -75,9 +79,19 @@ def edit_sequences(draw: st.DrawFn) -> list[tuple[float, float, str]]:
     return edits
 
 
+# Documents this small are one tree; with a chunk size of a line or three they are cut into
+# chunks (drain_ls.forest) at their first edit, as large files are.
+@pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1, 3])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edit_sequences(), st.booleans())
-def test_incremental_equals_fresh(edits: list[tuple[float, int, str]], batch: bool) -> None:
+@given(edits=edit_sequences(), batch=st.booleans())
+def test_incremental_equals_fresh(
+    chunk_lines: int, edits: list[tuple[float, int, str]], batch: bool
+) -> None:
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        _check_incremental_equals_fresh(edits, batch)
+
+
+def _check_incremental_equals_fresh(edits: list[tuple[float, int, str]], batch: bool) -> None:
     doc = Document("file:///m.py", START.encode(), 1)
     check = CheckSettings()
     checker = IncrementalChecker("/tmp/m.py", check)
@@ -103,6 +117,10 @@ def test_incremental_equals_fresh(edits: list[tuple[float, int, str]], batch: bo
         assert bool(incremental_e999) == doc.tree.root_node.has_error
         if fresh_e999:
             assert incremental_e999
+        if not doc.tree.root_node.has_error:
+            # Chunks or not, an error-free document is analysed as a parse of the whole.
+            whole = check_source(doc.source, "/tmp/m.py", check, tolerant=True)
+            assert shape(incremental) == shape(whole)
 
 
 def test_change_log_moves_offsets_and_drops_edited_ones() -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tree_sitter import Tree
-
 from drain_ls.analysis.docstrings import (
     MEMBER_HOLDERS,
     is_private_module,
@@ -21,7 +19,7 @@ from drain_ls.analysis.imports import (
 )
 from drain_ls.analysis.model import ALL_CODES, Finding
 from drain_ls.analysis.noqa import NoqaMap
-from drain_ls.analysis.source import LineIndex, parse
+from drain_ls.analysis.source import LineIndex, Syntax, parse
 from drain_ls.analysis.syntax import syntax_error
 
 DOCSTRING_STYLES = ("google", "numpy", "sphinx")
@@ -39,7 +37,7 @@ def check_source(
     source: bytes,
     path: str,
     settings: CheckSettings | None = None,
-    tree: Tree | None = None,
+    tree: Syntax | None = None,
     tolerant: bool = False,
 ) -> list[Finding]:
     """All findings for ``source`` (the contents of ``path``), sorted by position.
@@ -67,7 +65,7 @@ def check_source(
     return findings
 
 
-def _outside_errors(findings: list[Finding], tree: Tree, source: bytes) -> list[Finding]:
+def _outside_errors(findings: list[Finding], tree: Syntax, source: bytes) -> list[Finding]:
     """Drop the findings that a syntax error's region could make wrong.
 
     The region of an error is the innermost statement around it. An unused import whose name
@@ -88,7 +86,7 @@ def _outside_errors(findings: list[Finding], tree: Tree, source: bytes) -> list[
     return kept
 
 
-def error_regions(tree: Tree) -> list[tuple[int, int]]:
+def error_regions(tree: Syntax) -> list[tuple[int, int]]:
     """Byte ranges of the innermost statements that hold a syntax error.
 
     An error is an ERROR node, a MISSING node, or a node flagged ``has_error`` none of whose
@@ -118,7 +116,7 @@ def error_regions(tree: Tree) -> list[tuple[int, int]]:
     return sorted(regions)
 
 
-def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Tree) -> list[Finding]:
+def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Syntax) -> list[Finding]:
     findings: list[Finding] = []
     root = tree.root_node
     # Both analyses need the imports and __all__: read them once.

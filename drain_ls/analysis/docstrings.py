@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePath
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node
 
 from drain_ls.analysis.exports import is_plain_string
 from drain_ls.analysis.imports import (
@@ -40,6 +40,7 @@ from drain_ls.analysis.imports import (
 )
 from drain_ls.analysis.model import Finding, Fix
 from drain_ls.analysis.skeletons import definition_docstring_fix, module_docstring_fix
+from drain_ls.analysis.source import Syntax
 
 MESSAGES = {
     "D100": "Missing docstring in public module",
@@ -233,7 +234,7 @@ def module_finding(
 
 
 def find_missing_docstrings(
-    tree: Tree, source: bytes, path: str, *, style: str = "google"
+    tree: Syntax, source: bytes, path: str, *, style: str = "google"
 ) -> list[Finding]:
     """D100-D107 findings, each with a fix that inserts a skeleton docstring."""
     root = tree.root_node

@@ -25,11 +25,11 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node
 
 from drain_ls.analysis.exports import find_exports
 from drain_ls.analysis.model import Edit, Finding, Fix
-from drain_ls.analysis.source import LineIndex, word_occurrences
+from drain_ls.analysis.source import LineIndex, Syntax, word_occurrences
 
 INFINITY = 1 << 62
 # A witness that is no offset: the result rests on more than a use (an exemption).
@@ -184,7 +184,10 @@ class _Resolver:
         scope = self.scopes.get(node.id)
         if scope is None:
             if node.type == "module" or node.parent is None:
-                # The root (an ERROR node when the whole file fails to parse) is the module.
+                # The root (an ERROR node when the whole file fails to parse) is the module;
+                # so is the root of each chunk of a chunked document (drain_ls.forest).
+                if self.scopes:
+                    return self.module
                 scope = _Scope(node, None, False, 0)
             else:
                 parent = self.scope_of(node)
@@ -560,7 +563,8 @@ def import_bindings_by_name(root: Node, source: bytes) -> dict[str, list[ImportB
         return by_name
     for statement in find_import_statements(root, source):
         for binding in import_bindings(statement):
-            by_name.setdefault(binding.name, []).append(binding)
+            if binding.name:  # not a name tree-sitter put in as missing
+                by_name.setdefault(binding.name, []).append(binding)
     return by_name
 
 
@@ -608,7 +612,7 @@ def unused_import_findings(unused: list[ImportBinding], source: bytes, path: str
     return _findings(unused, source, os.path.basename(path) == "__init__.py")
 
 
-def find_unused_imports(tree: Tree, source: bytes, path: str = "") -> list[Finding]:
+def find_unused_imports(tree: Syntax, source: bytes, path: str = "") -> list[Finding]:
     """F401 findings, each with a fix that removes the unused names."""
     root = tree.root_node
     by_name = import_bindings_by_name(root, source)
@@ -876,7 +880,7 @@ def _redundant_alias_fix(binding: ImportBinding) -> Fix | None:
     )
 
 
-def remove_one_import_fix(tree: Tree, source: bytes, start: int, end: int) -> Fix | None:
+def remove_one_import_fix(tree: Syntax, source: bytes, start: int, end: int) -> Fix | None:
     """A fix that removes only the import binding whose name spans bytes ``[start, end)``."""
     node = tree.root_node.descendant_for_byte_range(start, end)
     while node is not None and node.type not in ("import_statement", "import_from_statement"):

@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import partial
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node
 
 from drain_ls.analysis.checker import CheckSettings, _outside_errors, error_regions
 from drain_ls.analysis.docstrings import (
@@ -47,7 +47,7 @@ from drain_ls.analysis.imports import (
 )
 from drain_ls.analysis.model import Finding
 from drain_ls.analysis.noqa import NoqaMap
-from drain_ls.analysis.source import LineIndex, word_occurrences
+from drain_ls.analysis.source import LineIndex, Syntax, word_occurrences
 from drain_ls.analysis.syntax import first_error_offset
 
 _STATEMENT_PARENTS = frozenset({"module", "block"})
@@ -147,7 +147,7 @@ class IncrementalChecker:
         self._bindings: dict[str, list[int]] = {}
         self._exports_memo: tuple[list[tuple[bool, bytes]], frozenset[str] | None] | None = None
 
-    def check(self, source: bytes, tree: Tree, changes: ChangeLog | None = None) -> list[Finding]:
+    def check(self, source: bytes, tree: Syntax, changes: ChangeLog | None = None) -> list[Finding]:
         """All findings of this version; ``changes`` says what changed since the last call."""
         if self.path.endswith(".pyi"):
             return []
@@ -427,7 +427,7 @@ def _statement_at(root: Node, offset: int) -> Node | None:
     return None
 
 
-def syntax_error_in_region(source: bytes, tree: Tree) -> Finding | None:
+def syntax_error_in_region(source: bytes, tree: Syntax) -> Finding | None:
     """The first syntax error, for the editor, at keystroke speed.
 
     tree-sitter finds it; CPython's compiler, run on the module-level statement around it

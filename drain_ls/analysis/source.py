@@ -10,6 +10,7 @@ import re
 from bisect import bisect_right
 from functools import cache
 from itertools import accumulate
+from typing import Protocol
 
 import tree_sitter_python
 from tree_sitter import Language, Node, Parser, Tree
@@ -17,6 +18,16 @@ from tree_sitter import Language, Node, Parser, Tree
 PY_LANGUAGE = Language(tree_sitter_python.language())
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+class Syntax(Protocol):
+    """A parse of a whole source: a tree-sitter ``Tree``, or an open document's ``Forest``
+    (``drain_ls.forest``), whose root stands for the module node of its chunks."""
+
+    @property
+    def root_node(self) -> Node:
+        """The module node."""
+        ...
 
 
 @cache
@@ -123,8 +134,10 @@ IDENTIFIER_BYTES = frozenset(
 def word_occurrences(source: bytes, word: bytes) -> list[tuple[int, int]]:
     """Byte ranges where ``word`` occurs as a whole identifier-like word (comments and
     strings included: callers classify each hit with the tree)."""
-    found = []
+    found: list[tuple[int, int]] = []
     size = len(word)
+    if not size:
+        return found
     limit = len(source)
     i = source.find(word)
     while i >= 0:

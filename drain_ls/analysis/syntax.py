@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import warnings
 
-from tree_sitter import Tree
-
 from drain_ls.analysis.model import Finding
-from drain_ls.analysis.source import LineIndex
+from drain_ls.analysis.source import LineIndex, Syntax
 
 
-def syntax_error(source: bytes, path: str, tree: Tree) -> Finding | None:
+def syntax_error(source: bytes, path: str, tree: Syntax) -> Finding | None:
     """The first syntax error of ``source`` as an E999 finding, or None if it compiles."""
     text = source.decode("utf-8", errors="replace")
     index = LineIndex(source)
@@ -52,7 +50,7 @@ def _byte_offset(index: LineIndex, lineno: int | None, col: int | None) -> int:
     return index.starts[row] + len(line[:chars].encode("utf-8"))
 
 
-def first_error_offset(tree: Tree) -> int:
+def first_error_offset(tree: Syntax) -> int:
     """Byte offset of the first ERROR or MISSING node (depth first)."""
     node = tree.root_node
     while True:

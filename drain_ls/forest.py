@@ -1,0 +1,492 @@
+"""A document's syntax tree as one tree-sitter tree per run of module-level statements.
+
+Why: tree-sitter-python's incremental reparse re-lexes everything from an edit to the end of
+the file whenever the edit touches what its external scanner reads (a line start, leading
+indentation, a line break): typing at the start of a line in a 10,000-line module costs as
+much as parsing the whole file (~30 ms; ``benchmarks/reparse/RESULTS.md``). Cut into chunks
+of about ``CHUNK_LINES`` lines at module-level statements that start a line, an edit reparses
+only its own chunk, wherever it falls.
+
+Each chunk is parsed from the whole source with ``included_ranges`` set to its byte range, so
+every node carries document offsets and points: the analysis works on the chunks unchanged,
+through ``ForestRoot``, which stands for the module node and answers the part of tree-sitter's
+``Node`` the analysis uses. Chunks after an edit are moved with ``Tree.edit`` (no parsing).
+
+What the chunks mean:
+
+- When the document parses without an error, the chunks hold exactly the nodes of a parse of
+  the whole document (a chunk starts at a line where a module-level statement starts, and the
+  chunk before it ends clean, so the parser is in the same state there as at the start of a
+  file). The property tests check this against fresh parses of random edit sequences.
+- A chunk has an error exactly when a parse of the whole document would have one: a chunk
+  whose last statement is broken (an unclosed bracket or string that a parse of the whole file
+  would carry on into the next chunk) is merged with the next one, until it is clean or last.
+- With an error, the error stays inside its chunk, where a parse of the whole file may let it
+  run on (an unclosed string swallowing the rest of the file). That is what the editor wants:
+  findings elsewhere stay put while the user types. ``drain-ls check`` parses whole files.
+
+Small files (under ``2 * CHUNK_LINES`` lines) and files that do not parse cleanly when first
+edited stay one tree, reparsed incrementally as a whole, as tree-sitter does.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from functools import cache
+from typing import cast
+
+from tree_sitter import Node, Parser, Point, Range, Tree
+
+from drain_ls.analysis.source import PY_LANGUAGE, parse
+
+# Lines per chunk: an edit reparses at most about this many lines (~0.5 ms).
+CHUNK_LINES = 200
+# A chunk grown this much larger (by merges) is cut again once it parses cleanly.
+_RESPLIT_FACTOR = 4
+
+# A line that does not start a module-level statement of its own: blank or indented, a
+# comment (it may sit inside an indented block), a closing bracket, or a clause that
+# continues the statement before it.
+_CONTINUATION = re.compile(rb"[ \t\f\r\n#)\]}]|(?:else|elif|except|finally|case)\b")
+
+
+@cache
+def _chunk_parser() -> Parser:
+    # A parser of its own: its included ranges change at every chunk parse.
+    return Parser(PY_LANGUAGE)
+
+
+def starts_statement(source: bytes, offset: int) -> bool:
+    """Whether ``offset`` is a line start where a new module-level statement may start."""
+    if offset >= len(source):
+        return True
+    if offset > 0 and source[offset - 1] not in b"\n\r":
+        return False
+    return _CONTINUATION.match(source, offset) is None
+
+
+def _open_at_end(tree: Tree) -> bool:
+    """Whether the chunk's last statement is broken (it may go on in the next chunk)."""
+    root = tree.root_node
+    if not root.has_error:
+        return False
+    if root.type == "ERROR":
+        return True
+    for child in reversed(root.children):
+        if child.type == "comment":
+            continue
+        return child.has_error or child.is_missing or child.type == "ERROR"
+    return True
+
+
+_LEXICAL = re.compile(rb"""[#'"()\[\]{}\\]""")
+_LINE_END = re.compile(rb"[\r\n]")
+
+
+def lexically_open(source: bytes, begin: int, end: int) -> bool:
+    """Whether Python's tokenizer, started on a fresh line at ``begin``, is still inside
+    brackets, inside a string, or after a line-continuation backslash at ``end``: then the
+    text after ``end`` continues what comes before it, and ``end`` cannot end a chunk.
+
+    Only strings, comments, brackets and backslashes matter; anything unusual (an odd
+    f-string) can only make it answer True, which merges chunks: slower, never wrong."""
+    depth = 0
+    pos = begin
+    search = _LEXICAL.search
+    while True:
+        match = search(source, pos, end)
+        if match is None:
+            return depth > 0
+        at = match.start()
+        char = source[at]
+        pos = at + 1
+        if char == 0x23:  # a comment, to the end of its line
+            line_end = _LINE_END.search(source, pos, end)
+            if line_end is None:
+                return depth > 0
+            pos = line_end.start()
+        elif char in b"([{":
+            depth += 1
+        elif char in b")]}":
+            depth = max(0, depth - 1)
+        elif char == 0x5C:  # a backslash: the line goes on
+            if pos >= end:
+                return True
+            pos += 2 if source[pos : pos + 2] == b"\r\n" else 1
+        else:
+            closed = _string_end(source, at, end)
+            if closed < 0:
+                return True
+            pos = closed
+
+
+def _string_end(source: bytes, at: int, end: int) -> int:
+    """Where the string literal opening at ``at`` ends (-1: it does not end before ``end``).
+    A one-quote string also ends, unclosed, at a line break without a backslash."""
+    quote = source[at : at + 3]
+    if quote not in (b'"""', b"'''"):
+        quote = source[at : at + 1]
+    pos = at + len(quote)
+    one_line = len(quote) == 1
+    while True:
+        close = source.find(quote, pos, end)
+        if one_line:
+            line_end = _LINE_END.search(source, pos, close if close >= 0 else end)
+            if line_end is not None and not _escaped(source, line_end.start(), pos):
+                return line_end.start()
+        if close < 0:
+            return -1
+        if _escaped(source, close, pos):
+            pos = close + 1
+            continue
+        return close + len(quote)
+
+
+def _escaped(source: bytes, offset: int, floor: int) -> bool:
+    """Whether the byte at ``offset`` follows an odd number of backslashes."""
+    count = 0
+    offset -= 1
+    while offset >= floor and source[offset] == 0x5C:
+        count += 1
+        offset -= 1
+    return count % 2 == 1
+
+
+class Forest:
+    """The syntax of one document: a tree per chunk of module-level statements."""
+
+    __slots__ = ("_root", "source", "starts", "trees")
+
+    def __init__(self, source: bytes, tree: Tree | None = None) -> None:
+        """The syntax of ``source`` (``tree``: its parse, when already made), as one tree."""
+        self.source = source
+        self.starts = [0]
+        self.trees = [tree if tree is not None else parse(source)]
+        self._root: ForestRoot | None = None
+
+    @property
+    def root_node(self) -> Node:
+        """The module: the root of the one tree, or a ``ForestRoot`` over the chunks."""
+        if len(self.trees) == 1:
+            return self.trees[0].root_node
+        if self._root is None:
+            self._root = ForestRoot(self)
+        return cast(Node, self._root)
+
+    def end_of(self, index: int) -> int:
+        """Where chunk ``index`` ends (the next one's start, or the end of the source)."""
+        return self.starts[index + 1] if index + 1 < len(self.starts) else len(self.source)
+
+    def chunk_at(self, offset: int) -> int:
+        """The index of the chunk holding ``offset`` (at a boundary: the later chunk)."""
+        return bisect_right(self.starts, offset) - 1
+
+    # -- edits ----------------------------------------------------------------------------
+
+    def edit(self, source: bytes, start: int, old_end: int, new_end: int) -> list[tuple[int, int]]:
+        """Bytes ``[start, old_end)`` of the old source became ``[start, new_end)`` of
+        ``source``: reparse what that touches; return the byte ranges whose syntax changed."""
+        old_source = self.source
+        start_point, old_end_point = _point_in(old_source, start), _point_in(old_source, old_end)
+        new_end_point = _point_in(source, new_end)
+        if len(self.trees) == 1 and self._splittable():
+            self._split(old_source, 0)
+        self._root = None
+        self.source = source
+
+        def edit(tree: Tree) -> None:
+            tree.edit(
+                start_byte=start,
+                old_end_byte=old_end,
+                new_end_byte=new_end,
+                start_point=start_point,
+                old_end_point=old_end_point,
+                new_end_point=new_end_point,
+            )
+
+        if len(self.trees) == 1:
+            old = self.trees[0]
+            edit(old)
+            tree = parse(source, old)
+            if tree.root_node.has_error:
+                # tree-sitter's reparse may recover from an error otherwise than a parse of
+                # the text would (even see one where there is none): parse it afresh.
+                self.trees[0] = parse(source)
+                return [(0, len(source))]
+            self.trees[0] = tree
+            return [(r.start_byte, r.end_byte) for r in old.changed_ranges(tree)]
+
+        first = self.chunk_at(start)
+        last = max(first, self.chunk_at(max(start, old_end - 1)))
+        delta = new_end - old_end
+        # The chunks after the edit only move: told so, then parsed again with all their
+        # nodes reused (py-tree-sitter forgets the text of an edited tree's nodes).
+        parser = _chunk_parser()
+        for moved in self.trees[last + 1 :]:
+            edit(moved)
+        old_tree: Tree | None = None
+        if first == last:
+            old_tree = self.trees[first]
+            edit(old_tree)
+        self.starts[first + 1 :] = [s + delta for s in self.starts[last + 1 :]]
+        self.trees[first + 1 :] = self.trees[last + 1 :]
+        for index in range(first + 1, len(self.trees)):
+            moved = self.trees[index]
+            parser.included_ranges = moved.included_ranges
+            self.trees[index] = parser.parse(source, moved)
+        return self._reparse(first, old_tree)
+
+    def _reparse(self, index: int, old_tree: Tree | None) -> list[tuple[int, int]]:
+        """Parse chunk ``index`` again after an edit inside it, merging it with its
+        neighbours until its boundaries are sound; return the ranges that changed.
+
+        ``old_tree``: the chunk's tree, edited to match the new source (None when the edit
+        spanned chunks: no tree matches it)."""
+        source = self.source
+        merged = old_tree is None
+        if self.starts[index] == self.end_of(index) and len(self.starts) > 1:
+            # The edit emptied the chunk: a neighbour (unchanged) takes its place.
+            if index + 1 < len(self.starts):
+                del self.starts[index + 1]
+                del self.trees[index]
+            else:
+                del self.starts[index]
+                del self.trees[index]
+                index -= 1
+            old_tree, merged = self.trees[index], True
+        # Its start must still open a statement on a line of its own, and so must the next.
+        while index > 0 and not starts_statement(source, self.starts[index]):
+            index = self._merge_next(index - 1)
+            old_tree = old_tree if old_tree is not None else self.trees[index]
+            merged = True
+        while index + 1 < len(self.starts) and not starts_statement(source, self.starts[index + 1]):
+            self._merge_next(index)
+            merged = True
+        tree = self._parse_chunk(index, old_tree)
+        if old_tree is not None and tree.root_node.has_error:
+            # As in the one-tree case: an error is what a parse of the text gives.
+            tree, merged = self._parse_chunk(index, None), True
+        # A chunk broken at its end, or whose text leaves a string or brackets open, may be
+        # continued by the next one: grow it.
+        while index + 1 < len(self.starts) and self._continues(index, tree):
+            self._merge_next(index)
+            merged = True
+            # Afresh: tree-sitter does not reuse a tree parsed with other included ranges
+            # exactly as a fresh parse would around the error.
+            tree = self._parse_chunk(index, None)
+        self.trees[index] = tree
+        begin, end = self.starts[index], self.end_of(index)
+        if merged or old_tree is None:
+            changed = [(begin, end)]
+        else:
+            changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
+        if not tree.root_node.has_error and (
+            source.count(b"\n", begin, end) > _RESPLIT_FACTOR * CHUNK_LINES
+        ):
+            self._split(source, index)
+        return changed
+
+    def _continues(self, index: int, tree: Tree) -> bool:
+        """Whether chunk ``index`` (parsed as ``tree``) may go on into the next chunk."""
+        if _open_at_end(tree):
+            return True
+        root = tree.root_node
+        begin, end = self.starts[index], self.end_of(index)
+        if not root.has_error:
+            # Clean: only its last statement can leave a string open (tree-sitter takes an
+            # unclosed string at the end of its text for a whole one).
+            last = root.children[-1] if root.child_count else None
+            begin = last.start_byte if last is not None else begin
+        return lexically_open(self.source, begin, end)
+
+    def _merge_next(self, index: int) -> int:
+        """Chunk ``index + 1`` becomes part of chunk ``index`` (whose tree stays, to be
+        reparsed by the caller)."""
+        del self.starts[index + 1]
+        del self.trees[index + 1]
+        return index
+
+    def _parse_chunk(self, index: int, old_tree: Tree | None) -> Tree:
+        begin, end = self.starts[index], self.end_of(index)
+        parser = _chunk_parser()
+        parser.included_ranges = [Range(self._point(begin), self._point(end), begin, end)]
+        if old_tree is None:
+            return parser.parse(self.source)
+        return parser.parse(self.source, old_tree)
+
+    def _point(self, offset: int) -> Point:
+        """tree-sitter's point of a chunk boundary (or of the end): from the ranges of the
+        trees around it, which ``Tree.edit`` keeps up to date, else counted."""
+        index = self.chunk_at(offset)
+        for near in (index, index - 1):
+            if 0 <= near < len(self.trees):
+                for known in self.trees[near].included_ranges[:1]:
+                    if known.start_byte == offset:
+                        return known.start_point
+                    if known.end_byte == offset:
+                        return known.end_point
+        return _point_in(self.source, offset)
+
+    # -- chunking -------------------------------------------------------------------------
+
+    def _splittable(self) -> bool:
+        return self.source.count(b"\n") >= 2 * CHUNK_LINES
+
+    def _split(self, source: bytes, index: int) -> None:
+        """Cut chunk ``index`` of ``source`` at module-level statements that start a line
+        after text that leaves nothing open, about every ``CHUNK_LINES`` lines, and parse
+        the pieces afresh (merging again any that may go on into the next)."""
+        begin, end = self.starts[index], self.end_of(index)
+        cuts = []
+        last = begin
+        for child in self.trees[index].root_node.children:
+            offset = child.start_byte
+            if (
+                offset <= last
+                or child.type in ("comment", "ERROR")
+                or not starts_statement(source, offset)
+                or source.count(b"\n", last, offset) < CHUNK_LINES
+                or lexically_open(source, last, offset)
+            ):
+                continue
+            cuts.append(offset)
+            last = offset
+        if cuts and source.count(b"\n", cuts[-1], end) < CHUNK_LINES // 2:
+            cuts.pop()  # no small chunk at the end
+        if not cuts:
+            return
+        self.starts[index + 1 : index + 1] = cuts
+        self.trees[index : index + 1] = [self.trees[index]] * (len(cuts) + 1)
+        i = index
+        while i < index + len(cuts) + 1 and i < len(self.trees):
+            tree = self._parse_chunk(i, None)
+            while i + 1 < len(self.starts) and self._continues(i, tree):
+                self._merge_next(i)
+                cuts.pop()
+                tree = self._parse_chunk(i, None)
+            self.trees[i] = tree
+            i += 1
+        self._root = None
+
+
+def _point_in(source: bytes, offset: int) -> Point:
+    """tree-sitter's point of a byte offset: rows count ``\\n`` only, columns are bytes."""
+    row = source.count(b"\n", 0, offset)
+    line_start = source.rfind(b"\n", 0, offset) + 1
+    return Point(row, offset - line_start)
+
+
+class ForestRoot:
+    """The module node of a chunked document: what the analysis asks of a root ``Node``."""
+
+    __slots__ = ("_children", "_forest", "_named")
+
+    type = "module"
+    parent = None
+    is_missing = False
+    is_named = True
+    is_error = False
+
+    def __init__(self, forest: Forest) -> None:
+        """The root over the chunks of ``forest`` (valid until its next edit)."""
+        self._forest = forest
+        self._children: list[Node] | None = None
+        self._named: list[Node] | None = None
+
+    @property
+    def id(self) -> int:
+        """An identity no node of the chunk trees has."""
+        return id(self)
+
+    @property
+    def roots(self) -> Iterator[Node]:
+        """The chunks' module nodes."""
+        return (tree.root_node for tree in self._forest.trees)
+
+    @property
+    def children(self) -> list[Node]:
+        """The module-level nodes of every chunk, in order."""
+        if self._children is None:
+            self._children = [child for root in self.roots for child in root.children]
+        return self._children
+
+    @property
+    def named_children(self) -> list[Node]:
+        """The named module-level nodes of every chunk, in order."""
+        if self._named is None:
+            self._named = [child for root in self.roots for child in root.named_children]
+        return self._named
+
+    @property
+    def child_count(self) -> int:
+        """How many module-level nodes."""
+        return len(self.children)
+
+    @property
+    def named_child_count(self) -> int:
+        """How many named module-level nodes."""
+        return len(self.named_children)
+
+    def child(self, index: int) -> Node | None:
+        """The module-level node at ``index``."""
+        children = self.children
+        return children[index] if -len(children) <= index < len(children) else None
+
+    def named_child(self, index: int) -> Node | None:
+        """The named module-level node at ``index``."""
+        named = self.named_children
+        return named[index] if -len(named) <= index < len(named) else None
+
+    def child_by_field_name(self, name: str) -> Node | None:
+        """Modules have no fields."""
+        return None
+
+    @property
+    def has_error(self) -> bool:
+        """Whether a chunk has a syntax error."""
+        return any(root.has_error for root in self.roots)
+
+    @property
+    def start_byte(self) -> int:
+        """Where the first chunk's module node starts."""
+        return self._forest.trees[0].root_node.start_byte
+
+    @property
+    def end_byte(self) -> int:
+        """Where the last chunk's module node ends."""
+        return self._forest.trees[-1].root_node.end_byte
+
+    @property
+    def start_point(self) -> Point:
+        """The point of ``start_byte``."""
+        return self._forest.trees[0].root_node.start_point
+
+    @property
+    def end_point(self) -> Point:
+        """The point of ``end_byte``."""
+        return self._forest.trees[-1].root_node.end_point
+
+    @property
+    def text(self) -> bytes:
+        """The module's text."""
+        return self._forest.source[self.start_byte : self.end_byte]
+
+    def descendant_for_byte_range(self, start: int, end: int) -> Node | None:
+        """The smallest node spanning ``[start, end]``: inside a chunk, the chunk tree's
+        answer; across chunks, the module itself."""
+        forest = self._forest
+        index = forest.chunk_at(start)
+        if end > forest.end_of(index):
+            return cast(Node, self)
+        return forest.trees[index].root_node.descendant_for_byte_range(start, end)
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"<ForestRoot chunks={len(self._forest.trees)} end={self.end_byte}>"

@@ -1,0 +1,265 @@
+"""A large document as one tree per chunk (drain_ls.forest): the same syntax as a parse of
+the whole text while it parses cleanly, errors kept inside their chunk otherwise."""
+
+from __future__ import annotations
+
+import random
+import sysconfig
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tree_sitter import Node, Parser, Point, Range
+
+from drain_ls import forest
+from drain_ls.analysis.source import PY_LANGUAGE, parse
+from drain_ls.documents import Document
+from drain_ls.forest import ForestRoot, starts_statement
+
+START = '''"""Module."""
+import os
+
+
+def f(x):
+    return os.path.join(
+        x,
+        "a",
+    )
+
+
+class C:
+    """C."""
+
+    def m(self):
+        s = """
+def not_a_statement():
+"""
+        return s
+
+
+if os:
+    pass
+else:
+    pass
+
+x = [
+    1,
+]
+try:
+    import re
+except ImportError:
+    re = None
+'''
+
+# Pieces that open and close brackets and strings, indent, dedent and continue statements.
+PIECES = [
+    "x",
+    " ",
+    "    ",
+    "\n",
+    "\r\n",
+    "(",
+    ")",
+    "[",
+    "]",
+    '"""',
+    "'",
+    "#",
+    ":",
+    "\\\n",
+    "else:\n",
+    "except:\n",
+    "def g():\n    return 1\n",
+    "class D:\n    pass\n",
+    "@dec\n",
+    "é",
+    "if x:\n",
+    "\n\n",
+]
+
+
+def shape(node: Node) -> list[tuple[str, int, int, bool]]:
+    """Every node below ``node``, depth first."""
+    out = []
+    stack = list(reversed(node.children))
+    while stack:
+        n = stack.pop()
+        out.append((n.type, n.start_byte, n.end_byte, n.is_missing))
+        stack.extend(reversed(n.children))
+    return out
+
+
+def fresh_chunk(source: bytes, begin: int, end: int) -> Node:
+    parser = Parser(PY_LANGUAGE)
+    point = forest._point_in
+    parser.included_ranges = [Range(point(source, begin), point(source, end), begin, end)]
+    return parser.parse(source).root_node
+
+
+def assert_sound(doc: Document) -> None:
+    """The forest's invariants against fresh parses of the document's text."""
+    tree = doc.tree
+    source = doc.source
+    whole = parse(source).root_node
+    # Each chunk is what a fresh parse of its range gives: incremental reparses are exact.
+    # tree-sitter's incremental reparse recovers from some errors otherwise than a fresh
+    # parse would: the nodes must be the same when the chunk is clean, the errors the same.
+    for i, chunk in enumerate(tree.trees):
+        begin, end = tree.starts[i], tree.end_of(i)
+        fresh = fresh_chunk(source, begin, end)
+        assert chunk.root_node.has_error == fresh.has_error, i
+        if not fresh.has_error:
+            assert shape(chunk.root_node) == shape(fresh), i
+        for child in chunk.root_node.children:  # text is there, even in chunks that moved
+            assert child.text == source[child.start_byte : child.end_byte]
+        if i:
+            assert starts_statement(source, begin)
+            assert not forest.lexically_open(source, tree.starts[i - 1], begin)
+    # Errors where a parse of the whole has them, and the very same nodes when there are none.
+    assert tree.root_node.has_error == whole.has_error
+    if not whole.has_error:
+        assert shape(tree.root_node) == shape(whole)
+
+
+@st.composite
+def sessions(draw: st.DrawFn) -> list[tuple[float, int, str]]:
+    edits = []
+    for _ in range(draw(st.integers(1, 25))):
+        where = draw(st.floats(0, 1))
+        length = draw(st.sampled_from([0, 0, 0, 1, 1, 2, 4, 30]))
+        text = "".join(draw(st.lists(st.sampled_from(PIECES), min_size=0, max_size=3)))
+        edits.append((where, length, text))
+    return edits
+
+
+def line_start_bias(source: bytes, where: float) -> int:
+    """An offset, often at a line start (where reparsing is costly and chunks merge)."""
+    offset = int(where * len(source))
+    if int(where * 1000) % 3 == 0:
+        offset = source.rfind(b"\n", 0, offset) + 1
+    while offset < len(source) and (source[offset] & 0xC0) == 0x80:
+        offset += 1  # not inside a UTF-8 sequence
+    return offset
+
+
+@pytest.mark.parametrize("chunk_lines", [1, 2, 5])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=sessions())
+def test_edits_keep_the_chunks_sound(chunk_lines: int, edits: list[tuple[float, int, str]]) -> None:
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        doc = Document("file:///m.py", START.encode(), 1)
+        for where, length, text in edits:
+            start = line_start_bias(doc.source, where)
+            end = min(len(doc.source), start + length)
+            while end < len(doc.source) and (doc.source[end] & 0xC0) == 0x80:
+                end += 1
+            doc.replace(start, end, text)
+            assert_sound(doc)
+
+
+def test_a_large_file_is_chunked_at_its_first_edit_and_edits_reparse_one_chunk() -> None:
+    text = (Path(sysconfig.get_paths()["stdlib"]) / "typing.py").read_bytes()
+    doc = Document("file:///typing.py", text, 1)
+    assert len(doc.tree.trees) == 1
+    assert isinstance(doc.tree.root_node, Node)
+    offset = text.index(b"\ndef overload(") + 1
+    doc.replace(offset, offset, "x = 1 +\n")  # an error until it is undone
+    chunks = len(doc.tree.trees)
+    assert chunks >= len(text.splitlines()) // (2 * forest.CHUNK_LINES)
+    assert isinstance(doc.tree.root_node, ForestRoot)
+    assert doc.tree.root_node.has_error
+    # The error stays in its chunk: the chunks after it are what a fresh parse gives.
+    errors = [i for i, t in enumerate(doc.tree.trees) if t.root_node.has_error]
+    assert len(errors) == 1
+    assert_sound(doc)
+    doc.replace(offset, offset + len("x = 1 +\n"), "")
+    assert_sound(doc)
+    assert not doc.tree.root_node.has_error
+    assert len(doc.tree.trees) >= chunks - 1
+
+
+def test_an_unclosed_string_grows_its_chunk_and_closing_it_restores_the_parse() -> None:
+    with patch.object(forest, "CHUNK_LINES", 2):
+        body = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(20))
+        doc = Document("file:///m.py", body.encode(), 1)
+        doc.replace(0, 0, "x = 1\n")
+        chunks = len(doc.tree.trees)
+        assert chunks > 5
+        # Commenting out a run of functions with a triple-quoted string, in two edits.
+        a = doc.source.index(b"def f3")
+        doc.replace(a, a, 's = """\n')
+        assert doc.tree.root_node.has_error
+        assert_sound(doc)
+        b = doc.source.index(b"def f7")
+        doc.replace(b, b, '"""\n')
+        assert not doc.tree.root_node.has_error
+        assert_sound(doc)
+        string = [n for n in doc.tree.root_node.named_children if b's = """' in (n.text or b"")]
+        assert string and b"def f6" in (string[0].text or b"")
+
+
+def test_root_answers_like_a_module_node() -> None:
+    with patch.object(forest, "CHUNK_LINES", 1):
+        text = b"import os\n\n\ndef f():\n    return os\n\n\nclass C:\n    pass\n"
+        doc = Document("file:///m.py", text, 1)
+        doc.replace(len(text), len(text), "y = 2\n")
+        root = doc.tree.root_node
+        whole = parse(doc.source).root_node
+        assert isinstance(root, ForestRoot)
+        assert [c.type for c in root.children] == [c.type for c in whole.children]
+        assert root.named_child_count == whole.named_child_count
+        assert root.child(0) is not None and root.child(0).type == "import_statement"
+        assert (
+            root.named_child(-1) is not None and root.named_child(-1).type == "expression_statement"
+        )
+        inner = root.descendant_for_byte_range(
+            text.index(b"os\n\n\nclass"), text.index(b"os\n\n\nclass") + 2
+        )
+        assert inner is not None and inner.type == "identifier" and inner.text == b"os"
+        # A range across two chunks: the module itself.
+        assert root.descendant_for_byte_range(0, len(doc.source) - 1) is root
+        assert not root.has_error and root.end_byte == whole.end_byte
+
+
+def test_edits_at_chunk_boundaries_merge_chunks() -> None:
+    with patch.object(forest, "CHUNK_LINES", 1):
+        text = "".join(f"def f{i}():\n    return {i}\n" for i in range(8))
+        doc = Document("file:///m.py", text.encode(), 1)
+        doc.replace(0, 0, "#\n")
+        before = len(doc.tree.trees)
+        b = doc.source.index(b"def f4")
+        doc.replace(b, b, " ")  # no longer a statement of its own: part of the chunk before
+        assert len(doc.tree.trees) < before
+        assert_sound(doc)
+        doc.replace(b, b + 1, "")
+        assert_sound(doc)
+        # Deleting the line break before a chunk joins its first line to the line before.
+        b = doc.source.index(b"def f6")
+        doc.replace(b - 1, b, "")
+        assert_sound(doc)
+        doc.replace(b - 1, b - 1, "\n")
+        assert_sound(doc)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_typing_session_on_a_stdlib_module_stays_sound(seed: int) -> None:
+    text = (Path(sysconfig.get_paths()["stdlib"]) / "typing.py").read_bytes()
+    doc = Document("file:///typing.py", text, 1)
+    rng = random.Random(seed)
+    for _ in range(40):
+        line = rng.randrange(len(doc.starts))
+        offset = doc.starts[line] + rng.choice([0, 0, 1, 4])
+        offset = min(offset, len(doc.source))
+        char = rng.choice(["x", " ", "(", '"', "\n", ":"])
+        doc.replace(offset, offset, char)
+        assert_sound(doc)
+        doc.replace(offset, offset + 1, "")
+    assert doc.source == text
+    assert_sound(doc)
+    assert not doc.tree.root_node.has_error
+
+
+def test_points_count_newlines_only() -> None:
+    assert forest._point_in(b"a\r\nbc\rd", 7) == Point(1, 4)
