@@ -16,7 +16,7 @@ import time
 import tomllib
 import uuid
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -404,16 +404,13 @@ class DrainServer(LanguageServer):
         else:
             checker = self.checkers.get(uri)
             if checker is None:
+                # Docstring fixes are made from the document when asked for: a stored
+                # factory would keep this version's tree alive.
                 checker = self.checkers[uri] = IncrementalChecker(
-                    self.path_of(uri), self.check_settings
+                    self.path_of(uri), self.check_settings, fix_factories=False
                 )
             try:
-                findings = [
-                    # Docstring fixes are made from the document when asked for: a stored
-                    # factory would keep this version's tree alive.
-                    replace(f, fix_factory=None) if f.fix_factory is not None else f
-                    for f in checker.check(doc.source, doc.tree, doc.changes)
-                ]
+                findings = checker.check(doc.source, doc.tree, doc.changes)
             except Exception:
                 logger.exception("analysis of %s failed", uri)
                 self.checkers.pop(uri, None)
