@@ -66,6 +66,7 @@ class DiagnosticCache:
     __slots__ = ("_by_key",)
 
     def __init__(self) -> None:
+        """An empty cache (a document just opened)."""
         self._by_key: dict[_Key, types.Diagnostic] = {}
 
     def diagnostics(
