@@ -16,7 +16,7 @@ import time
 import tomllib
 import uuid
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,7 +48,7 @@ from drain_ls.drains import (
     preview,
     sha,
 )
-from drain_ls.features.diagnostics import to_diagnostics, to_range
+from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_range
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.review import REVIEW, ReviewOptions, ReviewResult, gather, read_result, review_tasks
@@ -144,11 +144,13 @@ class DrainServer(LanguageServer):
             "drain-ls",
             __version__,
             protocol_cls=DrainProtocol,
+            converter_factory=make_converter,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
         )
         self.documents: dict[str, Document] = {}
         self.analyses: dict[str, Analysis] = {}
         self.checkers: dict[str, IncrementalChecker] = {}
+        self._diagnostic_caches: dict[str, DiagnosticCache] = {}
         self.settings = Settings()
         self.file_layer: dict[str, Any] = {}
         self.init_layer: dict[str, Any] = {}
@@ -287,6 +289,7 @@ class DrainServer(LanguageServer):
         """A new document, analysed at once."""
         data = text.encode("utf-8", errors="surrogateescape")
         self.documents[uri] = Document(uri, data, version, self.encoding, language_id)
+        self._diagnostic_caches.pop(uri, None)
         if self.scheduler is not None:
             self.scheduler.activity()
         self.analyse(uri)
@@ -348,6 +351,7 @@ class DrainServer(LanguageServer):
             self.scheduler.forget(uri)
         self.analyses.pop(uri, None)
         self.checkers.pop(uri, None)
+        self._diagnostic_caches.pop(uri, None)
         handle = self._pending.pop(uri, None)
         if handle is not None:
             handle.cancel()
@@ -404,22 +408,27 @@ class DrainServer(LanguageServer):
         else:
             checker = self.checkers.get(uri)
             if checker is None:
+                # Docstring fixes are made from the document when asked for: a stored
+                # factory would keep this version's tree alive.
                 checker = self.checkers[uri] = IncrementalChecker(
-                    self.path_of(uri), self.check_settings
+                    self.path_of(uri), self.check_settings, fix_factories=False
                 )
             try:
-                findings = [
-                    # Docstring fixes are made from the document when asked for: a stored
-                    # factory would keep this version's tree alive.
-                    replace(f, fix_factory=None) if f.fix_factory is not None else f
-                    for f in checker.check(doc.source, doc.tree, doc.changes)
-                ]
+                findings = checker.check(doc.source, doc.tree, doc.changes)
             except Exception:
                 logger.exception("analysis of %s failed", uri)
                 self.checkers.pop(uri, None)
-        doc.changes.reset()
+        changes = doc.changes
+        unchanged_before = (
+            0 if changes.full else min((e[0] for e in changes.edits), default=len(doc.source) + 1)
+        )
+        changes.reset()
         self.touch(uri)
-        diagnostics = to_diagnostics(doc, findings) + self._drain_diagnostics(doc)
+        cache = self._diagnostic_caches.get(uri)
+        if cache is None:
+            cache = self._diagnostic_caches[uri] = DiagnosticCache()
+        diagnostics = cache.diagnostics(doc, findings, unchanged_before)
+        diagnostics += self._drain_diagnostics(doc)
         analysis = Analysis(
             doc.version,
             findings,

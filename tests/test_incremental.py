@@ -66,7 +66,7 @@ SNIPPETS = [
 
 
 def shape(findings):  # type: ignore[no-untyped-def]
-    return [(f.code, f.start, f.end, f.message) for f in findings]
+    return [(f.code, f.start, f.end, f.message, f.noqa_offsets, f.data) for f in findings]
 
 
 @st.composite
@@ -83,18 +83,21 @@ def edit_sequences(draw: st.DrawFn) -> list[tuple[float, float, str]]:
 # chunks (drain_ls.forest) at their first edit, as large files are.
 @pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1, 3])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edits=edit_sequences(), batch=st.booleans())
+@given(edits=edit_sequences(), batch=st.booleans(), fix_factories=st.booleans())
 def test_incremental_equals_fresh(
-    chunk_lines: int, edits: list[tuple[float, int, str]], batch: bool
+    chunk_lines: int, edits: list[tuple[float, int, str]], batch: bool, fix_factories: bool
 ) -> None:
     with patch.object(forest, "CHUNK_LINES", chunk_lines):
-        _check_incremental_equals_fresh(edits, batch)
+        _check_incremental_equals_fresh(edits, batch, fix_factories)
 
 
-def _check_incremental_equals_fresh(edits: list[tuple[float, int, str]], batch: bool) -> None:
+def _check_incremental_equals_fresh(
+    edits: list[tuple[float, int, str]], batch: bool, fix_factories: bool
+) -> None:
     doc = Document("file:///m.py", START.encode(), 1)
     check = CheckSettings()
-    checker = IncrementalChecker("/tmp/m.py", check)
+    # Without fix factories (the server), findings of unmoved statements are reused.
+    checker = IncrementalChecker("/tmp/m.py", check, fix_factories=fix_factories)
     checker.check(doc.source, doc.tree, doc.changes)
     doc.changes.reset()
     for fraction, length, text in edits:
@@ -131,3 +134,48 @@ def test_change_log_moves_offsets_and_drops_edited_ones() -> None:
     assert log.move(11) is None
     log.add(0, 0, 3, b"", [])
     assert log.move(12) == 18
+
+
+BIG = "".join(
+    f"def f{i}(x):\n    return x\n\n\nclass C{i}:\n    def __init__(self):\n        pass\n\n\n"
+    for i in range(40)
+)
+
+
+def _edits_of_big() -> list[tuple[str, int, str]]:
+    """Edits (at the first occurrence of a text, so many bytes replaced by a text) that move
+    findings to other lines and columns, change a message (``__init__`` renamed: D107 becomes
+    D102), make a definition private, add and remove ``__all__`` (the context), between
+    statements and inside them."""
+    return [
+        ("", 0, "\n\n"),  # every finding moves down two lines
+        ("def f3", 0, "x = 1\n"),  # a statement inserted between two
+        ("__init__(self):\n        pass\n\n\ndef f5", 8, "init2"),
+        ("f7(x)", 0, "_"),  # private now
+        ("class C9", 0, "__all__ = ['f1']\n"),  # the context changes
+        ("__all__", len("__all__ = ['f1']\n"), ""),
+        ("        pass\n\n\ndef f39", 0, "    "),  # inside a block
+        ("def f20", len(BIG[BIG.index("def f20") : BIG.index("def f21")]), ""),  # deleted
+        ("def f30", 3, "class"),  # a function becomes a class
+        ("\n\n\ndef f35", 0, " "),  # whitespace between statements
+        ("\n\n\ndef f36", 1, ""),
+        ("", 0, '"""Module."""\n'),
+    ]
+
+
+def test_incremental_equals_fresh_on_a_larger_module() -> None:
+    for fix_factories in (True, False):
+        doc = Document("file:///m.py", BIG.encode(), 1)
+        check = CheckSettings()
+        checker = IncrementalChecker("/tmp/m.py", check, fix_factories=fix_factories)
+        checker.check(doc.source, doc.tree, doc.changes)
+        doc.changes.reset()
+        for anchor, length, text in _edits_of_big():
+            start = doc.source.index(anchor.encode())
+            doc.replace(start, start + length, text)
+            incremental = checker.check(doc.source, doc.tree, doc.changes)
+            doc.changes.reset()
+            fresh = check_source(doc.source, "/tmp/m.py", check, doc.tree, tolerant=True)
+            assert shape(incremental) == shape(fresh)
+            factories = [f.fix_factory is not None for f in incremental if f.code >= "D101"]
+            assert all(factories) if fix_factories else not any(factories)

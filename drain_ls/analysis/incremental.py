@@ -19,8 +19,10 @@ does not report edits inside strings), and the deleted text.
 from __future__ import annotations
 
 import warnings
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import partial
+from operator import attrgetter
 
 from tree_sitter import Node
 
@@ -120,27 +122,137 @@ def _shift_range(r: tuple[int, int], start: int, old_end: int, new_end: int) -> 
 
 # A member finding relative to its module-level statement: code, message, start, end, data.
 _Member = tuple[str, str, int, int, dict[str, object]]
+_start_byte = attrgetter("start_byte")
+_end_byte = attrgetter("end_byte")
 
 
-def _touches(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
-    for s, e in ranges:
-        if s > end:
-            return False
-        if e >= start:
-            return True
-    return False
+class _Entry:
+    """The member findings of one module-level statement, relative to its start, and the
+    findings made from them at the offset the statement had when they were last asked for."""
+
+    __slots__ = ("base", "findings", "members")
+
+    def __init__(self, members: tuple[_Member, ...]) -> None:
+        self.members = members
+        self.base = -1
+        self.findings: list[Finding] = []
+
+    def findings_at(self, base: int) -> list[Finding]:
+        """The findings of the statement when it starts at ``base`` (without fix factories:
+        those hold a version's tree)."""
+        if base != self.base:
+            self.findings = [
+                Finding(
+                    code,
+                    message,
+                    base + start,
+                    base + end,
+                    noqa_offsets=(base + start,),
+                    data=data,
+                )
+                for code, message, start, end, data in self.members
+            ]
+            self.base = base
+        return self.findings
+
+
+_NO_MEMBERS = _Entry(())
+
+
+def _entry(statement: Node, source: bytes, context: MemberContext, style: str) -> _Entry:
+    if statement.type in _NOT_MEMBERS:
+        return _NO_MEMBERS
+    base = statement.start_byte
+    members = tuple(
+        (f.code, f.message, f.start - base, f.end - base, f.data)
+        for f in statement_findings(statement, source, context, style)
+    )
+    return _Entry(members) if members else _NO_MEMBERS
+
+
+class _Statements:
+    """The module-level statements of one version: spans and member findings, in order."""
+
+    __slots__ = ("ends", "entries", "missing", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.entries: list[_Entry] = []
+        # Indices whose entry is still to be computed.
+        self.missing: list[int] = []
+
+    def append_new(
+        self, statement: Node, source: bytes, context: MemberContext, style: str
+    ) -> None:
+        """A statement analysed now."""
+        self.starts.append(statement.start_byte)
+        self.ends.append(statement.end_byte)
+        self.entries.append(_entry(statement, source, context, style))
+
+
+def _take_over(
+    statements: _Statements, run: list[Node], previous: _Statements, changes: ChangeLog
+) -> None:
+    """Append a run of statements that no changed range touches, with the entries of the
+    last version. In bulk when the run maps onto a run of the last version (the same first
+    start and last end, moved back by the edits, and as many statements); else statement by
+    statement by span, and a statement whose span matches none is marked missing."""
+    first, last = run[0], run[-1]
+    old_start, old_end = changes.unmove(first.start_byte), changes.unmove(last.end_byte)
+    if old_start is not None and old_end is not None:
+        k = bisect_left(previous.starts, old_start)
+        stop = k + len(run)
+        if (
+            stop <= len(previous.starts)
+            and previous.starts[k] == old_start
+            and previous.ends[stop - 1] == old_end
+            and first.start_byte - old_start == last.end_byte - old_end
+        ):
+            delta = first.start_byte - old_start
+            if delta:
+                statements.starts.extend([x + delta for x in previous.starts[k:stop]])
+                statements.ends.extend([x + delta for x in previous.ends[k:stop]])
+            else:
+                statements.starts.extend(previous.starts[k:stop])
+                statements.ends.extend(previous.ends[k:stop])
+            statements.entries.extend(previous.entries[k:stop])
+            return
+    spans = dict(
+        zip(zip(previous.starts, previous.ends, strict=True), previous.entries, strict=True)
+    )
+    for statement in run:
+        base, stop = statement.start_byte, statement.end_byte
+        old_start, old_end = changes.unmove(base), changes.unmove(stop)
+        entry = (
+            spans.get((old_start, old_end))
+            if old_start is not None and old_end is not None
+            else None
+        )
+        if entry is None:
+            statements.missing.append(len(statements.entries))
+            entry = _NO_MEMBERS
+        statements.starts.append(base)
+        statements.ends.append(stop)
+        statements.entries.append(entry)
 
 
 class IncrementalChecker:
     """The findings of successive versions of one document."""
 
-    def __init__(self, path: str, settings: CheckSettings) -> None:
-        """A checker for the document at ``path`` (its name decides module privacy)."""
+    def __init__(self, path: str, settings: CheckSettings, fix_factories: bool = True) -> None:
+        """A checker for the document at ``path`` (its name decides module privacy).
+
+        With ``fix_factories`` off, docstring findings carry no ``fix_factory`` (a factory
+        holds the version's tree) and the findings of unmoved statements are reused as they
+        are from one version to the next.
+        """
         self.path = path
         self.settings = settings
+        self._fix_factories = fix_factories
         self._private = is_private_module(path)
-        # Member findings of the last version per module-level statement span.
-        self._statements: dict[tuple[int, int], list[_Member]] = {}
+        # The module-level statements of the last version, with their member findings.
+        self._statements: _Statements | None = None
         self._context: MemberContext | None = None
         self._unused: dict[str, list[int]] | None = None
         self._witnesses: dict[str, list[list[int]]] = {}
@@ -211,38 +323,38 @@ class IncrementalChecker:
     def _docstrings(
         self, root: Node, source: bytes, context: MemberContext, changes: ChangeLog | None
     ) -> list[Finding]:
-        """Member findings per module-level statement; a statement whose span maps back to
-        a span of the last version and that no changed range touches keeps its result
-        (same text, and tree-sitter reports structure changes among the changed ranges)."""
+        """Member findings per module-level statement.
+
+        The statements no changed range touches are skipped in bulk: each run of them
+        between two changed regions is the run of the last version that starts and ends at
+        the same (moved) offsets, with as many statements (same text, and tree-sitter reports
+        structure changes among the changed ranges). Only the statements around the changes
+        are analysed again, so an edit costs O(changed statements), not O(statements).
+        """
         findings: list[Finding] = []
-        module = module_finding(root, source, self.path)
+        module = module_finding(root, source, self.path, self._private)
         if module is not None:
             findings.append(module)
         if self._private:
             return findings
         style = self.settings.docstring_style
-        reuse = changes is not None and context == self._context
-        ranges = sorted(changes.ranges) if changes is not None else []
+        children = root.named_children
         previous = self._statements
-        memo: dict[tuple[int, int], list[_Member]] = {}
-        for statement in root.named_children:
-            kind = statement.type
-            if kind in _NOT_MEMBERS:
+        if changes is None or context != self._context or previous is None:
+            statements = _Statements()
+            for statement in children:
+                statements.append_new(statement, source, context, style)
+        else:
+            statements = self._reuse(children, source, context, style, changes, previous)
+        self._statements = statements
+        self._context = context
+        lazy = self._fix_factories
+        for i, entry in enumerate(statements.entries):
+            if not entry.members:
                 continue
-            base, stop = statement.start_byte, statement.end_byte
-            members = None
-            if reuse and changes is not None and not _touches(ranges, base, stop):
-                old_start, old_end = changes.unmove(base), changes.unmove(stop)
-                if old_start is not None and old_end is not None:
-                    members = previous.get((old_start, old_end))
-            if members is None:
-                members = [
-                    (f.code, f.message, f.start - base, f.end - base, f.data)
-                    for f in statement_findings(statement, source, context, style)
-                ]
-            memo[(base, stop)] = members
-            for code, message, start, end, data in members:
-                findings.append(
+            base = statements.starts[i]
+            if lazy:
+                findings.extend(
                     Finding(
                         code,
                         message,
@@ -252,10 +364,46 @@ class IncrementalChecker:
                         fix_factory=partial(docstring_fix_at, root, source, base + start, style),
                         data=data,
                     )
+                    for code, message, start, end, data in entry.members
                 )
-        self._statements = memo
-        self._context = context
+            else:
+                findings.extend(entry.findings_at(base))
         return findings
+
+    def _reuse(
+        self,
+        children: list[Node],
+        source: bytes,
+        context: MemberContext,
+        style: str,
+        changes: ChangeLog,
+        previous: _Statements,
+    ) -> _Statements:
+        """The statements of this version, those outside the changed regions taken over."""
+        # The runs of statements (indices into ``children``) that a changed range touches;
+        # a range between two statements makes an empty run there: no run taken over holds
+        # an edit, so the edits move all of its statements by the same amount.
+        dirty: list[list[int]] = []
+        for s, e in sorted(changes.ranges):
+            i = bisect_left(children, s, key=_end_byte)
+            j = max(i - 1, bisect_right(children, e, key=_start_byte) - 1)
+            if dirty and i <= dirty[-1][1] + 1:
+                dirty[-1][1] = max(dirty[-1][1], j)
+            else:
+                dirty.append([i, j])
+        statements = _Statements()
+        position = 0
+        for i, j in [*dirty, [len(children), len(children) - 1]]:
+            if position < i:
+                _take_over(statements, children[position:i], previous, changes)
+            for statement in children[i : j + 1]:
+                statements.append_new(statement, source, context, style)
+            position = j + 1
+        # What could not be taken over (see ``_take_over``) is analysed again.
+        for index in statements.missing:
+            statements.entries[index] = _entry(children[index], source, context, style)
+        statements.missing.clear()
+        return statements
 
     # -- unused imports -----------------------------------------------------------------------
 

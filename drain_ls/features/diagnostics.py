@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import cattrs
 from lsprotocol import types
+from pygls.protocol import default_converter
 
 from drain_ls.analysis.model import RULE_URLS, Finding
 from drain_ls.documents import Document
@@ -44,3 +49,97 @@ def to_diagnostic(doc: Document, finding: Finding) -> types.Diagnostic:
 def to_diagnostics(doc: Document, findings: list[Finding]) -> list[types.Diagnostic]:
     """Every finding of ``doc`` as a diagnostic."""
     return [to_diagnostic(doc, f) for f in findings]
+
+
+# What makes a finding's diagnostic, besides the positions of its offsets.
+_Key = tuple[str, str, int, int]
+
+
+class DiagnosticCache:
+    """The diagnostics of one document's last analysis, by finding, reused while valid.
+
+    A diagnostic depends on its finding's code, message and offsets, and on the positions of
+    those offsets. The position of an offset depends only on the text up to and including
+    it: after edits that all start past a finding's end, its diagnostic is still exact.
+    """
+
+    __slots__ = ("_by_key",)
+
+    def __init__(self) -> None:
+        """An empty cache (a document just opened)."""
+        self._by_key: dict[_Key, types.Diagnostic] = {}
+
+    def diagnostics(
+        self, doc: Document, findings: list[Finding], unchanged_before: int
+    ) -> list[types.Diagnostic]:
+        """The diagnostics of ``findings``; ``unchanged_before``: no edit since the last
+        call touched the text before this offset (0: anything may have changed)."""
+        previous = self._by_key
+        current: dict[_Key, types.Diagnostic] = {}
+        out = []
+        for finding in findings:
+            key = (finding.code, finding.message, finding.start, finding.end)
+            diagnostic = previous.get(key) if finding.end < unchanged_before else None
+            if diagnostic is None:
+                diagnostic = current.get(key) or to_diagnostic(doc, finding)
+            current[key] = diagnostic
+            out.append(diagnostic)
+        self._by_key = current
+        return out
+
+
+# -- serialization ------------------------------------------------------------------------------
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _fast_diagnostic(fallback: Callable[[Any], Any]) -> Callable[[types.Diagnostic], Any]:
+    """The JSON of a diagnostic, as pygls's converter makes it, without cattrs's generic
+    dispatch for the shapes this server publishes (the others go to ``fallback``)."""
+
+    def unstructure(d: types.Diagnostic) -> Any:
+        data = d.data
+        if (
+            d.related_information is not None
+            or type(d.message) is not str
+            or (data is not None and not _flat_dict(data))
+        ):
+            return fallback(d)
+        r = d.range
+        s, e = r.start, r.end
+        out: dict[str, Any] = {
+            "range": {
+                "start": {"line": s.line, "character": s.character},
+                "end": {"line": e.line, "character": e.character},
+            },
+            "message": d.message,
+        }
+        if d.severity is not None:
+            out["severity"] = d.severity.value
+        if d.code is not None:
+            out["code"] = d.code
+        if d.code_description is not None:
+            out["codeDescription"] = {"href": d.code_description.href}
+        if d.source is not None:
+            out["source"] = d.source
+        if d.tags is not None:
+            out["tags"] = [t.value for t in d.tags]
+        if data is not None:
+            out["data"] = dict(data)
+        return out
+
+    return unstructure
+
+
+def _flat_dict(value: object) -> bool:
+    return type(value) is dict and all(
+        type(k) is str and type(v) in _PLAIN for k, v in value.items()
+    )
+
+
+def make_converter() -> cattrs.Converter:
+    """pygls's converter, with a fast path for the diagnostics the server publishes."""
+    converter: cattrs.Converter = default_converter()  # type: ignore[no-untyped-call]
+    fallback = converter.get_unstructure_hook(types.Diagnostic)
+    converter.register_unstructure_hook(types.Diagnostic, _fast_diagnostic(fallback))
+    return converter
