@@ -83,43 +83,58 @@ def _open_at_end(tree: Tree) -> bool:
 
 _LEXICAL = re.compile(rb"""[#'"()\[\]{}\\]""")
 _LINE_END = re.compile(rb"[\r\n]")
+_NOT_BLANK = re.compile(rb"[^ \t\f\r\n]")
 
 
 def lexically_open(source: bytes, begin: int, end: int) -> bool:
     """Whether Python's tokenizer, started on a fresh line at ``begin``, is still inside
     brackets, inside a string, or after a line-continuation backslash at ``end``: then the
-    text after ``end`` continues what comes before it, and ``end`` cannot end a chunk.
+    text after ``end`` continues what comes before it, and ``end`` cannot end a chunk."""
+    return first_closed(source, begin, [end]) is None
+
+
+def first_closed(source: bytes, begin: int, ends: list[int]) -> int | None:
+    """The first of ``ends`` (ascending, after ``begin``) where Python's tokenizer, started
+    on a fresh line at ``begin``, is outside any string and bracket and not after a
+    line-continuation backslash; None when there is none.
 
     Only strings, comments, brackets and backslashes matter; anything unusual (an odd
-    f-string) can only make it answer True, which merges chunks: slower, never wrong."""
+    f-string) can only make an end look open, which merges chunks: slower, never wrong."""
     depth = 0
     pos = begin
     search = _LEXICAL.search
+    limit = ends[-1]
+    k, count = 0, len(ends)
     while True:
-        match = search(source, pos, end)
-        if match is None:
-            return depth > 0
-        at = match.start()
+        match = search(source, pos, limit)
+        at = match.start() if match is not None else limit
+        while k < count and ends[k] <= at:
+            if depth == 0:
+                return ends[k]
+            k += 1
+        if match is None or k == count:
+            return None
         char = source[at]
         pos = at + 1
         if char == 0x23:  # a comment, to the end of its line
-            line_end = _LINE_END.search(source, pos, end)
-            if line_end is None:
-                return depth > 0
-            pos = line_end.start()
+            line_end = _LINE_END.search(source, pos, limit)
+            pos = line_end.start() if line_end is not None else limit
         elif char in b"([{":
             depth += 1
         elif char in b")]}":
             depth = max(0, depth - 1)
-        elif char == 0x5C:  # a backslash: the line goes on
-            if pos >= end:
-                return True
-            pos += 2 if source[pos : pos + 2] == b"\r\n" else 1
+        elif char == 0x5C:  # a backslash: the line goes on, past any blank lines
+            end = _NOT_BLANK.search(source, pos, limit)
+            pos = end.start() if end is not None else limit
+            while k < count and ends[k] <= pos:
+                k += 1
         else:
-            closed = _string_end(source, at, end)
+            closed = _string_end(source, at, limit)
             if closed < 0:
-                return True
+                return None
             pos = closed
+        while k < count and ends[k] < pos:
+            k += 1  # inside the string or continued line just skipped: open
 
 
 def _string_end(source: bytes, at: int, end: int) -> int:
@@ -157,7 +172,7 @@ def _escaped(source: bytes, offset: int, floor: int) -> bool:
 class Forest:
     """The syntax of one document: a tree per chunk of module-level statements."""
 
-    __slots__ = ("_root", "source", "starts", "trees")
+    __slots__ = ("_grown", "_root", "source", "starts", "trees")
 
     def __init__(self, source: bytes, tree: Tree | None = None) -> None:
         """The syntax of ``source`` (``tree``: its parse, when already made), as one tree."""
@@ -165,6 +180,34 @@ class Forest:
         self.starts = [0]
         self.trees = [tree if tree is not None else parse(source)]
         self._root: ForestRoot | None = None
+        self._grown = False  # chunks were merged since the last ``settle``
+
+    @property
+    def unsettled(self) -> bool:
+        """Whether ``settle`` has work to do: a large file not cut yet, or merged chunks."""
+        return self._grown or (len(self.trees) == 1 and self._splittable())
+
+    def settle(self) -> None:
+        """Cut a large document into chunks, and clean chunks that merges made large into
+        chunks again: work for when the user pauses (it parses the chunks afresh), which an
+        edit otherwise does first. The text does not change, nor do the nodes (the chunks
+        are clean), so nothing is reported as changed."""
+        if len(self.trees) == 1:
+            if self._splittable():
+                self._split(self.source, 0)
+        else:
+            index = 0
+            while index < len(self.trees):
+                begin, end = self.starts[index], self.end_of(index)
+                if not self.trees[index].root_node.has_error and (
+                    self.source.count(b"\n", begin, end) > _RESPLIT_FACTOR * CHUNK_LINES
+                ):
+                    before = len(self.trees)
+                    self._split(self.source, index)
+                    index += len(self.trees) - before
+                index += 1
+        self._grown = False
+        self._root = None
 
     @property
     def root_node(self) -> Node:
@@ -269,9 +312,13 @@ class Forest:
             # As in the one-tree case: an error is what a parse of the text gives.
             tree, merged = self._parse_chunk(index, None), True
         # A chunk broken at its end, or whose text leaves a string or brackets open, may be
-        # continued by the next one: grow it.
-        while index + 1 < len(self.starts) and self._continues(index, tree):
-            self._merge_next(index)
+        # continued by the next ones: grow it to where what it opened is closed.
+        mend = True
+        while (through := self._continues(index, tree, mend)) is not None:
+            mend = False
+            while len(self.starts) > index + 1 and index + 1 <= through:
+                self._merge_next(index)
+                through -= 1
             merged = True
             # Afresh: tree-sitter does not reuse a tree parsed with other included ranges
             # exactly as a fresh parse would around the error.
@@ -279,27 +326,41 @@ class Forest:
         self.trees[index] = tree
         begin, end = self.starts[index], self.end_of(index)
         if merged or old_tree is None:
+            self._grown = True
             changed = [(begin, end)]
         else:
             changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
-        if not tree.root_node.has_error and (
-            source.count(b"\n", begin, end) > _RESPLIT_FACTOR * CHUNK_LINES
+        if (
+            end - begin > _RESPLIT_FACTOR * CHUNK_LINES * 8  # cheap first: 8+ bytes a line
+            and not tree.root_node.has_error
+            and source.count(b"\n", begin, end) > _RESPLIT_FACTOR * CHUNK_LINES
         ):
+            # Grown large, and clean again: cut it now (once), or every edit in it until the
+            # user pauses would reparse all of it. The nodes stay the same.
             self._split(source, index)
         return changed
 
-    def _continues(self, index: int, tree: Tree) -> bool:
-        """Whether chunk ``index`` (parsed as ``tree``) may go on into the next chunk."""
-        if _open_at_end(tree):
-            return True
+    def _continues(self, index: int, tree: Tree, mend: bool = True) -> int | None:
+        """When chunk ``index`` (parsed as ``tree``) may go on into the chunks after it, the
+        last of them it must take in; else None. ``mend``: a broken last statement takes in
+        the next chunk (whose first statement may complete it, as a ``def`` does a
+        decorator); once is enough, as an error that swallows the next chunk too would
+        otherwise take in the rest of the file chunk by chunk."""
+        if index + 1 >= len(self.starts):
+            return None
         root = tree.root_node
-        begin, end = self.starts[index], self.end_of(index)
+        begin = self.starts[index]
         if not root.has_error:
             # Clean: only its last statement can leave a string open (tree-sitter takes an
             # unclosed string at the end of its text for a whole one).
             last = root.children[-1] if root.child_count else None
             begin = last.start_byte if last is not None else begin
-        return lexically_open(self.source, begin, end)
+        ends = [*self.starts[index + 1 :], len(self.source)]
+        closed = first_closed(self.source, begin, ends)
+        through = len(self.starts) - 1 if closed is None else ends.index(closed) + index
+        if through == index and mend and _open_at_end(tree):
+            through = index + 1  # a broken last statement: see if the next chunk mends it
+        return through if through > index else None
 
     def _merge_next(self, index: int) -> int:
         """Chunk ``index + 1`` becomes part of chunk ``index`` (whose tree stays, to be
@@ -362,9 +423,13 @@ class Forest:
         i = index
         while i < index + len(cuts) + 1 and i < len(self.trees):
             tree = self._parse_chunk(i, None)
-            while i + 1 < len(self.starts) and self._continues(i, tree):
-                self._merge_next(i)
-                cuts.pop()
+            mend = True
+            while (through := self._continues(i, tree, mend)) is not None:
+                mend = False
+                while len(self.starts) > i + 1 and i + 1 <= through:
+                    self._merge_next(i)
+                    cuts.pop()
+                    through -= 1
                 tree = self._parse_chunk(i, None)
             self.trees[i] = tree
             i += 1

@@ -61,6 +61,8 @@ MAX_ANALYSED_BYTES = 5_000_000
 # Syntax trees kept in memory: those of the documents touched last. A tree takes about 20
 # bytes per byte of source; the others are parsed again when needed (milliseconds).
 MAX_TREES = 32
+# How long the user must pause before a large document's tree is chunked (again).
+SETTLE_SECONDS = 0.3
 # How often the claude-code budget source looks at the workspace's transcripts.
 CLAUDE_CODE_POLL_SECONDS = 2.0
 
@@ -160,6 +162,8 @@ class DrainServer(LanguageServer):
         self.pull_diagnostics = False
         self.tasks: set[asyncio.Task[Any]] = set()
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        # Per document: chunking its syntax tree again once the user pauses (see settle).
+        self._settling: dict[str, asyncio.TimerHandle] = {}
         self._recent: dict[str, None] = {}  # URIs by last use, oldest first
         self.scheduler: Scheduler | None = None
         self.ledger: Ledger | None = None
@@ -209,9 +213,10 @@ class DrainServer(LanguageServer):
 
     def cancel_all_tasks(self) -> None:
         """Cancel every background task and pending analysis (shutdown)."""
-        for handle in self._pending.values():
+        for handle in [*self._pending.values(), *self._settling.values()]:
             handle.cancel()
         self._pending.clear()
+        self._settling.clear()
         for task in list(self.tasks):
             task.cancel()
 
@@ -301,6 +306,9 @@ class DrainServer(LanguageServer):
         if doc is None:
             logger.error("didChange for %s, which is not open: ignored", uri)
             return
+        settling = self._settling.pop(uri, None)
+        if settling is not None:
+            settling.cancel()
         scheduler = self.scheduler
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
@@ -352,9 +360,10 @@ class DrainServer(LanguageServer):
         self.analyses.pop(uri, None)
         self.checkers.pop(uri, None)
         self._diagnostic_caches.pop(uri, None)
-        handle = self._pending.pop(uri, None)
-        if handle is not None:
-            handle.cancel()
+        for handles in (self._pending, self._settling):
+            handle = handles.pop(uri, None)
+            if handle is not None:
+                handle.cancel()
         if not self.pull_diagnostics:
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
@@ -442,9 +451,26 @@ class DrainServer(LanguageServer):
                     uri=uri, diagnostics=analysis.diagnostics, version=doc.version
                 )
             )
+        self._schedule_settle(uri, doc)
         if self.scheduler is not None:
             self.submit_drains(uri)
         return analysis
+
+    def _schedule_settle(self, uri: str, doc: Document) -> None:
+        """Once the user pauses, cut a large document's tree into chunks (again), off the
+        keystroke path (``Forest.settle``)."""
+        handle = self._settling.pop(uri, None)
+        if handle is not None:
+            handle.cancel()
+        if doc.has_tree and doc.tree.unsettled:
+            loop = asyncio.get_running_loop()
+            self._settling[uri] = loop.call_later(SETTLE_SECONDS, self._settle, uri)
+
+    def _settle(self, uri: str) -> None:
+        self._settling.pop(uri, None)
+        doc = self.documents.get(uri)
+        if doc is not None and doc.has_tree and uri not in self._pending:
+            doc.tree.settle()
 
     def _drain_diagnostics(self, doc: Document) -> list[types.Diagnostic]:
         """Diagnostics of the ``simplify`` drain, of custom drains with ``output =

@@ -116,7 +116,8 @@ def assert_sound(doc: Document) -> None:
             assert child.text == source[child.start_byte : child.end_byte]
         if i:
             assert starts_statement(source, begin)
-            assert not forest.lexically_open(source, tree.starts[i - 1], begin)
+            # Nothing the chunk before opens (a string, brackets) goes on into this one.
+            assert tree._continues(i - 1, tree.trees[i - 1], mend=False) is None
     # Errors where a parse of the whole has them, and the very same nodes when there are none.
     assert tree.root_node.has_error == whole.has_error
     if not whole.has_error:
@@ -263,3 +264,30 @@ def test_typing_session_on_a_stdlib_module_stays_sound(seed: int) -> None:
 
 def test_points_count_newlines_only() -> None:
     assert forest._point_in(b"a\r\nbc\rd", 7) == Point(1, 4)
+
+
+def test_settle_cuts_a_large_file_and_merged_chunks_again_without_changing_nodes() -> None:
+    with patch.object(forest, "CHUNK_LINES", 2):
+        body = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(30))
+        doc = Document("file:///m.py", body.encode(), 1)
+        tree = doc.tree
+        assert tree.unsettled and len(tree.trees) == 1
+        tree.settle()
+        assert not tree.unsettled and len(tree.trees) > 10
+        before = shape(tree.root_node)
+        # An unclosed string takes in every chunk after it; closing it leaves one big chunk.
+        a = doc.source.index(b"def f3")
+        doc.replace(a, a, 's = """\n')
+        assert_sound(doc)
+        b = doc.source.index(b"def f25")
+        doc.replace(b, b, '"""\n')
+        assert_sound(doc)
+        merged = len(tree.trees)
+        doc.replace(b, b + 4, "")
+        doc.replace(a, a + 8, "")
+        assert shape(tree.root_node) == before
+        assert tree.unsettled
+        tree.settle()
+        assert len(tree.trees) > merged and not tree.unsettled
+        assert shape(tree.root_node) == before
+        assert_sound(doc)
