@@ -547,11 +547,6 @@ class ForestRoot:
             return cast(Node, self)
         return forest.trees[index].root_node.descendant_for_byte_range(start, end)
 
-    def __eq__(self, other: object) -> bool:
-        return other is self
-
-    def __hash__(self) -> int:
-        return id(self)
-
     def __repr__(self) -> str:
+        """How many chunks, and where the module ends."""
         return f"<ForestRoot chunks={len(self._forest.trees)} end={self.end_byte}>"
