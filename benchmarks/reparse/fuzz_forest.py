@@ -1,0 +1,67 @@
+"""Random edit sessions against chunked documents (drain_ls.forest), for as long as asked.
+
+    python benchmarks/reparse/fuzz_forest.py SEED SECONDS
+
+Each session: the sample of tests/test_forest.py (1-3 copies), a chunk size of 1-5 lines,
+up to 30 random edits (often at line starts) from that test's pieces, ``settle`` now and
+then; after every edit, ``assert_sound`` (every chunk equals a fresh parse of its range,
+errors where a whole parse has them, a clean document has the whole parse's nodes). Prints
+the first failing session (chunk size, copies, settles, edits) or how many passed.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+import traceback
+from pathlib import Path
+from unittest.mock import patch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from test_forest import PIECES, START, assert_sound, line_start_bias
+
+from drain_ls import forest
+from drain_ls.documents import Document
+
+
+def main() -> int:
+    rng = random.Random(int(sys.argv[1]))
+    deadline = time.time() + float(sys.argv[2])
+    sessions = 0
+    while time.time() < deadline:
+        chunk_lines = rng.choice([1, 2, 3, 5])
+        copies = rng.choice([1, 2, 3])
+        with patch.object(forest, "CHUNK_LINES", chunk_lines):
+            doc = Document("file:///m.py", (START * copies).encode(), 1)
+            settles = []
+            if rng.random() < 0.5:
+                doc.tree.settle()
+                settles.append(0)
+            edits = []
+            for _ in range(rng.randint(1, 30)):
+                where = rng.random()
+                length = rng.choice([0, 0, 0, 1, 1, 2, 4, 30])
+                text = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 3)))
+                edits.append((where, length, text))
+                start = line_start_bias(doc.source, where)
+                end = min(len(doc.source), start + length)
+                while end < len(doc.source) and (doc.source[end] & 0xC0) == 0x80:
+                    end += 1
+                doc.replace(start, end, text)
+                if rng.random() < 0.2:
+                    doc.tree.settle()
+                    settles.append(len(edits))
+                try:
+                    assert_sound(doc)
+                except AssertionError:
+                    print("FAIL", chunk_lines, copies, settles, edits)
+                    traceback.print_exc(limit=-1)
+                    return 1
+        sessions += 1
+    print("ok", sessions, "sessions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
