@@ -172,7 +172,7 @@ def _escaped(source: bytes, offset: int, floor: int) -> bool:
 class Forest:
     """The syntax of one document: a tree per chunk of module-level statements."""
 
-    __slots__ = ("_grown", "_root", "source", "starts", "trees")
+    __slots__ = ("_root", "source", "starts", "trees")
 
     def __init__(self, source: bytes, tree: Tree | None = None) -> None:
         """The syntax of ``source`` (``tree``: its parse, when already made), as one tree."""
@@ -180,34 +180,20 @@ class Forest:
         self.starts = [0]
         self.trees = [tree if tree is not None else parse(source)]
         self._root: ForestRoot | None = None
-        self._grown = False  # chunks were merged since the last ``settle``
 
     @property
     def unsettled(self) -> bool:
-        """Whether ``settle`` has work to do: a large file not cut yet, or merged chunks."""
-        return self._grown or (len(self.trees) == 1 and self._splittable())
+        """Whether ``settle`` has work to do: a large document still in one tree."""
+        return len(self.trees) == 1 and self._splittable()
 
     def settle(self) -> None:
-        """Cut a large document into chunks, and clean chunks that merges made large into
-        chunks again: work for when the user pauses (it parses the chunks afresh), which an
-        edit otherwise does first. The text does not change, nor do the nodes (the chunks
-        are clean), so nothing is reported as changed."""
-        if len(self.trees) == 1:
-            if self._splittable():
-                self._split(self.source, 0)
-        else:
-            index = 0
-            while index < len(self.trees):
-                begin, end = self.starts[index], self.end_of(index)
-                if not self.trees[index].root_node.has_error and (
-                    self.source.count(b"\n", begin, end) > _RESPLIT_FACTOR * CHUNK_LINES
-                ):
-                    before = len(self.trees)
-                    self._split(self.source, index)
-                    index += len(self.trees) - before
-                index += 1
-        self._grown = False
-        self._root = None
+        """Cut a large document into chunks: work for when the user pauses (it parses the
+        chunks afresh), which its first edit otherwise does first. The text does not change,
+        nor do the nodes where it parses cleanly, so nothing is reported as changed. (Chunks
+        that merges made large are cut again by the edit that makes them clean.)"""
+        if self.unsettled:
+            self._split(self.source, 0)
+            self._root = None
 
     @property
     def root_node(self) -> Node:
@@ -234,7 +220,7 @@ class Forest:
         old_source = self.source
         start_point, old_end_point = _point_in(old_source, start), _point_in(old_source, old_end)
         new_end_point = _point_in(source, new_end)
-        if len(self.trees) == 1 and self._splittable():
+        if self.unsettled:
             self._split(old_source, 0)
         self._root = None
         self.source = source
@@ -264,21 +250,20 @@ class Forest:
         first = self.chunk_at(start)
         last = max(first, self.chunk_at(max(start, old_end - 1)))
         delta = new_end - old_end
-        # The chunks after the edit only move: told so, then parsed again with all their
-        # nodes reused (py-tree-sitter forgets the text of an edited tree's nodes).
-        parser = _chunk_parser()
-        for moved in self.trees[last + 1 :]:
-            edit(moved)
         old_tree: Tree | None = None
         if first == last:
             old_tree = self.trees[first]
             edit(old_tree)
+        # The chunks after the edit only move: told so, then parsed again with all their
+        # nodes reused (py-tree-sitter forgets the text of an edited tree's nodes).
+        moved = self.trees[last + 1 :]
         self.starts[first + 1 :] = [s + delta for s in self.starts[last + 1 :]]
-        self.trees[first + 1 :] = self.trees[last + 1 :]
-        for index in range(first + 1, len(self.trees)):
-            moved = self.trees[index]
-            parser.included_ranges = moved.included_ranges
-            self.trees[index] = parser.parse(source, moved)
+        self.trees[first + 1 :] = moved
+        parser = _chunk_parser()
+        for index, tree in enumerate(moved, first + 1):
+            edit(tree)
+            parser.included_ranges = tree.included_ranges
+            self.trees[index] = parser.parse(source, tree)
         return self._reparse(first, old_tree)
 
     def _reparse(self, index: int, old_tree: Tree | None) -> list[tuple[int, int]]:
@@ -291,12 +276,11 @@ class Forest:
         merged = old_tree is None
         if self.starts[index] == self.end_of(index) and len(self.starts) > 1:
             # The edit emptied the chunk: a neighbour (unchanged) takes its place.
+            del self.trees[index]
             if index + 1 < len(self.starts):
                 del self.starts[index + 1]
-                del self.trees[index]
             else:
                 del self.starts[index]
-                del self.trees[index]
                 index -= 1
             old_tree, merged = self.trees[index], True
         # Its start must still open a statement on a line of its own, and so must the next.
@@ -326,7 +310,6 @@ class Forest:
         self.trees[index] = tree
         begin, end = self.starts[index], self.end_of(index)
         if merged or old_tree is None:
-            self._grown = True
             changed = [(begin, end)]
         else:
             changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
@@ -335,8 +318,8 @@ class Forest:
             and not tree.root_node.has_error
             and source.count(b"\n", begin, end) > _RESPLIT_FACTOR * CHUNK_LINES
         ):
-            # Grown large, and clean again: cut it now (once), or every edit in it until the
-            # user pauses would reparse all of it. The nodes stay the same.
+            # Grown large by merges, and clean again: cut it now (once), or every edit in it
+            # would reparse all of it. The nodes stay the same.
             self._split(source, index)
         return changed
 

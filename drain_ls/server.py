@@ -306,9 +306,7 @@ class DrainServer(LanguageServer):
         if doc is None:
             logger.error("didChange for %s, which is not open: ignored", uri)
             return
-        settling = self._settling.pop(uri, None)
-        if settling is not None:
-            settling.cancel()
+        _cancel_timer(self._settling, uri)
         scheduler = self.scheduler
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
@@ -360,10 +358,8 @@ class DrainServer(LanguageServer):
         self.analyses.pop(uri, None)
         self.checkers.pop(uri, None)
         self._diagnostic_caches.pop(uri, None)
-        for handles in (self._pending, self._settling):
-            handle = handles.pop(uri, None)
-            if handle is not None:
-                handle.cancel()
+        _cancel_timer(self._pending, uri)
+        _cancel_timer(self._settling, uri)
         if not self.pull_diagnostics:
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
@@ -373,9 +369,7 @@ class DrainServer(LanguageServer):
 
     def schedule_analysis(self, uri: str) -> None:
         """Re-analyse ``uri`` once the user pauses for ``diagnostics.debounceMs``."""
-        handle = self._pending.pop(uri, None)
-        if handle is not None:
-            handle.cancel()
+        _cancel_timer(self._pending, uri)
         delay = self.settings.diagnostics.debounceMs / 1000
         loop = asyncio.get_running_loop()
         self._pending[uri] = loop.call_later(delay, self._analyse_pending, uri)
@@ -391,9 +385,7 @@ class DrainServer(LanguageServer):
             return None
         current = self.analyses.get(uri)
         if uri in self._pending or current is None or current.version != doc.version:
-            handle = self._pending.pop(uri, None)
-            if handle is not None:
-                handle.cancel()
+            _cancel_timer(self._pending, uri)
             return self.analyse(uri, publish=not self.pull_diagnostics)
         return current
 
@@ -427,11 +419,8 @@ class DrainServer(LanguageServer):
             except Exception:
                 logger.exception("analysis of %s failed", uri)
                 self.checkers.pop(uri, None)
-        changes = doc.changes
-        unchanged_before = (
-            0 if changes.full else min((e[0] for e in changes.edits), default=len(doc.source) + 1)
-        )
-        changes.reset()
+        unchanged_before = doc.changes.unchanged_before(len(doc.source))
+        doc.changes.reset()
         self.touch(uri)
         cache = self._diagnostic_caches.get(uri)
         if cache is None:
@@ -459,9 +448,7 @@ class DrainServer(LanguageServer):
     def _schedule_settle(self, uri: str, doc: Document) -> None:
         """Once the user pauses, cut a large document's tree into chunks (again), off the
         keystroke path (``Forest.settle``)."""
-        handle = self._settling.pop(uri, None)
-        if handle is not None:
-            handle.cancel()
+        _cancel_timer(self._settling, uri)
         if doc.has_tree and doc.tree.unsettled:
             loop = asyncio.get_running_loop()
             self._settling[uri] = loop.call_later(SETTLE_SECONDS, self._settle, uri)
@@ -1418,3 +1405,10 @@ def configure_logging(server: DrainServer, log_file: str | None, level: str = "I
         )
         root.addHandler(file_handler)
         logging.getLogger("pygls").addHandler(file_handler)
+
+
+def _cancel_timer(timers: dict[str, asyncio.TimerHandle], uri: str) -> None:
+    """Cancel and forget the timer ``timers`` holds for ``uri``, if any."""
+    handle = timers.pop(uri, None)
+    if handle is not None:
+        handle.cancel()

@@ -86,6 +86,13 @@ class ChangeLog:
         self.removed.clear()
         self.full = False
 
+    def unchanged_before(self, length: int) -> int:
+        """The offset before which no recorded edit touched the text (``length + 1`` when
+        nothing changed, 0 after a full change)."""
+        if self.full:
+            return 0
+        return min((start for start, _, _ in self.edits), default=length + 1)
+
     def unmove(self, offset: int) -> int | None:
         """Where an offset of this version was in the last analysed version (None: in
         text an edit inserted)."""
