@@ -12,15 +12,18 @@ import logging
 import os
 import re
 import sqlite3
+import sys
+import threading
 import time
 import tomllib
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from lsprotocol import types
+from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol.language_server import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
@@ -53,6 +56,7 @@ from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.review import REVIEW, ReviewOptions, ReviewResult, gather, read_result, review_tasks
 from drain_ls.scheduler import Result, Scheduler
+from drain_ls.transport import PipeReader, is_own_pipe, pipe_reader
 
 logger = logging.getLogger("drain_ls")
 
@@ -61,7 +65,8 @@ MAX_ANALYSED_BYTES = 5_000_000
 # Syntax trees kept in memory: those of the documents touched last. A tree takes about 20
 # bytes per byte of source; the others are parsed again when needed (milliseconds).
 MAX_TREES = 32
-# How long the user must pause before a large document's tree is chunked (again).
+# How long the user must pause before a large document's tree is chunked (again), and before
+# a version with a syntax error, shown at once with the last findings, is analysed in full.
 SETTLE_SECONDS = 0.3
 # How often the claude-code budget source looks at the workspace's transcripts.
 CLAUDE_CODE_POLL_SECONDS = 2.0
@@ -75,6 +80,8 @@ class Analysis:
     findings: list[Finding]
     diagnostics: list[types.Diagnostic]
     result_id: str
+    # The last findings moved, for a version with a syntax error: analysed once the user pauses.
+    provisional: bool = False
 
 
 class DrainProtocol(LanguageServerProtocol):
@@ -183,6 +190,40 @@ class DrainServer(LanguageServer):
         self.shutting_down: asyncio.Event | None = None
         self._review_batches: dict[str, CommitBatch] = {}
         self.reviews: dict[str, ReviewResult] = {}
+
+    # -- transport ----------------------------------------------------------------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio; a pipe on stdin is read by the event loop itself (see
+        ``drain_ls.transport``), anything else by pygls's thread-pool reader."""
+        stdin = stdin or sys.stdin.buffer
+        stdout = stdout or sys.stdout.buffer
+        if not is_own_pipe(stdin, stdout):
+            super().start_io(stdin, stdout)
+            return
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout))
+        try:
+            asyncio.run(self._serve_pipe(stdin))
+        except BrokenPipeError:
+            logger.error("the connection to the client is lost: shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+    async def _serve_pipe(self, stdin: BinaryIO) -> None:
+        reader: PipeReader | StdinAsyncReader | None = await pipe_reader(stdin)
+        if reader is None:
+            reader = StdinAsyncReader(stdin, self.thread_pool)
+        assert self._stop_event is not None
+        await run_async(
+            stop_event=self._stop_event,
+            reader=reader,
+            protocol=self.protocol,
+            logger=logger,
+            error_handler=self.report_server_error,
+        )
 
     # -- errors and logs --------------------------------------------------------------------
 
@@ -396,12 +437,19 @@ class DrainServer(LanguageServer):
         except Exception:
             return uri
 
-    def analyse(self, uri: str, publish: bool = True) -> Analysis | None:
-        """Run the static checks on the current version of ``uri`` and publish them."""
+    def analyse(self, uri: str, publish: bool = True, exact: bool = False) -> Analysis | None:
+        """Run the static checks on the current version of ``uri`` and publish them.
+
+        A version with a syntax error is not analysed at the keystroke (unless ``exact``):
+        its syntax error is published at once with the last findings, moved by the edits,
+        outside the error (``IncrementalChecker.provisional``); the full analysis follows
+        when the user pauses (``SETTLE_SECONDS``).
+        """
         doc = self.documents.get(uri)
         if doc is None:
             return None
         findings: list[Finding] = []
+        provisional = False
         if len(doc.source) > MAX_ANALYSED_BYTES:
             logger.warning("%s is %d bytes: not analysed", uri, len(doc.source))
         elif b"\0" in doc.source:
@@ -415,12 +463,19 @@ class DrainServer(LanguageServer):
                     self.path_of(uri), self.check_settings, fix_factories=False
                 )
             try:
-                findings = checker.check(doc.source, doc.tree, doc.changes)
+                quick = None
+                if not exact and doc.tree.root_node.has_error:
+                    quick = checker.provisional(doc.source, doc.tree, doc.changes)
+                if quick is not None:
+                    findings, provisional = quick, True
+                else:
+                    findings = checker.check(doc.source, doc.tree, doc.changes)
             except Exception:
                 logger.exception("analysis of %s failed", uri)
                 self.checkers.pop(uri, None)
         unchanged_before = doc.changes.unchanged_before(len(doc.source))
-        doc.changes.reset()
+        if not provisional:  # the changes are still to be analysed
+            doc.changes.reset()
         self.touch(uri)
         cache = self._diagnostic_caches.get(uri)
         if cache is None:
@@ -431,7 +486,8 @@ class DrainServer(LanguageServer):
             doc.version,
             findings,
             diagnostics,
-            f"{self.settings_generation}:{doc.version}:{len(diagnostics)}",
+            f"{self.settings_generation}:{doc.version}:{len(diagnostics)}:{int(provisional)}",
+            provisional,
         )
         self.analyses[uri] = analysis
         if publish and not self.pull_diagnostics:
@@ -440,23 +496,35 @@ class DrainServer(LanguageServer):
                     uri=uri, diagnostics=analysis.diagnostics, version=doc.version
                 )
             )
-        self._schedule_settle(uri, doc)
-        if self.scheduler is not None:
+        self._schedule_settle(uri, doc, provisional)
+        if self.scheduler is not None and not provisional:
             self.submit_drains(uri)
         return analysis
 
-    def _schedule_settle(self, uri: str, doc: Document) -> None:
-        """Once the user pauses, cut a large document's tree into chunks (again), off the
-        keystroke path (``Forest.settle``)."""
+    def _schedule_settle(self, uri: str, doc: Document, provisional: bool = False) -> None:
+        """Once the user pauses, analyse a provisional version in full and cut a large
+        document's tree into chunks (again), off the keystroke path (``Forest.settle``)."""
         _cancel_timer(self._settling, uri)
-        if doc.has_tree and doc.tree.unsettled:
+        if provisional or (doc.has_tree and doc.tree.unsettled):
             loop = asyncio.get_running_loop()
             self._settling[uri] = loop.call_later(SETTLE_SECONDS, self._settle, uri)
 
     def _settle(self, uri: str) -> None:
         self._settling.pop(uri, None)
         doc = self.documents.get(uri)
-        if doc is not None and doc.has_tree and uri not in self._pending:
+        if doc is None or uri in self._pending:
+            return
+        analysis = self.analyses.get(uri)
+        if analysis is not None and analysis.provisional and analysis.version == doc.version:
+            exact = self.analyse(uri, publish=not self.pull_diagnostics, exact=True)
+            if (
+                self.pull_diagnostics
+                and exact is not None
+                and exact.findings != analysis.findings
+                and self._client_refreshes_diagnostics()
+            ):
+                self.workspace_diagnostic_refresh(None)
+        elif doc.has_tree:
             doc.tree.settle()
 
     def _drain_diagnostics(self, doc: Document) -> list[types.Diagnostic]:

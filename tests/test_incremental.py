@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drain_ls import forest
-from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.checker import CheckSettings, check_source, error_regions
 from drain_ls.analysis.incremental import ChangeLog, IncrementalChecker
 from drain_ls.documents import Document
 
@@ -179,3 +179,59 @@ def test_incremental_equals_fresh_on_a_larger_module() -> None:
             assert shape(incremental) == shape(fresh)
             factories = [f.fix_factory is not None for f in incremental if f.code >= "D101"]
             assert all(factories) if fix_factories else not any(factories)
+
+
+@pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1, 3])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=edit_sequences())
+def test_error_versions_are_shown_provisionally_then_analysed_exactly(
+    chunk_lines: int, edits: list[tuple[float, int, str]]
+) -> None:
+    """The server's way: a version with a syntax error gets ``provisional`` findings and keeps
+    its changes; the next error-free version is checked with every change since."""
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        doc = Document("file:///m.py", START.encode(), 1)
+        check = CheckSettings()
+        checker = IncrementalChecker("/tmp/m.py", check, fix_factories=False)
+        last_source, last = doc.source, checker.check(doc.source, doc.tree, doc.changes)
+        doc.changes.reset()
+        for fraction, length, text in edits:
+            start = int(fraction * len(doc.source))
+            doc.replace(start, min(len(doc.source), start + int(length)), text)
+            if doc.tree.root_node.has_error:
+                shown = checker.provisional(doc.source, doc.tree, doc.changes)
+                assert shown is not None
+                regions = error_regions(doc.tree)
+                before = {(f.code, f.message, last_source[f.start : f.end]) for f in last}
+                for f in shown:
+                    if f.code == "E999":
+                        continue
+                    # A finding of the last analysis, on the same text, away from the error.
+                    assert (f.code, f.message, doc.source[f.start : f.end]) in before
+                    assert not any(f.start < e and s < f.end for s, e in regions)
+                assert [f.code for f in shown].count("E999") == 1
+                continue
+            found = checker.check(doc.source, doc.tree, doc.changes)
+            doc.changes.reset()
+            fresh = check_source(doc.source, "/tmp/m.py", check, doc.tree, tolerant=True)
+            assert shape(found) == shape(fresh)
+            last_source, last = doc.source, found
+
+
+def test_a_typo_undone_is_not_analysed_again() -> None:
+    doc = Document("file:///m.py", START.encode(), 1)
+    check = CheckSettings()
+    checker = IncrementalChecker("/tmp/m.py", check, fix_factories=False)
+    first = checker.check(doc.source, doc.tree, doc.changes)
+    doc.changes.reset()
+    at = doc.source.index(b"def f")
+    doc.replace(at, at, "x")  # "xdef f(x):" does not parse
+    assert doc.tree.root_node.has_error
+    shown = checker.provisional(doc.source, doc.tree, doc.changes)
+    assert shown is not None and "E999" in [f.code for f in shown]
+    doc.replace(at, at + 1, "")
+    with patch(
+        "drain_ls.analysis.incremental.unused_bindings_of", side_effect=AssertionError("analysed")
+    ):
+        again = checker.check(doc.source, doc.tree, doc.changes)
+    assert shape(again) == shape(first)

@@ -370,6 +370,40 @@ async def test_syntax_error_keeps_findings_elsewhere(session: Session) -> None:
     assert [d.message for d in by_code["F401"]] == ["`os` imported but unused"]
 
 
+async def test_syntax_error_shows_at_once_and_is_analysed_once_the_user_pauses(
+    session: Session,
+) -> None:
+    text = "import os\n\n\ndef fü():\n    return os.sep  # é\n"
+    uri = session.open("typing.py", text)
+    assert [d.code for d in await session.diagnostics(uri)] == ["D100", "D103"]
+    # One edit adds an unused import and a broken definition at the end.
+    end = position_of(text, len(text), session.encoding)
+    version = session.change(uri, types.Range(start=end, end=end), "import re\ndef g(:\n")
+    if not session.pull:
+        # The first publication of this version comes at once: the syntax error, and the
+        # findings of the last analysis, still where they were.
+        await session.diagnostics(uri)
+        first = next(
+            p
+            for p in session.client.published  # type: ignore[attr-defined]
+            if p.uri == uri and p.version == version
+        )
+        assert [d.code for d in first.diagnostics] == ["D100", "D103", "E999"]
+        assert first.diagnostics[1].range == range_of(text, "fü", session.encoding)
+
+    # Once the user pauses, the version is analysed in full: the new import is unused.
+    async def codes() -> list[str]:
+        return sorted(str(d.code) for d in await session.latest(uri))
+
+    for _ in range(100):
+        if "F401" in await codes():
+            break
+        await asyncio.sleep(0.05)
+    assert await codes() == ["D100", "D103", "E999", "F401"]
+    f401 = next(d for d in await session.latest(uri) if d.code == "F401")
+    assert f401.range.start.line == 5
+
+
 async def test_large_file(session: Session) -> None:
     lines = ['"""A big module."""', "import os", ""]
     for i in range(20_000 // 3):

@@ -265,11 +265,22 @@ class IncrementalChecker:
         self._witnesses: dict[str, list[list[int]]] = {}
         self._bindings: dict[str, list[int]] = {}
         self._exports_memo: tuple[list[tuple[bool, bytes]], frozenset[str] | None] | None = None
+        # The text of the last analysed version and its findings.
+        self._last: tuple[bytes, list[Finding]] | None = None
 
     def check(self, source: bytes, tree: Syntax, changes: ChangeLog | None = None) -> list[Finding]:
         """All findings of this version; ``changes`` says what changed since the last call."""
         if self.path.endswith(".pyi"):
             return []
+        last = self._last
+        if (
+            changes is not None
+            and not changes.full
+            and last is not None
+            and len(last[0]) == len(source)
+            and last[0] == source
+        ):
+            return list(last[1])  # the edits since put the same text back (a typo undone)
         select = self.settings.select
         root = tree.root_node
         incremental = changes is not None and not changes.full and self._unused is not None
@@ -295,6 +306,54 @@ class IncrementalChecker:
                 if "E999" in select:
                     findings.append(error)
         findings.sort(key=lambda f: (f.start, f.code))
+        self._last = (source, findings)
+        return list(findings)
+
+    def provisional(self, source: bytes, tree: Syntax, changes: ChangeLog) -> list[Finding] | None:
+        """The findings to show at once for a version with a syntax error, analysing nothing:
+        the last analysed version's findings moved by the edits (those an edit touched are
+        dropped), outside the error regions, and the syntax error. None when there is no
+        last analysis to move.
+
+        Nothing is remembered: the next ``check`` still sees every change since the last
+        one. Fixes are dropped from the moved findings unless every edit since lies after
+        them (the server makes import and docstring fixes from the current tree anyway).
+        """
+        last = self._last
+        if last is None or changes.full or self.path.endswith(".pyi"):
+            return None
+        unchanged_before = changes.unchanged_before(len(source))
+        moved: list[Finding] = []
+        for finding in last[1]:
+            if finding.code == "E999":
+                continue
+            start, end = _move_span(changes.edits, finding.start, finding.end)
+            if start < 0:
+                continue
+            if start == finding.start and end < unchanged_before:
+                moved.append(finding)
+                continue
+            fix = finding.fix
+            if fix is not None and any(e.end >= unchanged_before for e in fix.edits):
+                fix = None
+            delta = start - finding.start
+            moved.append(
+                Finding(
+                    finding.code,
+                    finding.message,
+                    start,
+                    end,
+                    noqa_offsets=tuple(o + delta for o in finding.noqa_offsets),
+                    fix=fix,
+                    data=finding.data,
+                )
+            )
+        findings = _outside_errors(moved, tree, source)
+        if "E999" in self.settings.select:
+            error = syntax_error_in_region(source, tree)
+            if error is not None:
+                findings.append(error)
+                findings.sort(key=lambda f: (f.start, f.code))
         return findings
 
     def _exported(self, root: Node, source: bytes) -> frozenset[str] | None:
@@ -509,6 +568,19 @@ class IncrementalChecker:
                     affected.add(name)
                     break
         return affected
+
+
+def _move_span(edits: list[tuple[int, int, int]], start: int, end: int) -> tuple[int, int]:
+    """``[start, end]`` moved by the edits, in order; ``(-1, -1)`` when an edit touches it."""
+    for edit_start, old_end, new_end in edits:
+        if edit_start > end:
+            continue
+        if old_end >= start:
+            return -1, -1
+        delta = new_end - old_end
+        start += delta
+        end += delta
+    return start, end
 
 
 def _stands(group: list[int], changes: ChangeLog, regions: list[tuple[int, int]]) -> bool:
