@@ -54,6 +54,8 @@ SNIPPETS = [
     "class D:\n    ",
     '"""Doc."""\n',
     "__all__ = ['f']\n",
+    "__all__ = ['os', 'C', 'g']\n",
+    "'sys', ",
     "@overload\n",
     "(",
     ")",
@@ -153,7 +155,9 @@ def _edits_of_big() -> list[tuple[str, int, str]]:
         ("__init__(self):\n        pass\n\n\ndef f5", 8, "init2"),
         ("f7(x)", 0, "_"),  # private now
         ("class C9", 0, "__all__ = ['f1']\n"),  # the context changes
-        ("__all__", len("__all__ = ['f1']\n"), ""),
+        ("'f1'", 0, "'f2', "),  # __all__ lists one more name
+        ("'f1'", 4, "'C4'"),  # and one other
+        ("__all__", len("__all__ = ['f2', 'C4']\n"), ""),
         ("        pass\n\n\ndef f39", 0, "    "),  # inside a block
         ("def f20", len(BIG[BIG.index("def f20") : BIG.index("def f21")]), ""),  # deleted
         ("def f30", 3, "class"),  # a function becomes a class
@@ -235,3 +239,37 @@ def test_a_typo_undone_is_not_analysed_again() -> None:
     ):
         again = checker.check(doc.source, doc.tree, doc.changes)
     assert shape(again) == shape(first)
+
+
+def test_names_listed_in_all_or_no_longer_are_analysed_again() -> None:
+    text = "import os, sys, json\nfrom x import y as y\n__all__ = ['os']\n\n\ndef f(): pass\n"
+    steps = [
+        ("'os'", 4, "'sys'"),  # os unused now, sys used
+        ("'sys'", 0, "'json', 'f', "),
+        ("'f', ", 5, ""),
+        ("__all__ = [", 0, "x = 1\n"),
+        ("'json', ", 8, ""),
+        ("__all__", 7, "__all_"),  # no __all__ any more; no name of it edited
+    ]
+    doc = Document("file:///m.py", text.encode(), 1)
+    check = CheckSettings()
+    checker = IncrementalChecker("/tmp/m.py", check, fix_factories=False)
+    checker.check(doc.source, doc.tree, doc.changes)
+    doc.changes.reset()
+    seen = []
+    for anchor, length, new in steps:
+        start = doc.source.index(anchor.encode())
+        doc.replace(start, start + length, new)
+        incremental = checker.check(doc.source, doc.tree, doc.changes)
+        doc.changes.reset()
+        fresh = check_source(doc.source, "/tmp/m.py", check, doc.tree, tolerant=True)
+        assert shape(incremental) == shape(fresh)
+        seen.append(sorted(f.data.get("name", f.code) for f in incremental if f.code != "D100"))
+    assert seen == [
+        ["json", "os"],
+        ["D103", "os"],
+        ["os"],
+        ["os"],
+        ["json", "os"],
+        ["D103", "json", "os", "sys"],
+    ]

@@ -251,9 +251,17 @@ def find_missing_docstrings(
 
 
 def statement_findings(
-    top: Node, source: bytes, context: MemberContext, style: str = "google"
+    top: Node,
+    source: bytes,
+    context: MemberContext,
+    style: str = "google",
+    exportable: list[str] | None = None,
 ) -> list[Finding]:
-    """The D101-D107 findings of one module-level statement (and everything inside it)."""
+    """The D101-D107 findings of one module-level statement (and everything inside it).
+
+    ``exportable`` receives the names of the module-level definitions whose findings depend
+    on whether ``__all__`` lists them.
+    """
     findings: list[Finding] = []
     exported = context.exported
     # (statements, owner: "module" | "class", owner private, qualified prefix)
@@ -286,6 +294,8 @@ def statement_findings(
                     private = name.startswith("_") or (
                         exported is not None and name not in exported
                     )
+                    if exportable is not None and not name.startswith("_"):
+                        exportable.append(name)
                     code = "D101"
                 else:
                     private = owner_private or name.startswith("_")
@@ -302,6 +312,8 @@ def statement_findings(
                     private = name.startswith("_") or (
                         exported is not None and name not in exported
                     )
+                    if exportable is not None and not name.startswith("_"):
+                        exportable.append(name)
                     code = "D103"
                 else:
                     private = (

@@ -135,12 +135,14 @@ _end_byte = attrgetter("end_byte")
 
 class _Entry:
     """The member findings of one module-level statement, relative to its start, and the
-    findings made from them at the offset the statement had when they were last asked for."""
+    findings made from them at the offset the statement had when they were last asked for;
+    ``names``: its definitions whose findings depend on ``__all__``."""
 
-    __slots__ = ("base", "findings", "members")
+    __slots__ = ("base", "findings", "members", "names")
 
-    def __init__(self, members: tuple[_Member, ...]) -> None:
+    def __init__(self, members: tuple[_Member, ...], names: tuple[str, ...] = ()) -> None:
         self.members = members
+        self.names = names
         self.base = -1
         self.findings: list[Finding] = []
 
@@ -170,11 +172,12 @@ def _entry(statement: Node, source: bytes, context: MemberContext, style: str) -
     if statement.type in _NOT_MEMBERS:
         return _NO_MEMBERS
     base = statement.start_byte
+    names: list[str] = []
     members = tuple(
         (f.code, f.message, f.start - base, f.end - base, f.data)
-        for f in statement_findings(statement, source, context, style)
+        for f in statement_findings(statement, source, context, style, names)
     )
-    return _Entry(members) if members else _NO_MEMBERS
+    return _Entry(members, tuple(names)) if members or names else _NO_MEMBERS
 
 
 class _Statements:
@@ -267,6 +270,8 @@ class IncrementalChecker:
         self._exports_memo: tuple[list[tuple[bool, bytes]], frozenset[str] | None] | None = None
         # The text of the last analysed version and its findings.
         self._last: tuple[bytes, list[Finding]] | None = None
+        # ``__all__`` as the unused imports of the last version saw it.
+        self._exports_seen: frozenset[str] | None = None
 
     def check(self, source: bytes, tree: Syntax, changes: ChangeLog | None = None) -> list[Finding]:
         """All findings of this version; ``changes`` says what changed since the last call."""
@@ -406,12 +411,17 @@ class IncrementalChecker:
         style = self.settings.docstring_style
         children = root.named_children
         previous = self._statements
-        if changes is None or context != self._context or previous is None:
+        restated = _restated(self._context, context)
+        if changes is None or restated is None or previous is None:
             statements = _Statements()
             for statement in children:
                 statements.append_new(statement, source, context, style)
         else:
             statements = self._reuse(children, source, context, style, changes, previous)
+            if restated:  # ``__all__`` changed: the definitions it now lists or no longer does
+                for index, entry in enumerate(statements.entries):
+                    if entry.names and not restated.isdisjoint(entry.names):
+                        statements.entries[index] = _entry(children[index], source, context, style)
         self._statements = statements
         self._context = context
         lazy = self._fix_factories
@@ -481,12 +491,15 @@ class IncrementalChecker:
         exported: frozenset[str] | None,
         changes: ChangeLog | None,
     ) -> list[Finding]:
+        previous_exports, self._exports_seen = self._exports_seen, exported
         if not by_name:
             self._unused = {}
             return []
         affected = set(by_name)
         if changes is not None and self._unused is not None:
-            affected = self._affected(root, source, by_name, changes)
+            # A name that ``__all__`` now lists or no longer does is used differently.
+            restated = (previous_exports or frozenset()) ^ (exported or frozenset())
+            affected = self._affected(root, source, by_name, changes, restated)
         witnesses: dict[str, list[list[int]]] = {}
         fresh = unused_bindings_of(
             root, source, by_name, affected, exported, exports_known=True, witnesses=witnesses
@@ -528,22 +541,25 @@ class IncrementalChecker:
         source: bytes,
         by_name: dict[str, list[ImportBinding]],
         changes: ChangeLog,
+        restated: frozenset[str],
     ) -> set[str]:
         """The names whose result the changes may have changed.
 
         A name is untouched when none of its occurrences lies in a changed statement. A name
         whose import was used stays used when the changed statements only add or keep loads
-        of it: a load can only add a use. Anything else (a binding, a ``del``, a ``global``,
-        a string, the name in deleted text, ``__all__`` changed) analyses the name again.
+        of it (in code or in strings, which are string annotations or nothing): a load can
+        only add a use. Anything else (a binding, a ``del``, a ``global``, the name in
+        deleted text, the name ``restated``: listed in ``__all__`` or no longer) analyses the
+        name again.
         """
         regions = _statement_regions(root, changes.ranges)
         texts = [source[s:e] for s, e in regions] + changes.removed
-        if any(b"__all__" in text for text in texts):
-            return set(by_name)
         cached = self._unused or {}
-        affected = set()
+        affected = {name for name in restated if name in by_name}
         scratch: _Resolver | None = None
         for name, bindings in by_name.items():
+            if name in affected:
+                continue
             if name not in cached:
                 affected.add(name)
                 continue
@@ -568,6 +584,19 @@ class IncrementalChecker:
                     affected.add(name)
                     break
         return affected
+
+
+def _restated(before: MemberContext | None, after: MemberContext) -> frozenset[str] | None:
+    """The names whose place in ``__all__`` differs between two contexts (empty: none);
+    None when the contexts differ otherwise, or one has no ``__all__`` (everything may
+    change)."""
+    if before is None or before.overloads != after.overloads or before.modules != after.modules:
+        return None
+    if before.exported == after.exported:
+        return frozenset()
+    if before.exported is None or after.exported is None:
+        return None
+    return before.exported ^ after.exported
 
 
 def _move_span(edits: list[tuple[int, int, int]], start: int, end: int) -> tuple[int, int]:
@@ -616,8 +645,8 @@ def _is_plain_load(resolver: _Resolver, root: Node, start: int, end: int, name: 
     node = root.descendant_for_byte_range(start, end)
     if node is None:
         return True
-    if node.type == "comment":
-        return True
+    if node.type in ("comment", "string_content"):
+        return True  # nothing, or a string annotation's load
     if node.type != "identifier" or node.start_byte != start or node.end_byte != end:
         return False  # a string (maybe an annotation), or a part of something else
     if _inside_import(node.parent):
