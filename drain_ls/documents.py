@@ -79,6 +79,7 @@ class Document:
     """One open text document."""
 
     __slots__ = (
+        "_shift",
         "_tree",
         "changes",
         "encoding",
@@ -109,6 +110,10 @@ class Document:
         self._tree: Forest | None = Forest(source)
         # What changed since the last analysis (for re-analysing only that).
         self.changes = ChangeLog()
+        # Since the last ``take_shift``: every offset from ``[0]`` on holds the text that was
+        # ``[1]`` bytes earlier, ``[2]`` lines earlier, at the same character of its line
+        # (None after a full change).
+        self._shift: tuple[int, int, int] | None = (0, 0, 0)
 
     @property
     def tree(self) -> Forest:
@@ -187,12 +192,30 @@ class Document:
         source = old[:start] + new + old[end:]
         new_end = start + len(new)
         forest = self.tree
+        lines = len(self.starts)
         self._splice_lines(source, start, end, new_end)
         self.source = source
+        if self._shift is not None:
+            # The lines after the one where the inserted text ends are the old lines moved.
+            row = bisect_right(self.starts, new_end)
+            after = self.starts[row] if row < len(self.starts) else len(source) + 1
+            moved_from, delta, line_delta = self._shift
+            self._shift = (
+                max(after, moved_from + new_end - end),
+                delta + new_end - end,
+                line_delta + len(self.starts) - lines,
+            )
         changed = forest.edit(source, start, end, new_end)
         self.changes.add(start, end, new_end, _words_around(old, start, end), changed)
         if version is not None:
             self.version = version
+
+    def take_shift(self) -> tuple[int, int, int] | None:
+        """How the text moved since the last call: ``(offset, bytes, lines)``, every offset
+        from ``offset`` on holds the text that was ``bytes`` earlier, ``lines`` lines earlier,
+        at the same character of its line; None when anything may have changed."""
+        shift, self._shift = self._shift, (0, 0, 0)
+        return shift
 
     def replace_all(self, text: str, version: int | None = None) -> None:
         """Replace the whole text (a full-document change)."""
@@ -200,6 +223,7 @@ class Document:
         self.starts = line_starts(self.source)
         self._tree = Forest(self.source)
         self.changes.full = True
+        self._shift = None
         if version is not None:
             self.version = version
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import json
 import logging
 import os
 import re
@@ -138,6 +140,30 @@ class DrainProtocol(LanguageServerProtocol):
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
             yield handler, (params,), None
 
+    _writes: ClassVar[set[asyncio.Future[Any]]] = set()
+
+    def notify_json(self, method: str, params: str) -> None:
+        """Send a notification whose ``params`` are already JSON (ASCII only): what
+        ``notify`` sends, without encoding again what has not changed."""
+        if self.writer is None:
+            logger.error("cannot send %s: no transport", method)
+            return
+        body = '{"method":' + json.dumps(method) + ',"jsonrpc":"2.0","params":' + params + "}"
+        header = (
+            f"Content-Length: {len(body)}\r\n"
+            f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+        )
+        try:
+            result = self.writer.write((header + body).encode("ascii"))
+            if inspect.isawaitable(result):  # an asynchronous transport
+                task = asyncio.ensure_future(result)
+                self._writes.add(task)
+                task.add_done_callback(self._writes.discard)
+        except BrokenPipeError:
+            raise
+        except Exception:
+            logger.exception("could not send %s", method)
+
 
 def _encoding_name(encoding: object) -> str:
     value = str(getattr(encoding, "value", encoding) or UTF16).lower()
@@ -160,6 +186,7 @@ class DrainServer(LanguageServer):
         self.analyses: dict[str, Analysis] = {}
         self.checkers: dict[str, IncrementalChecker] = {}
         self._diagnostic_caches: dict[str, DiagnosticCache] = {}
+        self.json_converter = make_converter()  # pygls's, for what the server encodes itself
         self.settings = Settings()
         self.file_layer: dict[str, Any] = {}
         self.init_layer: dict[str, Any] = {}
@@ -480,7 +507,7 @@ class DrainServer(LanguageServer):
         cache = self._diagnostic_caches.get(uri)
         if cache is None:
             cache = self._diagnostic_caches[uri] = DiagnosticCache()
-        diagnostics = cache.diagnostics(doc, findings, unchanged_before)
+        diagnostics = cache.diagnostics(doc, findings, unchanged_before, doc.take_shift())
         diagnostics += self._drain_diagnostics(doc)
         analysis = Analysis(
             doc.version,
@@ -491,10 +518,18 @@ class DrainServer(LanguageServer):
         )
         self.analyses[uri] = analysis
         if publish and not self.pull_diagnostics:
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(
-                    uri=uri, diagnostics=analysis.diagnostics, version=doc.version
-                )
+            # What did not change since the last publication is not encoded again.
+            protocol = self.protocol
+            assert isinstance(protocol, DrainProtocol)
+            protocol.notify_json(
+                types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
+                '{"uri":'
+                + json.dumps(uri)
+                + ',"diagnostics":'
+                + cache.json(diagnostics, self.json_converter)
+                + ',"version":'
+                + json.dumps(doc.version)
+                + "}",
             )
         self._schedule_settle(uri, doc, provisional)
         if self.scheduler is not None and not provisional:

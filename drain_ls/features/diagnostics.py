@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import cattrs
 from lsprotocol import types
 from pygls.protocol import default_converter
@@ -42,7 +44,6 @@ def to_diagnostic(doc: Document, finding: Finding) -> types.Diagnostic:
         code_description=types.CodeDescription(href=url) if url else None,
         source=SOURCE,
         tags=tags,
-        data={"code": finding.code, "start": finding.start, "end": finding.end},
     )
 
 
@@ -56,36 +57,90 @@ _Key = tuple[str, str, int, int]
 
 
 class DiagnosticCache:
-    """The diagnostics of one document's last analysis, by finding, reused while valid.
+    """The diagnostics of one document's last analysis, by finding, reused while valid, and
+    their JSON.
 
     A diagnostic depends on its finding's code, message and offsets, and on the positions of
     those offsets. The position of an offset depends only on the text up to and including
-    it: after edits that all start past a finding's end, its diagnostic is still exact.
+    it: after edits that all start past a finding's end, its diagnostic is still exact. A
+    finding on a line after every edited one keeps its characters; its diagnostic is reused
+    as it is when no edit added or removed a line break, else moved by whole lines.
     """
 
-    __slots__ = ("_by_key",)
+    __slots__ = ("_by_key", "_held", "_json")
 
     def __init__(self) -> None:
         """An empty cache (a document just opened)."""
         self._by_key: dict[_Key, types.Diagnostic] = {}
+        self._held: set[int] = set()  # the identities of the diagnostics in ``_by_key``
+        # The JSON of diagnostics held in ``_by_key``, by identity.
+        self._json: dict[int, tuple[types.Diagnostic, str]] = {}
 
     def diagnostics(
-        self, doc: Document, findings: list[Finding], unchanged_before: int
+        self,
+        doc: Document,
+        findings: list[Finding],
+        unchanged_before: int,
+        shift: tuple[int, int, int] | None = None,
     ) -> list[types.Diagnostic]:
         """The diagnostics of ``findings``; ``unchanged_before``: no edit since the last
-        call touched the text before this offset (0: anything may have changed)."""
+        call touched the text before this offset (0: anything may have changed); ``shift``:
+        how the text moved since the last call (``Document.take_shift``)."""
         previous = self._by_key
         current: dict[_Key, types.Diagnostic] = {}
         out = []
+        moved_from, delta, lines = shift if shift is not None else (-1, 0, 0)
         for finding in findings:
-            key = (finding.code, finding.message, finding.start, finding.end)
-            diagnostic = previous.get(key) if finding.end < unchanged_before else None
+            code, message, start, end = key = (
+                finding.code,
+                finding.message,
+                finding.start,
+                finding.end,
+            )
+            diagnostic = None
+            if end < unchanged_before:
+                diagnostic = previous.get(key)
+            elif 0 <= moved_from <= start:
+                old = previous.get((code, message, start - delta, end - delta))
+                if old is not None:
+                    diagnostic = old if lines == 0 else _down(old, lines)
             if diagnostic is None:
                 diagnostic = current.get(key) or to_diagnostic(doc, finding)
             current[key] = diagnostic
             out.append(diagnostic)
         self._by_key = current
+        self._held = set(map(id, current.values()))
+        encoded = self._json
+        self._json = {i: encoded[i] for i in self._held if i in encoded}
         return out
+
+    def json(self, diagnostics: list[types.Diagnostic], converter: cattrs.Converter) -> str:
+        """The JSON array of ``diagnostics``, as ``converter`` encodes them (ASCII only),
+        each encoded once while this cache holds it."""
+        encoded = self._json
+        parts = []
+        for diagnostic in diagnostics:
+            entry = encoded.get(id(diagnostic))
+            if entry is not None and entry[0] is diagnostic:
+                parts.append(entry[1])
+                continue
+            text = json.dumps(converter.unstructure(diagnostic))
+            parts.append(text)
+            if id(diagnostic) in self._held:
+                encoded[id(diagnostic)] = (diagnostic, text)
+        return "[" + ",".join(parts) + "]"
+
+
+def _down(diagnostic: types.Diagnostic, lines: int) -> types.Diagnostic:
+    """``diagnostic`` moved ``lines`` lines down (up when negative), characters kept."""
+    r = diagnostic.range
+    return attrs.evolve(
+        diagnostic,
+        range=types.Range(
+            start=types.Position(line=r.start.line + lines, character=r.start.character),
+            end=types.Position(line=r.end.line + lines, character=r.end.character),
+        ),
+    )
 
 
 # -- serialization ------------------------------------------------------------------------------
