@@ -41,15 +41,16 @@ from tree_sitter import Node, Parser, Point, Range, Tree
 
 from drain_ls.analysis.source import PY_LANGUAGE, parse
 
-# Lines per chunk: an edit reparses at most about this many lines (~0.5 ms).
-CHUNK_LINES = 200
+# Lines per chunk: an edit reparses at most about this many lines (~0.25 ms; a syntax error
+# parses them afresh). Smaller chunks cost more Python per edit (more trees to move).
+CHUNK_LINES = 100
 # A chunk grown this much larger (by merges) is cut again once it parses cleanly.
 _RESPLIT_FACTOR = 4
 
 # A line that does not start a module-level statement of its own: blank or indented, a
-# comment (it may sit inside an indented block), a closing bracket, or a clause that
-# continues the statement before it.
-_CONTINUATION = re.compile(rb"[ \t\f\r\n#)\]}]|(?:else|elif|except|finally|case)\b")
+# comment (it may sit inside an indented block), a closing bracket, a clause that continues
+# the statement before it, or a backslash (it joins the line to the next, maybe indented).
+_CONTINUATION = re.compile(rb"[ \t\f\r\n#)\]}\\]|(?:else|elif|except|finally|case)\b")
 
 
 @cache
@@ -68,17 +69,37 @@ def starts_statement(source: bytes, offset: int) -> bool:
 
 
 def _open_at_end(tree: Tree) -> bool:
-    """Whether the chunk's last statement is broken (it may go on in the next chunk)."""
+    """Whether the chunk is broken at its very end, so that the next chunk may mend it:
+    no token of its own (extras, comments and line continuations, and empty nodes aside)
+    comes after its last error.
+
+    A decorator waits for its definition, and tree-sitter lets a line that ends in an
+    operator (``x =``) go on at the next line. An error that a real token follows stays an
+    error whatever comes after the chunk: the parser went on past it inside the chunk (a
+    letter typed into a method's indentation breaks its class, often the chunk's last
+    statement, and does not make the next chunk part of it).
+    """
     root = tree.root_node
     if not root.has_error:
         return False
-    if root.type == "ERROR":
-        return True
-    for child in reversed(root.children):
-        if child.type == "comment":
-            continue
-        return child.has_error or child.is_missing or child.type == "ERROR"
-    return True
+    last_error = -1
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            last_error = max(last_error, node.end_byte)
+        else:
+            stack.extend(c for c in node.children if c.has_error or c.is_missing)
+    node = root
+    while True:  # down to the last token that is not an extra and not empty
+        child = next(
+            (c for c in reversed(node.children) if not c.is_extra and c.end_byte > c.start_byte),
+            None,
+        )
+        if child is None:
+            break
+        node = child
+    return node is root or node.start_byte < last_error
 
 
 _LEXICAL = re.compile(rb"""[#'"()\[\]{}\\]""")

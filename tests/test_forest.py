@@ -289,3 +289,81 @@ def test_settle_cuts_a_large_file_and_the_edit_that_cleans_a_merged_chunk_cuts_i
         assert len(tree.trees) > merged and not tree.unsettled
         assert shape(tree.root_node) == before
         assert_sound(doc)
+
+
+def test_a_decorator_at_the_end_of_a_chunk_takes_in_its_definition() -> None:
+    with patch.object(forest, "CHUNK_LINES", 1):
+        text = "x = 1\n\n\ndef f():\n    return 1\n\n\nclass C:\n    def m(self):\n        pass\n\n\ny = 2\n"
+        doc = Document("file:///m.py", text.encode(), 1)
+        doc.replace(0, 0, "#\n")
+        # "@dec" on the blank line that ends the chunk of `x = 1`: the `def` after completes it.
+        blank = doc.source.index(b"\n\ndef f") + 1
+        assert doc.tree.chunk_at(blank) == doc.tree.chunk_at(doc.source.index(b"x = 1"))
+        doc.replace(blank, blank + 1, "@dec\n")
+        assert not doc.tree.root_node.has_error
+        assert_sound(doc)
+
+        def broken_chunk() -> tuple[int, int]:
+            (i,) = [i for i, t in enumerate(doc.tree.trees) if t.root_node.has_error]
+            return doc.tree.starts[i], doc.tree.end_of(i)
+
+        # A letter typed into a method's indentation breaks its class, the last statement of
+        # its chunk: the error stays in that chunk, which does not take in the next one.
+        at = doc.source.index(b"        pass")
+        doc.replace(at, at, "x")
+        assert broken_chunk() == (doc.source.index(b"class C"), doc.source.index(b"y = 2"))
+        assert_sound(doc)
+        # Broken at its very end (an operator that tree-sitter lets go on at the next line):
+        # the next chunk is taken in, and it does mend it.
+        doc.replace(at, at + 1, "")
+        end = doc.source.index(b"pass\n") + len(b"pass\n")
+        doc.replace(end, end, "\n\nz = ")
+        assert not doc.tree.root_node.has_error
+        assert_sound(doc)
+
+
+def test_a_line_that_starts_with_a_backslash_does_not_start_a_chunk() -> None:
+    # Found by benchmarks/reparse/fuzz_forest.py (seed 31): "\\" + an empty line + a comment
+    # where a class started: the class's body now goes on the function before it.
+    with patch.object(forest, "CHUNK_LINES", 3):
+        doc = Document("file:///m.py", (START * 2).encode(), 1)
+        at = doc.source.index(b"class C")
+        doc.replace(at, at + 1, "\\\n\n#")
+        assert not starts_statement(doc.source, at)
+        assert_sound(doc)
+
+
+@pytest.mark.parametrize(
+    ("chunk_lines", "copies", "settles", "edits"),
+    [
+        # An error at the very end of a chunk that the next chunk's first line mends.
+        (5, 1, [0], [(0.6705749725653763, 30, "except:\n\n\n")]),
+        (3, 2, [], [(0.4910358208845015, 0, "#")]),  # `re =# None`: goes on at the next line
+        (3, 2, [1], [(0.15599966506646967, 0, "@dec\n\\\n#")]),  # a line continuation after it
+        (
+            1,
+            3,
+            [3],
+            [
+                (0.6371413874748076, 1, ""),
+                (0.6958818155679869, 0, "\n\n"),
+                (0.08695421071746845, 1, ""),
+                (0.6585017617452968, 4, "#"),
+            ],
+        ),
+    ],
+)
+def test_sessions_the_fuzzer_found(
+    chunk_lines: int, copies: int, settles: list[int], edits: list[tuple[float, int, str]]
+) -> None:
+    """Sessions of benchmarks/reparse/fuzz_forest.py that once broke a rule of the forest."""
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        doc = Document("file:///m.py", (START * copies).encode(), 1)
+        if 0 in settles:
+            doc.tree.settle()
+        for k, (where, length, text) in enumerate(edits, 1):
+            start = line_start_bias(doc.source, where)
+            doc.replace(start, min(len(doc.source), start + length), text)
+            if k in settles:
+                doc.tree.settle()
+            assert_sound(doc)
