@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.fake_anthropic import FakeAnthropic
 
@@ -88,3 +91,103 @@ def test_shutdown_and_exit_back_to_back_while_drains_stream(tmp_path: Path) -> N
         replies.append(json.loads(rest[:length]))
         output = rest[length:]
     assert any(r.get("id") == 2 and "result" in r for r in replies), replies
+
+
+def _read_messages(read: Callable[[int], bytes]) -> Iterator[dict[str, Any]]:
+    """LSP messages from a byte stream, until it ends."""
+    buffer = b""
+    while True:
+        while b"\r\n\r\n" not in buffer:
+            chunk = read(65536)
+            if not chunk:
+                return
+            buffer += chunk
+        header, _, buffer = buffer.partition(b"\r\n\r\n")
+        length = int(
+            next(h for h in header.split(b"\r\n") if h.startswith(b"Content-Length:"))[15:]
+        )
+        while len(buffer) < length:
+            chunk = read(65536)
+            if not chunk:
+                return
+            buffer += chunk
+        body, buffer = buffer[:length], buffer[length:]
+        yield json.loads(body)
+
+
+def _session(uri: str, text: str) -> bytes:
+    return b"".join(
+        _message(m)
+        for m in (
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}},
+            {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}
+                },
+            },
+        )
+    )
+
+
+_END = _message({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}) + _message(
+    {"jsonrpc": "2.0", "method": "exit"}
+)
+
+
+def _codes_published(messages: Iterator[dict[str, Any]]) -> list[str]:
+    for message in messages:
+        if message.get("method") == "textDocument/publishDiagnostics":
+            return sorted(d["code"] for d in message["params"]["diagnostics"])
+    raise AssertionError("no diagnostics published")
+
+
+def test_serves_over_tcp(tmp_path: Path, unused_tcp_port: int) -> None:
+    env = {**os.environ, "DRAIN_LS_HOME": str(tmp_path / "home")}
+    port = str(unused_tcp_port)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "drain_ls", "--tcp", "--host", "127.0.0.1", "--port", port],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", unused_tcp_port), timeout=30)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server does not listen"
+                time.sleep(0.1)
+        with connection:
+            connection.sendall(_session((tmp_path / "m.py").as_uri(), "import os\n"))
+            assert _codes_published(_read_messages(connection.recv)) == ["D100", "F401"]
+            connection.sendall(_END)
+        assert server.wait(timeout=30) == 0
+    finally:
+        server.kill()
+
+
+def test_serves_a_stdin_that_is_not_a_pipe(tmp_path: Path) -> None:
+    """A file on stdin (not a pipe) is read by pygls's own reader."""
+    script = tmp_path / "session.bin"
+    script.write_bytes(_session((tmp_path / "m.py").as_uri(), "import os\n") + _END)
+    env = {**os.environ, "DRAIN_LS_HOME": str(tmp_path / "home")}
+    with open(script, "rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "drain_ls", "--stdio"],
+            stdin=stdin,
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
+    assert done.returncode == 0
+    chunks = [done.stdout]
+    assert _codes_published(_read_messages(lambda n: chunks.pop() if chunks else b"")) == [
+        "D100",
+        "F401",
+    ]
