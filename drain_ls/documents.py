@@ -12,8 +12,10 @@ them to and from byte offsets. Line breaks are ``\\n``, ``\\r\\n`` and ``\\r``, 
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from drain_ls.analysis.incremental import ChangeLog
 from drain_ls.analysis.source import IDENTIFIER_BYTES, line_starts
@@ -75,6 +77,22 @@ def _byte_column(line: bytes, character: int, encoding: str) -> int:
     return offset
 
 
+class TextShift(NamedTuple):
+    """How a document's text moved between two moments: the text before
+    ``unchanged_before`` did not change; every offset from ``moved_from`` on holds the text
+    that was ``delta`` bytes and ``lines`` lines earlier, at the same character of its line.
+    """
+
+    unchanged_before: int
+    moved_from: int
+    delta: int
+    lines: int
+
+
+UNMOVED = TextShift(sys.maxsize, 0, 0, 0)
+REPLACED = TextShift(0, sys.maxsize, 0, 0)  # a full change: anything may have moved
+
+
 class Document:
     """One open text document."""
 
@@ -110,10 +128,7 @@ class Document:
         self._tree: Forest | None = Forest(source)
         # What changed since the last analysis (for re-analysing only that).
         self.changes = ChangeLog()
-        # Since the last ``take_shift``: every offset from ``[0]`` on holds the text that was
-        # ``[1]`` bytes earlier, ``[2]`` lines earlier, at the same character of its line
-        # (None after a full change).
-        self._shift: tuple[int, int, int] | None = (0, 0, 0)
+        self._shift = UNMOVED  # how the text moved since the last ``take_shift``
 
     @property
     def tree(self) -> Forest:
@@ -195,26 +210,24 @@ class Document:
         lines = len(self.starts)
         self._splice_lines(source, start, end, new_end)
         self.source = source
-        if self._shift is not None:
-            # The lines after the one where the inserted text ends are the old lines moved.
-            row = bisect_right(self.starts, new_end)
-            after = self.starts[row] if row < len(self.starts) else len(source) + 1
-            moved_from, delta, line_delta = self._shift
-            self._shift = (
-                max(after, moved_from + new_end - end),
-                delta + new_end - end,
-                line_delta + len(self.starts) - lines,
-            )
+        # The lines after the one where the inserted text ends are the old lines, moved.
+        row = bisect_right(self.starts, new_end)
+        after = self.starts[row] if row < len(self.starts) else len(source) + 1
+        shift = self._shift
+        self._shift = TextShift(
+            min(shift.unchanged_before, start),
+            max(after, shift.moved_from + new_end - end),
+            shift.delta + new_end - end,
+            shift.lines + len(self.starts) - lines,
+        )
         changed = forest.edit(source, start, end, new_end)
         self.changes.add(start, end, new_end, _words_around(old, start, end), changed)
         if version is not None:
             self.version = version
 
-    def take_shift(self) -> tuple[int, int, int] | None:
-        """How the text moved since the last call: ``(offset, bytes, lines)``, every offset
-        from ``offset`` on holds the text that was ``bytes`` earlier, ``lines`` lines earlier,
-        at the same character of its line; None when anything may have changed."""
-        shift, self._shift = self._shift, (0, 0, 0)
+    def take_shift(self) -> TextShift:
+        """How the text moved since the last call."""
+        shift, self._shift = self._shift, UNMOVED
         return shift
 
     def replace_all(self, text: str, version: int | None = None) -> None:
@@ -223,7 +236,7 @@ class Document:
         self.starts = line_starts(self.source)
         self._tree = Forest(self.source)
         self.changes.full = True
-        self._shift = None
+        self._shift = REPLACED
         if version is not None:
             self.version = version
 

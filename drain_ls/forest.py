@@ -10,7 +10,8 @@ only its own chunk, wherever it falls.
 Each chunk is parsed from the whole source with ``included_ranges`` set to its byte range, so
 every node carries document offsets and points: the analysis works on the chunks unchanged,
 through ``ForestRoot``, which stands for the module node and answers the part of tree-sitter's
-``Node`` the analysis uses. Chunks after an edit are moved with ``Tree.edit`` (no parsing).
+``Node`` the analysis uses. Chunks after an edit are moved with ``Tree.edit`` and parsed again
+with all their nodes reused (py-tree-sitter forgets the text of an edited tree's nodes).
 
 What the chunks mean:
 
@@ -19,14 +20,16 @@ What the chunks mean:
   chunk before it ends clean, so the parser is in the same state there as at the start of a
   file). The property tests check this against fresh parses of random edit sequences.
 - A chunk has an error exactly when a parse of the whole document would have one: a chunk
-  whose last statement is broken (an unclosed bracket or string that a parse of the whole file
-  would carry on into the next chunk) is merged with the next one, until it is clean or last.
+  whose text leaves a bracket, a string or a line continuation open is merged with the chunks
+  it runs into, and a chunk broken at its very end (a decorator, or ``x =``, which
+  tree-sitter continues on the next line) takes in the next one, which may mend it.
 - With an error, the error stays inside its chunk, where a parse of the whole file may let it
   run on (an unclosed string swallowing the rest of the file). That is what the editor wants:
   findings elsewhere stay put while the user types. ``drain-ls check`` parses whole files.
 
-Small files (under ``2 * CHUNK_LINES`` lines) and files that do not parse cleanly when first
-edited stay one tree, reparsed incrementally as a whole, as tree-sitter does.
+Small files (under ``2 * CHUNK_LINES`` lines) stay one tree, reparsed incrementally as a
+whole, as tree-sitter does. Large ones are cut when the user pauses (``settle``) or at their
+first edit.
 """
 
 from __future__ import annotations
@@ -316,18 +319,8 @@ class Forest:
         if old_tree is not None and tree.root_node.has_error:
             # As in the one-tree case: an error is what a parse of the text gives.
             tree, merged = self._parse_chunk(index, None), True
-        # A chunk broken at its end, or whose text leaves a string or brackets open, may be
-        # continued by the next ones: grow it to where what it opened is closed.
-        mend = True
-        while (through := self._continues(index, tree, mend)) is not None:
-            mend = False
-            while len(self.starts) > index + 1 and index + 1 <= through:
-                self._merge_next(index)
-                through -= 1
-            merged = True
-            # Afresh: tree-sitter does not reuse a tree parsed with other included ranges
-            # exactly as a fresh parse would around the error.
-            tree = self._parse_chunk(index, None)
+        tree, grown = self._grow(index, tree)
+        merged = merged or grown > 0
         self.trees[index] = tree
         begin, end = self.starts[index], self.end_of(index)
         if merged or old_tree is None:
@@ -343,6 +336,21 @@ class Forest:
             # would reparse all of it. The nodes stay the same.
             self._split(source, index)
         return changed
+
+    def _grow(self, index: int, tree: Tree) -> tuple[Tree, int]:
+        """Chunk ``index`` (parsed as ``tree``) grown to where what it opens is closed (see
+        ``_continues``): its tree, and how many chunks it took in."""
+        grown = 0
+        mend = True
+        while (through := self._continues(index, tree, mend)) is not None:
+            mend = False
+            for _ in range(min(through, len(self.starts) - 1) - index):
+                self._merge_next(index)
+                grown += 1
+            # Afresh: tree-sitter does not reuse a tree parsed with other included ranges
+            # exactly as a fresh parse would around the error.
+            tree = self._parse_chunk(index, None)
+        return tree, grown
 
     def _continues(self, index: int, tree: Tree, mend: bool = True) -> int | None:
         """When chunk ``index`` (parsed as ``tree``) may go on into the chunks after it, the
@@ -424,17 +432,10 @@ class Forest:
             return
         self.starts[index + 1 : index + 1] = cuts
         self.trees[index : index + 1] = [self.trees[index]] * (len(cuts) + 1)
-        i = index
-        while i < index + len(cuts) + 1 and i < len(self.trees):
-            tree = self._parse_chunk(i, None)
-            mend = True
-            while (through := self._continues(i, tree, mend)) is not None:
-                mend = False
-                while len(self.starts) > i + 1 and i + 1 <= through:
-                    self._merge_next(i)
-                    cuts.pop()
-                    through -= 1
-                tree = self._parse_chunk(i, None)
+        i, stop = index, index + len(cuts) + 1
+        while i < stop:
+            tree, grown = self._grow(i, self._parse_chunk(i, None))
+            stop -= grown
             self.trees[i] = tree
             i += 1
         self._root = None

@@ -142,6 +142,19 @@ class DrainProtocol(LanguageServerProtocol):
 
     _writes: ClassVar[set[asyncio.Future[Any]]] = set()
 
+    def publish_diagnostics_json(self, uri: str, version: int | None, diagnostics: str) -> None:
+        """``textDocument/publishDiagnostics`` with the diagnostics already a JSON array."""
+        self.notify_json(
+            types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
+            '{"uri":'
+            + json.dumps(uri)
+            + ',"diagnostics":'
+            + diagnostics
+            + ',"version":'
+            + json.dumps(version)
+            + "}",
+        )
+
     def notify_json(self, method: str, params: str) -> None:
         """Send a notification whose ``params`` are already JSON (ASCII only): what
         ``notify`` sends, without encoding again what has not changed."""
@@ -500,14 +513,13 @@ class DrainServer(LanguageServer):
             except Exception:
                 logger.exception("analysis of %s failed", uri)
                 self.checkers.pop(uri, None)
-        unchanged_before = doc.changes.unchanged_before(len(doc.source))
         if not provisional:  # the changes are still to be analysed
             doc.changes.reset()
         self.touch(uri)
         cache = self._diagnostic_caches.get(uri)
         if cache is None:
             cache = self._diagnostic_caches[uri] = DiagnosticCache()
-        diagnostics = cache.diagnostics(doc, findings, unchanged_before, doc.take_shift())
+        diagnostics = cache.diagnostics(doc, findings, doc.take_shift())
         diagnostics += self._drain_diagnostics(doc)
         analysis = Analysis(
             doc.version,
@@ -521,15 +533,8 @@ class DrainServer(LanguageServer):
             # What did not change since the last publication is not encoded again.
             protocol = self.protocol
             assert isinstance(protocol, DrainProtocol)
-            protocol.notify_json(
-                types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
-                '{"uri":'
-                + json.dumps(uri)
-                + ',"diagnostics":'
-                + cache.json(diagnostics, self.json_converter)
-                + ',"version":'
-                + json.dumps(doc.version)
-                + "}",
+            protocol.publish_diagnostics_json(
+                uri, doc.version, cache.json(diagnostics, self.json_converter)
             )
         self._schedule_settle(uri, doc, provisional)
         if self.scheduler is not None and not provisional:

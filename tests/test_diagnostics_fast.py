@@ -10,7 +10,7 @@ from pygls.protocol import default_converter
 from drain_ls.analysis.checker import CheckSettings
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
-from drain_ls.documents import UTF8, UTF16, UTF32, Document
+from drain_ls.documents import REPLACED, UTF8, UTF16, UTF32, Document
 from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_diagnostics
 
 SOURCE = """import os
@@ -86,7 +86,7 @@ def test_diagnostic_cache_is_never_stale() -> None:
         checker = IncrementalChecker("/tmp/m.py", CheckSettings(), fix_factories=False)
         cache = DiagnosticCache()
         findings = checker.check(doc.source, doc.tree, doc.changes)
-        cache.diagnostics(doc, findings, 0, doc.take_shift())
+        cache.diagnostics(doc, findings, doc.take_shift())
         doc.changes.reset()
         edits: list[tuple[str, int, str] | list[tuple[str, int, str]]] = [
             ("    def m", 0, "\n"),  # a line added above the last finding
@@ -110,15 +110,14 @@ def test_diagnostic_cache_is_never_stale() -> None:
             for anchor, length, text in step if isinstance(step, list) else [step]:
                 start = doc.source.index(anchor.encode())
                 doc.replace(start, start + length, text)
-            unchanged_before = min(e[0] for e in doc.changes.edits)
             findings = checker.check(doc.source, doc.tree, doc.changes)
             doc.changes.reset()
-            cached = cache.diagnostics(doc, findings, unchanged_before, doc.take_shift())
+            cached = cache.diagnostics(doc, findings, doc.take_shift())
             assert _shape(cached) == _shape(to_diagnostics(doc, findings))
             converter = make_converter()
             assert json.loads(cache.json(cached, converter)) == _shape(cached)
         # Nothing changed: everything is reused and still exact.
-        again = cache.diagnostics(doc, findings, len(doc.source) + 1, doc.take_shift())
+        again = cache.diagnostics(doc, findings, doc.take_shift())
         assert all(a is b for a, b in zip(again, cached, strict=True))
 
 
@@ -127,12 +126,12 @@ def test_diagnostics_after_an_edit_on_an_earlier_line_are_reused_with_their_json
     checker = IncrementalChecker("/tmp/m.py", CheckSettings(), fix_factories=False)
     cache = DiagnosticCache()
     converter = make_converter()
-    first = cache.diagnostics(doc, checker.check(doc.source, doc.tree), 0, doc.take_shift())
+    first = cache.diagnostics(doc, checker.check(doc.source, doc.tree), doc.take_shift())
     first_json = json.loads(cache.json(first, converter))
     start = doc.source.index('é"'.encode())
     doc.replace(start, start, "é")  # return "éé" + x: one line, longer in bytes
     findings = checker.check(doc.source, doc.tree, doc.changes)
-    second = cache.diagnostics(doc, findings, start, doc.take_shift())
+    second = cache.diagnostics(doc, findings, doc.take_shift())
     later = [i for i, d in enumerate(second) if d.range.start.line > 5]
     assert [second[i].code for i in later] == ["D101", "D107", "D102"]
     assert all(second[i] is first[i] for i in later)  # the same objects: nothing made again
@@ -141,7 +140,7 @@ def test_diagnostics_after_an_edit_on_an_earlier_line_are_reused_with_their_json
     start = doc.source.index(b"    return")
     doc.replace(start, start, "\n")
     findings = checker.check(doc.source, doc.tree, doc.changes)
-    third = cache.diagnostics(doc, findings, start, doc.take_shift())
+    third = cache.diagnostics(doc, findings, doc.take_shift())
     assert [(d.range.start.line, d.range.start.character) for d in third[-3:]] == [
         (d.range.start.line + 1, d.range.start.character) for d in first[-3:]
     ]
@@ -175,21 +174,14 @@ def test_the_server_publishes_what_pygls_would() -> None:
     doc = Document("file:///m.py", SOURCE.encode(), 7, UTF32)
     findings = IncrementalChecker("/tmp/m.py", CheckSettings()).check(doc.source, doc.tree)
     cache = DiagnosticCache()
-    diagnostics = cache.diagnostics(doc, findings, 0)
+    diagnostics = cache.diagnostics(doc, findings, doc.take_shift())
     uri = "file:///tmp/é m.py"
     protocol.notify(
         types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
         types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=7),
     )
     for _ in range(2):  # the second time from the cached JSON
-        protocol.notify_json(
-            types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
-            '{"uri":'
-            + json.dumps(uri)
-            + ',"diagnostics":'
-            + cache.json(diagnostics, server.json_converter)
-            + ',"version":7}',
-        )
+        protocol.publish_diagnostics_json(uri, 7, cache.json(diagnostics, server.json_converter))
     expected, *ours = (_body(m) for m in capture.data)
     assert ours == [expected, expected]
 
@@ -199,7 +191,7 @@ def test_diagnostic_cache_reuses_diagnostics_before_the_edit() -> None:
     cache = DiagnosticCache()
     early = Finding("F401", "`os` imported but unused", 7, 9)
     late = Finding("D103", "Missing docstring in public function", 30, 31)
-    first = cache.diagnostics(doc, [early, late], 0)
-    second = cache.diagnostics(doc, [early, late], 20)
+    first = cache.diagnostics(doc, [early, late], REPLACED)
+    second = cache.diagnostics(doc, [early, late], REPLACED._replace(unchanged_before=20))
     assert second[0] is first[0]  # before the edit
     assert second[1] is not first[1]  # after it: made again

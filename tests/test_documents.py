@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from drain_ls.analysis.source import line_starts, parse
 from drain_ls.documents import ENCODINGS, UTF8, UTF16, UTF32, Document, Position, PositionError
+from tests.test_forest import shape
 
 BREAK = re.compile(r"\r\n|\r|\n")
 PIECES = [
@@ -75,14 +76,7 @@ def to_units(line_text: str, chars: int, encoding: str) -> int:
 
 def tree_shape(tree):  # type: ignore[no-untyped-def]
     """Every node below the module (a ``Tree`` or a document's chunked ``Forest``)."""
-    root = tree.root_node
-    out = [("module", root.has_error)]
-    stack = list(reversed(root.children))
-    while stack:
-        node = stack.pop()
-        out.append((node.type, node.start_byte, node.end_byte, node.is_missing))
-        stack.extend(reversed(node.children))
-    return out
+    return [("module", tree.root_node.has_error), *shape(tree.root_node)]
 
 
 texts = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)

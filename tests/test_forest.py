@@ -145,6 +145,16 @@ def line_start_bias(source: bytes, where: float) -> int:
     return offset
 
 
+def apply_edit(doc: Document, where: float, length: int, text: str) -> None:
+    """A random session's edit: ``length`` bytes at ``where`` (a fraction of the document,
+    often moved to a line start) replaced by ``text``, on character boundaries."""
+    start = line_start_bias(doc.source, where)
+    end = min(len(doc.source), start + length)
+    while end < len(doc.source) and (doc.source[end] & 0xC0) == 0x80:
+        end += 1  # not inside a UTF-8 sequence
+    doc.replace(start, end, text)
+
+
 @pytest.mark.parametrize("chunk_lines", [1, 2, 5])
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=sessions())
@@ -152,11 +162,7 @@ def test_edits_keep_the_chunks_sound(chunk_lines: int, edits: list[tuple[float, 
     with patch.object(forest, "CHUNK_LINES", chunk_lines):
         doc = Document("file:///m.py", START.encode(), 1)
         for where, length, text in edits:
-            start = line_start_bias(doc.source, where)
-            end = min(len(doc.source), start + length)
-            while end < len(doc.source) and (doc.source[end] & 0xC0) == 0x80:
-                end += 1
-            doc.replace(start, end, text)
+            apply_edit(doc, where, length, text)
             assert_sound(doc)
 
 
@@ -362,8 +368,7 @@ def test_sessions_the_fuzzer_found(
         if 0 in settles:
             doc.tree.settle()
         for k, (where, length, text) in enumerate(edits, 1):
-            start = line_start_bias(doc.source, where)
-            doc.replace(start, min(len(doc.source), start + length), text)
+            apply_edit(doc, where, length, text)
             if k in settles:
                 doc.tree.settle()
             assert_sound(doc)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from drain_ls import forest
 from drain_ls.analysis.checker import CheckSettings, check_source, error_regions
 from drain_ls.analysis.incremental import ChangeLog, IncrementalChecker
+from drain_ls.analysis.model import Finding
 from drain_ls.documents import Document
 
 START = '''"""Module."""
@@ -67,6 +68,17 @@ SNIPPETS = [
 ]
 
 
+def _opened(
+    text: str, fix_factories: bool = False
+) -> tuple[Document, IncrementalChecker, list[Finding]]:
+    """A document of ``text`` with a checker (default settings) that analysed it."""
+    doc = Document("file:///m.py", text.encode(), 1)
+    checker = IncrementalChecker("/tmp/m.py", CheckSettings(), fix_factories=fix_factories)
+    findings = checker.check(doc.source, doc.tree, doc.changes)
+    doc.changes.reset()
+    return doc, checker, findings
+
+
 def shape(findings):  # type: ignore[no-untyped-def]
     return [(f.code, f.start, f.end, f.message, f.noqa_offsets, f.data) for f in findings]
 
@@ -96,12 +108,9 @@ def test_incremental_equals_fresh(
 def _check_incremental_equals_fresh(
     edits: list[tuple[float, int, str]], batch: bool, fix_factories: bool
 ) -> None:
-    doc = Document("file:///m.py", START.encode(), 1)
-    check = CheckSettings()
     # Without fix factories (the server), findings of unmoved statements are reused.
-    checker = IncrementalChecker("/tmp/m.py", check, fix_factories=fix_factories)
-    checker.check(doc.source, doc.tree, doc.changes)
-    doc.changes.reset()
+    doc, checker, _ = _opened(START, fix_factories)
+    check = checker.settings
     for fraction, length, text in edits:
         start = int(fraction * len(doc.source))
         # Stay on character boundaries (the sample is ASCII) and inside the document.
@@ -169,11 +178,8 @@ def _edits_of_big() -> list[tuple[str, int, str]]:
 
 def test_incremental_equals_fresh_on_a_larger_module() -> None:
     for fix_factories in (True, False):
-        doc = Document("file:///m.py", BIG.encode(), 1)
-        check = CheckSettings()
-        checker = IncrementalChecker("/tmp/m.py", check, fix_factories=fix_factories)
-        checker.check(doc.source, doc.tree, doc.changes)
-        doc.changes.reset()
+        doc, checker, _ = _opened(BIG, fix_factories)
+        check = checker.settings
         for anchor, length, text in _edits_of_big():
             start = doc.source.index(anchor.encode())
             doc.replace(start, start + length, text)
@@ -194,11 +200,8 @@ def test_error_versions_are_shown_provisionally_then_analysed_exactly(
     """The server's way: a version with a syntax error gets ``provisional`` findings and keeps
     its changes; the next error-free version is checked with every change since."""
     with patch.object(forest, "CHUNK_LINES", chunk_lines):
-        doc = Document("file:///m.py", START.encode(), 1)
-        check = CheckSettings()
-        checker = IncrementalChecker("/tmp/m.py", check, fix_factories=False)
-        last_source, last = doc.source, checker.check(doc.source, doc.tree, doc.changes)
-        doc.changes.reset()
+        doc, checker, last = _opened(START)
+        check, last_source = checker.settings, doc.source
         for fraction, length, text in edits:
             start = int(fraction * len(doc.source))
             doc.replace(start, min(len(doc.source), start + int(length)), text)
@@ -223,11 +226,7 @@ def test_error_versions_are_shown_provisionally_then_analysed_exactly(
 
 
 def test_a_typo_undone_is_not_analysed_again() -> None:
-    doc = Document("file:///m.py", START.encode(), 1)
-    check = CheckSettings()
-    checker = IncrementalChecker("/tmp/m.py", check, fix_factories=False)
-    first = checker.check(doc.source, doc.tree, doc.changes)
-    doc.changes.reset()
+    doc, checker, first = _opened(START)
     at = doc.source.index(b"def f")
     doc.replace(at, at, "x")  # "xdef f(x):" does not parse
     assert doc.tree.root_node.has_error
@@ -251,11 +250,8 @@ def test_names_listed_in_all_or_no_longer_are_analysed_again() -> None:
         ("'json', ", 8, ""),
         ("__all__", 7, "__all_"),  # no __all__ any more; no name of it edited
     ]
-    doc = Document("file:///m.py", text.encode(), 1)
-    check = CheckSettings()
-    checker = IncrementalChecker("/tmp/m.py", check, fix_factories=False)
-    checker.check(doc.source, doc.tree, doc.changes)
-    doc.changes.reset()
+    doc, checker, _ = _opened(text)
+    check = checker.settings
     seen = []
     for anchor, length, new in steps:
         start = doc.source.index(anchor.encode())

@@ -19,7 +19,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from test_forest import PIECES, START, assert_sound, line_start_bias
+from test_forest import PIECES, START, apply_edit, assert_sound
 
 from drain_ls import forest
 from drain_ls.documents import Document
@@ -44,11 +44,7 @@ def main() -> int:
                 length = rng.choice([0, 0, 0, 1, 1, 2, 4, 30])
                 text = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 3)))
                 edits.append((where, length, text))
-                start = line_start_bias(doc.source, where)
-                end = min(len(doc.source), start + length)
-                while end < len(doc.source) and (doc.source[end] & 0xC0) == 0x80:
-                    end += 1
-                doc.replace(start, end, text)
+                apply_edit(doc, where, length, text)
                 if rng.random() < 0.2:
                     doc.tree.settle()
                     settles.append(len(edits))

@@ -29,6 +29,15 @@ class Exports:
     strings: list[Node] = field(default_factory=list)
 
 
+def _plain_prefix(string: Node) -> bool:
+    """Whether a ``string`` node opens without an f, b or t prefix."""
+    start = string.child(0)
+    if start is None or start.text is None:
+        return False
+    prefix = start.text.lower().strip(b"\"'")
+    return not (b"f" in prefix or b"b" in prefix or b"t" in prefix)
+
+
 def string_value(node: Node) -> str | None:
     """The value of a plain (non-f, non-bytes) string literal node, else None."""
     if node.type == "concatenated_string":
@@ -36,13 +45,7 @@ def string_value(node: Node) -> str | None:
         if any(p is None for p in parts):
             return None
         return "".join(p for p in parts if p is not None)
-    if node.type != "string":
-        return None
-    start = node.child(0)
-    if start is None or start.text is None:
-        return None
-    prefix = start.text.lower().strip(b"\"'")
-    if b"f" in prefix or b"b" in prefix or b"t" in prefix:
+    if node.type != "string" or not _plain_prefix(node):
         return None
     out = []
     for child in node.named_children:
@@ -63,13 +66,7 @@ def is_plain_string(node: Node) -> bool:
     (docstrings are the longest strings of a file, and only their kind matters)."""
     if node.type == "concatenated_string":
         return all(is_plain_string(c) for c in node.named_children)
-    if node.type != "string":
-        return False
-    start = node.child(0)
-    if start is None or start.text is None:
-        return False
-    prefix = start.text.lower().strip(b"\"'")
-    if b"f" in prefix or b"b" in prefix or b"t" in prefix:
+    if node.type != "string" or not _plain_prefix(node):
         return False
     for child in node.named_children:
         if child.type == "interpolation":

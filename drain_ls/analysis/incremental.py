@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
@@ -47,7 +48,7 @@ from drain_ls.analysis.imports import (
     unused_bindings_of,
     unused_import_findings,
 )
-from drain_ls.analysis.model import Finding
+from drain_ls.analysis.model import Finding, Fix
 from drain_ls.analysis.noqa import NoqaMap
 from drain_ls.analysis.source import LineIndex, Syntax, word_occurrences
 from drain_ls.analysis.syntax import first_error_offset
@@ -105,6 +106,18 @@ class ChangeLog:
                 return None
         return offset
 
+    def move_span(self, start: int, end: int) -> tuple[int, int] | None:
+        """Where ``[start, end]`` of the last analysed version is now (None: an edit
+        touched it, even just at one of its ends)."""
+        for edit_start, old_end, new_end in self.edits:
+            if edit_start > end:
+                continue
+            if old_end >= start:
+                return None
+            start += new_end - old_end
+            end += new_end - old_end
+        return start, end
+
     def move(self, offset: int) -> int | None:
         """Where an offset of the last analysed version is now (None: it was edited away)."""
         for start, old_end, new_end in self.edits:
@@ -150,19 +163,28 @@ class _Entry:
         """The findings of the statement when it starts at ``base`` (without fix factories:
         those hold a version's tree)."""
         if base != self.base:
-            self.findings = [
-                Finding(
-                    code,
-                    message,
-                    base + start,
-                    base + end,
-                    noqa_offsets=(base + start,),
-                    data=data,
-                )
-                for code, message, start, end, data in self.members
-            ]
+            self.findings = _member_findings(self.members, base)
             self.base = base
         return self.findings
+
+
+def _member_findings(
+    members: tuple[_Member, ...], base: int, fix_at: Callable[[int], Fix | None] | None = None
+) -> list[Finding]:
+    """The findings of a statement's members when it starts at ``base``; ``fix_at``: the
+    docstring fix of the definition whose name starts at an offset, made when asked for."""
+    return [
+        Finding(
+            code,
+            message,
+            base + start,
+            base + end,
+            noqa_offsets=(base + start,),
+            fix_factory=partial(fix_at, base + start) if fix_at is not None else None,
+            data=data,
+        )
+        for code, message, start, end, data in members
+    ]
 
 
 _NO_MEMBERS = _Entry(())
@@ -278,13 +300,7 @@ class IncrementalChecker:
         if self.path.endswith(".pyi"):
             return []
         last = self._last
-        if (
-            changes is not None
-            and not changes.full
-            and last is not None
-            and len(last[0]) == len(source)
-            and last[0] == source
-        ):
+        if changes is not None and not changes.full and last is not None and last[0] == source:
             return list(last[1])  # the edits since put the same text back (a typo undone)
         select = self.settings.select
         root = tree.root_node
@@ -332,9 +348,10 @@ class IncrementalChecker:
         for finding in last[1]:
             if finding.code == "E999":
                 continue
-            start, end = _move_span(changes.edits, finding.start, finding.end)
-            if start < 0:
+            span = changes.move_span(finding.start, finding.end)
+            if span is None:
                 continue
+            start, end = span
             if start == finding.start and end < unchanged_before:
                 moved.append(finding)
                 continue
@@ -424,24 +441,13 @@ class IncrementalChecker:
                         statements.entries[index] = _entry(children[index], source, context, style)
         self._statements = statements
         self._context = context
-        lazy = self._fix_factories
+        fix_at = partial(docstring_fix_at, root, source, style=style)
         for i, entry in enumerate(statements.entries):
             if not entry.members:
                 continue
             base = statements.starts[i]
-            if lazy:
-                findings.extend(
-                    Finding(
-                        code,
-                        message,
-                        base + start,
-                        base + end,
-                        noqa_offsets=(base + start,),
-                        fix_factory=partial(docstring_fix_at, root, source, base + start, style),
-                        data=data,
-                    )
-                    for code, message, start, end, data in entry.members
-                )
+            if self._fix_factories:
+                findings.extend(_member_findings(entry.members, base, fix_at))
             else:
                 findings.extend(entry.findings_at(base))
         return findings
@@ -599,19 +605,6 @@ def _restated(before: MemberContext | None, after: MemberContext) -> frozenset[s
     return before.exported ^ after.exported
 
 
-def _move_span(edits: list[tuple[int, int, int]], start: int, end: int) -> tuple[int, int]:
-    """``[start, end]`` moved by the edits, in order; ``(-1, -1)`` when an edit touches it."""
-    for edit_start, old_end, new_end in edits:
-        if edit_start > end:
-            continue
-        if old_end >= start:
-            return -1, -1
-        delta = new_end - old_end
-        start += delta
-        end += delta
-    return start, end
-
-
 def _stands(group: list[int], changes: ChangeLog, regions: list[tuple[int, int]]) -> bool:
     """Whether one of the remembered uses of an import is outside every changed statement."""
     for offset in group:
@@ -648,7 +641,7 @@ def _is_plain_load(resolver: _Resolver, root: Node, start: int, end: int, name: 
     if node.type in ("comment", "string_content"):
         return True  # nothing, or a string annotation's load
     if node.type != "identifier" or node.start_byte != start or node.end_byte != end:
-        return False  # a string (maybe an annotation), or a part of something else
+        return False  # anything else (part of a larger token, an error): analysed again
     if _inside_import(node.parent):
         return False
     resolver = _Resolver(root, resolver.source)  # a fresh one holds only this occurrence

@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.protocol import default_converter
 
 from drain_ls.analysis.model import RULE_URLS, Finding
-from drain_ls.documents import Document
+from drain_ls.documents import Document, TextShift
 
 SOURCE = "drain-ls"
 
@@ -73,23 +73,19 @@ class DiagnosticCache:
         """An empty cache (a document just opened)."""
         self._by_key: dict[_Key, types.Diagnostic] = {}
         self._held: set[int] = set()  # the identities of the diagnostics in ``_by_key``
-        # The JSON of diagnostics held in ``_by_key``, by identity.
-        self._json: dict[int, tuple[types.Diagnostic, str]] = {}
+        # The JSON of diagnostics held in ``_by_key``, by identity (they are alive, so no
+        # other object has their identity).
+        self._json: dict[int, str] = {}
 
     def diagnostics(
-        self,
-        doc: Document,
-        findings: list[Finding],
-        unchanged_before: int,
-        shift: tuple[int, int, int] | None = None,
+        self, doc: Document, findings: list[Finding], shift: TextShift
     ) -> list[types.Diagnostic]:
-        """The diagnostics of ``findings``; ``unchanged_before``: no edit since the last
-        call touched the text before this offset (0: anything may have changed); ``shift``:
-        how the text moved since the last call (``Document.take_shift``)."""
+        """The diagnostics of ``findings``; ``shift``: how the text moved since the last
+        call (``Document.take_shift``)."""
         previous = self._by_key
         current: dict[_Key, types.Diagnostic] = {}
         out = []
-        moved_from, delta, lines = shift if shift is not None else (-1, 0, 0)
+        unchanged_before, moved_from, delta, lines = shift
         for finding in findings:
             code, message, start, end = key = (
                 finding.code,
@@ -100,7 +96,7 @@ class DiagnosticCache:
             diagnostic = None
             if end < unchanged_before:
                 diagnostic = previous.get(key)
-            elif 0 <= moved_from <= start:
+            elif moved_from <= start:
                 old = previous.get((code, message, start - delta, end - delta))
                 if old is not None:
                     diagnostic = old if lines == 0 else _down(old, lines)
@@ -120,14 +116,12 @@ class DiagnosticCache:
         encoded = self._json
         parts = []
         for diagnostic in diagnostics:
-            entry = encoded.get(id(diagnostic))
-            if entry is not None and entry[0] is diagnostic:
-                parts.append(entry[1])
-                continue
-            text = json.dumps(converter.unstructure(diagnostic))
+            text = encoded.get(id(diagnostic))
+            if text is None:
+                text = json.dumps(converter.unstructure(diagnostic))
+                if id(diagnostic) in self._held:
+                    encoded[id(diagnostic)] = text
             parts.append(text)
-            if id(diagnostic) in self._held:
-                encoded[id(diagnostic)] = (diagnostic, text)
         return "[" + ",".join(parts) + "]"
 
 
