@@ -6,9 +6,11 @@ agreement with ruff.
 Files: every ``*.py`` under this interpreter's standard library (or ``--root``), without
 ``test/``, ``tests/``, ``idlelib/idle_test/`` and ``site-packages/`` directories. Every tool
 gets the same file list in one invocation; wall times are the best and the median of
-``--runs`` (pyflakes and pydocstyle, which take tens of seconds, run once). Agreement with
-ruff is matched on (file, code, row). Results go to stdout and ``--out``/results.md; every
-disagreement to ``--out``/disagreements.txt.
+``--runs`` (pyflakes and pydocstyle, which take tens of seconds, run once). A last row,
+``benchmarks/parse_only.py``, only reads and parses every file with tree-sitter in drain-ls's
+worker pool: the floor under any drain-ls run. Agreement with ruff is matched on (file, code,
+row). Results go to stdout and ``--out``/results.md; every disagreement to
+``--out``/disagreements.txt.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 CODES = "F401,D100,D101,D102,D103,D104,D105,D106,D107"
+FLOOR = "tree-sitter parse alone"
 EXCLUDED_DIRS = {"test", "tests", "idle_test", "site-packages", "__pycache__"}
 
 
@@ -135,6 +138,11 @@ def main() -> int:
     results: dict[str, list[float]] = {}
     results["drain-ls check"], drain_out = timed(drain_cmd + names, args.runs)
     results["ruff check"], ruff_out = timed(ruff_cmd + names, args.runs)
+    # The floor: tree-sitter's parse of every file in drain-ls's workers, and nothing else.
+    floor_cmd = [sys.executable, str(Path(__file__).parent / "parse_only.py")]
+    if args.jobs:
+        floor_cmd += ["--jobs", str(args.jobs)]
+    results[FLOOR], _ = timed(floor_cmd + names, args.runs)
     if not args.skip_slow:
         results["pyflakes"], _ = timed([sys.executable, "-m", "pyflakes", *names], 1)
         results["pydocstyle"], _ = timed(
@@ -162,6 +170,10 @@ def main() -> int:
     lines += [
         "",
         f"drain-ls / ruff: **{best['drain-ls check'] / ruff_best:.1f}x** (goal: at most 5x).",
+        f"The parse alone (`benchmarks/parse_only.py`: read and parse every file with "
+        f"tree-sitter in drain-ls's workers, nothing else) is {best[FLOOR] / ruff_best:.1f}x "
+        f"ruff's whole run; drain-ls's analysis, reporting and start-up add "
+        f"{best['drain-ls check'] - best[FLOOR]:.2f} s.",
     ]
     if "pyflakes" in best:
         peers = best["pyflakes"] + best["pydocstyle"]

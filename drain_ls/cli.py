@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,12 @@ from drain_ls.analysis.fixes import fix_source
 from drain_ls.analysis.model import ALL_CODES, RULE_URLS, Finding
 from drain_ls.analysis.source import LineIndex
 from drain_ls.files import ConfigError, Excluder, discover, find_project_config, read_source
+from drain_ls.pool import map_files
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # as shells report a command that SIGINT stopped
 
 RULE_NAMES = {
     "E999": "syntax-error",
@@ -148,12 +151,6 @@ def check_file(
         return FileResult(path, [], f"internal error: {type(exc).__name__}: {exc}")
 
 
-def _check_chunk(
-    paths: list[str], settings: CheckSettings, fix: bool, unsafe: bool, encode: bool
-) -> list[FileResult]:
-    return [check_file(p, settings, fix, unsafe, encode) for p in paths]
-
-
 def run_checks(
     paths: list[str],
     settings: CheckSettings,
@@ -163,31 +160,17 @@ def run_checks(
     encode: bool = False,
 ) -> list[FileResult]:
     """Check files, in ``jobs`` worker processes when that pays off (``encode``: see
-    ``check_file``)."""
-    if jobs <= 1 or len(paths) < 4:
-        return _check_chunk(paths, settings, fix, unsafe, encode)
-    # Imported here: multiprocessing is a sixth of the start-up of a one-file check.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # On Linux, fork: workers start with everything already imported. Python 3.14 makes
-    # forkserver the default there, whose workers import drain-ls and tree-sitter again
-    # (~50-100 ms more per run). The CLI has no threads of its own to make fork unsafe.
-    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
-    # Big files first, dealt round-robin, so that the workers finish together.
-    by_size = sorted(paths, key=_size, reverse=True)
-    chunks = [by_size[i :: jobs * 4] for i in range(jobs * 4)]
-    results: list[FileResult] = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [
-            pool.submit(_check_chunk, chunk, settings, fix, unsafe, encode)
-            for chunk in chunks
-            if chunk
-        ]
-        for future in futures:
-            results.extend(future.result())
+    ``check_file``). A file whose worker dies is reported as an error; the run goes on."""
+    work = partial(check_file, settings=settings, fix=fix, unsafe=unsafe, encode=encode)
+    if len(paths) < 4:
+        jobs = 1
+    results = map_files(paths, jobs, work, _lost, cost=_size)
     results.sort(key=lambda r: r.path)
     return results
+
+
+def _lost(path: str, reason: str) -> FileResult:
+    return FileResult(path, [], reason)
 
 
 def _size(path: str) -> int:
@@ -718,6 +701,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"drain-ls: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C; any check workers are stopped (drain_ls.pool)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FINDINGS
     parser.print_help()
