@@ -40,9 +40,9 @@ from collections.abc import Iterator
 from functools import cache
 from typing import cast
 
-from tree_sitter import Node, Parser, Point, Range, Tree
+from tree_sitter import Node, Parser, Point, Tree
 
-from drain_ls.analysis.source import PY_LANGUAGE, parse
+from drain_ls.analysis.source import PY_LANGUAGE, parse, parse_range, point_of
 
 # Lines per chunk: an edit reparses at most about this many lines (~0.25 ms; a syntax error
 # parses them afresh). Smaller chunks cost more Python per edit (more trees to move).
@@ -242,8 +242,8 @@ class Forest:
         """Bytes ``[start, old_end)`` of the old source became ``[start, new_end)`` of
         ``source``: reparse what that touches; return the byte ranges whose syntax changed."""
         old_source = self.source
-        start_point, old_end_point = _point_in(old_source, start), _point_in(old_source, old_end)
-        new_end_point = _point_in(source, new_end)
+        start_point, old_end_point = point_of(old_source, start), point_of(old_source, old_end)
+        new_end_point = point_of(source, new_end)
         if self.unsettled:
             self._split(old_source, 0)
         self._root = None
@@ -383,11 +383,8 @@ class Forest:
 
     def _parse_chunk(self, index: int, old_tree: Tree | None) -> Tree:
         begin, end = self.starts[index], self.end_of(index)
-        parser = _chunk_parser()
-        parser.included_ranges = [Range(self._point(begin), self._point(end), begin, end)]
-        if old_tree is None:
-            return parser.parse(self.source)
-        return parser.parse(self.source, old_tree)
+        points = (self._point(begin), self._point(end))
+        return parse_range(_chunk_parser(), self.source, begin, end, old_tree, points=points)
 
     def _point(self, offset: int) -> Point:
         """tree-sitter's point of a chunk boundary (or of the end): from the ranges of the
@@ -395,12 +392,12 @@ class Forest:
         index = self.chunk_at(offset)
         for near in (index, index - 1):
             if 0 <= near < len(self.trees):
-                for known in self.trees[near].included_ranges[:1]:
-                    if known.start_byte == offset:
-                        return known.start_point
-                    if known.end_byte == offset:
-                        return known.end_point
-        return _point_in(self.source, offset)
+                ranges = self.trees[near].included_ranges
+                if ranges and ranges[0].start_byte == offset:
+                    return ranges[0].start_point
+                if ranges and ranges[-1].end_byte == offset:
+                    return ranges[-1].end_point
+        return point_of(self.source, offset)
 
     # -- chunking -------------------------------------------------------------------------
 
@@ -439,13 +436,6 @@ class Forest:
             self.trees[i] = tree
             i += 1
         self._root = None
-
-
-def _point_in(source: bytes, offset: int) -> Point:
-    """tree-sitter's point of a byte offset: rows count ``\\n`` only, columns are bytes."""
-    row = source.count(b"\n", 0, offset)
-    line_start = source.rfind(b"\n", 0, offset) + 1
-    return Point(row, offset - line_start)
 
 
 class ForestRoot:

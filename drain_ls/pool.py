@@ -5,10 +5,12 @@ and deals files through one pipe shared by all of them: a worker reads the next 
 (4 bytes, a read no other worker can split) when it is done with the last, so that the workers
 finish together whatever the files cost. Each result comes back as soon as it is ready, on the
 worker's own pipe. A worker that dies (a crash in a C extension, a kill) costs only the file it
-had in hand, which gets ``lost``'s result; the other workers take over the rest.
+had in hand, which gets ``lost``'s result; the other workers take over the rest. So does a
+result that cannot be pickled or read back, or an exception that ``work`` lets out.
 
 Elsewhere (macOS and Windows start processes by spawning, where a fork is unsafe or missing),
-``concurrent.futures``' process pool runs the same function over balanced chunks.
+``concurrent.futures``' process pool runs the same function over balanced chunks; there, a
+dead worker costs the files of every chunk not yet done.
 
 Compared with ``concurrent.futures`` on Linux, there is no manager thread, no queue-feeder
 threads and no ``multiprocessing`` import (~15 ms of a short run), and a dead worker does not
@@ -17,6 +19,7 @@ break the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import selectors
@@ -29,7 +32,7 @@ from typing import TypeVar
 R = TypeVar("R")
 
 _INDEX = struct.Struct("<I")
-_LENGTH = struct.Struct("<I")
+_HEADER = struct.Struct("<II")  # a result's file index and the length of its pickle
 # Writes of at most PIPE_BUF bytes are atomic (POSIX guarantees 512; Linux has 4096): a
 # batch of whole indices never interleaves with another, so every 4-byte read is one index.
 _BATCH = 512
@@ -44,19 +47,26 @@ def map_files(
 ) -> list[R]:
     """``work(path)`` for every path, in ``jobs`` processes, results in the order of ``paths``.
 
-    ``work`` must not raise. ``cost`` estimates a file's work (the biggest are dealt first).
-    A file whose worker dies gets ``lost(path, reason)``.
+    ``cost`` estimates a file's work (the biggest are dealt first). A file whose work raises,
+    or whose worker dies, gets ``lost(path, reason)``.
     """
     if jobs <= 1 or len(paths) < 2:
-        return [work(path) for path in paths]
+        return [_attempt(work, lost, path) for path in paths]
     jobs = min(jobs, len(paths))
     order = list(range(len(paths)))
     if cost is not None:
         costs = [cost(path) for path in paths]
         order.sort(key=costs.__getitem__, reverse=True)
     if sys.platform != "linux":
-        return _map_with_executor(paths, jobs, work, order)
+        return _map_with_executor(paths, jobs, work, lost, order)
     return _map_forked(paths, jobs, work, lost, order)
+
+
+def _attempt(work: Callable[[str], R], lost: Callable[[str, str], R], path: str) -> R:
+    try:
+        return work(path)
+    except Exception as exc:  # a bug must cost one file, not the run
+        return lost(path, f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _map_forked(
@@ -71,38 +81,93 @@ def _map_forked(
     workers: dict[int, int] = {}  # result pipe -> pid
     try:
         for _ in range(jobs):
-            result_read, result_write = os.pipe()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:  # the worker
-                status = 1
-                try:
-                    os.close(task_write)
-                    os.close(result_read)
-                    for inherited in workers:
-                        os.close(inherited)
-                    _serve(paths, work, lost, task_read, result_write)
-                    status = 0
-                finally:
-                    os._exit(status)
-            os.close(result_write)
-            workers[result_read] = pid
+            try:
+                _start_worker(paths, work, lost, task_read, task_write, workers)
+            except OSError:  # out of processes or descriptors: the workers started will do
+                break
         os.close(task_read)
-        results: dict[int, R] = _collect(feeder, workers)
+        task_read = -1
+        if not workers:
+            return [_attempt(work, lost, path) for path in paths]
+        results: dict[int, R] = _collect(feeder, workers, paths, lost)
     finally:
+        if task_read >= 0:
+            os.close(task_read)
         feeder.close()
         for fd in workers:
             os.close(fd)
         for pid in workers.values():
             _reap(pid)
-    out: list[R] = []
-    for index, path in enumerate(paths):
-        if index in results:
-            out.append(results[index])
-        else:
-            out.append(lost(path, "internal error: the worker checking it stopped unexpectedly"))
-    return out
+    reason = "internal error: the worker checking it stopped unexpectedly"
+    return [results[i] if i in results else lost(path, reason) for i, path in enumerate(paths)]
+
+
+def _start_worker(
+    paths: list[str],
+    work: Callable[[str], R],
+    lost: Callable[[str, str], R],
+    task_read: int,
+    task_write: int,
+    workers: dict[int, int],
+) -> None:
+    """Fork a worker and add it to ``workers`` (its result pipe -> its pid)."""
+    result_read, result_write = os.pipe()
+    sys.stdout.flush()  # or the worker would write the parent's buffered output again
+    sys.stderr.flush()
+    # Ctrl-C waits until the worker is known: the parent must be able to stop it, and the
+    # worker must not run the caller's code on a KeyboardInterrupt.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(result_read)
+        os.close(result_write)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
+    if pid == 0:  # the worker
+        status = 1
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            os.close(task_write)
+            os.close(result_read)
+            for inherited in workers:
+                os.close(inherited)
+            _serve(paths, work, lost, task_read, result_write)
+            status = 0
+        finally:
+            for stream in (sys.stdout, sys.stderr):  # what ``work`` printed
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(status)
+    os.close(result_write)
+    workers[result_read] = pid
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _serve(
+    paths: list[str],
+    work: Callable[[str], R],
+    lost: Callable[[str, str], R],
+    tasks: int,
+    results: int,
+) -> None:
+    """The worker: take an index, do the work, send the result; until the tasks run out.
+    Signals are handled as in the parent: Ctrl-C (KeyboardInterrupt) ends the worker
+    silently, through ``os._exit``; where the parent ignores SIGINT, so does the worker."""
+    while True:
+        data = os.read(tasks, _INDEX.size)
+        if not data:
+            return
+        (index,) = _INDEX.unpack(data)
+        path = paths[index]
+        try:
+            blob = pickle.dumps(_attempt(work, lost, path), pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # a result that cannot be pickled
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            blob = pickle.dumps(lost(path, reason), pickle.HIGHEST_PROTOCOL)
+        view = memoryview(_HEADER.pack(index, len(blob)) + blob)
+        while view:
+            view = view[os.write(results, view) :]
 
 
 class _Feeder:
@@ -130,34 +195,12 @@ class _Feeder:
             self.fd = -1
 
 
-def _serve(
+def _collect(
+    feeder: _Feeder,
+    workers: dict[int, int],
     paths: list[str],
-    work: Callable[[str], R],
     lost: Callable[[str, str], R],
-    tasks: int,
-    results: int,
-) -> None:
-    """The worker: take an index, do the work, send the result; until the tasks run out.
-    Signals are handled as in the parent: Ctrl-C (KeyboardInterrupt) ends the worker
-    silently, through ``os._exit``; where the parent ignores SIGINT, so does the worker."""
-    while True:
-        data = os.read(tasks, _INDEX.size)
-        if not data:
-            return
-        (index,) = _INDEX.unpack(data)
-        path = paths[index]
-        try:
-            result = work(path)
-            blob = pickle.dumps((index, result), pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # a bug must cost one file, not the run
-            reason = f"internal error: {type(exc).__name__}: {exc}"
-            blob = pickle.dumps((index, lost(path, reason)), pickle.HIGHEST_PROTOCOL)
-        view = memoryview(_LENGTH.pack(len(blob)) + blob)
-        while view:
-            view = view[os.write(results, view) :]
-
-
-def _collect(feeder: _Feeder, workers: dict[int, int]) -> dict[int, R]:
+) -> dict[int, R]:
     """Feed the tasks and read the results, never blocking on any one pipe, until every
     worker has closed its result pipe."""
     results: dict[int, R] = {}
@@ -183,19 +226,26 @@ def _collect(feeder: _Feeder, workers: dict[int, int]) -> dict[int, R]:
                     continue
                 buffer = buffers[fd]
                 buffer += chunk
-                while len(buffer) >= _LENGTH.size:
-                    (size,) = _LENGTH.unpack_from(buffer)
-                    end = _LENGTH.size + size
+                while len(buffer) >= _HEADER.size:
+                    index, size = _HEADER.unpack_from(buffer)
+                    end = _HEADER.size + size
                     if len(buffer) < end:
                         break
-                    index, result = pickle.loads(buffer[_LENGTH.size : end])
-                    results[index] = result
+                    try:
+                        results[index] = pickle.loads(buffer[_HEADER.size : end])
+                    except Exception as exc:  # a result that pickles but does not unpickle
+                        reason = f"internal error: its result could not be read back: {exc}"
+                        results[index] = lost(paths[index], reason)
                     del buffer[:end]
     return results
 
 
 def _map_with_executor(
-    paths: list[str], jobs: int, work: Callable[[str], R], order: list[int]
+    paths: list[str],
+    jobs: int,
+    work: Callable[[str], R],
+    lost: Callable[[str, str], R],
+    order: list[int],
 ) -> list[R]:
     from concurrent.futures import ProcessPoolExecutor
 
@@ -203,14 +253,20 @@ def _map_with_executor(
     chunks = [[(i, paths[i]) for i in order[k :: jobs * 4]] for k in range(jobs * 4)]
     results: dict[int, R] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_run_chunk, work, chunk) for chunk in chunks if chunk]
-        for future in futures:
-            results.update(future.result())
+        futures = [(pool.submit(_run_chunk, work, lost, c), c) for c in chunks if c]
+        for future, chunk in futures:
+            try:
+                results.update(future.result())
+            except Exception as exc:  # a dead worker breaks the pool: its chunks are lost
+                reason = f"internal error: the worker pool stopped: {type(exc).__name__}"
+                results.update({i: lost(path, reason) for i, path in chunk})
     return [results[i] for i in range(len(paths))]
 
 
-def _run_chunk(work: Callable[[str], R], chunk: list[tuple[int, str]]) -> dict[int, R]:
-    return {i: work(path) for i, path in chunk}
+def _run_chunk(
+    work: Callable[[str], R], lost: Callable[[str, str], R], chunk: list[tuple[int, str]]
+) -> dict[int, R]:
+    return {i: _attempt(work, lost, path) for i, path in chunk}
 
 
 def _reap(pid: int) -> None:

@@ -11,10 +11,10 @@ from unittest.mock import patch
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tree_sitter import Node, Parser, Point, Range
+from tree_sitter import Node, Parser, Point
 
 from drain_ls import forest
-from drain_ls.analysis.source import PY_LANGUAGE, parse
+from drain_ls.analysis.source import PY_LANGUAGE, parse, parse_range, point_of
 from drain_ls.documents import Document
 from drain_ls.forest import ForestRoot, starts_statement
 
@@ -92,10 +92,7 @@ def shape(node: Node) -> list[tuple[str, int, int, bool]]:
 
 
 def fresh_chunk(source: bytes, begin: int, end: int) -> Node:
-    parser = Parser(PY_LANGUAGE)
-    point = forest._point_in
-    parser.included_ranges = [Range(point(source, begin), point(source, end), begin, end)]
-    return parser.parse(source).root_node
+    return parse_range(Parser(PY_LANGUAGE), source, begin, end, None).root_node
 
 
 def assert_sound(doc: Document) -> None:
@@ -269,7 +266,7 @@ def test_typing_session_on_a_stdlib_module_stays_sound(seed: int) -> None:
 
 
 def test_points_count_newlines_only() -> None:
-    assert forest._point_in(b"a\r\nbc\rd", 7) == Point(1, 4)
+    assert point_of(b"a\r\nbc\rd", 7) == Point(1, 4)
 
 
 def test_settle_cuts_a_large_file_and_the_edit_that_cleans_a_merged_chunk_cuts_it() -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -83,6 +84,67 @@ def test_an_exception_in_the_work_is_that_files_error() -> None:
     assert [results[0][0], results[2][0], results[3][0]] == ["X", "Y", "Z"]
 
 
+class _Unreadable(Exception):
+    """Pickles, but its ``__init__`` takes two arguments: unpickling it fails."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(a)
+
+
+def test_a_result_that_cannot_be_read_back_costs_only_its_file() -> None:
+    def work(path: str) -> object:
+        return _Unreadable(path, "x") if path == "odd" else path.upper()
+
+    results = map_files(["a", "odd", "b"], 2, work, lambda p, r: f"lost {p}: {r}")
+    assert results[0] == "A" and results[2] == "B"
+    assert str(results[1]).startswith("lost odd: internal error: its result could not be read")
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_when_workers_cannot_start_the_run_goes_on_and_leaks_nothing() -> None:
+    real_fork = os.fork
+    forks = 0
+
+    def fork_twice() -> int:
+        nonlocal forks
+        forks += 1
+        if forks > 1:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    paths = [f"f{i}" for i in range(40)]
+    before = _open_descriptors()
+    with patch.object(os, "fork", fork_twice):  # one worker starts, the next cannot
+        results = map_files(paths, 4, _work, _lost)
+    assert [r[0] for r in results] == [p.upper() for p in paths]
+    assert len({pid for _, pid in results}) == 1
+    with patch.object(os, "fork", side_effect=OSError(12, "Cannot allocate memory")):
+        results = map_files(paths, 4, _work, _lost)  # none starts: done here
+    assert {pid for _, pid in results} == {os.getpid()}
+    assert _open_descriptors() == before
+
+
+def test_what_the_work_prints_is_not_lost() -> None:
+    script = (
+        "import sys\n"
+        "from drain_ls.pool import map_files\n"
+        "def work(path):\n"
+        "    print('checked', path)\n"
+        "    return path\n"
+        "print('before')\n"  # buffered in the parent when the workers fork: printed once
+        "map_files([f'f{i}' for i in range(20)], 2, work, lambda p, r: r)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    ).stdout.splitlines()
+    assert out.count("before") == 1
+    assert sorted(out[1:]) == sorted(f"checked f{i}" for i in range(20))
+
+
 def test_one_job_or_one_file_runs_in_this_process() -> None:
     assert map_files(["a", "b"], 1, _work, _lost) == [("A", os.getpid()), ("B", os.getpid())]
     assert map_files(["a"], 4, _work, _lost) == [("A", os.getpid())]
@@ -92,7 +154,7 @@ def test_one_job_or_one_file_runs_in_this_process() -> None:
 def test_the_executor_used_where_processes_are_spawned_gives_the_same_results() -> None:
     paths = [f"p{i}" for i in range(25)]
     order = list(reversed(range(25)))
-    results = _map_with_executor(paths, 2, _work, order)
+    results = _map_with_executor(paths, 2, _work, _lost, order)
     assert [r[0] for r in results] == [p.upper() for p in paths]
 
 

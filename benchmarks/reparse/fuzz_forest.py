@@ -1,6 +1,10 @@
 """Random edit sessions against chunked documents (drain_ls.forest), for as long as asked.
 
-    python benchmarks/reparse/fuzz_forest.py SEED SECONDS
+    python benchmarks/reparse/fuzz_forest.py SEED SECONDS [GAP_LINES]
+
+With GAP_LINES, runs of that many comment lines are left out of every parse (normally 64;
+``drain_ls.analysis.source.comment_gaps``), and each edit also checks that a parse with the
+gaps has the nodes of a parse without them, comments aside.
 
 Each session: the sample of tests/test_forest.py (1-3 copies), a chunk size of 1-5 lines,
 up to 30 random edits (often at line starts) from that test's pieces, ``settle`` now and
@@ -19,20 +23,34 @@ from pathlib import Path
 from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from test_comment_runs import plain_parse, skeleton
 from test_forest import PIECES, START, apply_edit, assert_sound
 
 from drain_ls import forest
+from drain_ls.analysis import source as source_module
+from drain_ls.analysis.source import parse
 from drain_ls.documents import Document
+
+
+def assert_gaps_change_nothing(source: bytes) -> None:
+    gapped, plain = parse(source).root_node, plain_parse(source)
+    assert gapped.has_error == plain.has_error
+    if not plain.has_error:
+        assert skeleton(gapped) == skeleton(plain)
 
 
 def main() -> int:
     rng = random.Random(int(sys.argv[1]))
     deadline = time.time() + float(sys.argv[2])
+    gap_lines = int(sys.argv[3]) if len(sys.argv) > 3 else None
     sessions = 0
     while time.time() < deadline:
         chunk_lines = rng.choice([1, 2, 3, 5])
         copies = rng.choice([1, 2, 3])
-        with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        with (
+            patch.object(forest, "CHUNK_LINES", chunk_lines),
+            patch.object(source_module, "LONG_COMMENT_RUN", gap_lines or 64),
+        ):
             doc = Document("file:///m.py", (START * copies).encode(), 1)
             settles = []
             if rng.random() < 0.5:
@@ -50,6 +68,8 @@ def main() -> int:
                     settles.append(len(edits))
                 try:
                     assert_sound(doc)
+                    if gap_lines:
+                        assert_gaps_change_nothing(doc.source)
                 except AssertionError:
                     print("FAIL", chunk_lines, copies, settles, edits)
                     traceback.print_exc(limit=-1)

@@ -13,7 +13,7 @@ from itertools import accumulate
 from typing import Protocol
 
 import tree_sitter_python
-from tree_sitter import Language, Node, Parser, Tree
+from tree_sitter import Language, Node, Parser, Point, Range, Tree
 
 PY_LANGUAGE = Language(tree_sitter_python.language())
 
@@ -35,11 +35,209 @@ def _parser() -> Parser:
     return Parser(PY_LANGUAGE)
 
 
+@cache
+def _gapped_parser() -> Parser:
+    # A parser of its own: its included ranges change with every source it parses.
+    return Parser(PY_LANGUAGE)
+
+
 def parse(source: bytes, old_tree: Tree | None = None) -> Tree:
-    """Parse Python source bytes, reusing ``old_tree`` (already edited) when given."""
-    if old_tree is None:
-        return _parser().parse(source)
-    return _parser().parse(source, old_tree)
+    """Parse Python source bytes, reusing ``old_tree`` (already edited) when given.
+
+    Long runs of comment lines are left out of the parse (see ``comment_gaps``)."""
+    gaps = comment_gaps(source, 0, len(source))
+    if not gaps:
+        if old_tree is not None and len(old_tree.included_ranges) > 1:
+            old_tree = None  # parsed with gaps (see ``_gaps_moved``)
+        parser = _parser()
+        return parser.parse(source) if old_tree is None else parser.parse(source, old_tree)
+    return parse_range(_gapped_parser(), source, 0, len(source), old_tree, gaps)
+
+
+# tree-sitter-python's external scanner, at every line break, reads ahead over all the comment
+# lines that follow (for the indentation of the next line of code), then comes back: a run of
+# n comment lines after a line of code costs O(n^2) to parse (300 lines: 5 ms; 1,000: 0.1 s;
+# 10,000: 13 s, where ruff takes a millisecond). Runs this long are left out of the parse,
+# with included ranges: comment nodes are all they would make, and no check reads those.
+LONG_COMMENT_RUN = 64
+# A comment, and the comment and blank lines after it (possessive: each block is read once).
+_COMMENT_BLOCK = re.compile(rb"#[^\n]*+(?:\n[ \t\f\r]*+(?:#[^\n]*+)?)*+")
+
+
+def comment_gaps(source: bytes, begin: int, end: int) -> list[tuple[int, int]]:
+    """Byte ranges of whole lines in ``[begin, end)`` to leave out of a parse: runs of lines
+    holding only comments and blank lines, with ``LONG_COMMENT_RUN`` comments or more, after
+    a line of code (a run at the start costs nothing) that a backslash does not join to them.
+
+    Lines that look like comments inside a string are not comments. A line with a triple
+    quote, which could end a string, is never left out, so gaps change no string's extent;
+    ``parse_range`` parses again without any gap that falls inside a string (or elsewhere
+    than between statements)."""
+    if source.count(b"#", begin, end) < LONG_COMMENT_RUN:
+        return []
+    gaps = []
+    for match in _COMMENT_BLOCK.finditer(source, begin, end):
+        start, stop = match.span()
+        if source.count(b"#", start, stop) < LONG_COMMENT_RUN:
+            continue  # a run costs by its comment lines (blank lines are read in one go)
+        line_start = (source.rfind(b"\n", begin, start) + 1) or begin
+        if source[line_start:start].strip(b" \t\f"):
+            first = source.find(b"\n", start, stop) + 1  # after a comment on a line of code
+        elif not source[begin:line_start].strip():
+            continue  # nothing but comments before it
+        else:
+            first = line_start
+        last = source.rfind(b"\n", start, stop) + 1  # whole lines only
+        gaps.extend(_runs_between_quotes(source, first, last))
+    return gaps
+
+
+def _runs_between_quotes(source: bytes, first: int, last: int) -> list[tuple[int, int]]:
+    """The lines ``[first, last)`` cut at those holding a triple quote: the pieces long
+    enough, and not joined to the line before them by a backslash."""
+    pieces = []
+    start = first
+    while start < last:
+        quote = min(
+            (
+                i
+                for i in (source.find(b'"""', start, last), source.find(b"'''", start, last))
+                if i >= 0
+            ),
+            default=-1,
+        )
+        stop = max(start, source.rfind(b"\n", start, quote) + 1) if quote >= 0 else last
+        joined = source[max(0, start - 3) : start].rstrip(b"\r\n").endswith(b"\\")
+        if not joined and source.count(b"#", start, stop) >= LONG_COMMENT_RUN:
+            pieces.append((start, stop))
+        if quote < 0:
+            break
+        start = source.find(b"\n", quote, last) + 1 or last
+    return pieces
+
+
+def parse_range(
+    parser: Parser,
+    source: bytes,
+    begin: int,
+    end: int,
+    old_tree: Tree | None,
+    gaps: list[tuple[int, int]] | None = None,
+    points: tuple[Point, Point] | None = None,
+) -> Tree:
+    """Parse ``[begin, end)`` of ``source`` with ``parser`` (whose included ranges this
+    sets), leaving out ``gaps`` (by default ``comment_gaps``). ``points``: tree-sitter's
+    points of ``begin`` and ``end``, when the caller knows them."""
+    if gaps is None:
+        gaps = comment_gaps(source, begin, end)
+    points = points or (point_of(source, begin), point_of(source, end))
+    tree = _parse_around(parser, source, begin, end, old_tree, gaps, points)
+    if gaps:
+        # A gap must sit between statements, or inside brackets. Inside a string, its lines
+        # are text (gaps hold no triple quote, so they change no string's extent). Inside a
+        # statement that brackets do not hold, the statement is broken (``x =`` at the end
+        # of a line), and tree-sitter may read the comments otherwise than nothing.
+        root = tree.root_node
+        kept = [gap for gap in gaps if _between_statements(root, *gap)]
+        if len(kept) < len(gaps):
+            tree = _parse_around(parser, source, begin, end, None, kept, points)
+    return tree
+
+
+def _parse_around(
+    parser: Parser,
+    source: bytes,
+    begin: int,
+    end: int,
+    old_tree: Tree | None,
+    gaps: list[tuple[int, int]],
+    points: tuple[Point, Point],
+) -> Tree:
+    ranges = []
+    start, start_point = begin, points[0]
+    for gap_start, gap_end in gaps:
+        gap_point = point_of(source, gap_start)
+        ranges.append(Range(start_point, gap_point, start, gap_start))
+        start = gap_end
+        start_point = Point(gap_point.row + source.count(b"\n", gap_start, gap_end), 0)
+    ranges.append(Range(start_point, points[1], start, end))
+    parser.included_ranges = ranges
+    if old_tree is not None and _gaps_moved(old_tree.included_ranges, ranges):
+        # tree-sitter's reparse of the old tree may then nest the code after a gap otherwise
+        # than a parse does (the scanner's indentation is not what it was where it reuses a
+        # node; the fuzzer found it). Parse afresh.
+        old_tree = None
+    return parser.parse(source) if old_tree is None else parser.parse(source, old_tree)
+
+
+def _gaps_moved(old: list[Range], new: list[Range]) -> bool:
+    """Whether a gap came, went or moved between two sets of included ranges."""
+    if len(old) == 1 and len(new) == 1:
+        return False  # no gap either side (the range itself may have changed)
+    return [(r.start_byte, r.end_byte) for r in old] != [(r.start_byte, r.end_byte) for r in new]
+
+
+# Nodes in whose brackets comment lines may go (a gap inside one is fine).
+_BRACKETED = frozenset(
+    {
+        "argument_list",
+        "dictionary",
+        "dictionary_comprehension",
+        "generator_expression",
+        "list",
+        "list_comprehension",
+        "list_pattern",
+        "parameters",
+        "parenthesized_expression",
+        "set",
+        "set_comprehension",
+        "subscript",
+        "tuple",
+        "tuple_pattern",
+        "type_parameter",
+    }
+)
+# Statements that end at the end of their line, brackets aside.
+_SIMPLE_STATEMENTS = frozenset(
+    {
+        "assert_statement",
+        "break_statement",
+        "continue_statement",
+        "delete_statement",
+        "exec_statement",
+        "expression_statement",
+        "future_import_statement",
+        "global_statement",
+        "import_from_statement",
+        "import_statement",
+        "nonlocal_statement",
+        "pass_statement",
+        "print_statement",
+        "raise_statement",
+        "return_statement",
+        "type_alias_statement",
+    }
+)
+
+
+def _between_statements(root: Node, start: int, end: int) -> bool:
+    """Whether the gap ``[start, end)`` sits where comment lines are nothing: between
+    statements, between a compound statement's parts, or inside brackets."""
+    node: Node | None = root.descendant_for_byte_range(start, end)
+    while node is not None and node.type not in ("module", "block"):
+        kind = node.type
+        if kind in _BRACKETED:
+            return True
+        if kind in _SIMPLE_STATEMENTS or kind in ("string", "ERROR"):
+            return False
+        node = node.parent
+    return True
+
+
+def point_of(source: bytes, offset: int) -> Point:
+    """tree-sitter's point of a byte offset: rows count ``\\n`` only, columns are bytes."""
+    row = source.count(b"\n", 0, offset)
+    return Point(row, offset - (source.rfind(b"\n", 0, offset) + 1))
 
 
 def line_starts(source: bytes) -> list[int]:
