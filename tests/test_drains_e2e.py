@@ -382,8 +382,12 @@ async def test_cancelling_the_progress_cancels_the_drain(
         )
     )
     [token] = list(editor.client.progress_reports)
+    # The bar begins when the drain starts, a moment before its request goes out: cancel
+    # once the request hangs in the API, so that there is a stream to close.
+    await wait_until(lambda: fake.log)
     editor.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     await wait_until(lambda: fake.disconnects)
+    assert fake.disconnects[0]["id"] == fake.log[0]["id"]
     assert (await editor.status())["cancelled"] >= 1
 
 
