@@ -108,6 +108,30 @@ def test_a_run_after_a_line_continuation_is_kept() -> None:
     assert comment_gaps(text, 0, len(text)) == []
 
 
+def test_a_run_after_a_backslash_and_blank_lines_is_kept() -> None:
+    text = ("x = 1\n\\\n \n" + run_of_comments(100) + "''\n").encode()
+    assert comment_gaps(text, 0, len(text)) == []
+
+
+def test_a_run_with_a_nul_byte_is_kept() -> None:
+    # tree-sitter ends a comment at a NUL, and the file is not valid Python: the error stays.
+    text = b'"""M."""\nx = 1\n# a\x00b\n' + run_of_comments(100).encode() + b"y = 2\n"
+    assert comment_gaps(text, 0, len(text)) == []
+    assert [f.code for f in check_source(text, "m.py")] == ["E999"]
+
+
+def test_comments_less_indented_than_their_block_are_no_error() -> None:
+    # Valid Python. tree-sitter-python's scanner dedents before such a comment and reports an
+    # error; a long run of them is left out of the parse, and the error with it.
+    text = (
+        '"""M."""\n\n\nclass C:\n    """C."""\n\n    @property\n'
+        + run_of_comments(80)
+        + "    def f(self):\n        return 1\n"
+    ).encode()
+    assert plain_parse(text).has_error
+    assert [f.code for f in check_source(text, "m.py")] == ["D102"]
+
+
 def test_a_run_at_the_start_is_kept() -> None:
     # Before any code the scanner reads it once: nothing to save.
     text = (run_of_comments(100) + '"""M."""\nimport os\n').encode()

@@ -94,7 +94,10 @@ def comment_gaps(source: bytes, begin: int, end: int) -> list[tuple[int, int]]:
 
 def _runs_between_quotes(source: bytes, first: int, last: int) -> list[tuple[int, int]]:
     """The lines ``[first, last)`` cut at those holding a triple quote: the pieces long
-    enough, and not joined to the line before them by a backslash."""
+    enough, and not joined to the code before them by a backslash. None when a NUL byte is
+    among them (it ends a comment for tree-sitter, and is a syntax error)."""
+    if source.find(b"\0", first, last) >= 0:
+        return []
     pieces = []
     start = first
     while start < last:
@@ -107,13 +110,22 @@ def _runs_between_quotes(source: bytes, first: int, last: int) -> list[tuple[int
             default=-1,
         )
         stop = max(start, source.rfind(b"\n", start, quote) + 1) if quote >= 0 else last
-        joined = source[max(0, start - 3) : start].rstrip(b"\r\n").endswith(b"\\")
-        if not joined and source.count(b"#", start, stop) >= LONG_COMMENT_RUN:
+        if not _after_backslash(source, start) and source.count(b"#", start, stop) >= (
+            LONG_COMMENT_RUN
+        ):
             pieces.append((start, stop))
         if quote < 0:
             break
         start = source.find(b"\n", quote, last) + 1 or last
     return pieces
+
+
+def _after_backslash(source: bytes, offset: int) -> bool:
+    """Whether the last line before ``offset`` that is not blank ends in a backslash (which
+    joins it to what follows, blank lines included)."""
+    while offset > 0 and source[offset - 1] in b" \t\f\r\n":
+        offset -= 1
+    return offset > 0 and source[offset - 1] == 0x5C
 
 
 def parse_range(
