@@ -4,6 +4,7 @@ Nothing but comment nodes may change, and nothing the checks report."""
 
 from __future__ import annotations
 
+import ast
 import time
 from unittest.mock import patch
 
@@ -35,6 +36,26 @@ def skeleton(node: Node) -> list[tuple[object, ...]]:
 
 def plain_parse(source: bytes) -> Node:
     return Parser(PY_LANGUAGE).parse(source).root_node
+
+
+def python_parses(source: bytes) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def assert_gaps_change_nothing(source: bytes) -> None:
+    """A parse with gaps has the nodes of a parse without them, comments aside. Where they
+    disagree on whether there is an error, tree-sitter read the comments wrongly (a comment
+    less indented than its block, a one-quote string it carried over a line break), and the
+    parse with gaps must agree with Python's own parser."""
+    gapped, plain = parse(source).root_node, plain_parse(source)
+    if gapped.has_error != plain.has_error:
+        assert gapped.has_error != python_parses(source)
+    elif not plain.has_error:
+        assert skeleton(gapped) == skeleton(plain)
 
 
 def blanked(source: bytes) -> bytes:
@@ -139,7 +160,14 @@ def test_a_run_at_the_start_is_kept() -> None:
 
 
 @pytest.mark.parametrize("chunk_lines", [2, 5])
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The same examples in every run: exploring further is the fuzzer's job
+# (``benchmarks/reparse/fuzz_forest.py SEED SECONDS 1``).
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
 @given(edits=sessions())
 def test_gaps_change_no_node_but_comments_while_editing(
     chunk_lines: int, edits: list[tuple[float, int, str]]
@@ -153,7 +181,4 @@ def test_gaps_change_no_node_but_comments_while_editing(
         for where, length, text in edits:
             apply_edit(doc, where, length, text)
             assert_sound(doc)  # chunks, reparsed with gaps, are what fresh parses give
-            gapped, plain = parse(doc.source).root_node, plain_parse(doc.source)
-            assert gapped.has_error == plain.has_error
-            if not plain.has_error:
-                assert skeleton(gapped) == skeleton(plain)
+            assert_gaps_change_nothing(doc.source)

@@ -4,7 +4,7 @@
 
 With GAP_LINES, runs of that many comment lines are left out of every parse (normally 64;
 ``drain_ls.analysis.source.comment_gaps``), and each edit also checks that a parse with the
-gaps has the nodes of a parse without them, comments aside.
+gaps has the nodes of a parse without them, comments aside (``assert_gaps_change_nothing``).
 
 Each session: the sample of tests/test_forest.py (1-3 copies), a chunk size of 1-5 lines,
 up to 30 random edits (often at line starts) from that test's pieces, ``settle`` now and
@@ -23,20 +23,12 @@ from pathlib import Path
 from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from test_comment_runs import plain_parse, skeleton
+from test_comment_runs import assert_gaps_change_nothing
 from test_forest import PIECES, START, apply_edit, assert_sound
 
 from drain_ls import forest
 from drain_ls.analysis import source as source_module
-from drain_ls.analysis.source import parse
 from drain_ls.documents import Document
-
-
-def assert_gaps_change_nothing(source: bytes) -> None:
-    gapped, plain = parse(source).root_node, plain_parse(source)
-    assert gapped.has_error == plain.has_error
-    if not plain.has_error:
-        assert skeleton(gapped) == skeleton(plain)
 
 
 def main() -> int:
