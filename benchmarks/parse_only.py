@@ -13,17 +13,14 @@ import argparse
 import os
 
 from drain_ls.analysis.source import parse
+from drain_ls.files import read_source
 from drain_ls.pool import map_files
 
 
 def _parse(path: str) -> int:
     """1 when the file has a syntax error (so the parse cannot be optimised away)."""
-    try:
-        with open(path, "rb") as handle:
-            source = handle.read()
-    except OSError:
-        return 0
-    return int(parse(source).root_node.has_error)
+    source, _ = read_source(path)  # as drain-ls reads it (NUL and UTF-8 checks)
+    return 0 if source is None else int(parse(source).root_node.has_error)
 
 
 def _lost(path: str, reason: str) -> int:

@@ -127,28 +127,25 @@ def encode_row(row: dict[str, object]) -> str:
 def check_file(
     path: str, settings: CheckSettings, fix: bool, unsafe: bool, encode: bool = False
 ) -> FileResult:
-    """Check (and with ``fix`` repair) one file; never raises. With ``encode``, the rows
-    come as JSON text (``FileResult.encoded``)."""
+    """Check (and with ``fix`` repair) one file. With ``encode``, the rows come as JSON text
+    (``FileResult.encoded``). An exception is the file's internal error (``run_checks``)."""
     source, error = read_source(path)
     if source is None:
         return FileResult(path, [], error)
-    try:
-        fixed = 0
-        if fix:
-            result = fix_source(source, path, settings, unsafe)
-            if result.source != source:
-                with open(path, "wb") as handle:
-                    handle.write(result.source)
-            source, findings, fixed = result.source, result.remaining, result.fixed
-        else:
-            findings = check_source(source, path, settings)
-        index = LineIndex(source)
-        rows = [finding_json(f, path, index) for f in findings]
-        if encode:
-            return FileResult(path, [], None, fixed, [encode_row(row) for row in rows])
-        return FileResult(path, rows, None, fixed)
-    except Exception as exc:  # a bug must cost one file, not the run
-        return FileResult(path, [], f"internal error: {type(exc).__name__}: {exc}")
+    fixed = 0
+    if fix:
+        result = fix_source(source, path, settings, unsafe)
+        if result.source != source:
+            with open(path, "wb") as handle:
+                handle.write(result.source)
+        source, findings, fixed = result.source, result.remaining, result.fixed
+    else:
+        findings = check_source(source, path, settings)
+    index = LineIndex(source)
+    rows = [finding_json(f, path, index) for f in findings]
+    if encode:
+        return FileResult(path, [], None, fixed, [encode_row(row) for row in rows])
+    return FileResult(path, rows, None, fixed)
 
 
 def run_checks(
@@ -160,7 +157,8 @@ def run_checks(
     encode: bool = False,
 ) -> list[FileResult]:
     """Check files, in ``jobs`` worker processes when that pays off (``encode``: see
-    ``check_file``). A file whose worker dies is reported as an error; the run goes on."""
+    ``check_file``). A file whose check raises, or whose worker dies, is reported as an
+    internal error; the run goes on."""
     work = partial(check_file, settings=settings, fix=fix, unsafe=unsafe, encode=encode)
     if len(paths) < 4:
         jobs = 1

@@ -66,7 +66,11 @@ def _attempt(work: Callable[[str], R], lost: Callable[[str, str], R], path: str)
     try:
         return work(path)
     except Exception as exc:  # a bug must cost one file, not the run
-        return lost(path, f"internal error: {type(exc).__name__}: {exc}")
+        return lost(path, _internal_error(exc))
+
+
+def _internal_error(exc: Exception) -> str:
+    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def _map_forked(
@@ -163,8 +167,7 @@ def _serve(
         try:
             blob = pickle.dumps(_attempt(work, lost, path), pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # a result that cannot be pickled
-            reason = f"internal error: {type(exc).__name__}: {exc}"
-            blob = pickle.dumps(lost(path, reason), pickle.HIGHEST_PROTOCOL)
+            blob = pickle.dumps(lost(path, _internal_error(exc)), pickle.HIGHEST_PROTOCOL)
         view = memoryview(_HEADER.pack(index, len(blob)) + blob)
         while view:
             view = view[os.write(results, view) :]
