@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +46,60 @@ DEFAULT_EXCLUDES = (
 )
 
 
+# Size caps, checked before a byte is read: a workspace is untrusted input, and a file
+# named like a config file may be a FIFO, a device or a link to /dev/zero.
+MAX_SOURCE_BYTES = 5 * 1024 * 1024
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 class ConfigError(ValueError):
     """A bad ``[tool.drain-ls]`` table."""
+
+
+class UnreadableFile(OSError):
+    """A file that is not read: not a regular file, too large, or an I/O error.
+
+    ``str()`` is a one-line reason fit for the user (no traceback, no errno noise).
+    """
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes.
+
+    Opened without blocking (a FIFO never stalls the caller) and checked with ``fstat`` on
+    the open descriptor (no race with a rename); a file that grows past ``limit`` while it
+    is read is refused too. Raises ``UnreadableFile`` (``FileNotFoundError`` when missing).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFile("not a regular file (a FIFO, device or socket), skipped")
+        if info.st_size > limit:
+            raise UnreadableFile(f"too large ({info.st_size:,} bytes; the limit is {limit:,})")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise UnreadableFile(f"too large (over {limit:,} bytes)")
+        return b"".join(chunks)
+    except UnreadableFile:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 @dataclass(slots=True)
