@@ -1,8 +1,10 @@
 """Commit review ("session reflection"): the commits made since the last review, safe to send.
 
-``commits_since`` asks git (a subprocess, no shell, read-only: only the object database is
-read, never the working tree or the index) for the non-merge commits after ``since`` and
-turns them into a ``CommitBatch``: per commit a header line and its unified diff, with
+``commits_since`` asks git (a subprocess, no shell, read-only: git reads the object
+database, and ``diff-tree`` the index and ``.gitattributes``, taking an unchanged file's bytes
+from the working tree instead of its blob; nothing is written) for the non-merge commits
+after ``since`` and turns them into a ``CommitBatch``: per commit a header line and its
+unified diff, with
 
 - excluded files (``privacy.Exclusions``) removed before their content is ever read: each
   commit's file list comes first (``--numstat -z``, names and line counts only), and the
@@ -19,6 +21,53 @@ The answer of a reviewer (a model or ``offline_review``) is a list of ``path:lin
 lines, which ``parse_findings`` reads leniently. ``still_there`` finds where a finding's line
 is in the current text, from ``CommitBatch.added_lines`` (the lines the range added, numbered
 in the newest version of each file, redacted like what is sent).
+
+A repository is untrusted input (a cloned or unpacked project): its ``.git/config``, the
+files that config includes (``include.path``, ``includeIf``, ``config.worktree``) and its
+``.gitattributes`` must never make git run a program. Every call runs with
+(``_Git``, ``_git_env``, ``_GIT_CONFIG``, ``_DIFF_OPTIONS``):
+
+- ``-c`` settings, which take precedence over every configuration file:
+  ``core.fsmonitor=`` (empty: off; the hook runs whenever ``diff-tree`` reads the index);
+  ``core.hooksPath=/dev/null`` (no hook can exist there); ``core.editor=:`` and
+  ``sequence.editor=:`` (git's "no editor"); ``core.askPass=`` (empty: no askpass program,
+  not even ``SSH_ASKPASS``); ``credential.helper=`` (empty: the list of helpers, URL-specific
+  ones included, is reset); ``core.sshCommand``, ``core.alternateRefsCommand``,
+  ``gpg.program``, ``gpg.openpgp.program``, ``gpg.x509.program``, ``gpg.ssh.program`` and
+  ``gpg.ssh.defaultKeyCommand`` set to ``/dev/null`` (nothing that can be run), with
+  ``log.showSignature=false`` and a ``log`` format that needs no signature;
+  ``protocol.allow=never`` and ``protocol.<name>.allow=never`` for file, git, ssh, http,
+  https, ftp, ftps and ext (a partial clone fetches missing objects lazily from its
+  promisor remote: that would run ``core.sshCommand``, ``core.gitProxy``,
+  ``remote.<name>.uploadpack``, an ``ext::`` command, a remote helper, or a credential
+  helper and askpass for http); ``safe.bareRepository=explicit`` (a bare repository, which
+  a project can carry in its files, config included, is not used when opened as a folder:
+  the review is then off); ``gc.auto=0`` and ``maintenance.auto=false``;
+- flags for the settings whose names vary: ``--no-ext-diff`` (``diff.external``,
+  ``diff.<driver>.command``) and ``--no-textconv`` (``diff.<driver>.textconv``) on every
+  ``diff-tree`` and ``log``; ``--no-filters`` on ``hash-object`` (``filter.<driver>.*``
+  run only when content moves between the working tree and the object database, which
+  ``diff-tree`` never does for a file a filter applies to); ``--no-pager`` (``core.pager``,
+  ``pager.<cmd>``);
+- an environment without ``GIT_CONFIG_PARAMETERS``, ``GIT_CONFIG_COUNT``,
+  ``GIT_CONFIG_KEY_*``/``GIT_CONFIG_VALUE_*``, ``GIT_CONFIG``, ``GIT_EXTERNAL_DIFF``,
+  ``GIT_SSH``, ``GIT_SSH_COMMAND``, ``GIT_SSH_VARIANT``, ``GIT_PROXY_COMMAND`` and the
+  variables that point git at another repository, and with ``GIT_CONFIG_NOSYSTEM=1``,
+  ``GIT_ALLOW_PROTOCOL=`` (empty: no transport at all, remote helpers included),
+  ``GIT_PROTOCOL_FROM_USER=0``, ``GIT_NO_LAZY_FETCH=1``, ``GIT_TERMINAL_PROMPT=0``,
+  ``GIT_ASKPASS=`` and ``SSH_ASKPASS=`` (empty: none), ``GIT_EDITOR=:``,
+  ``GIT_SEQUENCE_EDITOR=:``, ``GIT_PAGER=cat`` and ``PAGER=cat`` (git's "no pager");
+- ``git`` found on the absolute entries of ``PATH`` only, and a ``PATH`` without relative
+  entries for git's own children (a relative entry would be looked up in the repository).
+
+Not neutralised, because git itself ignores them in a repository's configuration or our
+commands never reach them: ``uploadpack.packObjectsHook`` (only read from protected
+configuration), ``alias.*`` (an alias never replaces a built-in command), ``merge.<driver>.*``,
+``difftool.*``, ``mergetool.*``, ``trailer.<token>.cmd``, ``browser.*``, ``man.*``,
+``submodule.<name>.update``, hooks defined in configuration by newer gits (none of these
+commands fires a hook). A repository that belongs to another user is refused by git
+(``safe.directory``; only the user's global configuration can allow it, the system one is
+not read): the review is then off, with that reason logged.
 """
 
 from __future__ import annotations
@@ -27,6 +76,7 @@ import fnmatch
 import logging
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -75,7 +125,8 @@ _MAX_SUBJECT = 200
 _MIN_ROOM = 64  # bytes: less cannot hold a file header, a hunk header and a line
 _TRUNCATION_NOTE = "[diff truncated: some files or hunks were left out to fit the size limit]"
 _HEX = re.compile(r"[0-9a-fA-F]{4,64}")
-# Variables that would point git elsewhere than ``root`` or change its output.
+# Variables that would point git elsewhere than ``root``, change its output, or run a program
+# (see the module docstring); ``_git_env`` sets some of them again, to harmless values.
 _SCRUBBED_ENV = (
     "GIT_DIR",
     "GIT_WORK_TREE",
@@ -91,7 +142,17 @@ _SCRUBBED_ENV = (
     "GIT_GLOB_PATHSPECS",
     "GIT_NOGLOB_PATHSPECS",
     "GIT_ICASE_PATHSPECS",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_SSH_VARIANT",
+    "GIT_PROXY_COMMAND",
+    "SSH_ASKPASS_REQUIRE",
 )
+_SCRUBBED_ENV_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
+_NOWHERE = os.devnull  # neither a directory nor a program: a setting pointed there runs nothing
 _GIT_CONFIG = (
     "core.quotepath=off",
     "log.showSignature=false",
@@ -99,6 +160,42 @@ _GIT_CONFIG = (
     "diff.noprefix=false",
     "diff.mnemonicPrefix=false",
     "i18n.logOutputEncoding=UTF-8",
+    # Nothing a repository configures may run a program (the module docstring says why).
+    "core.fsmonitor=",  # empty: off in every git ("false" named a hook program before 2.36)
+    f"core.hooksPath={_NOWHERE}",
+    "core.editor=:",
+    "sequence.editor=:",
+    "core.askPass=",
+    "credential.helper=",
+    f"core.sshCommand={_NOWHERE}",
+    f"core.alternateRefsCommand={_NOWHERE}",
+    f"gpg.program={_NOWHERE}",
+    f"gpg.openpgp.program={_NOWHERE}",
+    f"gpg.x509.program={_NOWHERE}",
+    f"gpg.ssh.program={_NOWHERE}",
+    f"gpg.ssh.defaultKeyCommand={_NOWHERE}",
+    "protocol.allow=never",
+    *(
+        f"protocol.{name}.allow=never"
+        for name in ("file", "git", "ssh", "http", "https", "ftp", "ftps", "ext")
+    ),
+    "safe.bareRepository=explicit",
+    "gc.auto=0",
+    "maintenance.auto=false",
+)
+# Words of git's refusal to read a repository, and why the review is then off.
+_NOT_OWNED = (
+    "off: git does not trust this repository, which belongs to another user "
+    "(see git's safe.directory)"
+)
+_REFUSALS = (
+    ("detected dubious ownership", _NOT_OWNED),
+    ("is owned by someone else", _NOT_OWNED),  # the words of older git
+    (
+        "safe.bareRepository",
+        "off: this folder is a bare repository, which git is told to use only when named "
+        "explicitly (safe.bareRepository)",
+    ),
 )
 _DIFF_OPTIONS = (
     "-r",
@@ -182,10 +279,28 @@ class _GitError(Exception):
     """git is missing, failed, timed out, or answered something unexpected."""
 
 
+def _absolute_path(path: str) -> str:
+    """``PATH`` without its relative entries (an empty one is the current directory)."""
+    return os.pathsep.join(entry for entry in path.split(os.pathsep) if os.path.isabs(entry))
+
+
 def _git_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _SCRUBBED_ENV and not k.startswith(_SCRUBBED_ENV_PREFIXES)
+    }
     env.update(
+        PATH=_absolute_path(os.environ.get("PATH", os.defpath)),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_ALLOW_PROTOCOL="",  # no transport at all: a lazy fetch would run programs
+        GIT_PROTOCOL_FROM_USER="0",
+        GIT_NO_LAZY_FETCH="1",  # git 2.45 and later
         GIT_TERMINAL_PROMPT="0",
+        GIT_ASKPASS="",
+        SSH_ASKPASS="",
+        GIT_EDITOR=":",
+        GIT_SEQUENCE_EDITOR=":",
         GIT_PAGER="cat",
         PAGER="cat",
         GIT_OPTIONAL_LOCKS="0",  # never take the index lock the user's own git needs
@@ -202,12 +317,16 @@ class _Git:
         self.root = root
         self.deadline = time.monotonic() + timeout
         self.env = _git_env()
+        # Never a `git` of a relative PATH entry: that would be looked up in the workspace.
+        self.program = shutil.which("git", path=self.env["PATH"])
 
     def run(self, *args: str, ok: tuple[int, ...] = (0,)) -> tuple[int, bytes]:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise _GitError("timed out")
-        command = ["git", "--no-pager", "--literal-pathspecs", "-C", str(self.root)]
+        if self.program is None:
+            raise _GitError("git is not installed")
+        command = [self.program, "--no-pager", "--literal-pathspecs", "-C", str(self.root)]
         for setting in _GIT_CONFIG:
             command += ["-c", setting]
         command += args
@@ -229,6 +348,9 @@ class _Git:
         if done.returncode not in ok:
             message = done.stderr.decode("utf-8", "replace").strip().splitlines()
             reason = message[0] if message else f"exit status {done.returncode}"
+            for sign, refusal in _REFUSALS:
+                if sign in reason:
+                    raise _GitError(refusal)
             raise _GitError(f"`git {args[0]}` failed: {reason}")
         return done.returncode, done.stdout
 
@@ -759,6 +881,8 @@ def _commits_since(
     revisions = f"{base}..{head}" if base else head
     _, out = git.run(
         "log",
+        "--no-ext-diff",
+        "--no-textconv",
         "--no-merges",
         "--full-history",
         f"--max-count={max_commits}",
@@ -870,7 +994,7 @@ def _range_added(
         return {}
     before = _resolve(git, f"{first}^")
     if before is None:  # a root commit: compare with the empty tree
-        _, out = git.run("hash-object", "-t", "tree", "--stdin")
+        _, out = git.run("hash-object", "--no-filters", "-t", "tree", "--stdin")
         before = out.decode("ascii").strip()
     _, out = git.run(
         "diff-tree",
