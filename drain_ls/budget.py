@@ -14,7 +14,9 @@ so that "settled + reserved never exceeds any cap" holds across processes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 MILLION = 1_000_000
 
@@ -63,13 +65,33 @@ PRICES: dict[str, Price] = {
 }
 
 
-def price_of(model: str, overrides: dict[str, Price] | None = None) -> Price:
-    """The price of ``model``; an unknown model is priced as the most expensive one known,
-    so that the dollar caps can only err on the safe side."""
+def price_of(model: str, overrides: dict[str, Price] | None = None) -> Price | None:
+    """The price of ``model``: the user's ``llm.prices`` entry, else the table's; None for a
+    model neither knows. Such a model is never run: a guess could let a dollar cap be
+    passed (the trust model: a price only ever comes from the table or the user)."""
     table = {**PRICES, **(overrides or {})}
-    if model in table:
-        return table[model]
-    return max(table.values(), key=lambda p: (p.output, p.input))
+    return table.get(model)
+
+
+def unknown_model(model: str) -> str:
+    """Why drains do not run on ``model``: the reason shown to the user."""
+    return (
+        f"model {model!r} has no known price: set llm.prices.{model} = "
+        "{input = USD, output = USD} per million tokens in your own settings"
+    )
+
+
+def price_overrides(prices: dict[str, Any]) -> dict[str, Price]:
+    """``llm.prices`` (validated by ``config.check_prices``) as a price table."""
+    table = {}
+    for model, entry in prices.items():
+        try:
+            price = Price(float(entry["input"]), float(entry["output"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if all(math.isfinite(v) and v >= 0 for v in (price.input, price.output)):
+            table[model] = price
+    return table
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,14 @@ from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings, check_sou
 from drain_ls.analysis.fixes import fix_source
 from drain_ls.analysis.model import ALL_CODES, RULE_URLS, Finding
 from drain_ls.analysis.source import LineIndex
-from drain_ls.files import ConfigError, Excluder, discover, find_project_config, read_source
+from drain_ls.files import (
+    ConfigError,
+    Excluder,
+    discover,
+    find_project_config,
+    read_source,
+    write_regular,
+)
 from drain_ls.pool import map_files
 
 EXIT_CLEAN = 0
@@ -41,6 +48,19 @@ RULE_NAMES = {
 
 class UsageError(Exception):
     """A command-line mistake: exit code 2."""
+
+
+def user_settings() -> tuple[Any, list[str]]:
+    """The user's own settings (the user config file), for commands that read no workspace."""
+    from drain_ls.config import build_settings, load_user_config
+
+    layer, problems = load_user_config()
+    settings, more = build_settings(layer)
+    return settings, [*problems, *more]
+
+
+def _usd(value: float | None) -> str:
+    return f"~${value:.4f}" if value is not None else "price unknown"
 
 
 def parse_selectors(text: str | Sequence[str] | None) -> set[str] | None:
@@ -136,8 +156,10 @@ def check_file(
     if fix:
         result = fix_source(source, path, settings, unsafe)
         if result.source != source:
-            with open(path, "wb") as handle:
-                handle.write(result.source)
+            try:
+                write_regular(path, result.source)  # never a FIFO put there since the read
+            except OSError as exc:
+                return FileResult(path, [], f"cannot write the fixes: {exc.strerror or exc}")
         source, findings, fixed = result.source, result.remaining, result.fixed
     else:
         findings = check_source(source, path, settings)
@@ -264,8 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_run(args: argparse.Namespace) -> int:
     """``drain-ls run``: the drains of files, headless (``--dry-run``: what they would send)."""
-    from drain_ls.budget import price_of
-    from drain_ls.config import build_settings, camelize_keys
+    from drain_ls.budget import price_of, price_overrides, unknown_model
+    from drain_ls.config import camelize_keys, load_user_config, resolve_settings
     from drain_ls.custom import parse_custom_drains
     from drain_ls.drains import preview
     from drain_ls.headless import tasks_for_file
@@ -281,12 +303,13 @@ def command_run(args: argparse.Namespace) -> int:
         project = find_project_config(first if first.is_dir() else first.parent)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
-    layer = camelize_keys(project.table)
-    if args.backend:
-        layer = {**layer, "llm": {**layer.get("llm", {}), "backend": args.backend}}
-    settings, problems = build_settings(layer)
+    # The trust model (config.py): the workspace's pyproject.toml only narrows what the
+    # user's config file and flags allow.
+    user, user_problems = load_user_config()
+    flags = {"llm": {"backend": args.backend}} if args.backend else {}
+    settings, problems, trust = resolve_settings(camelize_keys(project.table), user, flags)
     custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
-    for problem in [*problems, *custom_problems]:
+    for problem in [*user_problems, *problems, *custom_problems]:
         print(f"warning: {problem}", file=sys.stderr)
     backend_name = settings.llm.backend
     if backend_name == "anthropic" and not os.environ.get("ANTHROPIC_API_KEY") and not args.dry_run:
@@ -295,9 +318,9 @@ def command_run(args: argparse.Namespace) -> int:
             "(or run with --backend offline: free, nothing sent)"
         )
     model = settings.llm.model if backend_name != "offline" else "offline"
-    from drain_ls.server import _price_overrides
-
-    price = price_of(model, _price_overrides(settings.llm.prices))
+    price = price_of(model, price_overrides(settings.llm.prices))
+    if price is None:
+        raise UsageError(unknown_model(model))
     root = (project.root or Path.cwd()).resolve()
     try:
         exclusions = Exclusions([root], settings.privacy.exclude)
@@ -305,7 +328,11 @@ def command_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{exc}: nothing would be sent") from exc
     files: list[Path] = []
     skipped: list[tuple[str, str]] = []
-    for file in discover(args.paths, Excluder(project)):
+
+    def unreadable(path: Path, why: str) -> None:
+        skipped.append((_display(str(path)), why))
+
+    for file in discover(args.paths, Excluder(project), unreadable):
         reason = exclusions.why_excluded(file.resolve())
         _, error = read_source(str(file))
         if reason is not None or error is not None:
@@ -313,7 +340,7 @@ def command_run(args: argparse.Namespace) -> int:
             continue
         files.append(file.resolve())
     if not args.dry_run:
-        return _run_drains(args, files, skipped, settings, custom, model, price, root)
+        return _run_drains(args, files, skipped, settings, custom, model, price, root, trust)
     for name, reason in skipped:
         print(f"skipped: {name}: {reason}", file=sys.stderr)
     previews: list[dict[str, Any]] = []
@@ -393,6 +420,7 @@ def _run_drains(
     model: str,
     price: Any,
     root: Path,
+    trust: Any,
 ) -> int:
     """The headless run: consent, the ledger, the budget, a progress bar and a summary."""
     import asyncio
@@ -416,7 +444,7 @@ def _run_drains(
     if model == "offline":
         backend = OfflineBackend()
     else:
-        if not _consent(ledger, workspace, settings, model, args.yes):
+        if not _consent(ledger, workspace, settings, model, args.yes, trust):
             return EXIT_FINDINGS
         from drain_ls.backends.anthropic import AnthropicBackend
 
@@ -481,11 +509,14 @@ def _run_drains(
     return EXIT_CLEAN
 
 
-def _consent(ledger: Any, workspace: str, settings: Any, model: str, yes: bool) -> bool:
+def _consent(ledger: Any, workspace: str, settings: Any, model: str, yes: bool, trust: Any) -> bool:
     """May this run send code of ``workspace``? (The same answer as the editor's.)"""
+    from drain_ls.config import consent_key, workspace_drains_note
+
     if yes or not settings.privacy.requireConsent:
         return True
-    remembered = ledger.consent(workspace)
+    key = consent_key(workspace, trust)
+    remembered = ledger.consent(key)
     if remembered == "allow":
         return True
     if remembered == "never":
@@ -504,7 +535,8 @@ def _consent(ledger: Any, workspace: str, settings: Any, model: str, yes: bool) 
     question = (
         f"drain-ls would send code from {workspace} to Anthropic ({model}), within a daily "
         f"cap of {settings.budget.dailyTokens:,} tokens and ${settings.budget.dailyUsd:.2f}. "
-        f"Secrets are redacted and excluded files are never read.{batch} Allow? "
+        f"Secrets are redacted and excluded files are never read.{batch}"
+        f"{workspace_drains_note(trust)} Allow? "
         "[y]es / [a]lways / [N]o: "
     )
     if not sys.stdin.isatty():
@@ -516,18 +548,23 @@ def _consent(ledger: Any, workspace: str, settings: Any, model: str, yes: bool) 
         return False
     sys.stderr.write(question)  # not stdout: it may be --json
     sys.stderr.flush()
-    answer = input().strip().lower()
+    try:
+        answer = input().strip().lower()
+    except EOFError:
+        answer = ""
     if answer in ("a", "always"):
-        ledger.remember_consent(workspace, "allow")
+        ledger.remember_consent(key, "allow")
         return True
     return answer in ("y", "yes")
 
 
 def command_queue(args: argparse.Namespace) -> int:
     """``drain-ls queue``: tasks that could not run (a cap, a closed editor), kept for later."""
-    from drain_ls.budget import price_of
+    from drain_ls.budget import price_of, price_overrides
     from drain_ls.ledger import Ledger, LedgerError
 
+    user, _ = user_settings()
+    prices = price_overrides(user.llm.prices)
     try:
         ledger = Ledger()
     except LedgerError as exc:
@@ -537,8 +574,9 @@ def command_queue(args: argparse.Namespace) -> int:
     for task in ledger.deferred():
         tokens = int(task["estimated_tokens"])
         # The worst case at the task's model's output price (the dearer of the two).
-        price = price_of(str(task["model"] or "claude-haiku-4-5"))
-        rows.append({**task, "estimatedUsd": round(tokens * price.output / 1e6, 6)})
+        price = price_of(str(task["model"] or "claude-haiku-4-5"), prices)
+        usd = round(tokens * price.output / 1e6, 6) if price is not None else None
+        rows.append({**task, "estimatedUsd": usd})
     batches = ledger.open_batches()
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
@@ -548,10 +586,10 @@ def command_queue(args: argparse.Namespace) -> int:
         where = _display(str(row["path"])) if row["path"] else row["workspace"]
         print(
             f"{where}: {row['drain']} {row['scope_key']}: at most "
-            f"{row['estimated_tokens']:,} tokens (~${row['estimatedUsd']:.4f}); {row['reason']}"
+            f"{row['estimated_tokens']:,} tokens ({_usd(row['estimatedUsd'])}); {row['reason']}"
         )
     total = sum(int(r["estimated_tokens"]) for r in rows)
-    total_usd = sum(float(r["estimatedUsd"]) for r in rows)
+    total_usd = sum(float(r["estimatedUsd"] or 0) for r in rows)
     print(f"{len(rows)} deferred task(s), at most {total:,} tokens (~${total_usd:.4f})")
     for batch in batches:
         print(
@@ -564,16 +602,16 @@ def command_queue(args: argparse.Namespace) -> int:
 def command_report(args: argparse.Namespace) -> int:
     """``drain-ls report``."""
     from drain_ls.ledger import Ledger, LedgerError
-    from drain_ls.report import render, report
+    from drain_ls.report import MAX_DAYS, render, report
 
-    if args.days < 1:
-        raise UsageError("--days must be at least 1")
+    if not 1 <= args.days <= MAX_DAYS:
+        raise UsageError(f"--days must be between 1 and {MAX_DAYS} (got {args.days})")
     try:
         ledger = Ledger()
+        data = report(ledger, args.days)
     except LedgerError as exc:
         print(f"drain-ls: error: {exc}", file=sys.stderr)
         return EXIT_FINDINGS
-    data = report(ledger, args.days)
     if args.json:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -609,7 +647,7 @@ def _settings(args: argparse.Namespace) -> tuple[CheckSettings, Excluder]:
             raise ConfigError(
                 f"[tool.drain-ls] docstring-style must be one of {', '.join(DOCSTRING_STYLES)}"
             )
-        excluder = Excluder(config, respect_gitignore=not args.no_respect_gitignore)
+        excluder = Excluder(config, respect_gitignore=not args.no_respect_gitignore, warn=_warn)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     codes = frozenset((select or set(ALL_CODES)) - ignore)
@@ -624,12 +662,19 @@ def command_check(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     settings, excluder = _settings(args)
-    files = [str(p) for p in discover(args.paths, excluder)]
+    # FIFOs, devices and sockets are never opened: each is a one-line error of its own.
+    special: list[FileResult] = []
+    found_files = discover(
+        args.paths, excluder, lambda path, reason: special.append(_lost(str(path), reason))
+    )
+    files = [str(p) for p in found_files]
     jobs = args.jobs or os.cpu_count() or 1
     as_json = args.format == "json"
     results = run_checks(
         files, settings, jobs, fix=args.fix, unsafe=args.unsafe_fixes, encode=as_json
     )
+    if special:
+        results = sorted(results + special, key=lambda r: r.path)
 
     found = sum(r.count for r in results)
     errors = [(r.path, r.error) for r in results if r.error]
@@ -641,8 +686,13 @@ def command_check(args: argparse.Namespace) -> int:
         lines = [line for r in results for line in r.encoded or ()]
         sys.stdout.write("[\n" + ",\n".join(lines) + "\n]\n")
     else:
-        _print_text([row for r in results for row in r.rows], fixed, len(files))
+        checked = len(results) - len(errors)
+        _print_text([row for r in results for row in r.rows], fixed, checked, len(errors))
     return EXIT_FINDINGS if found or errors else EXIT_CLEAN
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _display(path: str) -> str:
@@ -652,7 +702,9 @@ def _display(path: str) -> str:
         return path
 
 
-def _print_text(rows: list[dict[str, object]], fixed: int, checked: int) -> None:
+def _print_text(
+    rows: list[dict[str, object]], fixed: int, checked: int, unchecked: int = 0
+) -> None:
     out = sys.stdout
     fixable = 0
     for row in rows:
@@ -675,6 +727,11 @@ def _print_text(rows: list[dict[str, object]], fixed: int, checked: int) -> None
         out.write(summary + ".\n")
         if fixable:
             out.write(f"[*] {fixable} fixable with `drain-ls check --fix`.\n")
+    elif unchecked:  # never "All checks passed" when a file was not checked
+        out.write(
+            f"No findings in {checked} file{'s' if checked != 1 else ''}; {unchecked} "
+            f"file{'s' if unchecked != 1 else ''} could not be checked (errors above).\n"
+        )
     elif fixed:
         out.write(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}; all checks pass.\n")
     else:

@@ -1,55 +1,91 @@
-"""Typed settings, merged from ``[tool.drain-ls]`` and the client.
+"""Typed settings, merged from the user's layers and, narrowed, from the workspace's.
 
-Precedence, lowest first: the defaults, ``[tool.drain-ls]`` in the workspace's
-``pyproject.toml`` (kebab-case names), ``initializationOptions``, then what the client answers
-to ``workspace/configuration`` (section ``drainLs``) or sends with
-``workspace/didChangeConfiguration``. All layers use the same nested names
-(``{"llm": {"enabled": true}}``). A value of the wrong type or out of range is reported with the
-setting's name and the default is used instead.
+**The trust model.** A workspace is untrusted input: a repository the user just cloned wrote
+its ``pyproject.toml``. So settings come from two kinds of source:
+
+- *the user's*, lowest precedence first: the defaults, the user config file
+  (``user_config_path``), ``initializationOptions``, then what the client answers to
+  ``workspace/configuration`` (section ``drainLs``) or sends with
+  ``workspace/didChangeConfiguration``; on the command line, the user config file and the flags;
+- *the workspace's*: ``[tool.drain-ls]`` in its ``pyproject.toml`` (kebab-case names).
+
+Every field says (``trust`` in its metadata) what a workspace may do with it: ``free``
+(static checks: what to select, the docstring style; the user's value, when set, wins),
+``lower`` / ``raise`` (a cap a workspace may only lower, a margin or a reserve it may only
+raise), ``off`` (a switch it may only turn off), ``on`` (one it may only turn on: consent,
+redaction), ``more`` (a list it may only extend: exclusions), ``offline`` (the backend: it may
+only choose the offline one), and ``user`` (the model, prices, budget source, batches: never
+from a workspace). So a repository can narrow what drain-ls sends and spends, never widen it:
+it cannot turn on sending, choose where code goes, skip consent or redaction, or raise a cap.
+What it tried is reported once, with the setting's name. A workspace's custom drains are
+kept, but the consent question names them and is asked again when they change
+(``WorkspaceTrust.fingerprint``).
+
+Every layer is bounded before it is read: nesting deeper than ``MAX_DEPTH`` is dropped, every
+number is finite and inside its field's range, and a value of the wrong type is reported with
+the setting's name and replaced by the default.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import math
+import os
 import re
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from drain_ls.analysis.model import ALL_CODES
 
+# What a workspace's ``[tool.drain-ls]`` may do with a setting (see the module docstring).
+Trust = Literal["free", "lower", "raise", "off", "on", "more", "offline", "user"]
 
-def _num(minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
-    return {"min": minimum, "max": maximum}
+MAX_DEPTH = 12  # nesting of any settings object: deeper is dropped, never recursed into
+MAX_PRICE = 10_000.0  # USD per million tokens: more is a typo, not a model
+
+
+def _num(
+    minimum: float | None = None, maximum: float | None = None, trust: Trust = "free"
+) -> dict[str, Any]:
+    return {"min": minimum, "max": maximum, "trust": trust}
+
+
+def _trust(trust: Trust) -> dict[str, Any]:
+    return {"trust": trust}
 
 
 @dataclass(frozen=True, slots=True)
 class LlmSettings:
     """Which model, through which backend; off until the user turns it on."""
 
-    enabled: bool = False
-    backend: Literal["offline", "anthropic"] = "offline"
-    model: str = "claude-haiku-4-5"
-    batch: bool = False
+    enabled: bool = field(default=False, metadata=_trust("off"))
+    backend: Literal["offline", "anthropic"] = field(default="offline", metadata=_trust("offline"))
+    model: str = field(default="claude-haiku-4-5", metadata=_trust("user"))
+    batch: bool = field(default=False, metadata=_trust("off"))
     # How often open Message Batches are polled for their results.
-    batchPollSeconds: float = field(default=60.0, metadata=_num(1, 86_400))
+    batchPollSeconds: float = field(default=60.0, metadata=_num(1, 86_400, "raise"))
     # Overrides of the price table: {"model": {"input": USD per MTok, "output": ...}}.
-    prices: dict[str, Any] = field(default_factory=dict)
+    prices: dict[str, Any] = field(default_factory=dict, metadata=_trust("user"))
 
 
 @dataclass(frozen=True, slots=True)
 class BudgetSettings:
     """The hard limits drains run inside (DESIGN.md, budget model)."""
 
-    sessionTokens: int = field(default=200_000, metadata=_num(0))
-    safetyMargin: float = field(default=0.10, metadata=_num(0, 1))
-    minDrainTokens: int = field(default=10_000, metadata=_num(0))
-    maxTokensPerDrain: int = field(default=5_000, metadata=_num(1))
-    dailyTokens: int = field(default=500_000, metadata=_num(0))
-    dailyUsd: float = field(default=1.0, metadata=_num(0))
-    source: Literal["fixed", "claude-code"] = "fixed"
-    ratelimitReserve: float = field(default=0.5, metadata=_num(0, 1))
-    pool: bool = False
+    sessionTokens: int = field(default=200_000, metadata=_num(0, 100_000_000, "lower"))
+    safetyMargin: float = field(default=0.10, metadata=_num(0, 1, "raise"))
+    minDrainTokens: int = field(default=10_000, metadata=_num(0, 100_000_000, "raise"))
+    maxTokensPerDrain: int = field(default=5_000, metadata=_num(1, 1_000_000, "lower"))
+    dailyTokens: int = field(default=500_000, metadata=_num(0, 1_000_000_000, "lower"))
+    dailyUsd: float = field(default=1.0, metadata=_num(0, 100_000, "lower"))
+    source: Literal["fixed", "claude-code"] = field(default="fixed", metadata=_trust("user"))
+    ratelimitReserve: float = field(default=0.5, metadata=_num(0, 1, "raise"))
+    pool: bool = field(default=False, metadata=_trust("off"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +113,9 @@ class CancelSettings:
 class PrivacySettings:
     """What may leave the machine."""
 
-    requireConsent: bool = True
-    exclude: tuple[str, ...] = ()
-    redactSecrets: bool = True
+    requireConsent: bool = field(default=True, metadata=_trust("on"))
+    exclude: tuple[str, ...] = field(default=(), metadata=_trust("more"))
+    redactSecrets: bool = field(default=True, metadata=_trust("on"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +132,9 @@ class Settings:
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     docstringStyle: Literal["google", "numpy", "sphinx"] = "google"
-    # Per-drain switches and custom drains: validated by the drains themselves.
-    drains: dict[str, Any] = field(default_factory=dict)
+    # Per-drain switches and custom drains: validated by the drains themselves; what a
+    # workspace may set in them is ``narrow_drains``'s to say.
+    drains: dict[str, Any] = field(default_factory=dict, metadata=_trust("user"))
 
     @property
     def codes(self) -> frozenset[str]:
@@ -132,7 +169,10 @@ _VERBATIM_KEYS = {("llm", "prices")}
 
 
 def camelize_keys(value: Any, path: tuple[str, ...] = ()) -> Any:
-    """Rename every kebab-case key of a nested TOML table to camelCase (but model names)."""
+    """Rename every kebab-case key of a nested TOML table to camelCase (but model names);
+    below ``MAX_DEPTH`` levels the value is left as it is (``bound_layer`` drops it)."""
+    if len(path) > MAX_DEPTH:
+        return value
     if isinstance(value, dict):
         if path in _VERBATIM_KEYS:
             return {str(k): camelize_keys(v, (*path, str(k))) for k, v in value.items()}
@@ -168,7 +208,11 @@ def _check(value: Any, hint: Any, meta: dataclasses.Field[Any] | None) -> tuple[
     if hint is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(float(value))
+        )
         value = float(value) if ok else value
     elif hint is str:
         return isinstance(value, str) and bool(value.strip()), value
@@ -226,9 +270,10 @@ def _build(cls: type[Any], raw: Any, prefix: str, problems: list[str]) -> Any:
         if dataclasses.is_dataclass(hint):
             values[key] = _build(typing.cast(type, hint), value, name + ".", problems)
             continue
-        ok, converted = _check(value, hint, known[key])
-        if ok and key in ("select", "ignore"):
-            ok = all(_CODE_LIST.match(v) for v in converted)
+        if key == "prices" and cls is LlmSettings:
+            values[key] = check_prices(value, name, problems)
+            continue
+        ok, converted = _check_field(key, value, hint, known[key])
         if not ok:
             default = known[key].default
             if (
@@ -245,15 +290,385 @@ def _build(cls: type[Any], raw: Any, prefix: str, problems: list[str]) -> Any:
     return cls(**values)
 
 
+def _check_field(key: str, value: Any, hint: Any, meta: dataclasses.Field[Any]) -> tuple[bool, Any]:
+    ok, converted = _check(value, hint, meta)
+    if ok and key in ("select", "ignore"):
+        ok = all(_CODE_LIST.match(v) for v in converted)
+    return ok, converted
+
+
+def check_prices(value: Any, name: str, problems: list[str]) -> dict[str, Any]:
+    """``llm.prices``: each model's ``input`` and ``output`` (and the optional batch price)
+    in USD per million tokens, finite and between 0 and ``MAX_PRICE``; a bad entry is
+    reported and left out (the model is then priced as if no entry were given)."""
+    if not isinstance(value, dict):
+        problems.append(f"setting `{name}` must be an object of model prices; ignored")
+        return {}
+    table: dict[str, Any] = {}
+    for model, entry in value.items():
+        fields = ("input", "output")
+        good = (
+            isinstance(entry, dict)
+            and all(key in entry for key in fields)
+            and all(
+                isinstance(number, (int, float))
+                and not isinstance(number, bool)
+                and math.isfinite(number)
+                and 0 <= number <= MAX_PRICE
+                for number in entry.values()
+            )
+            and set(entry) <= {"input", "output", "batchInput", "batchOutput"}
+        )
+        if not good:
+            problems.append(
+                f"setting `{name}.{model}` must be {{input = USD, output = USD}} per million "
+                f"tokens, each a number between 0 and {MAX_PRICE:g}; ignored"
+            )
+            continue
+        table[str(model)] = {key: float(number) for key, number in entry.items()}
+    return table
+
+
+def bound_layer(raw: Any, source: str, problems: list[str]) -> dict[str, Any]:
+    """A settings layer with nothing unbounded left in it: objects nested deeper than
+    ``MAX_DEPTH``, numbers that are not finite or beyond 10**15, strings over 100,000
+    characters and lists over 10,000 items are dropped, each reported once."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(f"{source}: the settings must be an object; ignored")
+        return {}
+
+    def bound(value: Any, path: str, depth: int) -> tuple[bool, Any]:
+        if isinstance(value, dict):
+            if depth >= MAX_DEPTH:
+                problems.append(f"{source}: `{path}` is nested too deeply; ignored")
+                return False, None
+            out = {}
+            for key, item in value.items():
+                ok, kept = bound(item, f"{path}.{key}" if path else str(key), depth + 1)
+                if ok:
+                    out[str(key)] = kept
+            return True, out
+        if isinstance(value, list):
+            if depth >= MAX_DEPTH or len(value) > 10_000:
+                problems.append(f"{source}: `{path}` is nested too deeply or too long; ignored")
+                return False, None
+            items = [bound(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+            return True, [kept for ok, kept in items if ok]
+        if isinstance(value, bool) or value is None:
+            return True, value
+        if isinstance(value, int):
+            if abs(value) > 10**15:
+                problems.append(f"{source}: `{path}` is out of range; ignored")
+                return False, None
+            return True, value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                problems.append(f"{source}: `{path}` must be a finite number; ignored")
+                return False, None
+            return True, value
+        if isinstance(value, str):
+            if len(value) > 100_000:
+                problems.append(f"{source}: `{path}` is too long; ignored")
+                return False, None
+            return True, value
+        problems.append(f"{source}: `{path}` has a value of an unknown type; ignored")
+        return False, None
+
+    _, bounded = bound(raw, "", 0)
+    return typing.cast(dict[str, Any], bounded)
+
+
 def build_settings(*layers: dict[str, Any] | None) -> tuple[Settings, list[str]]:
-    """Merge layers (lowest precedence first) into validated settings and the problems found."""
+    """Merge the user's layers (lowest precedence first) into validated settings and the
+    problems found. Every layer here is trusted: a workspace's goes through
+    ``resolve_settings``."""
+    problems: list[str] = []
+    merged = _merge_user_layers(layers, problems)
+    settings = _build(Settings, merged, "", problems)
+    return settings, problems
+
+
+def _merge_user_layers(
+    layers: Iterable[dict[str, Any] | None], problems: list[str]
+) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for layer in layers:
         if layer:
-            merged = deep_merge(merged, layer)
+            merged = deep_merge(merged, bound_layer(layer, "settings", problems))
+    return merged
+
+
+# --- the trust model -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceTrust:
+    """What a workspace's own ``[tool.drain-ls]`` brought that the user must be told about.
+
+    ``custom_drains`` are the names of the custom drains the workspace declares (they send
+    its code with its own prompts, so the consent question names them); ``fingerprint`` is
+    a digest of their definitions (empty when there are none), part of what consent is
+    remembered for; ``ignored`` the settings it tried to widen, which were ignored.
+    """
+
+    custom_drains: tuple[str, ...] = ()
+    fingerprint: str = ""
+    ignored: tuple[str, ...] = ()
+
+
+_VERBS: dict[str, str] = {
+    "lower": "can lower `{name}`, never raise it",
+    "raise": "can raise `{name}`, never lower it",
+    "off": "can turn `{name}` off, never on",
+    "on": "can turn `{name}` on, never off",
+    "offline": "can only set `{name}` to 'offline'",
+    "user": "cannot set `{name}`: it is your own setting (editor settings or {config})",
+}
+
+
+def _refusal(source: str, name: str, value: Any, trust: str) -> str:
+    verb = _VERBS.get(trust, _VERBS["user"]).format(name=name, config=user_config_path())
+    return (
+        f"{source} sets `{name}` = {json.dumps(value, default=str)[:80]}: ignored. "
+        f"A workspace {verb} (drain-ls's trust model)"
+    )
+
+
+_REFUSED = object()
+
+
+def _narrower(trust: str, mine: Any, theirs: Any, mine_set: bool) -> Any:
+    """The value in force when the user has ``mine`` and the workspace asks for ``theirs``;
+    ``_REFUSED`` when the workspace's value would widen the user's."""
+    if theirs == mine:
+        return mine
+    if trust == "free":
+        return mine if mine_set else theirs
+    if trust == "lower":
+        return theirs if theirs < mine else _REFUSED
+    if trust == "raise":
+        return theirs if theirs > mine else _REFUSED
+    if trust == "off":
+        return False if theirs is False else _REFUSED
+    if trust == "on":
+        return True if theirs is True else _REFUSED
+    if trust == "more":
+        return tuple(dict.fromkeys((*mine, *theirs)))
+    if trust == "offline":
+        return "offline" if theirs == "offline" else _REFUSED
+    return _REFUSED
+
+
+def _narrow(
+    cls: type[Any],
+    mine: Any,
+    mine_raw: Any,
+    theirs: Any,
+    prefix: str,
+    source: str,
+    problems: list[str],
+    ignored: list[str],
+) -> Any:
+    """``mine`` (the user's settings object of type ``cls``) narrowed by the workspace's
+    raw layer ``theirs``."""
+    if not isinstance(theirs, dict):
+        if theirs is not None:
+            problems.append(f"{source}: `{prefix.rstrip('.')}` must be a table; ignored")
+        return mine
+    mine_raw = mine_raw if isinstance(mine_raw, dict) else {}
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    changes: dict[str, Any] = {}
+    for key, value in theirs.items():
+        name = f"{prefix}{key}"
+        if key not in known:
+            problems.append(f"{source}: unknown setting `{name}` ignored")
+            continue
+        hint, meta, current = hints[key], known[key], getattr(mine, key)
+        if dataclasses.is_dataclass(hint):
+            changes[key] = _narrow(
+                typing.cast(type, hint),
+                current,
+                mine_raw.get(key),
+                value,
+                name + ".",
+                source,
+                problems,
+                ignored,
+            )
+            continue
+        if key == "drains" and cls is Settings:
+            changes[key] = narrow_drains(current, value, source, problems, ignored)
+            continue
+        trust = meta.metadata.get("trust", "free")
+        if trust == "user":
+            converted = value
+        else:
+            ok, converted = _check_field(key, value, hint, meta)
+            if not ok:
+                problems.append(
+                    f"{source}: setting `{name}` must be {_describe(hint, meta)}, got "
+                    f"{json.dumps(value, default=str)[:80]}; ignored"
+                )
+                continue
+        result = _narrower(trust, current, converted, key in mine_raw)
+        if result is _REFUSED:
+            ignored.append(name)
+            problems.append(_refusal(source, name, value, trust))
+            continue
+        changes[key] = result
+    return dataclasses.replace(mine, **changes) if changes else mine
+
+
+# Numbers inside the built-in drains' tables: the direction a workspace may move each, and
+# the default it is compared with when the user has not set it (drain_ls.review).
+_DRAIN_NUMBERS: dict[str, tuple[str, float]] = {
+    "maxCommits": ("lower", 10),
+    "maxBytes": ("lower", 24_000),
+    "pollSeconds": ("raise", 30.0),
+}
+
+
+def narrow_drains(
+    mine: dict[str, Any], theirs: Any, source: str, problems: list[str], ignored: list[str]
+) -> dict[str, Any]:
+    """The ``drains`` table narrowed by a workspace's: it may turn a built-in drain off,
+    lower its limits and ``concurrency``, and declare custom drains of its own (named in the
+    consent question); nothing else."""
+    from drain_ls.custom import BUILTIN_DRAINS
+
+    if not isinstance(theirs, dict):
+        problems.append(f"{source}: `drains` must be a table; ignored")
+        return mine
+    out = {key: dict(value) if isinstance(value, dict) else value for key, value in mine.items()}
+    for key, value in theirs.items():
+        name = f"drains.{key}"
+        if key == "custom":
+            own = out.get("custom", [])
+            own = [own] if isinstance(own, dict) else own if isinstance(own, list) else []
+            extra = [value] if isinstance(value, dict) else value
+            if not isinstance(extra, list):
+                problems.append(f"{source}: `{name}` must be a list of drains; ignored")
+                continue
+            out["custom"] = [*own, *extra]
+        elif key == "concurrency":
+            current = out.get("concurrency", 2)
+            current = current if isinstance(current, int) else 2
+            if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= current:
+                out["concurrency"] = value
+            elif value != current:
+                ignored.append(name)
+                problems.append(_refusal(source, name, value, "lower"))
+        elif key in BUILTIN_DRAINS and isinstance(value, dict):
+            entry = out.get(key)
+            entry = dict(entry) if isinstance(entry, dict) else {}
+            for sub, item in value.items():
+                subname = f"{name}.{sub}"
+                if sub == "enabled":
+                    if item is False:
+                        entry["enabled"] = False
+                    elif item is not entry.get("enabled", True):
+                        ignored.append(subname)
+                        problems.append(_refusal(source, subname, item, "off"))
+                    continue
+                rule = _DRAIN_NUMBERS.get(sub) if key == "review" else None
+                if rule is None:
+                    problems.append(f"{source}: unknown setting `{subname}` ignored")
+                    continue
+                trust, default = rule
+                current = entry.get(sub, default)
+                number = isinstance(item, (int, float)) and not isinstance(item, bool)
+                if number and _narrower(trust, current, item, True) is not _REFUSED:
+                    entry[sub] = item
+                elif item != current:
+                    ignored.append(subname)
+                    problems.append(_refusal(source, subname, item, trust))
+            out[key] = entry
+        else:
+            ignored.append(name)
+            problems.append(_refusal(source, name, value, "user"))
+    return out
+
+
+def resolve_settings(
+    workspace: dict[str, Any] | None,
+    *user_layers: dict[str, Any] | None,
+    source: str = "pyproject.toml",
+) -> tuple[Settings, list[str], WorkspaceTrust]:
+    """The settings in force: the user's layers (lowest precedence first) merged, then
+    narrowed by the ``workspace`` layer (``[tool.drain-ls]``, camelCased) as the trust model
+    allows; with the problems found (each names its setting) and what the workspace
+    brought."""
     problems: list[str] = []
-    settings = _build(Settings, merged, "", problems)
-    return settings, problems
+    mine_raw = _merge_user_layers(user_layers, problems)
+    mine = _build(Settings, mine_raw, "", problems)
+    theirs = bound_layer(workspace, source, problems)
+    ignored: list[str] = []
+    settings = _narrow(Settings, mine, mine_raw, theirs, "", source, problems, ignored)
+    custom = (
+        theirs.get("drains", {}).get("custom") if isinstance(theirs.get("drains"), dict) else None
+    )
+    custom = [custom] if isinstance(custom, dict) else custom if isinstance(custom, list) else []
+    names = tuple(
+        str(entry.get("name")) for entry in custom if isinstance(entry, dict) and entry.get("name")
+    )
+    fingerprint = (
+        hashlib.sha256(json.dumps(custom, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        if custom
+        else ""
+    )
+    return settings, problems, WorkspaceTrust(names, fingerprint, tuple(ignored))
+
+
+def consent_key(workspace: str, trust: WorkspaceTrust) -> str:
+    """What a consent answer is remembered for: the workspace, and the custom drains it
+    declares (a change to them, say by a ``git pull``, asks again)."""
+    return f"{workspace}#custom:{trust.fingerprint}" if trust.fingerprint else workspace
+
+
+def workspace_drains_note(trust: WorkspaceTrust) -> str:
+    """The consent question's sentence on the workspace's own drains ("" when none)."""
+    if not trust.custom_drains:
+        return ""
+    names = ", ".join(trust.custom_drains[:5]) + (", ..." if len(trust.custom_drains) > 5 else "")
+    return (
+        f" This workspace's pyproject.toml also declares drains with prompts of its own "
+        f"({names}): they send its code too."
+    )
+
+
+def user_config_path() -> Path:
+    """The user's own settings file (TOML, the ``[tool.drain-ls]`` names at the top level):
+    ``$DRAIN_LS_CONFIG``, else ``config.toml`` in ``$DRAIN_LS_HOME`` when that is set, else
+    in the platform's config directory (``~/.config/drain-ls/config.toml`` on Linux)."""
+    explicit = os.environ.get("DRAIN_LS_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("DRAIN_LS_HOME")
+    if home:
+        return Path(home).expanduser() / "config.toml"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("drain-ls", appauthor=False)) / "config.toml"
+
+
+def load_user_config() -> tuple[dict[str, Any], list[str]]:
+    """The user config file as a camelCased layer (empty when there is none), and the
+    problems reading it."""
+    import tomllib
+
+    from drain_ls.files import MAX_CONFIG_BYTES, UnreadableFile, read_regular
+
+    path = user_config_path()
+    try:
+        data = tomllib.loads(read_regular(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except FileNotFoundError:
+        return {}, []
+    except (UnreadableFile, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {}, [f"cannot read {path}: {exc}"]
+    return camelize_keys(data), []
 
 
 def settings_to_json(settings: Settings) -> dict[str, Any]:

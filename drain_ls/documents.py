@@ -1,12 +1,22 @@
 """Open documents: their bytes, line index and tree-sitter tree, edited incrementally.
 
 pygls applies every ``didChange`` to its own copy before our handler runs, so the server keeps
-its own: ``Document.apply_change`` replaces a range of bytes, updates the line index by
+its own: ``Document.replace`` replaces a range of bytes, updates the line index by
 splicing, tells the old tree about the edit (``tree.edit``) and reparses with it.
 
 Positions cross the LSP boundary in the negotiated encoding (``utf-8``, ``utf-16`` or
 ``utf-32``); ``Document.offset_at`` and ``Document.position_at`` are the one place that converts
 them to and from byte offsets. Line breaks are ``\\n``, ``\\r\\n`` and ``\\r``, as LSP says.
+
+A ``didChange`` is applied as a whole or not at all (``Document.apply_changes``): every change
+is checked against the text the ones before it leave, and only then is the document edited.
+
+Text from the client is stored as UTF-8. JSON can carry a lone surrogate ("\\ud800") that
+UTF-8 cannot: it is replaced with U+FFFD in the server's copy (``encode_text``). U+FFFD counts
+as one UTF-16 unit and one code point, as the lone surrogate does in the editor, and three
+UTF-8 bytes, as it does in WTF-8 (and once an editor replaces it): positions stay the editor's.
+The document is then ``lossy``: an edit whose new text holds U+FFFD could write the
+replacement over the editor's character, so the server offers none (see ``handlers``).
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 import re
 import sys
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -33,12 +44,47 @@ class PositionError(ValueError):
     """A position that does not exist in the document."""
 
 
+class ChangeError(ValueError):
+    """A change set that cannot be applied; the document is left as it was."""
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """An LSP position: 0-based line and character in the negotiated encoding."""
 
     line: int
     character: int
+
+
+class Change(NamedTuple):
+    """One content change of a ``didChange``: a range, or None for the whole text."""
+
+    start: Position | None
+    end: Position | None
+    text: str
+
+
+_PAIR = re.compile(r"[\ud800-\udbff][\udc00-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _join_pair(match: re.Match[str]) -> str:
+    return match.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+
+
+def encode_text(text: str) -> tuple[bytes, int]:
+    """``text`` as UTF-8, and how many lone surrogates were replaced with U+FFFD.
+
+    Two surrogates that form a pair are one character (as in the editor's UTF-16); any other
+    surrogate is one U+FFFD, which keeps every position the editor computes (module doc).
+    """
+    try:
+        return text.encode("utf-8"), 0
+    except UnicodeEncodeError:
+        pass
+    text = _PAIR.sub(_join_pair, text)
+    text, count = _SURROGATE.subn("\ufffd", text)
+    return text.encode("utf-8"), count
 
 
 def _units(text: str, encoding: str) -> int:
@@ -93,66 +139,19 @@ UNMOVED = TextShift(sys.maxsize, 0, 0, 0)
 REPLACED = TextShift(0, sys.maxsize, 0, 0)  # a full change: anything may have moved
 
 
-class Document:
-    """One open text document."""
+class Text:
+    """Bytes and their line index, with positions in an encoding: what a change set is
+    checked against before a document is edited (``Document.apply_changes``)."""
 
-    __slots__ = (
-        "_shift",
-        "_tree",
-        "changes",
-        "encoding",
-        "language_id",
-        "source",
-        "starts",
-        "uri",
-        "version",
-    )
+    __slots__ = ("encoding", "source", "starts")
 
-    def __init__(
-        self,
-        uri: str,
-        source: bytes,
-        version: int | None = None,
-        encoding: str = UTF16,
-        language_id: str = "python",
-    ) -> None:
-        """A document holding ``source``, parsed at once."""
+    def __init__(self, source: bytes, encoding: str, starts: list[int] | None = None) -> None:
+        """``source`` (``starts``: its line starts, when known)."""
         if encoding not in ENCODINGS:
             raise ValueError(f"unknown position encoding {encoding!r}")
-        self.uri = uri
-        self.version = version
         self.encoding = encoding
-        self.language_id = language_id
         self.source = source
-        self.starts = line_starts(source)
-        self._tree: Forest | None = Forest(source)
-        # What changed since the last analysis (for re-analysing only that).
-        self.changes = ChangeLog()
-        self._shift = UNMOVED  # how the text moved since the last ``take_shift``
-
-    @property
-    def tree(self) -> Forest:
-        """The syntax tree (parsed again if it was dropped to save memory): one tree, or
-        one per chunk of a large file once it is edited (see ``drain_ls.forest``)."""
-        if self._tree is None:
-            self._tree = Forest(self.source)
-        return self._tree
-
-    def drop_tree(self) -> None:
-        """Free the tree of a document no one is editing; it comes back on demand."""
-        self._tree = None
-
-    @property
-    def has_tree(self) -> bool:
-        """Whether the tree is in memory."""
-        return self._tree is not None
-
-    @property
-    def text(self) -> str:
-        """The document's text."""
-        return self.source.decode("utf-8", errors="surrogateescape")
-
-    # -- positions ------------------------------------------------------------------------
+        self.starts = line_starts(source) if starts is None else starts
 
     def line_bytes(self, row: int) -> bytes:
         """The bytes of line ``row`` without its line break."""
@@ -198,17 +197,189 @@ class Document:
         """0-based line of a byte offset."""
         return bisect_right(self.starts, offset) - 1
 
+    def range_at(self, start: Position, end: Position) -> tuple[int, int]:
+        """The byte range of an LSP range (``PositionError``: it is not in the text)."""
+        a = self.offset_at(start, strict=True)
+        b = self.offset_at(end, strict=True)
+        if b < a:
+            raise PositionError(
+                f"the range ends ({end.line}:{end.character}) before it starts "
+                f"({start.line}:{start.character})"
+            )
+        return a, b
+
+
+# A planned change: bytes ``[start, end)`` become ``data`` (``start`` None: the whole text).
+_Edit = tuple[int | None, int, bytes]
+
+
+class Document(Text):
+    """One open text document.
+
+    A document over ``limit`` bytes is never parsed: its ``tree`` is that of an empty module
+    until an edit brings it back under the limit (``not_analysed`` says why).
+    ``out_of_sync`` (set by the server) is why its text may differ from the editor's.
+    """
+
+    __slots__ = (
+        "_shift",
+        "_tree",
+        "changes",
+        "language_id",
+        "limit",
+        "lossy",
+        "out_of_sync",
+        "uri",
+        "version",
+    )
+
+    def __init__(
+        self,
+        uri: str,
+        source: bytes,
+        version: int | None = None,
+        encoding: str = UTF16,
+        language_id: str = "python",
+        limit: int | None = None,
+        lossy: bool = False,
+    ) -> None:
+        """A document holding ``source``, parsed at once (unless over ``limit`` bytes);
+        ``lossy``: its text had characters replaced (``encode_text``)."""
+        super().__init__(source, encoding)
+        self.uri = uri
+        self.version = version
+        self.language_id = language_id
+        self.limit = limit
+        self.lossy = lossy
+        self.out_of_sync: str | None = None
+        self._tree: Forest | None = Forest(b"" if self.too_large else source)
+        # What changed since the last analysis (for re-analysing only that).
+        self.changes = ChangeLog()
+        self._shift = UNMOVED  # how the text moved since the last ``take_shift``
+
+    @property
+    def too_large(self) -> bool:
+        """Whether the text is over the size limit (it is then neither parsed nor analysed)."""
+        return self.limit is not None and len(self.source) > self.limit
+
+    @property
+    def not_analysed(self) -> str | None:
+        """Why the document is not analysed (None: it is)."""
+        if not self.too_large:
+            return None
+        return (
+            f"drain-ls does not analyse this file: it is {len(self.source):,} bytes, "
+            f"over the limit of {self.limit:,}"
+        )
+
+    @property
+    def tree(self) -> Forest:
+        """The syntax tree (parsed again if it was dropped to save memory): one tree, or
+        one per chunk of a large file once it is edited (see ``drain_ls.forest``); that of
+        an empty module while the document is ``too_large``."""
+        if self._tree is None:
+            self._tree = Forest(b"" if self.too_large else self.source)
+        return self._tree
+
+    def drop_tree(self) -> None:
+        """Free the tree of a document no one is editing; it comes back on demand."""
+        self._tree = None
+
+    @property
+    def has_tree(self) -> bool:
+        """Whether the tree is in memory."""
+        return self._tree is not None
+
+    @property
+    def text(self) -> str:
+        """The document's text."""
+        return self.source.decode("utf-8", errors="surrogateescape")
+
     # -- edits ----------------------------------------------------------------------------
 
-    def replace(self, start: int, end: int, text: str, version: int | None = None) -> None:
+    def apply_changes(
+        self,
+        changes: Sequence[Change],
+        version: int | None = None,
+        on_edit: Callable[[int, int, int], object] | None = None,
+    ) -> None:
+        """Apply a change set (each change relative to the text the ones before it leave)
+        as a whole, or not at all.
+
+        Every change is checked first; a change set that cannot be applied raises
+        ``ChangeError`` and leaves the text, tree and version as they were. The changes
+        before the last whole-text one are overwritten by it and are not looked at.
+        ``on_edit(start, old_end, new_end)`` is called before each edit is made.
+        """
+        plan = self._plan(changes)
+        source, starts, version_before = self.source, self.starts, self.version
+        try:
+            for start, end, data in plan:
+                if start is None:
+                    if on_edit is not None:
+                        on_edit(0, len(self.source), len(data))
+                    self._replace_all_bytes(data)
+                else:
+                    if on_edit is not None:
+                        on_edit(start, end, start + len(data))
+                    self.replace(start, end, data)
+        except Exception as exc:  # a bug: never leave half a change set applied
+            self._replace_all_bytes(source)
+            self.starts = starts
+            self.version = version_before
+            raise ChangeError(f"internal error: {type(exc).__name__}: {exc}") from exc
+        if version is not None:
+            self.version = version
+
+    def _plan(self, changes: Sequence[Change]) -> list[_Edit]:
+        """The byte edits of a change set, each checked against the text before it."""
+        first = max((i for i, c in enumerate(changes) if c.start is None), default=0)
+        changes = changes[first:]
+        text: Text = self
+        plan: list[_Edit] = []
+        lossy = False
+        for i, change in enumerate(changes):
+            data, replaced = encode_text(change.text)
+            lossy = lossy or replaced > 0
+            last = i + 1 == len(changes)
+            if change.start is None or change.end is None:
+                if change.start is not change.end:
+                    raise ChangeError("a change with half a range")
+                plan.append((None, 0, data))
+                if not last:
+                    text = Text(data, self.encoding)
+                continue
+            try:
+                start, end = text.range_at(change.start, change.end)
+            except PositionError as exc:
+                where = f"change {first + i + 1} of {first + len(changes)}: "
+                raise ChangeError((where if len(changes) + first > 1 else "") + str(exc)) from None
+            plan.append((start, end, data))
+            if not last:
+                source = text.source[:start] + data + text.source[end:]
+                text = Text(
+                    source,
+                    self.encoding,
+                    _spliced(text.starts, source, start, end, start + len(data)),
+                )
+        if lossy:
+            self.lossy = True
+        return plan
+
+    def replace(self, start: int, end: int, text: str | bytes, version: int | None = None) -> None:
         """Replace bytes ``[start, end)`` with ``text``; update the lines and the tree."""
-        new = text.encode("utf-8", errors="surrogateescape")
+        if isinstance(text, bytes):
+            new = text
+        else:
+            new, replaced = encode_text(text)
+            self.lossy = self.lossy or replaced > 0
         old = self.source
         source = old[:start] + new + old[end:]
         new_end = start + len(new)
-        forest = self.tree
+        was_large = self.too_large
+        forest = None if was_large else self.tree
         lines = len(self.starts)
-        self._splice_lines(source, start, end, new_end)
+        self.starts = _spliced(self.starts, source, start, end, new_end)
         self.source = source
         # The lines after the one where the inserted text ends are the old lines, moved.
         row = bisect_right(self.starts, new_end)
@@ -220,8 +391,15 @@ class Document:
             shift.delta + new_end - end,
             shift.lines + len(self.starts) - lines,
         )
-        changed = forest.edit(source, start, end, new_end)
-        self.changes.add(start, end, new_end, _words_around(old, start, end), changed)
+        if forest is None or self.too_large:
+            # Into or out of (or within) the size limit: nothing to reparse incrementally.
+            self._tree = Forest(b"" if self.too_large else source)
+            self.changes.full = True
+            if was_large != self.too_large:
+                self._shift = REPLACED
+        else:
+            changed = forest.edit(source, start, end, new_end)
+            self.changes.add(start, end, new_end, _words_around(old, start, end), changed)
         if version is not None:
             self.version = version
 
@@ -232,32 +410,38 @@ class Document:
 
     def replace_all(self, text: str, version: int | None = None) -> None:
         """Replace the whole text (a full-document change)."""
-        self.source = text.encode("utf-8", errors="surrogateescape")
-        self.starts = line_starts(self.source)
-        self._tree = Forest(self.source)
-        self.changes.full = True
-        self._shift = REPLACED
+        data, replaced = encode_text(text)
+        self.lossy = replaced > 0
+        self._replace_all_bytes(data)
         if version is not None:
             self.version = version
 
-    def _splice_lines(self, source: bytes, start: int, end: int, new_end: int) -> None:
-        """Update the line starts after bytes ``[start, end)`` became ``[start, new_end)``.
+    def _replace_all_bytes(self, data: bytes) -> None:
+        self.source = data
+        self.starts = line_starts(data)
+        self._tree = Forest(b"" if self.too_large else data)
+        self.changes.full = True
+        self._shift = REPLACED
 
-        Line starts before ``start`` cannot change. Those more than one byte past ``end`` only
-        shift. The rest is re-scanned from ``start - 1``, since a "\\r" just before the edit
-        and a "\\n" just after it may now pair up into one "\\r\\n" break, or split apart.
-        """
-        starts = self.starts
-        head = starts[: bisect_left(starts, start)] or [0]
-        delta = new_end - end
-        tail = [t + delta for t in starts[bisect_right(starts, end + 1) :]]
-        region_end = tail[0] if tail else len(source)
-        middle = [
-            m.end()
-            for m in _LINE_BREAK.finditer(source, max(0, start - 1), region_end)
-            if not (tail and m.end() == region_end)
-        ]
-        self.starts = head + middle + tail
+
+def _spliced(starts: list[int], source: bytes, start: int, end: int, new_end: int) -> list[int]:
+    """The line starts of ``source``, in which bytes ``[start, end)`` of the text whose line
+    starts are ``starts`` became ``[start, new_end)``.
+
+    Line starts before ``start`` cannot change. Those more than one byte past ``end`` only
+    shift. The rest is re-scanned from ``start - 1``, since a "\\r" just before the edit
+    and a "\\n" just after it may now pair up into one "\\r\\n" break, or split apart.
+    """
+    head = starts[: bisect_left(starts, start)] or [0]
+    delta = new_end - end
+    tail = [t + delta for t in starts[bisect_right(starts, end + 1) :]]
+    region_end = tail[0] if tail else len(source)
+    middle = [
+        m.end()
+        for m in _LINE_BREAK.finditer(source, max(0, start - 1), region_end)
+        if not (tail and m.end() == region_end)
+    ]
+    return head + middle + tail
 
 
 def _words_around(source: bytes, start: int, end: int) -> bytes:

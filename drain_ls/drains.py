@@ -427,12 +427,14 @@ def _custom_tasks(
 def preview(task: Task, price_per_mtok: tuple[float, float] | None = None) -> dict[str, object]:
     """Exactly what ``task`` would send (after redaction), what was redacted, and the worst
     case it would reserve; ``price_per_mtok`` is (input, output) USD per million tokens."""
-    from drain_ls.budget import Price, price_of, worst_case
+    from drain_ls.budget import Price, price_of, unknown_model, worst_case
 
     request = task.request()
     found = redact(task.scope_text)[1] if task.redact_secrets else []
     estimate = task.input_estimate()
     price = Price(*price_per_mtok) if price_per_mtok else price_of(task.model)
+    if price is None:
+        raise ValueError(unknown_model(task.model))
     tokens, usd = worst_case(estimate, task.max_tokens, price)
     return {
         "drain": task.drain,

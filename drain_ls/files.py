@@ -1,11 +1,18 @@
-"""Finding the Python files to check: directories recursed, ``.gitignore`` and excludes honoured."""
+"""Finding the Python files to check: directories recursed, ``.gitignore`` and excludes honoured.
+
+A workspace is untrusted input. A directory walk ``stat``s each ``*.py`` first and never opens
+a FIFO, device or socket (``discover`` reports it); every file read here (sources, the
+``pyproject.toml``, ``.gitignore`` files) goes through ``read_regular``: a regular file only,
+opened without blocking, its size capped before a byte is read.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +21,8 @@ from drain_ls.analysis.source import LineIndex
 
 if TYPE_CHECKING:
     import pathspec
+
+logger = logging.getLogger("drain_ls")
 
 # Directories no one wants linted (ruff's defaults).
 DEFAULT_EXCLUDES = (
@@ -68,19 +77,24 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
 
     Opened without blocking (a FIFO never stalls the caller) and checked with ``fstat`` on
     the open descriptor (no race with a rename); a file that grows past ``limit`` while it
-    is read is refused too. Raises ``UnreadableFile`` (``FileNotFoundError`` when missing).
+    is read is refused too. A FIFO or device is not even opened (``stat`` first: opening
+    some devices does something), unless it replaces the file between the two calls.
+    Raises ``UnreadableFile`` (``FileNotFoundError`` when missing).
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnreadableFile(not_regular(mode))
         fd = os.open(path, flags)
-    except FileNotFoundError:
+    except (FileNotFoundError, UnreadableFile):
         raise
     except OSError as exc:
         raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UnreadableFile("not a regular file (a FIFO, device or socket), skipped")
+            raise UnreadableFile(not_regular(info.st_mode))
         if info.st_size > limit:
             raise UnreadableFile(f"too large ({info.st_size:,} bytes; the limit is {limit:,})")
         chunks: list[bytes] = []
@@ -98,6 +112,37 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
         raise
     except OSError as exc:
         raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def not_regular(mode: int) -> str:
+    """Why a file of ``mode`` (``st_mode``) is not read, in one line."""
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    )
+    kind = next((name for test, name in kinds if test(mode)), "not a file")
+    return f"not a regular file ({kind})"
+
+
+def write_regular(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` over ``path`` if it is (still) a regular file; opened without blocking,
+    so a file replaced by a FIFO since it was read never stalls the caller."""
+    flags = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFile(not_regular(info.st_mode))
+        os.set_blocking(fd, True)
+        os.ftruncate(fd, 0)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 
@@ -120,23 +165,54 @@ class ProjectConfig:
 
 
 def find_project_config(start: Path) -> ProjectConfig:
-    """Read ``[tool.drain-ls]`` from the first ``pyproject.toml`` at or above ``start``."""
-    start = start.resolve()
+    """Read ``[tool.drain-ls]`` from the first ``pyproject.toml`` at or above ``start``.
+
+    The workspace is untrusted: a ``pyproject.toml`` is read only if it is a regular file of
+    at most ``MAX_CONFIG_BYTES`` (never a FIFO or device: nothing blocks). Anything wrong with
+    it (not readable, not UTF-8, not TOML, nested too deep, ``tool`` or ``[tool.drain-ls]``
+    not a table) raises ``ConfigError`` with a one-line message naming the file.
+    """
+    try:
+        start = start.resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL byte
+        start = Path(os.path.abspath(start))
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
-        if candidate.is_file():
-            import tomllib  # only when there is one to read
-
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"{candidate}: {exc}") from exc
-            tool = data.get("tool", {})
-            table = tool.get("drain-ls", {}) if isinstance(tool, dict) else {}
-            if not isinstance(table, dict):
-                raise ConfigError(f"{candidate}: [tool.drain-ls] must be a table")
-            return ProjectConfig(directory, table)
+        try:
+            info = os.stat(candidate)
+        except (OSError, ValueError):
+            continue  # not there (or not reachable): look further up
+        if stat.S_ISDIR(info.st_mode):
+            continue
+        try:
+            data = read_regular(candidate, MAX_CONFIG_BYTES)
+        except FileNotFoundError:
+            continue  # gone since
+        except UnreadableFile as exc:
+            raise ConfigError(f"{candidate}: {exc}") from None
+        return ProjectConfig(directory, _tool_table(candidate, data))
     return ProjectConfig()
+
+
+def _tool_table(path: Path, data: bytes) -> dict[str, object]:
+    """``[tool.drain-ls]`` of the ``pyproject.toml`` at ``path``, whose bytes are ``data``."""
+    import tomllib  # only when there is one to read
+
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start + 1})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: `tool` must be a table")
+    table = tool.get("drain-ls", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.drain-ls] must be a table")
+    return table
 
 
 @functools.cache
@@ -154,21 +230,36 @@ def _spec_from_lines(lines: list[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _read_gitignore(directory: Path) -> pathspec.GitIgnoreSpec | None:
+def _read_gitignore(
+    directory: Path, warn: Callable[[str], None] | None = None
+) -> pathspec.GitIgnoreSpec | None:
+    """The patterns of ``directory/.gitignore`` (None: there is none, or it cannot be read:
+    ``warn`` is told why; a FIFO or device is never read, nor a file over
+    ``MAX_CONFIG_BYTES``)."""
     path = directory / ".gitignore"
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        data = read_regular(path, MAX_CONFIG_BYTES)
+    except FileNotFoundError:
         return None
-    return _spec_from_lines(lines)
+    except OSError as exc:  # UnreadableFile, or NotADirectoryError
+        (warn or logger.warning)(f"{path}: {exc}; its patterns are not applied")
+        return None
+    return _spec_from_lines(data.decode("utf-8", errors="replace").splitlines())
 
 
 class Excluder:
     """Decides which paths a directory walk skips."""
 
-    def __init__(self, config: ProjectConfig, respect_gitignore: bool = True) -> None:
-        """Exclude what ``config`` and (if ``respect_gitignore``) .gitignore files say."""
+    def __init__(
+        self,
+        config: ProjectConfig,
+        respect_gitignore: bool = True,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        """Exclude what ``config`` and (if ``respect_gitignore``) .gitignore files say;
+        ``warn``: told, in one line, of a .gitignore that cannot be read."""
         self.respect_gitignore = respect_gitignore
+        self.warn = warn
         self.root = config.root
         patterns = config.strings("exclude") + config.strings("extend-exclude")
         self.user = _spec_from_lines(patterns) if patterns else None
@@ -176,7 +267,7 @@ class Excluder:
 
     def _spec(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
         if directory not in self._gitignores:
-            self._gitignores[directory] = _read_gitignore(directory)
+            self._gitignores[directory] = _read_gitignore(directory, self.warn)
         return self._gitignores[directory]
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
@@ -204,15 +295,38 @@ class Excluder:
         return False
 
 
-def discover(paths: list[Path], excluder: Excluder) -> Iterator[Path]:
-    """The Python files under ``paths``: explicit files always, directories recursed."""
+def discover(
+    paths: list[Path],
+    excluder: Excluder,
+    unreadable: Callable[[Path, str], None] | None = None,
+) -> Iterator[Path]:
+    """The Python files under ``paths``: explicit files always, directories recursed.
+
+    Only regular files are yielded (or links to them; a path ``stat`` fails on, such as a
+    broken link, too: reading it says why). Anything else named explicitly or ``*.py`` in a
+    directory (a FIFO, a device, a socket) is never opened: ``unreadable(path, reason)`` is
+    told instead (one line), and it is left out.
+    """
     seen: set[Path] = set()
+
+    def regular(path: Path) -> bool:
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            return True  # the read will say why it cannot be read
+        if stat.S_ISREG(mode):
+            return True
+        if unreadable is not None:
+            unreadable(path, not_regular(mode) + ", skipped")
+        return False
+
     for given in paths:
         path = given.absolute()
-        if path.is_file():
+        if not path.is_dir():
             if path not in seen:
                 seen.add(path)
-                yield path
+                if regular(path):
+                    yield path
             continue
         for directory, dirnames, filenames in os.walk(path):
             base = Path(directory)
@@ -225,14 +339,18 @@ def discover(paths: list[Path], excluder: Excluder) -> Iterator[Path]:
                 file = base / name
                 if file not in seen and not excluder.excluded(file, is_dir=False):
                     seen.add(file)
-                    yield file
+                    if regular(file):
+                        yield file
 
 
 def read_source(path: str) -> tuple[bytes | None, str | None]:
-    """The file's bytes, or a one-line reason it cannot be checked."""
+    """The file's bytes, or a one-line reason it cannot be checked: only a regular file of
+    at most ``MAX_SOURCE_BYTES`` is read (``read_regular``: a FIFO never blocks)."""
     try:
-        with open(path, "rb") as handle:
-            source = handle.read()
+        source = read_regular(path, MAX_SOURCE_BYTES)
+    except UnreadableFile as exc:
+        reason = str(exc)
+        return None, reason if reason.startswith("cannot read") else f"{reason}, skipped"
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
     if b"\0" in source:

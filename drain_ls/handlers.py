@@ -116,8 +116,8 @@ def create_server() -> DrainServer:
         uri = params.text_document.uri
         analysis = ls.flush(uri)
         doc = ls.documents.get(uri)
-        if analysis is None or doc is None:
-            return None
+        if analysis is None or doc is None or doc.out_of_sync is not None:
+            return None  # out of sync: an edit could land on text the editor no longer has
         ls.touch(uri)
         start = doc.offset_at(Position(params.range.start.line, params.range.start.character))
         end = doc.offset_at(Position(params.range.end.line, params.range.end.character))
@@ -146,6 +146,8 @@ def create_server() -> DrainServer:
         actions += _dismiss_actions(ls, doc, min(start, end), max(start, end))
         if actions and not _client_resolves_edits(ls):
             actions = [resolve_action(ls, a) for a in actions]
+        if doc.lossy:
+            actions = [a for a in actions if not _writes_replacement(doc, a)]
         return actions
 
     @server.feature(types.CODE_ACTION_RESOLVE)
@@ -336,12 +338,32 @@ def resolve_action(ls: DrainServer, action: types.CodeAction) -> types.CodeActio
         return action
     uri = data.get("uri")
     doc = ls.documents.get(uri) if isinstance(uri, str) else None
-    if doc is None:
-        return action
+    if doc is None or doc.out_of_sync is not None:
+        return action  # no edit: the server's text may not be the editor's
     if data.get("version") != doc.version:
         logger.info("fix-all for %s computed on version %s", uri, doc.version)
     action.edit = fix_all_edit(doc, ls.path_of(doc.uri), _client_supports_document_changes(ls))
+    if _writes_replacement(doc, action):
+        action.edit = None  # it would write U+FFFD over a lone surrogate of the editor's
     return action
+
+
+def _writes_replacement(doc: Document, action: types.CodeAction) -> bool:
+    """Whether ``action`` writes U+FFFD into a document where U+FFFD may stand for a lone
+    surrogate of the editor's text (``Document.lossy``): it would replace the editor's
+    character."""
+    edit = action.edit
+    if not doc.lossy or edit is None:
+        return False
+    texts = [
+        e.new_text
+        for change in edit.document_changes or []
+        if isinstance(change, types.TextDocumentEdit)
+        for e in change.edits
+        if isinstance(e, types.TextEdit | types.AnnotatedTextEdit)
+    ]
+    texts += [e.new_text for edits in (edit.changes or {}).values() for e in edits]
+    return any("\ufffd" in text for text in texts)
 
 
 async def pull_configuration(ls: DrainServer) -> None:

@@ -1,12 +1,22 @@
-"""The cost and activity report: per day and in total, from the ledger (CLI and LSP)."""
+"""The cost and activity report: per day and in total, from the ledger (CLI and LSP).
+
+Whatever the ledger holds (another process may write it) and whatever ``days`` asks, the
+report is made: ``days`` is bounded to ``1..MAX_DAYS``, values that are not numbers count
+as 0, and dates out of range are left empty. A ledger that cannot be read raises
+``LedgerError``.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import math
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from drain_ls.budget import Limits
 from drain_ls.ledger import Ledger
+
+# The longest report (ten years): ``drain-ls report --days`` refuses more.
+MAX_DAYS = 3650
 
 _TOTALS = """
     SELECT day,
@@ -18,30 +28,80 @@ _TOTALS = """
 """
 
 
+def bounded_days(days: object, default: int = 7) -> int:
+    """``days`` as a number of days in ``1..MAX_DAYS`` (``default`` when it is not one)."""
+    if isinstance(days, bool) or not isinstance(days, int | float | str):
+        return default
+    try:
+        value = int(days)
+    except (ValueError, OverflowError):
+        return default
+    return max(1, min(value, MAX_DAYS))
+
+
+def _int(value: object) -> int:
+    """A count from the ledger (anything else counts as 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if not math.isfinite(value):
+        return 0
+    return max(0, int(value))
+
+
+def _usd(value: object) -> float:
+    """An amount from the ledger, rounded (anything else counts as 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    if not math.isfinite(value):
+        return 0.0
+    return round(max(0.0, float(value)), 6)
+
+
+def _today(ledger: Ledger) -> date:
+    try:
+        return datetime.fromtimestamp(ledger.clock(), UTC).date()
+    except (OverflowError, OSError, ValueError):
+        return datetime.now(UTC).date()
+
+
+def _when(timestamp: object) -> str:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        return ""
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
 def report(
     ledger: Ledger, days: int = 7, limits: Limits | None = None, workspace: str | None = None
 ) -> dict[str, Any]:
-    """Tokens, cost and tasks per day and in total for the last ``days`` days, the latest
-    report entries (custom drains, commit reviews) and the shared pool."""
-    today = datetime.fromtimestamp(ledger.clock(), UTC).date()
-    since = (today - timedelta(days=days - 1)).isoformat()
-    per_day = []
+    """Tokens, cost and tasks per day and in total for the last ``days`` days (bounded to
+    ``1..MAX_DAYS``), the latest report entries (custom drains, commit reviews) and the
+    shared pool."""
+    days = bounded_days(days)
+    today = _today(ledger)
+    try:
+        since = (today - timedelta(days=days - 1)).isoformat()
+    except OverflowError:
+        since = date.min.isoformat()
+    per_day: list[dict[str, Any]] = []
     keys = ("input", "output", "cacheRead", "cacheWrite")
-    for row in ledger.db.execute(_TOTALS, (since,)):
+    for row in ledger.query(_TOTALS, (since,)):
         day, *values = row
-        tokens = dict(zip(keys, (int(v or 0) for v in values[:4]), strict=True))
+        tokens = dict(zip(keys, (_int(v) for v in values[:4]), strict=True))
         per_day.append(
             {
-                "day": day,
+                "day": str(day),
                 "tokens": tokens,
                 "totalTokens": sum(tokens.values()),
-                "costUsd": round(float(values[4] or 0), 6),
-                "completed": int(values[5] or 0),
-                "cancelled": int(values[6] or 0),
-                "failed": int(values[7] or 0),
-                "cacheHits": int(values[8] or 0),
-                "wastedTokens": int(values[9] or 0),
-                "savedTokens": int(values[10] or 0),
+                "costUsd": _usd(values[4]),
+                "completed": _int(values[5]),
+                "cancelled": _int(values[6]),
+                "failed": _int(values[7]),
+                "cacheHits": _int(values[8]),
+                "wastedTokens": _int(values[9]),
+                "savedTokens": _int(values[10]),
             }
         )
     total: dict[str, Any] = {
@@ -59,8 +119,8 @@ def report(
     ):
         total[field] = sum(d[field] for d in per_day)
     top = [
-        {"drain": drain, "costUsd": round(float(cost), 6), "runs": int(runs)}
-        for drain, cost, runs in ledger.db.execute(
+        {"drain": str(drain), "costUsd": _usd(cost), "runs": _int(runs)}
+        for drain, cost, runs in ledger.query(
             "SELECT drain, SUM(cost_usd), COUNT(*) FROM runs WHERE day >= ? "
             "AND status != 'cached' GROUP BY drain ORDER BY SUM(cost_usd) DESC LIMIT 5",
             (since,),
@@ -70,13 +130,13 @@ def report(
     limits = limits or Limits()
     entries = [
         {
-            "drain": e["drain"],
-            "workspace": e["workspace"],
-            "path": e["path"],
-            "scope": e["scope_key"],
-            "text": e["text"],
-            "model": e["model"],
-            "created": datetime.fromtimestamp(e["created_at"], UTC).isoformat(timespec="seconds"),
+            "drain": str(e["drain"]),
+            "workspace": str(e["workspace"]),
+            "path": str(e["path"]),
+            "scope": str(e["scope_key"]),
+            "text": str(e["text"]),
+            "model": str(e["model"]),
+            "created": _when(e["created_at"]),
         }
         for e in ledger.entries(workspace, limit=30)
     ]
@@ -88,8 +148,8 @@ def report(
         "entries": entries,
         "poolTokensToday": ledger.pool_left(),
         "budgetLeftToday": {
-            "tokens": max(0, limits.daily_tokens - spend.daily_tokens),
-            "usd": round(max(0.0, limits.daily_usd - spend.daily_usd), 6),
+            "tokens": max(0, limits.daily_tokens - _int(spend.daily_tokens)),
+            "usd": round(max(0.0, limits.daily_usd - _usd(spend.daily_usd)), 6),
         },
     }
 

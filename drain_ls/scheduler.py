@@ -11,6 +11,21 @@
   reservation the budget refuses stops dispatching with that reason.
 - 429 pauses until ``retry-after``; 529 backs off; a spend-limit 429 stops for the day; the
   rate-limit headers hold drains back while the remaining share is under the reserve.
+
+The ledger is another process's too, and the scheduler never trusts it to work:
+
+- Ledger work runs on the ledger's own thread (``Ledger.submit``): a lock held elsewhere
+  makes the drains wait, never the editor. A lock (``locked``) holds the drains back with
+  the reason shown (state ``paused``) and is tried again with backoff (1 s doubling to
+  30 s); when it goes away the drains go on by themselves.
+- A ledger file deleted or replaced while in use (``vanished``) stops the drains with the
+  reason; the ledger is reopened or recreated where that is safe (``Ledger.reopen``), and
+  ``drain.resume`` starts them again. Any other ledger error stops them too. Nothing is
+  ever sent without a reservation written first.
+- Every error inside the dispatch loop and the runs is caught there, logged once per cause
+  (never a traceback, never a message that may quote a request), and shown in the status:
+  before anything was sent it stops the drains (fail closed; ``drain.resume`` tries
+  again), after it the task fails and the drains go on. The loop never dies silently.
 """
 
 from __future__ import annotations
@@ -19,18 +34,59 @@ import asyncio
 import contextlib
 import logging
 import math
+import sqlite3
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 from drain_ls.backends.base import Backend, BackendError, Progress
 from drain_ls.budget import Limits, Price, Refusal, Usage, cost_usd
 from drain_ls.drains import Task, sha, validate
-from drain_ls.ledger import Ledger, LedgerError, Reservation
+from drain_ls.ledger import Ledger, LedgerError, Reservation, check_price
 
 logger = logging.getLogger("drain_ls")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Waiting for a ledger another process locks: first retry after 1 s, doubling up to 30 s.
+LEDGER_RETRY_FIRST = 1.0
+LEDGER_RETRY_MAX = 30.0
+# A run with a bounded number of attempts (``drain-ls run``) gives up after this many.
+LEDGER_TRIES_BOUNDED = 5
+
+
+def describe(exc: BaseException) -> str:
+    """An error on one short line, for logs and the status: its type, and its message only
+    when drain-ls or the system wrote it (an API's or a library's message may quote a
+    request); else where in drain-ls it happened. Never a traceback."""
+    name = type(exc).__name__
+    if isinstance(exc, LedgerError | sqlite3.Error | OSError):
+        text = " ".join(str(exc).split())
+        if len(text) > 240:
+            text = text[:237] + "..."
+        return f"{name}: {text}" if text else name
+    where = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        if "drain_ls" in frame.f_code.co_filename:
+            where = f" at {Path(frame.f_code.co_filename).name}:{line}"
+    return f"{name}{where}"
+
+
+def _counts(usage: Usage, *more: int) -> bool:
+    """Whether a usage (and ``more``) are non-negative token counts."""
+    values = (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        *more,
+    )
+    return all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +114,15 @@ class _Running:
     job: asyncio.Task[None]
     progress: Progress
     cancel_reason: str | None = None
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One run of a task: its reservation until settled, whether its request went out."""
+
+    reservation: Reservation | None = None
+    sent: bool = False
+    usage: Usage | None = None
 
 
 @dataclass(slots=True)
@@ -121,13 +186,29 @@ class Scheduler:
         self.clock = clock
         self.queue: dict[tuple[str, str, str], Task] = {}
         self.edited_at: dict[str, float] = {}  # uri -> last edit
-        self.dismiss_rates: dict[str, float] = ledger.dismiss_rates() if ledger else {}
         self.running: dict[tuple[str, str, str], _Running] = {}
         self.done_keys: dict[str, Result] = {}
         self.last_activity = clock()
         self.paused_until = 0.0
         self.blocked: str | None = None
+        # Why nothing is sent any more (None: the drains run); its state in the status, and
+        # whether drain.resume may try again (ledger and internal errors).
         self.stopped: str | None = None
+        self._stop_state = "disabled"
+        self._resumable = False
+        # Why the drains wait for the ledger (another process holds its lock), and when it
+        # is tried again.
+        self.ledger_wait: str | None = None
+        self._ledger_retry_at = 0.0
+        self._ledger_backoff = LEDGER_RETRY_FIRST
+        self._ledger_tries = 0
+        self._reopen_lock = asyncio.Lock()
+        # Settlements the ledger could not take (locked): written once it can.
+        self._unsettled: list[tuple[Reservation, Usage, str, int]] = []
+        self._pending_io: set[asyncio.Future[Any]] = set()
+        # The last error that did not stop the drains (shown as the status's reason).
+        self.note: str | None = None
+        self._logged: set[str] = set()
         self.user_paused = False
         self.backoff = 1.0
         self.status = SchedulerState()
@@ -143,6 +224,21 @@ class Scheduler:
         # Tokens the user's own work uses of the session limit (the claude-code source).
         self.primary_use: Callable[[], int] = lambda: 0
         self._consented = False
+        self.dismiss_rates: dict[str, float] = {}
+        if ledger is not None:
+            try:
+                self.dismiss_rates = ledger.dismiss_rates()
+            except LedgerError as exc:
+                self._log_error("reading the dismissal rates", exc, logging.INFO)
+        if not self.free:
+            try:
+                check_price(price)
+            except LedgerError:
+                self._stop(
+                    f"the model's price ({price.input!r}, {price.output!r} USD per million "
+                    "tokens) is not a finite, non-negative number: nothing is sent"
+                )
+                logger.error("drains stopped: %s", self.stopped)
 
     @property
     def free(self) -> bool:
@@ -173,18 +269,23 @@ class Scheduler:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await job
         if self._loop is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._loop
         if session_end and self.ledger is not None and not self.free:
             # (The offline backend's work costs nothing and runs again when a file opens.)
             for task in queued:
                 if task.key not in self.done_keys:
                     self._defer(task, "the editor closed before it ran")
-            if self.pool and not self.free:
-                with contextlib.suppress(LedgerError):
-                    donated = self.ledger.donate(self.limits, self.primary_use())
+            if self.pool:
+                try:
+                    donated = await self._io(self.ledger.donate, self.limits, self.primary_use())
+                except LedgerError as exc:
+                    self._log_error("donating to the shared pool", exc, logging.INFO)
+                else:
                     if donated:
                         logger.info("%d unused tokens donated to the shared pool", donated)
+        while self._pending_io:  # every write in flight is done (a release may add one)
+            await asyncio.gather(*self._pending_io, return_exceptions=True)
         await self.backend.close()
 
     # -- events from the editor -------------------------------------------------------------
@@ -198,6 +299,7 @@ class Scheduler:
         """The current tasks of ``uri`` (replacing what was queued for it)."""
         for slot in [s for s in self.queue if s[1] == uri]:
             del self.queue[slot]
+        ledger = self.ledger
         for task in tasks:
             known = self.done_keys.get(task.key)
             if known is not None:
@@ -207,8 +309,15 @@ class Scheduler:
                 continue
             if task.key in self.rejected_keys:
                 continue
-            if self.ledger is not None and self.ledger.dismissed(task.key):
-                continue
+            if ledger is not None:
+                try:
+                    if ledger.dismissed(task.key):
+                        continue
+                except LedgerError as exc:
+                    # Not known to be dismissed; and no more asking for this edit (each
+                    # ask may wait a few ms): the run meets the problem before it sends.
+                    self._log_error("reading the dismissed answers", exc, logging.INFO)
+                    ledger = None
             running = self.running.get(task.slot)
             if running is not None and running.task.key == task.key:
                 continue
@@ -259,9 +368,18 @@ class Scheduler:
         self._publish()
 
     def resume(self) -> None:
-        """Start dispatching again (also clears a budget block, to try again)."""
+        """Start dispatching again: also clears a budget block, and a stop caused by the
+        ledger or an internal error, to try again (at once, even while a lock waits)."""
         self.user_paused = False
         self.blocked = None
+        if self._resumable:
+            self.stopped = None
+            self._resumable = False
+        self.note = None
+        self.ledger_wait = None
+        self._ledger_retry_at = 0.0
+        self._ledger_backoff = LEDGER_RETRY_FIRST
+        self._ledger_tries = 0
         self._wake.set()
         self._publish()
 
@@ -286,11 +404,164 @@ class Scheduler:
         self.blocked = None
         self._wake.set()
 
+    # -- errors -----------------------------------------------------------------------------
+
+    def _stop(self, reason: str, state: str = "disabled", resumable: bool = False) -> None:
+        """Nothing more is sent, for ``reason`` (the first reason stays)."""
+        if self.stopped is None:
+            self.stopped, self._stop_state, self._resumable = reason, state, resumable
+
+    def _log_once(self, level: int, message: str) -> None:
+        if message not in self._logged:
+            self._logged.add(message)
+            logger.log(level, "%s", message)
+
+    def _log_error(self, where: str, exc: BaseException, level: int = logging.ERROR) -> str:
+        """Log an error once per distinct cause (never a traceback); its description."""
+        cause = describe(exc)
+        self._log_once(level, f"{where}: {cause}")
+        return cause
+
+    # -- the ledger -------------------------------------------------------------------------
+
+    async def _io(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn`` (a ledger method) on the ledger's thread. It runs to its end even when
+        the caller is cancelled: a write is never half done."""
+        assert self.ledger is not None
+        return await asyncio.shield(self._track(self.ledger.submit(fn, *args, **kwargs)))
+
+    def _track(self, future: asyncio.Future[T]) -> asyncio.Future[T]:
+        """A ledger write ``close`` waits for (its caller may be cancelled before it ends)."""
+        self._pending_io.add(future)
+        future.add_done_callback(self._pending_io.discard)
+        return future
+
+    def _later(
+        self, what: str, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """Write on the ledger's thread without waiting (in order; ``close`` waits for it;
+        an error is logged once: such a write is never needed before a request)."""
+        ledger = self.ledger
+        if ledger is None:
+            return
+        try:
+            future = ledger.submit(fn, *args, **kwargs)
+        except LedgerError as exc:
+            self._log_error(what, exc, logging.INFO)
+            return
+        except RuntimeError:  # no event loop: a caller outside the editor
+            try:
+                fn(*args, **kwargs)
+            except LedgerError as exc:
+                self._log_error(what, exc, logging.INFO)
+            return
+        self._track(future).add_done_callback(partial(self._written, what))
+
+    def _written(self, what: str, future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            self._log_error(what, exc, logging.INFO)
+
+    async def _ledger_failed(self, exc: LedgerError, task: Task | None = None) -> None:
+        """The ledger failed a run (``task`` goes back to the queue): wait for a lock with
+        backoff; stop the drains for anything else, with the reason."""
+        if task is not None:
+            self.queue.setdefault(task.slot, task)
+        if exc.kind == "locked":
+            delay = self._ledger_backoff
+            self._ledger_backoff = min(delay * 2, LEDGER_RETRY_MAX)
+            self._ledger_retry_at = self.clock() + delay
+            self._ledger_tries += 1
+            if self.ledger_wait is None:
+                logger.warning("drains wait: %s; trying again with backoff", exc)
+            self.ledger_wait = f"{exc}: drains wait, next try in {delay:g} s"
+            if self.max_attempts is not None and self._ledger_tries >= LEDGER_TRIES_BOUNDED:
+                self._stop(f"{exc}: gave up after {self._ledger_tries} tries", resumable=True)
+                self._log_once(logging.ERROR, f"drains stopped: {self.stopped}")
+        elif exc.kind == "vanished":
+            await self._ledger_vanished(exc)
+        else:
+            self._stop(
+                f"ledger unavailable: {exc}: nothing is sent (drain.resume tries again)",
+                resumable=True,
+            )
+            self._log_once(logging.ERROR, f"drains stopped: {self.stopped}")
+        self._publish()
+
+    async def _ledger_vanished(self, exc: LedgerError) -> None:
+        """The ledger file was deleted or replaced: stop the drains, and reopen (or
+        recreate) it where that is safe, so that a resume finds a ledger that records."""
+        ledger = self.ledger
+        assert ledger is not None
+        async with self._reopen_lock:
+            try:
+                outcome = await self._io(ledger.reopen)
+            except LedgerError as again:
+                outcome = f"{again} (drain.resume tries again)"
+            else:
+                if outcome.endswith("is in place"):
+                    return  # another run reopened it meanwhile
+                outcome += "; drain.resume starts the drains again"
+        self._stop(f"{exc}: drains stopped; {outcome}", resumable=True)
+        self._log_once(logging.ERROR, f"drains stopped: {self.stopped}")
+
+    async def _ledger_ok(self) -> None:
+        """The ledger took a write: stop waiting, and write what it could not take."""
+        if self.ledger_wait is not None:
+            logger.info("the ledger can be written again: drains go on")
+            self.ledger_wait = None
+            self._wake.set()
+        self._ledger_backoff = LEDGER_RETRY_FIRST
+        self._ledger_tries = 0
+        pending, self._unsettled = self._unsettled, []
+        for reservation, usage, status, wasted in pending:
+            assert self.ledger is not None
+            try:
+                await self._io(
+                    self.ledger.settle,
+                    reservation.run_id,
+                    usage,
+                    status,
+                    self.price,
+                    wasted,
+                    generation=reservation.generation,
+                )
+            except LedgerError as exc:
+                self._log_error("settling a run", exc)
+                if exc.kind == "locked":
+                    self._unsettled.append((reservation, usage, status, wasted))
+
+    async def _open_ledger(self) -> None:
+        """Open the ledger on its thread as the drains start: a problem shows at once."""
+        if self.ledger is None or self.free:
+            return
+        try:
+            await self._io(self.ledger.open)
+        except LedgerError as exc:
+            await self._ledger_failed(exc)
+
+    async def _probe_ledger(self) -> None:
+        """A lock held the drains back: is it gone?"""
+        if self.ledger is None:
+            self.ledger_wait = None
+            return
+        try:
+            await self._io(self.ledger.probe)
+        except LedgerError as exc:
+            await self._ledger_failed(exc)
+            return
+        await self._ledger_ok()
+        self._publish()
+
     # -- dispatching ------------------------------------------------------------------------
 
     def _ready_in(self) -> float | None:
-        """Seconds until the next task may start (None: nothing to do now)."""
-        if self.stopped or self.blocked or self.user_paused or not self.queue:
+        """Seconds until the next task may start, or the ledger be tried again (None:
+        nothing to do now)."""
+        if self.stopped or self.user_paused:
+            return None
+        if self.ledger_wait is not None:
+            return max(self._ledger_retry_at - self.clock(), 0.0)
+        if self.blocked or not self.queue:
             return None
         limit = self.concurrency if (self._consented or self.free or self.consent is None) else 1
         if len(self.running) >= limit:
@@ -300,37 +571,69 @@ class Scheduler:
         return wait
 
     async def _dispatch(self) -> None:
+        """The dispatch loop: an error in it stops the drains with the reason (it never
+        ends it); ``drain.resume`` tries again."""
+        opened = False
         while True:
-            wait = self._ready_in()
-            self._wake.clear()
-            if wait is None:
-                self._publish()
+            try:
+                if not opened:
+                    opened = True
+                    await self._open_ledger()
+                await self._dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                cause = self._log_error("the drain scheduler", exc)
+                self._stop(
+                    f"internal error in the drain scheduler ({cause}): nothing is sent "
+                    "(drain.resume tries again)",
+                    resumable=True,
+                )
+                with contextlib.suppress(Exception):
+                    self._publish()
+                self._wake.clear()
                 await self._wake.wait()
-                continue
-            if wait > 0:
-                self._publish()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                continue
+
+    async def _dispatch_once(self) -> None:
+        wait = self._ready_in()
+        self._wake.clear()
+        if wait is None:
+            self._publish()
+            await self._wake.wait()
+            return
+        if wait > 0:
+            self._publish()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            return
+        if self.ledger_wait is not None:
+            await self._probe_ledger()
+            return
+        if not self.free:
             share = self.backend.rate_limits.remaining_share()
-            if share is not None and share < self.ratelimit_reserve and not self.free:
+            if share is not None and share < self.ratelimit_reserve:
                 self.paused_until = self.clock() + 5.0
                 self.status.reason = "holding back: rate-limit headroom"
-                continue
-            task = max(self.queue.values(), key=self._value)
-            del self.queue[task.slot]
-            progress = Progress()
-            job = asyncio.get_running_loop().create_task(
-                self._run(task, progress), name=f"drain {task.drain} {task.qualname}"
-            )
-            self.running[task.slot] = _Running(task, job, progress)
-            if self.on_start is not None:
+                return
+        task = max(self.queue.values(), key=self._value)
+        del self.queue[task.slot]
+        progress = Progress()
+        job = asyncio.get_running_loop().create_task(
+            self._run(task, progress), name=f"drain {task.drain} {task.qualname}"
+        )
+        self.running[task.slot] = _Running(task, job, progress)
+        job.add_done_callback(partial(self._finished, task.slot))
+        if self.on_start is not None:
+            try:
                 self.on_start(task, progress, job)
-            job.add_done_callback(partial(self._finished, task.slot))
-            self._publish()
+            except Exception as exc:
+                self._log_error("the run-started hook", exc)
+        self._publish()
 
-    def _finished(self, slot: tuple[str, str, str], _: object = None) -> None:
+    def _finished(self, slot: tuple[str, str, str], job: asyncio.Task[None]) -> None:
         self.running.pop(slot, None)
+        if not job.cancelled() and (exc := job.exception()) is not None:
+            self._log_error("a drain run", exc)  # _run catches everything: a safety net
         self._publish()
         self._wake.set()
 
@@ -349,7 +652,7 @@ class Scheduler:
             return True
         answer = await self.consent()
         if not answer:
-            self.stopped = (
+            self._stop(
                 "no consent to send code from this workspace"
                 if answer is None
                 else "sending code from this workspace was refused"
@@ -360,52 +663,96 @@ class Scheduler:
         return True
 
     async def _run(self, task: Task, progress: Progress) -> None:
-        if self.ledger is not None and not self.free:
-            cached = self.ledger.result(task.key)
+        attempt = _Attempt()
+        try:
+            await self._attempt(task, progress, attempt)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._crashed(task, progress, attempt, exc)
+
+    async def _crashed(
+        self, task: Task, progress: Progress, attempt: _Attempt, exc: Exception
+    ) -> None:
+        """An unexpected error in a run: before its request, the drains stop (fail closed);
+        after it, the task fails (not bought again this session) and the drains go on."""
+        cause = self._log_error(f"drain {task.drain}", exc)
+        usage = attempt.usage or progress.usage()
+        cost = 0.0
+        if attempt.reservation is not None:
+            try:
+                cost = await self._settle(attempt, usage, "failed")
+            except Exception as again:
+                self._log_error("settling a failed run", again)
+        self.status.failed += 1
+        if attempt.sent:
+            self.rejected_keys.add(task.key)
+            self.note = f"drain {task.drain} failed: {cause}"
+        else:
+            self.queue.setdefault(task.slot, task)
+            self._stop(
+                f"internal error before a request was sent ({cause}): nothing is sent "
+                "(drain.resume tries again)",
+                resumable=True,
+            )
+        self._ended(task, "failed", usage, cost)
+        self._publish()
+
+    async def _attempt(self, task: Task, progress: Progress, attempt: _Attempt) -> None:
+        ledger = self.ledger
+        if ledger is not None and not self.free:
+            try:
+                # A read: never waits for a writer (WAL), and on this thread at most a few ms.
+                cached = ledger.result(task.key)
+            except LedgerError as exc:
+                await self._ledger_failed(exc, task)
+                self._ended(task, "no ledger", Usage(), 0.0)
+                return
             if cached is not None:
                 self.status.cache_hits += 1
-                with contextlib.suppress(LedgerError):
-                    self.ledger.record_hit(
-                        drain=task.drain,
-                        workspace=self.workspace,
-                        scope_key=task.qualname,
-                        key=task.key,
-                        model=task.model,
-                    )
-                self._deliver(task, cached["text"], cached["model"], 0, 0.0, cached=True)
+                self._later(
+                    "recording a cache hit",
+                    ledger.record_hit,
+                    drain=task.drain,
+                    workspace=self.workspace,
+                    scope_key=task.qualname,
+                    key=task.key,
+                    model=task.model,
+                )
+                model = cached.get("model")
+                self._deliver(
+                    task,
+                    cached["text"],
+                    model if isinstance(model, str) else task.model,
+                    0,
+                    0.0,
+                    cached=True,
+                )
                 self._undefer(task)
                 self._ended(task, "cached", Usage(), 0.0)
                 return
-        reservation: Reservation | None = None
-        if not await self.ask_consent():
+        try:
+            consented = await self.ask_consent()
+        except LedgerError as exc:  # the remembered answer cannot be read or written
+            await self._ledger_failed(exc, task)
+            self._ended(task, "no ledger", Usage(), 0.0)
+            return
+        if not consented:
             self.queue.setdefault(task.slot, task)
             self._ended(task, "no consent", Usage(), 0.0)
             return
         if not self.free:
-            if self.ledger is None:
-                self.stopped = "no ledger: nothing is sent"
+            if ledger is None:
+                self._stop("no ledger: nothing is sent")
                 self._ended(task, "no ledger", Usage(), 0.0)
                 return
             try:
-                made = self.ledger.reserve(
-                    drain=task.drain,
-                    workspace=self.workspace,
-                    scope_key=task.qualname,
-                    content_hash=task.key,
-                    model=task.model,
-                    tier=task.tier,
-                    input_estimate=task.input_estimate(),
-                    max_tokens=task.max_tokens,
-                    limits=self.limits,
-                    price=self.price,
-                    primary_use=self.primary_use(),
-                    pool=self.pool,
-                )
+                made = await self._reserve(ledger, task)
             except LedgerError as exc:
-                self.stopped = f"ledger unavailable: {exc}"
-                logger.error("%s", self.stopped)
+                await self._ledger_failed(exc, task)
                 self._ended(task, "no ledger", Usage(), 0.0)
                 return
+            await self._ledger_ok()
             if isinstance(made, Refusal):
                 self.blocked = f"over budget: {made}"
                 self.queue.setdefault(task.slot, task)
@@ -413,29 +760,33 @@ class Scheduler:
                 logger.info("drains stopped: %s", self.blocked)
                 self._ended(task, "over budget", Usage(), 0.0)
                 return
-            reservation = made
+            attempt.reservation = made
+        attempt.sent = True
         try:
             response = await self.backend.complete(task.request(), progress)
         except asyncio.CancelledError:
             usage = progress.usage()
-            cost = self._settle(reservation, usage, "cancelled", wasted=usage.total)
+            # Settled in the background: a cancelled run ends at once.
+            cost = await self._settle(attempt, usage, "cancelled", wasted=usage.total, wait=False)
             self.status.cancelled += 1
             self._ended(task, "cancelled", usage, cost)
             raise
         except BackendError as exc:
-            cost = self._settle(reservation, exc.usage, "failed")
+            cost = await self._settle(attempt, exc.usage, "failed")
             self.status.failed += 1
             retried = self._failure(task, exc)
             outcome = "retry" if retried else ("deferred" if retried is None else "failed")
             self._ended(task, f"{outcome} ({exc.kind})", exc.usage, cost)
             return
-        except Exception:
-            cost = self._settle(reservation, progress.usage(), "failed")
+        except Exception as exc:
+            usage = progress.usage()
+            cost = await self._settle(attempt, usage, "failed")
             self.status.failed += 1
-            logger.exception("drain %s failed", task.drain)
-            self._ended(task, "failed", progress.usage(), cost)
+            self.note = f"drain {task.drain} failed: {self._log_error(f'drain {task.drain}', exc)}"
+            self._ended(task, "failed", usage, cost)
             return
-        cost = self._settle(reservation, response.usage, "done")
+        attempt.usage = response.usage
+        cost = await self._settle(attempt, response.usage, "done")
         self.backoff = 1.0
         text = None if response.truncated else validate(task.drain, response.text)
         if self.free:
@@ -448,8 +799,11 @@ class Scheduler:
             self._ended(task, "rejected", response.usage, cost)
             return
         self.status.completed += 1
-        if self.ledger is not None and not self.free:
-            self.ledger.store_result(
+        self.note = None
+        if ledger is not None and not self.free:
+            self._later(
+                "storing a result",
+                ledger.store_result,
                 task.key,
                 drain=task.drain,
                 model=response.model,
@@ -461,32 +815,124 @@ class Scheduler:
         self._deliver(task, text, response.model, response.usage.total, cost)
         self._ended(task, "done", response.usage, cost)
 
-    def _settle(
-        self, reservation: Reservation | None, usage: Usage, status: str, wasted: int = 0
-    ) -> float:
-        self.status.consumed_tokens += usage.total
-        if status == "cancelled":
-            self.status.wasted_tokens += wasted
-        cost = cost_usd(usage, self.price)
-        self.status.cost_usd += cost
-        if reservation is None or self.ledger is None:
-            return cost
+    async def _reserve(self, ledger: Ledger, task: Task) -> Reservation | Refusal:
+        """Reserve the task's worst case, on the ledger's thread (a run cancelled meanwhile
+        releases what was reserved: nothing was sent)."""
+        future = self._track(
+            ledger.submit(
+                ledger.reserve,
+                drain=task.drain,
+                workspace=self.workspace,
+                scope_key=task.qualname,
+                content_hash=task.key,
+                model=task.model,
+                tier=task.tier,
+                input_estimate=task.input_estimate(),
+                max_tokens=task.max_tokens,
+                limits=self.limits,
+                price=self.price,
+                primary_use=self.primary_use(),
+                pool=self.pool,
+            )
+        )
         try:
-            return self.ledger.settle(reservation.run_id, usage, status, self.price, wasted)
-        except LedgerError as exc:
-            logger.error("cannot settle run %s: %s", reservation.run_id, exc)
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(self._release)
+            raise
+
+    def _release(self, future: asyncio.Future[Reservation | Refusal]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        made = future.result()
+        if isinstance(made, Reservation) and self.ledger is not None:
+            self._later(
+                "releasing a reservation",
+                self.ledger.settle,
+                made.run_id,
+                Usage(),
+                "cancelled",
+                self.price,
+                generation=made.generation,
+            )
+
+    async def _settle(
+        self, attempt: _Attempt, usage: Usage, status: str, wasted: int = 0, wait: bool = True
+    ) -> float:
+        """Settle the attempt's reservation with ``usage`` (once); the run's cost. Without
+        ``wait`` (a cancelled run) the ledger is written in the background (``close`` waits
+        for it). A usage that is not a count is never recorded: the reservation stays at its
+        worst case and the drains stop."""
+        reservation, attempt.reservation = attempt.reservation, None
+        cost = 0.0
+        if _counts(usage, wasted):
+            try:
+                cost = cost_usd(usage, self.price)
+            except (TypeError, ValueError, OverflowError):
+                cost = math.nan
+        valid = _counts(usage, wasted) and math.isfinite(cost) and cost >= 0
+        if valid:
+            self.status.consumed_tokens += usage.total
+            if status == "cancelled":
+                self.status.wasted_tokens += wasted
+            self.status.cost_usd += cost
+        else:
+            cost = 0.0
+        if reservation is None or self.ledger is None:
+            if not valid:
+                self._log_once(logging.ERROR, "a run reported a usage that is not a count")
             return cost
+        write = self._write_settlement(reservation, usage, status, wasted, cost)
+        if wait:
+            return await write
+        self._track(asyncio.ensure_future(write))
+        return cost
+
+    async def _write_settlement(
+        self, reservation: Reservation, usage: Usage, status: str, wasted: int, cost: float
+    ) -> float:
+        """Replace the reservation with ``usage`` in the ledger; the cost it recorded (else
+        ``cost``). A lock keeps it for later; a vanished file is reopened first."""
+        assert self.ledger is not None
+        settle = partial(
+            self.ledger.settle,
+            reservation.run_id,
+            usage,
+            status,
+            self.price,
+            wasted,
+            generation=reservation.generation,
+        )
+        try:
+            return await self._io(settle)
+        except LedgerError as exc:
+            error = exc
+        if error.kind == "vanished":
+            await self._ledger_failed(error)  # reopened: the reservation was carried over
+            try:
+                return await self._io(settle)
+            except LedgerError as exc:
+                error = exc
+        self._log_error("settling a run", error)
+        if error.kind == "locked":
+            self._unsettled.append((reservation, usage, status, wasted))
+        if error.kind != "vanished":
+            await self._ledger_failed(error)
+        return cost
 
     def _ended(self, task: Task, outcome: str, usage: Usage, cost: float) -> None:
         if self.on_end is not None:
-            self.on_end(task, outcome, usage, cost)
+            try:
+                self.on_end(task, outcome, usage, cost)
+            except Exception as exc:
+                self._log_error("the run-ended hook", exc)
 
     def _failure(self, task: Task, error: BackendError) -> bool | None:
         """React to a failed request: True when the task is queued again, None when it was
         deferred (too many attempts), False when it is dropped."""
         now = self.clock()
         if error.kind == "spend_limit":
-            self.stopped = "spend limit reached: drains stop for today"
+            self._stop("spend limit reached: drains stop for today", state="rate-limited")
         elif error.kind == "rate_limited":
             wait = error.retry_after
             if wait is None:
@@ -498,7 +944,7 @@ class Scheduler:
             self.backoff = min(self.backoff * 2, 60.0)
             self.paused_until = now + delay
         elif error.kind == "auth":
-            self.stopped = "the API refused the credentials"
+            self._stop("the API refused the credentials")
         logger.info("drain %s on %s failed: %s", task.drain, task.qualname, error.kind)
         if error.kind in ("request", "auth", "spend_limit"):
             return False
@@ -514,21 +960,23 @@ class Scheduler:
             return  # an unsaved buffer cannot be found again
         if task.scope_kind == "commits":
             return  # the commit watcher gathers the same commits again
-        with contextlib.suppress(LedgerError):
-            self.ledger.defer(
-                drain=task.drain,
-                workspace=self.workspace,
-                scope_key=task.qualname,
-                content_hash=task.key,
-                estimated_tokens=task.input_estimate() + task.max_tokens,
-                reason=reason,
-                path=task_path(task),
-                model=task.model,
-                tier=task.tier,
-            )
+        self._later(
+            "deferring a task",
+            self.ledger.defer,
+            drain=task.drain,
+            workspace=self.workspace,
+            scope_key=task.qualname,
+            content_hash=task.key,
+            estimated_tokens=task.input_estimate() + task.max_tokens,
+            reason=reason,
+            path=task_path(task),
+            model=task.model,
+            tier=task.tier,
+        )
 
     def defer_queued(self, reason: str) -> int:
-        """Keep every queued task in the deferred queue (a headless run out of budget)."""
+        """Keep every queued task in the deferred queue (a headless run out of budget); the
+        writes are done when ``close`` returns."""
         tasks = list(self.queue.values())
         for task in tasks:
             self._defer(task, reason)
@@ -537,26 +985,28 @@ class Scheduler:
     def _undefer(self, task: Task) -> None:
         if self.ledger is None:
             return
-        with contextlib.suppress(LedgerError):
-            self.ledger.undefer(
-                drain=task.drain,
-                workspace=self.workspace,
-                path=task_path(task),
-                scope_key=task.qualname,
-            )
+        self._later(
+            "updating the deferred queue",
+            self.ledger.undefer,
+            drain=task.drain,
+            workspace=self.workspace,
+            path=task_path(task),
+            scope_key=task.qualname,
+        )
 
     def _record_free(self, task: Task, status: str) -> None:
         if self.ledger is None:
             return
-        with contextlib.suppress(LedgerError):
-            self.ledger.record_free(
-                drain=task.drain,
-                workspace=self.workspace,
-                scope_key=task.qualname,
-                key=task.key,
-                tier=task.tier,
-                status=status,
-            )
+        self._later(
+            "recording an offline run",
+            self.ledger.record_free,
+            drain=task.drain,
+            workspace=self.workspace,
+            scope_key=task.qualname,
+            key=task.key,
+            tier=task.tier,
+            status=status,
+        )
 
     def _deliver(
         self, task: Task, text: str, model: str, tokens: int, cost: float, cached: bool = False
@@ -578,7 +1028,10 @@ class Scheduler:
         )
         self.done_keys[task.key] = result
         self.delivered.add((task.key, task.uri, task.qualname))
-        self.on_result(result)
+        try:
+            self.on_result(result)
+        except Exception as exc:
+            self._log_error(f"delivering a result of drain {task.drain}", exc)
 
     def _publish(self) -> None:
         status = self.status
@@ -586,24 +1039,21 @@ class Scheduler:
         status.running = len(self.running)
         now = self.clock()
         if self.stopped:
-            status.state, status.reason = (
-                "over-budget" if "budget" in self.stopped else "disabled",
-                self.stopped,
-            )
+            status.state, status.reason = self._stop_state, self.stopped
         elif self.blocked:
             status.state, status.reason = "over-budget", self.blocked
         elif self.user_paused:
             status.state, status.reason = "paused", "paused by the user"
+        elif self.ledger_wait is not None:
+            status.state, status.reason = "paused", self.ledger_wait
         elif self.paused_until > now:
             status.state = "rate-limited"
         elif self.running:
-            status.state, status.reason = "running", ""
+            status.state, status.reason = "running", self.note or ""
         elif self.queue and now - self.last_activity < self.idle_delay:
             status.state, status.reason = "paused", "editing"
         else:
-            status.state, status.reason = "idle", ""
-        if self.stopped and "spend limit" in self.stopped:
-            status.state = "rate-limited"
+            status.state, status.reason = "idle", self.note or ""
         snapshot = (
             status.state,
             status.reason,
@@ -615,7 +1065,10 @@ class Scheduler:
         if snapshot != self._last_status:
             self._last_status = snapshot
             if self.on_status is not None:
-                self.on_status()
+                try:
+                    self.on_status()
+                except Exception as exc:
+                    self._log_error("sending the drain status", exc)
 
 
 def task_path(task: Task) -> str:

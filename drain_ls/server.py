@@ -17,16 +17,23 @@ import sqlite3
 import sys
 import threading
 import time
-import tomllib
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
+import attrs
 from lsprotocol import types
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.exceptions import JsonRpcException, JsonRpcMethodNotFound
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+    MsgId,
+)
 from pygls.protocol.language_server import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
@@ -36,12 +43,30 @@ from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
 from drain_ls.backends.base import Backend, Progress
 from drain_ls.backends.offline import OfflineBackend
-from drain_ls.budget import Limits, Price, Usage, price_of
+from drain_ls.budget import Limits, Usage, price_of, price_overrides, unknown_model
 from drain_ls.claude_code import CONTEXT_WINDOW, latest_session
 from drain_ls.commits import CommitBatch, still_there
-from drain_ls.config import Settings, build_settings, camelize_keys, settings_to_json
+from drain_ls.config import (
+    Settings,
+    WorkspaceTrust,
+    camelize_keys,
+    consent_key,
+    load_user_config,
+    resolve_settings,
+    settings_to_json,
+    workspace_drains_note,
+)
 from drain_ls.custom import CustomDrain, parse_custom_drains
-from drain_ls.documents import UTF8, UTF16, UTF32, Document, Position, PositionError
+from drain_ls.documents import (
+    UTF8,
+    UTF16,
+    UTF32,
+    Change,
+    ChangeError,
+    Document,
+    Position,
+    encode_text,
+)
 from drain_ls.drains import (
     MODULE,
     Task,
@@ -54,11 +79,31 @@ from drain_ls.drains import (
     sha,
 )
 from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_range
+from drain_ls.files import MAX_SOURCE_BYTES, ConfigError, find_project_config
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.review import REVIEW, ReviewOptions, ReviewResult, gather, read_result, review_tasks
 from drain_ls.scheduler import Result, Scheduler
-from drain_ls.transport import PipeReader, is_own_pipe, pipe_reader
+from drain_ls.transport import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    REQUEST_CANCELLED,
+    SERVER_NOT_INITIALIZED,
+    ChunkReader,
+    Rejected,
+    ThreadReader,
+    check_envelope,
+    describe,
+    error_response,
+    is_id,
+    is_own_pipe,
+    params_problem,
+    pipe_reader,
+    plain_text,
+    serve,
+)
 
 logger = logging.getLogger("drain_ls")
 
@@ -162,6 +207,13 @@ class DrainProtocol(LanguageServerProtocol):
             logger.error("cannot send %s: no transport", method)
             return
         body = '{"method":' + json.dumps(method) + ',"jsonrpc":"2.0","params":' + params + "}"
+        self._write_json(body, method)
+
+    def _write_json(self, body: str, what: str) -> None:
+        """Send one message already encoded as JSON (ASCII only)."""
+        if self.writer is None:
+            logger.error("cannot send %s: no transport", what)
+            return
         header = (
             f"Content-Length: {len(body)}\r\n"
             f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
@@ -175,7 +227,162 @@ class DrainProtocol(LanguageServerProtocol):
         except BrokenPipeError:
             raise
         except Exception:
-            logger.exception("could not send %s", method)
+            logger.exception("could not send %s", what)
+
+    # -- receiving: every request answered, the lifecycle rules of LSP enforced ------------
+
+    _initialize_seen = False  # the client's `initialize` request has arrived
+    _shutdown_seen = False  # and its `shutdown` request
+
+    def receive_json(self, value: object) -> None:
+        """Handle one message read by ``drain_ls.transport.serve`` (a body's JSON value)."""
+        self.handle_message(self.structure_message(value) if isinstance(value, dict) else value)
+
+    def reply_parse_error(self) -> None:
+        """Answer a body that is not JSON (with id null: its id cannot be read)."""
+        self._reply_error(None, PARSE_ERROR, "Parse error: the message body is not JSON")
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """The typed message ``data`` is, or a ``Rejected`` saying why it cannot be handled.
+
+        Never raises: pygls's would, from inside ``json.loads``, and the request would go
+        unanswered. Also called by pygls's own reader (TCP) for every nested object.
+        """
+        if "jsonrpc" not in data:
+            return data  # a nested object, or not JSON-RPC (``handle_message`` says so)
+        if (rejected := check_envelope(data)) is not None:
+            return rejected
+        msg_id = data.get("id")
+        method = data.get("method")
+        if method is None:  # the client's response to a request of the server's
+            kind: Any = types.ResponseErrorMessage
+            if "error" not in data:
+                kind = self._result_types.pop(data["id"], None) or JsonRPCResponseMessage
+            try:
+                return self._converter.structure(data, kind)
+            except Exception as exc:
+                return Rejected(INVALID_PARAMS, params_problem(exc), response_to=msg_id)
+        request = "id" in data
+        reply_id = msg_id if request else None
+        kind = self.get_message_type(method)
+        if kind is None:
+            kind = JsonRPCRequestMessage if request else JsonRPCNotification
+            data = {"params": None, **data}  # optional in JSON-RPC
+        elif request != ("id" in attrs.fields_dict(kind)):
+            what = "a notification: it takes no id" if request else "a request: it needs an id"
+            return Rejected(
+                INVALID_REQUEST, f"{method} is {what}", method, request_id=reply_id, answer=request
+            )
+        try:
+            message = self._converter.structure(data, kind)
+        except Exception as exc:
+            return Rejected(
+                INVALID_PARAMS, params_problem(exc), method, request_id=reply_id, answer=request
+            )
+        if method == types.CANCEL_REQUEST and not is_id(message.params.id):
+            return Rejected(
+                INVALID_PARAMS, "Invalid params: id must be an integer or a string", method
+            )
+        return message
+
+    def handle_message(self, message: Any) -> None:
+        """Dispatch a message as pygls does, once the lifecycle rules allow it: before
+        ``initialize`` requests get ServerNotInitialized and notifications are dropped; after
+        ``shutdown`` requests get InvalidRequest; only ``exit`` is always accepted."""
+        if not isinstance(message, Rejected) and not attrs.has(type(message)):
+            message = check_envelope(message) or Rejected(
+                INVALID_REQUEST, "Not a JSON-RPC message", answer=True
+            )
+        method = getattr(message, "method", None)
+        if isinstance(message, Rejected):
+            request, msg_id = message.answer, message.request_id
+        else:
+            msg_id = getattr(message, "id", None)
+            request = method is not None and hasattr(message, "id")
+        if isinstance(method, str) and (refusal := self._refusal(method, request)):
+            code, text = refusal
+            if request:
+                self._reply_error(msg_id, code, text)
+            else:
+                logger.debug("ignored %s: %s", method, text)
+            return
+        if isinstance(message, Rejected):
+            self._reject(message)
+            return
+        if request and method == types.INITIALIZE:
+            self._initialize_seen = True
+        elif request and method == types.SHUTDOWN:
+            self._shutdown_seen = True
+        super().handle_message(message)
+
+    def _refusal(self, method: str, request: bool) -> tuple[int, str] | None:
+        """The error the lifecycle rules give ``method`` now (None: it may be handled)."""
+        if method == types.EXIT and not request:
+            return None
+        if self._shutdown_seen:
+            return INVALID_REQUEST, "The server is shutting down: only exit is accepted"
+        if not self._initialize_seen:
+            if request and method == types.INITIALIZE:
+                return None
+            return SERVER_NOT_INITIALIZED, "The server is not initialized: initialize first"
+        if request and method == types.INITIALIZE:
+            return INVALID_REQUEST, "initialize may only be sent once"
+        return None
+
+    def _reject(self, message: Rejected) -> None:
+        what = message.method or "a message"
+        if message.response_to is not None:
+            logger.warning("the client's response does not deserialise: %s", message.message)
+            error = types.ResponseError(code=message.code, message=message.message)
+            self._handle_response(message.response_to, None, error)
+        elif message.answer:
+            logger.warning("answered %s with an error: %s", what, message.message)
+            self._reply_error(message.request_id, message.code, message.message)
+        else:
+            logger.warning("ignored %s: %s", what, message.message)
+
+    def _reply_error(self, msg_id: Any, code: int, message: str) -> None:
+        self._write_json(json.dumps(error_response(msg_id, code, message)), "an error response")
+
+    def _send_handler_result(self, future: Any, *, msg_id: MsgId) -> None:
+        """Answer a request with its handler's result, or with a plain error (pygls's has
+        the Python traceback, with the server's paths, in ``data``)."""
+        from drain_ls.documents import PositionError
+
+        self._request_futures.pop(msg_id, None)
+        if future.cancelled():
+            self._reply_error(msg_id, REQUEST_CANCELLED, "Request cancelled")
+            return
+        exc = future.exception()
+        if exc is None:
+            self._send_response(msg_id, result=future.result())
+        elif isinstance(exc, JsonRpcException):
+            self._reply_error(msg_id, exc.code, plain_text(exc.message) or exc.MESSAGE)
+        elif isinstance(exc, PositionError):
+            self._reply_error(msg_id, INVALID_PARAMS, f"Invalid params: {plain_text(str(exc))}")
+        else:
+            logger.error("a request failed: %s", describe(exc))
+            logger.debug("the request's traceback", exc_info=exc)
+            self._reply_error(msg_id, INTERNAL_ERROR, f"Internal error: {describe(exc)}")
+
+    def _send_response(
+        self, msg_id: MsgId, result: Any = None, error: types.ResponseError | None = None
+    ) -> None:
+        """Send a response; an error in a plain message without ``data``, a result that
+        cannot be encoded as an internal error (pygls would send nothing)."""
+        if error is not None:
+            self._reply_error(msg_id, error.code, plain_text(error.message) or "Error")
+            return
+        response = self._result_types.pop(msg_id, JsonRPCResponseMessage)(
+            id=msg_id, result=result, jsonrpc=self.VERSION
+        )
+        try:
+            body = json.dumps(response, default=self._serialize_message)
+        except Exception as exc:
+            logger.error("cannot encode the result of request %r: %s", msg_id, describe(exc))
+            self._reply_error(msg_id, INTERNAL_ERROR, "Internal error: the result is not JSON")
+            return
+        self._write_json(body, "a response")
 
 
 def _encoding_name(encoding: object) -> str:
@@ -201,7 +408,10 @@ class DrainServer(LanguageServer):
         self._diagnostic_caches: dict[str, DiagnosticCache] = {}
         self.json_converter = make_converter()  # pygls's, for what the server encodes itself
         self.settings = Settings()
-        self.file_layer: dict[str, Any] = {}
+        self.file_layer: dict[str, Any] = {}  # the workspace's: untrusted (config.py)
+        self.user_layer: dict[str, Any] = {}  # the user config file
+        self.workspace_trust = WorkspaceTrust()
+        self.drains_off_reason: str | None = None  # why drains are off, when not llm.enabled
         self.init_layer: dict[str, Any] = {}
         self.client_layer: dict[str, Any] = {}
         self.settings_generation = 0
@@ -234,42 +444,49 @@ class DrainServer(LanguageServer):
     # -- transport ----------------------------------------------------------------------------
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
-        """Serve over stdio; a pipe on stdin is read by the event loop itself (see
-        ``drain_ls.transport``), anything else by pygls's thread-pool reader."""
+        """Serve over stdio until ``exit`` or the end of the input (see ``drain_ls.transport``:
+        a pipe on stdin is read by the event loop itself, anything else by a worker thread).
+
+        An ``exit`` that no ``shutdown`` came before ends the process with status 1 (LSP).
+        """
         stdin = stdin or sys.stdin.buffer
         stdout = stdout or sys.stdout.buffer
-        if not is_own_pipe(stdin, stdout):
-            super().start_io(stdin, stdout)
-            return
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout))
+        status: int | str | None = 0
         try:
-            asyncio.run(self._serve_pipe(stdin))
+            asyncio.run(self._serve_pipe(stdin, is_own_pipe(stdin, stdout)))
         except BrokenPipeError:
             logger.error("the connection to the client is lost: shutting down")
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             pass
+        except SystemExit as exc:  # `exit`
+            status = exc.code
         finally:
             self.shutdown()  # type: ignore[no-untyped-call]
+        if status:
+            raise SystemExit(status)
 
-    async def _serve_pipe(self, stdin: BinaryIO) -> None:
-        reader: PipeReader | StdinAsyncReader | None = await pipe_reader(stdin)
+    async def _serve_pipe(self, stdin: BinaryIO, own_pipe: bool = True) -> None:
+        reader: ChunkReader | None = await pipe_reader(stdin) if own_pipe else None
         if reader is None:
-            reader = StdinAsyncReader(stdin, self.thread_pool)
-        assert self._stop_event is not None
-        await run_async(
-            stop_event=self._stop_event,
-            reader=reader,
-            protocol=self.protocol,
-            logger=logger,
-            error_handler=self.report_server_error,
-        )
+            reader = ThreadReader(stdin)
+        protocol = self.protocol
+        assert self._stop_event is not None and isinstance(protocol, DrainProtocol)
+        await serve(reader, protocol, self._stop_event)
 
     # -- errors and logs --------------------------------------------------------------------
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Log unexpected errors instead of showing pygls's popup for each."""
-        logger.error("internal error (%s): %s", getattr(source, "__name__", source), error)
+        """Log unexpected errors plainly instead of showing pygls's popup for each (their
+        traceback only at DEBUG level)."""
+        if isinstance(error, JsonRpcMethodNotFound):
+            logger.warning("%s", plain_text(error.message))
+            return
+        logger.error(
+            "internal error (%s): %s", getattr(source, "__name__", source), describe(error)
+        )
+        logger.debug("its traceback", exc_info=error)
 
     def warn_user(self, message: str) -> None:
         """A warning the user should see (a popup), also logged."""
@@ -322,26 +539,28 @@ class DrainServer(LanguageServer):
         return Path(path).resolve() if path else None
 
     def load_file_layer(self) -> None:
-        """Read ``[tool.drain-ls]`` from the workspace's ``pyproject.toml``."""
+        """Read the workspace's ``[tool.drain-ls]`` (the nearest ``pyproject.toml`` at or
+        above its root: untrusted, narrowed by ``resolve_settings``) and the user's own
+        config file."""
+        self.user_layer, problems = load_user_config()
+        for problem in problems:
+            self.warn_user(problem)
         root = self.workspace_root()
         self.file_layer = {}
         if root is None:
             return
-        path = root / "pyproject.toml"
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            project = find_project_config(root)
+        except ConfigError as exc:
+            self.warn_user(str(exc))
             return
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            self.warn_user(f"cannot read {path}: {exc}")
-            return
-        table = data.get("tool", {}).get("drain-ls", {})
-        if isinstance(table, dict):
-            self.file_layer = camelize_keys(table)
+        self.file_layer = camelize_keys(project.table)
 
     def apply_settings(self) -> bool:
         """Rebuild the settings from every layer; True when they changed."""
-        settings, problems = build_settings(self.file_layer, self.init_layer, self.client_layer)
+        settings, problems, self.workspace_trust = resolve_settings(
+            self.file_layer, self.user_layer, self.init_layer, self.client_layer
+        )
         for problem in problems:
             if problem not in self.reported_problems:
                 self.reported_problems.add(problem)
@@ -372,58 +591,95 @@ class DrainServer(LanguageServer):
             return UTF16
 
     def open_document(self, uri: str, text: str, version: int | None, language_id: str) -> None:
-        """A new document, analysed at once."""
-        data = text.encode("utf-8", errors="surrogateescape")
-        self.documents[uri] = Document(uri, data, version, self.encoding, language_id)
+        """A new document (or one opened again: in sync again), analysed at once.
+
+        Lone surrogates become U+FFFD in our copy (``documents.encode_text``: positions stay
+        the editor's, and no fix writes over them). A document over ``MAX_SOURCE_BYTES`` is
+        neither parsed nor analysed: one diagnostic says why (``Document.not_analysed``).
+        """
+        data, replaced = encode_text(text)
+        doc = Document(
+            uri,
+            data,
+            version,
+            self.encoding,
+            language_id,
+            limit=MAX_SOURCE_BYTES,
+            lossy=replaced > 0,
+        )
+        self.documents[uri] = doc
         self._diagnostic_caches.pop(uri, None)
+        self.checkers.pop(uri, None)  # opened again without a close: nothing carries over
+        if replaced:
+            logger.info("%s: %d lone surrogate(s) read as U+FFFD", uri, replaced)
+        if doc.too_large:
+            logger.warning("%s is %d bytes: not analysed", uri, len(data))
         if self.scheduler is not None:
             self.scheduler.activity()
         self.analyse(uri)
 
     def change_document(self, params: types.DidChangeTextDocumentParams) -> None:
-        """Apply each change to our copy; then re-analyse after the debounce delay."""
+        """Apply a change set to our copy, as a whole or not at all (``_reject_change``);
+        then re-analyse after the debounce delay.
+
+        A document out of sync ignores change sets until one holds a whole-text change,
+        which brings it back in sync (LSP has no request for the editor's text: the editor
+        sends it on a reopen, or such a change).
+        """
         uri = params.text_document.uri
         doc = self.documents.get(uri)
         if doc is None:
             logger.error("didChange for %s, which is not open: ignored", uri)
             return
+        version = params.text_document.version
+        changes = [
+            Change(
+                Position(c.range.start.line, c.range.start.character),
+                Position(c.range.end.line, c.range.end.character),
+                c.text,
+            )
+            if isinstance(c, types.TextDocumentContentChangePartial)
+            else Change(None, None, c.text)
+            for c in params.content_changes
+        ]
+        resync = doc.out_of_sync is not None
+        if resync and all(c.start is not None for c in changes):
+            logger.info(
+                "ignored version %s of %s: out of sync until it is opened again", version, uri
+            )
+            return
         _cancel_timer(self._settling, uri)
         scheduler = self.scheduler
-        for change in params.content_changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                try:
-                    start = doc.offset_at(
-                        Position(change.range.start.line, change.range.start.character),
-                        strict=True,
-                    )
-                    end = doc.offset_at(
-                        Position(change.range.end.line, change.range.end.character),
-                        strict=True,
-                    )
-                except PositionError as exc:
-                    self._reject_change(doc, str(exc))
-                    return
-                if end < start:
-                    self._reject_change(doc, "the range ends before it starts")
-                    return
-                if scheduler is not None:
-                    # Before the reparse: a stale stream is closed first.
-                    new_end = start + len(change.text.encode("utf-8", "surrogateescape"))
-                    scheduler.edited(uri, [(start, end, new_end)])
-                doc.replace(start, end, change.text)
-            else:
-                if scheduler is not None:
-                    scheduler.edited(uri, [(0, len(doc.source), len(change.text.encode()))])
-                doc.replace_all(change.text)
-        doc.version = params.text_document.version
+        # Told before each edit is made (and the tree reparsed): a stale stream closes first.
+        on_edit = (
+            (lambda start, end, new_end: scheduler.edited(uri, [(start, end, new_end)]))
+            if scheduler is not None
+            else None
+        )
+        try:
+            doc.apply_changes(changes, version, on_edit)
+        except ChangeError as exc:
+            self._reject_change(doc, str(exc), version)
+            return
+        if resync:
+            doc.out_of_sync = None
+            logger.info("%s is in sync again (version %s)", uri, version)
         self.schedule_analysis(uri)
 
-    def _reject_change(self, doc: Document, reason: str) -> None:
-        """An edit we cannot apply: say so, and keep the last good text and findings."""
+    def _reject_change(self, doc: Document, reason: str, version: int | None = None) -> None:
+        """A change set we cannot apply: the document keeps its last good text, version and
+        findings, and is out of sync: no code action or fix is offered for it until the
+        editor sends its whole text again. The user is told once (then it is logged)."""
+        told = doc.out_of_sync is not None
+        doc.out_of_sync = reason
         message = (
-            f"ignored an edit of {doc.uri} (version {doc.version}): {reason}. "
-            "The server's copy may now differ from the editor's: reopen the file to resync."
+            f"ignored an edit of {doc.uri} (version {version}; the server keeps version "
+            f"{doc.version}): {reason}. The server's copy now differs from the editor's: "
+            "reopen the file to resync (until then drain-ls offers no fixes for it)."
         )
+        if told:
+            logger.info("%s", message)
+            return
         logger.error("%s", message)
         self.window_show_message(
             types.ShowMessageParams(type=types.MessageType.Error, message=f"drain-ls: {message}")
@@ -471,11 +727,24 @@ class DrainServer(LanguageServer):
         return current
 
     def path_of(self, uri: str) -> str:
-        """The file system path of a document (its URI when it has none)."""
+        """The file system path of a document, or its URI when it has none (callers read
+        ``path == uri`` as "not a file" and touch no file): a URI that is not ``file:``,
+        or whose path is relative, holds a NUL byte, cannot be encoded, or is longer than
+        any path can be."""
         try:
-            return to_fs_path(uri) or uri
+            path = to_fs_path(uri)
         except Exception:
             return uri
+        if not path or "\0" in path or not os.path.isabs(path):
+            return uri
+        try:
+            encoded = os.fsencode(path)
+        except UnicodeError:  # a lone surrogate
+            return uri
+        # Linux's PATH_MAX and NAME_MAX: no file has a longer path or name.
+        if len(encoded) >= 4096 or any(len(part) > 255 for part in encoded.split(b"/")):
+            return uri
+        return path
 
     def analyse(self, uri: str, publish: bool = True, exact: bool = False) -> Analysis | None:
         """Run the static checks on the current version of ``uri`` and publish them.
@@ -490,8 +759,9 @@ class DrainServer(LanguageServer):
             return None
         findings: list[Finding] = []
         provisional = False
-        if len(doc.source) > MAX_ANALYSED_BYTES:
-            logger.warning("%s is %d bytes: not analysed", uri, len(doc.source))
+        not_analysed = doc.not_analysed  # too large: never parsed (``open_document``)
+        if not_analysed is not None:
+            pass
         elif b"\0" in doc.source:
             logger.warning("%s contains NUL bytes: not analysed", uri)
         else:
@@ -520,7 +790,18 @@ class DrainServer(LanguageServer):
         if cache is None:
             cache = self._diagnostic_caches[uri] = DiagnosticCache()
         diagnostics = cache.diagnostics(doc, findings, doc.take_shift())
-        diagnostics += self._drain_diagnostics(doc)
+        if not_analysed is not None:
+            start = types.Position(line=0, character=0)
+            diagnostics = [
+                types.Diagnostic(
+                    range=types.Range(start=start, end=start),
+                    message=not_analysed,
+                    severity=types.DiagnosticSeverity.Information,
+                    source="drain-ls",
+                )
+            ]
+        else:
+            diagnostics += self._drain_diagnostics(doc)
         analysis = Analysis(
             doc.version,
             findings,
@@ -537,7 +818,7 @@ class DrainServer(LanguageServer):
                 uri, doc.version, cache.json(diagnostics, self.json_converter)
             )
         self._schedule_settle(uri, doc, provisional)
-        if self.scheduler is not None and not provisional:
+        if self.scheduler is not None and not provisional and not_analysed is None:
             self.submit_drains(uri)
         return analysis
 
@@ -707,6 +988,12 @@ class DrainServer(LanguageServer):
         if config == self._drain_config:
             return
         self._drain_config = config
+        self.drains_off_reason = None
+        if not llm.enabled and "llm.enabled" in self.workspace_trust.ignored:
+            self.drains_off_reason = (
+                "llm.enabled is false (a workspace's pyproject.toml cannot turn drains on: "
+                "use your own settings)"
+            )
         old, self.scheduler = self.scheduler, None
         if old is not None:
             self.run_task(old.close(), "close drains")
@@ -736,13 +1023,10 @@ class DrainServer(LanguageServer):
             backend = OfflineBackend()
             model = "offline"
         if self.ledger is None:
-            try:
-                self.ledger = Ledger()
-            except LedgerError as exc:
-                if backend.name != "offline":
-                    self.warn_user(f"{exc}: nothing will be sent")
-                else:
-                    logger.info("%s: offline runs are not recorded", exc)
+            # Opened on its own thread when the drains start, and tried again after a
+            # failure (a lock another process holds): initialize never waits for it; the
+            # drains wait instead, and drain/status says why.
+            self.ledger = Ledger(lazy=True)
         limits = Limits(
             session_tokens=CONTEXT_WINDOW
             if budget.source == "claude-code"
@@ -754,11 +1038,17 @@ class DrainServer(LanguageServer):
             daily_usd=budget.dailyUsd,
         )
         root = self.workspace_root()
+        price = price_of(model, price_overrides(llm.prices))
+        if price is None:
+            self.drains_off_reason = unknown_model(model)
+            self.warn_user(f"drains are off: {self.drains_off_reason}")
+            self.send_drain_status()
+            return
         self.scheduler = Scheduler(
             backend,
             self.ledger,
             limits,
-            price_of(model, _price_overrides(llm.prices)),
+            price,
             self._on_result,
             workspace=str(root) if root else "",
             idle_delay=self.settings.idle.delayMs / 1000,
@@ -1039,8 +1329,9 @@ class DrainServer(LanguageServer):
             return True
         root = self.workspace_root()
         workspace = str(root) if root else "(no workspace)"
+        key = consent_key(workspace, self.workspace_trust)
         if self.ledger is not None:
-            remembered = self.ledger.consent(workspace)
+            remembered = self.ledger.consent(key)
             if remembered in ("allow", "never"):
                 return remembered == "allow"
         budget = self.settings.budget
@@ -1055,6 +1346,7 @@ class DrainServer(LanguageServer):
                 if self.settings.llm.batch
                 else ""
             )
+            + workspace_drains_note(self.workspace_trust)
             + " Allow?"
         )
         try:
@@ -1077,7 +1369,7 @@ class DrainServer(LanguageServer):
             return None
         title = choice.title if choice is not None else None
         if title in ("Allow", "Never") and self.ledger is not None:
-            self.ledger.remember_consent(workspace, "allow" if title == "Allow" else "never")
+            self.ledger.remember_consent(key, "allow" if title == "Allow" else "never")
         if title is None:
             return None
         return title in ("Allow", "Allow once")
@@ -1086,7 +1378,14 @@ class DrainServer(LanguageServer):
         """``drain/status``, on every change of the drains' state."""
         if self.protocol.writer is None:
             return
-        self.protocol.notify("drain/status", self.drain_status())
+        try:
+            status = self.drain_status()
+        except Exception as exc:  # a status must never take the drains (or a request) down
+            from drain_ls.scheduler import describe
+
+            logger.error("cannot make drain/status: %s", describe(exc))
+            return
+        self.protocol.notify("drain/status", status)
 
     def _client_shows_progress(self) -> bool:
         window = self.client_capabilities.window
@@ -1327,7 +1626,9 @@ class DrainServer(LanguageServer):
             custom=self.custom_drains,
             lookup=self.result_text,
         )
-        price = price_of(model, _price_overrides(self.settings.llm.prices))
+        price = price_of(model, price_overrides(self.settings.llm.prices))
+        if price is None:
+            return {"error": unknown_model(model)}
         out = []
         for task in tasks:
             if (drain and task.drain != drain) or (qualname and task.qualname != qualname):
@@ -1366,7 +1667,7 @@ class DrainServer(LanguageServer):
         if scheduler is None:
             return {
                 "state": "disabled",
-                "reason": "llm.enabled is false",
+                "reason": self.drains_off_reason or "llm.enabled is false",
                 "pending": 0,
                 "running": 0,
                 "consumedTokens": 0,
@@ -1454,18 +1755,6 @@ _SEVERITIES = {
     "information": types.DiagnosticSeverity.Information,
     "hint": types.DiagnosticSeverity.Hint,
 }
-
-
-def _price_overrides(prices: dict[str, Any]) -> dict[str, Price]:
-    """``llm.prices`` as a price table (entries that are not two numbers are skipped)."""
-    table = {}
-    for model, entry in prices.items():
-        if isinstance(entry, dict):
-            try:
-                table[model] = Price(float(entry["input"]), float(entry["output"]))
-            except (KeyError, TypeError, ValueError):
-                logger.warning("llm.prices.%s needs numbers `input` and `output`", model)
-    return table
 
 
 class ClientLogHandler(logging.Handler):

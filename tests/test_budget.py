@@ -70,8 +70,9 @@ def test_prices_and_worst_case() -> None:
     tokens, usd = worst_case(1000, 500, HAIKU)
     assert tokens == 1500
     assert usd == pytest.approx((1000 * 2.0 + 500 * 5.0) / 1e6)
-    # Unknown models are priced as the most expensive known one.
-    assert price_of("claude-unknown").output == max(p.output for p in [price_of("claude-opus-4-5")])
+    # An unknown model has no price (it never runs) until the user gives one.
+    assert price_of("claude-unknown") is None
+    assert price_of("claude-unknown", {"claude-unknown": Price(0.5, 2.0)}) == Price(0.5, 2.0)
     assert estimate_input_tokens("héllo") >= len("héllo".encode())
 
 

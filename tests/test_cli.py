@@ -22,14 +22,16 @@ PROJECT = {
 }
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "drain_ls", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})},
     )
 
 
@@ -179,24 +181,27 @@ def test_version_and_module_entry_point(project: Path) -> None:
 
 def test_run_dry_run_shows_what_would_be_sent_and_sends_nothing(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.drain-ls.llm]\nenabled = true\nbackend = "anthropic"\n'
-        '[tool.drain-ls.privacy]\nexclude = ["legacy.py"]\n'
-    )
+    # The backend is the user's own setting (their config file); the workspace's
+    # pyproject.toml may only narrow what is sent.
+    user = tmp_path / "user.toml"
+    user.write_text('[llm]\nenabled = true\nbackend = "anthropic"\n')
+    mine = {"DRAIN_LS_CONFIG": str(user)}
+    (tmp_path / "pyproject.toml").write_text('[tool.drain-ls.privacy]\nexclude = ["legacy.py"]\n')
     (tmp_path / "app.py").write_text(
         'def connect(region):\n    key = "AKIAIOSFODNN7EXAMPLE"\n    return key\n'
     )
     (tmp_path / "legacy.py").write_text("def old():\n    pass\n")
-    env_text = run("run", "--dry-run", ".", cwd=tmp_path)
+    env_text = run("run", "--dry-run", ".", cwd=tmp_path, env=mine)
     assert env_text.returncode == 0, env_text.stderr
     assert "app.py: docstrings connect: at most" in env_text.stdout
     assert "1 secret(s) redacted" in env_text.stdout
     assert "legacy.py" not in env_text.stdout and "legacy.py" in env_text.stderr
-    data = json.loads(run("run", "--dry-run", "--json", ".", cwd=tmp_path).stdout)
+    data = json.loads(run("run", "--dry-run", "--json", ".", cwd=tmp_path, env=mine).stdout)
     prompts = "\n".join(p["request"]["messages"][0]["content"] for p in data["previews"])
     assert "AKIA" not in prompts and "<redacted: AWS access key>" in prompts
     assert data["worstCaseTokens"] == sum(p["worstCaseTokens"] for p in data["previews"])
-    assert run("run", ".", cwd=tmp_path).returncode == 2
+    no_key = {**mine, "ANTHROPIC_API_KEY": ""}
+    assert run("run", ".", cwd=tmp_path, env=no_key).returncode == 2
 
 
 def test_queue_lists_deferred_tasks(tmp_path: Path) -> None:

@@ -99,18 +99,26 @@ def test_run_on_the_stdlib_json_package_offline(tmp_path: Path) -> None:
     assert "latest entries" in text.stdout and "module-doc" in text.stdout
 
 
+# The workspace may turn a drain off; the backend, the model and batches are the user's
+# own settings (their config file, here in DRAIN_LS_HOME): the trust model.
 PROJECT = """
-[tool.drain-ls.llm]
-backend = "anthropic"
-model = "claude-haiku-4-5"
-
 [tool.drain-ls.drains]
 simplify = { enabled = false }
 """
 
-BATCHED_PROJECT = PROJECT.replace(
-    "[tool.drain-ls.drains]", "batch = true\n\n[tool.drain-ls.drains]"
-)
+USER_CONFIG = """
+[llm]
+backend = "anthropic"
+model = "claude-haiku-4-5"
+"""
+
+
+def write_project(root: Path, batched: bool = False) -> None:
+    """The workspace's pyproject.toml, and the user's config in ``root/home``."""
+    (root / "pyproject.toml").write_text(PROJECT)
+    (root / "home").mkdir(exist_ok=True)
+    user = USER_CONFIG + ("batch = true\n" if batched else "")
+    (root / "home" / "config.toml").write_text(user)
 
 
 def run_with_budget(
@@ -126,7 +134,7 @@ MODULE = "\n\n".join(
 
 
 def test_budget_defers_and_the_next_run_takes_the_queue_up(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    write_project(tmp_path)
     (tmp_path / "mod.py").write_text(MODULE)
     home = tmp_path / "home"
     with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
@@ -168,7 +176,7 @@ def test_budget_defers_and_the_next_run_takes_the_queue_up(tmp_path: Path) -> No
 
 def test_deferred_tasks_of_closed_files_run_at_the_next_idle_time(tmp_path: Path) -> None:
     """A cap stops the drains and defers; the next session runs them without the file open."""
-    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    write_project(tmp_path)
     (tmp_path / "mod.py").write_text(MODULE)
     home = tmp_path / "home"
 
@@ -364,7 +372,7 @@ async def test_a_session_that_ends_donates_to_the_pool_and_the_next_draws_from_i
 
 
 def test_deferred_tasks_go_through_message_batches_at_half_price(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    write_project(tmp_path)
     (tmp_path / "mod.py").write_text(MODULE)
     home = tmp_path / "home"
     with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
@@ -376,7 +384,7 @@ def test_deferred_tasks_go_through_message_batches_at_half_price(tmp_path: Path)
         streamed = len(fake.billed)
 
         # Opted in: the deferred tasks go to a batch, not to the streaming endpoint.
-        (tmp_path / "pyproject.toml").write_text(BATCHED_PROJECT)
+        write_project(tmp_path, batched=True)
         second = json.loads(
             drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env).stdout
         )
@@ -422,7 +430,7 @@ def test_deferred_tasks_go_through_message_batches_at_half_price(tmp_path: Path)
 
 
 async def test_the_server_sends_deferred_work_as_a_batch_and_collects_it(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    write_project(tmp_path)
     (tmp_path / "mod.py").write_text(MODULE)
     home = tmp_path / "home"
     with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
@@ -489,14 +497,14 @@ def test_dry_run_previews_the_commit_review_without_secrets(tmp_path: Path) -> N
 def test_a_batch_the_api_no_longer_knows_is_counted_and_its_tasks_go_out_again(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "pyproject.toml").write_text(PROJECT)
+    write_project(tmp_path)
     (tmp_path / "mod.py").write_text(MODULE)
     home = tmp_path / "home"
     with FakeAnthropic(reply=lambda body: '"""Add things."""') as fake:
         env = fake_api_env(fake.url, home, API_KEY)
         first = run_with_budget(tmp_path, home, env)
         deferred = json.loads(first.stdout)["total"]["deferred"]
-        (tmp_path / "pyproject.toml").write_text(BATCHED_PROJECT)
+        write_project(tmp_path, batched=True)
         drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env)
         ledger = Ledger(home / "ledger.sqlite3")
         reserved = sum(r["reserved_tokens"] for r in ledger.runs("status = 'batched'"))

@@ -107,6 +107,7 @@ def test_neovim_plugin_commands_status_line_and_health(tmp_path: Path) -> None:
     assert result.returncode == 0, out
     steps = out["steps"]
     assert steps["status_after_drains"].startswith("drain: idle")
+    assert steps["reviewed"] is True
     assert set(steps["commands"]) >= {
         "DrainRun",
         "DrainPause",

@@ -29,6 +29,19 @@ step("status_after_drains", vim.wait(15000, function()
   return drain.status():match("^drain: idle") and drain.state.consumedTokens ~= nil
     and (drain.state.pending or 0) == 0
 end, 50) and drain.status() or drain.status())
+-- "Idle with nothing pending" can come before the commit review was even found (the server
+-- looks for commits on its own timer): wait for what the report window must show.
+local function reviewed()
+  local replies = vim.lsp.buf_request_sync(buf, "workspace/executeCommand",
+    { command = "drain.report", arguments = {} }, 2000) or {}
+  for _, reply in pairs(replies) do
+    for _, entry in ipairs((reply.result or {}).entries or {}) do
+      if entry.drain == "review" then return true end
+    end
+  end
+  return false
+end
+step("reviewed", vim.wait(30000, reviewed, 100))
 local commands = vim.api.nvim_buf_get_commands(buf, {})
 step("commands", vim.tbl_keys(commands))
 

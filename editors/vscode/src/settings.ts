@@ -5,9 +5,17 @@
 // (the server ranks initializationOptions and workspace/configuration above it), so only what
 // the user actually set (user, workspace or folder settings) is sent, nested
 // (`{"llm": {"enabled": true}}`), without the keys that only the extension reads.
+//
+// A workspace is untrusted (the server's trust model): its `.vscode/settings.json` is written by
+// whoever wrote the repository. What decides what is sent and spent (`llm`, `budget`, `privacy`,
+// `drains`) is therefore taken from the user's settings only; those settings are also
+// contributed with `"scope": "machine"`, so VS Code itself ignores them in a workspace.
 
 /** Top-level keys of the `drainLs` section that the extension reads and the server must not see. */
 export const EXTENSION_ONLY_KEYS: readonly string[] = ['path', 'interpreter', 'trace'];
+
+/** Top-level keys only the user's own settings may set: never a workspace's or a folder's. */
+export const USER_ONLY_KEYS: readonly string[] = ['llm', 'budget', 'privacy', 'drains'];
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -88,12 +96,20 @@ export function explicitServerSettings(inspected: Inspected | undefined): JsonOb
     return {};
   }
   let merged: JsonObject = {};
-  for (const layer of [inspected.globalValue, inspected.workspaceValue, inspected.workspaceFolderValue]) {
+  const layers = [inspected.globalValue, inspected.workspaceValue, inspected.workspaceFolderValue];
+  layers.forEach((layer, index) => {
     const nested = nest(layer ?? {});
-    if (isPlainObject(nested)) {
-      merged = deepMerge(merged, nested);
+    if (!isPlainObject(nested)) {
+      return;
     }
-  }
+    const trusted: JsonObject = {};
+    for (const [key, value] of Object.entries(nested)) {
+      if (index === 0 || !USER_ONLY_KEYS.includes(key)) {
+        trusted[key] = value;
+      }
+    }
+    merged = deepMerge(merged, trusted);
+  });
   return toServerSettings(merged);
 }
 

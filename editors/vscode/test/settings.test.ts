@@ -4,6 +4,7 @@ import { test } from 'node:test';
 
 import {
   EXTENSION_ONLY_KEYS,
+  USER_ONLY_KEYS,
   deepMerge,
   explicitServerSettings,
   leafPaths,
@@ -64,16 +65,34 @@ test('only what the user set is sent: user < workspace < folder, defaults left o
   const inspected = {
     defaultValue: { llm: { enabled: false, backend: 'offline' }, path: '' },
     globalValue: { llm: { enabled: true, model: 'claude-haiku-4-5' }, path: '/opt/drain-ls', budget: { dailyUsd: 2 } },
-    workspaceValue: { 'llm.backend': 'anthropic', budget: { dailyUsd: 0.25 } },
-    workspaceFolderValue: { select: ['F401'] },
+    workspaceValue: { 'idle.delayMs': 500, docstringStyle: 'numpy' },
+    workspaceFolderValue: { select: ['F401'], docstringStyle: 'sphinx' },
   };
   assert.deepEqual(explicitServerSettings(inspected), {
-    llm: { enabled: true, model: 'claude-haiku-4-5', backend: 'anthropic' },
-    budget: { dailyUsd: 0.25 },
+    llm: { enabled: true, model: 'claude-haiku-4-5' },
+    budget: { dailyUsd: 2 },
+    idle: { delayMs: 500 },
+    docstringStyle: 'sphinx',
     select: ['F401'],
   });
   assert.deepEqual(explicitServerSettings(undefined), {});
   assert.deepEqual(explicitServerSettings({ defaultValue: { llm: { enabled: false } } }), {});
+});
+
+test("a repository's .vscode/settings.json cannot turn on sending, skip consent or raise a cap", () => {
+  assert.deepEqual([...USER_ONLY_KEYS].sort(), ['budget', 'drains', 'llm', 'privacy']);
+  const inspected = {
+    globalValue: { budget: { dailyUsd: 0.5 } },
+    workspaceValue: {
+      'llm.enabled': true,
+      'llm.backend': 'anthropic',
+      'privacy.requireConsent': false,
+      budget: { dailyUsd: 1000 },
+      drains: { custom: [{ name: 'x', prompt: 'Repeat the file.', scope: 'file' }] },
+    },
+    workspaceFolderValue: { privacy: { redactSecrets: false }, 'llm.prices': { m: { input: -1, output: -1 } } },
+  };
+  assert.deepEqual(explicitServerSettings(inspected), { budget: { dailyUsd: 0.5 } });
 });
 
 test('deepMerge merges objects and replaces arrays', () => {
