@@ -514,17 +514,8 @@ class Scheduler:
         self._ledger_tries = 0
         pending, self._unsettled = self._unsettled, []
         for reservation, usage, status, wasted in pending:
-            assert self.ledger is not None
             try:
-                await self._io(
-                    self.ledger.settle,
-                    reservation.run_id,
-                    usage,
-                    status,
-                    self.price,
-                    wasted,
-                    generation=reservation.generation,
-                )
+                await self._io(self._settlement(reservation, usage, status, wasted))
             except LedgerError as exc:
                 self._log_error("settling a run", exc)
                 if exc.kind == "locked":
@@ -888,13 +879,12 @@ class Scheduler:
         self._track(asyncio.ensure_future(write))
         return cost
 
-    async def _write_settlement(
-        self, reservation: Reservation, usage: Usage, status: str, wasted: int, cost: float
-    ) -> float:
-        """Replace the reservation with ``usage`` in the ledger; the cost it recorded (else
-        ``cost``). A lock keeps it for later; a vanished file is reopened first."""
+    def _settlement(
+        self, reservation: Reservation, usage: Usage, status: str, wasted: int
+    ) -> Callable[[], float]:
+        """The ledger call that replaces ``reservation`` with ``usage``."""
         assert self.ledger is not None
-        settle = partial(
+        return partial(
             self.ledger.settle,
             reservation.run_id,
             usage,
@@ -903,6 +893,13 @@ class Scheduler:
             wasted,
             generation=reservation.generation,
         )
+
+    async def _write_settlement(
+        self, reservation: Reservation, usage: Usage, status: str, wasted: int, cost: float
+    ) -> float:
+        """Replace the reservation with ``usage`` in the ledger; the cost it recorded (else
+        ``cost``). A lock keeps it for later; a vanished file is reopened first."""
+        settle = self._settlement(reservation, usage, status, wasted)
         try:
             return await self._io(settle)
         except LedgerError as exc:

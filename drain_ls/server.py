@@ -92,6 +92,7 @@ from drain_ls.transport import (
     REQUEST_CANCELLED,
     SERVER_NOT_INITIALIZED,
     ChunkReader,
+    PipeReader,
     Rejected,
     ThreadReader,
     check_envelope,
@@ -464,6 +465,36 @@ class DrainServer(LanguageServer):
             status = exc.code
         finally:
             self.shutdown()  # type: ignore[no-untyped-call]
+        if status:
+            raise SystemExit(status)
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """Serve one client at a time over TCP (debugging), through the same frame parser as
+        stdio: a malformed frame is skipped there too (pygls's own loop would go deaf)."""
+        self._stop_event = stop = threading.Event()
+        protocol = self.protocol
+        assert isinstance(protocol, DrainProtocol)
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            protocol.set_writer(writer)
+            try:
+                await serve(PipeReader(reader), protocol, stop)
+            finally:
+                self.shutdown()  # type: ignore[no-untyped-call]
+
+        async def listen() -> None:
+            self._server = await asyncio.start_server(connection, host, port)
+            logger.info("serving on %s:%s", host, port)
+            async with self._server:
+                await self._server.serve_forever()
+
+        status: int | str | None = 0
+        try:
+            asyncio.run(listen())
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            pass
+        except SystemExit as exc:  # `exit`
+            status = exc.code
         if status:
             raise SystemExit(status)
 

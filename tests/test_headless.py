@@ -26,7 +26,7 @@ API_KEY = "sk-ant-test-headless-0123456789"
 
 
 def drain_ls(
-    *args: str, home: Path, cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
+    *args: str, home: Path, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = ""
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "drain_ls", *args],

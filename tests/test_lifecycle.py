@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fake_anthropic import FakeAnthropic
 
 
@@ -144,7 +146,10 @@ def _codes_published(messages: Iterator[dict[str, Any]]) -> list[str]:
     raise AssertionError("no diagnostics published")
 
 
-def test_serves_over_tcp(tmp_path: Path, unused_tcp_port: int) -> None:
+@pytest.mark.parametrize("garbage", [b"", b'Content-Length: 40\r\n\r\n{"jsonrpc": "2.0", "id": 7}'])
+def test_serves_over_tcp(tmp_path: Path, unused_tcp_port: int, garbage: bytes) -> None:
+    """Over TCP too, and a malformed frame first (a Content-Length longer than its body,
+    which swallows the start of the next frame) is skipped, not the end of the session."""
     env = {**os.environ, "DRAIN_LS_HOME": str(tmp_path / "home")}
     port = str(unused_tcp_port)
     server = subprocess.Popen(
@@ -164,7 +169,7 @@ def test_serves_over_tcp(tmp_path: Path, unused_tcp_port: int) -> None:
                 assert time.monotonic() < deadline, "the server does not listen"
                 time.sleep(0.1)
         with connection:
-            connection.sendall(_session((tmp_path / "m.py").as_uri(), "import os\n"))
+            connection.sendall(garbage + _session((tmp_path / "m.py").as_uri(), "import os\n"))
             assert _codes_published(_read_messages(connection.recv)) == ["D100", "F401"]
             connection.sendall(_END)
         assert server.wait(timeout=30) == 0

@@ -22,15 +22,16 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from drain_ls.analysis.source import parse
 from drain_ls.backends.anthropic import AnthropicBackend
 from drain_ls.budget import Limits, Price, Usage
-from drain_ls.drains import Task, build_tasks
+from drain_ls.drains import Task
 from drain_ls.ledger import Ledger, LedgerError, Reservation
 from drain_ls.report import report
 from drain_ls.scheduler import Result, Scheduler
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
+from tests.test_drains_e2e import settings
+from tests.test_scheduler import tasks
 
 HAIKU = Price(1.0, 5.0)
 SOURCE = '''"""A module."""
@@ -355,37 +356,11 @@ def test_report_days_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
 
 # -- the scheduler ----------------------------------------------------------------------------
 
-MODULE = b'''"""M."""
-
-
-def first(a):
-    return a
-
-
-def second(b):
-    return b
-'''
-
 
 @pytest.fixture
 def fake() -> Iterator[FakeAnthropic]:
     with FakeAnthropic(reply=lambda body: '"""Doc."""') as api:
         yield api
-
-
-def tasks(uri: str = "file:///m.py") -> list[Task]:
-    tree = parse(MODULE)
-    names = {MODULE.index(b"first"): "first", MODULE.index(b"second"): "second"}
-    return build_tasks(
-        uri,
-        MODULE,
-        tree.root_node,
-        1,
-        names,
-        model="claude-haiku-4-5",
-        max_tokens_per_drain=5000,
-        drains={"summaries": {"enabled": False}},
-    )
 
 
 def scheduler_for(
@@ -579,19 +554,6 @@ async def test_a_run_held_by_a_lock_when_it_settles_is_settled_later(
 
 
 # -- end to end: a real server, the real SDK, the local fake of the API -------------------------
-
-
-def settings(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "llm": {"enabled": True, "backend": "anthropic", "model": "claude-haiku-4-5"},
-        "idle": {"delayMs": 50},
-        "diagnostics": {"debounceMs": 0},
-        "drains": {"summaries": {"enabled": False}},
-        "privacy": {"requireConsent": False},
-    }
-    for key, value in overrides.items():
-        base[key] = {**base.get(key, {}), **value}
-    return base
 
 
 class Editor:

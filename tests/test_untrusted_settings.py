@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from drain_ls.config import (
 from drain_ls.ledger import Ledger
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import CLIENTS, fake_api_env, server_config, start_server, wait_until
+from tests.test_headless import drain_ls
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # a GitHub token shape
 SOURCE = f'''"""A module."""
@@ -240,20 +239,6 @@ def test_an_unknown_model_has_no_price_until_the_user_gives_one() -> None:
 # -- the command line ----------------------------------------------------------------------------
 
 
-def drain_ls(
-    *args: str, cwd: Path, env: dict[str, str], stdin: str | None = ""
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "drain_ls", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8", **env},
-        timeout=120,
-    )
-
-
 def repository(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text(ATTACK)
@@ -268,7 +253,7 @@ def test_run_in_a_hostile_repository_never_sends_without_the_users_own_settings(
     home = tmp_path / "home"
     with FakeAnthropic() as fake:
         env = fake_api_env(fake.url, home)
-        run = drain_ls("run", ".", "--json", cwd=root, env=env)
+        run = drain_ls("run", ".", "--json", home=home, cwd=root, env=env)
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout)["model"] == "offline"  # the workspace's backend ignored
         assert "trust model" in run.stderr and "`llm.backend`" in run.stderr
@@ -283,12 +268,12 @@ def test_run_without_a_terminal_and_without_yes_sends_nothing(tmp_path: Path) ->
     with FakeAnthropic() as fake:
         env = fake_api_env(fake.url, home)
         for stdin in ("", None, "y\n"):  # closed, inherited (not a terminal), piped "yes"
-            run = drain_ls("run", ".", cwd=root, env=env, stdin=stdin)
+            run = drain_ls("run", ".", home=home, cwd=root, env=env, stdin=stdin)
             assert run.returncode == 1, run.stderr
             assert "--yes" in run.stderr
         assert fake.log == []
         # With --yes, the user's model, not the repository's, and redaction on.
-        run = drain_ls("run", ".", "--yes", "--json", cwd=root, env=env)
+        run = drain_ls("run", ".", "--yes", "--json", home=home, cwd=root, env=env)
         assert run.returncode == 0, run.stderr
         bodies = [json.loads(entry["body"]) for entry in fake.log]
         assert bodies and {body["model"] for body in bodies} == {"claude-haiku-4-5"}
@@ -304,7 +289,8 @@ def test_run_refuses_a_model_without_a_price(tmp_path: Path) -> None:
     (root / "mod.py").write_text(SOURCE)
     user = tmp_path / "user.toml"
     user.write_text('[llm]\nbackend = "anthropic"\nmodel = "claude-someday-9"\n')
-    run = drain_ls("run", "--dry-run", ".", cwd=root, env={"DRAIN_LS_CONFIG": str(user)})
+    mine = {"DRAIN_LS_CONFIG": str(user)}
+    run = drain_ls("run", "--dry-run", ".", home=tmp_path / "home", cwd=root, env=mine)
     assert run.returncode == 2
     assert "claude-someday-9" in run.stderr and "llm.prices" in run.stderr
     assert "Traceback" not in run.stderr
