@@ -226,14 +226,10 @@ def create_server() -> DrainServer:
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: DrainServer, *args: Any) -> None:
         logger.info("shutting down")
-        try:
-            scheduler, ls.scheduler = ls.scheduler, None
-            if scheduler is not None:
-                await scheduler.close(session_end=True)
-            ls.cancel_all_tasks()
-        finally:
-            if ls.shutting_down is not None:
-                ls.shutting_down.set()
+        scheduler, ls.scheduler = ls.scheduler, None
+        if scheduler is not None:
+            await scheduler.close(session_end=True)
+        ls.cancel_all_tasks()
 
     return server
 

@@ -151,28 +151,16 @@ class DrainProtocol(LanguageServerProtocol):
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
 
-    @lsp_method(types.SHUTDOWN)
-    def lsp_shutdown(self, *args: Any) -> Any:
-        """Note at once that a shutdown is under way (``exit`` may follow immediately)."""
-        server = self._server
-        if isinstance(server, DrainServer) and server.shutting_down is None:
-            server.shutting_down = asyncio.Event()
-        return (yield from super().lsp_shutdown(*args))
-
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> Any:
         """Exit, but only once the reply to a ``shutdown`` still running has gone out:
         clients like Helix send ``exit`` right behind ``shutdown``."""
-        server = self._server
-        pending = server.shutting_down if isinstance(server, DrainServer) else None
-        if pending is None or pending.is_set():
+        answered = self._shutdown_answered
+        if answered is None or (answered.is_set() and not self._writes):
             return (yield from super().lsp_exit(*args))
 
         async def later() -> None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(pending.wait(), timeout=10)
-            for _ in range(5):
-                await asyncio.sleep(0)  # the reply to `shutdown` is written first
+            await self.shutdown_answered()
             for _ in super(DrainProtocol, self).lsp_exit(*args):
                 pass
 
@@ -234,6 +222,8 @@ class DrainProtocol(LanguageServerProtocol):
 
     _initialize_seen = False  # the client's `initialize` request has arrived
     _shutdown_seen = False  # and its `shutdown` request
+    _shutdown_id: Any = None  # whose reply `exit` waits for
+    _shutdown_answered: asyncio.Event | None = None
 
     def receive_json(self, value: object) -> None:
         """Handle one message read by ``drain_ls.transport.serve`` (a body's JSON value)."""
@@ -314,6 +304,8 @@ class DrainProtocol(LanguageServerProtocol):
             self._initialize_seen = True
         elif request and method == types.SHUTDOWN:
             self._shutdown_seen = True
+            self._shutdown_id = msg_id
+            self._shutdown_answered = asyncio.Event()
         super().handle_message(message)
 
     def _refusal(self, method: str, request: bool) -> tuple[int, str] | None:
@@ -344,6 +336,29 @@ class DrainProtocol(LanguageServerProtocol):
 
     def _reply_error(self, msg_id: Any, code: int, message: str) -> None:
         self._write_json(json.dumps(error_response(msg_id, code, message)), "an error response")
+        self._replied(msg_id)
+
+    async def shutdown_answered(self, timeout: float = 10.0) -> None:
+        """Wait (at most ``timeout``) until the reply to a ``shutdown`` under way is written:
+        an event, not a count of loop turns (under load the reply came after any fixed
+        number), also when the input ends right behind the request."""
+        answered = self._shutdown_answered
+        if answered is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(answered.wait(), timeout=timeout)
+        if self._writes:  # an asynchronous transport still writing it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*self._writes), timeout=timeout)
+
+    def _replied(self, msg_id: Any) -> None:
+        """A reply has been written: the one to ``shutdown`` lets a waiting ``exit`` go."""
+        if (
+            self._shutdown_answered is not None
+            and msg_id is not None
+            and msg_id == self._shutdown_id
+        ):
+            self._shutdown_answered.set()
 
     def _send_handler_result(self, future: Any, *, msg_id: MsgId) -> None:
         """Answer a request with its handler's result, or with a plain error (pygls's has
@@ -384,6 +399,7 @@ class DrainProtocol(LanguageServerProtocol):
             self._reply_error(msg_id, INTERNAL_ERROR, "Internal error: the result is not JSON")
             return
         self._write_json(body, "a response")
+        self._replied(msg_id)
 
 
 def _encoding_name(encoding: object) -> str:
@@ -438,7 +454,6 @@ class DrainServer(LanguageServer):
         self._claude_watch: asyncio.Task[Any] | None = None
         self._claude_used: int | None = None
         self.batched: set[str] = set()  # task keys waiting in open Message Batches
-        self.shutting_down: asyncio.Event | None = None
         self._review_batches: dict[str, CommitBatch] = {}
         self.reviews: dict[str, ReviewResult] = {}
 
@@ -479,6 +494,7 @@ class DrainServer(LanguageServer):
             protocol.set_writer(writer)
             try:
                 await serve(PipeReader(reader), protocol, stop)
+                await protocol.shutdown_answered()
             finally:
                 self.shutdown()  # type: ignore[no-untyped-call]
 
@@ -505,6 +521,7 @@ class DrainServer(LanguageServer):
         protocol = self.protocol
         assert self._stop_event is not None and isinstance(protocol, DrainProtocol)
         await serve(reader, protocol, self._stop_event)
+        await protocol.shutdown_answered()  # the input may end right behind `shutdown`
 
     # -- errors and logs --------------------------------------------------------------------
 
