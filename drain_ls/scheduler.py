@@ -319,7 +319,13 @@ class Scheduler:
                     self._log_error("reading the dismissed answers", exc, logging.INFO)
                     ledger = None
             running = self.running.get(task.slot)
-            if running is not None and running.task.key == task.key:
+            # The same task already running is not queued twice, unless an edit is cancelling
+            # it: that run ends without an answer, and nothing else would queue it again.
+            if (
+                running is not None
+                and running.task.key == task.key
+                and running.cancel_reason != "edit"
+            ):
                 continue
             self.queue[task.slot] = task
         self._publish()

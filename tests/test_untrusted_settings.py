@@ -381,10 +381,11 @@ async def test_a_repository_cannot_skip_consent_redaction_or_raise_a_cap(
         "drains": {"summaries": {"enabled": False}, "review": {"enabled": False}},
     }
     with FakeAnthropic(reply=lambda body: '"""Add two numbers."""') as fake:
+        env = fake_api_env(fake.url, home)
         for answer in (None, "Allow once"):  # dismissed, then allowed in a new session
-            # A home of its own for the dismissed session: its deferred task would race the
-            # second session's question (a scheduler issue of its own, noted on issue 15).
-            env = fake_api_env(fake.url, home if answer else tmp_path / "dismissed")
+            # The second session starts with the first one's task deferred: it asks at once
+            # (idle.delayMs 0), and the file opening cancels that run (its context differs):
+            # the task must still run, not be lost as "already running".
             client = await start_answering(root, mine, env, answer)
             questions = client.questions
             try:
