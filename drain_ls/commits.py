@@ -68,6 +68,14 @@ configuration), ``alias.*`` (an alias never replaces a built-in command), ``merg
 commands fires a hook). A repository that belongs to another user is refused by git
 (``safe.directory``; only the user's global configuration can allow it, the system one is
 not read): the review is then off, with that reason logged.
+
+A project's ``.git`` can also name another repository on disk (a ``.git`` file's
+``gitdir:``, absolute or ``../sibling``, a ``commondir`` file in that git dir, a symbolic
+link, ``core.worktree``), which no clone makes but an unpacked archive can: its commits must
+not be sent under this workspace's consent. ``_check_repository`` asks git where the git dir,
+common dir and work tree are before any commit is read, and the review is off (logged) unless
+they are the workspace's own: plain repositories, a folder of one, submodules and linked
+worktrees (git's back-link) pass.
 """
 
 from __future__ import annotations
@@ -849,6 +857,87 @@ def commits_since(
         return None
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _outside(root: Path, path: Path) -> _GitError:
+    return _GitError(f"off: {root / '.git'} points to a repository outside the workspace ({path})")
+
+
+def _check_repository(git: _Git, root: Path) -> None:
+    """Raises ``_GitError`` (the review is off) unless the repository git finds for ``root``
+    is the workspace's own: a ``.git`` file (or symlink, or a ``commondir`` in the git dir)
+    of an unpacked archive can name any repository on disk, whose commits must not be sent.
+
+    With ``top`` the work tree (which must be ``root`` or an ancestor of it: ``core.worktree``
+    may name another folder), the git dir and the common dir (real paths) must each be
+
+    - inside ``root`` (the workspace's own files), or
+    - ``<top>/.git`` (``root`` is a folder of the repository), or
+    - inside ``<a>/.git/modules`` for an ancestor ``a`` of ``top`` (a submodule's);
+
+    or the git dir is ``<common>/worktrees/<name>``, outside ``root``, whose ``gitdir`` file
+    (git's back-link from a linked worktree) names ``<top>/.git``. ``objects``, ``refs``,
+    ``packed-refs``, ``reftable`` and ``HEAD`` of those dirs, and any loose ref, must not be
+    symbolic links that lead out of them."""
+    _, out = git.run("rev-parse", "--absolute-git-dir", "--git-common-dir", "--show-toplevel")
+    lines = os.fsdecode(out).split("\n")
+    if len(lines) != 4 or lines[3] or not all(lines[:3]):  # a newline in a path, or no top
+        raise _GitError("off: git did not tell where the repository and its work tree are")
+    real_root = root.resolve()
+    git_dir, common, top = ((real_root / line).resolve() for line in lines[:3])
+    if not _inside(real_root, top):
+        raise _GitError(
+            f"off: the repository's work tree ({top}) is outside the workspace ({real_root})"
+        )
+
+    def own(path: Path) -> bool:
+        if _inside(path, real_root) or path == top / ".git":
+            return True
+        return any(
+            path.is_relative_to(above / ".git" / "modules") and path != above / ".git" / "modules"
+            for above in top.parents
+        )
+
+    if not (own(git_dir) and own(common)):
+        linked = (
+            git_dir.parent == common / "worktrees"
+            and not _inside(git_dir, real_root)  # else the back-link is the archive's own
+            and _back_link(git_dir) == top / ".git"
+        )
+        if not linked:
+            raise _outside(top, common if own(git_dir) else git_dir)
+    for folder in dict.fromkeys((git_dir, common)):
+        _check_links(top, folder)
+
+
+def _check_links(top: Path, folder: Path) -> None:
+    """Raises ``_GitError`` when what git reads commits from in the git dir ``folder``
+    (``HEAD``, ``objects``, ``refs``, ``packed-refs``, ``reftable``, a loose ref) is a
+    symbolic link that leads out of it."""
+    for name in ("HEAD", "objects", "refs", "packed-refs", "reftable"):
+        target = (folder / name).resolve()
+        if not _inside(target, folder):
+            raise _outside(top, target)
+    for above, _, files in os.walk(folder / "refs"):  # never into a symlinked folder
+        for name in files:
+            link = Path(above, name)
+            if link.is_symlink() and not _inside(target := link.resolve(), folder):
+                raise _outside(top, target)
+
+
+def _back_link(git_dir: Path) -> Path | None:
+    """Where a linked worktree's git dir says the worktree's ``.git`` file is (its folder a
+    real path), or None."""
+    try:
+        text = (git_dir / "gitdir").read_text("utf-8").strip()
+    except (OSError, UnicodeError):
+        return None
+    path = git_dir / text  # absolute, or relative to the git dir (extensions.relativeWorktrees)
+    return path.parent.resolve() / path.name
+
+
 def _resolve(git: _Git, revision: str) -> str | None:
     code, out = git.run("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", ok=(0, 1))
     return out.decode("ascii", "replace").strip() if code == 0 else None
@@ -865,7 +954,7 @@ def _commits_since(
 ) -> CommitBatch | None:
     if max_commits < 1:
         return None
-    git.run("rev-parse", "--git-dir")  # not a repository: _GitError
+    _check_repository(git, root)  # not a repository, or another one: _GitError
     head = _resolve(git, "HEAD")
     if head is None:
         logger.info("commit review: the repository has no commit yet")

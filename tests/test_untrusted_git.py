@@ -568,3 +568,178 @@ def test_no_repository_setting_runs_a_program(
         review_in_process(scene, root, case, caplog)
     else:
         review_dry_run(scene, root, case)
+
+
+# --- a `.git` that points to another repository -----------------------------------------
+
+PRIVATE = 'PRIVATE_ALGO = "secret sauce"'
+OUTSIDE = "points to a repository outside the workspace"
+
+
+def run_git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def committed_repo(path: Path, name: str, text: str) -> Path:
+    """A repository at ``path`` with one commit that adds ``name`` holding ``text``."""
+    path.mkdir(parents=True)
+    run_git(path, "init", "-q", "-b", "main")
+    run_git(path, "config", "commit.gpgsign", "false")
+    (path / name).write_text(text + "\n")
+    run_git(path, "add", name)
+    run_git(path, "commit", "-q", "-m", f"add {name}")
+    return path
+
+
+def review_of(root: Path, caplog: pytest.LogCaptureFixture) -> str | None:
+    """The diff the review would send for ``root`` (None: no review), never private code."""
+    with caplog.at_level(logging.INFO, logger="drain_ls"):
+        batch = gather(root, None, ReviewOptions(), None, True)
+    if batch is None:
+        return None
+    assert "secret sauce" not in batch.diff_text
+    return batch.diff_text
+
+
+def absolute_gitdir(tmp: Path, private: Path) -> Path:
+    workspace = tmp / "ws"
+    workspace.mkdir()
+    (workspace / ".git").write_text(f"gitdir: {private / '.git'}\n")
+    return workspace
+
+
+def relative_gitdir(tmp: Path, private: Path) -> Path:
+    workspace = tmp / "ws"
+    workspace.mkdir()
+    (workspace / ".git").write_text(f"gitdir: ../{private.name}/.git\n")
+    return workspace
+
+
+def common_dir(tmp: Path, private: Path, back_link: bool = False) -> Path:
+    """A gitdir in the workspace (as a linked worktree's looks) whose ``commondir`` is the
+    other repository's; with ``back_link``, its ``gitdir`` file names the workspace too."""
+    workspace = tmp / "ws"
+    fake = workspace / "fake"
+    fake.mkdir(parents=True)
+    (fake / "HEAD").write_text("ref: refs/heads/main\n")
+    (fake / "commondir").write_text(f"../../{private.name}/.git\n")
+    if back_link:
+        (fake / "gitdir").write_text(f"{workspace / '.git'}\n")
+    (workspace / ".git").write_text("gitdir: fake\n")
+    return workspace
+
+
+def common_dir_back_link(tmp: Path, private: Path) -> Path:
+    return common_dir(tmp, private, back_link=True)
+
+
+def symlinked_git_dir(tmp: Path, private: Path) -> Path:
+    workspace = tmp / "ws"
+    workspace.mkdir()
+    (workspace / ".git").symlink_to(private / ".git")
+    return workspace
+
+
+def gitdir_of_a_containing_repository(tmp: Path, private: Path) -> Path:
+    """A folder unpacked inside a repository, whose ``.git`` names that repository's: the
+    review of the folder alone would cover the whole repository."""
+    workspace = private / "vendor" / "lib"
+    workspace.mkdir(parents=True)
+    (workspace / ".git").write_text(f"gitdir: {private / '.git'}\n")
+    return workspace
+
+
+def symlinked_refs(tmp: Path, private: Path) -> Path:
+    """A repository of the workspace's own whose objects and refs are the other one's."""
+    workspace = committed_repo(tmp / "ws", "a.py", ADDED)
+    dot_git = workspace / ".git"
+    for name in ("objects", "refs"):
+        shutil.rmtree(dot_git / name)
+        (dot_git / name).symlink_to(private / ".git" / name)
+    return workspace
+
+
+ELSEWHERE = {
+    "absolute gitdir": absolute_gitdir,
+    "relative gitdir (../sibling)": relative_gitdir,
+    "commondir": common_dir,
+    "commondir with a forged back-link": common_dir_back_link,
+    ".git symlink": symlinked_git_dir,
+    "gitdir of a containing repository": gitdir_of_a_containing_repository,
+    "objects and refs symlinks": symlinked_refs,
+}
+
+
+@pytest.mark.parametrize("name", list(ELSEWHERE))
+def test_a_git_file_pointing_elsewhere_turns_the_review_off(
+    name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    private = committed_repo(tmp_path / "private", "algo.py", PRIVATE)
+    root = ELSEWHERE[name](tmp_path, private)
+    # Plain git does read the other repository from the workspace.
+    assert (
+        "secret sauce"
+        in subprocess.run(
+            ["git", "-C", str(root), "log", "-p", "-1"], capture_output=True, text=True
+        ).stdout
+    )
+    assert review_of(root, caplog) is None
+    assert "commit review: off:" in caplog.text and OUTSIDE in caplog.text, caplog.text
+
+
+def test_a_work_tree_outside_the_workspace_turns_the_review_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    private = committed_repo(tmp_path / "private", "algo.py", PRIVATE)
+    workspace = committed_repo(tmp_path / "ws", "a.py", ADDED)
+    run_git(workspace, "config", "core.worktree", str(private))
+    assert review_of(workspace, caplog) is None
+    assert "commit review: off:" in caplog.text and "outside the workspace" in caplog.text
+
+
+def test_a_plain_repository_and_a_subfolder_are_reviewed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = committed_repo(tmp_path / "repo", "a.py", ADDED)
+    (repo / "sub").mkdir()
+    (repo / "sub" / "b.py").write_text("b = 1\n")
+    run_git(repo, "add", "sub")
+    run_git(repo, "commit", "-q", "-m", "add sub")
+    assert f"+{ADDED}" in (review_of(repo, caplog) or "")
+    below = review_of(repo / "sub", caplog)
+    assert below is not None and "+b = 1" in below and ADDED not in below
+
+
+def test_a_linked_worktree_is_reviewed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    repo = committed_repo(tmp_path / "repo", "a.py", ADDED)
+    worktree = tmp_path / "feature"
+    run_git(repo, "worktree", "add", "-q", "-b", "feature", str(worktree))
+    (worktree / "sub").mkdir()
+    (worktree / "sub" / "b.py").write_text("b = 1\n")
+    run_git(worktree, "add", "sub")
+    run_git(worktree, "commit", "-q", "-m", "add b")
+    for root in (worktree, worktree / "sub"):
+        diff = review_of(root, caplog)
+        assert diff is not None and "+b = 1" in diff, caplog.text
+    # A worktree inside the main one, as some keep them.
+    inner = repo / "wt"
+    run_git(repo, "worktree", "add", "-q", "-b", "inner", str(inner))
+    assert f"+{ADDED}" in (review_of(inner, caplog) or ""), caplog.text
+
+
+def test_a_submodule_is_reviewed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    library = committed_repo(tmp_path / "library", "lib.py", "lib = 1")
+    superproject = committed_repo(tmp_path / "super", "a.py", ADDED)
+    run_git(
+        superproject,
+        *("-c", "protocol.file.allow=always", "submodule", "add", "-q"),
+        *(str(library), "vendor/library"),
+    )
+    run_git(superproject, "commit", "-q", "-m", "add library")
+    submodule = superproject / "vendor" / "library"
+    assert (submodule / ".git").is_file()
+    assert "+lib = 1" in (review_of(submodule, caplog) or ""), caplog.text
+    assert f"+{ADDED}" in (review_of(superproject, caplog) or ""), caplog.text
