@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -131,9 +132,18 @@ def not_regular(mode: int) -> str:
 
 def write_regular(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` over ``path`` if it is (still) a regular file; opened without blocking,
-    so a file replaced by a FIFO since it was read never stalls the caller."""
+    so a file replaced by a FIFO since it was read never stalls the caller. Never through a
+    symbolic link (it may lead out of the tree being fixed): ``UnreadableFile``."""
     flags = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    if not nofollow and os.path.islink(path):  # no O_NOFOLLOW (Windows): check first
+        raise UnreadableFile("a symbolic link, not written")
+    try:
+        fd = os.open(path, flags | nofollow)
+    except OSError:
+        if nofollow and os.path.islink(path):  # ELOOP (EMLINK, EFTYPE on some BSDs)
+            raise UnreadableFile("a symbolic link, not written") from None
+        raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -222,12 +232,57 @@ def _git_root(start: Path) -> Path | None:
     return None if start.parent == start else _git_root(start.parent)
 
 
-def _spec_from_lines(lines: list[str]) -> pathspec.GitIgnoreSpec:
+# Wildcards an ignore pattern may hold. pathspec matches with backtracking regular
+# expressions, whose time grows as a power of the path's length with the number of
+# wildcards: ``*a*a*a*a*a*a*b`` against a file named ``aaa…a.py`` takes seconds, then hours.
+# Up to 2 ``*`` in one path segment and 3 unbounded wildcards in all (each ``*``, each
+# ``**`` segment but a trailing one, and the implicit leading ``**/`` of a pattern without
+# a slash) keep a match within milliseconds on any real path; no common pattern needs more.
+MAX_SEGMENT_STARS = 2
+MAX_WILDCARDS = 3
+
+
+def slow_pattern(line: str) -> str | None:
+    """Why the ignore pattern ``line`` (a ``.gitignore`` line) could take too long to match,
+    or None. Over-counts when unsure (a ``*`` inside ``[...]``): never under."""
+    body = line.strip()
+    if not body or line.startswith("#"):
+        return None
+    body = re.sub(r"\\.", "x", body.removeprefix("!")).rstrip("/")  # \* is no wildcard
+    segments = [s for s in body.split("/") if s]
+    # Without a slash (but a leading ``**/``), a pattern matches at any depth.
+    count = 0 if "/" in body.removeprefix("**/") or body.startswith("/") else 1
+    for index, segment in enumerate(segments):
+        if segment == "**":
+            count += 0 if index == len(segments) - 1 or (index == 0 and count) else 1
+            continue
+        stars = segment.count("*")
+        if stars > MAX_SEGMENT_STARS:
+            return (
+                f"more than {MAX_SEGMENT_STARS} `*` in one path segment (matching it"
+                " could take hours)"
+            )
+        count += stars
+    if count > MAX_WILDCARDS:
+        return f"more than {MAX_WILDCARDS} wildcards (matching it could take hours)"
+    return None
+
+
+def _spec_from_lines(
+    lines: list[str], warn: Callable[[str], None] | None = None, where: str = ""
+) -> pathspec.GitIgnoreSpec:
     # pathspec is imported when a pattern is first met: a check of explicit files (or of a
     # tree without .gitignore files) never pays for its import.
     import pathspec
 
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    usable: list[str] = []
+    for number, line in enumerate(lines, 1):
+        reason = slow_pattern(line)
+        if reason is None:
+            usable.append(line)
+        else:
+            (warn or logger.warning)(f"{where} {number}: {reason}; the pattern is dropped")
+    return pathspec.GitIgnoreSpec.from_lines(usable)
 
 
 def _read_gitignore(
@@ -244,7 +299,9 @@ def _read_gitignore(
     except OSError as exc:  # UnreadableFile, or NotADirectoryError
         (warn or logger.warning)(f"{path}: {exc}; its patterns are not applied")
         return None
-    return _spec_from_lines(data.decode("utf-8", errors="replace").splitlines())
+    return _spec_from_lines(
+        data.decode("utf-8", errors="replace").splitlines(), warn, f"{path}: line"
+    )
 
 
 class Excluder:
@@ -262,7 +319,10 @@ class Excluder:
         self.warn = warn
         self.root = config.root
         patterns = config.strings("exclude") + config.strings("extend-exclude")
-        self.user = _spec_from_lines(patterns) if patterns else None
+        where = (
+            f"{config.root / 'pyproject.toml'}: exclude entry" if config.root else "exclude entry"
+        )
+        self.user = _spec_from_lines(patterns, warn, where) if patterns else None
         self._gitignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
 
     def _spec(self, directory: Path) -> pathspec.GitIgnoreSpec | None:

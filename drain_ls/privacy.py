@@ -26,10 +26,14 @@ Exclusions (``Exclusions.why_excluded``):
   ``core.excludesFile`` is not read;
 - anything outside the workspace folders (symlinks resolved).
 
-Fail closed: an invalid ``privacy.exclude`` pattern blocks sending (``ExclusionError``). An
-ignore file that cannot be read (a FIFO, a device, over ``files.MAX_CONFIG_BYTES``, no
-permission) or parsed, and a ``.git`` file or ``commondir`` that cannot be read or is
-malformed, exclude everything below the directory they govern, with that as the reason.
+No pattern can re-include a file the deny list excludes (it is checked on its own, first).
+
+Fail closed: an invalid ``privacy.exclude`` pattern, or one with more wildcards than
+``files.slow_pattern`` allows (its matching could take hours), blocks sending
+(``ExclusionError``). An ignore file that cannot be read (a FIFO, a device, over
+``files.MAX_CONFIG_BYTES``, no permission) or parsed, or that holds such a pattern, and a
+``.git`` file or ``commondir`` that cannot be read or is malformed, exclude everything below
+the directory they govern, with that as the reason (naming the file, and the line).
 Every one of these files is read through ``files.read_regular`` (never blocks, size-capped)
 and re-read when its size or modification time changes.
 
@@ -144,9 +148,16 @@ class Exclusions:
     def __init__(self, roots: list[Path], patterns: tuple[str, ...] = ()) -> None:
         """Files under ``roots`` only, minus the deny list and ``patterns``."""
         self.roots = [root.resolve() for root in roots]
+        for pattern in patterns:
+            slow = files.slow_pattern(pattern)
+            if slow is not None:
+                raise ExclusionError(f"privacy.exclude: {pattern[:80]!r}: {slow}")
+        # The deny list has a spec of its own, checked first: no pattern after it (a
+        # workspace's ``!*``) can re-include what it excludes.
+        self.deny = _compile([p.casefold() for p in DEFAULT_DENY])
         try:
             _compile(list(patterns))  # errors are reported as the user wrote the pattern
-            self.spec = _compile([p.casefold() for p in (*DEFAULT_DENY, *patterns)])
+            self.spec = _compile([p.casefold() for p in patterns])
         except Exception as exc:  # pathspec raises several types for bad patterns
             raise ExclusionError(f"privacy.exclude: {exc}") from exc
         self._files: dict[Path, tuple[_Signature, _IgnoreFile | str]] = {}
@@ -245,7 +256,8 @@ class Exclusions:
         if root is None:
             return "outside the workspace folders"
         relative = real.relative_to(root).as_posix()
-        if self.spec.match_file(relative.casefold()):
+        folded = relative.casefold()
+        if self.deny.match_file(folded) or self.spec.match_file(folded):
             return "matches the deny list or privacy.exclude"
         try:
             return self._ignored(self._top(root), real)
@@ -268,6 +280,11 @@ class Exclusions:
 
 
 def _compile_ignore(lines: list[str]) -> _IgnoreFile:
+    """Raises (fail closed) on a pattern that does not compile or could take too long."""
+    for number, line in enumerate(lines, 1):
+        slow = files.slow_pattern(line)
+        if slow is not None:
+            raise ValueError(f"line {number}: {slow}")
     exact = _compile(lines)
     try:
         folded: pathspec.GitIgnoreSpec | None = _compile([line.casefold() for line in lines])
@@ -371,7 +388,12 @@ _URL_PASSWORD = r"""[^\s@/?#'"<>\\`]"""
 _RULES: list[_Rule] = [
     _Rule(
         "private key",
-        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+        # The body stops at the first "-----" (possessive: one scan per BEGIN, however
+        # many BEGIN lines there are without an END).
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*+(?:-(?!----)[^-]*+)*+"
+            r"-----END [A-Z ]*PRIVATE KEY-----"
+        ),
     ),
     _Rule("AWS access key", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b")),
     _Rule("Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{16,}")),
@@ -437,15 +459,20 @@ _VALUE = (
     r"""[rbuRBU]{0,2}(?:(?P<q3>'''|\"\"\")\s*(?P<v3>[^\s'"]{6,4096})\s*(?P=q3)"""
     r"""|(?P<q1>['"])(?P<v1>[^'"\n]{6,})(?P=q1))"""
 )
-_QUOTED_NAME = rf"[\w.\-]*?{_SECRET_WORD}[\w.\-]*"
-_ASSIGNED: list[tuple[re.Pattern[str], bool]] = [  # (pattern, only UPPER_CASE names)
+# Names are matched whole and possessively (a lazy prefix before the secret word, retried
+# at every length, made ``"key" * 20000`` quadratic); ``_SECRET_NAME`` then looks for the word.
+_QUOTED_NAME = r"[\w.\-]++"
+_SECRET_NAME = re.compile(_SECRET_WORD, re.IGNORECASE)
+# (pattern, only UPPER_CASE names, the secret word in the name's last dotted part)
+_ASSIGNED: list[tuple[re.Pattern[str], bool, bool]] = [
     (
         re.compile(
-            rf"(?<![\w.\-])(?P<name>[\w.]*?{_SECRET_WORD}\w*)(?![\w\-])"
+            r"(?<![\w.\-])(?P<name>[\w.]++)(?!-)"
             rf"\s*(?::\s*[\w.\[\], |]{{1,80}}?\s*=|[:=])\s*{_VALUE}",
             re.IGNORECASE,
         ),
         False,
+        True,
     ),
     # a dict entry or a subscript
     (
@@ -453,6 +480,7 @@ _ASSIGNED: list[tuple[re.Pattern[str], bool]] = [  # (pattern, only UPPER_CASE n
             rf"(?P<nq>['\"])(?P<name>{_QUOTED_NAME})(?P=nq)\s*(?:\]\s*=|:)\s*{_VALUE}",
             re.IGNORECASE,
         ),
+        False,
         False,
     ),
     # an environment variable's name, then its value: os.environ.setdefault("SECRET_KEY",
@@ -463,6 +491,7 @@ _ASSIGNED: list[tuple[re.Pattern[str], bool]] = [  # (pattern, only UPPER_CASE n
             re.IGNORECASE,
         ),
         True,
+        False,
     ),
 ]
 _PASSWORD_WORDS = ("passw", "pwd", "secret", "passphrase")
@@ -470,12 +499,17 @@ _PASSWORD_WORDS = ("passw", "pwd", "secret", "passphrase")
 
 def _assigned(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
-    for pattern, upper_only in _ASSIGNED:
+    for pattern, upper_only, last_part in _ASSIGNED:
         for match in pattern.finditer(text):
             group = "v3" if match.group("v3") is not None else "v1"
             value = match.group(group)
             name = match.group("name")
             if upper_only and not name.isupper():
+                continue
+            # An assigned name says "secret" in its last dotted part (``cfg.api_key``, not
+            # ``key.path``); a quoted one anywhere.
+            said = name.rpartition(".")[2] if last_part else name
+            if _SECRET_NAME.search(said) is None:
                 continue
             # A password is a secret whatever it looks like; a "key" or "token" only when
             # it looks random (a dict key or a token type is not).

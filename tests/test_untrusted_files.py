@@ -236,6 +236,81 @@ def test_fix_writes_only_a_regular_file(tmp_path: Path) -> None:
             files.write_regular(fifo, b"x")  # never blocks, never writes
 
 
+def test_fix_never_writes_through_a_symbolic_link(tmp_path: Path) -> None:
+    outside, tree = tmp_path / "outside", tmp_path / "tree"
+    outside.mkdir()
+    tree.mkdir()
+    victim = outside / "victim.py"
+    victim.write_text('"""Victim."""\nimport os\n')
+    (tree / "evil.py").symlink_to(victim)
+    result = check("--fix", ".", cwd=tree)
+    assert victim.read_text() == '"""Victim."""\nimport os\n'  # untouched
+    assert result.returncode != 0
+    assert "a symbolic link, not written" in result.stdout + result.stderr
+    with pytest.raises(files.UnreadableFile, match="symbolic link"):
+        files.write_regular(tree / "evil.py", b"x")
+    assert victim.read_text() == '"""Victim."""\nimport os\n'
+
+
+# Backtracking: seconds per match at 32 ``a``s, tripled by every 2 more, before the fix.
+SLOW_PATTERN = "*a*a*a*a*a*a*a*a*a*a*a*a*b"
+
+
+def _excluder_time(root: Path, path: Path) -> float:
+    """The fastest of 3 decisions by a fresh ``Excluder`` (its .gitignore read and compiled)."""
+    best = float("inf")
+    for _ in range(3):
+        excluder = files.Excluder(files.ProjectConfig(root), warn=lambda message: None)
+        start = time.perf_counter()
+        excluder.excluded(path, is_dir=False)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_a_backtracking_gitignore_pattern_is_dropped_with_one_warning(tmp_path: Path) -> None:
+    slow, plain = tmp_path / "slow", tmp_path / "plain"
+    name = "a" * 32 + ".py"
+    for root, pattern in ((slow, SLOW_PATTERN), (plain, "*.txt")):
+        (root / ".git").mkdir(parents=True)
+        (root / ".gitignore").write_text(f"*.txt\n{pattern}\nignored_*.py\n")
+        (root / "src").mkdir()
+        (root / "src" / name).write_text('"""Module."""\nimport os\n')
+        (root / "src" / "ignored_x.py").write_text("import os\n")
+    ratio = _excluder_time(slow, slow / "src" / name) / _excluder_time(plain, plain / "src" / name)
+    assert ratio < 50, ratio
+    result = check(".", cwd=slow)
+    assert result.returncode == 1  # the finding: the dropped pattern excludes nothing
+    assert f"{name}:2:8: F401" in result.stdout
+    assert "ignored_x.py" not in result.stdout  # the other patterns still apply
+    assert result.stderr.splitlines() == [
+        f"warning: {slow / '.gitignore'}: line 2: more than 2 `*` in one path segment "
+        "(matching it could take hours); the pattern is dropped"
+    ]
+
+
+def test_a_backtracking_exclude_setting_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.drain-ls]\nextend-exclude = ["**/*a*a/**/*a*b", "skip_*.py"]\n'
+    )
+    (tmp_path / "skip_me.py").write_text("import os\n")
+    told: list[str] = []
+    excluder = files.Excluder(files.find_project_config(tmp_path), warn=told.append)
+    assert excluder.excluded(tmp_path / "skip_me.py", is_dir=False)
+    assert not excluder.excluded(tmp_path / "aa" / "x" / "aab", is_dir=False)
+    assert len(told) == 1 and "pyproject.toml: exclude entry 1: more than 3 wildcards" in told[0], (
+        told
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern", ["*.py", "build/", "**/gen_*.py", "a*b*.txt", "**/a/**/b", "*.tar.*", "!keep.py"]
+)
+def test_ordinary_patterns_are_never_dropped(pattern: str) -> None:
+    assert files.slow_pattern(pattern) is None
+    assert files.slow_pattern("# " + SLOW_PATTERN) is None  # a comment
+    assert files.slow_pattern("\\*\\*\\*" + pattern) is None  # escaped: no wildcards
+
+
 # -- the server -------------------------------------------------------------------------------
 
 

@@ -13,13 +13,15 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from drain_ls import files
 from drain_ls.commits import commits_since
-from drain_ls.privacy import Exclusions, redact
+from drain_ls.privacy import ExclusionError, Exclusions, redact
 
 GIT = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
 
@@ -178,6 +180,95 @@ def test_a_huge_or_unparsable_ignore_file_fails_closed(repo: Path) -> None:
     huge.write_text("[z-a].py\n")
     reason = rules.why_excluded(app)
     assert reason is not None and "cannot parse" in reason
+
+
+# A pattern whose regular expression backtracks: seconds per match at 32 ``a``s, tripled by
+# every 2 more (14 s for a 32-character name before the fix).
+SLOW_PATTERN = "*a*a*a*a*a*a*a*a*a*a*a*a*b"
+
+
+def _cold_decision(root: Path, path: Path, patterns: tuple[str, ...] = ()) -> float:
+    """The fastest of 3 decisions by fresh ``Exclusions`` (ignore files read and compiled)."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        Exclusions([root], patterns).why_excluded(path)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_a_backtracking_ignore_pattern_fails_closed_fast(tmp_path: Path) -> None:
+    slow, plain = tmp_path / "slow", tmp_path / "plain"
+    for root, pattern in ((slow, SLOW_PATTERN), (plain, "*.txt")):
+        git(write(root / "x").parent, "init", "-q")
+        write(root / ".gitignore", f"# generated\n{pattern}\n")
+    name = "a" * 32 + ".py"
+    trap, normal = write(slow / "src" / name), write(plain / "src" / name)
+    reason = Exclusions([slow]).why_excluded(trap)
+    assert reason is not None and f"{slow / '.gitignore'}: line 2" in reason, reason
+    assert f"nothing under {slow} is sent" in reason
+    assert Exclusions([slow]).why_excluded(write(slow / "app.py")) is not None  # all of it
+    assert Exclusions([plain]).why_excluded(normal) is None
+    ratio = _cold_decision(slow, trap) / _cold_decision(plain, normal)
+    assert ratio < 50, ratio
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "*a*a*a*b",  # 3 in one segment
+        "!x*y*z*w",
+        "**/*a*a/**/*a*b",  # 2 per segment, 6 in all: their costs multiply
+        "src/**/*a*b/**/c",
+    ],
+)
+def test_a_backtracking_privacy_exclude_pattern_sends_nothing(tmp_path: Path, pattern: str) -> None:
+    with pytest.raises(ExclusionError, match=r"privacy\.exclude: .*could take hours"):
+        Exclusions([tmp_path], (pattern,))
+    start = time.perf_counter()
+    with pytest.raises(ExclusionError):
+        Exclusions([tmp_path], ("*.txt", pattern))
+    assert time.perf_counter() - start < 5  # refused up front, nothing matched
+
+
+@pytest.mark.parametrize(
+    ("pattern", "ignored", "kept"),
+    [
+        ("*.py", ["m.py", "d/e/m.py"], ["m.pyc", "py/x.txt"]),
+        ("build/", ["build/x.py", "d/build/x.py"], ["build.py", "d/builder/x.py"]),
+        ("**/gen_*.py", ["gen_a.py", "d/e/gen_.py"], ["d/regen_a.py", "gen_a.pyi"]),
+        ("a*b*.txt", ["ab.txt", "d/aXbY.txt", "aab.txt/x.py"], ["ba.txt", "a/b.txt"]),
+        ("*-*.log", ["a-b.log", "d/--.log"], ["ab.log"]),
+        ("src/**/*_pb2.py", ["src/x_pb2.py", "src/a/b/x_pb2.py"], ["x_pb2.py", "d/src/x_pb2.py"]),
+        ("**/a/**/b", ["a/b", "x/a/y/z/b", "a/q/b/c.py"], ["ab", "b/a"]),
+        ("*.tar.*", ["x.tar.gz", "d/.tar.", "y.tar.z/q.py"], ["tar.gz", "x.tgz"]),
+    ],
+)
+def test_ordinary_wildcard_patterns_still_match_as_git_does(
+    repo: Path, pattern: str, ignored: list[str], kept: list[str]
+) -> None:
+    write(repo / "pkg" / ".gitignore", pattern + "\n")
+    rules = Exclusions([repo / "pkg"])
+    for name, expected in [*((n, True) for n in ignored), *((n, False) for n in kept)]:
+        path = write(repo / "pkg" / name)
+        assert git_ignores(repo, path) is expected, name
+        assert (rules.why_excluded(path) is not None) is expected, name
+
+
+@pytest.mark.parametrize("name", [".env", "id_rsa", "secrets.py", "a.pem", "sub/.ssh/c.py"])
+def test_no_pattern_re_includes_a_denied_file(tmp_path: Path, name: str) -> None:
+    # A workspace's privacy.exclude is appended to the user's: ``!*`` last must not win.
+    for patterns in (("!*",), ("*.log", "!*"), (f"!{name}", "!**"), ("!.env", "!id_rsa")):
+        rules = Exclusions([tmp_path], patterns)
+        assert rules.why_excluded(write(tmp_path / name)) is not None, patterns
+    assert Exclusions([tmp_path], ("!*",)).why_excluded(write(tmp_path / "app.py")) is None
+
+
+def test_a_negation_still_works_among_the_users_own_patterns(tmp_path: Path) -> None:
+    rules = Exclusions([tmp_path], ("*.txt", "!keep.txt"))
+    assert rules.why_excluded(write(tmp_path / "notes.txt")) is not None
+    assert rules.why_excluded(write(tmp_path / "keep.txt")) is None
+    assert rules.why_excluded(write(tmp_path / "secret_keep.txt")) is not None  # deny list
 
 
 def test_a_malformed_git_file_fails_closed(tmp_path: Path) -> None:
@@ -388,3 +479,58 @@ def test_the_dry_run_lists_no_ignored_or_case_variant_denied_file(repo: Path) ->
     assert "CANARY-0" in done.stdout
     for index in range(1, len(names)):
         assert f"CANARY-{index}" not in done.stdout
+
+
+def _best(text: str) -> float:
+    """The fastest of 3 redactions of ``text``, in seconds."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        redact(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: "key" * n,  # 9.4 s at 20,000 before the fix
+        lambda n: '("' + "key" * n + '"',
+        lambda n: "def f():\n    return " + "key" * n + "\n",
+        lambda n: "password" * n,
+        lambda n: "token_" * n,
+        lambda n: "cfg." * n + "api_key",
+        lambda n: '"key' * n,
+        lambda n: '"' * (3 * n),
+        lambda n: 'x = "' + "QUJDRGVmZ2gx" * n + "\n",
+        lambda n: "-----BEGIN RSA PRIVATE KEY-----\n" * (n // 10),
+        lambda n: 'key="' * n,
+    ],
+    ids=[
+        "key",
+        "quoted key",
+        "return key",
+        "password",
+        "token_",
+        "dotted",
+        "quotes and keys",
+        "quotes",
+        "base64",
+        "begin lines",
+        "assignments",
+    ],
+)
+def test_redaction_time_grows_linearly(make: Callable[[int], str]) -> None:
+    # 4 times the text: about 4 times the time (16 when quadratic), and about what ordinary
+    # code of that size costs (the quadratic shapes took 100 times more at this size).
+    size = 4000
+    small, large = _best(make(size)), _best(make(4 * size))
+    assert large / small < 8, (small, large)
+    ordinary = "def f(x):\n    return x + 1\n"
+    assert large < 10 * _best(ordinary * (len(make(4 * size)) // len(ordinary)))
+
+
+def test_a_secret_in_a_long_dotted_name_is_still_found() -> None:
+    text = 'settings.database.password = "hunter22"\nkey.path = "/etc/ssl/abc123XYZdefGHI"\n'
+    redacted, found = redact(text)
+    assert "hunter22" not in redacted and len(found) == 1 and found[0].line == 1
