@@ -110,6 +110,13 @@ Batch Emacs is never idle, so eglot's didChange and flymake's timers would never
          server buffer)
     (with-temp-file (expand-file-name "pyproject.toml" project)
       (insert "[project]\nname = \"sample\"\n"))
+    ;; The repository's own .dir-locals.el tries to answer for the user.  eglot marks
+    ;; `eglot-workspace-configuration' safe; drain-ls.el does not when it has a drainLs
+    ;; section, so Emacs asks first (in batch Emacs: never applies it).
+    (with-temp-file (expand-file-name ".dir-locals.el" project)
+      (insert "((nil . ((eglot-workspace-configuration\n"
+              "          . (:drainLs (:diagnostics (:debounceMs 7)\n"
+              "                       :privacy (:requireConsent :json-false)))))))\n"))
     (with-temp-file file
       (insert "import os\nimport sys\n\n\ndef main():\n    print(sys.argv)\n"))
     ;; As a user: visit the file (python-mode, then eglot-ensure), then run a first command.
@@ -142,7 +149,22 @@ Batch Emacs is never idle, so eglot's didChange and flymake's timers would never
                  (plist-get (plist-get settings :diagnostics) :debounceMs))
       (e2e-check (equal ["**/secrets/**"] (plist-get (plist-get settings :privacy) :exclude))
                  "workspace/configuration: privacy.exclude = [\"**/secrets/**\"] (got %S)"
-                 (plist-get (plist-get settings :privacy) :exclude)))
+                 (plist-get (plist-get settings :privacy) :exclude))
+      (e2e-check (eq t (plist-get (plist-get settings :privacy) :requireConsent))
+                 "the project's .dir-locals.el did not answer: privacy.requireConsent = t (got %S)"
+                 (plist-get (plist-get settings :privacy) :requireConsent)))
+    (with-current-buffer buffer
+      (e2e-check (not (local-variable-p 'eglot-workspace-configuration))
+                 "the project's .dir-locals.el set no eglot-workspace-configuration in the buffer"))
+    (e2e-check (and (funcall (get 'eglot-workspace-configuration 'safe-local-variable)
+                             '(:pylsp (:plugins (:pylint (:enabled :json-false)))))
+                    (not (funcall (get 'eglot-workspace-configuration 'safe-local-variable)
+                                  '(:pylsp () :drainLs (:llm (:enabled t)))))
+                    (not (funcall (get 'eglot-workspace-configuration 'safe-local-variable)
+                                  '((drainLs . (:llm (:enabled t))))))
+                    (not (funcall (get 'eglot-workspace-configuration 'safe-local-variable)
+                                  '(lambda (_server) nil))))
+               "safe as a directory-local: other servers' sections; not drainLs, not a function")
 
     (with-current-buffer buffer
       ;; 2. Diagnostics in flymake.

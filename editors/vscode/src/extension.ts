@@ -24,7 +24,7 @@ import {
 
 import { renderPreview } from './preview';
 import { renderErrorPage, renderReport } from './report';
-import { Resolution, resolveServerCommand } from './serverCommand';
+import { launchOptions, Resolution, resolveServerCommand } from './serverCommand';
 import { explicitServerSettings, JsonObject, settingsNeedRestart } from './settings';
 import { DrainStatus, isWarning, normalizeStatus, statusText, statusTooltip, Today } from './status';
 
@@ -298,6 +298,20 @@ class DrainLsExtension implements vscode.Disposable {
     return explicitServerSettings(vscode.workspace.getConfiguration(undefined, scope).inspect(SECTION));
   }
 
+  /** The extension's own storage directory (created if missing), or undefined if there is none. */
+  private storageDirectory(): string | undefined {
+    const dir = this.context.globalStorageUri?.fsPath;
+    if (!dir) {
+      return undefined;
+    }
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      return dir;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async start(): Promise<void> {
     this.statusItem.starting();
     const key = await this.context.secrets.get(SECRET_KEY);
@@ -323,16 +337,22 @@ class DrainLsExtension implements vscode.Disposable {
       return;
     }
     const spec = resolution.spec;
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    if (key) {
-      env.ANTHROPIC_API_KEY = key;
-    }
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    // Not the workspace folder as the working directory, and PYTHONSAFEPATH=1: a repository must
+    // not be able to shadow drain_ls on the server's import path (see serverCommand.ts).
+    const launch = launchOptions({
+      env: process.env,
+      platform: process.platform,
+      workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+      directories: [this.storageDirectory(), os.homedir(), os.tmpdir()].filter(
+        (dir): dir is string => dir !== undefined && dir !== '',
+      ),
+      apiKey: key,
+    });
     const serverOptions: ServerOptions = {
       command: spec.command,
       args: spec.args,
       transport: TransportKind.stdio,
-      options: { env, cwd: folder ?? nodePath.dirname(spec.command) },
+      options: { env: launch.env as NodeJS.ProcessEnv, cwd: launch.cwd },
     };
     const initializationOptions = this.serverSettings();
     let created: LanguageClient | undefined;
@@ -379,7 +399,7 @@ class DrainLsExtension implements vscode.Disposable {
     this.client = client;
     this.sentAtStart = initializationOptions;
     this.output.appendLine(
-      `[drain-ls] starting ${spec.command} ${[...spec.args, '--stdio'].join(' ')} (from ${spec.source})` +
+      `[drain-ls] starting ${spec.command} ${[...spec.args, '--stdio'].join(' ')} (from ${spec.source}) in ${launch.cwd}` +
         (key ? ' with the API key from the secret storage' : ''),
     );
     try {

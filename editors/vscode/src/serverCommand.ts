@@ -1,8 +1,15 @@
 // Which program runs the server. Pure: no `vscode` import, unit-tested in Node.
 //
 // Order: `drainLs.path` (the drain-ls executable), then `drainLs.interpreter` (a Python that
-// has drain-ls installed, run as `python -m drain_ls`), then `drain-ls` on PATH. The language
+// has drain-ls installed, run as `python -P -m drain_ls`), then `drain-ls` on PATH. The language
 // client appends `--stdio` (TransportKind.stdio), which the server accepts.
+//
+// A workspace must not be able to put code on the server's import path: `python -m` puts the
+// working directory first on sys.path, so a repository with a `drain_ls/__main__.py` would run
+// instead of drain-ls. `-P` (Python 3.11+, which drain-ls requires) and PYTHONSAFEPATH=1 (also
+// for anything the server or a wrapper script starts) leave it off, and the server runs in a
+// directory outside the workspace (`launchOptions`): it gets the workspace from the root URI
+// and the workspace folders, never from its working directory.
 
 import * as nodePath from 'node:path';
 
@@ -125,7 +132,7 @@ export function resolveServerCommand(
   if (interpreter) {
     const found = locate('drainLs.interpreter', interpreter, ctx);
     return found.ok
-      ? { ok: true, spec: { command: found.path, args: ['-m', 'drain_ls'], source: 'drainLs.interpreter' } }
+      ? { ok: true, spec: { command: found.path, args: ['-P', '-m', 'drain_ls'], source: 'drainLs.interpreter' } }
       : found;
   }
   const onPath = findOnPath('drain-ls', ctx);
@@ -133,4 +140,41 @@ export function resolveServerCommand(
     return { ok: true, spec: { command: onPath, args: [], source: 'PATH' } };
   }
   return { ok: false, message: `drain-ls was not found on PATH. ${INSTALL_HINT}` };
+}
+
+export interface Launch {
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+/** Is `child` the directory `parent` or inside it? (Case-insensitive on Windows and macOS.) */
+function isInside(parent: string, child: string, platform: NodeJS.Platform): boolean {
+  const path = pathApi(platform);
+  const fold = (s: string) => (platform === 'win32' || platform === 'darwin' ? s.toLowerCase() : s);
+  const rel = path.relative(fold(path.resolve(parent)), fold(path.resolve(child)));
+  return rel === '' || (rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel));
+}
+
+/**
+ * The server process's environment and working directory. The environment is `env` with
+ * PYTHONSAFEPATH=1 (and the API key, if any); the working directory is the first of
+ * `directories` (the extension's storage, the home and temp directories, in that order)
+ * that is not inside a workspace folder, or the last one if all are.
+ */
+export function launchOptions(ctx: {
+  env: Record<string, string | undefined>;
+  platform: NodeJS.Platform;
+  workspaceFolders: readonly string[];
+  directories: readonly string[];
+  apiKey?: string;
+}): Launch {
+  const env: Record<string, string | undefined> = { ...ctx.env, PYTHONSAFEPATH: '1' };
+  if (ctx.apiKey) {
+    env.ANTHROPIC_API_KEY = ctx.apiKey;
+  }
+  const outside = ctx.directories.find(
+    (dir) => !ctx.workspaceFolders.some((folder) => isInside(folder, dir, ctx.platform)),
+  );
+  const cwd = outside ?? ctx.directories[ctx.directories.length - 1];
+  return { env, cwd };
 }

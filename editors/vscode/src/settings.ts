@@ -9,7 +9,8 @@
 // A workspace is untrusted (the server's trust model): its `.vscode/settings.json` is written by
 // whoever wrote the repository. What decides what is sent and spent (`llm`, `budget`, `privacy`,
 // `drains`) is therefore taken from the user's settings only; those settings are also
-// contributed with `"scope": "machine"`, so VS Code itself ignores them in a workspace.
+// contributed with `"scope": "application"` (your user settings only: a "machine" scope would also
+// drop them from the local user settings in a remote window), so VS Code ignores them in a workspace.
 
 /** Top-level keys of the `drainLs` section that the extension reads and the server must not see. */
 export const EXTENSION_ONLY_KEYS: readonly string[] = ['path', 'interpreter', 'trace'];

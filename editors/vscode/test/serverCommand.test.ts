@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { ResolveContext, expandVariables, findOnPath, resolveServerCommand } from '../src/serverCommand';
+import { ResolveContext, expandVariables, findOnPath, launchOptions, resolveServerCommand } from '../src/serverCommand';
 
 function context(executables: string[], extra: Partial<ResolveContext> = {}): ResolveContext {
   const set = new Set(executables);
@@ -21,10 +21,15 @@ test('drainLs.path wins over drainLs.interpreter and PATH', () => {
   assert.deepEqual(r, { ok: true, spec: { command: '/opt/drain-ls', args: [], source: 'drainLs.path' } });
 });
 
-test('drainLs.interpreter runs python -m drain_ls', () => {
+test('drainLs.interpreter runs python -P -m drain_ls (no working directory on sys.path)', () => {
   const ctx = context(['/usr/bin/python3', '/usr/bin/drain-ls']);
   const r = resolveServerCommand({ path: '', interpreter: '/usr/bin/python3' }, ctx);
-  assert.deepEqual(r, { ok: true, spec: { command: '/usr/bin/python3', args: ['-m', 'drain_ls'], source: 'drainLs.interpreter' } });
+  assert.deepEqual(r, {
+    ok: true,
+    spec: { command: '/usr/bin/python3', args: ['-P', '-m', 'drain_ls'], source: 'drainLs.interpreter' },
+  });
+  // -P comes before -m: options after the module name would go to drain_ls.
+  assert.ok(r.ok && r.spec.args.indexOf('-P') < r.spec.args.indexOf('-m'));
 });
 
 test('a bare interpreter name is looked up on PATH', () => {
@@ -77,4 +82,57 @@ test('Windows: PATHEXT and backslashes', () => {
   assert.equal(findOnPath('drain-ls', ctx), 'C:\\Py\\Scripts\\drain-ls.EXE');
   const r = resolveServerCommand({}, ctx);
   assert.ok(r.ok && r.spec.command === 'C:\\Py\\Scripts\\drain-ls.EXE');
+});
+
+test('launch: PYTHONSAFEPATH=1, the API key, and the working directory is not the workspace', () => {
+  const launch = launchOptions({
+    env: { PATH: '/usr/bin', PYTHONSAFEPATH: '' },
+    platform: 'linux',
+    workspaceFolders: ['/work/project'],
+    directories: ['/home/ada/.config/Code/User/globalStorage/drain-ls.drain-ls', '/home/ada', '/tmp'],
+    apiKey: 'sk-test',
+  });
+  assert.equal(launch.env.PYTHONSAFEPATH, '1');
+  assert.equal(launch.env.PATH, '/usr/bin');
+  assert.equal(launch.env.ANTHROPIC_API_KEY, 'sk-test');
+  assert.equal(launch.cwd, '/home/ada/.config/Code/User/globalStorage/drain-ls.drain-ls');
+  assert.notEqual(launch.cwd, '/work/project');
+});
+
+test('launch: no API key, no ANTHROPIC_API_KEY added; the caller\'s env is not changed', () => {
+  const env: Record<string, string | undefined> = { PATH: '/usr/bin' };
+  const launch = launchOptions({ env, platform: 'linux', workspaceFolders: [], directories: ['/tmp'] });
+  assert.equal(launch.env.ANTHROPIC_API_KEY, undefined);
+  assert.equal(launch.env.PYTHONSAFEPATH, '1');
+  assert.equal(env.PYTHONSAFEPATH, undefined);
+  assert.equal(launch.cwd, '/tmp');
+});
+
+test('launch: a directory inside a workspace folder is skipped', () => {
+  // The home directory opened as the workspace: its storage directory and itself are inside.
+  const launch = launchOptions({
+    env: {},
+    platform: 'linux',
+    workspaceFolders: ['/srv/other', '/home/ada'],
+    directories: ['/home/ada/.config/Code/User/globalStorage/x', '/home/ada', '/tmp'],
+  });
+  assert.equal(launch.cwd, '/tmp');
+  // A sibling whose name starts with the folder's is not inside it.
+  const sibling = launchOptions({
+    env: {},
+    platform: 'linux',
+    workspaceFolders: ['/home/ada'],
+    directories: ['/home/ada2', '/tmp'],
+  });
+  assert.equal(sibling.cwd, '/home/ada2');
+});
+
+test('launch: Windows paths compare case-insensitively', () => {
+  const launch = launchOptions({
+    env: {},
+    platform: 'win32',
+    workspaceFolders: ['C:\\Users\\Ada'],
+    directories: ['c:\\users\\ada\\AppData\\Roaming\\Code\\User\\globalStorage\\x', 'C:\\Temp'],
+  });
+  assert.equal(launch.cwd, 'C:\\Temp');
 });
