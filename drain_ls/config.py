@@ -99,14 +99,16 @@ class DiagnosticsSettings:
 class IdleSettings:
     """When the editor counts as idle."""
 
-    delayMs: int = field(default=2_000, metadata=_num(0, 3_600_000))
+    # A workspace may make drains wait longer, never start sooner.
+    delayMs: int = field(default=2_000, metadata=_num(0, 3_600_000, "raise"))
 
 
 @dataclass(frozen=True, slots=True)
 class CancelSettings:
     """What a keystroke cancels."""
 
-    policy: Literal["affected", "all"] = "affected"
+    # "all" cancels (and so wastes) more billed work: the user's choice alone.
+    policy: Literal["affected", "all"] = field(default="affected", metadata=_trust("user"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +418,7 @@ class WorkspaceTrust:
     custom_drains: tuple[str, ...] = ()
     fingerprint: str = ""
     ignored: tuple[str, ...] = ()
+    turned_off: bool = False  # the workspace turned off drains the user had on
 
 
 _VERBS: dict[str, str] = {
@@ -424,6 +427,7 @@ _VERBS: dict[str, str] = {
     "off": "can turn `{name}` off, never on",
     "on": "can turn `{name}` on, never off",
     "offline": "can only set `{name}` to 'offline'",
+    "more": "can add patterns to `{name}`, never a negation (`!...`) that takes files out",
     "user": "cannot set `{name}`: it is your own setting (editor settings or {config})",
 }
 
@@ -454,7 +458,7 @@ def _narrower(trust: str, mine: Any, theirs: Any, mine_set: bool) -> Any:
         return False if theirs is False else _REFUSED
     if trust == "on":
         return True if theirs is True else _REFUSED
-    if trust == "more":
+    if trust == "more":  # (negations were taken out by ``_narrow``)
         return tuple(dict.fromkeys((*mine, *theirs)))
     if trust == "offline":
         return "offline" if theirs == "offline" else _REFUSED
@@ -513,6 +517,14 @@ def _narrow(
                     f"{json.dumps(value, default=str)[:80]}; ignored"
                 )
                 continue
+        if trust == "more":
+            # A negation (`!x`) would take files out of the user's exclusions: refused, the
+            # workspace's other patterns kept.
+            negations = [item for item in converted if item.lstrip().startswith("!")]
+            if negations:
+                ignored.append(name)
+                problems.append(_refusal(source, name, negations, trust))
+                converted = tuple(item for item in converted if item not in negations)
         result = _narrower(trust, current, converted, key in mine_raw)
         if result is _REFUSED:
             ignored.append(name)
@@ -522,13 +534,22 @@ def _narrow(
     return dataclasses.replace(mine, **changes) if changes else mine
 
 
-# Numbers inside the built-in drains' tables: the direction a workspace may move each, and
-# the default it is compared with when the user has not set it (drain_ls.review).
-_DRAIN_NUMBERS: dict[str, tuple[str, float]] = {
-    "maxCommits": ("lower", 10),
-    "maxBytes": ("lower", 24_000),
-    "pollSeconds": ("raise", 30.0),
+# Numbers inside the commit review's table: the direction a workspace may move each, and
+# the range ``drain_ls.review.ReviewOptions`` accepts (outside it, the default would apply:
+# a way to raise a cap by asking for less).
+_REVIEW_NUMBERS: dict[str, tuple[str, type, float, float]] = {
+    "maxCommits": ("lower", int, 1, 100),
+    "maxBytes": ("lower", int, 1_000, 200_000),
+    "pollSeconds": ("raise", float, 0.5, 86_400),
 }
+
+
+def _number_in(value: Any, kind: type, low: float, high: float) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if kind is int and not isinstance(value, int):
+        return False
+    return math.isfinite(value) and low <= value <= high
 
 
 def narrow_drains(
@@ -538,6 +559,8 @@ def narrow_drains(
     lower its limits and ``concurrency``, and declare custom drains of its own (named in the
     consent question); nothing else."""
     from drain_ls.custom import BUILTIN_DRAINS
+    from drain_ls.drains import concurrency
+    from drain_ls.review import REVIEW, ReviewOptions
 
     if not isinstance(theirs, dict):
         problems.append(f"{source}: `drains` must be a table; ignored")
@@ -554,9 +577,8 @@ def narrow_drains(
                 continue
             out["custom"] = [*own, *extra]
         elif key == "concurrency":
-            current = out.get("concurrency", 2)
-            current = current if isinstance(current, int) else 2
-            if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= current:
+            current = concurrency(out)  # what is in force: an invalid value counts as 2
+            if _number_in(value, int, 1, 16) and value <= current:
                 out["concurrency"] = value
             elif value != current:
                 ignored.append(name)
@@ -573,16 +595,21 @@ def narrow_drains(
                         ignored.append(subname)
                         problems.append(_refusal(source, subname, item, "off"))
                     continue
-                rule = _DRAIN_NUMBERS.get(sub) if key == "review" else None
+                rule = _REVIEW_NUMBERS.get(sub) if key == REVIEW else None
                 if rule is None:
                     problems.append(f"{source}: unknown setting `{subname}` ignored")
                     continue
-                trust, default = rule
-                current = entry.get(sub, default)
-                number = isinstance(item, (int, float)) and not isinstance(item, bool)
-                if number and _narrower(trust, current, item, True) is not _REFUSED:
+                trust, kind, low, high = rule
+                review = ReviewOptions.from_settings({REVIEW: entry})  # what is in force
+                in_force: float = {
+                    "maxCommits": review.max_commits,
+                    "maxBytes": review.max_bytes,
+                    "pollSeconds": review.poll_seconds,
+                }[sub]
+                valid = _number_in(item, kind, low, high)
+                if valid and _narrower(trust, in_force, item, True) is not _REFUSED:
                     entry[sub] = item
-                elif item != current:
+                elif item != in_force:
                     ignored.append(subname)
                     problems.append(_refusal(source, subname, item, trust))
             out[key] = entry
@@ -611,15 +638,18 @@ def resolve_settings(
         theirs.get("drains", {}).get("custom") if isinstance(theirs.get("drains"), dict) else None
     )
     custom = [custom] if isinstance(custom, dict) else custom if isinstance(custom, list) else []
-    names = tuple(
-        str(entry.get("name")) for entry in custom if isinstance(entry, dict) and entry.get("name")
-    )
+    from drain_ls.custom import parse_custom_drains
+
+    # The names the question shows are those of drains that will run (validated), never a
+    # raw string a workspace wrote to read like something else.
+    names = tuple(drain.name for drain in parse_custom_drains(custom)[0])
     fingerprint = (
         hashlib.sha256(json.dumps(custom, sort_keys=True, default=str).encode()).hexdigest()[:16]
         if custom
         else ""
     )
-    return settings, problems, WorkspaceTrust(names, fingerprint, tuple(ignored))
+    turned_off = mine.llm.enabled and not settings.llm.enabled
+    return settings, problems, WorkspaceTrust(names, fingerprint, tuple(ignored), turned_off)
 
 
 def consent_key(workspace: str, trust: WorkspaceTrust) -> str:
@@ -630,12 +660,13 @@ def consent_key(workspace: str, trust: WorkspaceTrust) -> str:
 
 def workspace_drains_note(trust: WorkspaceTrust) -> str:
     """The consent question's sentence on the workspace's own drains ("" when none)."""
-    if not trust.custom_drains:
+    count = len(trust.custom_drains)
+    if not count:
         return ""
-    names = ", ".join(trust.custom_drains[:5]) + (", ..." if len(trust.custom_drains) > 5 else "")
+    names = ", ".join(trust.custom_drains[:5]) + (f" and {count - 5} more" if count > 5 else "")
     return (
-        f" This workspace's pyproject.toml also declares drains with prompts of its own "
-        f"({names}): they send its code too."
+        f" This workspace's pyproject.toml also declares {count} drain(s) with prompts of "
+        f"its own ({names}): they send its code too."
     )
 
 
@@ -668,6 +699,8 @@ def load_user_config() -> tuple[dict[str, Any], list[str]]:
         return {}, []
     except (UnreadableFile, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         return {}, [f"cannot read {path}: {exc}"]
+    except RecursionError:
+        return {}, [f"cannot read {path}: nested too deeply"]
     return camelize_keys(data), []
 
 

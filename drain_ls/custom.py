@@ -33,6 +33,9 @@ DEFINITION_SCOPES = ("function", "class")
 MAX_PROMPT_CHARS = 4_000
 DEFAULT_MAX_TOKENS = 400
 MAX_TOKENS_LIMIT = 8_192
+# Custom drains in all (yours and a workspace's): more is not a workflow but an attack on
+# the server's time (each one is a task per scope, on every version of a file).
+MAX_CUSTOM_DRAINS = 32
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _COMPLEXITY = re.compile(r"^complexity\s*>\s*(\d+)$")
 _KNOWN_FIELDS = {
@@ -98,6 +101,12 @@ def parse_custom_drains(raw: Any) -> tuple[list[CustomDrain], list[str]]:
         return [], ["setting `drains.custom` must be a list of drains; none is used"]
     problems: list[str] = []
     drains: dict[str, CustomDrain] = {}
+    if len(raw) > MAX_CUSTOM_DRAINS:
+        problems.append(
+            f"setting `drains.custom` has {len(raw)} drains; only the first "
+            f"{MAX_CUSTOM_DRAINS} are used"
+        )
+        raw = raw[:MAX_CUSTOM_DRAINS]
     for index, entry in enumerate(raw):
         drain = _parse_one(index, entry, problems)
         if drain is None:

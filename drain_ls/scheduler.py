@@ -743,6 +743,12 @@ class Scheduler:
                 self._stop("no ledger: nothing is sent")
                 self._ended(task, "no ledger", Usage(), 0.0)
                 return
+            # A run cancelled a moment ago may still be releasing what it reserved (on the
+            # ledger's thread, behind its reservation): a reservation made first would find
+            # the cap taken by a run that sent nothing, and stop the drains for the day.
+            # (``asyncio.wait``, not ``gather``: a cancel here must not cancel those writes.)
+            while self._pending_io:
+                await asyncio.wait(set(self._pending_io))
             try:
                 made = await self._reserve(ledger, task)
             except LedgerError as exc:

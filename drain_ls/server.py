@@ -1042,6 +1042,8 @@ class DrainServer(LanguageServer):
                 "llm.enabled is false (a workspace's pyproject.toml cannot turn drains on: "
                 "use your own settings)"
             )
+        elif not llm.enabled and self.workspace_trust.turned_off:
+            self.drains_off_reason = "this workspace's pyproject.toml turns drains off"
         old, self.scheduler = self.scheduler, None
         if old is not None:
             self.run_task(old.close(), "close drains")

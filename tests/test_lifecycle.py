@@ -92,7 +92,9 @@ def test_shutdown_and_exit_back_to_back_while_drains_stream(tmp_path: Path) -> N
         length = int(fields[b"Content-Length"])
         replies.append(json.loads(rest[:length]))
         output = rest[length:]
-    assert any(r.get("id") == 2 and "result" in r for r in replies), [r for r in replies if "id" in r]
+    assert any(r.get("id") == 2 and "result" in r for r in replies), [
+        r for r in replies if "id" in r
+    ]
 
 
 def _read_messages(read: Callable[[int], bytes]) -> Iterator[dict[str, Any]]:

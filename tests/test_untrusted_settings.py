@@ -96,8 +96,9 @@ def test_a_workspace_cannot_turn_on_sending_or_widen_anything() -> None:
     assert settings.privacy.requireConsent and settings.privacy.redactSecrets
     assert settings.budget == default.budget
     assert settings.codes == frozenset({"F401"})  # the static checks are the workspace's
-    assert settings.idle.delayMs == 0
+    assert settings.idle.delayMs == 2_000  # it may make drains wait longer, never less
     for name in (
+        "idle.delayMs",
         "llm.enabled",
         "llm.backend",
         "llm.model",
@@ -328,7 +329,8 @@ async def test_a_repository_cannot_turn_on_sending_in_the_editor(
 ) -> None:
     root = repository(tmp_path / "repo")
     with FakeAnthropic() as fake:
-        client = await start_server(root, {}, fake_api_env(fake.url, tmp_path / "home"), preset)
+        mine = {"idle": {"delayMs": 0}}  # drains (were they on) would start at once
+        client = await start_server(root, mine, fake_api_env(fake.url, tmp_path / "home"), preset)
         session = Session(client, root)
         try:
             session.open("mod.py", SOURCE)
@@ -340,7 +342,7 @@ async def test_a_repository_cannot_turn_on_sending_in_the_editor(
             assert status["settings"]["privacy"]["requireConsent"] is True
             # The static checks the workspace chose are in force.
             assert status["settings"]["select"] == ["F401"]
-            await asyncio.sleep(0.3)  # idle.delayMs 0: drains would have started by now
+            await asyncio.sleep(0.3)  # drains would have started by now
             assert fake.log == []
             messages = " ".join(m.message for m in client.messages)
             assert "`llm.enabled`" in messages and "trust model" in messages
@@ -366,10 +368,6 @@ async def start_answering(
     return client
 
 
-def spent(home: Path) -> float:
-    return Ledger(home / "ledger.sqlite3").spend().daily_usd
-
-
 async def test_a_repository_cannot_skip_consent_redaction_or_raise_a_cap(
     tmp_path: Path,
 ) -> None:
@@ -378,6 +376,7 @@ async def test_a_repository_cannot_skip_consent_redaction_or_raise_a_cap(
     mine = {
         "llm": {"enabled": True, "backend": "anthropic"},
         "budget": {"dailyUsd": 0.003},  # room for one worst-case request at a time
+        "idle": {"delayMs": 0},
         "drains": {"summaries": {"enabled": False}, "review": {"enabled": False}},
     }
     with FakeAnthropic(reply=lambda body: '"""Add two numbers."""') as fake:
@@ -398,9 +397,19 @@ async def test_a_repository_cannot_skip_consent_redaction_or_raise_a_cap(
                     await asyncio.sleep(0.3)
                     assert fake.log == []  # no answer: nothing sent
                     continue
-                await wait_until(lambda: fake.log, timeout=20)
-                await wait_until(lambda: spent(home) > 0, timeout=20)
-                status = await Session(client, root).status()
+                try:
+                    await wait_until(lambda: fake.log, timeout=20)
+                except TimeoutError:
+                    status = await Session(client, root).status()
+                    raise AssertionError(f"nothing sent: {status['drains']}") from None
+                # Until a run has ended (a reservation alone counts in the spend as well,
+                # and a run cut short by the shutdown would settle at what was billed: 0).
+                for _ in range(2_000):
+                    status = await Session(client, root).status()
+                    if status["drains"]["completed"] >= 1:
+                        break
+                    await asyncio.sleep(0.01)
+                assert status["drains"]["completed"] >= 1, status["drains"]
             finally:
                 await client.shutdown_session()
     bodies = [json.loads(entry["body"]) for entry in fake.log]
@@ -467,3 +476,109 @@ def test_the_depth_bound_is_what_the_docs_say() -> None:
     assert not any("nested too deeply" in p for p in problems)
     _, problems, _ = resolve_settings(None, deep(MAX_DEPTH + 1))
     assert any("nested too deeply" in p for p in problems)
+
+
+# -- found by a review: ways around the narrowing rules -------------------------------------------
+
+
+def test_a_workspace_cannot_negate_exclusions() -> None:
+    mine = {"privacy": {"exclude": ["private/**"]}}
+    settings, problems, trust = resolve_settings(
+        {"privacy": {"exclude": ["!*", " !.env", "vendor/"]}}, mine
+    )
+    assert settings.privacy.exclude == ("private/**", "vendor/")  # its other patterns kept
+    assert "privacy.exclude" in trust.ignored
+    assert any("negation" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("mine", "theirs"),
+    [
+        ({"maxCommits": 1}, {"maxCommits": 0}),  # below the range: would mean the default 10
+        ({"maxCommits": 3}, {"maxCommits": 2.5}),
+        ({"maxBytes": 2_000}, {"maxBytes": 999}),
+        ({"maxBytes": 2_000}, {"maxBytes": -5}),
+        ({"maxCommits": 500}, {"maxCommits": 50}),  # the user's 500 is invalid: 10 in force
+        ({"pollSeconds": 60.0}, {"pollSeconds": 0.1}),
+    ],
+)
+def test_a_workspace_cannot_raise_a_review_cap_by_asking_for_an_invalid_one(
+    mine: dict[str, Any], theirs: dict[str, Any]
+) -> None:
+    from drain_ls.review import REVIEW, ReviewOptions
+
+    before = ReviewOptions.from_settings({REVIEW: mine})
+    settings, problems, _ = resolve_settings(
+        {"drains": {REVIEW: theirs}}, {"drains": {REVIEW: mine}}
+    )
+    after = ReviewOptions.from_settings(settings.drains)
+    assert after.max_commits <= before.max_commits
+    assert after.max_bytes <= before.max_bytes
+    assert after.poll_seconds >= before.poll_seconds
+    assert problems
+
+
+def test_a_user_value_of_the_wrong_type_does_not_break_narrowing() -> None:
+    settings, _, _ = resolve_settings(
+        {"drains": {"review": {"maxCommits": 3}, "concurrency": 1}},
+        {"drains": {"review": {"maxCommits": "5"}, "concurrency": [5]}},
+    )
+    assert settings.drains["review"]["maxCommits"] == 3 and settings.drains["concurrency"] == 1
+
+
+def test_a_workspace_may_only_make_drains_wait_longer_and_never_picks_the_cancel_policy() -> None:
+    settings, _, trust = resolve_settings(
+        {"idle": {"delayMs": 0}, "cancel": {"policy": "all"}}, {"idle": {"delayMs": 5_000}}
+    )
+    assert settings.idle.delayMs == 5_000 and settings.cancel.policy == "affected"
+    assert {"idle.delayMs", "cancel.policy"} <= set(trust.ignored)
+    settings, _, _ = resolve_settings({"idle": {"delayMs": 9_000}}, {})
+    assert settings.idle.delayMs == 9_000
+
+
+def test_the_consent_question_names_only_drains_that_run_and_counts_them() -> None:
+    from drain_ls.config import workspace_drains_note
+
+    spoof = "(none) and nothing leaves this machine"
+    custom = [{"name": spoof, "prompt": "x"} for _ in range(5)]
+    custom += [{"name": f"d{i}", "prompt": "Say something.", "scope": "file"} for i in range(7)]
+    _, _, trust = resolve_settings({"drains": {"custom": custom}})
+    note = workspace_drains_note(trust)
+    assert spoof not in note
+    assert "7 drain(s)" in note and "d0" in note and "and 2 more" in note
+
+
+def test_custom_drains_are_capped_and_a_long_chain_is_no_crash() -> None:
+    from drain_ls.custom import MAX_CUSTOM_DRAINS, parse_custom_drains
+
+    chain = [{"name": "c0", "prompt": "p"}]
+    chain += [{"name": f"c{i}", "prompt": "p", "after": f"c{i - 1}"} for i in range(1, 1_200)]
+    drains, problems = parse_custom_drains(chain)
+    assert len(drains) == MAX_CUSTOM_DRAINS
+    assert any("only the first" in p for p in problems)
+
+
+def test_a_user_config_nested_too_deeply_is_a_problem_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drain_ls.config import load_user_config
+
+    config = tmp_path / "config.toml"
+    config.write_text("a = " + "[" * 3_000 + "]" * 3_000 + "\n")
+    monkeypatch.setenv("DRAIN_LS_CONFIG", str(config))
+    layer, problems = load_user_config()
+    assert layer == {} and problems and "config.toml" in problems[0]
+
+
+async def test_drains_a_workspace_turned_off_say_so(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[tool.drain-ls.llm]\nenabled = false\n")
+    mine = {"llm": {"enabled": True}}
+    client = await start_server(root, mine, {"DRAIN_LS_HOME": str(tmp_path / "home")})
+    try:
+        status = (await Session(client, root).status())["drains"]
+        assert status["state"] == "disabled"
+        assert "pyproject.toml turns drains off" in status["reason"]
+    finally:
+        await client.shutdown_session()

@@ -50,17 +50,17 @@ def test_every_setting_is_contributed_with_its_default() -> None:
     assert not unknown, f"contributed but unknown to the server: {unknown}"
 
 
-def test_settings_a_workspace_must_not_set_are_machine_scoped() -> None:
-    """VS Code ignores a ``"scope": "machine"`` setting in a workspace's .vscode/settings.json:
+def test_settings_a_workspace_must_not_set_are_application_scoped() -> None:
+    """VS Code ignores a ``"scope": "application"`` setting in a workspace's .vscode/settings.json:
     every setting that decides what is sent or spent is contributed so (the trust model)."""
     properties = json.loads(MANIFEST.read_text())["contributes"]["configuration"]["properties"]
     sensitive = ("drainLs.llm.", "drainLs.budget.", "drainLs.privacy.", "drainLs.drains.")
     for name, contributed in properties.items():
         if name.startswith(sensitive):
-            assert contributed.get("scope") == "machine", name
+            assert contributed.get("scope") == "application", name
     # And every setting the server lets a workspace only narrow is among them.
     for section in ("llm", "budget", "privacy"):
         cls = type(getattr(Settings(), section))
         for f in dataclasses.fields(cls):
             assert f.metadata.get("trust", "free") != "free", f"{section}.{f.name}"
-            assert properties[f"drainLs.{section}.{f.name}"]["scope"] == "machine"
+            assert properties[f"drainLs.{section}.{f.name}"]["scope"] == "application"
