@@ -749,6 +749,10 @@ class Scheduler:
             # (``asyncio.wait``, not ``gather``: a cancel here must not cancel those writes.)
             while self._pending_io:
                 await asyncio.wait(set(self._pending_io))
+            if self.stopped is not None:  # meanwhile another run met a ledger problem
+                self.queue.setdefault(task.slot, task)
+                self._ended(task, "stopped", Usage(), 0.0)
+                return
             try:
                 made = await self._reserve(ledger, task)
             except LedgerError as exc:
@@ -764,6 +768,13 @@ class Scheduler:
                 self._ended(task, "over budget", Usage(), 0.0)
                 return
             attempt.reservation = made
+            if self.stopped is not None:
+                # Another run met the ledger's problem (a vanished file, reopened) while this
+                # one reserved: the drains are stopped, so nothing is sent; the task waits.
+                await self._settle(attempt, Usage(), "cancelled")
+                self.queue.setdefault(task.slot, task)
+                self._ended(task, "stopped", Usage(), 0.0)
+                return
         attempt.sent = True
         try:
             response = await self.backend.complete(task.request(), progress)
