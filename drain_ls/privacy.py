@@ -142,6 +142,17 @@ class _Unreadable(Exception):
     """A file ``files.read_regular`` refused; ``str()`` says which and why."""
 
 
+def _stat(path: Path, governs: Path) -> os.stat_result | None:
+    """``os.stat(path)``, None when it does not exist; ``_Unusable`` (for everything under
+    ``governs``) when it cannot be looked at."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _Unusable(f"cannot read {path}: {exc.strerror or exc}", governs) from None
+
+
 class Exclusions:
     """Decides whether a file's content may be sent."""
 
@@ -166,12 +177,9 @@ class Exclusions:
 
     def _ignore_file(self, path: Path, governs: Path) -> _IgnoreFile | None:
         """The patterns of ``path`` (None when there is none); raises ``_Unusable``."""
-        try:
-            info = os.stat(path)
-        except FileNotFoundError:
+        info = _stat(path, governs)
+        if info is None:
             return None
-        except OSError as exc:
-            raise _Unusable(f"cannot read {path}: {exc.strerror or exc}", governs) from None
         signature = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_mode)
         cached = self._files.get(path)
         if cached is None or cached[0] != signature:
@@ -200,12 +208,9 @@ class Exclusions:
         """The ``info/exclude`` of the repository whose ``.git`` is in ``directory`` (None:
         no repository there); raises ``_Unusable``."""
         dot_git = directory / ".git"
-        try:
-            info = os.stat(dot_git)
-        except FileNotFoundError:
+        info = _stat(dot_git, directory)
+        if info is None:
             return None
-        except OSError as exc:
-            raise _Unusable(f"cannot read {dot_git}: {exc.strerror or exc}", directory) from None
         if stat.S_ISDIR(info.st_mode):
             git_dir = dot_git
         else:

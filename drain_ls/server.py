@@ -108,8 +108,6 @@ from drain_ls.transport import (
 
 logger = logging.getLogger("drain_ls")
 
-# Files larger than this are not analysed: the editor stays responsive, the user is told why.
-MAX_ANALYSED_BYTES = 5_000_000
 # Syntax trees kept in memory: those of the documents touched last. A tree takes about 20
 # bytes per byte of source; the others are parsed again when needed (milliseconds).
 MAX_TREES = 32
@@ -808,11 +806,9 @@ class DrainServer(LanguageServer):
         findings: list[Finding] = []
         provisional = False
         not_analysed = doc.not_analysed  # too large: never parsed (``open_document``)
-        if not_analysed is not None:
-            pass
-        elif b"\0" in doc.source:
+        if not_analysed is None and b"\0" in doc.source:
             logger.warning("%s contains NUL bytes: not analysed", uri)
-        else:
+        elif not_analysed is None:
             checker = self.checkers.get(uri)
             if checker is None:
                 # Docstring fixes are made from the document when asked for: a stored
