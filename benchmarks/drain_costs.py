@@ -7,19 +7,26 @@ drains stream, and tokens billed per generated docstring.
    edit touches its function, and the time from sending ``didChange`` to the fake seeing
    the client disconnect is measured, p50/p99 over ``--rounds``.
 2. Hover and code action latency while 4 drains stream (slow streams), p50/p99.
-3. Tokens billed per generated docstring, for a file of 20 functions: drain-ls (the scoped
-   function plus a cached outline of the file) against a naive drain that sends the whole
-   file for each function without caching, both through the real SDK to the fake.
+3. Tokens and dollars per accepted result, per drain and per model (``--model``, repeatable;
+   the catalogue's default model otherwise), under the fake's billing (the documented cache
+   minimums, thinking, tokenizer ratios), on real modules: the standard library's
+   ``bisect``, ``shlex``, ``textwrap``, ``fractions``, ``json.encoder`` and ``ipaddress``
+   with their docstrings taken out. Against it, a naive drain that sends the whole file for
+   each docstring without caching. Both through the real SDK.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
+import re
 import sys
+import sysconfig
 import tempfile
 import time
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,10 +39,12 @@ from pytest_lsp import client_capabilities
 from drain_ls.backends.anthropic import AnthropicBackend
 from drain_ls.backends.base import DrainRequest, Progress
 from drain_ls.budget import Usage, cost_usd, price_of
+from drain_ls.config import build_settings
+from drain_ls.drains import INSTRUCTIONS, Task, validate
+from drain_ls.headless import tasks_for_file
+from drain_ls.models import default_model
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import server_config
-
-HAIKU = price_of("claude-haiku-4-5")
 
 
 def module(functions: int) -> str:
@@ -189,63 +198,149 @@ async def responsiveness(requests: int) -> dict[str, list[float]]:
     return out
 
 
-def billed(fake: FakeAnthropic) -> tuple[int, float]:
-    tokens = 0
-    cost = 0.0
-    for b in fake.billed:
-        usage = Usage(b.input_tokens, b.output_tokens, b.cache_read_tokens, b.cache_write_tokens)
-        tokens += usage.total
-        cost += cost_usd(usage, HAIKU)
-    return tokens, cost
+# Real modules, not written for this benchmark: the standard library of the Python that runs
+# it, with every docstring taken out (the drains then have work on every definition, and the
+# fake answers each docstring request with the docstring that was taken out, so answers are
+# as long as real ones).
+WORKLOAD = (
+    "bisect.py",
+    "shlex.py",
+    "textwrap.py",
+    "fractions.py",
+    "json/encoder.py",
+    "ipaddress.py",
+)
+SUMMARY = (
+    "Parses the value and returns a normalised copy of it. Watch out: it raises ValueError "
+    "on malformed input rather than returning None."
+)
+SUGGESTION = (
+    "Split the branch on the input's type into one small helper per case and dispatch on "
+    "the type once; the loop then needs no nested conditions."
+)
+NAIVE_MARK = "You are given a whole Python file."
+GENERIC = "Return the result of the computation.\n\nArgs:\n    value: The input.\n"
 
 
-async def tokens_per_docstring() -> dict[str, tuple[int, float]]:
-    text = module(20)
-    reply = '"""Compute a weighted total.\n\nArgs:\n    values: The values.\n    scale: The weight.\n\nReturns:\n    The total.\n"""'
-    results = {}
-    with FakeAnthropic(reply=lambda b: reply) as fake, tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        client = await start(
-            fake,
-            root,
-            {
-                "llm": {"enabled": True, "backend": "anthropic"},
-                "idle": {"delayMs": 20},
-                "diagnostics": {"debounceMs": 0},
-                "drains": {"summaries": {"enabled": False}},
-            },
+def strip_docstrings(source: str) -> tuple[str, dict[str, str]]:
+    """``source`` without its docstrings, and qualname -> the docstring taken out."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    taken: dict[str, str] = {}
+    cut: list[tuple[int, int, str | None]] = []  # (first line, last line, filler indent)
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                doc = ast.get_docstring(child, clean=False)
+                first = child.body[0]
+                if doc is not None and isinstance(first, ast.Expr):
+                    taken[name] = doc
+                    indent = " " * first.col_offset if len(child.body) == 1 else None
+                    cut.append((first.lineno, first.end_lineno or first.lineno, indent))
+                if isinstance(child, ast.ClassDef):
+                    visit(child, f"{name}.")
+
+    visit(tree, "")
+    for first, last, indent in sorted(cut, reverse=True):
+        lines[first - 1 : last] = [f"{indent}pass\n"] if indent is not None else []
+    return "".join(lines), taken
+
+
+def workload() -> list[tuple[str, str, dict[str, str]]]:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    out = []
+    for name in WORKLOAD:
+        text, taken = strip_docstrings((stdlib / name).read_text(encoding="utf-8"))
+        out.append((name, text, taken))
+    return out
+
+
+def replier(docstrings: dict[str, str]) -> Any:
+    """The fake's answer to a request: the docstring taken out for a docstring request,
+    a two-sentence summary, a suggestion."""
+
+    def reply(body: dict[str, Any]) -> str:
+        system = json.dumps(body.get("system", ""))
+        prompt = json.dumps(body.get("messages", ""))
+        if "docstrings" in system or NAIVE_MARK in system:
+            match = re.search(r"`([A-Za-z0-9_.]+)`", prompt)
+            doc = docstrings.get(match.group(1), GENERIC) if match else GENERIC
+            quote = '"' * 3
+            return quote + doc.replace(quote, "'" * 3).strip() + "\n" + quote
+        if "summarize" in system:
+            return SUMMARY
+        return SUGGESTION
+
+    return reply
+
+
+@dataclass
+class Tally:
+    results: int = 0
+    requests: int = 0
+    usage: Usage = field(default_factory=Usage)
+    usd: float = 0.0
+
+    def add(self, usage: Usage, usd: float, accepted: bool) -> None:
+        self.requests += 1
+        self.results += accepted
+        self.usage = Usage(
+            self.usage.input_tokens + usage.input_tokens,
+            self.usage.output_tokens + usage.output_tokens,
+            self.usage.cache_read_tokens + usage.cache_read_tokens,
+            self.usage.cache_write_tokens + usage.cache_write_tokens,
         )
-        open_doc(client, (root / "m.py").as_uri(), text)
-        await until(lambda: len(fake.billed) >= 20, timeout=60)
-        await asyncio.sleep(0.5)
-        await client.shutdown_session()
-        docstrings = sum(1 for e in fake.log if "write Python docstrings" in e["body"])
-        tokens, cost = billed(fake)
-        results["drain-ls"] = (tokens // max(1, docstrings), cost / max(1, docstrings))
-    with FakeAnthropic(reply=lambda b: reply) as fake:
-        backend = AnthropicBackend(api_key="sk-ant-bench", base_url=fake.url)
-        for i in range(20):
-            await backend.complete(
-                DrainRequest(
-                    drain="docstrings",
-                    model="claude-haiku-4-5",
-                    max_tokens=400,
-                    context="",
-                    prompt=f"Here is a file:\n\n{text}\n\nWrite a docstring for compute_{i}.",
-                    instructions="You write Python docstrings.",
-                ),
-                Progress(),
+        self.usd += usd
+
+
+def naive_request(task: Task, text: str) -> DrainRequest:
+    """What a drain that knows no better sends: the whole file, every time, no cache (with
+    the same thinking settings and max_tokens as drain-ls, to compare the prompts only)."""
+    return DrainRequest(
+        drain="docstrings",
+        model=task.model,
+        max_tokens=task.sent_max_tokens,
+        context="",
+        instructions=NAIVE_MARK + " " + INSTRUCTIONS["docstrings"].format(style="google"),
+        prompt=f"The file:\n\n{text}\n\nWrite the docstring of `{task.qualname}`.",
+    )
+
+
+async def costs_per_result(models: list[str]) -> dict[str, dict[str, Tally]]:
+    """model -> drain -> what its requests and accepted results cost, under the fake's
+    billing; the ``naive`` row sends the whole file for each docstring."""
+    files = workload()
+    settings = build_settings()  # a user's defaults (maxTokensPerDrain: 5,000)
+    out: dict[str, dict[str, Tally]] = {}
+    for model in models:
+        price = price_of(model)
+        assert price is not None, model
+        tallies: dict[str, Tally] = {}
+        for name, text, taken in files:
+            tasks = tasks_for_file(
+                Path("/bench") / name, settings, model, (), lambda key: None, text.encode()
             )
-        await backend.close()
-        tokens, cost = billed(fake)
-        results["naive"] = (tokens // 20, cost / 20)
-    return results
+            naive = [("naive", naive_request(t, text)) for t in tasks if t.drain == "docstrings"]
+            with FakeAnthropic(reply=replier(taken)) as fake:
+                backend = AnthropicBackend(api_key="sk-ant-bench", base_url=fake.url)
+                for drain, request in [(t.drain, t.request()) for t in tasks] + naive:
+                    response = await backend.complete(request, Progress())
+                    check = "docstrings" if drain == "naive" else drain
+                    ok = not response.truncated and validate(check, response.text) is not None
+                    tallies.setdefault(drain, Tally()).add(
+                        response.usage, cost_usd(response.usage, price), ok
+                    )
+                await backend.close()
+        out[model] = tallies
+    return out
 
 
 async def main_async(args: argparse.Namespace) -> int:
     cancel = await cancellation(args.rounds)
     latency = await responsiveness(args.requests)
-    costs = await tokens_per_docstring()
+    costs = await costs_per_result(args.models or [default_model()])
     lines = [
         f"Keystroke to connection closed ({len(cancel)} rounds): "
         f"p50 {percentile(cancel, 0.5):.2f} ms, p99 {percentile(cancel, 0.99):.2f} ms",
@@ -256,17 +351,29 @@ async def main_async(args: argparse.Namespace) -> int:
     for kind in ("hover", "codeAction"):
         values = latency[kind]
         lines.append(f"| {kind} | {percentile(values, 0.5):.2f} | {percentile(values, 0.99):.2f} |")
-    ours, naive = costs["drain-ls"], costs["naive"]
-    lines += [
-        "",
-        "| per generated docstring (20 functions) | tokens billed | USD (Haiku 4.5) |",
-        "|---|---:|---:|",
-        f"| drain-ls (scoped + cached outline) | {ours[0]} | {ours[1]:.6f} |",
-        f"| naive (whole file, no cache) | {naive[0]} | {naive[1]:.6f} |",
-        "",
-        f"naive / drain-ls: {naive[0] / max(1, ours[0]):.1f}x tokens, "
-        f"{naive[1] / max(1e-12, ours[1]):.1f}x dollars",
-    ]
+    for model, tallies in costs.items():
+        lines += [
+            "",
+            f"Per accepted result, {model} (stdlib modules without their docstrings):",
+            "",
+            "| drain | results / requests | input | cache read | cache write | output | USD |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for drain in ("docstrings", "summaries", "simplify", "naive"):
+            row = tallies.get(drain)
+            if row is None or not row.results:
+                continue
+            n = row.results
+            u = row.usage
+            lines.append(
+                f"| {drain} | {row.results} / {row.requests} | {u.input_tokens / n:.0f} | "
+                f"{u.cache_read_tokens / n:.0f} | {u.cache_write_tokens / n:.0f} | "
+                f"{u.output_tokens / n:.0f} | {row.usd / n:.7f} |"
+            )
+        ours, naive = tallies.get("docstrings"), tallies.get("naive")
+        if ours and naive and ours.results and naive.results:
+            ratio = (naive.usd / naive.results) / max(1e-12, ours.usd / ours.results)
+            lines.append(f"\nnaive / drain-ls, USD per docstring: {ratio:.1f}x")
     print("\n".join(lines))
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
@@ -279,6 +386,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--model", dest="models", action="append", help="a catalogue model (repeatable)"
+    )
     return asyncio.run(main_async(parser.parse_args()))
 
 

@@ -13,9 +13,11 @@ the deferred queue.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from drain_ls.backends.base import BackendError
@@ -29,12 +31,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("drain_ls")
 
+# The batch-processing page: results can be retrieved for 29 days after the batch is created.
+RESULTS_KEPT_SECONDS = 29 * 24 * 3600
+
 
 @dataclass(slots=True)
 class Sent:
     """What ``send`` did."""
 
-    batch_id: str | None = None
+    batch_id: str | None = None  # the first batch sent
+    batch_ids: list[str] = field(default_factory=list)  # every batch sent (split by size)
     tasks: int = 0
     refused: str | None = None  # the cap that stopped adding tasks
 
@@ -45,6 +51,7 @@ class Collected:
 
     batches: int = 0  # batches ended and collected
     pending: int = 0  # batches still processing
+    expired: int = 0  # batches whose results are gone (settled at worst case, deferred again)
     succeeded: int = 0
     failed: int = 0
     tokens: int = 0
@@ -78,7 +85,7 @@ async def send(
             model=task.model,
             tier=task.tier,
             input_estimate=task.input_estimate(),
-            max_tokens=task.max_tokens,
+            max_tokens=task.sent_max_tokens,
             limits=limits,
             price=price,
             primary_use=primary_use,
@@ -91,42 +98,103 @@ async def send(
         reserved.append((made.run_id, task))
     if not reserved:
         return sent
-    try:
-        batch_id = await client.submit([(f"run-{run_id}", t.request()) for run_id, t in reserved])
-    except (BackendError, ValueError) as exc:
-        for run_id, _ in reserved:  # never sent: nothing billed
-            with contextlib.suppress(LedgerError):
-                ledger.settle(run_id, Usage(), "failed", price, batch=True)
-        logger.info("the batch was not sent: %s", getattr(exc, "kind", type(exc).__name__))
-        sent.refused = sent.refused or "the API refused the batch"
-        return sent
-    ledger.add_batch(batch_id, workspace, [run_id for run_id, _ in reserved])
-    for _, task in reserved:
+    chunks = split(reserved)
+    for number, chunk in enumerate(chunks):
+        try:
+            batch_id = await client.submit([(f"run-{run_id}", t.request()) for run_id, t in chunk])
+        except (BackendError, ValueError) as exc:
+            # This batch and the ones after it are never sent: nothing billed; their tasks
+            # stay in the deferred queue.
+            for unsent in chunks[number:]:
+                for run_id, _ in unsent:
+                    with contextlib.suppress(LedgerError):
+                        ledger.settle(run_id, Usage(), "failed", price, batch=True)
+            logger.info("the batch was not sent: %s", getattr(exc, "kind", type(exc).__name__))
+            sent.refused = sent.refused or f"the API refused the batch ({exc})"
+            return sent
+        _record_batch(ledger, workspace, batch_id, chunk)
+        sent.batch_id = sent.batch_id or batch_id
+        sent.batch_ids.append(batch_id)
+        sent.tasks += len(chunk)
+        logger.info("%d deferred task(s) sent as Message Batch %s", len(chunk), batch_id)
+    return sent
+
+
+def split(reserved: list[tuple[int, Task]]) -> list[list[tuple[int, Task]]]:
+    """The reserved tasks in batches under the API's limits: at most ``MAX_REQUESTS``
+    requests and ``MAX_BATCH_BYTES`` of request body each (the batch-processing page: 100,000
+    requests or 256 MB, whichever comes first). A single request over the size limit cannot
+    go in any batch: it is left out (its reservation is released by the caller's refusal)."""
+    from drain_ls.backends.batches import MAX_BATCH_BYTES, MAX_REQUESTS, request_params
+
+    chunks: list[list[tuple[int, Task]]] = [[]]
+    size = 0
+    for run_id, task in reserved:
+        entry = {"custom_id": f"run-{run_id}", "params": request_params(task.request())}
+        cost = len(json.dumps(entry).encode("utf-8")) + 1
+        current = chunks[-1]
+        if current and (size + cost > MAX_BATCH_BYTES or len(current) >= MAX_REQUESTS):
+            chunks.append([])
+            size = 0
+        chunks[-1].append((run_id, task))
+        size += cost
+    return [chunk for chunk in chunks if chunk]
+
+
+def _record_batch(
+    ledger: Ledger, workspace: str, batch_id: str, chunk: list[tuple[int, Task]]
+) -> None:
+    ledger.add_batch(batch_id, workspace, [run_id for run_id, _ in chunk])
+    for _, task in chunk:
         ledger.defer(
             drain=task.drain,
             workspace=workspace,
             scope_key=task.qualname,
             content_hash=task.key,
-            estimated_tokens=task.input_estimate() + task.max_tokens,
+            estimated_tokens=task.input_estimate() + task.sent_max_tokens,
             reason=f"in Message Batch {batch_id}",
             path=task_path(task),
             model=task.model,
             tier=task.tier,
         )
         ledger.update_deferred_reason(task.key, f"in Message Batch {batch_id}")
-    sent.batch_id, sent.tasks = batch_id, len(reserved)
-    logger.info("%d deferred task(s) sent as Message Batch %s", len(reserved), batch_id)
-    return sent
+
+
+def _lost(ledger: Ledger, batch_id: str, why: str) -> None:
+    """A batch whose results cannot be had: its runs settle at their worst case, and its
+    tasks stay deferred, to be sent again."""
+    hashes = [
+        str(run["content_hash"])
+        for run in ledger.runs("batch_id = ? AND status = 'batched'", (batch_id,))
+    ]
+    runs = ledger.abandon_batch(batch_id)
+    for content_hash in hashes:
+        ledger.update_deferred_reason(
+            content_hash, f"Message Batch {batch_id} was lost ({why}); deferred again"
+        )
+    logger.warning(
+        "Message Batch %s: %s; %d run(s) counted at their worst case", batch_id, why, runs
+    )
 
 
 async def collect(
-    client: BatchClient, ledger: Ledger, price: Price, workspace: str | None = None
+    client: BatchClient,
+    ledger: Ledger,
+    price: Price,
+    workspace: str | None = None,
+    now: float | None = None,
 ) -> Collected:
     """Poll the open batches; for each that ended, settle its runs at the batch price and
     cache the answers."""
     out = Collected()
     for batch in ledger.open_batches(workspace):
         batch_id = str(batch["id"])
+        if (now or time.time()) - float(batch["created_at"]) > RESULTS_KEPT_SECONDS:
+            # Its results are gone (kept 29 days): whatever it was billed is unknown, so its
+            # runs count at their worst case, and its tasks wait in the deferred queue again.
+            _lost(ledger, batch_id, "its results expired (kept 29 days)")
+            out.expired += 1
+            continue
         try:
             status = await client.status(batch_id)
             if not status.ended:
@@ -134,11 +202,11 @@ async def collect(
                 continue
             outcomes = await client.results(batch_id)
         except BackendError as exc:
-            if exc.kind == "request" and "404" in str(exc):
-                # Unknown to the API (another key, or gone): counted as spent at its worst
-                # case; its tasks are still in the deferred queue and go out again later.
-                runs = ledger.abandon_batch(batch_id)
-                logger.warning("Message Batch %s is unknown to the API: %d runs", batch_id, runs)
+            if exc.status == 404:
+                # Unknown to the API (another key, or its results expired): counted as spent
+                # at its worst case; its tasks go out again later.
+                _lost(ledger, batch_id, "the API no longer knows it")
+                out.expired += 1
                 continue
             logger.info("batch %s: cannot poll (%s)", batch_id, exc.kind)
             out.pending += 1

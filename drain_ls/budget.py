@@ -32,45 +32,80 @@ def tier_share(budget: int, tier: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens. The cache and batch prices default to the documented ratios
+    (pricing page: a 5-minute cache write 1.25x input, a 1-hour write 2x, a read 0.1x; the
+    Message Batches API half of everything); the model catalogue gives them explicitly.
+    Above ``long_above`` input tokens a request is billed at the long-context prices."""
 
     input: float
     output: float
+    write_5m: float | None = None
+    write_1h: float | None = None
+    read: float | None = None
+    batch_factor: float = 0.5
+    long_above: int | None = None
+    long_input: float | None = None
+    long_output: float | None = None
 
     @property
     def cache_write(self) -> float:
-        """A 5-minute cache write costs 1.25x the input price."""
-        return self.input * 1.25
+        """A 5-minute cache write."""
+        return self.write_5m if self.write_5m is not None else self.input * 1.25
 
     @property
     def cache_write_1h(self) -> float:
-        """A 1-hour cache write costs 2x the input price."""
-        return self.input * 2.0
+        """A 1-hour cache write (the dearest input token)."""
+        return self.write_1h if self.write_1h is not None else self.input * 2.0
 
     @property
     def cache_read(self) -> float:
-        """A cache read costs 0.1x the input price."""
-        return self.input * 0.1
+        """A cache read."""
+        return self.read if self.read is not None else self.input * 0.1
+
+    def for_input(self, input_tokens: int) -> Price:
+        """The price that applies to a request of ``input_tokens`` (cache included): the
+        long-context one above its threshold (every input-side price scaled alike)."""
+        if self.long_above is None or input_tokens <= self.long_above:
+            return self
+        scale = (self.long_input or self.input) / self.input if self.input > 0 else 1.0
+        return Price(
+            self.long_input if self.long_input is not None else self.input,
+            self.long_output if self.long_output is not None else self.output,
+            self.cache_write * scale,
+            self.cache_write_1h * scale,
+            self.cache_read * scale,
+            self.batch_factor,
+        )
+
+    def values(self) -> tuple[float, ...]:
+        """Every price it holds (what a check of finiteness looks at)."""
+        return (
+            self.input,
+            self.output,
+            self.cache_write,
+            self.cache_write_1h,
+            self.cache_read,
+            self.batch_factor,
+            *(v for v in (self.long_input, self.long_output) if v is not None),
+        )
 
 
-# One table, list prices per million tokens (NOTES.md); overridable from settings.
-PRICES: dict[str, Price] = {
-    "claude-haiku-4-5": Price(1.0, 5.0),
-    "claude-sonnet-4-5": Price(3.0, 15.0),
-    "claude-opus-4-5": Price(5.0, 25.0),
-    "claude-haiku-5-5": Price(0.10, 0.50),
-    "claude-sonnet-5-5": Price(2.0, 10.0),
-    "claude-opus-5-5": Price(4.0, 20.0),
-    "offline": Price(0.0, 0.0),
-}
+OFFLINE = Price(0.0, 0.0)
 
 
 def price_of(model: str, overrides: dict[str, Price] | None = None) -> Price | None:
-    """The price of ``model``: the user's ``llm.prices`` entry, else the table's; None for a
-    model neither knows. Such a model is never run: a guess could let a dollar cap be
-    passed (the trust model: a price only ever comes from the table or the user)."""
-    table = {**PRICES, **(overrides or {})}
-    return table.get(model)
+    """The price of ``model``: the user's ``llm.prices`` entry, else the model catalogue's
+    (``drain_ls/models.toml``); None for a model neither prices. Such a model is never run:
+    a guess could let a dollar cap be passed (the trust model: a price only ever comes from
+    the catalogue or the user)."""
+    if overrides and model in overrides:
+        return overrides[model]
+    if model == "offline":
+        return OFFLINE
+    from drain_ls.models import lookup
+
+    found = lookup(model)
+    return found.price if found is not None else None
 
 
 def unknown_model(model: str) -> str:
@@ -116,18 +151,20 @@ class Usage:
 
 def cost_usd(usage: Usage, price: Price, batch: bool = False) -> float:
     """What a request costs (the Message Batches API bills half)."""
+    price = price.for_input(usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens)
     cost = (
         usage.input_tokens * price.input
         + usage.output_tokens * price.output
         + usage.cache_read_tokens * price.cache_read
         + usage.cache_write_tokens * price.cache_write
     ) / MILLION
-    return cost / 2 if batch else cost
+    return cost * price.batch_factor if batch else cost
 
 
 def worst_case(input_estimate: int, max_tokens: int, price: Price) -> tuple[int, float]:
     """Tokens and USD a request can cost at most: its reservation."""
     tokens = input_estimate + max_tokens
+    price = price.for_input(input_estimate)
     usd = (input_estimate * price.cache_write_1h + max_tokens * price.output) / MILLION
     return tokens, usd
 

@@ -6,7 +6,8 @@ from its transcript: ``~/.claude/projects/<cwd with / as ->/<session>.jsonl``
 (``CLAUDE_CONFIG_DIR`` moves ``~/.claude``). Each assistant message is written once per
 content block with the same usage: entries are deduplicated on (``message.id``,
 ``requestId``), keeping the largest, and the context used is input + cache writes + cache
-reads of the last assistant entry.
+reads of the last assistant entry. The window is the one the model catalogue gives for that
+entry's model (``message.model``); 200,000 tokens for a model it does not know.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ class ContextUse:
     transcript: Path
     used_tokens: int
     window: int = CONTEXT_WINDOW
+    model: str | None = None  # the model of the last assistant entry
+
+
+def window_of(model: str | None) -> int:
+    """The context window of ``model`` from the catalogue (200,000 when unknown)."""
+    from drain_ls.models import lookup
+
+    found = lookup(model) if model else None
+    return found.context_window if found is not None else CONTEXT_WINDOW
 
 
 def projects_dir() -> Path:
@@ -41,9 +51,10 @@ def project_key(workspace: Path) -> str:
     return re.sub(r"[^A-Za-z0-9]", "-", str(workspace.resolve()))
 
 
-def context_used(transcript: Path) -> int | None:
-    """Input + cache writes + cache reads of the last assistant entry, deduplicated."""
-    usages: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (order, tokens)
+def context_used(transcript: Path) -> tuple[int, str | None] | None:
+    """Input + cache writes + cache reads of the last assistant entry, deduplicated, and
+    that entry's model."""
+    usages: dict[tuple[str, str], tuple[int, int, str | None]] = {}  # key -> (order, tokens, model)
     order = 0
     try:
         lines = transcript.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -66,13 +77,19 @@ def context_used(transcript: Path) -> int | None:
             if isinstance(value := usage.get(name), int) and not isinstance(value, bool)
         )
         key = (str(message.get("id", "")), str(entry.get("requestId", "")))
+        model = message.get("model")
         order += 1
         previous = usages.get(key)
         first_seen = previous[0] if previous else order
-        usages[key] = (first_seen, max(tokens, previous[1] if previous else 0))
+        usages[key] = (
+            first_seen,
+            max(tokens, previous[1] if previous else 0),
+            model if isinstance(model, str) else None,
+        )
     if not usages:
         return None
-    return max(usages.values())[1]
+    _, tokens, model = max(usages.values(), key=lambda entry: entry[0])
+    return tokens, model
 
 
 def latest_session(workspace: Path) -> ContextUse | None:
@@ -83,7 +100,8 @@ def latest_session(workspace: Path) -> ContextUse | None:
     except OSError:
         return None
     for transcript in reversed(transcripts):
-        used = context_used(transcript)
-        if used is not None:
-            return ContextUse(transcript, used)
+        found = context_used(transcript)
+        if found is not None:
+            used, model = found
+            return ContextUse(transcript, used, window_of(model), model)
     return None

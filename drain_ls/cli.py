@@ -291,6 +291,7 @@ def command_run(args: argparse.Namespace) -> int:
     from drain_ls.custom import parse_custom_drains
     from drain_ls.drains import preview
     from drain_ls.headless import tasks_for_file
+    from drain_ls.models import retired_reason
     from drain_ls.privacy import ExclusionError, Exclusions
 
     for path in args.paths:
@@ -321,6 +322,9 @@ def command_run(args: argparse.Namespace) -> int:
     price = price_of(model, price_overrides(settings.llm.prices))
     if price is None:
         raise UsageError(unknown_model(model))
+    retired = retired_reason(model)
+    if retired is not None:
+        raise UsageError(retired)
     root = (project.root or Path.cwd()).resolve()
     try:
         exclusions = Exclusions([root], settings.privacy.exclude)
@@ -354,7 +358,7 @@ def command_run(args: argparse.Namespace) -> int:
         (_display(str(root)), task) for task in _review_preview(root, settings, custom, model)
     ]
     for where, task in planned:
-        entry = preview(task, (price.input, price.output))
+        entry = preview(task, price)
         total_tokens += int(entry["worstCaseTokens"])  # type: ignore[call-overload]
         total_usd += float(entry["worstCaseUsd"])  # type: ignore[arg-type]
         previews.append({"file": where, "model": model, **entry})
@@ -562,6 +566,7 @@ def command_queue(args: argparse.Namespace) -> int:
     """``drain-ls queue``: tasks that could not run (a cap, a closed editor), kept for later."""
     from drain_ls.budget import price_of, price_overrides
     from drain_ls.ledger import Ledger, LedgerError
+    from drain_ls.models import default_model
 
     user, _ = user_settings()
     prices = price_overrides(user.llm.prices)
@@ -574,7 +579,7 @@ def command_queue(args: argparse.Namespace) -> int:
     for task in ledger.deferred():
         tokens = int(task["estimated_tokens"])
         # The worst case at the task's model's output price (the dearer of the two).
-        price = price_of(str(task["model"] or "claude-haiku-4-5"), prices)
+        price = price_of(str(task["model"] or default_model()), prices)
         usd = round(tokens * price.output / 1e6, 6) if price is not None else None
         rows.append({**task, "estimatedUsd": usd})
     batches = ledger.open_batches()

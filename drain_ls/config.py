@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from drain_ls.analysis.model import ALL_CODES
+from drain_ls.models import default_model
 
 # What a workspace's ``[tool.drain-ls]`` may do with a setting (see the module docstring).
 Trust = Literal["free", "lower", "raise", "off", "on", "more", "offline", "user"]
@@ -65,7 +66,7 @@ class LlmSettings:
 
     enabled: bool = field(default=False, metadata=_trust("off"))
     backend: Literal["offline", "anthropic"] = field(default="offline", metadata=_trust("offline"))
-    model: str = field(default="claude-haiku-4-5", metadata=_trust("user"))
+    model: str = field(default_factory=default_model, metadata=_trust("user"))
     batch: bool = field(default=False, metadata=_trust("off"))
     # How often open Message Batches are polled for their results.
     batchPollSeconds: float = field(default=60.0, metadata=_num(1, 86_400, "raise"))

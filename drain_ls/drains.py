@@ -23,7 +23,7 @@ from tree_sitter import Node
 
 from drain_ls.analysis.complexity import cyclomatic_complexity
 from drain_ls.backends.base import DrainRequest
-from drain_ls.budget import estimate_input_tokens
+from drain_ls.budget import Price, estimate_input_tokens
 from drain_ls.custom import DEFINITION_SCOPES, CustomDrain
 from drain_ls.privacy import redact
 
@@ -111,6 +111,9 @@ class Task:
     scope_kind: str = ""  # function, class, module, file, commits
     # What a local backend may use besides the text (a commit review's batch); never sent.
     attachment: object = field(default=None, repr=False, compare=False)
+    # Other tasks of the same file send the same context: worth a cache breakpoint when it
+    # is long enough for the model (``share_context``).
+    shared_context: bool = field(default=False, compare=False)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -131,6 +134,15 @@ class Task:
     def slot(self) -> tuple[str, str, str]:
         """What a newer task for the same place replaces."""
         return (self.drain, self.uri, self.qualname)
+
+    @property
+    def sent_max_tokens(self) -> int:
+        """The ``max_tokens`` the request carries: the answer's, plus the thinking a model
+        cannot turn off (what a reservation covers)."""
+        from drain_ls.models import lookup
+
+        model = lookup(self.model)
+        return self.max_tokens + (model.thinking_allowance if model is not None else 0)
 
     def request(self) -> DrainRequest:
         """The request this task sends: secrets in the code redacted first."""
@@ -156,8 +168,9 @@ class Task:
         return DrainRequest(
             drain=self.drain,
             model=self.model,
-            max_tokens=self.max_tokens,
+            max_tokens=self.sent_max_tokens,
             context=context,
+            cache_context=self.shared_context and cacheable(self.model, context),
             prompt=prompt,
             instructions=instructions,
             scope=scope,
@@ -299,11 +312,8 @@ def build_tasks(
                 style=style,
                 redact_secrets=redact_secrets,
             )
-            room = max_tokens_per_drain - task.input_estimate()
-            if model != "offline":
-                if room < 32:
-                    continue  # too large for one drain run: never sent
-                task.max_tokens = min(task.max_tokens, room)
+            if model != "offline" and not fit(task, max_tokens_per_drain):
+                continue  # too large for one drain run: never sent
             tasks.append(task)
     if custom:
         tasks.extend(
@@ -324,7 +334,44 @@ def build_tasks(
                 redact_secrets=redact_secrets,
             )
         )
+    share_contexts(tasks)
     return tasks
+
+
+def fit(task: Task, max_tokens_per_drain: int) -> bool:
+    """Shrink the answer's ``max_tokens`` so that the whole request (its input estimate,
+    the answer, any thinking the model cannot turn off) stays within the per-drain cap;
+    False when fewer than 32 tokens would be left for the answer (never sent)."""
+    thinking = task.sent_max_tokens - task.max_tokens
+    room = max_tokens_per_drain - task.input_estimate() - thinking
+    if room < 32:
+        return False
+    task.max_tokens = min(task.max_tokens, room)
+    return True
+
+
+def share_contexts(tasks: Sequence[Task]) -> None:
+    """Mark the tasks whose context another task of the same file also sends: their
+    requests begin with the same bytes, so a cache breakpoint there can be read back."""
+    counts: dict[str, int] = {}
+    for task in tasks:
+        if task.context:
+            counts[task.context] = counts.get(task.context, 0) + 1
+    for task in tasks:
+        task.shared_context = counts.get(task.context, 0) >= 2
+
+
+def cacheable(model_id: str, context: str) -> bool:
+    """The context is long enough for ``model_id`` to cache it (the prompt-caching page: a
+    prefix under the model's minimum is silently not cached, so a breakpoint there would
+    only be noise). Counted low (3.5 bytes a token, times the model's tokenizer ratio)."""
+    from drain_ls.models import lookup
+
+    model = lookup(model_id)
+    if model is None or not context:
+        return False
+    tokens = len(context.encode("utf-8")) / 3.5 * model.tokens_per_text
+    return tokens >= model.min_cacheable
 
 
 def module_outline(source: bytes, root: Node, context: str) -> str:
@@ -413,36 +460,33 @@ def _custom_tasks(
                 inputs=inputs,
                 scope_kind=drain.scope,
             )
-            room = max_tokens_per_drain - task.input_estimate()
-            if model != "offline":
-                if room < 32:
-                    continue
-                task.max_tokens = min(task.max_tokens, room)
+            if model != "offline" and not fit(task, max_tokens_per_drain):
+                continue
             made.append(task)
         by_drain[drain.name] = made
         out.extend(made)
     return out
 
 
-def preview(task: Task, price_per_mtok: tuple[float, float] | None = None) -> dict[str, object]:
+def preview(task: Task, price: Price | None = None) -> dict[str, object]:
     """Exactly what ``task`` would send (after redaction), what was redacted, and the worst
-    case it would reserve; ``price_per_mtok`` is (input, output) USD per million tokens."""
-    from drain_ls.budget import Price, price_of, unknown_model, worst_case
+    case it would reserve at ``price`` (default: the model's in the catalogue)."""
+    from drain_ls.budget import price_of, unknown_model, worst_case
 
     request = task.request()
     found = redact(task.scope_text)[1] if task.redact_secrets else []
     estimate = task.input_estimate()
-    price = Price(*price_per_mtok) if price_per_mtok else price_of(task.model)
+    price = price or price_of(task.model)
     if price is None:
         raise ValueError(unknown_model(task.model))
-    tokens, usd = worst_case(estimate, task.max_tokens, price)
+    tokens, usd = worst_case(estimate, request.max_tokens, price)
     return {
         "drain": task.drain,
         "qualname": task.qualname,
         "request": {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "system": [request.instructions, request.context],
+            "system": [part for part in (request.context, request.instructions) if part],
             "messages": [{"role": "user", "content": request.prompt}],
         },
         "redactions": [{"kind": r.kind, "line": r.line} for r in found],

@@ -250,8 +250,8 @@ def _check_dollars(**amounts: object) -> None:
 
 
 def check_price(price: Price) -> None:
-    """``LedgerError`` (``invalid``) unless both prices are finite and non-negative."""
-    _check_dollars(input_price=price.input, output_price=price.output)
+    """``LedgerError`` (``invalid``) unless every price is finite and non-negative."""
+    _check_dollars(**{f"price_{i}": value for i, value in enumerate(price.values())})
 
 
 def default_path() -> Path:

@@ -39,6 +39,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -607,10 +608,16 @@ class Scheduler:
             await self._probe_ledger()
             return
         if not self.free:
-            share = self.backend.rate_limits.remaining_share()
-            if share is not None and share < self.ratelimit_reserve:
-                self.paused_until = self.clock() + 5.0
-                self.status.reason = "holding back: rate-limit headroom"
+            # Below the reserve, wait for the reset time of the low windows (they are full
+            # again then, even if no response says so); without a reset time, a while.
+            low = self.backend.rate_limits.holding_back(self.ratelimit_reserve)
+            if low is not None:
+                wait = low[0] if math.isfinite(low[0]) else 5.0
+                self._rate_limited(
+                    self.clock(),
+                    max(wait, 0.05),
+                    f"holding back: under {self.ratelimit_reserve:.0%} of the rate limit left",
+                )
                 return
         task = max(self.queue.values(), key=self._value)
         del self.queue[task.slot]
@@ -842,7 +849,7 @@ class Scheduler:
                 model=task.model,
                 tier=task.tier,
                 input_estimate=task.input_estimate(),
-                max_tokens=task.max_tokens,
+                max_tokens=task.sent_max_tokens,
                 limits=self.limits,
                 price=self.price,
                 primary_use=self.primary_use(),
@@ -949,31 +956,47 @@ class Scheduler:
 
     def _failure(self, task: Task, error: BackendError) -> bool | None:
         """React to a failed request: True when the task is queued again, None when it was
-        deferred (too many attempts), False when it is dropped."""
+        deferred (it waits in the ledger's queue, and in this session's queue when the drains
+        may still run it). No task is ever dropped without a reason on record."""
         now = self.clock()
-        if error.kind == "spend_limit":
-            self._stop("spend limit reached: drains stop for today", state="rate-limited")
-        elif error.kind == "rate_limited":
+        logger.info("drain %s on %s failed: %s", task.drain, task.qualname, error.kind)
+        if error.kind in BackendError.STOPPING:
+            # Nothing more will succeed until the user acts (raises a limit, pays, picks a
+            # model, fixes the key): stop, say which limit, keep the task for later.
+            state = "over-budget" if error.kind in ("spend_limit", "billing") else "disabled"
+            self._stop(f"{error}: drains stopped (drain.resume tries again)", state, True)
+            logger.warning("drains stopped: %s", self.stopped)
+            self.queue.setdefault(task.slot, task)
+            self._defer(task, str(error))
+            return None
+        if error.kind in ("too_large", "request"):
+            # This request cannot succeed as it is: it waits in the deferred queue (with the
+            # reason) and is not sent again in this session.
+            self.note = f"drain {task.drain} on {task.qualname}: {error}; deferred"
+            self._defer(task, str(error))
+            return None
+        if error.kind == "rate_limited":
             wait = error.retry_after
             if wait is None:
                 wait = self.backend.rate_limits.seconds_to_reset()
-            self.paused_until = now + (wait if wait is not None else 30.0)
-            self.status.reason = f"rate-limited until +{self.paused_until - now:.0f}s"
-        elif error.kind in ("overloaded", "server", "midstream", "connection", "timeout"):
+            self._rate_limited(now, wait if wait is not None else 30.0)
+        else:  # overloaded, server, midstream, connection, timeout
             delay = error.retry_after if error.retry_after is not None else self.backoff
             self.backoff = min(self.backoff * 2, 60.0)
             self.paused_until = now + delay
-        elif error.kind == "auth":
-            self._stop("the API refused the credentials")
-        logger.info("drain %s on %s failed: %s", task.drain, task.qualname, error.kind)
-        if error.kind in ("request", "auth", "spend_limit"):
-            return False
         attempts = self.attempts[task.key] = self.attempts.get(task.key, 0) + 1
         if self.max_attempts is not None and attempts >= self.max_attempts:
             self._defer(task, f"failed {attempts} times ({error.kind})")
             return None
         self.queue.setdefault(task.slot, task)  # try again after the pause
         return True
+
+    def _rate_limited(self, now: float, wait: float, why: str = "") -> None:
+        """Send nothing for ``wait`` seconds; the status says until when (local time)."""
+        wait = max(0.0, min(wait, 24 * 3600.0))
+        self.paused_until = max(self.paused_until, now + wait)
+        until = datetime.now().astimezone() + timedelta(seconds=self.paused_until - now)
+        self.status.reason = f"rate-limited until {until:%H:%M:%S}" + (f" ({why})" if why else "")
 
     def _defer(self, task: Task, reason: str) -> None:
         if self.ledger is None or not task.uri.startswith("file://"):
@@ -987,7 +1010,7 @@ class Scheduler:
             workspace=self.workspace,
             scope_key=task.qualname,
             content_hash=task.key,
-            estimated_tokens=task.input_estimate() + task.max_tokens,
+            estimated_tokens=task.input_estimate() + task.sent_max_tokens,
             reason=reason,
             path=task_path(task),
             model=task.model,

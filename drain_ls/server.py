@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import json
 import logging
@@ -81,6 +82,7 @@ from drain_ls.drains import (
 from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_range
 from drain_ls.files import MAX_SOURCE_BYTES, ConfigError, find_project_config
 from drain_ls.ledger import Ledger, LedgerError
+from drain_ls.models import retired_reason
 from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.review import REVIEW, ReviewOptions, ReviewResult, gather, read_result, review_tasks
 from drain_ls.scheduler import Result, Scheduler
@@ -1085,8 +1087,9 @@ class DrainServer(LanguageServer):
         )
         root = self.workspace_root()
         price = price_of(model, price_overrides(llm.prices))
-        if price is None:
-            self.drains_off_reason = unknown_model(model)
+        refused = retired_reason(model) if price is not None else unknown_model(model)
+        if price is None or refused is not None:
+            self.drains_off_reason = refused
             self.warn_user(f"drains are off: {self.drains_off_reason}")
             self.send_drain_status()
             return
@@ -1352,6 +1355,15 @@ class DrainServer(LanguageServer):
             used = use.used_tokens if use is not None else 0
             self._claude_used = used
             scheduler = self.scheduler
+            window = use.window if use is not None else CONTEXT_WINDOW
+            if scheduler is not None and scheduler.limits.session_tokens != window:
+                # The session's model decides its window (the catalogue's figure).
+                logger.info(
+                    "Claude Code's model %s: a window of %d tokens", use and use.model, window
+                )
+                scheduler.limits = dataclasses.replace(scheduler.limits, session_tokens=window)
+                scheduler.unblock()
+                self.send_drain_status()
             if used != last and scheduler is not None:
                 if last is not None:
                     logger.info("Claude Code's context: %d tokens", used)
@@ -1679,7 +1691,7 @@ class DrainServer(LanguageServer):
         for task in tasks:
             if (drain and task.drain != drain) or (qualname and task.qualname != qualname):
                 continue
-            out.append({**preview(task, (price.input, price.output)), "excluded": reason})
+            out.append({**preview(task, price), "excluded": reason})
         return {"uri": uri, "backend": self.settings.llm.backend, "previews": out}
 
     def touch(self, uri: str) -> None:

@@ -50,7 +50,7 @@ def test_last_assistant_entry_deduplicated(tmp_path: Path) -> None:
             ]
         )
     )
-    assert context_used(path) == 25 + 500 + 1000
+    assert context_used(path) == (25 + 500 + 1000, None)
 
 
 def test_latest_transcript_of_the_workspace(

@@ -30,6 +30,7 @@ from drain_ls.config import (
     settings_to_json,
 )
 from drain_ls.ledger import Ledger
+from drain_ls.models import default_model
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import CLIENTS, fake_api_env, server_config, start_server, wait_until
 from tests.test_headless import drain_ls
@@ -277,7 +278,7 @@ def test_run_without_a_terminal_and_without_yes_sends_nothing(tmp_path: Path) ->
         run = drain_ls("run", ".", "--yes", "--json", home=home, cwd=root, env=env)
         assert run.returncode == 0, run.stderr
         bodies = [json.loads(entry["body"]) for entry in fake.log]
-        assert bodies and {body["model"] for body in bodies} == {"claude-haiku-4-5"}
+        assert bodies and {body["model"] for body in bodies} == {default_model()}
         assert all(TOKEN not in json.dumps(body) for body in bodies)
     ledger = Ledger(home / "ledger.sqlite3")
     costs = [row["cost_usd"] for row in ledger.runs()]
@@ -414,7 +415,7 @@ async def test_a_repository_cannot_skip_consent_redaction_or_raise_a_cap(
                 await client.shutdown_session()
     bodies = [json.loads(entry["body"]) for entry in fake.log]
     assert all(TOKEN not in json.dumps(body) for body in bodies)  # redaction stayed on
-    assert {body["model"] for body in bodies} == {"claude-haiku-4-5"}
+    assert {body["model"] for body in bodies} == {default_model()}
     spend = Ledger(home / "ledger.sqlite3").spend().daily_usd
     assert 0 < spend <= 0.003  # the user's cap held; no negative price reached the ledger
     assert all(row["cost_usd"] >= 0 for row in Ledger(home / "ledger.sqlite3").runs())

@@ -3,10 +3,12 @@
 - ``max_retries=0``: background work owns its backoff (the scheduler honours
   ``retry-after``); a spend-limit 429 is never retried.
 - Usage comes from ``message_start`` (input, cache writes and reads) and ``message_delta``
-  (cumulative output); after a cancel the output is estimated from the text received.
+  (cumulative output); after a cancel the output is estimated from the text received, or
+  is ``max_tokens`` once a thinking block has begun (thinking is billed in full).
+- Errors are classified by status, type and ``error_code`` (``errors.classify``).
 - The ``anthropic-ratelimit-*`` headers of every response land in ``rate_limits``.
-- The per-file context goes in a system block marked ``cache_control`` so that several
-  drains on one file pay for it once.
+- The per-file context is the first system block, the same for every drain on the file; it
+  is a cache breakpoint only where it reaches the model's minimum (``request_params``).
 - ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` are read by the SDK; the key is never
   logged or put in an error message.
 """
@@ -20,8 +22,7 @@ from anthropic import AsyncAnthropic
 
 from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
 from drain_ls.backends.batches import request_params
-
-_SPEND_LIMIT_WORDS = ("usage limit", "spend limit", "credit balance")
+from drain_ls.backends.errors import classify
 
 
 class _HeaderWatcher(anthropic.Middleware):
@@ -93,73 +94,29 @@ class AnthropicBackend:
                         progress.input_tokens = usage.input_tokens or 0
                         progress.cache_read_tokens = usage.cache_read_input_tokens or 0
                         progress.cache_write_tokens = usage.cache_creation_input_tokens or 0
+                    elif kind == "content_block_start":
+                        block_type = getattr(event.content_block, "type", "")
+                        if block_type in ("thinking", "redacted_thinking"):
+                            progress.thinking = True
                     elif kind == "content_block_delta":
                         delta = event.delta
-                        text = getattr(delta, "text", "") or ""
-                        progress.received_bytes += len(text.encode("utf-8"))
+                        text = getattr(delta, "text", None) or getattr(delta, "thinking", "")
+                        progress.received_bytes += len((text or "").encode("utf-8"))
                     elif kind == "message_delta":
                         progress.output_tokens = event.usage.output_tokens or 0
                         progress.finished = True
                 message = await stream.get_final_message()
-        except anthropic.RateLimitError as exc:
-            raise self._rate_limit_error(exc, progress) from None
         except anthropic.APIStatusError as exc:
-            raise self._status_error(exc, progress) from None
+            raise classify(exc, progress.usage()) from None
         except anthropic.APITimeoutError:
             raise BackendError("timeout", "the request timed out", usage=progress.usage()) from None
         except anthropic.APIConnectionError:
             raise BackendError(
                 "connection", "cannot reach the API", usage=progress.usage()
             ) from None
-        text = "".join(getattr(block, "text", "") for block in message.content)
-        return DrainResponse(text, progress.usage(), message.stop_reason, message.model)
-
-    def _rate_limit_error(self, exc: anthropic.RateLimitError, progress: Progress) -> BackendError:
-        message = _error_message(exc)
-        if any(word in message.lower() for word in _SPEND_LIMIT_WORDS):
-            return BackendError(
-                "spend_limit", "the API spend limit is reached", usage=progress.usage()
-            )
-        retry_after = _retry_after(exc)
-        return BackendError("rate_limited", "rate limited", retry_after, usage=progress.usage())
-
-    def _status_error(self, exc: anthropic.APIStatusError, progress: Progress) -> BackendError:
-        status = exc.status_code
-        if status == 200:  # an error event in the middle of a stream
-            return BackendError(
-                "midstream", f"stream error: {_error_type(exc)}", usage=progress.usage()
-            )
-        if status == 529:
-            return BackendError(
-                "overloaded", "the API is overloaded", _retry_after(exc), usage=progress.usage()
-            )
-        if status in (401, 403):
-            return BackendError("auth", f"the API refused the credentials ({status})")
-        if status >= 500:
-            return BackendError(
-                "server", f"API error {status}", _retry_after(exc), usage=progress.usage()
-            )
-        return BackendError(
-            "request", f"API error {status}: {_error_type(exc)}", usage=progress.usage()
+        text = "".join(
+            getattr(block, "text", "") or ""
+            for block in message.content
+            if getattr(block, "type", "") == "text"
         )
-
-
-def _retry_after(exc: anthropic.APIStatusError) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _error_message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", {}) if isinstance(body, dict) else {}
-    return str(error.get("message", "")) if isinstance(error, dict) else ""
-
-
-def _error_type(exc: anthropic.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", {}) if isinstance(body, dict) else {}
-    return str(error.get("type", "error")) if isinstance(error, dict) else "error"
+        return DrainResponse(text, progress.usage(), message.stop_reason, message.model)

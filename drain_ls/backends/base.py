@@ -17,13 +17,14 @@ class DrainRequest:
     drain: str
     model: str
     max_tokens: int
-    context: str  # the per-file context, sent as a cached system block
+    context: str  # the per-file context: the first system block, the same for every drain
     prompt: str  # what this drain asks about its scope
     instructions: str = ""
     scope: str = ""  # the code of the scope itself (what the offline backend works from)
     style: str = "google"
     scope_kind: str = ""  # a custom drain's scope: function, class, module, file, commits
     inputs: str = ""  # the results of the drain this one runs after
+    cache_context: bool = False  # mark the context as a cache breakpoint
     # What a local backend may use besides the text (a commit review's batch); never sent.
     attachment: object = field(default=None, repr=False, compare=False)
 
@@ -40,14 +41,20 @@ class Progress:
     started: bool = False  # the API accepted the request (message_start)
     finished: bool = False  # the API sent its final output count (message_delta)
     max_tokens: int | None = None
+    thinking: bool = False  # a thinking block started
 
     def usage(self) -> Usage:
         """The billed usage: the API's final output count, or else an estimate from the text
         received (after a cancel there is no final count; counting a token per 3 bytes errs
-        on the side of too much), never more than ``max_tokens``."""
+        on the side of too much), never more than ``max_tokens``. Once the model has begun
+        to think, the estimate is ``max_tokens``: thinking is billed in full as output while
+        the stream shows at most a summary of it (the thinking page), so what was received
+        says nothing about what was billed."""
         output = self.output_tokens
         if not self.finished:
             output = max(output, math.ceil(self.received_bytes / 3))
+            if self.thinking and self.max_tokens is not None:
+                output = self.max_tokens
             if self.max_tokens is not None:
                 output = min(output, self.max_tokens)
         return Usage(
@@ -74,57 +81,138 @@ class DrainResponse:
 
 
 class BackendError(Exception):
-    """A request that failed; ``kind`` says how the scheduler should react."""
+    """A request that failed; ``kind`` says how the scheduler should react.
+
+    - ``rate_limited``, ``overloaded``, ``server``, ``midstream``, ``connection``,
+      ``timeout``: transient; the task waits (``retry_after``, the rate-limit reset, or a
+      backoff) and runs again.
+    - ``spend_limit`` (a 429 naming a spend limit, a 400 for a workspace's usage limit),
+      ``billing`` (a 402), ``model`` (a 404 for the model: unknown or retired), ``auth``:
+      nothing more will succeed; the drains stop with ``message`` as the reason and the
+      task is deferred, never dropped.
+    - ``too_large`` (a 413) and ``request`` (any other 4xx): this task cannot run as it is;
+      it is deferred with the reason, and the drains go on.
+    """
 
     KINDS = (
         "rate_limited",
         "spend_limit",
+        "billing",
+        "model",
         "overloaded",
         "server",
         "midstream",
         "connection",
         "timeout",
         "auth",
+        "too_large",
         "request",
     )
+    # What stops every drain (the reason is shown; drain.resume tries again).
+    STOPPING = frozenset({"spend_limit", "billing", "model", "auth"})
 
     def __init__(
-        self, kind: str, message: str, retry_after: float | None = None, usage: Usage | None = None
+        self,
+        kind: str,
+        message: str,
+        retry_after: float | None = None,
+        usage: Usage | None = None,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        error_code: str | None = None,
     ) -> None:
-        """A failure of ``kind``; ``usage`` is what it was billed."""
+        """A failure of ``kind``; ``usage`` is what it was billed; ``status``,
+        ``error_type`` and ``error_code`` are the API's (never its message)."""
         super().__init__(message)
         self.kind = kind
         self.retry_after = retry_after
         self.usage = usage or Usage()
+        self.status = status
+        self.error_type = error_type
+        self.error_code = error_code
+
+
+def _reset_time(value: str) -> datetime | None:
+    """An RFC 3339 time (``2026-12-06T13:05:42Z``), as the ``*-reset`` headers give it."""
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+RATE_LIMIT_KINDS = ("requests", "tokens", "input-tokens", "output-tokens")
 
 
 @dataclass(slots=True)
 class RateLimits:
-    """The latest ``anthropic-ratelimit-*`` headers: name -> value."""
+    """The latest ``anthropic-ratelimit-*`` headers: name -> value.
+
+    A ``*-remaining`` value is only true until its ``*-reset`` time: after that the window
+    is full again, whether or not another response arrives (the rate-limits page), so a
+    kind whose reset has passed counts as fully available.
+    """
 
     values: dict[str, str] = field(default_factory=dict)
+    now: Any = None  # a clock for tests: () -> aware datetime
+
+    def _now(self) -> datetime:
+        return self.now() if self.now is not None else datetime.now(UTC)
+
+    def _reset(self, kind: str) -> datetime | None:
+        value = self.values.get(f"{kind}-reset")
+        return _reset_time(value) if value is not None else None
 
     def remaining_share(self, kind: str = "tokens") -> float | None:
-        """``remaining / limit`` for ``kind`` (tokens, input-tokens, ...), when known."""
+        """``remaining / limit`` for ``kind`` (tokens, input-tokens, ...), when known and
+        its reset time has not passed (after it: 1.0)."""
         try:
             remaining = float(self.values[f"{kind}-remaining"])
             limit = float(self.values[f"{kind}-limit"])
         except (KeyError, ValueError):
             return None
-        return remaining / limit if limit > 0 else None
+        if not (math.isfinite(remaining) and math.isfinite(limit)) or limit <= 0:
+            return None
+        reset = self._reset(kind)
+        if reset is not None and reset <= self._now():
+            return 1.0
+        return max(0.0, min(1.0, remaining / limit))
+
+    def holding_back(self, reserve: float) -> tuple[float, datetime | None] | None:
+        """None when every kind has at least ``reserve`` of its window left. Else (seconds
+        to wait, until when): the latest reset among the low kinds, when every low window is
+        full again; ``(nan, None)`` when a low kind gave no reset time (the caller picks the
+        wait)."""
+        now = self._now()
+        waits: list[datetime] = []
+        unknown = False
+        for kind in RATE_LIMIT_KINDS:
+            share = self.remaining_share(kind)
+            if share is None or share >= reserve:
+                continue
+            reset = self._reset(kind)
+            if reset is None:
+                unknown = True
+            else:
+                waits.append(reset)
+        if not waits and not unknown:
+            return None
+        if not waits:
+            return math.nan, None
+        until = max(waits)
+        return max(0.0, (until - now).total_seconds()), until
 
     def seconds_to_reset(self) -> float | None:
         """Seconds until the soonest ``*-reset`` time among the headers (RFC 3339)."""
-        now = datetime.now(UTC)
+        now = self._now()
         waits = []
         for name, value in self.values.items():
             if not name.endswith("-reset"):
                 continue
-            try:
-                when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            waits.append(max(0.0, (when - now).total_seconds()))
+            when = _reset_time(value)
+            if when is not None:
+                waits.append(max(0.0, (when - now).total_seconds()))
         return min(waits) if waits else None
 
 

@@ -4,7 +4,7 @@
   the scheduler owns the backoff. Key and URL default to ``ANTHROPIC_API_KEY`` and
   ``ANTHROPIC_BASE_URL``.
 - Each request of a batch carries exactly the parameters ``AnthropicBackend.complete`` sends
-  (``request_params``), so the per-file context keeps its ``cache_control`` block.
+  (``request_params``): the same context first, the same thinking settings.
 - SDK failures become ``BackendError`` with the kinds ``AnthropicBackend`` uses (the same
   mapping); neither the API key nor any prompt text ever goes into a message.
 - A batch ends within 24 hours. Its results are a JSONL stream (one line per request, in
@@ -19,16 +19,20 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import anthropic
 import httpx2
 
-from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
+from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, RateLimits
+from drain_ls.backends.errors import classify
 from drain_ls.budget import Usage
 
 CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 MAX_REQUESTS = 100_000  # the API's limit per batch
+# ... and 256 MB of request body, whichever comes first (the batch-processing page); a
+# margin is kept for the JSON around the requests.
+MAX_BATCH_BYTES = 256 * 1000 * 1000 - 64 * 1024
 PROCESSING_STATUSES = ("in_progress", "canceling", "ended")
 OUTCOME_KINDS = ("succeeded", "errored", "canceled", "expired")
 # Errored results of these types may succeed when sent again; others (invalid_request_error)
@@ -41,24 +45,33 @@ _NO_CREDENTIALS = "Could not resolve authentication method"
 
 def request_params(request: DrainRequest) -> dict[str, Any]:
     """The Messages API parameters of ``request``: what ``AnthropicBackend.complete`` sends
-    (without ``stream``), and what each request of a batch carries."""
+    (without ``stream``), and what each request of a batch carries.
+
+    The file's context comes first and is the same bytes for every drain on the file, so a
+    cache breakpoint after it (``cache_context``: only where it reaches the model's minimum
+    and another drain will send it too) can be read back; the drain's own instructions and
+    its scope follow. On a model that thinks by default, thinking is turned off (or kept
+    at its lowest effort) so that it does not eat the answer's ``max_tokens``."""
+    from drain_ls.models import lookup
+
     system: list[dict[str, Any]] = []
+    if request.context:
+        block: dict[str, Any] = {"type": "text", "text": request.context}
+        if request.cache_context:
+            block["cache_control"] = {"type": "ephemeral", "ttl": "5m"}
+        system.append(block)
     if request.instructions:
         system.append({"type": "text", "text": request.instructions})
-    if request.context:
-        system.append(
-            {
-                "type": "text",
-                "text": request.context,
-                "cache_control": {"type": "ephemeral", "ttl": "5m"},
-            }
-        )
-    return {
+    params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
         "system": system,
         "messages": [{"role": "user", "content": request.prompt}],
     }
+    model = lookup(request.model)
+    if model is not None:
+        params.update(model.thinking_params())
+    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +131,8 @@ def check_custom_id(custom_id: str) -> None:
 
 
 def backend_error(exc: anthropic.APIStatusError) -> BackendError:
-    """The ``BackendError`` ``AnthropicBackend`` raises for the same API error."""
-    # Imported when called: ``anthropic.py`` imports ``request_params`` from here.
-    from drain_ls.backends import anthropic as _messages
-
-    # Its mapping methods read nothing from the instance.
-    owner = cast(_messages.AnthropicBackend, None)
-    progress = Progress()
-    if isinstance(exc, anthropic.RateLimitError):
-        return _messages.AnthropicBackend._rate_limit_error(owner, exc, progress)
-    return _messages.AnthropicBackend._status_error(owner, exc, progress)
+    """The ``BackendError`` of an API error on a batch route (a 404 is the batch's)."""
+    return classify(exc, route="batch")
 
 
 @contextmanager
