@@ -114,6 +114,7 @@ async def cancellation(rounds: int) -> list[float]:
             root,
             {
                 "llm": {"enabled": True, "backend": "anthropic"},
+                "privacy": {"requireConsent": False},
                 "idle": {"delayMs": 20},
                 "diagnostics": {"debounceMs": 0},
                 "drains": {"summaries": {"enabled": False}},
@@ -161,6 +162,7 @@ async def responsiveness(requests: int) -> dict[str, list[float]]:
             root,
             {
                 "llm": {"enabled": True, "backend": "anthropic"},
+                "privacy": {"requireConsent": False},
                 "idle": {"delayMs": 20},
                 "diagnostics": {"debounceMs": 0},
                 "drains": {"concurrency": 4},
@@ -295,6 +297,13 @@ class Tally:
         self.usd += usd
 
 
+def ratio(naive: Tally | None, ours: Tally | None) -> float:
+    """How many times more a naive docstring costs than one of drain-ls (0: no results)."""
+    if not naive or not ours or not naive.results or not ours.results:
+        return 0.0
+    return (naive.usd / naive.results) / max(1e-12, ours.usd / ours.results)
+
+
 def naive_request(task: Task, text: str) -> DrainRequest:
     """What a drain that knows no better sends: the whole file, every time, no cache (with
     the same thinking settings and max_tokens as drain-ls, to compare the prompts only)."""
@@ -312,7 +321,7 @@ async def costs_per_result(models: list[str]) -> dict[str, dict[str, Tally]]:
     """model -> drain -> what its requests and accepted results cost, under the fake's
     billing; the ``naive`` row sends the whole file for each docstring."""
     files = workload()
-    settings = build_settings()  # a user's defaults (maxTokensPerDrain: 5,000)
+    settings, _ = build_settings()  # a user's defaults (maxTokensPerDrain: 5,000)
     out: dict[str, dict[str, Tally]] = {}
     for model in models:
         price = price_of(model)
@@ -323,16 +332,21 @@ async def costs_per_result(models: list[str]) -> dict[str, dict[str, Tally]]:
                 Path("/bench") / name, settings, model, (), lambda key: None, text.encode()
             )
             naive = [("naive", naive_request(t, text)) for t in tasks if t.drain == "docstrings"]
+            here: dict[str, Tally] = {}
             with FakeAnthropic(reply=replier(taken)) as fake:
                 backend = AnthropicBackend(api_key="sk-ant-bench", base_url=fake.url)
                 for drain, request in [(t.drain, t.request()) for t in tasks] + naive:
                     response = await backend.complete(request, Progress())
                     check = "docstrings" if drain == "naive" else drain
                     ok = not response.truncated and validate(check, response.text) is not None
-                    tallies.setdefault(drain, Tally()).add(
-                        response.usage, cost_usd(response.usage, price), ok
-                    )
+                    usd = cost_usd(response.usage, price)
+                    for table in (tallies, here):
+                        table.setdefault(drain, Tally()).add(response.usage, usd, ok)
                 await backend.close()
+            tallies[f"file:{name}"] = Tally(
+                results=here["naive"].results if "naive" in here else 0,
+                usd=ratio(here.get("naive"), here.get("docstrings")),
+            )
         out[model] = tallies
     return out
 
@@ -370,10 +384,13 @@ async def main_async(args: argparse.Namespace) -> int:
                 f"{u.cache_read_tokens / n:.0f} | {u.cache_write_tokens / n:.0f} | "
                 f"{u.output_tokens / n:.0f} | {row.usd / n:.7f} |"
             )
-        ours, naive = tallies.get("docstrings"), tallies.get("naive")
-        if ours and naive and ours.results and naive.results:
-            ratio = (naive.usd / naive.results) / max(1e-12, ours.usd / ours.results)
-            lines.append(f"\nnaive / drain-ls, USD per docstring: {ratio:.1f}x")
+        overall = ratio(tallies.get("naive"), tallies.get("docstrings"))
+        per_file = ", ".join(
+            f"{name.removeprefix('file:')} {row.usd:.1f}x"
+            for name, row in tallies.items()
+            if name.startswith("file:")
+        )
+        lines.append(f"\nnaive / drain-ls, USD per docstring: {overall:.1f}x ({per_file})")
     print("\n".join(lines))
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

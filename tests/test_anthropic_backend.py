@@ -12,13 +12,15 @@ from drain_ls.backends.anthropic import AnthropicBackend
 from drain_ls.backends.base import BackendError, DrainRequest, Progress
 from tests.fake_anthropic import FakeAnthropic
 
+# A context above Haiku 5.5's minimum cacheable prompt (512 tokens), marked as a breakpoint.
 REQUEST = DrainRequest(
     drain="docstrings",
-    model="claude-haiku-4-5",
+    model="claude-haiku-5-5",
     max_tokens=200,
-    context="def f(x):\n    return x * 2\n" * 20,
+    context="def f(x):\n    return x * 2\n" * 100,
     prompt="Write a docstring for f.",
     instructions="You write docstrings.",
+    cache_context=True,
 )
 
 
@@ -44,12 +46,33 @@ async def test_streamed_answer_and_usage_match_what_the_api_billed(fake: FakeAnt
     assert response.usage.output_tokens == billed.output_tokens
     assert response.usage.cache_write_tokens == billed.cache_write_tokens > 0
     # The request went through the real SDK: streaming, no sampling parameters, the context
-    # as a cached system block.
+    # first, as a cached system block, thinking off (Haiku 5.5 thinks by default).
     body = json.loads(fake.log[-1]["body"])
     assert body["stream"] is True
     assert "temperature" not in body
-    assert body["system"][1]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
+    assert body["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
+    assert body["system"][0]["text"] == REQUEST.context
+    assert body["thinking"] == {"type": "disabled"}
+    assert fake.billed[-1].thinking_tokens == 0
     assert api.rate_limits.remaining_share() == 0.25
+
+
+async def test_a_breakpoint_below_the_models_minimum_caches_nothing(fake: FakeAnthropic) -> None:
+    api = backend(fake)
+    small = DrainRequest(
+        drain="docstrings",
+        model="claude-haiku-4-5",  # minimum 4,096 tokens
+        max_tokens=200,
+        context=REQUEST.context,
+        prompt="Write a docstring for f.",
+        instructions="You write docstrings.",
+        cache_context=True,
+    )
+    first = await api.complete(small, Progress())
+    second = await api.complete(small, Progress())
+    await api.close()
+    for response in (first, second):
+        assert response.usage.cache_write_tokens == response.usage.cache_read_tokens == 0
 
 
 async def test_second_drain_on_the_same_file_reads_the_cache(fake: FakeAnthropic) -> None:
@@ -61,7 +84,8 @@ async def test_second_drain_on_the_same_file_reads_the_cache(fake: FakeAnthropic
         max_tokens=100,
         context=REQUEST.context,
         prompt="Summarize f.",
-        instructions=REQUEST.instructions,
+        instructions="You summarize code.",  # another drain's instructions: after the breakpoint
+        cache_context=True,
     )
     second = await api.complete(other, Progress())
     await api.close()

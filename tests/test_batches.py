@@ -22,7 +22,8 @@ from tests.fake_anthropic import FakeAnthropic
 KEY = "sk-ant-test-not-a-real-key"
 CANARY_KEY = "sk-ant-CANARY-4f1d9c0e7b2a"
 CANARY_PROMPT = "PROMPT-CANARY-9e8d7c"
-CONTEXT = "def f(x):\n    return x * 2\n" * 20
+# Over Haiku 4.5's minimum cacheable prompt (4,096 tokens): a breakpoint there caches.
+CONTEXT = "def f(x):\n    return x * 2\n" * 700
 
 
 def drain(prompt: str, max_tokens: int = 200, context: str = CONTEXT) -> DrainRequest:
@@ -33,6 +34,7 @@ def drain(prompt: str, max_tokens: int = 200, context: str = CONTEXT) -> DrainRe
         context=context,
         prompt=prompt,
         instructions="You write docstrings.",
+        cache_context=bool(context),
     )
 
 

@@ -142,10 +142,12 @@ async def test_generated_docstring_is_offered_and_applied(
     text = apply_workspace_edit(editor.texts[uri], uri, action.edit, "utf-16", 1)  # type: ignore[arg-type]
     assert '    """Add two numbers.\n\n    Args:\n        a: The first.' in text
     compile(text, "m.py", "exec")
-    # One request, scoped to the function, with the file's outline as cached context.
+    # One request, scoped to the function, the file's outline first; no cache breakpoint
+    # (one drain on a small file: nothing to read it back, and under the model's minimum).
     [request] = [json.loads(entry["body"]) for entry in fake.log]
     assert "def add(a, b):\n    return a + b" in request["messages"][0]["content"]
-    assert request["system"][1]["cache_control"]["type"] == "ephemeral"
+    assert "cache_control" not in json.dumps(request)
+    assert "docstrings" in request["system"][-1]["text"]
     status = await editor.status()
     assert status["completed"] == 1
     assert status["consumedTokens"] == sum(
@@ -273,7 +275,7 @@ async def test_summary_in_hover_and_simplify_as_information(
     tmp_path: Path, fake: FakeAnthropic
 ) -> None:
     def reply(body: dict[str, Any]) -> str:
-        system = body["system"][0]["text"]
+        system = body["system"][-1]["text"]  # the drain's instructions, after the context
         if "summarize" in system:
             return "Routes a value by kind. Watch the fall-through."
         return "Replace the elif chain with a dict of handlers."
