@@ -98,7 +98,12 @@ async def send(
         reserved.append((made.run_id, task))
     if not reserved:
         return sent
-    chunks = split(reserved)
+    chunks, oversized = split(reserved)
+    for run_id, _ in oversized:  # no batch can hold it: released, the task stays deferred
+        with contextlib.suppress(LedgerError):
+            ledger.settle(run_id, Usage(), "failed", price, batch=True)
+    if oversized:
+        logger.warning("%d request(s) over the batch size limit were not sent", len(oversized))
     for number, chunk in enumerate(chunks):
         try:
             batch_id = await client.submit([(f"run-{run_id}", t.request()) for run_id, t in chunk])
@@ -120,25 +125,31 @@ async def send(
     return sent
 
 
-def split(reserved: list[tuple[int, Task]]) -> list[list[tuple[int, Task]]]:
+def split(
+    reserved: list[tuple[int, Task]],
+) -> tuple[list[list[tuple[int, Task]]], list[tuple[int, Task]]]:
     """The reserved tasks in batches under the API's limits: at most ``MAX_REQUESTS``
     requests and ``MAX_BATCH_BYTES`` of request body each (the batch-processing page: 100,000
-    requests or 256 MB, whichever comes first). A single request over the size limit cannot
-    go in any batch: it is left out (its reservation is released by the caller's refusal)."""
+    requests or 256 MB, whichever comes first); and the requests no batch can hold (over the
+    size limit on their own), left out."""
     from drain_ls.backends.batches import MAX_BATCH_BYTES, MAX_REQUESTS, request_params
 
     chunks: list[list[tuple[int, Task]]] = [[]]
+    oversized: list[tuple[int, Task]] = []
     size = 0
     for run_id, task in reserved:
         entry = {"custom_id": f"run-{run_id}", "params": request_params(task.request())}
         cost = len(json.dumps(entry).encode("utf-8")) + 1
+        if cost > MAX_BATCH_BYTES:
+            oversized.append((run_id, task))
+            continue
         current = chunks[-1]
         if current and (size + cost > MAX_BATCH_BYTES or len(current) >= MAX_REQUESTS):
             chunks.append([])
             size = 0
         chunks[-1].append((run_id, task))
         size += cost
-    return [chunk for chunk in chunks if chunk]
+    return [chunk for chunk in chunks if chunk], oversized
 
 
 def _record_batch(

@@ -319,12 +319,12 @@ def command_run(args: argparse.Namespace) -> int:
             "(or run with --backend offline: free, nothing sent)"
         )
     model = settings.llm.model if backend_name != "offline" else "offline"
+    retired = retired_reason(model)
+    if retired is not None:  # first: pricing it would not make the API serve it
+        raise UsageError(retired)
     price = price_of(model, price_overrides(settings.llm.prices))
     if price is None:
         raise UsageError(unknown_model(model))
-    retired = retired_reason(model)
-    if retired is not None:
-        raise UsageError(retired)
     root = (project.root or Path.cwd()).resolve()
     try:
         exclusions = Exclusions([root], settings.privacy.exclude)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -306,7 +307,7 @@ def build_tasks(
                 scope_text=scope,
                 context=context,
                 model=model,
-                max_tokens=DEFAULT_MAX_TOKENS[drain],
+                max_tokens=answer_tokens(drain, model),
                 public=public,
                 version=version,
                 style=style,
@@ -336,6 +337,17 @@ def build_tasks(
         )
     share_contexts(tasks)
     return tasks
+
+
+def answer_tokens(drain: str, model_id: str) -> int:
+    """A built-in drain's ``max_tokens`` for its answer on ``model_id``: more on a model
+    whose tokenizer counts the same text as more tokens (about 1.3x on Claude 4.7 and
+    later: the pricing page), so that the same docstring is not cut short."""
+    from drain_ls.models import lookup
+
+    model = lookup(model_id)
+    ratio = model.tokens_per_text if model is not None else 1.0
+    return math.ceil(DEFAULT_MAX_TOKENS[drain] * max(1.0, ratio))
 
 
 def fit(task: Task, max_tokens_per_drain: int) -> bool:

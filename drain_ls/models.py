@@ -183,3 +183,14 @@ def retired_reason(model_id: str, today: date | None = None) -> str | None:
         f"model {model_id!r} was retired{when}: the API no longer serves it; "
         f"set llm.model to a current model such as {default_model()!r}"
     )
+
+
+def retiring_note(model_id: str, today: date | None = None) -> str | None:
+    """A warning for a model that still works but has a retirement date (None otherwise)."""
+    model = lookup(model_id)
+    if model is None or model.retires_on is None or model.retired(today):
+        return None
+    return (
+        f"model {model_id!r} is deprecated and retires on {model.retires_on.isoformat()}: "
+        f"drains stop then; a current model is {default_model()!r}"
+    )

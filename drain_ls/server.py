@@ -82,7 +82,7 @@ from drain_ls.drains import (
 from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_range
 from drain_ls.files import MAX_SOURCE_BYTES, ConfigError, find_project_config
 from drain_ls.ledger import Ledger, LedgerError
-from drain_ls.models import retired_reason
+from drain_ls.models import retired_reason, retiring_note
 from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.review import REVIEW, ReviewOptions, ReviewResult, gather, read_result, review_tasks
 from drain_ls.scheduler import Result, Scheduler
@@ -429,6 +429,7 @@ class DrainServer(LanguageServer):
         self.user_layer: dict[str, Any] = {}  # the user config file
         self.workspace_trust = WorkspaceTrust()
         self.drains_off_reason: str | None = None  # why drains are off, when not llm.enabled
+        self._warned_once: set[str] = set()  # warnings shown once a session
         self.init_layer: dict[str, Any] = {}
         self.client_layer: dict[str, Any] = {}
         self.settings_generation = 0
@@ -1087,12 +1088,17 @@ class DrainServer(LanguageServer):
         )
         root = self.workspace_root()
         price = price_of(model, price_overrides(llm.prices))
-        refused = retired_reason(model) if price is not None else unknown_model(model)
+        # A retired model first: pricing it would not make the API serve it.
+        refused = retired_reason(model) or (unknown_model(model) if price is None else None)
         if price is None or refused is not None:
             self.drains_off_reason = refused
             self.warn_user(f"drains are off: {self.drains_off_reason}")
             self.send_drain_status()
             return
+        retiring = retiring_note(model)
+        if retiring is not None and retiring not in self._warned_once:
+            self._warned_once.add(retiring)
+            self.warn_user(retiring)
         self.scheduler = Scheduler(
             backend,
             self.ledger,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import get_args
 
 import pytest
+from anthropic.types.model import Model
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from drain_ls import batching
+from drain_ls.backends.base import Progress
 from drain_ls.budget import (
     POOL_TIER,
     Limits,
@@ -25,8 +29,11 @@ from drain_ls.budget import (
     worst_case,
 )
 from drain_ls.ledger import Ledger, LedgerError, Reservation
+from drain_ls.models import lookup, retired_reason
 
 HAIKU = price_of("claude-haiku-4-5")
+# Every id the SDK lists (priced, unpriced, retired) and one nobody knows.
+MODELS = sorted(set(get_args(get_args(Model)[0])) | {"claude-someday-9"})
 _fake_pids = itertools.count(4_000_000)  # beyond Linux's pid_max: never a live process
 
 
@@ -142,6 +149,7 @@ class BudgetMachine(RuleBasedStateMachine):
         self.batched: list[tuple[Reservation, int, int]] = []  # survive restarts
         self.batches = 0
         self.now = 1_700_000_000.0
+        self.prices: dict[int, Price] = {}
 
     @initialize(
         session=st.integers(5_000, 200_000),
@@ -180,23 +188,41 @@ class BudgetMachine(RuleBasedStateMachine):
         max_tokens=st.integers(1, 2_000),
         pool=st.booleans(),
         batch=st.booleans(),
+        model=st.sampled_from(MODELS),
     )
-    def dispatch(self, tier: int, estimate: int, max_tokens: int, pool: bool, batch: bool) -> None:
+    def dispatch(
+        self,
+        tier: int,
+        estimate: int,
+        max_tokens: int,
+        pool: bool,
+        batch: bool,
+        model: str = "claude-haiku-4-5",
+    ) -> None:
+        price = price_of(model)
+        if price is None or retired_reason(model) is not None:
+            # Unknown, unpriced or retired: the server and `drain-ls run` refuse the model
+            # before anything is reserved (never priced as a guess).
+            return
+        found = lookup(model)
+        # What a task on this model reserves: its answer plus the thinking it cannot turn off.
+        max_tokens += found.thinking_allowance if found is not None else 0
         made = self.ledger.reserve(
             drain="d",
             workspace="/w",
             scope_key="s",
             content_hash="h",
-            model="claude-haiku-4-5",
+            model=model,
             tier=tier,
             input_estimate=estimate,
             max_tokens=max_tokens,
             limits=self.limits,
-            price=self.price,
+            price=price,
             pool=pool,
             batch=batch,
         )
         if isinstance(made, Reservation):
+            self.prices[made.run_id] = price  # settled at the price it was reserved at
             assert made.tier == tier or (pool and tier == 2 and made.tier == 3)
             if batch:
                 self.batches += 1
@@ -224,7 +250,9 @@ class BudgetMachine(RuleBasedStateMachine):
         usage = Usage(
             input_tokens=int(estimate * used_in), output_tokens=int(max_tokens * used_out)
         )
-        self.ledger.settle(reservation.run_id, usage, "done", self.price, batch=True)
+        self.ledger.settle(
+            reservation.run_id, usage, "done", self.prices[reservation.run_id], batch=True
+        )
 
     @precondition(lambda self: self.batched)
     @rule(index=st.integers(0, 50))
@@ -263,7 +291,7 @@ class BudgetMachine(RuleBasedStateMachine):
             cache_read_tokens=read // 2,
             cache_write_tokens=read - read // 2,
         )
-        self.ledger.settle(reservation.run_id, usage, "done", self.price)
+        self.ledger.settle(reservation.run_id, usage, "done", self.prices[reservation.run_id])
 
     @precondition(lambda self: self.inflight)
     @rule(
@@ -275,13 +303,49 @@ class BudgetMachine(RuleBasedStateMachine):
         reservation, estimate, max_tokens = self._take(index)
         usage = Usage(input_tokens=estimate, output_tokens=int(max_tokens * received))
         status = "cancelled" if outcome != "midstream" else "failed"
-        self.ledger.settle(reservation.run_id, usage, status, self.price, wasted_tokens=usage.total)
+        self.ledger.settle(
+            reservation.run_id,
+            usage,
+            status,
+            self.prices[reservation.run_id],
+            wasted_tokens=usage.total,
+        )
 
     @precondition(lambda self: self.inflight)
     @rule(index=st.integers(0, 50), status=st.sampled_from([429, 529, 500]))
     def refused_by_api(self, index: int, status: int) -> None:
         reservation, _, _ = self._take(index)
-        self.ledger.settle(reservation.run_id, Usage(), "failed", self.price)
+        self.ledger.settle(reservation.run_id, Usage(), "failed", self.prices[reservation.run_id])
+
+    @precondition(lambda self: self.inflight)
+    @rule(index=st.integers(0, 50), received=st.integers(0, 3_000))
+    def cancelled_while_thinking(self, index: int, received: int) -> None:
+        # A cancel after a thinking block began: the whole max_tokens counts as output
+        # (thinking is billed in full; the stream shows a summary at most).
+        reservation, estimate, max_tokens = self._take(index)
+        progress = Progress(
+            input_tokens=estimate, received_bytes=received, max_tokens=max_tokens, thinking=True
+        )
+        usage = progress.usage()
+        assert usage.output_tokens == max_tokens
+        self.ledger.settle(
+            reservation.run_id,
+            usage,
+            "cancelled",
+            self.prices[reservation.run_id],
+            wasted_tokens=usage.total,
+        )
+
+    @precondition(lambda self: self.batched)
+    @rule(index=st.integers(0, 50))
+    def batch_results_expired(self, index: int) -> None:
+        # Results kept 29 days: the batch settles at its worst case, its tasks wait again.
+        reservation, _, _ = self.batched.pop(index % len(self.batched))
+        (row,) = self.ledger.runs("id = ?", (reservation.run_id,))
+        batching._lost(self.ledger, row["batch_id"], "its results expired")
+        (after,) = self.ledger.runs("id = ?", (reservation.run_id,))
+        assert after["status"] == "abandoned"
+        assert after["cost_usd"] == after["reserved_usd"]
 
     @rule()
     def restart(self) -> None:
