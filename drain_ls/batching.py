@@ -16,12 +16,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from drain_ls.backends.base import BackendError
-from drain_ls.budget import Limits, Price, Refusal, Usage
+from drain_ls.budget import Limits, Price, Refusal, Usage, price_of
 from drain_ls.drains import Task, validate
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.scheduler import task_path
@@ -194,9 +194,12 @@ async def collect(
     price: Price,
     workspace: str | None = None,
     now: float | None = None,
+    price_for: Callable[[str], Price | None] | None = None,
 ) -> Collected:
     """Poll the open batches; for each that ended, settle its runs at the batch price and
     cache the answers."""
+    # Each run at the price of the model it was sent with (the one collecting may use another).
+    price_for = price_for or price_of
     out = Collected()
     for batch in ledger.open_batches(workspace):
         batch_id = str(batch["id"])
@@ -226,8 +229,9 @@ async def collect(
         for run in ledger.runs("batch_id = ? AND status = 'batched'", (batch_id,)):
             outcome = outcomes.get(f"run-{run['id']}")
             response = outcome.response() if outcome is not None else None
+            run_price = price_for(str(run["model"] or "")) or price
             if response is None:
-                ledger.settle(run["id"], Usage(), "failed", price, batch=True)
+                ledger.settle(run["id"], Usage(), "failed", run_price, batch=True)
                 out.failed += 1
                 if outcome is not None and not outcome.retryable:
                     # An invalid request fails again: it leaves the queue.
@@ -237,7 +241,7 @@ async def collect(
                         run["content_hash"], "the batch request did not run; deferred again"
                     )
                 continue
-            cost = ledger.settle(run["id"], response.usage, "done", price, batch=True)
+            cost = ledger.settle(run["id"], response.usage, "done", run_price, batch=True)
             out.tokens += response.usage.total
             out.cost_usd += cost
             # Billed: done, whatever the answer is worth (never bought again for this code).

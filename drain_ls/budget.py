@@ -14,6 +14,7 @@ so that "settled + reserved never exceeds any cap" holds across processes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,14 +99,22 @@ def price_of(model: str, overrides: dict[str, Price] | None = None) -> Price | N
     (``drain_ls/models.toml``); None for a model neither prices. Such a model is never run:
     a guess could let a dollar cap be passed (the trust model: a price only ever comes from
     the catalogue or the user)."""
-    if overrides and model in overrides:
-        return overrides[model]
     if model == "offline":
         return OFFLINE
     from drain_ls.models import lookup
 
     found = lookup(model)
-    return found.price if found is not None else None
+    listed = found.price if found is not None else None
+    if overrides and model in overrides:
+        given = overrides[model]
+        if listed is None:
+            return given
+        # The user's base prices (cache prices follow them), the catalogue's long-context
+        # and batch terms: a price given for short prompts never undercuts long ones.
+        return dataclasses.replace(
+            listed, input=given.input, output=given.output, write_5m=None, write_1h=None, read=None
+        )
+    return listed
 
 
 def unknown_model(model: str) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.source import parse
 from drain_ls.backends.base import Backend
-from drain_ls.budget import Limits, Price, Usage
+from drain_ls.budget import Limits, Price, Usage, price_of, price_overrides
 from drain_ls.commits import CommitBatch
 from drain_ls.config import Settings
 from drain_ls.custom import CustomDrain
@@ -341,8 +341,13 @@ class HeadlessRun:
         """Collect the answers of earlier batches; note which tasks are deferred."""
         from drain_ls import batching
 
+        prices = price_overrides(self.settings.llm.prices)
         collected = await batching.collect(
-            client, self.ledger, self.price, self.scheduler.workspace
+            client,
+            self.ledger,
+            self.price,
+            self.scheduler.workspace,
+            price_for=lambda model: price_of(model, prices),
         )
         self.summary.batch_answers = collected.succeeded
         in_flight = self.ledger.batched_hashes()

@@ -966,7 +966,7 @@ class Ledger:
         _check_tokens(input_estimate=input_estimate, max_tokens=max_tokens)
         tokens, usd = worst_case(input_estimate, max_tokens, price)
         if batch:
-            usd /= 2
+            usd *= price.batch_factor
         _check_tokens(reserved_tokens=tokens)
         _check_dollars(reserved_usd=usd)
         with self._transaction(durable=True) as db:

@@ -106,8 +106,11 @@ def review_tasks(
             scope_kind="commits",
             attachment=batch,
         )
-        room = max_tokens_per_drain - task.input_estimate()
         if model != "offline":
+            # Room for the answer once the input and any thinking the model cannot turn off
+            # are counted (``drains.fit``), with a floor of 64 tokens for a review.
+            thinking = task.sent_max_tokens - task.max_tokens
+            room = max_tokens_per_drain - task.input_estimate() - thinking
             if room < 64:
                 return None  # larger than one drain run may be: never sent
             task.max_tokens = min(task.max_tokens, room)

@@ -609,10 +609,10 @@ class Scheduler:
             return
         if not self.free:
             # Below the reserve, wait for the reset time of the low windows (they are full
-            # again then, even if no response says so); without a reset time, a while.
+            # again then, even if no response says so).
             low = self.backend.rate_limits.holding_back(self.ratelimit_reserve)
             if low is not None:
-                wait = low[0] if math.isfinite(low[0]) else 5.0
+                wait = low[0]
                 self._rate_limited(
                     self.clock(),
                     max(wait, 0.05),
@@ -964,7 +964,8 @@ class Scheduler:
             # Nothing more will succeed until the user acts (raises a limit, pays, picks a
             # model, fixes the key): stop, say which limit, keep the task for later.
             state = "over-budget" if error.kind in ("spend_limit", "billing") else "disabled"
-            self._stop(f"{error}: drains stopped (drain.resume tries again)", state, True)
+            what = f"model {task.model!r}: {error}" if error.kind == "model" else str(error)
+            self._stop(f"{what}: drains stopped (drain.resume tries again)", state, True)
             logger.warning("drains stopped: %s", self.stopped)
             self.queue.setdefault(task.slot, task)
             self._defer(task, str(error))
@@ -983,7 +984,7 @@ class Scheduler:
         else:  # overloaded, server, midstream, connection, timeout
             delay = error.retry_after if error.retry_after is not None else self.backoff
             self.backoff = min(self.backoff * 2, 60.0)
-            self.paused_until = now + delay
+            self.paused_until = now + min(delay, 3600.0)  # a retry-after of days is not obeyed
         attempts = self.attempts[task.key] = self.attempts.get(task.key, 0) + 1
         if self.max_attempts is not None and attempts >= self.max_attempts:
             self._defer(task, f"failed {attempts} times ({error.kind})")

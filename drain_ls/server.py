@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
@@ -1234,7 +1235,13 @@ class DrainServer(LanguageServer):
                 if scheduler is None or ledger is None or root is None:
                     return
                 try:
-                    collected = await batching.collect(client, ledger, scheduler.price)
+                    prices = price_overrides(self.settings.llm.prices)
+                    collected = await batching.collect(
+                        client,
+                        ledger,
+                        scheduler.price,
+                        price_for=partial(price_of, overrides=prices),
+                    )
                     if collected.batches:
                         for uri in list(self.documents):
                             self.submit_drains(uri)  # answers now in the results cache

@@ -809,3 +809,109 @@ def test_a_run_on_any_sdk_model_never_bills_past_the_daily_dollar_cap(
             assert "budget.dailyUsd" in (summary["stopped"] or ""), summary
         if not fake.billed:
             assert summary["total"]["deferred"] == 8, summary
+
+
+async def test_a_batch_is_settled_at_the_price_of_the_model_it_ran_on(
+    tmp_path: Path, fake: FakeAnthropic
+) -> None:
+    """Sent on Opus 5.5, collected by a session on Haiku 5.5 (the user switched models, or
+    another workspace's server collects it): the ledger records what the API billed."""
+    from drain_ls import batching
+    from drain_ls.backends.batches import BatchClient
+    from drain_ls.budget import Limits, price_of
+
+    fake.batch_polls_until_ended = 0
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    client = BatchClient(api_key=KEY, base_url=fake.url)
+    opus, haiku = price_of("claude-opus-5-5"), price_of("claude-haiku-5-5")
+    assert opus is not None and haiku is not None
+    try:
+        tasks = batch_tasks(tmp_path, 2, model="claude-opus-5-5")
+        sent = await batching.send(
+            client, ledger, tasks, workspace=str(tmp_path), limits=Limits(), price=opus
+        )
+        assert sent.tasks == 2
+        collected = await batching.collect(client, ledger, haiku)
+        assert collected.succeeded == 2
+        billed = sum(
+            cost_usd(
+                Usage(b.input_tokens, b.output_tokens, b.cache_read_tokens, b.cache_write_tokens),
+                opus,
+                batch=True,
+            )
+            for b in fake.billed
+            if b.batch
+        )
+        assert billed > 0
+        assert collected.cost_usd == pytest.approx(billed)
+        assert sum(r["cost_usd"] for r in ledger.runs()) == pytest.approx(billed)
+    finally:
+        await client.close()
+        ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "kept"),
+    [
+        ("billing_error", True),
+        ("not_found_error", True),  # the model retired while the batch waited
+        ("permission_error", True),
+        ("overloaded_error", True),
+        ("invalid_request_error", False),  # would fail again as it is: it leaves the queue
+    ],
+)
+async def test_a_batch_request_that_errored_keeps_its_task_unless_it_is_invalid(
+    tmp_path: Path, fake: FakeAnthropic, error: str, kept: bool
+) -> None:
+    from drain_ls import batching
+    from drain_ls.backends.batches import BatchClient
+    from drain_ls.budget import Limits, price_of
+
+    fake.batch_polls_until_ended = 0
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    client = BatchClient(api_key=KEY, base_url=fake.url)
+    price = price_of("claude-haiku-5-5")
+    assert price is not None
+    try:
+        tasks = batch_tasks(tmp_path, 2, model="claude-haiku-5-5")
+        await batching.send(
+            client, ledger, tasks, workspace=str(tmp_path), limits=Limits(), price=price
+        )
+        run_ids = [r["id"] for r in ledger.runs()]
+        fake.batch_outcomes = {f"run-{i}": f"errored:{error}" for i in run_ids}
+        collected = await batching.collect(client, ledger, price)
+        assert collected.failed == 2
+        left = ledger.deferred()
+        assert len(left) == (2 if kept else 0), left
+        assert all("deferred again" in r["reason"] for r in left)
+    finally:
+        await client.close()
+        ledger.close()
+
+
+@pytest.mark.parametrize("model", ["claude-opus-5-5", "claude-haiku-5-5", "claude-haiku-4-5"])
+def test_a_commit_review_fits_the_per_drain_cap_with_the_thinking_it_cannot_turn_off(
+    tmp_path: Path, model: str
+) -> None:
+    """A review's answer shrinks to leave room for the thinking allowance: its reservation
+    never passes ``maxTokensPerDrain`` (which would stop every drain as over budget)."""
+    from drain_ls.budget import Limits, Spend, refusal
+    from drain_ls.commits import CommitBatch, CommitInfo
+    from drain_ls.review import review_tasks
+
+    diff = "+ x = 1\n" * 300  # 2.4 KB: an answer of 700 tokens plus 1,024 would not fit
+    commit = CommitInfo("b" * 40, "2026-12-01", "a change", ["a.py"])
+    batch = CommitBatch(tmp_path, [commit], diff, "a" * 40, "b" * 40, 0, 0, False)
+    limits = Limits()
+    [task] = review_tasks(
+        batch,
+        drains={"review": {"enabled": True}},
+        custom=[],
+        model=model,
+        max_tokens_per_drain=limits.max_tokens_per_drain,
+        lookup=lambda key: None,
+    )
+    reserved = task.input_estimate() + task.sent_max_tokens
+    assert reserved <= limits.max_tokens_per_drain
+    assert refusal(limits, Spend(), task.tier, reserved, 0.0) is None
+    assert task.max_tokens >= 64

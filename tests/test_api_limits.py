@@ -7,7 +7,6 @@ end-to-end tests send the same bodies over HTTP from ``tests/fake_anthropic.py``
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -190,12 +189,12 @@ def test_the_hold_back_waits_for_the_latest_low_window() -> None:
     assert held is not None and held[0] == pytest.approx(50.0)
 
 
-def test_a_low_window_without_a_reset_time_leaves_the_wait_to_the_caller() -> None:
+def test_values_of_unknown_age_without_a_reset_time_hold_nothing_back() -> None:
     limits = at(datetime(2026, 12, 6, tzinfo=UTC))
     limits.values.update({"tokens-limit": "100", "tokens-remaining": "10"})
-    held = limits.holding_back(0.5)
-    assert held is not None and math.isnan(held[0]) and held[1] is None
-    limits.values.update({"tokens-limit": "nan"})
+    assert limits.remaining_share("tokens") == pytest.approx(0.1)
+    assert limits.holding_back(0.5) is None  # else it could hold back for good
+    limits.values.update({"tokens-limit": "nan", "tokens-reset": "2030-01-01T00:00:00Z"})
     assert limits.holding_back(0.5) is None  # not a number: not a reason to stop
 
 
@@ -212,3 +211,54 @@ def test_long_context_prices_apply_above_their_threshold() -> None:
     assert tokens == 151_000
     assert usd == pytest.approx((150_000 * 0.40 + 1_000 * 0.75) / 1e6)
     assert cost_usd(small, price, batch=True) == pytest.approx(cost_usd(small, price) / 2)
+
+
+@pytest.mark.parametrize("reset", [None, "Sun, 06 Dec 2026 13:01:00 GMT", "30"])
+def test_a_low_window_with_no_readable_reset_is_stale_after_a_minute(reset: str | None) -> None:
+    # A proxy that drops the reset header, or a format that is not RFC 3339: the hold-back
+    # must still end (nothing is sent while it lasts, so no newer header would come).
+    now = datetime(2026, 12, 6, 13, 0, 0, tzinfo=UTC)
+    clock = [now]
+    limits = RateLimits(now=lambda: clock[0])
+    limits.update("tokens-limit", "100")
+    limits.update("tokens-remaining", "10")
+    if reset is not None:
+        limits.update("tokens-reset", reset)
+    held = limits.holding_back(0.5)
+    assert held is not None and held[0] == pytest.approx(60.0)
+    clock[0] = now + timedelta(seconds=61)
+    assert limits.holding_back(0.5) is None
+
+
+def test_a_usage_limit_set_on_the_organisation_stops_like_a_workspace_one() -> None:
+    # The two 400s of a limit the user set (the rate-limits page words the workspace one;
+    # the organisation's reads the same without "workspace"); neither has an error_code.
+    for message in (
+        "You have reached your specified API usage limits. You will regain access on "
+        "2027-01-01 at 00:00 UTC.",
+        "You have reached your specified workspace API usage limits. You will regain access "
+        "on 2027-01-01 at 00:00 UTC.",
+    ):
+        error = classify(sdk_error(400, "invalid_request_error", message=message))
+        assert error.kind == "spend_limit" and "usage limit" in str(error)
+        assert "2027" not in str(error)
+
+
+def test_a_price_the_user_gives_keeps_the_catalogues_long_context_terms() -> None:
+    from drain_ls.budget import price_of, price_overrides
+
+    overrides = price_overrides({"claude-haiku-5-5": {"input": 0.10, "output": 0.50}})
+    price = price_of("claude-haiku-5-5", overrides)
+    listed = price_of("claude-haiku-5-5")
+    assert price is not None and listed is not None
+    assert price.long_above == listed.long_above == 100_000
+    _, reserved = worst_case(150_000, 1_000, price)
+    billed = cost_usd(Usage(input_tokens=150_000, output_tokens=1_000), listed)
+    assert billed <= reserved
+    # The user's own base price counts below the threshold (cache prices follow it).
+    cheaper = price_of(
+        "claude-haiku-5-5", price_overrides({"claude-haiku-5-5": {"input": 0.05, "output": 0.25}})
+    )
+    assert (
+        cheaper is not None and cheaper.input == 0.05 and cheaper.cache_read == pytest.approx(0.005)
+    )

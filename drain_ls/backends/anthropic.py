@@ -36,9 +36,9 @@ class _HeaderWatcher(anthropic.Middleware):
         for name, value in response.headers.items():
             lowered = name.lower()
             if lowered.startswith("anthropic-ratelimit-"):
-                self.limits.values[lowered.removeprefix("anthropic-ratelimit-")] = value
+                self.limits.update(lowered.removeprefix("anthropic-ratelimit-"), value)
             elif lowered == "retry-after":
-                self.limits.values["retry-after"] = value
+                self.limits.update("retry-after", value)
         return response
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from drain_ls.budget import Usage
@@ -143,6 +143,7 @@ def _reset_time(value: str) -> datetime | None:
 
 
 RATE_LIMIT_KINDS = ("requests", "tokens", "input-tokens", "output-tokens")
+STALE_AFTER = 60.0  # seconds after which values with no readable reset time are stale
 
 
 @dataclass(slots=True)
@@ -156,13 +157,25 @@ class RateLimits:
 
     values: dict[str, str] = field(default_factory=dict)
     now: Any = None  # a clock for tests: () -> aware datetime
+    received_at: datetime | None = None  # when the values came (for a window with no reset)
+
+    def update(self, name: str, value: str) -> None:
+        """One header of a response just received."""
+        self.values[name] = value
+        self.received_at = self._now()
 
     def _now(self) -> datetime:
         return self.now() if self.now is not None else datetime.now(UTC)
 
     def _reset(self, kind: str) -> datetime | None:
+        """When ``kind``'s window is full again: its ``*-reset`` time, or, when none can be
+        read (a proxy dropped it, another format), ``STALE_AFTER`` after the values came:
+        a window is a minute long on the rate-limits page, so they are stale by then."""
         value = self.values.get(f"{kind}-reset")
-        return _reset_time(value) if value is not None else None
+        when = _reset_time(value) if value is not None else None
+        if when is None and self.received_at is not None:
+            when = self.received_at + timedelta(seconds=STALE_AFTER)
+        return when
 
     def remaining_share(self, kind: str = "tokens") -> float | None:
         """``remaining / limit`` for ``kind`` (tokens, input-tokens, ...), when known and
@@ -179,27 +192,22 @@ class RateLimits:
             return 1.0
         return max(0.0, min(1.0, remaining / limit))
 
-    def holding_back(self, reserve: float) -> tuple[float, datetime | None] | None:
+    def holding_back(self, reserve: float) -> tuple[float, datetime] | None:
         """None when every kind has at least ``reserve`` of its window left. Else (seconds
         to wait, until when): the latest reset among the low kinds, when every low window is
-        full again; ``(nan, None)`` when a low kind gave no reset time (the caller picks the
-        wait)."""
+        full again. Values of unknown age with no reset time hold nothing back (they could
+        otherwise hold it back for good)."""
         now = self._now()
         waits: list[datetime] = []
-        unknown = False
         for kind in RATE_LIMIT_KINDS:
             share = self.remaining_share(kind)
             if share is None or share >= reserve:
                 continue
             reset = self._reset(kind)
-            if reset is None:
-                unknown = True
-            else:
+            if reset is not None:
                 waits.append(reset)
-        if not waits and not unknown:
-            return None
         if not waits:
-            return math.nan, None
+            return None
         until = max(waits)
         return max(0.0, (until - now).total_seconds()), until
 

@@ -35,11 +35,10 @@ MAX_REQUESTS = 100_000  # the API's limit per batch
 MAX_BATCH_BYTES = 256 * 1000 * 1000 - 64 * 1024
 PROCESSING_STATUSES = ("in_progress", "canceling", "ended")
 OUTCOME_KINDS = ("succeeded", "errored", "canceled", "expired")
-# Errored results of these types may succeed when sent again; others (invalid_request_error)
-# will not.
-_TRANSIENT_ERRORS = frozenset(
-    {"api_error", "overloaded_error", "rate_limit_error", "timeout_error", "gateway_timeout_error"}
-)
+# Errored results of these types fail again as they are (the request itself is wrong): they
+# leave the queue. Any other error (the API's, a limit, billing, a model retired meanwhile)
+# keeps the task deferred, to be sent again.
+_INVALID_REQUEST_ERRORS = frozenset({"invalid_request_error", "request_too_large"})
 _NO_CREDENTIALS = "Could not resolve authentication method"
 
 
@@ -110,10 +109,10 @@ class BatchOutcome:
     @property
     def retryable(self) -> bool:
         """Sending the request again may succeed: it never ran (canceled, expired) or failed
-        on the API's side; an invalid request would fail again."""
+        for a reason other than the request itself; an invalid request would fail again."""
         if self.kind in ("canceled", "expired"):
             return True
-        return self.kind == "errored" and self.error in _TRANSIENT_ERRORS
+        return self.kind == "errored" and self.error not in _INVALID_REQUEST_ERRORS
 
     def response(self) -> DrainResponse | None:
         """The answer as ``AnthropicBackend.complete`` returns it, when it succeeded."""

@@ -79,7 +79,9 @@ def classify(
         return BackendError("too_large", "the request is over the API's size limit", **fields)
     if status == 400 and _workspace_limit(exc):
         return BackendError(
-            "spend_limit", "the workspace's API usage limit is reached (400)", **fields
+            "spend_limit",
+            "the usage limit set on your API workspace or organisation is reached (400)",
+            **fields,
         )
     if status >= 500 or status in (408, 409):
         return BackendError("server", f"API error {status}", retry_after, **fields)
@@ -87,10 +89,15 @@ def classify(
 
 
 def _workspace_limit(exc: anthropic.APIStatusError) -> bool:
-    """A 400 for the usage limit the user set on a workspace. The API gives it no
-    ``error_code`` (the errors page): its documented message is the only mark."""
+    """A 400 for a usage limit the user set (on a workspace: "You have reached your specified
+    workspace API usage limits", the rate-limits page; on the organisation: "... your
+    specified API usage limits"). The API gives it no ``error_code``: its documented message
+    is the only mark."""
     message = getattr(exc, "api_message", None)
-    return isinstance(message, str) and "workspace api usage limit" in message.lower()
+    if not isinstance(message, str):
+        return False
+    lowered = " ".join(message.lower().split())
+    return "you have reached your specified" in lowered and "usage limit" in lowered
 
 
 def _retry_after(exc: anthropic.APIStatusError) -> float | None:
