@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
 from drain_ls.analysis.exports import find_exports
 from drain_ls.analysis.model import Edit, Finding, Fix
-from drain_ls.analysis.source import LineIndex, Syntax, word_occurrences
+from drain_ls.analysis.source import LineIndex, Syntax, word_index, word_occurrences
 
 INFINITY = 1 << 62
 # A witness that is no offset: the result rests on more than a use (an exemption).
@@ -588,16 +589,23 @@ def unused_bindings_of(
     if not exports_known:
         exported = dunder_all(root, source)
     result: dict[str, list[ImportBinding]] = {}
-    for name, bindings in by_name.items():
-        if names is not None and name not in names:
-            continue
+    wanted = [name for name in by_name if names is None or name in names]
+    # Every name's occurrences in one pass over the source.
+    occurrences = word_index(source, (name.encode() for name in wanted))
+    for name in wanted:
+        bindings = by_name[name]
         if all(b.reexport for b in bindings):
             result[name] = []
             continue
         seen: list[list[int]] | None = None
         if witnesses is not None:
             seen = witnesses.setdefault(name, [])
-        unused = _unused_bindings(resolver, name, bindings, exported, seen)
+        found = occurrences[name.encode()]
+        if _never_mentioned(resolver, name, bindings, exported, found):
+            # The common case of a long import list: one import, its name nowhere else.
+            result[name] = [b for b in bindings if not b.reexport]
+            continue
+        unused = _unused_bindings(resolver, name, bindings, exported, seen, found)
         kept = [b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)]
         if seen is not None and len(kept) < len(unused):
             seen.append([FRAGILE])
@@ -622,12 +630,39 @@ def find_unused_imports(tree: Syntax, source: bytes, path: str = "") -> list[Fin
     return unused_import_findings([b for bs in unused.values() for b in bs], source, path)
 
 
+def _never_mentioned(
+    resolver: _Resolver,
+    name: str,
+    bindings: list[ImportBinding],
+    exported: frozenset[str] | None,
+    occurrences: list[tuple[int, int]],
+) -> bool:
+    """One import of ``name`` (outside a class body, where imports are never flagged), and
+    no occurrence of the word anywhere but in that statement or ``__all__``: unused without
+    a look at scopes (``_unused_bindings`` would find the same, a thousand times slower)."""
+    if len(bindings) != 1 or resolver.root.has_error or (exported and name in exported):
+        return False
+    statement = bindings[0].statement
+    start, end = statement.start_byte, statement.end_byte
+    if any(not start <= s < end for s, _ in occurrences):
+        return False
+    return not resolver.scope_of(statement).is_class
+
+
+def _inside(spans: list[tuple[int, int]], starts: list[int], offset: int) -> bool:
+    """``offset`` falls in one of ``spans`` (sorted, not nested: statements), found by
+    bisection (a name imported by thousands of statements made this quadratic)."""
+    i = bisect_right(starts, offset) - 1
+    return i >= 0 and spans[i][0] <= offset < spans[i][1]
+
+
 def _unused_bindings(
     resolver: _Resolver,
     name: str,
     bindings: list[ImportBinding],
     exported: frozenset[str] | None,
     witnesses: list[list[int]] | None = None,
+    occurrences: list[tuple[int, int]] | None = None,
 ) -> list[ImportBinding]:
     for scope in resolver.touched.values():
         scope.events.clear()
@@ -645,11 +680,16 @@ def _unused_bindings(
     deferred: list[tuple[int, int]] = []
     # The name's own import statements, where an occurrence is never an event: skipped
     # without a look at the tree (about a fifth of all occurrences).
-    own = [(b.statement.start_byte, b.statement.end_byte) for b in bindings] if defer else []
-    for start, end in word_occurrences(source, name.encode()):
+    own = (
+        sorted({(b.statement.start_byte, b.statement.end_byte) for b in bindings}) if defer else []
+    )
+    own_starts = [s for s, _ in own]
+    if occurrences is None:
+        occurrences = word_occurrences(source, name.encode())
+    for start, end in occurrences:
         if defer and (source[end : end + 1] == b"." or source[start - 1 : start] == b"."):
             deferred.append((start, end))
-        elif not any(s <= start < e for s, e in own):
+        elif not _inside(own, own_starts, start):
             _classify_occurrence(resolver, name, start, end, statement_ids, collect=False)
     if exported is not None and name in exported:
         resolver.module.events.append(Event(INFINITY, LOAD, offset=-2))
