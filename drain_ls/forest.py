@@ -196,7 +196,7 @@ def _escaped(source: bytes, offset: int, floor: int) -> bool:
 class Forest:
     """The syntax of one document: a tree per chunk of module-level statements."""
 
-    __slots__ = ("_root", "source", "starts", "trees")
+    __slots__ = ("_root", "_settled", "source", "starts", "trees")
 
     def __init__(self, source: bytes, tree: Tree | None = None) -> None:
         """The syntax of ``source`` (``tree``: its parse, when already made), as one tree."""
@@ -204,11 +204,14 @@ class Forest:
         self.starts = [0]
         self.trees = [tree if tree is not None else parse(source)]
         self._root: ForestRoot | None = None
+        self._settled = False  # cut once: later, only edits merge and cut chunks
 
     @property
     def unsettled(self) -> bool:
-        """Whether ``settle`` has work to do: a large document still in one tree."""
-        return len(self.trees) == 1 and self._splittable()
+        """Whether ``settle`` has work to do: a large document never cut into chunks. (One
+        that merges made one tree again is cut by the edit that makes it clean: cutting
+        its broken text again at every keystroke was most of a keystroke's cost.)"""
+        return not self._settled and len(self.trees) == 1 and self._splittable()
 
     def settle(self) -> None:
         """Cut a large document into chunks: work for when the user pauses (it parses the
@@ -269,7 +272,12 @@ class Forest:
                 self.trees[0] = parse(source)
                 return [(0, len(source))]
             self.trees[0] = tree
-            return [(r.start_byte, r.end_byte) for r in old.changed_ranges(tree)]
+            changed = [(r.start_byte, r.end_byte) for r in old.changed_ranges(tree)]
+            if self._settled and self._splittable():
+                # Merged into one tree by an error, clean again: cut it now (once), or every
+                # edit would reparse all of it. The nodes stay the same.
+                self._split(source, 0)
+            return changed
 
         first = self.chunk_at(start)
         last = max(first, self.chunk_at(max(start, old_end - 1)))
@@ -288,7 +296,34 @@ class Forest:
             edit(tree)
             parser.included_ranges = tree.included_ranges
             self.trees[index] = parser.parse(source, tree)
-        return self._reparse(first, old_tree)
+        changed = self._reparse(first, old_tree)
+        edited = self.chunk_at(min(start, max(0, len(source) - 1)))
+        if any(tree.root_node.has_error for tree in self.trees[:edited]):
+            changed += self._reopen(edited)
+        return changed
+
+    def _reopen(self, edited: int) -> list[tuple[int, int]]:
+        """An edit may close what an earlier broken chunk left open (its error was kept in
+        it: ``_continues``); any edit can, through the boundaries it moves or the tokens it
+        makes (a letter between two quotes breaks a triple quote). That chunk then takes in
+        the chunks through where it closes. The scan (lexical, from the broken chunk on) is
+        made only while a broken chunk comes before the edit."""
+        changed: list[tuple[int, int]] = []
+        index = 0
+        while index < min(edited, len(self.trees)):
+            tree = self.trees[index]
+            if tree.root_node.has_error:
+                through = self._continues(index, tree, mend=False)
+                if through is not None:
+                    for _ in range(through - index):
+                        self._merge_next(index)
+                    tree, _ = self._grow(index, self._parse_chunk(index, None))
+                    self.trees[index] = tree
+                    self._root = None
+                    changed.append((self.starts[index], self.end_of(index)))
+                    edited -= through - index
+            index += 1
+        return changed
 
     def _reparse(self, index: int, old_tree: Tree | None) -> list[tuple[int, int]]:
         """Parse chunk ``index`` again after an edit inside it, merging it with its
@@ -369,7 +404,15 @@ class Forest:
             begin = last.start_byte if last is not None else begin
         ends = [*self.starts[index + 1 :], len(self.source)]
         closed = first_closed(self.source, begin, ends)
-        through = len(self.starts) - 1 if closed is None else ends.index(closed) + index
+        if closed is None and root.has_error:
+            # What the chunk opens (a bracket, a string) is never closed before the end of
+            # the file: a parse of the whole file has an error either way, and taking in the
+            # rest of the file would make every keystroke until it is closed (and the one
+            # that closes it) reparse all of it. The error stays in its chunk.
+            closed = ends[0]
+            through = index
+        else:
+            through = len(self.starts) - 1 if closed is None else ends.index(closed) + index
         if through == index and mend and _open_at_end(tree):
             through = index + 1  # a broken last statement: see if the next chunk mends it
         return through if through > index else None
@@ -407,22 +450,44 @@ class Forest:
     def _split(self, source: bytes, index: int) -> None:
         """Cut chunk ``index`` of ``source`` at module-level statements that start a line
         after text that leaves nothing open, about every ``CHUNK_LINES`` lines, and parse
-        the pieces afresh (merging again any that may go on into the next)."""
+        the pieces afresh (merging again any that may go on into the next).
+
+        Linear in the chunk's size: the lexical scan from the last cut goes on from where it
+        is to the first candidate that leaves nothing open (``first_closed`` over all the
+        candidates at once), never from the last cut again for each candidate."""
+        self._settled = True
         begin, end = self.starts[index], self.end_of(index)
-        cuts = []
-        last = begin
-        for child in self.trees[index].root_node.children:
-            offset = child.start_byte
-            if (
-                offset <= last
-                or child.type in ("comment", "ERROR")
-                or not starts_statement(source, offset)
-                or source.count(b"\n", last, offset) < CHUNK_LINES
-                or lexically_open(source, last, offset)
-            ):
-                continue
-            cuts.append(offset)
-            last = offset
+        candidates = [
+            child.start_byte
+            for child in self.trees[index].root_node.children
+            if child.start_byte > begin
+            and child.type not in ("comment", "ERROR")
+            and starts_statement(source, child.start_byte)
+        ]
+        # The line of each candidate (counted once, between consecutive candidates).
+        lines: list[int] = []
+        count, previous = 0, begin
+        for offset in candidates:
+            count += source.count(b"\n", previous, offset)
+            lines.append(count)
+            previous = offset
+        cuts: list[int] = []
+        last, last_line = begin, 0
+        position = 0
+        while position < len(candidates):
+            # The first candidate at least CHUNK_LINES lines after the last cut...
+            while position < len(candidates) and lines[position] - last_line < CHUNK_LINES:
+                position += 1
+            if position == len(candidates):
+                break
+            # ... or the first after it that the text since the last cut leaves closed.
+            closed = first_closed(source, last, candidates[position:])
+            if closed is None:
+                break
+            position = candidates.index(closed, position)
+            cuts.append(closed)
+            last, last_line = closed, lines[position]
+            position += 1
         if cuts and source.count(b"\n", cuts[-1], end) < CHUNK_LINES // 2:
             cuts.pop()  # no small chunk at the end
         if not cuts:

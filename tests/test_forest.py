@@ -11,12 +11,12 @@ from unittest.mock import patch
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tree_sitter import Node, Parser, Point
+from tree_sitter import Node, Parser, Point, Tree
 
 from drain_ls import forest
 from drain_ls.analysis.source import PY_LANGUAGE, parse, parse_range, point_of
 from drain_ls.documents import Document
-from drain_ls.forest import ForestRoot, starts_statement
+from drain_ls.forest import Forest, ForestRoot, starts_statement
 
 START = '''"""Module."""
 import os
@@ -369,3 +369,48 @@ def test_sessions_the_fuzzer_found(
             if k in settles:
                 doc.tree.settle()
             assert_sound(doc)
+
+
+def _generated_module(lines: int) -> str:
+    parts = ['"""A generated module."""', "import os", "import sys", ""]
+    i = 0
+    while len(parts) < lines:
+        i += 1
+        parts += ["", "", f"def f{i}(a, b=({i}, [1, 2])):", f'    """Doc {i}."""', "    return a"]
+    return "\n".join(parts) + "\n"
+
+
+@pytest.mark.parametrize("opener", ["(", "[", "{", '"""', "'''", "def f(", "from x import ("])
+def test_an_opener_left_open_near_the_top_reparses_its_chunk_not_the_file(opener: str) -> None:
+    """Typed then erased one character at a time in the first lines of a long module: each
+    keystroke parses afresh at most a few chunks' worth of text, never the rest of the file
+    (an opener that nothing closes keeps its error in its chunk), and erasing it gives back
+    the chunks and the parse of the original."""
+    text = _generated_module(6_000).encode()
+    doc = Document("file:///m.py", text, 1)
+    doc.tree.settle()
+    chunks = len(doc.tree.trees)
+    assert chunks > 20
+    parsed: list[int] = []
+    real = Forest._parse_chunk
+
+    def counting(self: Forest, index: int, old_tree: Tree | None) -> Tree:
+        if old_tree is None:
+            parsed.append(self.end_of(index) - self.starts[index])
+        return real(self, index, old_tree)
+
+    at = text.index(b"import sys") + len(b"import sys")
+    with patch.object(Forest, "_parse_chunk", counting):
+        for n, char in enumerate(opener):
+            doc.replace(at + n, at + n, char)
+            assert sum(parsed) < len(text) // 10, (char, sum(parsed))
+            parsed.clear()
+        assert doc.tree.root_node.has_error
+        assert len(doc.tree.trees) >= chunks - 1  # nothing merged into the rest of the file
+        for n in reversed(range(len(opener))):
+            doc.replace(at + n, at + n + 1, "")
+            assert sum(parsed) < len(text) // 10, sum(parsed)
+            parsed.clear()
+    assert doc.source == text
+    assert not doc.tree.root_node.has_error
+    assert shape(doc.tree.root_node) == shape(parse(text).root_node)

@@ -345,10 +345,18 @@ IDENTIFIER_BYTES = frozenset(
 _WORD = re.compile(rb"[A-Za-z0-9_\x80-\xff]+")
 
 
+# Below this many bytes scanned in all, a search per word (in C) beats one pass over every
+# word of the source (in Python); above it, a search per word grows as words x size.
+_PER_WORD_BUDGET = 32_000_000
+
+
 def word_index(source: bytes, words: Iterable[bytes]) -> dict[bytes, list[tuple[int, int]]]:
-    """``word_occurrences`` of every one of ``words`` at once, in one pass over ``source``
-    (a pass per word is quadratic in a file that imports thousands of names)."""
+    """``word_occurrences`` of every one of ``words``: a search per word while that scans
+    little, else one pass over the source for all of them (a search per word is quadratic
+    in a file that imports thousands of names)."""
     wanted = set(words)
+    if len(wanted) * max(1, len(source)) <= _PER_WORD_BUDGET:
+        return {word: word_occurrences(source, word) for word in wanted}
     found: dict[bytes, list[tuple[int, int]]] = {word: [] for word in wanted}
     for match in _WORD.finditer(source):
         hits = found.get(match.group())
