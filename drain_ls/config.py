@@ -94,6 +94,9 @@ class DiagnosticsSettings:
     """Static diagnostics."""
 
     debounceMs: int = field(default=150, metadata=_num(0, 60_000))
+    # A document over this size is neither parsed nor analysed (one diagnostic says why); a
+    # workspace may lower it, never raise it.
+    maxFileBytes: int = field(default=5 * 1024 * 1024, metadata=_num(0, 1 << 30, "lower"))
 
 
 @dataclass(frozen=True, slots=True)

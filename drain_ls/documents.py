@@ -269,7 +269,7 @@ class Document(Text):
             return None
         return (
             f"drain-ls does not analyse this file: it is {len(self.source):,} bytes, "
-            f"over the limit of {self.limit:,}"
+            f"over the limit of {self.limit:,} (diagnostics.maxFileBytes)"
         )
 
     @property

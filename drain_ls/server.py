@@ -81,7 +81,7 @@ from drain_ls.drains import (
     sha,
 )
 from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_range
-from drain_ls.files import MAX_SOURCE_BYTES, ConfigError, find_project_config
+from drain_ls.files import ConfigError, find_project_config
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.models import retired_reason, retiring_note
 from drain_ls.privacy import ExclusionError, Exclusions
@@ -644,8 +644,8 @@ class DrainServer(LanguageServer):
         """A new document (or one opened again: in sync again), analysed at once.
 
         Lone surrogates become U+FFFD in our copy (``documents.encode_text``: positions stay
-        the editor's, and no fix writes over them). A document over ``MAX_SOURCE_BYTES`` is
-        neither parsed nor analysed: one diagnostic says why (``Document.not_analysed``).
+        the editor's, and no fix writes over them). A document over
+        ``diagnostics.maxFileBytes`` (5 MiB) is neither parsed nor analysed: one diagnostic says why (``Document.not_analysed``).
         """
         data, replaced = encode_text(text)
         doc = Document(
@@ -654,7 +654,7 @@ class DrainServer(LanguageServer):
             version,
             self.encoding,
             language_id,
-            limit=MAX_SOURCE_BYTES,
+            limit=self.settings.diagnostics.maxFileBytes,
             lossy=replaced > 0,
         )
         self.documents[uri] = doc

@@ -22,6 +22,7 @@ from tests.lsp_support import (
     position_of,
     range_of,
     server_config,
+    start_server,
     wait_until,
 )
 
@@ -504,3 +505,23 @@ async def test_documents_past_the_tree_cache_still_answer(session: Session) -> N
         )
     )
     assert hover is not None
+
+
+async def test_the_size_limit_is_a_setting(tmp_path: Path) -> None:
+    client = await start_server(tmp_path, {"diagnostics": {"debounceMs": 0, "maxFileBytes": 100}})
+    try:
+        uri = (tmp_path / "m.py").as_uri()
+        text = "import os\n" * 20  # 200 bytes
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=text
+                )
+            )
+        )
+        await wait_until(lambda: uri in client.diagnostics)
+        (only,) = client.diagnostics[uri]
+        assert only.severity == types.DiagnosticSeverity.Information
+        assert "200 bytes, over the limit of 100 (diagnostics.maxFileBytes)" in only.message
+    finally:
+        await client.shutdown_session()
