@@ -1,7 +1,8 @@
 """Language server latency and memory: drain-ls against `ruff server`, same client, same session.
 
     python benchmarks/lsp_latency.py [--quick] [--parts classic,shapes,memory] [--skip-ruff]
-        [--edits N] [--requests N] [--seed S] [--reps N] [--word-edits N] [--timeout S]
+        [--files typing,generated] [--edits N] [--requests N] [--seed S] [--reps N]
+        [--word-edits N] [--timeout S] [--settle S] [--huge-mb M] [--huge-timeout S]
 
 Three parts, all with the same plain LSP client (pygls) over stdio, drain-ls started as
 ``python -m drain_ls --stdio`` with ``diagnostics.debounceMs = 0`` and ``ruff server``; both
@@ -25,13 +26,15 @@ shapes (``results/lsp_latency_shapes.md``), both servers in one run, interleaved
   it; ``@decorator`` on a new line above the first ``def``/``class`` at or after it. Then
   random words typed and erased at random places (seeded). Each server keeps its own copy
   of the file open; shape by shape, one server plays the shape, then the other, and which
-  one goes first alternates. Before each shape the server has been quiet (no publish) for
-  ``--settle`` seconds, so every shape starts from a settled server, as after a pause.
+  one goes first alternates. Before each shape the server has been quiet (nothing sent,
+  nothing published) for ``--settle`` seconds, so every shape starts from a settled server,
+  as after a pause (drain-ls analyses in full 0.3 s after the last keystroke).
 
   For every edit: the time from sending ``didChange`` to the first ``publishDiagnostics``
   for that document whose ``version`` is that version or newer (a newer one supersedes
-  it), and the time to the response of a hover sent right behind the ``didChange`` (at the
-  cursor). Closed loop: the next edit is sent once both arrived. ruff 0.17.6 pushes
+  it; drain-ls may publish a version twice, the first counts), and the time to the response
+  of a hover sent right behind the ``didChange`` (at the cursor). Closed loop: the next edit
+  is sent once both arrived. ruff 0.17.6 pushes
   diagnostics with their ``version`` when the client does not announce pull diagnostics
   (``textDocument.diagnostic``); this client announces it to neither server, so both push,
   and both are matched on the version (a publish without a version would count as the
@@ -62,6 +65,7 @@ import contextlib
 import os
 import random
 import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -1156,6 +1160,26 @@ async def run_memory(args: argparse.Namespace, workdir: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+def drain_ls_source() -> str:
+    """Where ``python -m drain_ls`` comes from: the commit, and whether the tree is edited."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import drain_ls; print(drain_ls.__file__)"],
+        capture_output=True,
+        text=True,
+    )
+    package = Path(found.stdout.strip()).parent
+    git = ["git", "-C", str(package)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return str(package)
+    edited = subprocess.run(
+        [*git, "status", "--porcelain", "--", "."], capture_output=True, text=True
+    ).stdout.split("\n")
+    changes = [line[3:] for line in edited if line.strip()]
+    where = f"{package} at {head.stdout.strip()}"
+    return where + (f" with uncommitted changes to {', '.join(changes)}" if changes else "")
+
+
 async def main_async(args: argparse.Namespace) -> int:
     parts = set(args.parts.split(","))
     started = time.perf_counter()
@@ -1181,7 +1205,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 f"`python benchmarks/lsp_latency.py{' --quick' if args.quick else ''}` "
                 f"({mode} mode), {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
                 f"{time.strftime('%Y-%m-%d %H:%M')}, {time.perf_counter() - started:.0f} s; "
-                f"load average (1, 5 min) before, and 1 min after: {load}.",
+                f"load average (1, 5 min) before, and 1 min after: {load}. "
+                f"drain-ls from {drain_ls_source()}.",
                 "",
             ]
             text = "\n".join(header + report) + "\n"
