@@ -193,6 +193,35 @@ def _escaped(source: bytes, offset: int, floor: int) -> bool:
     return count % 2 == 1
 
 
+def _differing(old: Node, new: Node, begin: int, end: int) -> tuple[int, int]:
+    """The byte range of ``new``'s top-level statements that are not, in the same place and
+    with the same structure, in ``old`` (a tree edited to the new text's offsets)."""
+    before, after = old.children, new.children
+    count = min(len(before), len(after))
+    head = 0
+    while head < count and _same(before[head], after[head]):
+        head += 1
+    tail = 0
+    while tail < count - head and _same(
+        before[len(before) - 1 - tail], after[len(after) - 1 - tail]
+    ):
+        tail += 1
+    low = after[head - 1].end_byte if head else begin
+    high = after[len(after) - tail].start_byte if tail else end
+    return low, max(low, high)
+
+
+def _same(a: Node, b: Node) -> bool:
+    return (
+        a.start_byte == b.start_byte
+        and a.end_byte == b.end_byte
+        and a.type == b.type
+        and not a.has_error
+        and not b.has_error
+        and str(a) == str(b)
+    )
+
+
 class Forest:
     """The syntax of one document: a tree per chunk of module-level statements."""
 
@@ -351,15 +380,21 @@ class Forest:
             self._merge_next(index)
             merged = True
         tree = self._parse_chunk(index, old_tree)
+        afresh = False
         if old_tree is not None and tree.root_node.has_error:
             # As in the one-tree case: an error is what a parse of the text gives.
-            tree, merged = self._parse_chunk(index, None), True
+            tree, afresh = self._parse_chunk(index, None), True
         tree, grown = self._grow(index, tree)
         merged = merged or grown > 0
         self.trees[index] = tree
         begin, end = self.starts[index], self.end_of(index)
         if merged or old_tree is None:
             changed = [(begin, end)]
+        elif afresh:
+            # Parsed afresh (no changed ranges from tree-sitter): the statements before and
+            # after the edit that are the same in both trees did not change; only those in
+            # between did (else an error near the top of a chunk re-analysed all of it).
+            changed = [_differing(old_tree.root_node, tree.root_node, begin, end)]
         else:
             changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
         if (
