@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lsprotocol import types
 from pytest_lsp import client_capabilities
@@ -148,6 +149,74 @@ async def cancellation(rounds: int) -> list[float]:
             latencies.append((fake.disconnects[-1]["time"] - start_time) * 1000)
         await client.shutdown_session()
     return latencies
+
+
+async def cancellation_in_broken_code(rounds: int) -> dict[str, list[float]]:
+    """Keystroke to the drain stream's connection closed when the keystroke breaks the
+    file (a `(` typed into an import near the top of a 10,000-line module, left open) and
+    when it repairs it (the `(` erased), ms."""
+    from gen_module import generate_module
+
+    out: dict[str, list[float]] = {"breaks": [], "repairs": []}
+    with FakeAnthropic(default="hang", delay=0.01) as fake, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        client = await start(
+            fake,
+            root,
+            {
+                "llm": {"enabled": True, "backend": "anthropic"},
+                "privacy": {"requireConsent": False},
+                "idle": {"delayMs": 20},
+                "diagnostics": {"debounceMs": 0},
+                "drains": {"concurrency": 1},
+                "budget": {"dailyTokens": 100_000_000, "dailyUsd": 1000},
+            },
+        )
+        uri = (root / "m.py").as_uri()
+        text = generate_module(10_000, 17)
+        # A function without a docstring at the end: a drain streams on it.
+        text += "\n\ndef last_one(a, b):\n    return a + b\n"
+        lines = text.split("\n")
+        row = next(i for i, line in enumerate(lines) if line.startswith("import "))
+        column = len(lines[row])
+        open_doc(client, uri, text)
+        version = 1
+        opened = 0
+        for round_ in range(rounds):
+            for kind, change in (
+                ("breaks", (column, column, "(")),
+                ("repairs", (column, column + 1, "")),
+            ):
+                # A stream is open (the file is clean for "breaks"; for "repairs", the task
+                # runs on the broken version too): the keystroke closes it.
+                await until(partial(lambda n: len(fake.log) > n, opened), timeout=60)
+                opened = len(fake.log)
+                await asyncio.sleep(0.05)
+                version += 1
+                start_col, end_col, new = change
+                closed = len(fake.disconnects)
+                start_time = time.monotonic()
+                client.text_document_did_change(
+                    types.DidChangeTextDocumentParams(
+                        text_document=types.VersionedTextDocumentIdentifier(
+                            uri=uri, version=version
+                        ),
+                        content_changes=[
+                            types.TextDocumentContentChangePartial(
+                                range=types.Range(
+                                    start=types.Position(line=row, character=start_col),
+                                    end=types.Position(line=row, character=end_col),
+                                ),
+                                text=new,
+                            )
+                        ],
+                    )
+                )
+                await until(partial(lambda n: len(fake.disconnects) > n, closed), timeout=60)
+                out[kind].append((fake.disconnects[closed]["time"] - start_time) * 1000)
+            del round_
+        await client.shutdown_session()
+    return out
 
 
 async def responsiveness(requests: int) -> dict[str, list[float]]:
@@ -353,11 +422,17 @@ async def costs_per_result(models: list[str]) -> dict[str, dict[str, Tally]]:
 
 async def main_async(args: argparse.Namespace) -> int:
     cancel = await cancellation(args.rounds)
+    broken = await cancellation_in_broken_code(max(10, args.rounds // 4))
     latency = await responsiveness(args.requests)
     costs = await costs_per_result(args.models or [default_model()])
     lines = [
         f"Keystroke to connection closed ({len(cancel)} rounds): "
         f"p50 {percentile(cancel, 0.5):.2f} ms, p99 {percentile(cancel, 0.99):.2f} ms",
+        *(
+            f"Keystroke that {kind[:-1]} a 10,000-line module ({len(values)} rounds): "
+            f"p50 {percentile(values, 0.5):.2f} ms, p99 {percentile(values, 0.99):.2f} ms"
+            for kind, values in broken.items()
+        ),
         "",
         "| request while 4 drains stream | p50 (ms) | p99 (ms) |",
         "|---|---:|---:|",

@@ -67,25 +67,61 @@ def sha(*parts: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def outline(source: bytes, root: Node) -> str:
-    """The file's context for every drain on it: its imports and module-level signatures."""
+def context_limit(max_tokens_per_drain: int) -> int:
+    """How long a file's context may be: at most half of what one drain run may reserve
+    (its input is counted at a token a byte), so that the outline of a long module never
+    leaves no room for the definition and the answer (it did: no drain ever ran on a
+    module whose outline passed about 4.5 KB)."""
+    return max(0, min(MAX_CONTEXT_BYTES, max_tokens_per_drain // 2))
+
+
+def outline(source: bytes, root: Node, limit: int = MAX_CONTEXT_BYTES) -> str:
+    """The file's context for every drain on it: its imports and module-level signatures,
+    whole lines of it up to ``limit`` characters."""
+    return outline_with_spans(source, root, limit)[0]
+
+
+_DEFINITIONS = ("function_definition", "class_definition", "decorated_definition")
+
+
+def outline_with_spans(
+    source: bytes, root: Node, limit: int = MAX_CONTEXT_BYTES
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """``outline``, and the byte ranges of the source it was made from: an edit there makes
+    the context a running drain sent stale (``Scheduler.edited``)."""
     lines: list[str] = []
+    spans: list[tuple[int, int]] = []
+    size = -1
     for node in root.named_children:
         kind = node.type
+        if kind == "ERROR" or (node.has_error and kind not in _DEFINITIONS):
+            # Broken text at module level (an import being typed): not in the outline, but
+            # an edit there may put it back.
+            spans.append((node.start_byte, node.end_byte))
+            continue
         if kind in ("import_statement", "import_from_statement", "future_import_statement"):
-            lines.append((node.text or b"").decode("utf-8", "replace"))
-            continue
-        definition = (
-            node.child_by_field_name("definition") if kind == "decorated_definition" else node
-        )
-        if definition is None or definition.type not in ("function_definition", "class_definition"):
-            continue
-        body = definition.child_by_field_name("body")
-        end = body.start_byte if body is not None else definition.end_byte
-        header = source[definition.start_byte : end].decode("utf-8", "replace").rstrip()
-        lines.append(" ".join(header.split()))
-    text = "\n".join(lines)
-    return text[:MAX_CONTEXT_BYTES]
+            line = (node.text or b"").decode("utf-8", "replace")
+            span = (node.start_byte, node.end_byte)
+        else:
+            definition = (
+                node.child_by_field_name("definition") if kind == "decorated_definition" else node
+            )
+            if definition is None or definition.type not in (
+                "function_definition",
+                "class_definition",
+            ):
+                continue
+            body = definition.child_by_field_name("body")
+            end = body.start_byte if body is not None else definition.end_byte
+            raw = source[definition.start_byte : end].rstrip()
+            line = " ".join(raw.decode("utf-8", "replace").split())
+            span = (node.start_byte, definition.start_byte + len(raw))  # to the ``:``
+        if size + 1 + len(line) > limit:
+            break
+        size += 1 + len(line)
+        lines.append(line)
+        spans.append(span)
+    return "\n".join(lines), tuple(spans)
 
 
 @dataclass(slots=True)
@@ -115,6 +151,8 @@ class Task:
     # Other tasks of the same file send the same context: worth a cache breakpoint when it
     # is long enough for the model (``share_context``).
     shared_context: bool = field(default=False, compare=False)
+    # The byte ranges of the document the context was made from (moved by edits).
+    context_spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -282,7 +320,7 @@ def build_tasks(
     ``lookup`` finds a result by task key: a drain that runs ``after`` another gets a task
     only once the results it builds on exist.
     """
-    context = outline(source, root)
+    context, spans = outline_with_spans(source, root, context_limit(max_tokens_per_drain))
     tasks: list[Task] = []
     defs = definitions(root)
     for node, qualname, public in defs:
@@ -336,6 +374,9 @@ def build_tasks(
             )
         )
     share_contexts(tasks)
+    for task in tasks:
+        if task.context and task.context == context:
+            task.context_spans = spans
     return tasks
 
 

@@ -356,6 +356,15 @@ class Scheduler:
                 elif task.start >= old_end:
                     task.start += new_end - old_end
                     task.end += new_end - old_end
+                if task.context_spans:
+                    # The context it sent (imports, signatures) is stale too: at once, not
+                    # when the file is analysed again (which a broken file may delay).
+                    if any(start <= e and s <= old_end for s, e in task.context_spans):
+                        hit = True
+                    task.context_spans = tuple(
+                        (s + new_end - old_end, e + new_end - old_end) if s >= old_end else (s, e)
+                        for s, e in task.context_spans
+                    )
             if hit and not running.job.done():
                 running.cancel_reason = "edit"
                 running.job.cancel()

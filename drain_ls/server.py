@@ -74,6 +74,7 @@ from drain_ls.drains import (
     Task,
     build_tasks,
     concurrency,
+    context_limit,
     definitions,
     module_outline,
     outline,
@@ -1554,7 +1555,8 @@ class DrainServer(LanguageServer):
         )
         if self.batched:
             tasks = [t for t in tasks if t.key not in self.batched]  # a batch will answer
-        scheduler.context_changed(uri, outline(doc.source, doc.tree.root_node))
+        limit = context_limit(self.settings.budget.maxTokensPerDrain)
+        scheduler.context_changed(uri, outline(doc.source, doc.tree.root_node, limit))
         scheduler.submit(uri, tasks)
 
     def result_text(self, key: str) -> str | None:

@@ -34,12 +34,12 @@ def fake() -> Iterator[FakeAnthropic]:
         yield api
 
 
-def tasks(uri: str = "file:///m.py") -> list[Task]:
-    tree = parse(SOURCE)
-    names = {SOURCE.index(b"first"): "first", SOURCE.index(b"second"): "second"}
+def tasks(uri: str = "file:///m.py", source: bytes = SOURCE) -> list[Task]:
+    tree = parse(source)
+    names = {source.index(b"first"): "first", source.index(b"second"): "second"}
     return build_tasks(
         uri,
-        SOURCE,
+        source,
         tree.root_node,
         1,
         names,
@@ -125,4 +125,22 @@ async def test_rate_limit_headroom_holds_drains_back(fake: FakeAnthropic, tmp_pa
     # The first response said 10% is left, under the 50% reserve: the second waits.
     assert len(fake.log) == 1
     assert scheduler.paused_until > 0
+    await scheduler.close()
+
+
+async def test_an_edit_of_the_context_cancels_at_once_whatever_the_scope(
+    fake: FakeAnthropic, tmp_path: Path
+) -> None:
+    """The context a drain sent (the imports, the signatures) is made from the document: a
+    keystroke there makes every drain on the file stale at once, not when the file is
+    analysed again (a broken file is analysed only when the user pauses)."""
+    fake.default = "hang"
+    scheduler = make(fake, tmp_path, [])
+    scheduler.start()
+    source = b"import os\n" + SOURCE
+    scheduler.submit("file:///m.py", tasks(source=source))
+    await until(lambda: len(scheduler.running) == 2 and len(fake.log) == 2)
+    in_import = len(b"import os")  # typing `(` after it
+    assert scheduler.edited("file:///m.py", [(in_import, in_import, in_import + 1)]) == 2
+    await until(lambda: len(fake.disconnects) == 2)
     await scheduler.close()
