@@ -120,6 +120,9 @@ MAX_TREES = 32
 SETTLE_SECONDS = 0.3
 # How often the claude-code budget source looks at the workspace's transcripts.
 CLAUDE_CODE_POLL_SECONDS = 2.0
+# How long the analysis after a keystroke waits when the keystroke cancelled a drain's stream:
+# enough turns of the event loop for the stream's connection to close first.
+CANCEL_GRACE = 0.003
 
 
 @dataclass(slots=True)
@@ -701,12 +704,15 @@ class DrainServer(LanguageServer):
             return
         _cancel_timer(self._settling, uri)
         scheduler = self.scheduler
-        # Told before each edit is made (and the tree reparsed): a stale stream closes first.
-        on_edit = (
-            (lambda start, end, new_end: scheduler.edited(uri, [(start, end, new_end)]))
-            if scheduler is not None
-            else None
-        )
+        cancelled = 0
+
+        def on_edit(start: int, end: int, new_end: int) -> None:
+            # Told before each edit is made (and the tree reparsed): a stale stream closes
+            # first.
+            nonlocal cancelled
+            if scheduler is not None:
+                cancelled += scheduler.edited(uri, [(start, end, new_end)])
+
         try:
             doc.apply_changes(changes, version, on_edit)
         except ChangeError as exc:
@@ -715,7 +721,9 @@ class DrainServer(LanguageServer):
         if resync:
             doc.out_of_sync = None
             logger.info("%s is in sync again (version %s)", uri, version)
-        self.schedule_analysis(uri)
+        # A stream just cancelled closes its connection over the next few turns of the event
+        # loop: the analysis waits for them (else a long one held the close back).
+        self.schedule_analysis(uri, settle_first=cancelled > 0)
 
     def _reject_change(self, doc: Document, reason: str, version: int | None = None) -> None:
         """A change set we cannot apply: the document keeps its last good text, version and
@@ -755,10 +763,13 @@ class DrainServer(LanguageServer):
 
     # -- analysis -----------------------------------------------------------------------------
 
-    def schedule_analysis(self, uri: str) -> None:
-        """Re-analyse ``uri`` once the user pauses for ``diagnostics.debounceMs``."""
+    def schedule_analysis(self, uri: str, settle_first: bool = False) -> None:
+        """Re-analyse ``uri`` once the user pauses for ``diagnostics.debounceMs`` (and at
+        least ``CANCEL_GRACE`` seconds when ``settle_first``: a cancelled stream closes)."""
         _cancel_timer(self._pending, uri)
         delay = self.settings.diagnostics.debounceMs / 1000
+        if settle_first:
+            delay = max(delay, CANCEL_GRACE)
         loop = asyncio.get_running_loop()
         self._pending[uri] = loop.call_later(delay, self._analyse_pending, uri)
 
