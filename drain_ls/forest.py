@@ -225,22 +225,44 @@ def _same(a: Node, b: Node) -> bool:
 class Forest:
     """The syntax of one document: a tree per chunk of module-level statements."""
 
-    __slots__ = ("_root", "_settled", "source", "starts", "trees")
+    __slots__ = ("_root", "_settled", "_stale_from", "_trees", "source", "starts")
 
     def __init__(self, source: bytes, tree: Tree | None = None) -> None:
         """The syntax of ``source`` (``tree``: its parse, when already made), as one tree."""
         self.source = source
         self.starts = [0]
-        self.trees = [tree if tree is not None else parse(source)]
+        self._trees = [tree if tree is not None else parse(source)]
         self._root: ForestRoot | None = None
         self._settled = False  # cut once: later, only edits merge and cut chunks
+        # The chunks from this index on were moved by edits (``Tree.edit``) but not parsed
+        # again: their nodes have the right offsets, not their text (None: none).
+        self._stale_from: int | None = None
+
+    @property
+    def trees(self) -> list[Tree]:
+        """The chunks' trees, every one parsed for the current text."""
+        self._refresh()
+        return self._trees
+
+    def _refresh(self) -> None:
+        """Parse again the chunks that edits before them only moved, reusing every node
+        (py-tree-sitter forgets the text of an edited tree's nodes). Left for when the trees
+        are read, after the keystroke: a stream that the keystroke cancelled closes first."""
+        if self._stale_from is None:
+            return
+        parser = _chunk_parser()
+        for index in range(self._stale_from, len(self._trees)):
+            tree = self._trees[index]
+            parser.included_ranges = tree.included_ranges
+            self._trees[index] = parser.parse(self.source, tree)
+        self._stale_from = None
 
     @property
     def unsettled(self) -> bool:
         """Whether ``settle`` has work to do: a large document never cut into chunks. (One
         that merges made one tree again is cut by the edit that makes it clean: cutting
         its broken text again at every keystroke was most of a keystroke's cost.)"""
-        return not self._settled and len(self.trees) == 1 and self._splittable()
+        return not self._settled and len(self._trees) == 1 and self._splittable()
 
     def settle(self) -> None:
         """Cut a large document into chunks: work for when the user pauses (it parses the
@@ -254,8 +276,9 @@ class Forest:
     @property
     def root_node(self) -> Node:
         """The module: the root of the one tree, or a ``ForestRoot`` over the chunks."""
-        if len(self.trees) == 1:
-            return self.trees[0].root_node
+        self._refresh()
+        if len(self._trees) == 1:
+            return self._trees[0].root_node
         if self._root is None:
             self._root = ForestRoot(self)
         return cast(Node, self._root)
@@ -291,16 +314,16 @@ class Forest:
                 new_end_point=new_end_point,
             )
 
-        if len(self.trees) == 1:
-            old = self.trees[0]
+        if len(self._trees) == 1:
+            old = self._trees[0]
             edit(old)
             tree = parse(source, old)
             if tree.root_node.has_error:
                 # tree-sitter's reparse may recover from an error otherwise than a parse of
                 # the text would (even see one where there is none): parse it afresh.
-                self.trees[0] = parse(source)
+                self._trees[0] = parse(source)
                 return [(0, len(source))]
-            self.trees[0] = tree
+            self._trees[0] = tree
             changed = [(r.start_byte, r.end_byte) for r in old.changed_ranges(tree)]
             if self._settled and self._splittable():
                 # Merged into one tree by an error, clean again: cut it now (once), or every
@@ -313,21 +336,21 @@ class Forest:
         delta = new_end - old_end
         old_tree: Tree | None = None
         if first == last:
-            old_tree = self.trees[first]
+            old_tree = self._trees[first]
             edit(old_tree)
         # The chunks after the edit only move: told so, then parsed again with all their
         # nodes reused (py-tree-sitter forgets the text of an edited tree's nodes).
-        moved = self.trees[last + 1 :]
+        moved = self._trees[last + 1 :]
         self.starts[first + 1 :] = [s + delta for s in self.starts[last + 1 :]]
-        self.trees[first + 1 :] = moved
-        parser = _chunk_parser()
-        for index, tree in enumerate(moved, first + 1):
-            edit(tree)
-            parser.included_ranges = tree.included_ranges
-            self.trees[index] = parser.parse(source, tree)
+        self._trees[first + 1 :] = moved
+        for tree in moved:
+            edit(tree)  # parsed again when the trees are read (``_refresh``)
+        if moved:
+            stale = self._stale_from
+            self._stale_from = first + 1 if stale is None else min(stale, first + 1)
         changed = self._reparse(first, old_tree)
         edited = self.chunk_at(min(start, max(0, len(source) - 1)))
-        if any(tree.root_node.has_error for tree in self.trees[:edited]):
+        if any(tree.root_node.has_error for tree in self._trees[:edited]):
             changed += self._reopen(edited)
         return changed
 
@@ -339,15 +362,15 @@ class Forest:
         made only while a broken chunk comes before the edit."""
         changed: list[tuple[int, int]] = []
         index = 0
-        while index < min(edited, len(self.trees)):
-            tree = self.trees[index]
+        while index < min(edited, len(self._trees)):
+            tree = self._trees[index]
             if tree.root_node.has_error:
                 through = self._continues(index, tree, mend=False)
                 if through is not None:
                     for _ in range(through - index):
                         self._merge_next(index)
                     tree, _ = self._grow(index, self._parse_chunk(index, None))
-                    self.trees[index] = tree
+                    self._trees[index] = tree
                     self._root = None
                     changed.append((self.starts[index], self.end_of(index)))
                     edited -= through - index
@@ -364,17 +387,18 @@ class Forest:
         merged = old_tree is None
         if self.starts[index] == self.end_of(index) and len(self.starts) > 1:
             # The edit emptied the chunk: a neighbour (unchanged) takes its place.
-            del self.trees[index]
+            del self._trees[index]
+            self._removed(index)
             if index + 1 < len(self.starts):
                 del self.starts[index + 1]
             else:
                 del self.starts[index]
                 index -= 1
-            old_tree, merged = self.trees[index], True
+            old_tree, merged = self._trees[index], True
         # Its start must still open a statement on a line of its own, and so must the next.
         while index > 0 and not starts_statement(source, self.starts[index]):
             index = self._merge_next(index - 1)
-            old_tree = old_tree if old_tree is not None else self.trees[index]
+            old_tree = old_tree if old_tree is not None else self._trees[index]
             merged = True
         while index + 1 < len(self.starts) and not starts_statement(source, self.starts[index + 1]):
             self._merge_next(index)
@@ -386,7 +410,7 @@ class Forest:
             tree, afresh = self._parse_chunk(index, None), True
         tree, grown = self._grow(index, tree)
         merged = merged or grown > 0
-        self.trees[index] = tree
+        self._trees[index] = tree
         begin, end = self.starts[index], self.end_of(index)
         if merged or old_tree is None:
             changed = [(begin, end)]
@@ -456,8 +480,14 @@ class Forest:
         """Chunk ``index + 1`` becomes part of chunk ``index`` (whose tree stays, to be
         reparsed by the caller)."""
         del self.starts[index + 1]
-        del self.trees[index + 1]
+        del self._trees[index + 1]
+        self._removed(index + 1)
         return index
+
+    def _removed(self, index: int) -> None:
+        """Chunk ``index`` is gone: the stale chunks after it moved down one."""
+        if self._stale_from is not None and self._stale_from > index:
+            self._stale_from -= 1
 
     def _parse_chunk(self, index: int, old_tree: Tree | None) -> Tree:
         begin, end = self.starts[index], self.end_of(index)
@@ -469,8 +499,8 @@ class Forest:
         trees around it, which ``Tree.edit`` keeps up to date, else counted."""
         index = self.chunk_at(offset)
         for near in (index, index - 1):
-            if 0 <= near < len(self.trees):
-                ranges = self.trees[near].included_ranges
+            if 0 <= near < len(self._trees):
+                ranges = self._trees[near].included_ranges
                 if ranges and ranges[0].start_byte == offset:
                     return ranges[0].start_point
                 if ranges and ranges[-1].end_byte == offset:
@@ -494,7 +524,7 @@ class Forest:
         begin, end = self.starts[index], self.end_of(index)
         candidates = [
             child.start_byte
-            for child in self.trees[index].root_node.children
+            for child in self._trees[index].root_node.children
             if child.start_byte > begin
             and child.type not in ("comment", "ERROR")
             and starts_statement(source, child.start_byte)
@@ -528,12 +558,14 @@ class Forest:
         if not cuts:
             return
         self.starts[index + 1 : index + 1] = cuts
-        self.trees[index : index + 1] = [self.trees[index]] * (len(cuts) + 1)
+        self._trees[index : index + 1] = [self._trees[index]] * (len(cuts) + 1)
+        if self._stale_from is not None and self._stale_from > index:
+            self._stale_from += len(cuts)  # the stale chunks after it moved up
         i, stop = index, index + len(cuts) + 1
         while i < stop:
             tree, grown = self._grow(i, self._parse_chunk(i, None))
             stop -= grown
-            self.trees[i] = tree
+            self._trees[i] = tree
             i += 1
         self._root = None
 
