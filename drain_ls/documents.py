@@ -403,6 +403,16 @@ class Document(Text):
         if version is not None:
             self.version = version
 
+    def verify_syntax(self) -> bool:
+        """Finish what keystrokes left for a pause (``Forest.verify``); whether the syntax
+        changed (recorded for the analysis)."""
+        if self._tree is None:
+            return False
+        changed = self._tree.verify()
+        if changed:
+            self.changes.add(0, 0, 0, b"", changed)
+        return bool(changed)
+
     def take_shift(self) -> TextShift:
         """How the text moved since the last call."""
         shift, self._shift = self._shift, UNMOVED

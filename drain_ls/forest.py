@@ -49,6 +49,9 @@ from drain_ls.analysis.source import PY_LANGUAGE, parse, parse_range, point_of
 CHUNK_LINES = 100
 # A chunk grown this much larger (by merges) is cut again once it parses cleanly.
 _RESPLIT_FACTOR = 4
+# How many chunks after a broken one a keystroke scans for what closes it (the rest when the
+# user pauses: ``Forest.verify``).
+REACH = 16
 
 # A line that does not start a module-level statement of its own: blank or indented, a
 # comment (it may sit inside an indented block), a closing bracket, a clause that continues
@@ -225,7 +228,7 @@ def _same(a: Node, b: Node) -> bool:
 class Forest:
     """The syntax of one document: a tree per chunk of module-level statements."""
 
-    __slots__ = ("_root", "_settled", "_stale_from", "_trees", "source", "starts")
+    __slots__ = ("_root", "_settled", "_stale_from", "_trees", "_unverified", "source", "starts")
 
     def __init__(self, source: bytes, tree: Tree | None = None) -> None:
         """The syntax of ``source`` (``tree``: its parse, when already made), as one tree."""
@@ -237,6 +240,9 @@ class Forest:
         # The chunks from this index on were moved by edits (``Tree.edit``) but not parsed
         # again: their nodes have the right offsets, not their text (None: none).
         self._stale_from: int | None = None
+        # A broken chunk's error was kept in it after looking only ``REACH`` chunks ahead
+        # for what closes its bracket or string: ``verify`` looks to the end of the file.
+        self._unverified = False
 
     @property
     def trees(self) -> list[Tree]:
@@ -354,7 +360,16 @@ class Forest:
             changed += self._reopen(edited)
         return changed
 
-    def _reopen(self, edited: int) -> list[tuple[int, int]]:
+    def verify(self) -> list[tuple[int, int]]:
+        """Look to the end of the file for what closes each broken chunk's opener, where a
+        keystroke looked only ``REACH`` chunks ahead (a scan of a long file on every
+        keystroke): for when the user pauses. The ranges whose syntax changed."""
+        if not self._unverified:
+            return []
+        self._unverified = False
+        return self._reopen(len(self._trees), reach=None)
+
+    def _reopen(self, edited: int, reach: int | None = REACH) -> list[tuple[int, int]]:
         """An edit may close what an earlier broken chunk left open (its error was kept in
         it: ``_continues``); any edit can, through the boundaries it moves or the tokens it
         makes (a letter between two quotes breaks a triple quote). That chunk then takes in
@@ -365,7 +380,8 @@ class Forest:
         while index < min(edited, len(self._trees)):
             tree = self._trees[index]
             if tree.root_node.has_error:
-                through = self._continues(index, tree, mend=False)
+                ahead = None if reach is None else edited - index + reach
+                through = self._continues(index, tree, mend=False, reach=ahead)
                 if through is not None:
                     for _ in range(through - index):
                         self._merge_next(index)
@@ -446,7 +462,9 @@ class Forest:
             tree = self._parse_chunk(index, None)
         return tree, grown
 
-    def _continues(self, index: int, tree: Tree, mend: bool = True) -> int | None:
+    def _continues(
+        self, index: int, tree: Tree, mend: bool = True, reach: int | None = REACH
+    ) -> int | None:
         """When chunk ``index`` (parsed as ``tree``) may go on into the chunks after it, the
         last of them it must take in; else None. ``mend``: a broken last statement takes in
         the next chunk (whose first statement may complete it, as a ``def`` does a
@@ -462,7 +480,14 @@ class Forest:
             last = root.children[-1] if root.child_count else None
             begin = last.start_byte if last is not None else begin
         ends = [*self.starts[index + 1 :], len(self.source)]
+        cut = root.has_error and reach is not None and len(ends) > reach
+        if cut:
+            # A broken chunk looks ``reach`` chunks ahead for what closes it; past them, its
+            # error stays in it until ``verify``.
+            ends = ends[:reach]
         closed = first_closed(self.source, begin, ends)
+        if closed is None and cut:
+            self._unverified = True
         if closed is None and root.has_error:
             # What the chunk opens (a bracket, a string) is never closed before the end of
             # the file: a parse of the whole file has an error either way, and taking in the

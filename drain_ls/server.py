@@ -896,7 +896,10 @@ class DrainServer(LanguageServer):
         if doc is None or uri in self._pending:
             return
         analysis = self.analyses.get(uri)
-        if analysis is not None and analysis.provisional and analysis.version == doc.version:
+        verified = doc.verify_syntax()  # what keystrokes left for a pause
+        if analysis is not None and verified and not analysis.provisional:
+            self.analyse(uri, publish=not self.pull_diagnostics)
+        elif analysis is not None and analysis.provisional and analysis.version == doc.version:
             exact = self.analyse(uri, publish=not self.pull_diagnostics, exact=True)
             if (
                 self.pull_diagnostics

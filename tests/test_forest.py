@@ -96,7 +96,9 @@ def fresh_chunk(source: bytes, begin: int, end: int) -> Node:
 
 
 def assert_sound(doc: Document) -> None:
-    """The forest's invariants against fresh parses of the document's text."""
+    """The forest's invariants against fresh parses of the document's text, once what
+    keystrokes leave for a pause is done (``verify``)."""
+    doc.verify_syntax()
     tree = doc.tree
     source = doc.source
     whole = parse(source).root_node
@@ -114,7 +116,7 @@ def assert_sound(doc: Document) -> None:
         if i:
             assert starts_statement(source, begin)
             # Nothing the chunk before opens (a string, brackets) goes on into this one.
-            assert tree._continues(i - 1, tree.trees[i - 1], mend=False) is None
+            assert tree._continues(i - 1, tree.trees[i - 1], mend=False, reach=None) is None
     # Errors where a parse of the whole has them, and the very same nodes when there are none.
     assert tree.root_node.has_error == whole.has_error
     if not whole.has_error:
@@ -414,3 +416,20 @@ def test_an_opener_left_open_near_the_top_reparses_its_chunk_not_the_file(opener
     assert doc.source == text
     assert not doc.tree.root_node.has_error
     assert shape(doc.tree.root_node) == shape(parse(text).root_node)
+
+
+def test_what_closes_an_opener_far_below_is_found_when_the_user_pauses() -> None:
+    """A keystroke looks ``REACH`` chunks ahead for what closes a broken chunk's opener;
+    ``verify`` (at the pause) looks to the end: the parse is then a fresh parse's."""
+    with patch.object(forest, "CHUNK_LINES", 2):
+        body = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(60))
+        doc = Document("file:///m.py", ("x = 1\n" + body).encode(), 1)
+        doc.tree.settle()
+        far = doc.source.index(b"def f50")
+        doc.replace(far, far, '"""\n')  # an unclosed string, far down: an error of its own
+        doc.replace(0, 0, 's = """\n')  # ... closed by the string opened at the top
+        assert doc.tree.root_node.has_error  # not looked that far yet
+        assert doc.verify_syntax()
+        assert not doc.tree.root_node.has_error
+        assert shape(doc.tree.root_node) == shape(parse(doc.source).root_node)
+        assert not doc.verify_syntax()  # nothing left to look at
