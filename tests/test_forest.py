@@ -55,6 +55,16 @@ except ImportError:
 
 # Pieces that open and close brackets and strings, indent, dedent and continue statements.
 PIECES = [
+    # The edit shapes of the latency benchmark (issue 17): every opener, a started
+    # definition, an import list, a decorator line.
+    "{",
+    "}",
+    '"',
+    "'''",
+    "\\",
+    "def f(",
+    "from x import (",
+    "@decorator\n",
     "x",
     " ",
     "    ",

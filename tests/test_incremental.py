@@ -38,6 +38,15 @@ def g():
 '''
 
 SNIPPETS = [
+    # The edit shapes of the latency benchmark (issue 17).
+    "[",
+    "{",
+    '"',
+    "'''",
+    "\\",
+    "def f(",
+    "from x import (",
+    "@decorator\n",
     "os",
     "sys",
     "js",
