@@ -98,6 +98,27 @@ def open_doc(client: Any, uri: str, text: str) -> None:
     )
 
 
+def change(
+    client: Any, uri: str, version: int, line: int, columns: tuple[int, int], text: str
+) -> None:
+    """One didChange: ``columns`` of ``line`` become ``text``."""
+    start, end = columns
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=line, character=start),
+                        end=types.Position(line=line, character=end),
+                    ),
+                    text=text,
+                )
+            ],
+        )
+    )
+
+
 async def until(condition: Any, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -131,20 +152,7 @@ async def cancellation(rounds: int) -> list[float]:
             await asyncio.sleep(0.05)
             version += 1
             start_time = time.monotonic()
-            client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                    content_changes=[
-                        types.TextDocumentContentChangePartial(
-                            range=types.Range(
-                                start=types.Position(line=4, character=4),
-                                end=types.Position(line=4, character=4),
-                            ),
-                            text=" ",
-                        )
-                    ],
-                )
-            )
+            change(client, uri, version, 4, (4, 4), " ")
             await until(partial(lambda n: len(fake.disconnects) > n, round_))
             latencies.append((fake.disconnects[-1]["time"] - start_time) * 1000)
         await client.shutdown_session()
@@ -183,7 +191,7 @@ async def cancellation_in_broken_code(rounds: int) -> dict[str, list[float]]:
         version = 1
         opened = 0
         for round_ in range(rounds):
-            for kind, change in (
+            for kind, keystroke in (
                 ("breaks", (column, column, "(")),
                 ("repairs", (column, column + 1, "")),
             ):
@@ -193,25 +201,10 @@ async def cancellation_in_broken_code(rounds: int) -> dict[str, list[float]]:
                 opened = len(fake.log)
                 await asyncio.sleep(0.05)
                 version += 1
-                start_col, end_col, new = change
+                start_col, end_col, new = keystroke
                 closed = len(fake.disconnects)
                 start_time = time.monotonic()
-                client.text_document_did_change(
-                    types.DidChangeTextDocumentParams(
-                        text_document=types.VersionedTextDocumentIdentifier(
-                            uri=uri, version=version
-                        ),
-                        content_changes=[
-                            types.TextDocumentContentChangePartial(
-                                range=types.Range(
-                                    start=types.Position(line=row, character=start_col),
-                                    end=types.Position(line=row, character=end_col),
-                                ),
-                                text=new,
-                            )
-                        ],
-                    )
-                )
+                change(client, uri, version, row, (start_col, end_col), new)
                 await until(partial(lambda n: len(fake.disconnects) > n, closed), timeout=60)
                 out[kind].append((fake.disconnects[closed]["time"] - start_time) * 1000)
             del round_

@@ -159,6 +159,7 @@ def lookup(model_id: str) -> Model | None:
     return catalogue().get(model_id)
 
 
+@functools.cache
 def default_model() -> str:
     """The current Haiku: the cheapest priced, active Haiku with no retirement date."""
     candidates = [

@@ -29,6 +29,7 @@ from drain_ls.budget import Usage, cost_usd
 from drain_ls.ledger import Ledger
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
+from tests.test_drains_e2e import Editor as DrainsEditor
 
 KEY = "sk-ant-test-api-e2e-0123456789"
 DOCSTRING = '"""Compute a value.\n\nArgs:\n    a: The first.\n    b: The second.\n"""'
@@ -92,47 +93,13 @@ def settings(model: str | None = "claude-haiku-4-5", **overrides: Any) -> dict[s
     return base
 
 
-class Editor:
-    """One server process and the documents open in it."""
+class Editor(DrainsEditor):
+    """One server process, the documents open in it (opened and changed as
+    ``test_drains_e2e`` does), and its ledger."""
 
     def __init__(self, client: Any, root: Path, home: Path) -> None:
-        self.client = client
-        self.root = root
+        super().__init__(client, root)
         self.home = home
-        self.texts: dict[str, str] = {}
-        self.versions: dict[str, int] = {}
-
-    def open(self, name: str, text: str) -> str:
-        uri = (self.root / name).as_uri()
-        self.texts[uri], self.versions[uri] = text, 1
-        self.client.text_document_did_open(
-            types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(
-                    uri=uri, language_id="python", version=1, text=text
-                )
-            )
-        )
-        return uri
-
-    def change(self, uri: str, at: str, new: str) -> None:
-        """Insert ``new`` before the first ``at``."""
-        text = self.texts[uri]
-        position = range_of(text, at, "utf-16").start
-        index = text.index(at)
-        self.texts[uri] = text[:index] + new + text[index:]
-        self.versions[uri] += 1
-        self.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(
-                    uri=uri, version=self.versions[uri]
-                ),
-                content_changes=[
-                    types.TextDocumentContentChangePartial(
-                        range=types.Range(start=position, end=position), text=new
-                    )
-                ],
-            )
-        )
 
     async def titles(self, uri: str, at: str) -> list[str]:
         result = await self.client.text_document_code_action_async(
