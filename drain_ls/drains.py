@@ -18,9 +18,11 @@ import ast
 import functools
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
+from cachetools import LRUCache
 from tree_sitter import Node
 
 from drain_ls.analysis.complexity import cyclomatic_complexity
@@ -327,22 +329,76 @@ def build_tasks(
     ``lookup`` finds a result by task key: a drain that runs ``after`` another gets a task
     only once the results it builds on exist.
     """
+    steps = task_steps(
+        uri,
+        source,
+        root,
+        version,
+        docstring_findings,
+        model=model,
+        max_tokens_per_drain=max_tokens_per_drain,
+        drains=drains,
+        style=style,
+        redact_secrets=redact_secrets,
+        custom=custom,
+        lookup=lookup,
+    )
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast("list[Task]", done.value)
+
+
+# Definitions handled between two yields of ``task_steps``.
+STEP_DEFINITIONS = 8
+
+
+def task_steps(
+    uri: str,
+    source: bytes,
+    root: Node,
+    version: int | None,
+    docstring_findings: dict[int, str],
+    *,
+    model: str,
+    max_tokens_per_drain: int,
+    drains: dict[str, object],
+    style: str = "google",
+    redact_secrets: bool = True,
+    custom: Sequence[CustomDrain] = (),
+    lookup: Callable[[str], str | None] | None = None,
+) -> Generator[None, None, list[Task]]:
+    """``build_tasks`` a few definitions at a time: a generator that yields between steps
+    and returns the tasks. The language server runs it on the event loop a slice at a time,
+    and drops it when a newer version arrives (the tree it reads may then be edited), so
+    that building the tasks of a long module never holds up a keystroke."""
     context, spans = outline_with_spans(source, root, context_limit(max_tokens_per_drain))
     tasks: list[Task] = []
     defs = definitions(root)
-    for node, qualname, public in defs:
+    yield
+    wanted_drains = [d for d in BUILTIN if enabled(drains, d)]
+    for index, (node, qualname, public) in enumerate(defs):
+        if index and index % STEP_DEFINITIONS == 0:
+            yield
         scope = source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
         name = node.child_by_field_name("name")
         wanted: list[str] = []
-        if name is not None and name.start_byte in docstring_findings:
+        if (
+            "docstrings" in wanted_drains
+            and name is not None
+            and name.start_byte in docstring_findings
+        ):
             wanted.append("docstrings")
-        if public:
+        if public and "summaries" in wanted_drains:
             wanted.append("summaries")
-        if node.type == "function_definition" and complexity_of(node) > SIMPLIFY_THRESHOLD:
+        if (
+            "simplify" in wanted_drains
+            and node.type == "function_definition"
+            and _complexity(node, scope) > SIMPLIFY_THRESHOLD
+        ):
             wanted.append("simplify")
         for drain in wanted:
-            if not enabled(drains, drain):
-                continue
             task = Task(
                 drain=drain,
                 uri=uri,
@@ -358,10 +414,11 @@ def build_tasks(
                 style=style,
                 redact_secrets=redact_secrets,
             )
-            if model != "offline" and not fit(task, max_tokens_per_drain):
+            if model != "offline" and not _fits(task, max_tokens_per_drain):
                 continue  # too large for one drain run: never sent
             tasks.append(task)
     if custom:
+        yield
         tasks.extend(
             _custom_tasks(
                 uri,
@@ -385,6 +442,42 @@ def build_tasks(
         if task.context and task.context == context:
             task.context_spans = spans
     return tasks
+
+
+# What tasks built for one version learnt about a definition's text, for the next version
+# (most definitions are unchanged from one pause to the next): its complexity, and the
+# ``max_tokens`` that ``fit`` left (None: it does not fit).
+_COMPLEXITY: LRUCache[str, int] = LRUCache(maxsize=8192)
+_FIT: LRUCache[tuple[str, str, bool, str, int, int], int | None] = LRUCache(maxsize=16384)
+
+
+def _complexity(node: Node, scope: str) -> int:
+    known = _COMPLEXITY.get(scope)
+    if known is None:
+        known = _COMPLEXITY[scope] = complexity_of(node)
+    return known
+
+
+def _fits(task: Task, max_tokens_per_drain: int) -> bool:
+    """``fit``, remembered: the content key covers what the request holds but the qualified
+    name, the redaction and the kind of scope."""
+    memo = (
+        task.key,
+        task.qualname,
+        task.redact_secrets,
+        task.scope_kind,
+        task.max_tokens,
+        max_tokens_per_drain,
+    )
+    if memo in _FIT:
+        room = _FIT[memo]
+        if room is None:
+            return False
+        task.max_tokens = room
+        return True
+    fits = fit(task, max_tokens_per_drain)
+    _FIT[memo] = task.max_tokens if fits else None
+    return fits
 
 
 def answer_tokens(drain: str, model_id: str) -> int:
@@ -477,11 +570,11 @@ def _custom_tasks(
                     continue
                 name = node.child_by_field_name("name")
                 missing = name is not None and name.start_byte in docstring_findings
+                text = source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
                 if not drain.selects(
-                    public=public, missing_docstring=missing, complexity=complexity_of(node)
+                    public=public, missing_docstring=missing, complexity=_complexity(node, text)
                 ):
                     continue
-                text = source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
                 scopes.append((qualname, node.start_byte, node.end_byte, text, public))
         elif drain.scope == "module":
             scopes.append((MODULE, 0, len(source), module_outline(source, root, context), True))
@@ -520,7 +613,7 @@ def _custom_tasks(
                 inputs=inputs,
                 scope_kind=drain.scope,
             )
-            if model != "offline" and not fit(task, max_tokens_per_drain):
+            if model != "offline" and not _fits(task, max_tokens_per_drain):
                 continue
             made.append(task)
         by_drain[drain.name] = made

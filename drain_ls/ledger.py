@@ -40,7 +40,7 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -1166,6 +1166,22 @@ class Ledger:
             return (
                 db.execute("SELECT 1 FROM dismissed WHERE key = ?", (key,)).fetchone() is not None
             )
+
+    def dismissed_among(self, keys: Sequence[str]) -> set[str]:
+        """The keys among ``keys`` whose result the user dismissed (one query per 500 keys,
+        not one per key: a long module submits a thousand tasks at every pause)."""
+        found: set[str] = set()
+        with self._reading() as db:
+            for at in range(0, len(keys), 500):
+                chunk = keys[at : at + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    row[0]
+                    for row in db.execute(
+                        f"SELECT key FROM dismissed WHERE key IN ({marks})", tuple(chunk)
+                    )
+                )
+        return found
 
     def dismiss_rates(self) -> dict[str, float]:
         """Per drain: dismissed results / results delivered (completed or cached)."""

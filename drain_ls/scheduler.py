@@ -300,7 +300,13 @@ class Scheduler:
         """The current tasks of ``uri`` (replacing what was queued for it)."""
         for slot in [s for s in self.queue if s[1] == uri]:
             del self.queue[slot]
-        ledger = self.ledger
+        dismissed: set[str] = set()
+        if self.ledger is not None and tasks:
+            try:
+                dismissed = self.ledger.dismissed_among([t.key for t in tasks])
+            except LedgerError as exc:
+                # Not known to be dismissed: the run meets the problem before it sends.
+                self._log_error("reading the dismissed answers", exc, logging.INFO)
         for task in tasks:
             known = self.done_keys.get(task.key)
             if known is not None:
@@ -308,17 +314,8 @@ class Scheduler:
                     # The same code elsewhere (a copied file): the same answer, for free.
                     self._deliver(task, known.text, known.model, 0, 0.0, cached=True)
                 continue
-            if task.key in self.rejected_keys:
+            if task.key in self.rejected_keys or task.key in dismissed:
                 continue
-            if ledger is not None:
-                try:
-                    if ledger.dismissed(task.key):
-                        continue
-                except LedgerError as exc:
-                    # Not known to be dismissed; and no more asking for this edit (each
-                    # ask may wait a few ms): the run meets the problem before it sends.
-                    self._log_error("reading the dismissed answers", exc, logging.INFO)
-                    ledger = None
             running = self.running.get(task.slot)
             # The same task already running is not queued twice, unless an edit is cancelling
             # it: that run ends without an answer, and nothing else would queue it again.

@@ -485,6 +485,10 @@ def test_dismiss_rates_lower_a_drains_priority(tmp_path: Path) -> None:
         ledger.settle(made.run_id, Usage(5, 5), "done", HAIKU)
     ledger.dismiss("a", "summaries")
     assert ledger.dismissed("a") and not ledger.dismissed("b")
+    # One query for many keys (a module's thousand tasks), in chunks under SQLite's limit.
+    many = [f"k{i}" for i in range(1200)]
+    assert ledger.dismissed_among([*many[:700], "a", *many[700:]]) == {"a"}
+    assert ledger.dismissed_among([]) == set()
     assert ledger.dismiss_rates() == {"summaries": 0.5}
 
     class Quiet:
