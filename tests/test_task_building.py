@@ -21,7 +21,7 @@ from drain_ls.scheduler import Scheduler
 from tests.test_review_findings import in_process_server, until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from gen_module import generate_module  # noqa: E402
+from gen_module import generate_module
 
 MODEL = "claude-haiku-4-5"
 ALL = {"docstrings": True, "summaries": True, "simplify": True}
