@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+import random
 import re
+import tracemalloc
+from itertools import accumulate
 
 import pytest
 from hypothesis import given, settings
@@ -127,7 +131,7 @@ def test_incremental_edits_match_a_fresh_parse(session) -> None:  # type: ignore
         doc.replace(start, end, new)
     data = expected.encode()
     assert doc.source == data
-    assert doc.starts == line_starts(data)
+    assert list(doc.starts) == line_starts(data)
     assert tree_shape(doc.tree) == tree_shape(parse(data))
 
 
@@ -168,7 +172,7 @@ def test_character_past_line_end_clamps_and_line_past_end_is_an_error() -> None:
 
 def test_lone_cr_is_a_line_break_but_form_feed_is_not() -> None:
     doc = Document("file:///t.py", b"a\rb\x0cc\r\nd", 1, UTF16)
-    assert doc.starts == [0, 2, 7]
+    assert list(doc.starts) == [0, 2, 7]
     assert doc.line_bytes(1) == b"b\x0cc"
 
 
@@ -205,13 +209,13 @@ def test_a_change_set_applies_whole_or_not_at_all(case) -> None:  # type: ignore
     if bad is None:
         doc.apply_changes(changes, 2, lambda *edit: seen.append(edit))
         data = expected.encode()
-        assert (doc.source, doc.starts, doc.version) == (data, line_starts(data), 2)
+        assert (doc.source, list(doc.starts), doc.version) == (data, line_starts(data), 2)
         assert tree_shape(doc.tree) == tree_shape(parse(data))
         assert len(seen) == len(changes)
     else:
         with pytest.raises(ChangeError):
             doc.apply_changes(changes, 2, lambda *edit: seen.append(edit))
-        assert (doc.source, doc.starts, tree_shape(doc.tree), doc.version) == before
+        assert (doc.source, list(doc.starts), tree_shape(doc.tree), doc.version) == before
         assert seen == []  # nothing was even announced
 
 
@@ -242,7 +246,7 @@ def test_a_failure_while_applying_restores_the_last_good_text(
     ]
     with pytest.raises(ChangeError, match="internal error: RuntimeError: boom"):
         doc.apply_changes(changes, 2, failing)
-    assert (doc.source, doc.starts, doc.version) == (b"import os\nx = 1\n", [0, 10, 16], 1)
+    assert (doc.source, list(doc.starts), doc.version) == (b"import os\nx = 1\n", [0, 10, 16], 1)
     assert tree_shape(doc.tree) == tree_shape(parse(doc.source))
 
 
@@ -295,3 +299,142 @@ def test_a_document_over_its_limit_is_never_parsed(monkeypatch: pytest.MonkeyPat
     assert doc.tree.root_node.child_count == 1 and doc.changes.full
     doc.replace(0, 0, "#" * 200)  # over it again
     assert doc.tree.root_node.child_count == 0
+
+
+# -- the line index: blocks, counted and listed when needed -------------------------------------
+
+
+@st.composite
+def index_sessions(draw):  # type: ignore[no-untyped-def]
+    """A text, edits of its bytes, and rows and offsets looked up between them."""
+    pieces = st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\r\n", b"xyz\n", b"\n\n", b"\r\r"])
+    text = b"".join(draw(st.lists(pieces, max_size=30)))
+    steps = []
+    current = text
+    for _ in range(draw(st.integers(1, 10))):
+        start = draw(st.integers(0, len(current)))
+        end = draw(st.integers(start, len(current)))
+        new = b"".join(draw(st.lists(pieces, max_size=5)))
+        lookups = draw(st.lists(st.integers(0, 40), max_size=3))
+        steps.append((start, end, new, lookups))
+        current = current[:start] + new + current[end:]
+    return text, steps
+
+
+@settings(max_examples=400, deadline=None)
+@given(index_sessions(), st.sampled_from([1, 2, 3, 8, 1 << 16]))
+def test_the_line_index_of_an_edited_text_is_that_of_a_fresh_one(session, block: int) -> None:  # type: ignore[no-untyped-def]
+    text, steps = session
+    index = documents.LineStarts(text, block)
+    for start, end, new, lookups in steps:
+        for n in lookups:  # some blocks counted and listed, others not, when the edit comes
+            index.start_of(n)
+            index.locate(min(n, len(text)))
+        before, expected_before = index, line_starts(text)
+        source = text[:start] + new + text[end:]
+        index = index.spliced(source, start, end, start + len(new))
+        expected = line_starts(source)
+        assert [index.start_of(row) for row in range(len(expected) + 1)] == [*expected, None]
+        assert [index.row_of(offset) for offset in range(len(source) + 1)] == [
+            bisect.bisect_right(expected, offset) - 1 for offset in range(len(source) + 1)
+        ]
+        assert list(index) == expected and len(index) == len(expected)
+        assert list(before) == expected_before  # the index of the text before is untouched
+        assert documents._line_delta(text, source, start, end, start + len(new)) == len(
+            expected
+        ) - len(expected_before)
+        text = source
+
+
+def huge_text(lines: int, seed: int) -> str:
+    """Lines of Python with non-ASCII and astral characters, and every kind of line break."""
+    rng = random.Random(seed)
+    words = ["x = 1", "def f(a):", "    return 'é'", "s = '😀中'", "", "# ü", "import os"]
+    breaks = ["\n"] * 8 + ["\r\n", "\r"]
+    return "".join(rng.choice(words) + rng.choice(breaks) for _ in range(lines))
+
+
+class EditorText:
+    """A text as an editor holds it: its lines, and positions in an encoding."""
+
+    def __init__(self, text: str, encoding: str) -> None:
+        self.text, self.encoding = text, encoding
+        # str.splitlines also breaks at "\x0c", "\u2028" and more: ``huge_text`` has none.
+        pieces = text.splitlines(keepends=True)
+        self.lines = text.splitlines()
+        self.starts = list(accumulate(map(len, pieces), initial=0))
+        if pieces and pieces[-1][-1] not in "\r\n":
+            self.starts.pop()  # the end of the text: its last line has no break
+        else:
+            self.lines.append("")  # the line after the last break (or the empty text's)
+
+    def index(self, position: Position) -> int:
+        line = self.lines[position.line]
+        chars, count = 0, 0
+        while chars < len(line) and count < position.character:
+            count += units(line[chars], self.encoding)
+            chars += 1
+        return self.starts[position.line] + chars
+
+    def position(self, line: int, chars: int) -> Position:
+        return Position(line, to_units(self.lines[line], chars, self.encoding))
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_edits_of_a_huge_document_over_its_limit_give_a_fresh_documents_text_and_positions(
+    encoding: str,
+) -> None:
+    rng = random.Random(encoding)
+    editor = EditorText(huge_text(60_000, seed=1), encoding)  # 0.6 MB: 10 blocks of the index
+    assert editor.lines == editor_lines(editor.text)
+    doc = Document("file:///h.py", editor.text.encode(), 1, encoding, limit=1 << 18)
+    assert doc.too_large
+    for version in range(2, 32):
+        changes = []
+        for _ in range(rng.choice([1, 1, 3])):  # change sets of one change, or of several
+            lines = editor.lines
+            l1 = rng.choice([0, 1, len(lines) // 2, len(lines) - 1, rng.randrange(len(lines))])
+            l2 = min(len(lines) - 1, l1 + rng.choice([0, 0, 1, 2, 300]))
+            c1 = rng.randint(0, len(lines[l1]))
+            c2 = rng.randint(c1 if l2 == l1 else 0, len(lines[l2]))
+            new = rng.choice(["", "\n", "\r", "\r\n", "é😀", "y = 2\r\nz", "\n" * 10_000])
+            p1, p2 = editor.position(l1, c1), editor.position(l2, c2)
+            a, b = editor.index(p1), editor.index(p2)
+            editor = EditorText(editor.text[:a] + new + editor.text[b:], encoding)
+            changes.append(Change(p1, p2, new))
+        doc.apply_changes(changes, version)
+        data = editor.text.encode()
+        assert doc.source == data and doc.too_large
+        fresh = Document("file:///h.py", data, version, encoding, limit=0)  # never parsed
+        for _ in range(20):
+            row = rng.randrange(len(editor.lines))
+            position = editor.position(row, rng.randint(0, len(editor.lines[row])))
+            assert doc.offset_at(position) == fresh.offset_at(position)
+            offset = rng.randint(0, len(data))
+            assert doc.position_at(offset) == fresh.position_at(offset)
+    assert list(doc.starts) == line_starts(doc.source) == list(fresh.starts)
+    assert len(doc.starts) == len(editor.lines)
+
+
+def test_a_huge_documents_line_index_costs_little_memory() -> None:
+    data = huge_text(200_000, seed=2).encode()  # about 1.8 MB, 200,000 lines
+    lines = len(line_starts(data))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        doc = Document("file:///h.py", data, 1, UTF16, limit=1 << 20)
+        opened = tracemalloc.get_traced_memory()[0] - before
+        for row in range(0, 1000, 50):  # keystrokes near the top
+            start = doc.offset_at(Position(row, 0))
+            doc.replace(start, start, "#")
+            doc.replace(start, start + 1, "")
+        edited = tracemalloc.get_traced_memory()[0] - before - len(doc.source)
+        assert sum(1 for _ in doc.starts) == lines
+        listed = tracemalloc.get_traced_memory()[0] - before - len(doc.source)
+    finally:
+        tracemalloc.stop()
+    # Opened, or edited near the top: the first offsets of its blocks, and a block or two.
+    assert opened / len(data) < 0.01
+    assert edited / len(data) < 0.05
+    # Every line listed: 8 bytes a line in arrays (a list of ints takes 36).
+    assert listed / lines < 10

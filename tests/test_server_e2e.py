@@ -525,3 +525,55 @@ async def test_the_size_limit_is_a_setting(tmp_path: Path) -> None:
         assert "200 bytes, over the limit of 100 (diagnostics.maxFileBytes)" in only.message
     finally:
         await client.shutdown_session()
+
+
+@pytest.mark.parametrize("preset", list(CLIENTS))
+async def test_a_change_right_behind_a_large_open_is_applied_after_it(
+    tmp_path: Path, preset: str
+) -> None:
+    """A 3 MB file (over the limit: read as it arrives, never parsed) opened, and at once
+    edited back under the limit, in the client's position encoding: the edit lands on the
+    opened text (same bytes, same positions), and the request behind it is answered."""
+    client = await start_server(
+        tmp_path, {"diagnostics": {"debounceMs": 0, "maxFileBytes": 1_000_000}}, preset=preset
+    )
+    try:
+        uri = (tmp_path / "m.py").as_uri()
+        rows = 200_000
+        text = "s = 'é中😀'\r\n" * rows + "import os\n"
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=text
+                )
+            )
+        )
+        # Erase everything up to the last quote of the last "s" line (in the client's
+        # encoding): what is left is x = '' and the import.
+        units = {"utf-8": 14, "utf-16": 9, "utf-32": 8}[CLIENTS[preset]]
+        end = types.Position(line=rows - 1, character=units)
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(start=types.Position(line=0, character=0), end=end),
+                        text="x = '",
+                    )
+                ],
+            )
+        )
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="drain.status")
+        )
+        (document,) = [d for d in status["documents"] if d["uri"] == uri]
+        # x = ''\r\nimport os\n: 18 bytes, 3 lines.
+        assert (document["version"], document["bytes"], document["lines"]) == (2, 18, 3)
+        report = await client.text_document_diagnostic_async(
+            types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+        assert isinstance(report, types.RelatedFullDocumentDiagnosticReport)
+        (f401,) = [d for d in report.items if d.code == "F401"]
+        assert f401.range.start == types.Position(line=1, character=7)
+    finally:
+        await client.shutdown_session()

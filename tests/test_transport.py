@@ -6,11 +6,16 @@ import asyncio
 import json
 import logging
 import os
+import random
 import socket
+import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from drain_ls import transport
 from drain_ls.transport import (
     MAX_HEADER_LINE,
     FrameParser,
@@ -18,10 +23,9 @@ from drain_ls.transport import (
     PipeReader,
     ThreadReader,
     Unparsable,
-    check_envelope,
     is_own_pipe,
     pipe_reader,
-    plain_text,
+    serve,
 )
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the pipe reader is POSIX only")
@@ -148,10 +152,19 @@ BODY = json.dumps(M1).encode()
         (b"Content-Length: 4000\r\n\r\n" + b"[" * 4000, ["unparsable"]),  # too deep
     ],
 )
-@pytest.mark.parametrize("step", [0, 1000])
+@pytest.mark.parametrize("step", [0, 1000, 5])
+@pytest.mark.parametrize("large", [False, True])
 def test_after_a_malformed_frame_the_next_content_length_header_is_found(
-    bad: bytes, first: list[object], step: int, caplog: pytest.LogCaptureFixture
+    bad: bytes,
+    first: list[object],
+    step: int,
+    large: bool,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if large:  # every body is a large one, read (and decoded) as it arrives
+        monkeypatch.setattr(transport, "STREAM_BODY", 8)
+        monkeypatch.setattr(transport, "LONG_STRING", 4)
     parser = FrameParser()
     with caplog.at_level(logging.WARNING, logger="drain_ls.transport"):
         assert values(parser, bad + frame(M1) + frame(M2), step) == [*first, M1, M2]
@@ -178,49 +191,149 @@ def test_an_over_long_header_line_is_never_held_whole() -> None:
     assert values(parser, frame(M2)) == [M2]
 
 
-def test_the_end_of_the_input_inside_a_message_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("length", [10, 2 << 20])
+def test_the_end_of_the_input_inside_a_message_is_logged(
+    length: int, caplog: pytest.LogCaptureFixture
+) -> None:
     parser = FrameParser()
-    parser.feed(b"Content-Length: 10\r\n\r\n{")
+    parser.feed(b"Content-Length: %d\r\n\r\n{" % length)
     with caplog.at_level(logging.WARNING, logger="drain_ls.transport"):
         parser.end()
     assert "ended inside a message" in caplog.text
 
 
-# -- JSON-RPC envelopes and error texts ---------------------------------------------------
+# -- large bodies: decoded as they arrive ---------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    ("data", "problem"),
-    [
-        ([], (-32600, None, True)),
-        ({"jsonrpc": "2.0", "id": 1, "method": 5}, (-32600, 1, True)),
-        ({"jsonrpc": "2.0", "id": True, "method": "x"}, (-32600, None, True)),
-        ({"jsonrpc": "2.0", "id": 1.5, "method": "x"}, (-32600, None, True)),
-        ({"jsonrpc": "1.0", "id": "a", "method": "x"}, (-32600, "a", True)),
-        ({"jsonrpc": "1.0", "method": "x"}, (-32600, None, False)),
-        ({"jsonrpc": "2.0", "id": 3}, (-32600, 3, True)),
-        ({"jsonrpc": "2.0", "id": 3, "result": 1, "error": {}}, (-32600, 3, True)),
-        ({"jsonrpc": "2.0", "id": None, "result": 1}, (-32600, None, True)),
-        ({"jsonrpc": "2.0", "id": 3, "method": "x"}, None),
-        ({"jsonrpc": "2.0", "method": "x"}, None),
-        ({"jsonrpc": "2.0", "id": "3", "result": None}, None),
-    ],
+# Characters that JSON escapes, or that a cut must not split (a UTF-8 sequence, a surrogate
+# pair, lone surrogates), and control characters (escaped by json.dumps; raw, an error).
+TRICKY = [
+    "a",
+    " ",
+    "é",
+    "中",
+    "😀",
+    '"',
+    "\\",
+    "/",
+    "u",
+    "\n",
+    "\r",
+    "\t",
+    "\x00",
+    "\ud83d",
+    "\ude00",
+]
+tricky_texts = st.lists(st.sampled_from(TRICKY), max_size=120).map("".join)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | tricky_texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(tricky_texts, inner, max_size=4),
+    max_leaves=10,
 )
-def test_envelopes(data: object, problem: tuple[int, object, bool] | None) -> None:
-    rejected = check_envelope(data)
-    if problem is None:
-        assert rejected is None
-    else:
-        assert rejected is not None
-        assert (rejected.code, rejected.request_id, rejected.answer) == problem
 
 
-def test_error_texts_are_one_line_without_paths() -> None:
-    text = plain_text(
-        "[Errno 2] No such file or directory: '/home/me/secret/x.py'\nTraceback (most recent"
-    )
-    assert text == "[Errno 2] No such file or directory: '<path>'"
-    assert plain_text(r"cannot open C:\Users\me\x.py now") == "cannot open <path> now"
-    kept = "textDocument/hover at file:///a/b.py, 1/2"
-    assert plain_text(kept) == kept
-    assert len(plain_text("x" * 1000)) <= 300
+@settings(max_examples=400, deadline=None)
+@given(
+    json_values,
+    st.booleans(),
+    st.none() | st.tuples(st.integers(0, 10_000), st.integers(0, 255)),
+    st.lists(st.integers(1, 300), min_size=1, max_size=5),
+)
+def test_a_large_body_decoded_as_it_arrives_is_what_json_loads_gives(
+    value: object, ascii: bool, damage: tuple[int, int] | None, steps: list[int]
+) -> None:
+    message = {"jsonrpc": "2.0", "method": "m", "params": value}
+    body = json.dumps(message, ensure_ascii=ascii).encode("utf-8", "surrogatepass")
+    if damage is not None:  # one byte changed: most often no longer JSON, or not UTF-8
+        at = damage[0] % len(body)
+        body = body[:at] + bytes([damage[1]]) + body[at + 1 :]
+    try:
+        expected: object = json.loads(body)
+    except (ValueError, RecursionError):
+        expected = "unparsable"
+    data = b"Content-Length: %d\r\n\r\n" % len(body) + body + frame(M2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transport, "STREAM_BODY", 16)
+        patch.setattr(transport, "LONG_STRING", 8)
+        parser = FrameParser()
+        events: list[Message | Unparsable] = []
+        at, i = 0, 0
+        while at < len(data):
+            events += parser.feed(data[at : at + steps[i % len(steps)]])
+            at += steps[i % len(steps)]
+            i += 1
+    got = [e.value if isinstance(e, Message) else "unparsable" for e in events]
+    assert got[0] == expected
+    if expected != "unparsable":
+        assert got == [expected, M2]  # and the message behind it, after it
+    assert parser.buffered == 0
+
+
+def test_a_large_didopen_is_decoded_as_it_arrives_and_what_follows_it_waits_its_turn() -> None:
+    text = "x = 'é😀'\r\n" * 200_000 + 'y = "\\" + "\\u00e9"\n'  # 2.6 MB
+    did_open = {
+        "jsonrpc": "2.0",
+        "method": "textDocument/didOpen",
+        "params": {"textDocument": {"uri": "file:///m.py", "version": 1, "text": text}},
+    }
+    did_change = {"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"n": 2}}
+    hover = {"jsonrpc": "2.0", "id": 7, "method": "textDocument/hover", "params": {}}
+    data = frame(did_open) + frame(did_change) + frame(hover)
+    parser = FrameParser()
+    events: list[Message | Unparsable] = []
+    largest = 0
+    for at in range(0, len(data), 1 << 16):  # as a pipe delivers it
+        events += parser.feed(data[at : at + (1 << 16)])
+        if parser._large is not None:
+            largest = max(largest, len(parser._large.work))
+            assert not events  # nothing overtakes the message being read
+    assert [e.value for e in events if isinstance(e, Message)] == [did_open, did_change, hover]
+    assert parser.streamed == 1 and parser.buffered == 0
+    assert largest < transport.LONG_STRING + (1 << 16)  # only what is not decoded yet is copied
+
+
+async def test_serve_hands_the_messages_over_in_the_order_they_were_sent() -> None:
+    big = {"jsonrpc": "2.0", "method": "open", "params": {"text": "é\n" * 1_000_000}}
+    small = [{"jsonrpc": "2.0", "method": f"m{i}", "params": {}} for i in range(3)]
+    data = frame(small[0]) + frame(big) + b"".join(frame(m) for m in small[1:])
+    chunks = [data[at : at + 100_000] for at in range(0, len(data), 100_000)]
+
+    class Reader:
+        async def read(self) -> bytes:
+            return chunks.pop(0) if chunks else b""
+
+    class Receiver:
+        def __init__(self) -> None:
+            self.methods: list[str] = []
+
+        def receive_json(self, value: object) -> None:
+            assert isinstance(value, dict)
+            self.methods.append(value["method"])
+            if value["method"] == "open":
+                assert value == big
+
+        def reply_parse_error(self) -> None:
+            raise AssertionError("no parse error")
+
+    receiver = Receiver()
+    await serve(Reader(), receiver, threading.Event())
+    assert receiver.methods == ["m0", "open", "m1", "m2"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_long_string_cut_where_it_may_be_decodes_to_the_same_text(seed: int) -> None:
+    rng = random.Random(seed)
+    text = "".join(rng.choice([*TRICKY, *["code"] * 10]) for _ in range(5000))
+    ascii = bool(seed % 2)
+    escaped = bytearray(json.dumps(text, ensure_ascii=ascii)[1:-1].encode("utf-8", "surrogatepass"))
+    cuts, begin, end = [0], 0, 0
+    while end < len(escaped):
+        end = min(len(escaped), end + rng.randint(1, 80))
+        cut = transport._safe_cut(escaped, begin, end)
+        if cut >= 0:
+            assert begin < cut <= end
+            cuts.append(cut)
+            begin = cut
+    assert len(cuts) > 50
+    parts = [escaped[a:b] for a, b in zip(cuts, [*cuts[1:], len(escaped)], strict=True)]
+    whole = json.loads(b'"' + bytes(escaped) + b'"')  # escaped surrogate pairs joined
+    assert "".join(json.loads(b'"' + bytes(part) + b'"') for part in parts) == whole
