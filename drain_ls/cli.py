@@ -14,16 +14,28 @@ from typing import Any
 
 from drain_ls import __version__
 from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings, check_source
-from drain_ls.analysis.fixes import fix_source
+from drain_ls.analysis.fixes import fix_source, parse_regression
 from drain_ls.analysis.model import ALL_CODES, RULE_URLS, Finding
+from drain_ls.analysis.notebook import (
+    CellMap,
+    Notebook,
+    NotebookError,
+    check_notebook,
+    masked_module,
+    read_notebook,
+    rewrite,
+)
 from drain_ls.analysis.source import LineIndex
 from drain_ls.files import (
+    MAX_NOTEBOOK_BYTES,
+    MAX_SOURCE_BYTES,
     ConfigError,
     Excluder,
+    UnreadableFile,
     discover,
     find_project_config,
     read_source,
-    write_regular,
+    replace_verified,
 )
 from drain_ls.pool import map_files
 
@@ -101,13 +113,24 @@ class FileResult:
         return len(self.encoded) if self.encoded is not None else len(self.rows)
 
 
-def _location(index: LineIndex, offset: int) -> dict[str, int]:
-    row, column = index.char_position(offset)
+# What a directory walk checks (ruff's default ``include`` has notebooks too).
+CHECKED_SUFFIXES = (".py", ".ipynb")
+
+
+def _location(index: LineIndex, offset: int, cells: CellMap | None = None) -> dict[str, int]:
+    if cells is not None:  # a notebook: rows count from the start of the offset's cell
+        _, row, column = cells.position(offset)
+    else:
+        row, column = index.char_position(offset)
     return {"row": row + 1, "column": column + 1}
 
 
-def finding_json(finding: Finding, path: str, index: LineIndex) -> dict[str, object]:
-    """One finding in the shape of ruff's JSON output."""
+def finding_json(
+    finding: Finding, path: str, index: LineIndex, cells: CellMap | None = None
+) -> dict[str, object]:
+    """One finding in the shape of ruff's JSON output (for a notebook, ``cells`` maps its
+    module's offsets to cells: ``cell`` is the cell's number, rows count within it)."""
+    location = partial(_location, index, cells=cells)
     fix = None
     if finding.fix is not None:
         fix = {
@@ -116,22 +139,27 @@ def finding_json(finding: Finding, path: str, index: LineIndex) -> dict[str, obj
             "edits": [
                 {
                     "content": e.text,
-                    "location": _location(index, e.start),
-                    "end_location": _location(index, e.end),
+                    "location": location(e.start),
+                    # In a notebook, an edit ends in its own cell (as it is applied).
+                    "end_location": location(cells.clip(e.start, e.end) if cells else e.end),
                 }
                 for e in finding.fix.edits
             ],
         }
+    noqa_row = None
+    if finding.noqa_offsets:
+        offset = finding.noqa_offsets[-1]
+        noqa_row = (cells.position(offset)[1] if cells else index.row_of(offset)) + 1
     return {
-        "cell": None,
+        "cell": cells.position(finding.start)[0] if cells is not None else None,
         "code": finding.code,
-        "end_location": _location(index, finding.end),
+        "end_location": location(finding.end),
         "filename": path,
         "fix": fix,
-        "location": _location(index, finding.start),
+        "location": location(finding.start),
         "message": finding.message,
         "name": RULE_NAMES.get(finding.code, ""),
-        "noqa_row": (index.row_of(finding.noqa_offsets[-1]) + 1) if finding.noqa_offsets else None,
+        "noqa_row": noqa_row,
         "url": RULE_URLS.get(finding.code),
         # Not part of the JSON output: whether --fix would repair it (docstring skeletons
         # are made on demand, so their fix is not listed).
@@ -149,25 +177,84 @@ def check_file(
 ) -> FileResult:
     """Check (and with ``fix`` repair) one file. With ``encode``, the rows come as JSON text
     (``FileResult.encoded``). An exception is the file's internal error (``run_checks``)."""
-    source, error = read_source(path)
+    notebook = path.endswith(".ipynb")
+    source, error = read_source(path, MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES)
     if source is None:
         return FileResult(path, [], error)
+    if notebook:
+        return _check_notebook_file(path, source, settings, fix, unsafe, encode)
     fixed = 0
     if fix:
         result = fix_source(source, path, settings, unsafe)
         if result.source != source:
+            # Written only if what lands on disk reads back and parses as well as before.
+            verify = partial(parse_regression, source, path=path)
             try:
-                write_regular(path, result.source)  # never a FIFO put there since the read
-            except OSError as exc:
-                return FileResult(path, [], f"cannot write the fixes: {exc.strerror or exc}")
+                replace_verified(path, result.source, source, verify)
+            except UnreadableFile as exc:
+                findings = check_source(source, path, settings)
+                return _result(path, findings, LineIndex(source), encode, 0, _unwritten(exc))
         source, findings, fixed = result.source, result.remaining, result.fixed
     else:
         findings = check_source(source, path, settings)
-    index = LineIndex(source)
-    rows = [finding_json(f, path, index) for f in findings]
+    return _result(path, findings, LineIndex(source), encode, fixed)
+
+
+def _unwritten(exc: OSError) -> str:
+    return f"cannot write the fixes: {exc}"
+
+
+def _result(
+    path: str,
+    findings: list[Finding],
+    index: LineIndex,
+    encode: bool,
+    fixed: int = 0,
+    error: str | None = None,
+    cells: CellMap | None = None,
+) -> FileResult:
+    rows = [finding_json(f, path, index, cells) for f in findings]
     if encode:
-        return FileResult(path, [], None, fixed, [encode_row(row) for row in rows])
-    return FileResult(path, rows, None, fixed)
+        return FileResult(path, [], error, fixed, [encode_row(row) for row in rows])
+    return FileResult(path, rows, error, fixed)
+
+
+def _check_notebook_file(
+    path: str, source: bytes, settings: CheckSettings, fix: bool, unsafe: bool, encode: bool
+) -> FileResult:
+    """A notebook: its code cells checked as one module, findings reported per cell; a
+    file that is not a notebook gets one ``E999`` at 1:1, whatever the selection (ruff)."""
+    try:
+        notebook = read_notebook(source)
+    except NotebookError as exc:
+        finding = Finding("E999", str(exc), 0, 0)
+        return _result(path, [finding], LineIndex(source), encode)
+    check = check_notebook(notebook, path, settings, fix=fix, unsafe=unsafe)
+    if fix and check.changed(notebook):
+        try:
+            text = rewrite(notebook, check.texts)
+            verify = partial(_notebook_regression, notebook, text, path=path)
+            replace_verified(path, text.encode("utf-8"), source, verify)
+        except (NotebookError, UnreadableFile) as exc:
+            check = check_notebook(notebook, path, settings)
+            error = f"cannot write the fixes: {exc}"
+            return _result(path, check.findings, check.cells.index, encode, 0, error, check.cells)
+    return _result(path, check.findings, check.cells.index, encode, check.fixed, None, check.cells)
+
+
+def _notebook_regression(
+    notebook: Notebook, expected: str, written: bytes, path: str = "<notebook>"
+) -> str | None:
+    """Why the notebook file that was written is not the fixed notebook (None: it is)."""
+    if written != expected.encode("utf-8"):
+        return "the fixed notebook did not read back as written"
+    try:
+        again = read_notebook(written)
+    except NotebookError as exc:
+        return f"the fixed notebook would not read back ({exc})"
+    if [c.index for c in again.cells] != [c.index for c in notebook.cells]:
+        return "the fixes would change which cells are Python"
+    return parse_regression(masked_module(notebook), masked_module(again), path)
 
 
 def run_checks(
@@ -670,7 +757,10 @@ def command_check(args: argparse.Namespace) -> int:
     # FIFOs, devices and sockets are never opened: each is a one-line error of its own.
     special: list[FileResult] = []
     found_files = discover(
-        args.paths, excluder, lambda path, reason: special.append(_lost(str(path), reason))
+        args.paths,
+        excluder,
+        lambda path, reason: special.append(_lost(str(path), reason)),
+        CHECKED_SUFFIXES,
     )
     files = [str(p) for p in found_files]
     jobs = args.jobs or os.cpu_count() or 1
@@ -721,8 +811,9 @@ def _print_text(
         if row.get("_fixable") and safe:
             mark = "[*] "
             fixable += 1
+        cell = f"cell {row['cell']}:" if row.get("cell") is not None else ""
         out.write(
-            f"{_display(str(row['filename']))}:{location['row']}:{location['column']}: "
+            f"{_display(str(row['filename']))}:{cell}{location['row']}:{location['column']}: "
             f"{row['code']} {mark}{row['message']}\n"
         )
     if rows:

@@ -8,6 +8,7 @@ opened without blocking, its size capped before a byte is read.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -59,6 +60,9 @@ DEFAULT_EXCLUDES = (
 # Size caps, checked before a byte is read: a workspace is untrusted input, and a file
 # named like a config file may be a FIFO, a device or a link to /dev/zero.
 MAX_SOURCE_BYTES = 5 * 1024 * 1024
+# A notebook holds its outputs too (plots as base64): a few MiB of code cells is rare, tens
+# of MiB of images are not.
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
@@ -155,6 +159,108 @@ def write_regular(path: str | os.PathLike[str], data: bytes) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
+
+
+def replace_verified(
+    path: str | os.PathLike[str],
+    data: bytes,
+    original: bytes,
+    verify: Callable[[bytes], str | None],
+) -> None:
+    """Replace the contents of ``path`` (which were ``original``) with ``data``, atomically.
+
+    ``data`` goes to a new file in the same directory, with the mode (and, when it can be
+    kept, the owner and group) of ``path``; it is read back, and ``verify(what was read)``
+    must return None (else it is the one-line reason the file is left alone). Only then is
+    the new file renamed over ``path`` (``os.replace``), and only if ``path`` is still the
+    regular file that held ``original``. A symbolic link, a file with other hard links
+    (replacing it would split them) and a file changed since it was read are not written.
+    Raises ``UnreadableFile`` with the reason; ``path`` is then as it was.
+    """
+    path = os.fspath(path)
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise UnreadableFile(f"cannot write: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UnreadableFile("a symbolic link, not written")
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableFile(not_regular(info.st_mode) + ", not written")
+    if info.st_nlink > 1:
+        raise UnreadableFile(
+            f"has {info.st_nlink} hard links; not written (replacing it would split them)"
+        )
+    if _read_back(path, len(original)) != original:
+        raise UnreadableFile("changed since it was read, not written")
+    directory, name = os.path.split(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOFOLLOW", 0)
+    for attempt in range(100):
+        temporary = os.path.join(directory, f".{name}.drain-ls-{os.getpid()}-{attempt}.tmp")
+        try:
+            fd = os.open(temporary, flags, 0o600)
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise UnreadableFile(f"cannot write a temporary file: {exc.strerror or exc}") from None
+    else:
+        raise UnreadableFile("cannot write a temporary file: too many left behind")
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, stat.S_IMODE(info.st_mode))
+            else:  # Windows before Python 3.13
+                os.chmod(temporary, stat.S_IMODE(info.st_mode))
+            made = os.fstat(fd)
+            if hasattr(os, "fchown") and (made.st_uid, made.st_gid) != (
+                info.st_uid,
+                info.st_gid,
+            ):
+                try:
+                    os.fchown(fd, info.st_uid, info.st_gid)
+                except OSError:
+                    raise UnreadableFile(
+                        "its owner or group could not be kept by a replacement, not written"
+                    ) from None
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        written = _read_back(temporary, len(data))
+        if written is None or written != data:
+            raise UnreadableFile("the fixed file did not read back as written, not written")
+        reason = verify(written)
+        if reason is not None:
+            raise UnreadableFile(f"{reason}, not written")
+        now = os.lstat(path)
+        if (now.st_ino, now.st_dev, now.st_mtime_ns, now.st_size) != (
+            info.st_ino,
+            info.st_dev,
+            info.st_mtime_ns,
+            info.st_size,
+        ):
+            raise UnreadableFile("changed while it was being fixed, not written")
+        os.replace(temporary, path)
+    except UnreadableFile:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(f"cannot write: {exc.strerror or exc}") from None
+    finally:
+        if os.path.lexists(temporary):  # not renamed: whatever went wrong, none is left
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _read_back(path: str, expected: int) -> bytes | None:
+    """The bytes of the regular file ``path``; None if it cannot be read or holds more than
+    ``expected`` bytes (it is not what it should be: no need to read it all)."""
+    try:
+        return read_regular(path, expected + 1)
+    except OSError:
+        return None
 
 
 @dataclass(slots=True)
@@ -359,8 +465,10 @@ def discover(
     paths: list[Path],
     excluder: Excluder,
     unreadable: Callable[[Path, str], None] | None = None,
+    suffixes: tuple[str, ...] = (".py",),
 ) -> Iterator[Path]:
-    """The Python files under ``paths``: explicit files always, directories recursed.
+    """The Python files under ``paths``: explicit files always, directories recursed (the
+    files whose name ends with one of ``suffixes``).
 
     Only regular files are yielded (or links to them; a path ``stat`` fails on, such as a
     broken link, too: reading it says why). Anything else named explicitly or ``*.py`` in a
@@ -394,7 +502,7 @@ def discover(
                 d for d in dirnames if not excluder.excluded(base / d, is_dir=True)
             )
             for name in sorted(filenames):
-                if not name.endswith(".py"):
+                if not name.endswith(suffixes):
                     continue
                 file = base / name
                 if file not in seen and not excluder.excluded(file, is_dir=False):
@@ -403,11 +511,11 @@ def discover(
                         yield file
 
 
-def read_source(path: str) -> tuple[bytes | None, str | None]:
+def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> tuple[bytes | None, str | None]:
     """The file's bytes, or a one-line reason it cannot be checked: only a regular file of
-    at most ``MAX_SOURCE_BYTES`` is read (``read_regular``: a FIFO never blocks)."""
+    at most ``limit`` bytes is read (``read_regular``: a FIFO never blocks)."""
     try:
-        source = read_regular(path, MAX_SOURCE_BYTES)
+        source = read_regular(path, limit)
     except UnreadableFile as exc:
         reason = str(exc)
         return None, reason if reason.startswith("cannot read") else f"{reason}, skipped"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -10,7 +11,9 @@ from drain_ls.analysis.model import Edit, Finding, Fix
 from drain_ls.analysis.source import parse
 from drain_ls.analysis.syntax import syntax_error
 
-MAX_PASSES = 10
+# As ruff (its MAX_ITERATIONS): the statement deletions of one block are applied one per
+# pass (see ``Fix.isolation``), so a module with many unused imports needs many passes.
+MAX_PASSES = 100
 
 
 def apply_edits(source: bytes, edits: Iterable[Edit]) -> bytes:
@@ -71,14 +74,14 @@ def fix_source(
     """Apply every applicable fix, pass after pass, never leaving a syntax error behind."""
     findings = check_source(source, path, settings)
     fixed = 0
-    if _broken(source, path):
+    if broken(source, path):
         return FixResult(source, 0, findings)
     for _ in range(MAX_PASSES):
         fixes = compatible_fixes(findings, unsafe)
         if not fixes:
             break
         candidate = apply_edits(source, (e for fix in fixes for e in fix.edits))
-        if _broken(candidate, path):
+        if broken(candidate, path):
             break  # never trade findings for a file that no longer compiles
         after = check_source(candidate, path, settings)
         fixed += max(0, len(findings) - len(after))
@@ -86,6 +89,33 @@ def fix_source(
     return FixResult(source, fixed, findings)
 
 
-def _broken(source: bytes, path: str) -> bool:
+def broken(source: bytes, path: str) -> bool:
+    """True when ``source`` has a syntax error (tree-sitter's, confirmed by CPython)."""
     tree = parse(source)
     return tree.root_node.has_error and syntax_error(source, path, tree) is not None
+
+
+def compile_error(source: bytes, path: str = "<fixed>") -> str | None:
+    """Why CPython cannot compile ``source`` (None when it can). Bytes, so that a BOM or a
+    coding declaration is read as the interpreter reads them."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, path, "exec", flags=0x400, dont_inherit=True)  # PyCF_ONLY_AST
+    except SyntaxError as exc:
+        return f"{exc.msg} (line {exc.lineno})"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def parse_regression(before: bytes, after: bytes, path: str = "<fixed>") -> str | None:
+    """Why ``after`` (a fixed ``before``) parses worse than ``before``, or None: it must have
+    no tree-sitter error if ``before`` had none, and compile if ``before`` compiled."""
+    if not parse(before).root_node.has_error and parse(after).root_node.has_error:
+        return "the fixed file would not parse"
+    if compile_error(before, path) is None:
+        error = compile_error(after, path)
+        if error is not None:
+            return f"the fixed file would not compile: {error}"
+    return None
