@@ -1,0 +1,305 @@
+"""Where tree-sitter-python 0.25 parses valid Python wrongly, and how drain-ls makes up for it.
+
+Two gaps of the grammar matter (``/tmp/issue18/research.md`` section 2; upstream issues
+tree-sitter-python#346 and tree-sitter#4467), both fixed here without the running interpreter:
+
+- **Lone CR line ends** (old Mac files): tree-sitter does not treat a ``\\r`` without ``\\n``
+  as a line break, so such a file is one long broken line. CPython reads source with
+  universal newlines. ``normalize_lone_cr`` maps each lone ``\\r`` to ``\\n`` before parsing:
+  the length is unchanged, so every byte offset still holds, and the lines (``\\r`` is a line
+  break in the LSP too) are the same.
+- **PEP 696 type parameter defaults** (``def f[T = int]()``, ``class C[T: int = bool]``,
+  ``*Ts = *tuple[int]``, ``**P = [int]``, ``type A[T = X] = ...``): the grammar has no ``=``
+  in a type parameter list. In a ``def`` or ``class`` each default gives one small ERROR node
+  (``is_type_param_default_error``); in a ``type`` statement a ``*Ts`` default can derail the
+  whole statement. ``tree_errors`` accepts both: the small shapes directly, anything else in
+  a header with defaults when the header, the defaults blanked out, parses cleanly and each
+  default parses as an expression. The accepted defaults are returned (``=`` to the end of
+  the default, as ruff reports them) for the version check: they are errors below Python 3.13.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import NamedTuple
+
+from tree_sitter import Node, Parser
+
+from drain_ls.analysis.indentation import logical_line_code_end
+from drain_ls.analysis.source import PY_LANGUAGE
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def normalize_lone_cr(source: bytes) -> bytes:
+    """``source`` with each ``\\r`` not followed by ``\\n`` replaced by ``\\n`` (same length).
+
+    Apply it to the bytes given to tree-sitter (not to what is shown or edited): offsets,
+    line numbers and the text of every node are unchanged, except that a lone CR is now the
+    line break it is for CPython and for the LSP."""
+    if b"\r" not in source or source.count(b"\r") == source.count(b"\r\n"):
+        return source
+    return _LONE_CR.sub(b"\n", source)
+
+
+def lone_cr_edit_start(old_source: bytes, start: int) -> int:
+    """Where an edit starting at ``start`` begins in the normalized text (``normalize_lone_cr``).
+
+    A ``\\r`` just before an edit is normalized according to the byte after it, which the edit
+    may change (typing ``\\n`` after a lone CR makes it a CRLF; deleting the ``\\n`` of a CRLF
+    leaves a lone CR): the edit then starts one byte earlier. Nothing else outside the edit
+    changes."""
+    if start > 0 and old_source[start - 1 : start] == b"\r":
+        return start - 1
+    return start
+
+
+# -- PEP 696 ------------------------------------------------------------------------------
+
+_NAME = rb"[A-Za-z_\x80-\xff][\w\x80-\xff]*"
+# The text of the ERROR node a default leaves, by shape (research.md section 2.1):
+# ``T =``, ``*Ts = *``, ``**P =`` (the default follows as a sibling), ``= default`` (after a
+# parenthesised bound or for ``**P = ...``: the default is inside the ERROR) and ``bound =``
+# (in a ``constrained_type``: the default follows).
+_SHAPE_NAMED = re.compile(rb"(?:\*\*?)?" + _NAME + rb"\s*=\s*\*?")
+_SHAPE_VALUE = re.compile(rb"=\s*\S[\s\S]*")
+_SHAPE_BOUND = re.compile(rb"[\s\S]*\S\s*=")
+_HEADER = re.compile(
+    rb"(?:async[ \t\f]+)?(?:def|class|type)[ \t\f\\\r\n]+" + _NAME + rb"[ \t\f\\\r\n]*\["
+)
+_SEPARATORS = re.compile(rb"[\[\](){},=:'\"#]")
+
+
+class TreeErrors(NamedTuple):
+    """The syntax errors of a tree once the grammar's gaps are accounted for."""
+
+    # ERROR and MISSING nodes that are real syntax errors, in source order (the outermost of
+    # nested ones only).
+    errors: list[Node]
+    # Accepted PEP 696 defaults: (offset of the ``=``, end of the default), in source order.
+    type_param_defaults: list[tuple[int, int]]
+    # ``type`` statements that tree-sitter could not parse but that are valid: the range of
+    # their ``type`` keyword (the version check reports them below Python 3.12).
+    type_statements: list[tuple[int, int]]
+
+
+def _type_parameter_context(node: Node) -> bool:
+    """Whether ``node`` (a ``type_parameter``) is the type parameter list of a ``def`` or a
+    ``class``, or of the name of a ``type`` statement (and not a subscript in an annotation)."""
+    parent = node.parent
+    if parent is None:
+        return False
+    if parent.type in ("function_definition", "class_definition"):
+        return parent.child_by_field_name("type_parameters") == node
+    if parent.type != "generic_type":
+        return False
+    holder = parent.parent
+    alias = holder.parent if holder is not None else None
+    return (
+        holder is not None
+        and holder.type == "type"
+        and alias is not None
+        and alias.type == "type_alias_statement"
+        and alias.child_by_field_name("left") == holder
+    )
+
+
+def is_type_param_default_error(node: Node) -> bool:
+    """Whether ``node``, an ERROR node, is one of the small shapes a PEP 696 default of a type
+    parameter leaves in a ``def``, ``class`` or ``type`` header (see ``_SHAPE_*``)."""
+    if node.type != "ERROR" or node.parent is None:
+        return False
+    parent = node.parent
+    text = node.text or b""
+    after = node.next_sibling
+    if parent.type == "constrained_type":
+        holder = parent.parent
+        param = holder.parent if holder is not None else None
+        before = node.prev_sibling
+        return (
+            param is not None
+            and param.type == "type_parameter"
+            and _type_parameter_context(param)
+            and before is not None
+            and before.type == ":"
+            and after is not None
+            and after.type == "type"
+            and _SHAPE_BOUND.fullmatch(text) is not None
+            and not _has_error_inside(node)
+        )
+    if parent.type != "type_parameter" or not _type_parameter_context(parent):
+        return False
+    if _SHAPE_NAMED.fullmatch(text) is not None:
+        return after is not None and after.type == "type"
+    if _SHAPE_VALUE.fullmatch(text) is not None:
+        before = node.prev_sibling
+        return (
+            before is not None
+            and before.type == "type"
+            and after is not None
+            and after.type in (",", "]")
+            and not _has_error_inside(node)
+        )
+    return False
+
+
+def _has_error_inside(node: Node) -> bool:
+    return any(child.has_error or child.type == "ERROR" for child in node.children)
+
+
+def _default_range(node: Node) -> tuple[int, int]:
+    """The range ruff gives a default whose ERROR node is ``node``: ``=`` to its end."""
+    text = node.text or b""
+    equal = node.start_byte + text.rindex(b"=") if b"=" in text else node.start_byte
+    after = node.next_sibling
+    if _SHAPE_VALUE.fullmatch(text) is not None or after is None or after.type != "type":
+        return equal, node.end_byte
+    return equal, after.end_byte
+
+
+def _error_sites(root: Node) -> list[Node]:
+    """The outermost ERROR and MISSING nodes under ``root``, in source order (only the
+    subtrees that have an error are visited)."""
+    sites: list[Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in reversed(node.children):
+            if child.type == "ERROR" or child.is_missing:
+                sites.append(child)
+            elif child.has_error:
+                stack.append(child)
+    sites.sort(key=lambda n: (n.start_byte, n.end_byte))
+    return sites
+
+
+def _statement_start(node: Node) -> int:
+    """The start of the statement (a child of a module or a block) holding ``node``."""
+    while node.parent is not None and node.parent.type not in (
+        "module",
+        "block",
+        "decorated_definition",
+    ):
+        node = node.parent
+    return node.start_byte
+
+
+def tree_errors(root: Node, source: bytes) -> TreeErrors:
+    """The real syntax errors of a tree-sitter tree of ``source``, PEP 696 defaults accepted.
+
+    ``root`` is a module node (a document's chunk root works too: offsets are the source's).
+    Cheap when the tree has no error (one attribute read)."""
+    if not root.has_error:
+        return TreeErrors([], [], [])
+    if root.type == "ERROR":  # nothing parsed as a module: no gap explains that
+        return TreeErrors([root], [], [])
+    errors: list[Node] = []
+    defaults: list[tuple[int, int]] = []
+    keywords: list[tuple[int, int]] = []
+    pending: dict[int, list[Node]] = {}
+    for site in _error_sites(root):
+        if is_type_param_default_error(site):
+            defaults.append(_default_range(site))
+        else:
+            pending.setdefault(_statement_start(site), []).append(site)
+    for start, sites in pending.items():
+        header = _accepted_header(source, start)
+        if header is None:
+            errors.extend(sites)
+            continue
+        end, found, keyword = header
+        inside = [s for s in sites if start <= s.start_byte and s.end_byte <= end]
+        if len(inside) < len(sites):
+            errors.extend(s for s in sites if s not in inside)
+        # Defaults already accepted in this header by their shape are found again here.
+        defaults = [d for d in defaults if not start <= d[0] < end]
+        defaults.extend(found)
+        if keyword is not None:
+            keywords.append(keyword)
+    errors.sort(key=lambda n: (n.start_byte, n.end_byte))
+    defaults.sort()
+    return TreeErrors(errors, defaults, keywords)
+
+
+def _accepted_header(
+    source: bytes, start: int
+) -> tuple[int, list[tuple[int, int]], tuple[int, int] | None] | None:
+    """For a ``def``/``class``/``type`` statement at ``start`` whose type parameter list has
+    defaults: (end of its header's logical line, the defaults, the range of a ``type``
+    keyword) if the header is valid once they are accounted for; else None."""
+    match = _HEADER.match(source, start)
+    if match is None:
+        return None
+    end = logical_line_code_end(source, start)
+    if end is None:
+        return None
+    opening = match.end() - 1
+    split = _split_type_params(source, opening, end)
+    if split is None:
+        return None
+    _closing, defaults = split
+    if not defaults:
+        return None
+    masked = bytearray(source[start:end])
+    for equal, default_end in defaults:
+        masked[equal - start : default_end - start] = b" " * (default_end - equal)
+    header = bytes(masked).rstrip()
+    if header.endswith(b":"):
+        header += b" ..."
+    values = [source[equal + 1 : default_end].strip() for equal, default_end in defaults]
+    if not all(value.strip(b"*") for value in values):
+        return None
+    # Each default as a list item, then the header with the defaults blanked out, last (so
+    # that nothing after it can complete it).
+    snippet = b"".join(b"[" + value + b"]\n" for value in values) + header + b"\n"
+    if _parser().parse(snippet).root_node.has_error:
+        return None
+    keyword = None
+    if source.startswith(b"type", start):
+        keyword = (start, start + 4)
+    return end, defaults, keyword
+
+
+def _split_type_params(
+    source: bytes, opening: int, end: int
+) -> tuple[int, list[tuple[int, int]]] | None:
+    """Read the type parameter list whose ``[`` is at ``opening``: (offset of its ``]``, the
+    range of each default from its ``=`` to its end). None if it does not close before ``end``
+    or holds a comment or a string (tree-sitter then decides alone)."""
+    depth = 0
+    at = opening
+    item_equal = -1
+    defaults: list[tuple[int, int]] = []
+    while True:
+        found = _SEPARATORS.search(source, at, end)
+        if found is None:
+            return None
+        pos = found.start()
+        char = source[pos : pos + 1]
+        at = pos + 1
+        if char in b"'\"#":
+            return None
+        if char in b"([{":
+            depth += 1
+        elif char in b")]}":
+            depth -= 1
+            if depth == 0:
+                if item_equal >= 0:
+                    defaults.append((item_equal, _rstrip_end(source, item_equal, pos)))
+                return pos, defaults
+        elif depth == 1 and char == b",":
+            if item_equal >= 0:
+                defaults.append((item_equal, _rstrip_end(source, item_equal, pos)))
+            item_equal = -1
+        elif depth == 1 and char == b"=" and item_equal < 0:
+            item_equal = pos
+
+
+def _rstrip_end(source: bytes, begin: int, end: int) -> int:
+    return begin + len(source[begin:end].rstrip())
+
+
+@cache
+def _parser() -> Parser:
+    return Parser(PY_LANGUAGE)

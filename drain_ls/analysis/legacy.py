@@ -1,0 +1,367 @@
+"""Invalid Python that tree-sitter-python parses without an ERROR node.
+
+The grammar keeps Python 2 (``print x``, ``exec code in ns``, backticks, ``0777``, ``10L``,
+``ur''``, ``<>``, ``except A, B as e``, ``raise E, msg``, tuple parameters) and accepts a few
+other things CPython rejects (a walrus as a statement, ``nonlocal`` at module level, an
+invalid f-string conversion, ``try`` without ``except`` or ``finally``, assigning to
+``__debug__``): ``legacy_errors`` reports them, in CPython's words (3.12+). Missing blocks
+and the other indentation errors are ``drain_ls.analysis.indentation``'s;
+``except A, B:`` without ``as``, valid from 3.14, is a version error
+(``drain_ls.analysis.versions``).
+
+Cost: each rule finds its candidates with a regular expression over the source and looks each
+one up in the tree; typical code has almost none (a ``print(`` call is not a candidate).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Callable, Iterator
+
+from tree_sitter import Node
+
+from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
+
+LegacyError = tuple[int, int, str]
+Check = Callable[[Node, bytes, int, int], Iterator[LegacyError]]
+
+_VALID_PREFIXES = frozenset({"", "r", "u", "b", "br", "rb", "f", "fr", "rf", "t", "tr", "rt"})
+_VALID_SORTED = frozenset("".join(sorted(p)) for p in _VALID_PREFIXES)
+_CONVERSIONS = frozenset({b"!r", b"!s", b"!a"})
+_SCOPES = frozenset({"function_definition", "class_definition", "lambda"})
+
+
+def _at(root: Node, start: int, end: int) -> Node | None:
+    node = root.descendant_for_byte_range(start, end)
+    if node is None or node.start_byte != start or node.end_byte != end:
+        return None
+    return node
+
+
+def _print_exec(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    word = source[start:end]
+    node = _at(root, start, end)
+    statement = node.parent if node is not None else None
+    if statement is None or statement.type not in ("print_statement", "exec_statement"):
+        return
+    if any(child.type == "chevron" for child in statement.children):
+        return  # ``print >>f, x``: valid Python 3 (a tuple), however odd
+    name = word.decode()
+    yield (
+        statement.start_byte,
+        statement.end_byte,
+        (f"Missing parentheses in call to '{name}'. Did you mean {name}(...)?"),
+    )
+
+
+def _backtick(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    if source[start - 1 : start] == b"`" or source[end : end + 1] == b"`":
+        return  # reStructuredText in a docstring or a comment
+    node = _at(root, start, end)
+    if node is not None and node.type == "string_start":
+        yield start, end, "invalid syntax"
+
+
+def _octal(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    node = _at(root, start, end)
+    if node is not None and node.type == "integer":
+        yield (
+            node.start_byte,
+            node.end_byte,
+            (
+                "leading zeros in decimal integer literals are not permitted; use an 0o prefix "
+                "for octal integers"
+            ),
+        )
+
+
+def _long(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    """``start``/``end``: an ``L`` after a digit, ending a name or a number."""
+    node = root.descendant_for_byte_range(end - 1, end)
+    if node is None or node.type != "integer" or node.end_byte != end:
+        return
+    text = node.text or b""
+    kind = {b"x": "hexadecimal", b"o": "octal", b"b": "binary"}.get(
+        text[1:2].lower() if text[:1] == b"0" else b"", "decimal"
+    )
+    yield node.end_byte - 1, node.end_byte, f"invalid {kind} literal"
+
+
+def _prefix(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    """``source[end - 1]``: the quote of a string with a prefix of two letters or more."""
+    quote = end - 1
+    node = root.descendant_for_byte_range(quote, end)
+    if node is None or node.type != "string_start":
+        return
+    start = quote
+    prefix = source[node.start_byte : quote].decode("ascii", "replace").lower()
+    if "".join(sorted(prefix)) not in _VALID_SORTED or len(set(prefix)) < len(prefix):
+        yield node.start_byte, start, "invalid syntax"
+
+
+def _not_equal(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    node = _at(root, start, end)
+    if node is not None and node.type == "<>":
+        yield node.start_byte, node.end_byte, "invalid syntax"
+
+
+def _except_as(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    node = _at(root, start, end)
+    clause = node.parent if node is not None else None
+    if clause is None or clause.type != "except_clause":
+        return
+    values = [
+        clause.children[i]
+        for i in range(clause.child_count)
+        if clause.field_name_for_child(i) == "value"
+    ]
+    if len(values) > 1 and any(value.type == "as_pattern" for value in values):
+        yield (
+            values[0].start_byte,
+            values[-1].end_byte,
+            ("multiple exception types must be parenthesized"),
+        )
+
+
+def _raise_comma(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    node = _at(root, start, end)
+    statement = node.parent if node is not None else None
+    if statement is None or statement.type != "raise_statement":
+        return
+    for child in statement.named_children:
+        if child.type == "expression_list":
+            comma = next((c for c in child.children if c.type == ","), None)
+            if comma is not None:
+                yield comma.start_byte, comma.end_byte, "invalid syntax"
+
+
+def _tuple_parameter(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    """``start``/``end``: a parenthesis opening a parameter."""
+    node = root.descendant_for_byte_range(start, end)
+    pattern = node.parent if node is not None and node.type == "(" else None
+    holder = pattern.parent if pattern is not None else None
+    if pattern is None or pattern.type not in ("tuple_pattern", "list_pattern"):
+        return
+    if holder is not None and holder.type == "parameters":
+        yield pattern.start_byte, pattern.end_byte, "Function parameters cannot be parenthesized"
+    elif holder is not None and holder.type == "lambda_parameters":
+        yield (
+            pattern.start_byte,
+            pattern.end_byte,
+            ("Lambda expression parameters cannot be parenthesized"),
+        )
+
+
+def _walrus_statement(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    node = _at(root, start, end)
+    named = node.parent if node is not None else None
+    holder = named.parent if named is not None else None
+    if (
+        named is not None
+        and named.type == "named_expression"
+        and holder is not None
+        and holder.type == "expression_statement"
+    ):
+        yield node.start_byte, node.end_byte, "invalid syntax"  # type: ignore[union-attr]
+
+
+def _nonlocal(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    node = _at(root, start, end)
+    statement = node.parent if node is not None else None
+    if statement is None or statement.type != "nonlocal_statement":
+        return
+    scope = statement.parent
+    while scope is not None and scope.type not in _SCOPES:
+        scope = scope.parent
+    if scope is None:
+        yield (
+            statement.start_byte,
+            statement.end_byte,
+            ("nonlocal declaration not allowed at module level"),
+        )
+
+
+def _conversion(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    if source[end : end + 1] == b"=":
+        return  # ``!=``
+    node = root.descendant_for_byte_range(start, start + 1)
+    if node is None or node.type != "type_conversion" or node.start_byte != start:
+        return
+    text = node.text or b""
+    if text not in _CONVERSIONS:
+        character = text[1:].decode("utf-8", "replace")
+        yield (
+            node.start_byte + 1,
+            node.end_byte,
+            (f"f-string: invalid conversion character '{character}': expected 's', 'r', or 'a'"),
+        )
+
+
+def _try(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    if _handled(source, start):
+        return
+    node = _at(root, start, end)
+    statement = node.parent if node is not None else None
+    if statement is None or statement.type != "try_statement":
+        return
+    handlers = ("except_clause", "except_group_clause", "finally_clause")
+    if any(child.type in handlers for child in statement.children):
+        return
+    other = next((c for c in statement.children if c.type == "else_clause"), None)
+    if other is not None:
+        yield other.start_byte, other.start_byte + 4, "expected 'except' or 'finally' block"
+    else:
+        yield statement.end_byte, statement.end_byte, "expected 'except' or 'finally' block"
+
+
+def _handled(source: bytes, start: int) -> bool:
+    """Whether the ``try`` at ``start`` is, to the eye, followed by an ``except`` or a
+    ``finally`` at its own indentation (a cheap test before the tree is asked)."""
+    line = source.rfind(b"\n", 0, start) + 1
+    indent = source[line:start]
+    if indent.strip(b" \t\f"):
+        return False  # not at the start of its line
+    following = re.compile(
+        rb"[\r\n]" + re.escape(indent) + rb"(?=[^ \t\f\r\n#])(?:(except|finally)\b)?"
+    ).search(source, start)
+    return following is not None and following.group(1) is not None
+
+
+def _del_debug(
+    root: Node, source: bytes, start: int, end: int, target: PythonVersion
+) -> Iterator[LegacyError]:
+    """``start``/``end``: a ``del`` keyword; an error from Python 3.9 on (ruff's words)."""
+    if target < PythonVersion.PY39:
+        return
+    node = _at(root, start, end)
+    statement = node.parent if node is not None else None
+    if statement is None or statement.type != "delete_statement":
+        return
+    stack = list(statement.named_children)
+    while stack:
+        item = stack.pop()
+        if item.type == "identifier" and item.text == b"__debug__":
+            yield (
+                item.start_byte,
+                item.end_byte,
+                (f"cannot delete `__debug__` on Python {target} (syntax was removed in 3.9)"),
+            )
+        elif item.type in ("expression_list", "tuple", "list", "parenthesized_expression"):
+            stack.extend(item.named_children)
+
+
+_STORE_PARENTS = {
+    "assignment": ("left",),
+    "augmented_assignment": ("left",),
+    "for_statement": ("left",),
+    "for_in_clause": ("left",),
+    "named_expression": ("name",),
+    "as_pattern_target": (None,),
+}
+
+
+def _debug(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    node = _at(root, start, end)
+    if node is None or node.type != "identifier":
+        return
+    child, parent = node, node.parent
+    while parent is not None and parent.type in ("pattern_list", "tuple_pattern", "list_pattern"):
+        child, parent = parent, parent.parent
+    if parent is None or parent.type not in _STORE_PARENTS:
+        return
+    fields = _STORE_PARENTS[parent.type]
+    for index, candidate in enumerate(parent.children):
+        if candidate == child and parent.field_name_for_child(index) in fields:
+            yield node.start_byte, node.end_byte, "cannot assign to __debug__"
+            return
+
+
+_NAME_BYTES = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+) | frozenset(range(0x80, 0x100))
+_END_OF_WORD = rb"(?![\w\x80-\xff])"
+# Statements that begin a line, one pattern for all (one search, one attempt per line):
+# what follows the keyword makes it a candidate; the tree decides.
+_LINE_START = (
+    rb"[ \t\f]*+(?:"
+    rb"(?P<print>print)" + _END_OF_WORD + rb"(?![ \t\f]*[(=.,)\]}:;\r\n#])"
+    rb"|(?P<exec>exec)" + _END_OF_WORD + rb"(?![ \t\f]*[(=.,)\]}:;\r\n#])"
+    rb"|(?P<nonlocal>nonlocal)" + _END_OF_WORD + rb"|(?P<try>try)(?=[ \t\f]*:)"
+    rb"|(?P<raise>raise)" + _END_OF_WORD + rb"(?=[^\r\n;]*,)"
+    rb"|(?P<except>except)" + _END_OF_WORD + rb"(?=[^:\r\n]*,[^:\r\n]*\bas\b)"
+    # A tuple as the first parameter (``def f((a, b), c)``: Python 2).
+    rb"|(?P<def>def[ \t\f]+[\w\x80-\xff]+[ \t\f]*\([ \t\f]*\()"
+    rb"|(?P<del>del)" + _END_OF_WORD + rb"(?=[^\r\n;]*__debug__)"
+    rb"|(?P<debug>__debug__)" + _END_OF_WORD + rb")"
+)
+_LINE_STARTS = re.compile(rb"\n" + _LINE_START)
+_FIRST_LINE = re.compile(_LINE_START)
+# Everything else, each found as cheaply as its marker allows (a pattern starting with a
+# literal, so the search skips to it; or ``bytes.find`` for a single rare byte).
+_OCTAL = re.compile(rb"0(?<![\w\x80-\xff.]0)[0-9_]*[1-9][0-9_]*(?![\w\x80-\xff.])")
+# Python 2 longs ending in a digit and ``L`` (``0xffL`` and a lowercase ``l``, rarer and
+# costlier to look for, are not).
+_LONG = re.compile(rb"L(?<=[0-9]L)" + _END_OF_WORD)
+_NOT_EQUAL = re.compile(rb"<>")
+_WALRUS = re.compile(rb":=")
+# ``ur'...'`` (Python 2); other invalid prefixes (``bf''``) are not looked for.
+_UR = re.compile(rb"r['\"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.)")
+
+
+def _line_checks(target: PythonVersion) -> dict[str, Check]:
+    return {
+        "print": _print_exec,
+        "exec": _print_exec,
+        "nonlocal": _nonlocal,
+        "try": _try,
+        "raise": _raise_comma,
+        "except": _except_as,
+        "def": _tuple_parameter,
+        "del": functools.partial(_del_debug, target=target),
+        "debug": _debug,
+    }
+
+
+def legacy_errors(
+    root: Node, source: bytes, target: PythonVersion = DEFAULT_TARGET
+) -> list[LegacyError]:
+    """The invalid constructs of ``source`` that its tree-sitter tree shows without an ERROR
+    node: (start, end, message), sorted by position. ``root`` is the tree's module node (or a
+    chunk's root: only the source under it is searched). ``target`` decides ``del
+    __debug__`` (an error from Python 3.9 on, worded as ruff does).
+
+    The statements looked for by their keyword (``print x``, ``exec``, ``nonlocal``, ``try``,
+    ``raise E, v``, ``except A, B as e``, a tuple as first parameter of a ``def``, ``del
+    __debug__`` and ``__debug__ = ...``) are found where they begin a line, which is where
+    they always are but after a semicolon or a colon (``if x: print y``). ``source`` is what
+    was parsed (lone CRs already normalized: ``drain_ls.analysis.grammar_gaps``)."""
+    found: set[LegacyError] = set()
+    begin, end = root.start_byte, root.end_byte
+    checks = _line_checks(target)
+    at_line_start = begin == 0 or source[begin - 1 : begin] in b"\r\n"
+    first = _FIRST_LINE.match(source, begin, end) if at_line_start else None
+    matches = _LINE_STARTS.finditer(source, begin, end)
+    for match in itertools.chain((first,) if first else (), matches):
+        name = match.lastgroup
+        if name is not None:
+            start, stop = match.span(name)
+            if name == "def":
+                start = stop - 1
+            found.update(checks[name](root, source, start, stop))
+    for pattern, check in (
+        (_OCTAL, _octal),
+        (_LONG, _long),
+        (_NOT_EQUAL, _not_equal),
+        (_WALRUS, _walrus_statement),
+        (_UR, _prefix),
+    ):
+        for match in pattern.finditer(source, begin, end):
+            found.update(check(root, source, *match.span()))
+    for byte, check in ((b"`", _backtick), (b"!", _conversion)):
+        at = source.find(byte, begin, end)
+        while at >= 0:
+            found.update(check(root, source, at, at + 1))
+            at = source.find(byte, at + 1, end)
+    return sorted(found)
