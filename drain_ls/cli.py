@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -791,8 +791,14 @@ def _warn(message: str) -> None:
 
 
 def _display(path: str) -> str:
+    return _relative(path, os.getcwd())
+
+
+@lru_cache(maxsize=4096)
+def _relative(path: str, cwd: str) -> str:
+    """``path`` relative to ``cwd``, remembered: every finding of a file asks (10 us each)."""
     try:
-        return os.path.relpath(path)
+        return os.path.relpath(path, cwd)
     except ValueError:
         return path
 

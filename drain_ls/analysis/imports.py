@@ -21,16 +21,28 @@ the name is proven used.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
 from drain_ls.analysis.exports import find_exports
 from drain_ls.analysis.model import Edit, Finding, Fix
-from drain_ls.analysis.source import LineIndex, Syntax, word_index, word_occurrences
+from drain_ls.analysis.source import (
+    _PER_WORD_BUDGET,
+    _WORD,
+    IDENTIFIER_BYTES,
+    LineIndex,
+    Syntax,
+    word_index,
+    word_occurrences,
+)
 
 INFINITY = 1 << 62
 # A witness that is no offset: the result rests on more than a use (an exemption).
@@ -71,6 +83,22 @@ NONLOCAL = 5
 UNBIND = 6  # the end of an ``except ... as name`` handler
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the analysis creates objects by the
+    hundred thousand (bindings, findings, fixes; none in a cycle). Each full collection
+    walks every object alive: a file of 20,000 imports set off enough of them to take a
+    quarter of its check."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 @dataclass(slots=True)
 class ImportBinding:
     """One name bound by an import statement."""
@@ -81,6 +109,9 @@ class ImportBinding:
     element: Node  # the statement's child that names it (dotted_name or aliased_import)
     statement: Node
     reexport: bool
+    # The statement's parent when it was known for free (a module-level statement, found
+    # among the module's children): spares a walk up the tree per statement.
+    container: Node | None = None
 
 
 @dataclass(slots=True)
@@ -99,6 +130,7 @@ class _Scope:
     parent: _Scope | None
     deferred: bool  # visited after its parent scope is complete
     position: int  # where it is visited inside its parent
+    order: int  # how many scopes were made before it
     events: list[Event] = field(default_factory=list)  # of the name being analysed
 
     @property
@@ -110,15 +142,30 @@ class _Scope:
         return self.node.type in _COMPREHENSIONS
 
 
-def import_bindings(statement: Node) -> list[ImportBinding]:
-    """The names an ``import`` or ``from ... import`` statement binds (none for ``*``)."""
+def import_bindings(statement: Node, container: Node | None = None) -> list[ImportBinding]:
+    """The names an ``import`` or ``from ... import`` statement binds (none for ``*``).
+
+    ``container``: the statement's parent, when the caller knows it."""
     bindings: list[ImportBinding] = []
     module = ""
-    if statement.type == "import_from_statement":
+    is_import = statement.type == "import_statement"
+    if not is_import:
         module_node = statement.child_by_field_name("module_name")
         module = _text(module_node) if module_node is not None else ""
+    append = bindings.append
     for element in statement.children_by_field_name("name"):
-        if element.type == "aliased_import":
+        kind = element.type
+        if kind == "dotted_name":
+            dotted = _text(element)
+            if is_import:
+                name = dotted.split(".", 1)[0] if "." in dotted else dotted
+                append(ImportBinding(name, dotted, element, element, statement, False, container))
+            else:
+                qualified = _join(module, dotted)
+                append(
+                    ImportBinding(dotted, qualified, element, element, statement, False, container)
+                )
+        elif kind == "aliased_import":
             target = element.child_by_field_name("name")
             alias = element.child_by_field_name("alias")
             if target is None or alias is None:
@@ -127,16 +174,7 @@ def import_bindings(statement: Node) -> list[ImportBinding]:
             name = _text(alias)
             qualified = _join(module, dotted)
             reexport = dotted == name
-            bindings.append(ImportBinding(name, qualified, alias, element, statement, reexport))
-        elif element.type == "dotted_name":
-            dotted = _text(element)
-            if statement.type == "import_statement":
-                name = dotted.split(".", 1)[0]
-                bindings.append(ImportBinding(name, dotted, element, element, statement, False))
-            else:
-                bindings.append(
-                    ImportBinding(dotted, _join(module, dotted), element, element, statement, False)
-                )
+            append(ImportBinding(name, qualified, alias, element, statement, reexport, container))
     return bindings
 
 
@@ -147,24 +185,77 @@ def _join(module: str, name: str) -> str:
 
 
 def _text(node: Node) -> str:
+    """The text of a name without whitespace (``a . b`` is ``a.b``)."""
     text = node.text
-    return "".join(text.decode("utf-8", errors="replace").split()) if text else ""
+    if not text:
+        return ""
+    decoded = text.decode("utf-8", errors="replace")
+    if decoded.isidentifier():
+        return decoded  # the common case: nothing to take out
+    return "".join(decoded.split())
+
+
+_IMPORT_STATEMENTS = ("import_statement", "import_from_statement")
 
 
 def find_import_statements(root: Node, source: bytes) -> list[Node]:
     """Every ``import``/``from ... import`` statement (not ``__future__``), in source order."""
+    return [statement for statement, _ in _import_statements(root, source)]
+
+
+def _import_statements(root: Node, source: bytes) -> list[tuple[Node, Node | None]]:
+    """Every import statement (``find_import_statements``), each with its parent when that
+    came for free.
+
+    In a file that parses, the module-level statements are read from the module's children
+    (one call), and only the text between them is searched for the keyword of the others:
+    a search per keyword, with a walk down the tree from the root for each, cost a
+    thousand times more than the analysis of a file of thousands of imports."""
+    if root.has_error or root.type != "module":
+        return [(statement, None) for statement in _keyword_statements(root, source, 0)]
+    found: list[tuple[Node, Node | None]] = []
+    previous = 0  # the end of the last module-level import statement
+    # A ``ForestRoot`` (drain_ls.forest) stands for the module nodes of its chunks.
+    modules: list[Node] = list(getattr(root, "roots", None) or (root,))
+    for module in modules:
+        for child in module.children:
+            if child.type in _IMPORT_STATEMENTS:
+                start = child.start_byte
+                if source.find(b"import", previous, start) >= 0:
+                    found.extend(
+                        (s, None) for s in _keyword_statements(root, source, previous, start)
+                    )
+                found.append((child, module))
+                previous = child.end_byte
+    if source.find(b"import", previous) >= 0:
+        found.extend((s, None) for s in _keyword_statements(root, source, previous))
+    return found
+
+
+def _keyword_statements(
+    root: Node, source: bytes, begin: int, end: int | None = None
+) -> list[Node]:
+    """The import statements whose keyword is in ``source[begin:end]``, in source order."""
     statements: list[Node] = []
     seen: set[int] = set()
-    for start, end in word_occurrences(source, b"import"):
-        keyword = root.descendant_for_byte_range(start, end)
-        if keyword is None or keyword.type != "import":
-            continue
-        statement = keyword.parent
-        if statement is None or statement.type not in ("import_statement", "import_from_statement"):
-            continue
-        if statement.id not in seen:
-            seen.add(statement.id)
-            statements.append(statement)
+    limit = len(source)
+    stop = limit if end is None else end
+    i = source.find(b"import", begin, stop)
+    while i >= 0:
+        j = i + 6
+        if (i == 0 or source[i - 1] not in IDENTIFIER_BYTES) and (
+            j >= limit or source[j] not in IDENTIFIER_BYTES
+        ):
+            keyword = root.descendant_for_byte_range(i, j)
+            statement = keyword.parent if keyword is not None and keyword.type == "import" else None
+            if (
+                statement is not None
+                and statement.type in _IMPORT_STATEMENTS
+                and statement.id not in seen
+            ):
+                seen.add(statement.id)
+                statements.append(statement)
+        i = source.find(b"import", j, stop)
     return statements
 
 
@@ -175,8 +266,11 @@ class _Resolver:
         self.root = root
         self.source = source
         self.scopes: dict[int, _Scope] = {}
-        # The scopes that have events for the name being analysed.
+        # The scopes that have events for the name being analysed, by ``order``: a name is
+        # analysed in the scopes it touches, not in all (a file of thousands of functions
+        # made that quadratic).
         self.touched: dict[int, _Scope] = {}
+        self.memo: dict[int, _Scope] = {}  # ``scope_of`` by node id
         self.module = self._scope_for(root)
 
     # -- scopes ---------------------------------------------------------------------------
@@ -189,15 +283,26 @@ class _Resolver:
                 # so is the root of each chunk of a chunked document (drain_ls.forest).
                 if self.scopes:
                     return self.module
-                scope = _Scope(node, None, False, 0)
+                scope = _Scope(node, None, False, 0, 0)
             else:
                 parent = self.scope_of(node)
-                scope = _Scope(node, parent, node.type in _DEFERRED_SCOPES, node.start_byte)
+                deferred = node.type in _DEFERRED_SCOPES
+                order = len(self.scopes)
+                scope = _Scope(node, parent, deferred, node.start_byte, order)
             self.scopes[node.id] = scope
         return scope
 
     def scope_of(self, node: Node) -> _Scope:
         """The scope in which ``node`` is evaluated."""
+        key = node.id
+        scope = self.memo.get(key)
+        if scope is None:
+            scope = self.memo[key] = self._scope_of(node)
+        return scope
+
+    def _scope_of(self, node: Node) -> _Scope:
+        # Each step up the tree is a walk down from the root in tree-sitter: an occurrence
+        # asks for its scope two or three times, and is walked up from once.
         position = node.start_byte
         child = node
         parent = node.parent
@@ -223,16 +328,28 @@ class _Resolver:
 
     # -- events ---------------------------------------------------------------------------
 
-    def add_occurrence(self, node: Node, name: str) -> None:
-        """Classify one identifier occurrence of ``name`` and record its event."""
-        parent = node.parent
+    def add(self, scope: _Scope, event: Event) -> None:
+        """Record an event of the name being analysed in ``scope``."""
+        if not scope.events:
+            self.touched[scope.order] = scope
+        scope.events.append(event)
+
+    def add_occurrence(self, node: Node, name: str, parent: Node | None = None) -> None:
+        """Classify one identifier occurrence of ``name`` and record its event.
+
+        ``parent``: the node's parent, when the caller has it."""
         if parent is None:
-            return
+            parent = node.parent
+            if parent is None:
+                return
         kind = parent.type
         if kind == "attribute":
             attribute = parent.child_by_field_name("attribute")
             if attribute is not None and attribute.id == node.id:
                 return
+            # The object of an attribute: a load (what follows would find the same).
+            self.add(self.scope_of(node), Event(node.start_byte, LOAD))
+            return
         elif kind == "keyword_argument":
             if _is_field(parent, "name", node):
                 return
@@ -244,7 +361,7 @@ class _Resolver:
                 return
         elif kind in ("global_statement", "nonlocal_statement"):
             scope = self.scope_of(node)
-            scope.events.append(Event(node.start_byte, GLOBAL if kind[0] == "g" else NONLOCAL))
+            self.add(scope, Event(node.start_byte, GLOBAL if kind[0] == "g" else NONLOCAL))
             return
         elif kind in ("function_definition", "class_definition"):
             if _is_field(parent, "name", node):
@@ -254,31 +371,31 @@ class _Resolver:
                     time = body.start_byte if body is not None else parent.end_byte
                 else:
                     time = parent.end_byte
-                scope.events.append(Event(time, STORE))
+                self.add(scope, Event(time, STORE))
                 return
         elif kind in ("parameters", "lambda_parameters") or kind in _PARAMETER_NAMES:
             function = _parameter_owner(node)
             if function is not None:
-                self._scope_for(function).events.append(Event(-1, STORE))
+                self.add(self._scope_for(function), Event(-1, STORE))
                 return
         elif kind in _DEFAULT_PARAMETERS:
             if _is_field(parent, "name", node):
                 function = _parameter_owner(node)
                 if function is not None:
-                    self._scope_for(function).events.append(Event(-1, STORE))
+                    self.add(self._scope_for(function), Event(-1, STORE))
                     return
         elif kind == "named_expression":
             if _is_field(parent, "name", node):
                 scope = self.scope_of(parent)
                 while scope.is_comprehension and scope.parent is not None:
                     scope = scope.parent
-                scope.events.append(Event(parent.end_byte, STORE))
+                self.add(scope, Event(parent.end_byte, STORE))
                 return
         elif kind == "augmented_assignment":
             if _is_field(parent, "left", node):
                 scope = self.scope_of(node)
-                scope.events.append(Event(node.start_byte, LOAD))
-                scope.events.append(Event(parent.end_byte, STORE))
+                self.add(scope, Event(node.start_byte, LOAD))
+                self.add(scope, Event(parent.end_byte, STORE))
                 return
         elif kind in ("as_pattern_target", "as_pattern") and self._add_alias(node, parent):
             return
@@ -286,7 +403,7 @@ class _Resolver:
             if parent.parent.type == "type_alias_statement" and _is_field(
                 parent.parent, "left", parent
             ):
-                self.scope_of(parent).events.append(Event(parent.parent.end_byte, STORE))
+                self.add(self.scope_of(parent), Event(parent.parent.end_byte, STORE))
                 return
         elif kind == "generic_type":
             grand = parent.parent
@@ -297,28 +414,28 @@ class _Resolver:
                 and parent.named_child(0) is not None
                 and parent.named_child(0).id == node.id
             ):
-                self.scope_of(grand).events.append(Event(grand.parent.end_byte, STORE))
+                self.add(self.scope_of(grand), Event(grand.parent.end_byte, STORE))
                 return
         store_time = self._store_time(node)
         scope = self.scope_of(node)
         if store_time is None:
             if self._in_delete(node):
-                scope.events.append(Event(node.start_byte, DELETE))
+                self.add(scope, Event(node.start_byte, DELETE))
             else:
-                scope.events.append(Event(node.start_byte, LOAD))
+                self.add(scope, Event(node.start_byte, LOAD))
         elif store_time >= 0:
-            scope.events.append(Event(store_time, STORE))
+            self.add(scope, Event(store_time, STORE))
 
     def _add_pattern_name(self, node: Node, dotted: Node) -> None:
         """A name inside a ``match`` pattern: a capture when it stands alone."""
         scope = self.scope_of(node)
         if dotted.named_child_count == 1:
             if dotted.parent is not None and dotted.parent.type in ("class_pattern",):
-                scope.events.append(Event(node.start_byte, LOAD))
+                self.add(scope, Event(node.start_byte, LOAD))
             else:
-                scope.events.append(Event(node.start_byte, STORE))
+                self.add(scope, Event(node.start_byte, STORE))
         elif dotted.named_child(0) is not None and dotted.named_child(0).id == node.id:
-            scope.events.append(Event(node.start_byte, LOAD))
+            self.add(scope, Event(node.start_byte, LOAD))
 
     def _add_alias(self, node: Node, parent: Node) -> bool:
         """``with x as name``, ``except E as name``, ``case p as name``."""
@@ -337,10 +454,10 @@ class _Resolver:
         holder = pattern.parent
         scope = self.scope_of(node)
         if holder is not None and holder.type == "except_clause":
-            scope.events.append(Event(pattern.end_byte, STORE))
-            scope.events.append(Event(holder.end_byte, UNBIND))
+            self.add(scope, Event(pattern.end_byte, STORE))
+            self.add(scope, Event(holder.end_byte, UNBIND))
         else:
-            scope.events.append(Event(pattern.end_byte, STORE))
+            self.add(scope, Event(pattern.end_byte, STORE))
         return True
 
     def _store_time(self, node: Node) -> int | None:
@@ -382,7 +499,7 @@ class _Resolver:
 
     def add_deferred_load(self, node: Node) -> None:
         """A use resolved once its scope is complete (string annotations)."""
-        self.scope_of(node).events.append(Event(INFINITY, LOAD, offset=node.start_byte))
+        self.add(self.scope_of(node), Event(INFINITY, LOAD, offset=node.start_byte))
 
     # -- resolution -------------------------------------------------------------------------
 
@@ -482,10 +599,13 @@ def _parameter_owner(node: Node) -> Node | None:
     return None
 
 
-def _in_import_error_try(statement: Node) -> bool:
-    """True when ``statement`` is in a ``try`` body whose handlers catch ImportError."""
+def _in_import_error_try(statement: Node, parent: Node | None = None) -> bool:
+    """True when ``statement`` is in a ``try`` body whose handlers catch ImportError.
+
+    ``parent``: the statement's parent, when the caller has it."""
     child = statement
-    parent = statement.parent
+    if parent is None:
+        parent = statement.parent
     while parent is not None and parent.type not in _SCOPES:
         if parent.type == "try_statement":
             body = parent.child_by_field_name("body")
@@ -562,10 +682,16 @@ def import_bindings_by_name(root: Node, source: bytes) -> dict[str, list[ImportB
     by_name: dict[str, list[ImportBinding]] = {}
     if b"import" not in source:
         return by_name
-    for statement in find_import_statements(root, source):
-        for binding in import_bindings(statement):
-            if binding.name:  # not a name tree-sitter put in as missing
-                by_name.setdefault(binding.name, []).append(binding)
+    with _collector_paused():
+        for statement, container in _import_statements(root, source):
+            for binding in import_bindings(statement, container):
+                name = binding.name
+                if name:  # not a name tree-sitter put in as missing
+                    bindings = by_name.get(name)
+                    if bindings is None:
+                        by_name[name] = [binding]
+                    else:
+                        bindings.append(binding)
     return by_name
 
 
@@ -585,39 +711,131 @@ def unused_bindings_of(
     per used import, the offsets of a few of its uses (-2 for a use by ``__all__``), or
     ``[FRAGILE]`` for an import that is not flagged for another reason than a use.
     """
+    with _collector_paused():
+        return _unused_by_name(root, source, by_name, names, exported, exports_known, witnesses)
+
+
+def _unused_by_name(
+    root: Node,
+    source: bytes,
+    by_name: dict[str, list[ImportBinding]],
+    names: set[str] | None,
+    exported: frozenset[str] | None,
+    exports_known: bool,
+    witnesses: dict[str, list[list[int]]] | None,
+) -> dict[str, list[ImportBinding]]:
     resolver = _Resolver(root, source)
     if not exports_known:
         exported = dunder_all(root, source)
     result: dict[str, list[ImportBinding]] = {}
     wanted = [name for name in by_name if names is None or name in names]
-    # Every name's occurrences in one pass over the source.
-    occurrences = word_index(source, (name.encode() for name in wanted))
+    if len(wanted) * max(1, len(source)) <= _PER_WORD_BUDGET:
+        # A search per name (``word_index``), cheap while there are few names.
+        occurrences = word_index(source, (name.encode() for name in wanted))
+        for name in wanted:
+            result[name] = _unused_of_name(
+                resolver, name, by_name, exported, witnesses, occurrences[name.encode()]
+            )
+        return result
+    # Thousands of names: most are imported once and mentioned nowhere else (a generated
+    # module, a long list of re-exports). Counting every word of the source (in C) shows
+    # them without a look at where the words are; only the others need positions.
+    counts = Counter(_WORD.findall(source))
+    # In ASCII text, an imported name is a whole word where the import names it: a name
+    # counted once is counted there. Other bytes may join it to a longer word.
+    ascii_only = source.isascii()
+    clean = not root.has_error
+    unmentioned: set[str] = set()
+    rest: list[bytes] = []
     for name in wanted:
         bindings = by_name[name]
-        if all(b.reexport for b in bindings):
-            result[name] = []
-            continue
-        seen: list[list[int]] | None = None
-        if witnesses is not None:
-            seen = witnesses.setdefault(name, [])
-        found = occurrences[name.encode()]
-        if _never_mentioned(resolver, name, bindings, exported, found):
-            # The common case of a long import list: one import, its name nowhere else.
-            result[name] = [b for b in bindings if not b.reexport]
-            continue
-        unused = _unused_bindings(resolver, name, bindings, exported, seen, found)
-        kept = [b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)]
-        if seen is not None and len(kept) < len(unused):
-            seen.append([FRAGILE])
-        result[name] = kept
+        word = name.encode()
+        if len(bindings) == 1 and clean:
+            binding = bindings[0]
+            count = counts.get(word, 0)
+            container = binding.container
+            if (
+                count <= 1
+                and not binding.reexport
+                and not (exported and name in exported)
+                and container is not None
+                and container.type == "module"
+                and (count == 0 or ascii_only or _word_in(source, word, binding.node))
+            ):
+                # ``_never_mentioned``: a module-level import, its word nowhere else.
+                unmentioned.add(name)
+                continue
+        if _WORD.fullmatch(word):
+            rest.append(word)
+    # ``word_index`` of the others as its pass over every word would find them: a name
+    # that is no word (``a.b``) has no occurrence.
+    occurrences = word_index(source, rest) if rest else {}
+    # Names analysed in order, as scopes are made in the order they are first met.
+    for name in wanted:
+        if name in unmentioned:
+            if witnesses is not None:
+                witnesses.setdefault(name, [])
+            result[name] = by_name[name][:]
+        else:
+            found = occurrences.get(name.encode(), [])
+            result[name] = _unused_of_name(resolver, name, by_name, exported, witnesses, found)
     return result
+
+
+def _unused_of_name(
+    resolver: _Resolver,
+    name: str,
+    by_name: dict[str, list[ImportBinding]],
+    exported: frozenset[str] | None,
+    witnesses: dict[str, list[list[int]]] | None,
+    found: list[tuple[int, int]],
+) -> list[ImportBinding]:
+    """The unused bindings of ``name``, whose occurrences are ``found``."""
+    bindings = by_name[name]
+    if all(b.reexport for b in bindings):
+        return []
+    seen: list[list[int]] | None = None
+    if witnesses is not None:
+        seen = witnesses.setdefault(name, [])
+    if _never_mentioned(resolver, name, bindings, exported, found):
+        # The common case of a long import list: one import, its name nowhere else.
+        return [b for b in bindings if not b.reexport]
+    unused = _unused_bindings(resolver, name, bindings, exported, seen, found)
+    root, source = resolver.root, resolver.source
+    kept = [b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)]
+    if seen is not None and len(kept) < len(unused):
+        seen.append([FRAGILE])
+    return kept
+
+
+def _word_in(source: bytes, word: bytes, node: Node) -> bool:
+    """``word`` occurs as a whole word in the text of ``node``."""
+    end = node.end_byte
+    i = source.find(word, node.start_byte, end)
+    while i >= 0:
+        j = i + len(word)
+        if (i == 0 or source[i - 1] not in IDENTIFIER_BYTES) and (
+            j >= len(source) or source[j] not in IDENTIFIER_BYTES
+        ):
+            return True
+        i = source.find(word, j, end)
+    return False
+
+
+def _statement_scope(resolver: _Resolver, binding: ImportBinding) -> _Scope:
+    """The scope of ``binding``'s statement."""
+    container = binding.container
+    if container is not None and container.type == "module":
+        return resolver.module  # so ``scope_of`` finds too
+    return resolver.scope_of(binding.statement)
 
 
 def unused_import_findings(unused: list[ImportBinding], source: bytes, path: str) -> list[Finding]:
     """F401 findings for the unused bindings, with fixes grouped by statement."""
     if not unused:
         return []
-    return _findings(unused, source, os.path.basename(path) == "__init__.py")
+    with _collector_paused():
+        return _findings(unused, source, os.path.basename(path) == "__init__.py")
 
 
 def find_unused_imports(tree: Syntax, source: bytes, path: str = "") -> list[Finding]:
@@ -666,11 +884,12 @@ def _unused_bindings(
 ) -> list[ImportBinding]:
     for scope in resolver.touched.values():
         scope.events.clear()
+    resolver.touched.clear()
     source = resolver.source
     statement_ids = {b.statement.id for b in bindings}
     for binding in bindings:
-        scope = resolver.scope_of(binding.statement)
-        scope.events.append(Event(binding.statement.end_byte, IMPORT, binding))
+        scope = _statement_scope(resolver, binding)
+        resolver.add(scope, Event(binding.statement.end_byte, IMPORT, binding))
     # An occurrence right after or before a dot (``os.path``, ``x.os``, ``from .os import``)
     # is never a binding in a file that parses: it is an attribute, part of a dotted name,
     # or a load. Such occurrences (more than half of all) can only prove a use: they are
@@ -692,11 +911,10 @@ def _unused_bindings(
         elif not _inside(own, own_starts, start):
             _classify_occurrence(resolver, name, start, end, statement_ids, collect=False)
     if exported is not None and name in exported:
-        resolver.module.events.append(Event(INFINITY, LOAD, offset=-2))
+        resolver.add(resolver.module, Event(INFINITY, LOAD, offset=-2))
 
-    scopes = resolver.touched = {
-        scope.node.id: scope for scope in resolver.scopes.values() if scope.events
-    }
+    # The scopes with events, in the order they were made.
+    scopes = {scope.node.id: scope for _, scope in sorted(resolver.touched.items())}
     used: set[int] = set()  # ids of scopes whose last binding of the name is used
     # Each load resolves to a scope at a time; the scope's last binding is used when the
     # load comes after the start of its chain of shadowing bindings.
@@ -759,7 +977,6 @@ def _unused_bindings(
         for scope, event in _classify_occurrence(
             resolver, name, start, end, statement_ids, collect=True
         ):
-            scopes.setdefault(scope.node.id, scope)  # cleared before the next name
             mark(scope, event)
     result = []
     for scope_id, event in last_import.items():
@@ -801,15 +1018,19 @@ def _classify_occurrence(
     if kind == "identifier":
         if node.start_byte != start or node.end_byte != end:
             return []
-        statement = _import_statement_of(node)
-        if statement is not None and (statement.id in statement_ids or _inside_import(node.parent)):
+        parent = node.parent
+        if parent is None:
+            return []
+        # An import statement holds no attribute: the object of one is in none.
+        statement = None if parent.type == "attribute" else _import_statement_above(parent)
+        if statement is not None and (statement.id in statement_ids or _inside_import(parent)):
             return []
         if not collect:
-            resolver.add_occurrence(node, name)
+            resolver.add_occurrence(node, name, parent)
             return []
         scope = resolver.scope_of(node)
         before = len(scope.events)
-        resolver.add_occurrence(node, name)
+        resolver.add_occurrence(node, name, parent)
         return [(scope, e) for e in scope.events[before:] if e.kind == LOAD]
     if kind in ("string_content", "string"):
         string = node if kind == "string" else node.parent
@@ -859,8 +1080,8 @@ def _submodule_used_through_alias(
     return False
 
 
-def _import_statement_of(node: Node) -> Node | None:
-    parent = node.parent
+def _import_statement_above(parent: Node | None) -> Node | None:
+    """The import statement among ``parent`` and its next three ancestors, if any."""
     depth = 0
     while parent is not None and depth < 4:
         if parent.type in ("import_statement", "import_from_statement", "future_import_statement"):
@@ -875,35 +1096,46 @@ def _import_statement_of(node: Node) -> Node | None:
 
 def _findings(unused: list[ImportBinding], source: bytes, is_init: bool) -> list[Finding]:
     index = LineIndex(source)
+    plain = b"\r" not in source
     by_statement: dict[int, list[ImportBinding]] = {}
     for binding in unused:
-        by_statement.setdefault(binding.statement.id, []).append(binding)
+        key = binding.statement.id
+        same = by_statement.get(key)
+        if same is None:
+            by_statement[key] = [binding]
+        else:
+            same.append(binding)
     findings: list[Finding] = []
+    append = findings.append
     for group in by_statement.values():
         statement = group[0].statement
-        in_except = _in_import_error_try(statement)
-        removal = None if in_except else remove_imports_fix(group, source, index)
-        for binding in sorted(group, key=lambda b: b.node.start_byte):
-            message = f"`{binding.qualified}` imported but unused"
+        in_except = _in_import_error_try(statement, group[0].container)
+        removal = None if in_except else remove_imports_fix(group, source, index, plain)
+        statement_start = statement.start_byte
+        if len(group) > 1:
+            group = sorted(group, key=lambda b: b.node.start_byte)
+        for binding in group:
+            qualified = binding.qualified
+            message = f"`{qualified}` imported but unused"
             fix = removal
             if in_except:
                 message += "; consider using `importlib.util.find_spec` to test for availability"
-            elif is_init and binding.qualified.startswith("."):
+            elif is_init and qualified.startswith("."):
                 # A package's own module imported in its __init__: most likely a re-export.
                 message += "; consider removing, adding to `__all__`, or using a redundant alias"
                 fix = _redundant_alias_fix(binding)
             elif is_init and removal is not None:
                 fix = Fix(removal.message, removal.edits, "unsafe")
-            offsets = (statement.start_byte, binding.node.start_byte)
-            findings.append(
+            start, end = binding.node.byte_range
+            append(
                 Finding(
                     "F401",
                     message,
-                    binding.node.start_byte,
-                    binding.node.end_byte,
-                    noqa_offsets=offsets,
-                    fix=fix,
-                    data={"name": binding.name, "qualified": binding.qualified},
+                    start,
+                    end,
+                    (statement_start, start),  # the offsets of a noqa comment
+                    fix,
+                    {"name": binding.name, "qualified": qualified},
                 )
             )
     return findings
@@ -935,24 +1167,52 @@ def remove_one_import_fix(tree: Syntax, source: bytes, start: int, end: int) -> 
 
 
 def remove_imports_fix(
-    bindings: list[ImportBinding], source: bytes, index: LineIndex | None = None
+    bindings: list[ImportBinding],
+    source: bytes,
+    index: LineIndex | None = None,
+    plain: bool = False,
 ) -> Fix:
-    """A fix removing ``bindings`` (all from one statement) from their statement."""
+    """A fix removing ``bindings`` (all from one statement) from their statement.
+
+    ``plain``: the caller knows that ``source`` has no carriage return."""
     index = index or LineIndex(source)
-    statement = bindings[0].statement
-    elements = statement.children_by_field_name("name")
-    remove = {b.element.id for b in bindings}
-    if all(e.id in remove for e in elements):
-        edits = delete_statement(statement, source, index)
-        names = ", ".join(f"`{b.qualified}`" for b in bindings)
-        parent = statement.parent
-        return Fix(
-            f"Remove unused import: {names}",
-            edits,
-            isolation=parent.start_byte if parent is not None else None,
-        )
-    names = ", ".join(f"`{b.qualified}`" for b in bindings)
-    return Fix(f"Remove unused import: {names}", _remove_elements(elements, remove, source, index))
+    first = bindings[0]
+    statement = first.statement
+    elements: list[Node] | None = None
+    if len(bindings) == 1:
+        names = f"`{first.qualified}`"
+        # The binding's name, and the module's in a ``from`` import, are named children:
+        # with no other, the statement names nothing else (comments are named children).
+        if statement.named_child_count != (1 if statement.type == "import_statement" else 2):
+            elements = statement.children_by_field_name("name")
+    else:
+        names = ", ".join([f"`{b.qualified}`" for b in bindings])
+        elements = statement.children_by_field_name("name")
+    if elements is not None:
+        remove = {b.element.id for b in bindings}
+        if not all(e.id in remove for e in elements):
+            edits = _remove_elements(elements, remove, source, index)
+            return Fix(f"Remove unused import: {names}", edits)
+    parent = statement.parent if first.container is None else first.container
+    whole = None
+    if plain and parent is not None and parent.type == "module":
+        whole = _whole_lines(statement, source)
+    return Fix(
+        f"Remove unused import: {names}",
+        whole or delete_statement(statement, source, index, parent),
+        isolation=parent.start_byte if parent is not None else None,
+    )
+
+
+def _whole_lines(statement: Node, source: bytes) -> tuple[Edit, ...] | None:
+    """``delete_statement`` of a module-level statement that has its lines to itself, in a
+    source without carriage returns (whose rows tree-sitter counts as ``LineIndex`` does):
+    the edit that deletes those lines. None for any other statement."""
+    start, end = statement.byte_range
+    size = len(source)
+    if (start == 0 or source[start - 1] == 0x0A) and (end == size or source[end] == 0x0A):
+        return (Edit(start, min(end + 1, size), ""),)
+    return None
 
 
 def _remove_elements(
@@ -1004,32 +1264,32 @@ def _remove_tail(kept: Node, first: Node, last: Node, source: bytes, index: Line
     return Edit(kept.end_byte, last.end_byte, "")
 
 
-def delete_statement(statement: Node, source: bytes, index: LineIndex) -> tuple[Edit, ...]:
-    """Edits that delete a whole simple statement, leaving ``pass`` if its block empties."""
-    parent = statement.parent
-    siblings = [
-        c for c in (parent.named_children if parent is not None else []) if c.type != "comment"
-    ]
-    only_child = parent is not None and parent.type == "block" and len(siblings) == 1
-    start, end = statement.start_byte, statement.end_byte
-    first_row = statement.start_point.row
+def delete_statement(
+    statement: Node, source: bytes, index: LineIndex, parent: Node | None = None
+) -> tuple[Edit, ...]:
+    """Edits that delete a whole simple statement, leaving ``pass`` if its block empties.
+
+    ``parent``: the statement's parent, when the caller has it."""
+    if parent is None:
+        parent = statement.parent
+    start, end = statement.byte_range
+    if parent is not None and parent.type == "block" and _statements_in(parent) == 1:
+        return (Edit(start, end, "pass"),)
+    starts = index.starts
     last_row = statement.end_point.row
-    line_start = index.starts[first_row]
-    before = source[line_start:start]
+    line_start = starts[statement.start_point.row]
+    line_end = index.line_end(last_row)
     # What follows on the last line: maybe "; other", maybe a comment.
     j = end
-    line_end = index.line_end(last_row)
-    while j < line_end and source[j : j + 1] in (b" ", b"\t"):
+    while j < line_end and source[j] in b" \t":
         j += 1
-    if only_child:
-        return (Edit(start, end, "pass"),)
-    if j < line_end and source[j : j + 1] == b";":
+    if j < line_end and source[j] == 0x3B:  # ";"
         k = j + 1
-        while k < line_end and source[k : k + 1] in (b" ", b"\t"):
+        while k < line_end and source[k] in b" \t":
             k += 1
-        if k < line_end and source[k : k + 1] != b"#":
+        if k < line_end and source[k] != 0x23:  # "#"
             return (Edit(start, k, ""),)
-        j = k
+    before = source[line_start:start]
     stripped_before = before.strip()
     if stripped_before.endswith(b";"):
         # "x = 1; import os": delete "; import os".
@@ -1039,5 +1299,22 @@ def delete_statement(statement: Node, source: bytes, index: LineIndex) -> tuple[
         # "if x: import os" style one-liner with a colon before: the block has one child.
         return (Edit(start, end, "pass"),)
     next_row = last_row + 1
-    stop = index.starts[next_row] if next_row < len(index.starts) else len(source)
+    stop = starts[next_row] if next_row < len(starts) else len(source)
     return (Edit(line_start, stop, ""),)
+
+
+def _statements_in(block: Node, most: int = 2) -> int:
+    """How many children of ``block`` are not comments, counted up to ``most`` (a cursor:
+    listing the children of a block of thousands of imports, for each, was quadratic)."""
+    count = 0
+    cursor = block.walk()
+    if not cursor.goto_first_child():
+        return 0
+    while True:
+        node = cursor.node
+        if node is not None and node.is_named and node.type != "comment":
+            count += 1
+            if count >= most:
+                return count
+        if not cursor.goto_next_sibling():
+            return count

@@ -271,7 +271,7 @@ class LineIndex:
     all that reporting a few findings of a file takes.
     """
 
-    __slots__ = ("_last", "_plain", "_starts", "source")
+    __slots__ = ("_ascii", "_budget", "_last", "_plain", "_starts", "source")
 
     def __init__(self, source: bytes) -> None:
         """Index ``source``; nothing is computed until a position is asked for."""
@@ -279,6 +279,10 @@ class LineIndex:
         self._starts: list[int] | None = None
         self._plain = b"\r" not in source
         self._last = (0, 0)
+        # Bytes the incremental counting may still scan before the table is built: callers
+        # that jump back and forth (a finding, then its fix's edits) made it quadratic.
+        self._budget = 2 * len(source)
+        self._ascii: bool | None = None
 
     @property
     def starts(self) -> list[int]:
@@ -291,6 +295,9 @@ class LineIndex:
         """0-based row containing byte ``offset``."""
         if self._starts is None and self._plain:
             last_offset, last_row = self._last
+            self._budget -= abs(offset - last_offset)
+            if self._budget < 0:
+                return bisect_right(self.starts, offset) - 1
             # Count from the last offset asked about, in either direction: callers go
             # through a file's findings in order, each asking for a start and an end.
             if offset >= last_offset:
@@ -304,7 +311,9 @@ class LineIndex:
     def line_start_of(self, offset: int) -> int:
         """Byte offset of the start of the line containing ``offset``."""
         if self._starts is None and self._plain:
-            return self.source.rfind(b"\n", 0, offset) + 1
+            start = self.source.rfind(b"\n", 0, offset) + 1
+            self._budget -= offset - start  # a long line read again and again
+            return start
         return self.starts[self.row_of(offset)]
 
     def line_end(self, row: int) -> int:
@@ -324,7 +333,12 @@ class LineIndex:
     def char_position(self, offset: int) -> tuple[int, int]:
         """0-based (row, column in Unicode code points) of byte ``offset``."""
         row = self.row_of(offset)
-        prefix = self.source[self.line_start_of(offset) : offset]
+        start = self.line_start_of(offset)
+        if self._ascii is None:
+            self._ascii = self.source.isascii()
+        if self._ascii:
+            return row, offset - start
+        prefix = self.source[start:offset]
         if prefix.isascii():
             return row, len(prefix)
         return row, len(prefix.decode("utf-8", errors="replace"))

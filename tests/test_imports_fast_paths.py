@@ -1,0 +1,209 @@
+"""The unused-import check's fast paths against its general path, on random modules full of
+imports: the same bindings, unused names, witnesses, findings and fixes.
+
+The fast paths: module-level import statements read from the module's children (the general
+path searches for every ``import`` keyword); each binding's parent carried from there
+(``ImportBinding.container``; the general path asks the tree); the names of a large module
+counted instead of located (``_PER_WORD_BUDGET``; the general path locates every
+occurrence); a module-level statement alone on its lines deleted without a line index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from unittest.mock import patch
+
+import pytest
+
+from drain_ls import forest
+from drain_ls.analysis import imports
+from drain_ls.analysis.imports import (
+    ImportBinding,
+    import_bindings_by_name,
+    remove_imports_fix,
+    unused_bindings_of,
+    unused_import_findings,
+)
+from drain_ls.analysis.model import Finding
+from drain_ls.analysis.source import Syntax, parse
+from drain_ls.forest import Forest
+
+NAMES = ["a", "b", "os", "sys", "m1", "m2", "x_y", "é", "T"]
+MODULES = ["m", "pkg.sub", "os", ".", ".rel", "..up"]
+
+
+def _name(rng: random.Random) -> str:
+    """A name of the few that come back often, or one seldom seen again."""
+    return rng.choice(NAMES) if rng.random() < 0.7 else f"n{rng.randint(0, 999)}"
+
+
+def _import(rng: random.Random) -> str:
+    n, m, k = _name(rng), _name(rng), _name(rng)
+    module = rng.choice(MODULES)
+    plain_module = rng.choice([mod for mod in MODULES if not mod.startswith(".")])
+    return rng.choice(
+        [
+            f"import {n}",
+            f"import {n}.{m}",
+            f"import {n}.{m}.{k}",
+            f"import {n} as {m}",
+            f"import {n} as {n}",
+            f"import {n}, {m}",
+            f"import {plain_module}",
+            f"from {module} import {n}",
+            f"from {module} import {n} as {m}",
+            f"from {module} import {n} as {n}",
+            f"from {module} import {n}, {m}",
+            f"from {module} import ({n}, {m})",
+            f"from {module} import (\n    {n},  # {m}\n    {m},\n)",
+            f"from {module} import (\n    {n},\n    {m},\n    {k}\n)",
+            f"from {module} import *",
+            "from __future__ import annotations",
+            f"import {n} \\\n    , {m}",
+        ]
+    )
+
+
+def _statement(rng: random.Random, depth: int = 0) -> str:
+    n, m = _name(rng), _name(rng)
+    choices = [
+        _import(rng),
+        _import(rng),
+        _import(rng),
+        f"{n}.f()",
+        f"print({n})",
+        f"{n} = 1",
+        f"del {n}",
+        f"x.{n}",
+        f"# {n} in a comment",
+        f'"{n} in a string"',
+        f"{n} += 1",
+        f"for {n} in []: pass",
+        f"x: '{n}.T' = 1",
+        f"x = 1; {_import(rng)}",
+        f"{_import(rng)}; y = 2",
+        f"if x: {_import(rng)}",
+        f"__all__ = ['{n}', '{m}']",
+        f"__all__ += ['{n}']",
+        f"[{n} for {n} in {m}]",
+        f"f = lambda {n}: {n}",
+        f"with y as {n}: pass",
+        f"try:\n    {_import(rng)}\nexcept ImportError:\n    {n} = None",
+        f"if {n}:\n    {_import(rng)}",
+    ]
+    if depth < 2:
+        body = "\n".join(_statement(rng, depth + 1) for _ in range(rng.randint(1, 4)))
+        indented = "\n".join("    " + line for line in body.splitlines())
+        choices += [
+            f"def f{rng.randint(0, 9)}({m}):\n{indented}",
+            f"class C{rng.randint(0, 9)}:\n{indented}",
+            f"def g():\n    global {n}\n{indented}",
+        ]
+    return rng.choice(choices)
+
+
+def random_module(seed: int) -> bytes:
+    rng = random.Random(seed)
+    statements = [_import(rng) for _ in range(rng.randint(0, 12))]
+    statements += [_statement(rng) for _ in range(rng.randint(5, 40))]
+    text = "\n".join(statements) + rng.choice(["\n", "", "\n\n"])
+    if rng.random() < 0.15:
+        text = text.replace("\n", "\r\n")
+    return text.encode()
+
+
+SEEDS = range(400)
+
+
+def _starts(unused: dict[str, list[ImportBinding]]) -> dict[str, list[int]]:
+    return {name: [b.node.start_byte for b in bindings] for name, bindings in unused.items()}
+
+
+def _without_containers(
+    by_name: dict[str, list[ImportBinding]],
+) -> dict[str, list[ImportBinding]]:
+    return {
+        name: [dataclasses.replace(b, container=None) for b in bindings]
+        for name, bindings in by_name.items()
+    }
+
+
+def _analyse(
+    tree: Syntax, source: bytes, by_name: dict[str, list[ImportBinding]], budget: int
+) -> tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[list[int]]], list[Finding]]:
+    root = tree.root_node
+    with patch.object(imports, "_PER_WORD_BUDGET", budget):
+        unused = unused_bindings_of(root, source, by_name)
+        witnesses: dict[str, list[list[int]]] = {}
+        seen = unused_bindings_of(root, source, by_name, witnesses=witnesses)
+    findings = unused_import_findings([b for bs in unused.values() for b in bs], source, "m.py")
+    return _starts(unused), _starts(seen), witnesses, findings
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fast_paths_agree_with_the_general_path(seed: int) -> None:
+    source = random_module(seed)
+    tree = parse(source)
+    root = tree.root_node
+    by_name = import_bindings_by_name(root, source)
+
+    # Module-level statements read from the module's children: the keyword search's.
+    found = imports._import_statements(root, source)
+    searched = imports._keyword_statements(root, source, 0)
+    assert [s.id for s, _ in found] == [s.id for s in searched]
+    for statement, container in found:
+        parent = statement.parent
+        assert container is None or (parent is not None and container.id == parent.id)
+
+    # Counted (budget 0) or located (no budget); with each binding's parent or without.
+    general = _analyse(tree, source, _without_containers(by_name), 1 << 62)
+    assert _analyse(tree, source, by_name, 0) == general
+    assert _analyse(tree, source, by_name, 1 << 62) == general
+    assert _analyse(tree, source, _without_containers(by_name), 0) == general
+
+
+@pytest.mark.parametrize("seed", SEEDS[:100])
+def test_whole_line_deletions_are_delete_statement_s(seed: int) -> None:
+    source = random_module(seed).replace(b"\r", b"")
+    root = parse(source).root_node
+    for statement, container in imports._import_statements(root, source):
+        bindings = imports.import_bindings(statement, container)
+        if bindings:
+            assert remove_imports_fix(bindings, source, plain=True) == remove_imports_fix(
+                bindings, source
+            )
+
+
+@pytest.mark.parametrize("seed", SEEDS[:100])
+def test_a_chunked_document_carries_each_statement_s_chunk(seed: int) -> None:
+    source = random_module(seed)
+    with patch.object(forest, "CHUNK_LINES", 3):
+        chunked = Forest(source)
+        chunked.settle()
+    root = chunked.root_node
+    whole = parse(source).root_node
+    assert [s.start_byte for s, _ in imports._import_statements(root, source)] == [
+        s.start_byte for s, _ in imports._import_statements(whole, source)
+    ]
+    by_name = import_bindings_by_name(root, source)
+    general = _analyse(chunked, source, _without_containers(by_name), 1 << 62)
+    assert _analyse(chunked, source, by_name, 0) == general
+    assert _analyse(chunked, source, by_name, 1 << 62) == general
+
+
+def test_the_random_modules_reach_every_path() -> None:
+    """The modules above are mostly valid Python with unused imports, some of each kind."""
+    clean = flagged = counted_once = 0
+    for seed in SEEDS:
+        source = random_module(seed)
+        root = parse(source).root_node
+        clean += not root.has_error
+        unused = unused_bindings_of(root, source, import_bindings_by_name(root, source))
+        flagged += any(unused.values())
+        words = re.findall(rb"[A-Za-z0-9_\x80-\xff]+", source)
+        counted_once += any(words.count(name.encode()) == 1 for name in unused)
+    assert clean > len(SEEDS) // 2
+    assert flagged > len(SEEDS) // 2
+    assert counted_once > len(SEEDS) // 4
