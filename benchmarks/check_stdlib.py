@@ -54,6 +54,22 @@ def tool(name: str) -> str:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+def run_once(
+    command: list[str], cwd: str | os.PathLike[str] | None = None, timeout: float | None = None
+) -> tuple[float, str, str]:
+    """One run's wall time, standard output and standard error (both to files, not pipes,
+    so that a reader never slows the tool down)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        subprocess.run(
+            command, stdout=out, stderr=err, check=False, env=ENV, cwd=cwd, timeout=timeout
+        )
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        return elapsed, out.read(), err.read()
+
+
 def timed(command: list[str], runs: int) -> tuple[list[float], str]:
     """Wall times of ``runs`` runs, after one untimed warm-up run (caches, bytecode), and the
     output of the last one (to a file, not a pipe)."""
@@ -61,12 +77,8 @@ def timed(command: list[str], runs: int) -> tuple[list[float], str]:
     times = []
     output = ""
     for _ in range(runs):
-        with tempfile.TemporaryFile("w+") as out:
-            start = time.perf_counter()
-            subprocess.run(command, stdout=out, stderr=subprocess.DEVNULL, check=False, env=ENV)
-            times.append(time.perf_counter() - start)
-            out.seek(0)
-            output = out.read()
+        elapsed, output, _ = run_once(command)
+        times.append(elapsed)
     return times, output
 
 
