@@ -114,7 +114,7 @@ class FileResult:
 
 
 # What a directory walk checks (ruff's default ``include`` has notebooks too).
-CHECKED_SUFFIXES = (".py", ".ipynb")
+CHECKED_SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
 def _location(index: LineIndex, offset: int, cells: CellMap | None = None) -> dict[str, int]:

@@ -11,18 +11,28 @@ Each chunk is parsed from the whole source with ``included_ranges`` set to its b
 every node carries document offsets and points: the analysis works on the chunks unchanged,
 through ``ForestRoot``, which stands for the module node and answers the part of tree-sitter's
 ``Node`` the analysis uses. Chunks after an edit are moved with ``Tree.edit`` and parsed again
-with all their nodes reused (py-tree-sitter forgets the text of an edited tree's nodes).
+with all their nodes reused (py-tree-sitter forgets the text of an edited tree's nodes) when
+their nodes are read: a keystroke that leaves a syntax error reads only the broken chunks
+(``broken_roots``), as they are.
+
+A chunk's reparse is tree-sitter's incremental one while it parses cleanly; a tree with an
+error is what a fresh parse of the chunk gives (tree-sitter's reparse may recover from an
+error otherwise, even see one where there is none), and a chunk that had an error before an
+edit is parsed afresh at once. Either way what changed is tree-sitter's changed ranges
+between the old tree and the new one.
 
 What the chunks mean:
 
 - When the document parses without an error, the chunks hold exactly the nodes of a parse of
-  the whole document (a chunk starts at a line where a module-level statement starts, and the
-  chunk before it ends clean, so the parser is in the same state there as at the start of a
-  file). The property tests check this against fresh parses of random edit sequences.
+  the whole document (a chunk starts at a line where a module-level statement starts, after
+  blank lines maybe, and the chunk before it ends clean, so the parser is in the same state
+  there as at the start of a file). The property tests check this against fresh parses of
+  random edit sequences.
 - A chunk has an error exactly when a parse of the whole document would have one: a chunk
   whose text leaves a bracket, a string or a line continuation open is merged with the chunks
   it runs into, and a chunk broken at its very end (a decorator, or ``x =``, which
-  tree-sitter continues on the next line) takes in the next one, which may mend it.
+  tree-sitter continues on the next line: no token after its first error) takes in the next
+  one, which may mend it.
 - With an error, the error stays inside its chunk, where a parse of the whole file may let it
   run on (an unclosed string swallowing the rest of the file). That is what the editor wants:
   findings elsewhere stay put while the user types. ``drain-ls check`` parses whole files.
@@ -36,8 +46,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from functools import cache
+from itertools import pairwise
 from typing import cast
 
 from tree_sitter import Node, Parser, Point, Tree
@@ -53,10 +64,12 @@ _RESPLIT_FACTOR = 4
 # user pauses: ``Forest.verify``).
 REACH = 16
 
-# A line that does not start a module-level statement of its own: blank or indented, a
-# comment (it may sit inside an indented block), a closing bracket, a clause that continues
-# the statement before it, or a backslash (it joins the line to the next, maybe indented).
-_CONTINUATION = re.compile(rb"[ \t\f\r\n#)\]}\\]|(?:else|elif|except|finally|case)\b")
+# A line that does not start a module-level statement of its own: indented, a comment (it
+# may sit inside an indented block), a closing bracket, a clause that continues the statement
+# before it, or a backslash (it joins the line to the next, maybe indented).
+_CONTINUATION = re.compile(rb"[ \t\f#)\]}\\]|(?:else|elif|except|finally|case)\b")
+# Blank lines (before the line that decides).
+_BLANK_LINES = re.compile(rb"(?:[ \t\f]*+(?:\r\n?|\n))*+")
 
 
 @cache
@@ -66,49 +79,74 @@ def _chunk_parser() -> Parser:
 
 
 def starts_statement(source: bytes, offset: int) -> bool:
-    """Whether ``offset`` is a line start where a new module-level statement may start."""
-    if offset >= len(source):
-        return True
-    if offset > 0 and source[offset - 1] not in b"\n\r":
+    """Whether ``offset`` is a line start where a new module-level statement may start: the
+    first line after it that is not blank (or the end) starts one.
+
+    Blank lines may open a chunk: Enter typed at the start of a chunk's first line (a new
+    line above a ``class``) leaves the chunk where it is, instead of merging it with the
+    chunk before it for as long as the user types on that line (a parse of both afresh at
+    every keystroke that leaves an error)."""
+    if offset > 0 and (
+        source[offset - 1 : offset] not in (b"\n", b"\r")
+        or source[offset - 1 : offset + 1] == b"\r\n"  # between the two bytes of a break
+    ):
         return False
-    return _CONTINUATION.match(source, offset) is None
+    blank = _BLANK_LINES.match(source, offset)
+    offset = blank.end() if blank is not None else offset
+    return offset >= len(source) or _CONTINUATION.match(source, offset) is None
 
 
 def _open_at_end(tree: Tree) -> bool:
     """Whether the chunk is broken at its very end, so that the next chunk may mend it:
     no token of its own (extras, comments and line continuations, and empty nodes aside)
-    comes after its last error.
+    comes after the end of its first error.
 
     A decorator waits for its definition, and tree-sitter lets a line that ends in an
-    operator (``x =``) go on at the next line. An error that a real token follows stays an
-    error whatever comes after the chunk: the parser went on past it inside the chunk (a
-    letter typed into a method's indentation breaks its class, often the chunk's last
-    statement, and does not make the next chunk part of it).
+    operator (``x =``) go on at the next line: there the parser meets the end of the chunk
+    before any token it cannot take, and its errors are all at the end. An error that a
+    real token follows is one the parser met before the end of the chunk's text: that text
+    followed by more has it too, whatever the errors after it. A letter typed into a
+    method's indentation breaks its class, often the chunk's last statement, and a quote
+    typed at the end of a ``class`` line pairs with every quote after it, an error to the
+    chunk's end; neither makes the next chunk part of it (a parse of both afresh at every
+    keystroke, for nothing).
     """
     root = tree.root_node
     if not root.has_error:
         return False
-    last_error = -1
+    first_error = -1
     stack = [root]
     while stack:
         node = stack.pop()
-        if node.type == "ERROR" or node.is_missing:
-            last_error = max(last_error, node.end_byte)
-        else:
-            stack.extend(c for c in node.children if c.has_error or c.is_missing)
+        if (node.type == "ERROR" or node.is_missing) and (
+            first_error < 0 or node.end_byte < first_error
+        ):
+            first_error = node.end_byte
+        stack.extend(
+            c
+            for c in node.children
+            if (c.has_error or c.is_missing) and (first_error < 0 or c.start_byte < first_error)
+        )
     node = root
     while True:  # down to the last token that is not an extra and not empty
         child = next(
-            (c for c in reversed(node.children) if not c.is_extra and c.end_byte > c.start_byte),
+            (
+                c
+                for c in reversed(node.children)
+                # An ERROR node may be an extra: the tokens in it are the chunk's own.
+                if (c.type == "ERROR" or not c.is_extra) and c.end_byte > c.start_byte
+            ),
             None,
         )
         if child is None:
             break
         node = child
-    return node is root or node.start_byte < last_error
+    return node is root or node.start_byte < first_error
 
 
 _LEXICAL = re.compile(rb"""[#'"()\[\]{}\\]""")
+# What one keystroke types that leaves a chunk with an error, nearly always.
+_OPENERS = frozenset((b"(", b"[", b"{", b'"', b"'", b"\\"))
 _LINE_END = re.compile(rb"[\r\n]")
 _NOT_BLANK = re.compile(rb"[^ \t\f\r\n]")
 
@@ -164,6 +202,48 @@ def first_closed(source: bytes, begin: int, ends: list[int]) -> int | None:
             k += 1  # inside the string or continued line just skipped: open
 
 
+def _brackets(source: bytes, begin: int, end: int) -> tuple[int, int] | None:
+    """The brackets of ``source[begin:end]`` as ``first_closed`` reads them, started on a
+    fresh line at ``begin`` outside any bracket: the depth at ``end`` (a closing bracket at
+    depth 0 is ignored) and the net count (opening less closing brackets); None when a
+    string or a line continuation runs on past ``end``.
+
+    Strings, comments and backslashes read the same at any depth, so started at depth ``d``
+    instead, the depth at ``end`` is ``max(d + net, depth)``: what lets ``Forest`` add up
+    the chunks after a broken one from their summaries instead of scanning them again."""
+    depth = net = 0
+    pos = begin
+    search = _LEXICAL.search
+    while True:
+        match = search(source, pos, end)
+        if match is None:
+            return depth, net
+        at = match.start()
+        char = source[at]
+        pos = at + 1
+        if char == 0x23:  # a comment, to the end of its line
+            line_end = _LINE_END.search(source, pos, end)
+            if line_end is None:
+                return depth, net
+            pos = line_end.start()
+        elif char in b"([{":
+            depth += 1
+            net += 1
+        elif char in b")]}":
+            depth = max(0, depth - 1)
+            net -= 1
+        elif char == 0x5C:  # a backslash: the line goes on, past any blank lines
+            after = _NOT_BLANK.search(source, pos, end)
+            if after is None:
+                return None
+            pos = after.start()
+        else:
+            closed = _string_end(source, at, end)
+            if closed < 0:
+                return None
+            pos = closed
+
+
 def _string_end(source: bytes, at: int, end: int) -> int:
     """Where the string literal opening at ``at`` ends (-1: it does not end before ``end``).
     A one-quote string also ends, unclosed, at a line break without a backslash."""
@@ -196,39 +276,33 @@ def _escaped(source: bytes, offset: int, floor: int) -> bool:
     return count % 2 == 1
 
 
-def _differing(old: Node, new: Node, begin: int, end: int) -> tuple[int, int]:
-    """The byte range of ``new``'s top-level statements that are not, in the same place and
-    with the same structure, in ``old`` (a tree edited to the new text's offsets)."""
-    before, after = old.children, new.children
-    count = min(len(before), len(after))
-    head = 0
-    while head < count and _same(before[head], after[head]):
-        head += 1
-    tail = 0
-    while tail < count - head and _same(
-        before[len(before) - 1 - tail], after[len(after) - 1 - tail]
-    ):
-        tail += 1
-    low = after[head - 1].end_byte if head else begin
-    high = after[len(after) - tail].start_byte if tail else end
-    return low, max(low, high)
-
-
-def _same(a: Node, b: Node) -> bool:
-    return (
-        a.start_byte == b.start_byte
-        and a.end_byte == b.end_byte
-        and a.type == b.type
-        and not a.has_error
-        and not b.has_error
-        and str(a) == str(b)
-    )
+def _changed(old: Tree, new: Tree) -> list[tuple[int, int]]:
+    """The byte ranges where ``new`` differs from ``old`` (edited to the new text), whether
+    ``new`` was reparsed from it or parsed afresh: tree-sitter's changed ranges (a node of
+    the same type, place and size as one of the old tree that no edit touched, with a
+    definite parse state, is the same node; else it compares their children), and the
+    statements with an error in either tree. Computed in C, down to the nodes that differ:
+    comparing the statements' S-expressions cost ~1 ms a keystroke in a broken chunk."""
+    changed = [(r.start_byte, r.end_byte) for r in old.changed_ranges(new)]
+    for root in (old.root_node, new.root_node):
+        if root.has_error:
+            changed.extend((c.start_byte, c.end_byte) for c in root.children if c.has_error)
+    return changed
 
 
 class Forest:
     """The syntax of one document: a tree per chunk of module-level statements."""
 
-    __slots__ = ("_root", "_settled", "_stale_from", "_trees", "_unverified", "source", "starts")
+    __slots__ = (
+        "_brackets",
+        "_root",
+        "_settled",
+        "_stale_from",
+        "_trees",
+        "_unverified",
+        "source",
+        "starts",
+    )
 
     def __init__(self, source: bytes, tree: Tree | None = None) -> None:
         """The syntax of ``source`` (``tree``: its parse, when already made), as one tree."""
@@ -243,6 +317,9 @@ class Forest:
         # A broken chunk's error was kept in it after looking only ``REACH`` chunks ahead
         # for what closes its bracket or string: ``verify`` looks to the end of the file.
         self._unverified = False
+        # The bracket summary (``_brackets``) of chunks' texts, by text: a chunk that edits
+        # only moved, or whose text came back, is not scanned again.
+        self._brackets: dict[bytes, tuple[int, int] | None] = {}
 
     @property
     def trees(self) -> list[Tree]:
@@ -279,15 +356,45 @@ class Forest:
             self._split(self.source, 0)
             self._root = None
 
+    def settle_steps(self) -> Generator[None, None, None]:
+        """``settle`` a piece at a time, pausing after each piece it parses (for the event
+        loop to answer what came in meanwhile). The pieces are parsed on the side and take
+        the one tree's place at the end, unless the text changed in between (an edit cuts
+        the document itself first): an edit never meets a half-cut document."""
+        if not self.unsettled:
+            return
+        source, tree = self.source, self._trees[0]
+        scratch = Forest(source, tree)
+        yield from scratch._split_steps(source, 0)
+        if self.source is source and self.unsettled and self._trees[0] is tree:
+            self.starts, self._trees = scratch.starts, scratch._trees
+            self._settled = True
+            self._unverified = self._unverified or scratch._unverified
+            self._root = None
+
     @property
     def root_node(self) -> Node:
-        """The module: the root of the one tree, or a ``ForestRoot`` over the chunks."""
-        self._refresh()
+        """The module: the root of the one tree, or a ``ForestRoot`` over the chunks (which
+        parses the moved chunks again only when their nodes are read: not for ``has_error``)."""
         if len(self._trees) == 1:
+            self._refresh()
             return self._trees[0].root_node
         if self._root is None:
             self._root = ForestRoot(self)
         return cast(Node, self._root)
+
+    @property
+    def has_error(self) -> bool:
+        """Whether a chunk has a syntax error (read from the trees as they are)."""
+        return any(tree.root_node.has_error for tree in self._trees)
+
+    def broken_roots(self) -> list[Node]:
+        """The module nodes of the chunks that have a syntax error, as they are: a chunk that
+        edits only moved is not parsed again for this (its nodes' offsets and types are
+        right, their text is not there), so that a keystroke that leaves an error, which
+        only this is asked of, does not pay for the chunks after it."""
+        roots = (tree.root_node for tree in self._trees)
+        return [root for root in roots if root.has_error]
 
     def end_of(self, index: int) -> int:
         """Where chunk ``index`` ends (the next one's start, or the end of the source)."""
@@ -320,17 +427,24 @@ class Forest:
                 new_end_point=new_end_point,
             )
 
+        # One opener typed (a bracket, a quote, a backslash) nearly always breaks the chunk:
+        # it is parsed afresh at once, not first from its tree (the parse with the error is
+        # most of the cost either way).
+        opener = old_end == start and source[start:new_end] in _OPENERS
         if len(self._trees) == 1:
             old = self._trees[0]
             edit(old)
-            tree = parse(source, old)
-            if tree.root_node.has_error:
-                # tree-sitter's reparse may recover from an error otherwise than a parse of
-                # the text would (even see one where there is none): parse it afresh.
-                self._trees[0] = parse(source)
-                return [(0, len(source))]
+            # tree-sitter's reparse may recover from an error otherwise than a parse of the
+            # text would (even see one where there is none): a tree with an error is parsed
+            # afresh, and so is the text of one that had an error (its reparse mostly would
+            # have to be).
+            tree = None if opener or old.root_node.has_error else parse(source, old)
+            if tree is None or tree.root_node.has_error:
+                tree = parse(source)
             self._trees[0] = tree
-            changed = [(r.start_byte, r.end_byte) for r in old.changed_ranges(tree)]
+            changed = _changed(old, tree)
+            if tree.root_node.has_error:
+                return changed
             if self._settled and self._splittable():
                 # Merged into one tree by an error, clean again: cut it now (once), or every
                 # edit would reparse all of it. The nodes stay the same.
@@ -354,7 +468,7 @@ class Forest:
         if moved:
             stale = self._stale_from
             self._stale_from = first + 1 if stale is None else min(stale, first + 1)
-        changed = self._reparse(first, old_tree)
+        changed = self._reparse(first, old_tree, afresh=opener)
         edited = self.chunk_at(min(start, max(0, len(source) - 1)))
         if any(tree.root_node.has_error for tree in self._trees[:edited]):
             changed += self._reopen(edited)
@@ -393,12 +507,15 @@ class Forest:
             index += 1
         return changed
 
-    def _reparse(self, index: int, old_tree: Tree | None) -> list[tuple[int, int]]:
+    def _reparse(
+        self, index: int, old_tree: Tree | None, afresh: bool = False
+    ) -> list[tuple[int, int]]:
         """Parse chunk ``index`` again after an edit inside it, merging it with its
         neighbours until its boundaries are sound; return the ranges that changed.
 
         ``old_tree``: the chunk's tree, edited to match the new source (None when the edit
-        spanned chunks: no tree matches it)."""
+        spanned chunks: no tree matches it). ``afresh``: parse it afresh even when it had
+        no error (it would most likely have one now)."""
         source = self.source
         merged = old_tree is None
         if self.starts[index] == self.end_of(index) and len(self.starts) > 1:
@@ -419,24 +536,18 @@ class Forest:
         while index + 1 < len(self.starts) and not starts_statement(source, self.starts[index + 1]):
             self._merge_next(index)
             merged = True
-        tree = self._parse_chunk(index, old_tree)
-        afresh = False
-        if old_tree is not None and tree.root_node.has_error:
-            # As in the one-tree case: an error is what a parse of the text gives.
-            tree, afresh = self._parse_chunk(index, None), True
+        # As in the one-tree case: an error is what a parse of the text gives, and a chunk
+        # that had one is parsed afresh at once.
+        tree = None
+        if old_tree is not None and not afresh and not old_tree.root_node.has_error:
+            tree = self._parse_chunk(index, old_tree)
+        if tree is None or tree.root_node.has_error:
+            tree = self._parse_chunk(index, None)
         tree, grown = self._grow(index, tree)
         merged = merged or grown > 0
         self._trees[index] = tree
         begin, end = self.starts[index], self.end_of(index)
-        if merged or old_tree is None:
-            changed = [(begin, end)]
-        elif afresh:
-            # Parsed afresh (no changed ranges from tree-sitter): the statements before and
-            # after the edit that are the same in both trees did not change; only those in
-            # between did (else an error near the top of a chunk re-analysed all of it).
-            changed = [_differing(old_tree.root_node, tree.root_node, begin, end)]
-        else:
-            changed = [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
+        changed = [(begin, end)] if merged or old_tree is None else _changed(old_tree, tree)
         if (
             end - begin > _RESPLIT_FACTOR * CHUNK_LINES * 8  # cheap first: 8+ bytes a line
             and not tree.root_node.has_error
@@ -485,7 +596,7 @@ class Forest:
             # A broken chunk looks ``reach`` chunks ahead for what closes it; past them, its
             # error stays in it until ``verify``.
             ends = ends[:reach]
-        closed = first_closed(self.source, begin, ends)
+        closed = self._first_closed(begin, ends)
         if closed is None and cut:
             self._unverified = True
         if closed is None and root.has_error:
@@ -500,6 +611,37 @@ class Forest:
         if through == index and mend and _open_at_end(tree):
             through = index + 1  # a broken last statement: see if the next chunk mends it
         return through if through > index else None
+
+    def _first_closed(self, begin: int, ends: list[int]) -> int | None:
+        """``first_closed(self.source, begin, ends)``, for ``ends`` that are the starts of
+        the chunks after the one holding ``begin`` (and the end of the source): the text up
+        to the first end is scanned, the chunks after it are added up from their bracket
+        summaries (``_brackets``), kept by text. A bracket typed near the top of a long file
+        scanned the next ``REACH`` chunks at every keystroke (~1.3 ms); a string that runs
+        past a chunk's end is scanned as before."""
+        source = self.source
+        state = _brackets(source, begin, ends[0])
+        if state is None:
+            return first_closed(source, begin, ends)
+        depth = state[0]
+        if depth == 0:
+            return ends[0]
+        cache = self._brackets
+        if sum(map(len, cache)) > 2 * len(source):
+            cache.clear()  # texts of chunks long gone: at most twice the document kept
+        for start, end in pairwise(ends):
+            text = source[start:end]
+            if text in cache:
+                summary = cache[text]
+            else:
+                summary = cache[text] = _brackets(source, start, end)
+            if summary is None:
+                return first_closed(source, begin, ends)
+            net, floor = summary
+            depth = max(depth + net, floor)
+            if depth == 0:
+                return end
+        return None
 
     def _merge_next(self, index: int) -> int:
         """Chunk ``index + 1`` becomes part of chunk ``index`` (whose tree stays, to be
@@ -545,6 +687,11 @@ class Forest:
         Linear in the chunk's size: the lexical scan from the last cut goes on from where it
         is to the first candidate that leaves nothing open (``first_closed`` over all the
         candidates at once), never from the last cut again for each candidate."""
+        for _ in self._split_steps(source, index):
+            pass
+
+    def _split_steps(self, source: bytes, index: int) -> Generator[None, None, None]:
+        """``_split``, pausing after each piece it parses."""
         self._settled = True
         begin, end = self.starts[index], self.end_of(index)
         candidates = [
@@ -588,6 +735,7 @@ class Forest:
             self._stale_from += len(cuts)  # the stale chunks after it moved up
         i, stop = index, index + len(cuts) + 1
         while i < stop:
+            yield
             tree, grown = self._grow(i, self._parse_chunk(i, None))
             stop -= grown
             self._trees[i] = tree
@@ -598,7 +746,7 @@ class Forest:
 class ForestRoot:
     """The module node of a chunked document: what the analysis asks of a root ``Node``."""
 
-    __slots__ = ("_children", "_forest", "_named")
+    __slots__ = ("_children", "_forest", "_has_error", "_named")
 
     type = "module"
     parent = None
@@ -611,6 +759,7 @@ class ForestRoot:
         self._forest = forest
         self._children: list[Node] | None = None
         self._named: list[Node] | None = None
+        self._has_error: bool | None = None
 
     @property
     def id(self) -> int:
@@ -662,8 +811,11 @@ class ForestRoot:
 
     @property
     def has_error(self) -> bool:
-        """Whether a chunk has a syntax error."""
-        return any(root.has_error for root in self.roots)
+        """Whether a chunk has a syntax error (the chunks do not change while this root is
+        the forest's: asked once)."""
+        if self._has_error is None:
+            self._has_error = self._forest.has_error
+        return self._has_error
 
     @property
     def start_byte(self) -> int:

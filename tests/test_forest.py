@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import sysconfig
+from itertools import pairwise
 from pathlib import Path
 from unittest.mock import patch
 
@@ -443,3 +444,251 @@ def test_what_closes_an_opener_far_below_is_found_when_the_user_pauses() -> None
         assert not doc.tree.root_node.has_error
         assert shape(doc.tree.root_node) == shape(parse(doc.source).root_node)
         assert not doc.verify_syntax()  # nothing left to look at
+
+
+def _typing_document() -> Document:
+    text = (Path(sysconfig.get_paths()["stdlib"]) / "typing.py").read_bytes()
+    doc = Document("file:///typing.py", text, 1)
+    doc.tree.settle()
+    return doc
+
+
+class _Parses:
+    """The chunk parses ``Forest`` makes: (afresh, bytes) each."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[bool, int]] = []
+        real = Forest._parse_chunk
+
+        def counting(forest_: Forest, index: int, old_tree: Tree | None) -> Tree:
+            self.made.append((old_tree is None, forest_.end_of(index) - forest_.starts[index]))
+            return real(forest_, index, old_tree)
+
+        self.patch = patch.object(Forest, "_parse_chunk", counting)
+
+    def take(self) -> list[tuple[bool, int]]:
+        made, self.made = self.made, []
+        return made
+
+
+@pytest.mark.parametrize("opener", ['"', "'", "(", "[", "{", '"""'])
+def test_an_opener_typed_on_a_class_line_parses_its_chunk_once_not_the_next(opener: str) -> None:
+    """The edit shapes' ``"`` typed into the middle of typing.py, at the end of ``class
+    Generic:``: tree-sitter pairs the quote with every quote after it, an error to the end of
+    the chunk. It stays in its chunk (the next chunk cannot mend an error that the parser met
+    before the chunk's end): each keystroke parses that chunk afresh once, not with the next
+    one; neither a chunk broken before a keystroke nor one an opener was typed into is first
+    reparsed from its tree."""
+    doc = _typing_document()
+    text, tree = doc.source, doc.tree
+    at = text.index(b"class Generic:") + len(b"class Generic:")
+    index = tree.chunk_at(at)
+    size = tree.end_of(index) - tree.starts[index]
+    chunks = len(tree.trees)
+    parses = _Parses()
+    with parses.patch:
+        for n, char in enumerate(opener):
+            doc.replace(at + n, at + n, char)
+            # Once, afresh: an opener typed, or a chunk broken before.
+            assert parses.take() == [(True, size + n + 1)]
+            assert len(tree.trees) == chunks
+        assert tree.root_node.has_error
+        for n in reversed(range(len(opener))):
+            doc.replace(at + n, at + n + 1, "")
+            made = parses.take()
+            assert len(made) <= 2 and all(length <= size + n for _, length in made), made
+    assert doc.source == text and len(tree.trees) == chunks
+    assert shape(tree.root_node) == shape(parse(text).root_node)
+
+
+def test_enter_at_the_start_of_a_chunk_keeps_it_and_a_statement_typed_there_parses_only_it() -> (
+    None
+):
+    """The edit shapes' Enter above ``class Generic:`` (the first line of a chunk), then
+    ``from x import (`` typed on the new line: a chunk may start with blank lines, so the
+    chunk is not merged with the one before it (which a parse of both afresh at every
+    keystroke cost); what is parsed afresh is at most it and the next chunk, which may mend
+    the statement being typed (``from x`` then has one error to the end of the chunk)."""
+    doc = _typing_document()
+    text, tree = doc.source, doc.tree
+    at = text.index(b"\nclass Generic:") + 1
+    index = tree.chunk_at(at)
+    assert tree.starts[index] == at  # the class opens a chunk
+    chunks = len(tree.trees)
+    size = tree.end_of(index + 1) - at
+    typed = "from x import ("
+    parses = _Parses()
+    with parses.patch:
+        doc.replace(at, at, "\n")
+        assert len(tree.trees) == chunks and starts_statement(doc.source, at)
+        assert parses.take() == [(False, tree.end_of(index) - at)]  # reparsed from its tree
+        for n, char in enumerate(typed):
+            doc.replace(at + n, at + n, char)
+            made = parses.take()
+            assert all(length <= size + 1 + len(typed) for _, length in made), made
+            assert tree.starts[index] == at and len(tree.trees) >= chunks - 1
+        for n in reversed(range(len(typed))):
+            doc.replace(at + n, at + n + 1, "")
+            assert tree.starts[index] == at and len(tree.trees) >= chunks - 1
+        doc.replace(at, at + 1, "")
+    assert doc.source == text and len(tree.trees) >= chunks - 1
+    assert shape(tree.root_node) == shape(parse(text).root_node)
+
+
+def test_blank_lines_may_start_a_chunk_when_a_statement_follows() -> None:
+    assert starts_statement(b"x = 1\n\n\ny = 2\n", 6)
+    assert starts_statement(b"x = 1\n  \t\r\n\ny = 2\n", 6)
+    assert starts_statement(b"x = 1\n\n", 6)  # nothing after: the end
+    assert not starts_statement(b"if x:\n\n    y = 2\n", 6)  # the block goes on
+    assert not starts_statement(b"if x:\n\nelse:\n    pass\n", 6)
+    assert not starts_statement(b"x = 1\n\n# c\ny = 2\n", 6)
+    assert not starts_statement(b"x = 1\r\ny = 2\n", 6)  # between "\r" and "\n"
+
+
+def test_a_keystroke_that_leaves_an_error_reads_no_chunk_it_only_moved() -> None:
+    """The analysis of a version with a syntax error (``provisional``) reads the broken
+    chunks' nodes as they are: the chunks an edit near the top moved are parsed again only
+    when their nodes are read (``trees``), after the keystroke's diagnostics."""
+    from drain_ls.analysis.checker import CheckSettings
+    from drain_ls.analysis.incremental import IncrementalChecker
+
+    doc = _typing_document()
+    checker = IncrementalChecker("/tmp/typing.py", CheckSettings(), fix_factories=False)
+    checker.check(doc.source, doc.tree, doc.changes)
+    doc.changes.reset()
+    at = doc.source.index(b"\nfrom abc import") + len(b"\nfrom abc import")
+    doc.replace(at, at, "(")
+    parser = forest._chunk_parser()
+    with patch.object(forest, "_chunk_parser", return_value=_CountingParser(parser)) as made:
+        assert doc.tree.root_node.has_error
+        shown = checker.provisional(doc.source, doc.tree, doc.changes)
+        assert shown is not None and any(f.code == "E999" for f in shown)
+        assert made.return_value.parses == 0
+        assert len(doc.tree.trees) > 20
+        assert made.return_value.parses == len(doc.tree.trees) - 1  # now: all but the first
+
+
+class _CountingParser:
+    def __init__(self, parser: Parser) -> None:
+        self._parser = parser
+        self.parses = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._parser, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in ("_parser", "parses"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._parser, name, value)
+
+    def parse(self, *args: object) -> Tree:
+        self.parses += 1
+        return self._parser.parse(*args)  # type: ignore[arg-type]
+
+
+def test_a_bracket_typed_near_the_top_adds_up_the_chunks_after_it_from_their_summaries() -> None:
+    """What closes a bracket typed near the top is looked for ``REACH`` chunks ahead: the
+    chunks after the broken one are scanned once, then read from their summaries (kept by
+    text), as long as their text does not change."""
+    text = _generated_module(6_000).encode()
+    doc = Document("file:///m.py", text, 1)
+    doc.tree.settle()
+    at = text.index(b"import sys") + len(b"import sys")
+    scanned: list[int] = []
+    real = forest._brackets
+
+    def counting(source: bytes, begin: int, end: int) -> tuple[int, int] | None:
+        scanned.append(end - begin)
+        return real(source, begin, end)
+
+    with patch.object(forest, "_brackets", counting):
+        for opener in "([{":
+            doc.replace(at, at, opener)
+            assert doc.tree.root_node.has_error
+            doc.replace(at, at + 1, "")
+            assert not doc.tree.root_node.has_error
+        first, rest = scanned[: forest.REACH], scanned[forest.REACH :]
+        assert len(first) == forest.REACH  # the broken chunk, and the summaries of the others
+        assert sum(rest) <= 4 * (doc.tree.end_of(0) + 1)  # the broken chunk only, after that
+    assert doc.source == text
+    assert shape(doc.tree.root_node) == shape(parse(text).root_node)
+
+
+def test_brackets_add_up_as_a_scan_of_the_whole_would() -> None:
+    source = b"x = (1,\n     [2]]\n# ( in a comment\ns = ')'\ny = ((\n"
+    cuts = [0, 8, 18, 35, 43, len(source)]
+    for begin_depth in range(3):
+        prefix = b"(" * begin_depth + b"\n"
+        whole = prefix + source
+        offset = len(prefix)
+        depth = forest._brackets(whole, 0, offset)
+        assert depth is not None
+        level = depth[0]
+        for a, b in pairwise(cuts):
+            summary = forest._brackets(source, a, b)
+            assert summary is not None
+            level = max(level + summary[1], summary[0])
+            scanned = forest._brackets(whole, 0, offset + b)
+            assert scanned is not None and scanned[0] == level
+    # A string that runs on past the end: no summary.
+    assert forest._brackets(b's = """\nx\n"""\n', 0, 8) is None
+    assert forest._brackets(b"x = 1 + \\\n\n2\n", 0, 9) is None
+
+
+def test_an_error_the_parser_meets_before_the_chunk_ends_is_not_open_at_its_end() -> None:
+    parser = Parser(PY_LANGUAGE)
+    # A decorator waits for its definition, ``x =`` for the next line: open.
+    assert forest._open_at_end(parser.parse(b"x = 1\n@dec\n"))
+    assert forest._open_at_end(parser.parse(b"x = 1\ny =\n"))
+    # A quote paired with the quotes after it: the first error is followed by more tokens.
+    body = b'class C:"\n    """Doc."""\n\n    def m(self):\n        return "a"\n'
+    tree = parser.parse(body)
+    assert tree.root_node.has_error and not forest._open_at_end(tree)
+    assert not forest._open_at_end(parser.parse(b"def f(:\n    return 1\n\n\nx = 2\n"))
+
+
+def test_an_error_keystroke_reports_as_changed_only_the_statements_that_differ() -> None:
+    """A chunk parsed afresh for an error: tree-sitter's changed ranges between its old tree
+    and the new one, not the whole chunk (the analysis re-reads what they touch)."""
+    text = _generated_module(1_000).encode()
+    doc = Document("file:///m.py", text, 1)
+    doc.tree.settle()
+    tree = doc.tree
+    index = 3
+    begin, end = tree.starts[index], tree.end_of(index)
+    first = tree.trees[index].root_node.children[0]
+    doc.changes.reset()
+    doc.replace(begin + len(b"def "), begin + len(b"def "), "(")
+    assert tree.trees[index].root_node.has_error
+    assert doc.changes.ranges
+    assert all(begin <= s <= e <= first.end_byte + 1 for s, e in doc.changes.ranges)
+    assert end - begin > 10 * (first.end_byte - begin)
+
+
+def test_settle_steps_cuts_a_piece_at_a_time_and_never_under_an_edit() -> None:
+    """``settle_steps`` (the server runs it in slices) cuts as ``settle`` does, pausing after
+    each piece; an edit that comes in between cuts the document itself, and the pieces made
+    on the side are dropped."""
+    text = _generated_module(3_000).encode()
+    whole = Document("file:///m.py", text, 1)
+    whole.tree.settle()
+    doc = Document("file:///m.py", text, 1)
+    steps = doc.tree.settle_steps()
+    assert len(list(steps)) >= len(whole.tree.trees) > 20
+    assert doc.tree.starts == whole.tree.starts and not doc.tree.unsettled
+    assert shape(doc.tree.root_node) == shape(parse(text).root_node)
+    assert list(doc.tree.settle_steps()) == []  # nothing left to cut
+
+    doc = Document("file:///m.py", text, 1)
+    steps = doc.tree.settle_steps()
+    for _ in range(5):
+        next(steps)
+    assert doc.tree.unsettled and len(doc.tree.trees) == 1  # nothing changed yet
+    at = text.index(b"def f30")
+    doc.replace(at, at, "x = 1\n")  # the edit cuts the document itself
+    cut = list(doc.tree.starts)
+    assert len(cut) > 20
+    list(steps)
+    assert doc.tree.starts == cut
+    assert_sound(doc)

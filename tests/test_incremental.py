@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drain_ls import forest
+from drain_ls.analysis import incremental as incremental_module
 from drain_ls.analysis.checker import CheckSettings, check_source, error_regions
 from drain_ls.analysis.incremental import ChangeLog, IncrementalChecker
 from drain_ls.analysis.model import Finding
@@ -278,3 +279,88 @@ def test_names_listed_in_all_or_no_longer_are_analysed_again() -> None:
         ["json", "os"],
         ["D103", "json", "os", "sys"],
     ]
+
+
+def test_the_same_text_with_its_error_elsewhere_is_analysed_again() -> None:
+    """A typo undone gives back the last findings only when both versions parse cleanly: with
+    a syntax error, what the findings leave out depends on where the document's chunks keep
+    the error, which the same text need not have twice (found by hypothesis)."""
+    edits = (
+        [(0.0, 0, "["), (0.3125, 20, "[")] + [(0.0, 0, "[")] * 5 + [(1.0, 0, "["), (0.75, 1, " ")]
+    )
+    with patch.object(forest, "CHUNK_LINES", 1):
+        _check_incremental_equals_fresh(edits, batch=False, fix_factories=False)
+
+
+@pytest.mark.parametrize(
+    ("anchor", "length", "text"),
+    [
+        ("import sys\n", len("import sys"), "import sys  # noqa"),
+        ("import sys\n", len("import sys"), "import sys  # NoQA: F401"),
+        ("import sys\n", len("import sys"), "import sys  # noxqa"),  # then "x" deleted
+    ],
+)
+def test_a_noqa_typed_or_erased_is_honoured(anchor: str, length: int, text: str) -> None:
+    """The checker looks for "noqa" only in the edited text while the file had none."""
+    doc, checker, first = _opened(START)
+    assert "sys" in [f.data.get("name") for f in first]
+    steps = [(anchor, length, text)]
+    if "noxqa" in text:
+        steps.append(("xqa", 1, ""))
+    steps.append(("  # ", len(text) - len("import sys") - ("noxqa" in text), ""))
+    for where, size, new in steps:
+        at = doc.source.index(where.encode())
+        doc.replace(at, at + size, new)
+        found = checker.check(doc.source, doc.tree, doc.changes)
+        doc.changes.reset()
+        fresh = check_source(doc.source, "/tmp/m.py", checker.settings, doc.tree, tolerant=True)
+        assert shape(found) == shape(fresh)
+        silenced = b"noqa" in doc.source.lower() and b"noxqa" not in doc.source
+        assert ("sys" in [f.data.get("name") for f in found]) != silenced
+
+
+def test_all_is_looked_for_only_when_an_edit_may_have_changed_it() -> None:
+    """``__all__`` is read again when an edit touches a statement that mentions it or writes
+    the word (here in two pieces); an edit elsewhere does not search the file for it."""
+    text = START + "\n__all__ = ['f', 'C']\n"
+    doc, checker, _ = _opened(text)
+    searched: list[bytes] = []
+    real = incremental_module.word_occurrences
+
+    def counting(source: bytes, word: bytes) -> list[tuple[int, int]]:
+        searched.append(word)
+        return real(source, word)
+
+    steps = [
+        ("return 1", 0, "x = 2\n    "),  # elsewhere: not searched
+        ("'C'", 0, "'g', "),  # in the list: g is public again
+        ("\n__all__", 0, "\n__al"),  # half a word: no __all__ written, not searched
+        ("\n__al\n", len("\n__al"), "\n__al" + "l__ = ['f']"),  # now two
+    ]
+    with patch.object(incremental_module, "word_occurrences", counting):
+        for k, (anchor, length, new) in enumerate(steps):
+            at = doc.source.index(anchor.encode())
+            doc.replace(at, at + length, new)
+            searched.clear()
+            found = checker.check(doc.source, doc.tree, doc.changes)
+            doc.changes.reset()
+            fresh = check_source(doc.source, "/tmp/m.py", checker.settings, doc.tree, tolerant=True)
+            assert shape(found) == shape(fresh)
+            assert (b"__all__" in searched) == (k in (1, 3)), k
+
+
+def test_a_noqa_typed_while_nothing_was_found_is_honoured_later() -> None:
+    """A version without findings is not searched for "noqa": the next one is, in full."""
+    doc, checker, first = _opened('"""Module."""\nimport y\nx = 1\n')
+    assert [f.data.get("name") for f in first] == ["y"]
+    steps = [
+        [("import y\n", 9, ""), ("x = 1", 5, "x = 1  # noqa")],  # nothing found
+        [("x = 1", 5, "import x")],  # now silenced by the directive on its line
+    ]
+    for step in steps:
+        for anchor, length, new in step:
+            at = doc.source.index(anchor.encode())
+            doc.replace(at, at + length, new)
+        found = checker.check(doc.source, doc.tree, doc.changes)
+        doc.changes.reset()
+        assert found == []

@@ -295,6 +295,8 @@ def test_command_line_agrees(tmp_path: Path) -> None:
     )
     found: dict[str, list[tuple[int, int]]] = {name: [] for name in NAMES}
     for row in json.loads(result.stdout):
+        if row["code"] != "F401":
+            continue  # a syntax error is reported whatever the selection
         location = row["location"]
         found[Path(row["filename"]).stem].append((location["row"], location["column"]))
     for name, source in CASES:

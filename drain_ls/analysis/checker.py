@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from drain_ls.analysis.docstrings import (
     MEMBER_HOLDERS,
@@ -20,7 +20,7 @@ from drain_ls.analysis.imports import (
 from drain_ls.analysis.model import ALL_CODES, Finding
 from drain_ls.analysis.noqa import NoqaMap
 from drain_ls.analysis.source import LineIndex, Syntax, parse
-from drain_ls.analysis.syntax import syntax_error
+from drain_ls.analysis.syntax import broken_roots, syntax_error
 
 DOCSTRING_STYLES = ("google", "numpy", "sphinx")
 
@@ -33,6 +33,15 @@ class CheckSettings:
     docstring_style: str = "google"
 
 
+def stub_settings(settings: CheckSettings, path: str) -> CheckSettings:
+    """What applies to ``path``: in a stub (``.pyi``) F401 as in any module (``import x as
+    x``, ``from m import y as y`` and ``__all__`` re-export, as everywhere), never D1xx
+    (ruff: a stub holds no docstrings)."""
+    if not path.endswith(".pyi"):
+        return settings
+    return replace(settings, select=frozenset(c for c in settings.select if not c.startswith("D")))
+
+
 def check_source(
     source: bytes,
     path: str,
@@ -42,25 +51,23 @@ def check_source(
 ) -> list[Finding]:
     """All findings for ``source`` (the contents of ``path``), sorted by position.
 
-    A syntax error yields a single ``E999`` finding and nothing else, as ruff does; unless
+    A syntax error yields a single ``E999`` finding and nothing else, as ruff does (whatever
+    ``settings.select`` says: ruff always reports syntax errors); unless
     ``tolerant`` (the editor, while the user types), where the findings that the error's
     region does not touch are kept along with the E999.
     """
-    settings = settings or CheckSettings()
-    if path.endswith(".pyi"):
-        return []
+    settings = stub_settings(settings or CheckSettings(), path)
     if tree is None:
         tree = parse(source)
     error: Finding | None = None
     if tree.root_node.has_error:
         error = syntax_error(source, path, tree)
         if error is not None and not tolerant:
-            return [error] if "E999" in settings.select else []
+            return [error]  # whatever the selection, as ruff: a file that does not parse
     findings = _all_findings(source, path, settings, tree)
     if error is not None:
         findings = _outside_errors(findings, tree, source)
-        if "E999" in settings.select:
-            findings.append(error)
+        findings.append(error)
     findings.sort(key=lambda f: (f.start, f.code))
     return findings
 
@@ -93,7 +100,7 @@ def error_regions(tree: Syntax) -> list[tuple[int, int]]:
     visible children is (a missing hidden token, such as a newline, between them).
     """
     regions: set[tuple[int, int]] = set()
-    stack = [tree.root_node]
+    stack = broken_roots(tree)
     while stack:
         node = stack.pop()
         sites = []

@@ -27,7 +27,7 @@ from operator import attrgetter
 
 from tree_sitter import Node
 
-from drain_ls.analysis.checker import CheckSettings, _outside_errors, error_regions
+from drain_ls.analysis.checker import CheckSettings, _outside_errors, error_regions, stub_settings
 from drain_ls.analysis.docstrings import (
     MemberContext,
     docstring_fix_at,
@@ -51,7 +51,7 @@ from drain_ls.analysis.imports import (
 from drain_ls.analysis.model import Finding, Fix
 from drain_ls.analysis.noqa import NoqaMap
 from drain_ls.analysis.source import LineIndex, Syntax, word_occurrences
-from drain_ls.analysis.syntax import first_error_offset
+from drain_ls.analysis.syntax import broken_roots, first_error_offset
 
 _STATEMENT_PARENTS = frozenset({"module", "block"})
 # Larger regions are not compiled at every keystroke (a few milliseconds per 20 KB).
@@ -128,6 +128,39 @@ class ChangeLog:
             else:
                 return None
         return offset
+
+
+def _edited_spans(changes: ChangeLog) -> list[tuple[int, int]]:
+    """The text each recorded edit inserted, in the current coordinates (moved, and grown,
+    by the edits after it)."""
+    spans: list[tuple[int, int]] = []
+    for start, old_end, new_end in changes.edits:
+        spans = [_shift_range(r, start, old_end, new_end) for r in spans]
+        spans.append((start, new_end))
+    return spans
+
+
+def _moved_spans(spans: list[tuple[int, int]], changes: ChangeLog) -> list[tuple[int, int]] | None:
+    """Where spans of the last analysed version are now; None when a recorded edit or a
+    changed range (the syntax around them may have changed) touches one of them."""
+    moved = []
+    for start, end in spans:
+        span = changes.move_span(start, end)
+        if span is None:
+            return None
+        if any(s <= span[1] and span[0] <= e for s, e in changes.ranges):
+            return None
+        moved.append(span)
+    return moved
+
+
+def _writes(source: bytes, changes: ChangeLog, word: bytes) -> bool:
+    """Whether the text the recorded edits inserted (and the bytes around it) holds
+    ``word``, or it was in the deleted text."""
+    reach = len(word) - 1
+    return any(word in removed for removed in changes.removed) or any(
+        word in source[max(0, start - reach) : end + reach] for start, end in _edited_spans(changes)
+    )
 
 
 def _shift_range(r: tuple[int, int], start: int, old_end: int, new_end: int) -> tuple[int, int]:
@@ -280,7 +313,7 @@ class IncrementalChecker:
         are from one version to the next.
         """
         self.path = path
-        self.settings = settings
+        self.settings = stub_settings(settings, path)  # a stub: F401, no D1xx
         self._fix_factories = fix_factories
         self._private = is_private_module(path)
         # The module-level statements of the last version, with their member findings.
@@ -290,23 +323,39 @@ class IncrementalChecker:
         self._witnesses: dict[str, list[list[int]]] = {}
         self._bindings: dict[str, list[int]] = {}
         self._exports_memo: tuple[list[tuple[bool, bytes]], frozenset[str] | None] | None = None
+        # The statements that said ``__all__`` in the last version checked.
+        self._exports_spans: list[tuple[int, int]] | None = None
         # The text of the last analysed version and its findings.
         self._last: tuple[bytes, list[Finding]] | None = None
+        # Whether that version parsed without an error.
+        self._last_clean = False
+        # Whether the last version checked says "noqa" nowhere (``_mentions_noqa``).
+        self._noqa_free = False
         # ``__all__`` as the unused imports of the last version saw it.
         self._exports_seen: frozenset[str] | None = None
 
     def check(self, source: bytes, tree: Syntax, changes: ChangeLog | None = None) -> list[Finding]:
         """All findings of this version; ``changes`` says what changed since the last call."""
-        if self.path.endswith(".pyi"):
-            return []
         last = self._last
-        if changes is not None and not changes.full and last is not None and last[0] == source:
-            return list(last[1])  # the edits since put the same text back (a typo undone)
-        select = self.settings.select
         root = tree.root_node
+        clean = not root.has_error
+        if (
+            changes is not None
+            and not changes.full
+            and last is not None
+            and last[0] == source
+            and clean
+            and self._last_clean
+        ):
+            # The edits since put the same text back (a typo undone). Only without a syntax
+            # error: then the findings depend on the text alone; with one, on where the
+            # document's chunks keep it (``drain_ls.forest``), which the same text need not
+            # have the same way twice.
+            return list(last[1])
+        select = self.settings.select
         incremental = changes is not None and not changes.full and self._unused is not None
         by_name = import_bindings_by_name(root, source)
-        exported = self._exported(root, source)
+        exported = self._exported(root, source, changes if incremental else None)
         findings: list[Finding] = []
         if "F401" in select:
             findings.extend(
@@ -317,18 +366,34 @@ class IncrementalChecker:
             context = member_context(root, source, bindings, exported, exports_known=True)
             docstrings = self._docstrings(root, source, context, changes if incremental else None)
             findings.extend(f for f in docstrings if f.code in select)
-        if findings:
+        if not findings:
+            self._noqa_free = False  # not looked for: the next check looks at all of it
+        elif self._mentions_noqa(source, changes):
             noqa = NoqaMap(source, LineIndex(source))
             findings = [f for f in findings if not noqa.silences(f)]
         if root.has_error:
             error = syntax_error_in_region(source, tree)
             if error is not None:
                 findings = _outside_errors(findings, tree, source)
-                if "E999" in select:
-                    findings.append(error)
+                findings.append(error)  # whatever the selection (as ruff)
         findings.sort(key=lambda f: (f.start, f.code))
         self._last = (source, findings)
+        self._last_clean = clean
         return list(findings)
+
+    def _mentions_noqa(self, source: bytes, changes: ChangeLog | None) -> bool:
+        """Whether ``source`` says "noqa" anywhere (any case), as ``NoqaMap`` asks before it
+        reads a directive: when the last version did not, only the edited text is looked at
+        (lowering a whole file cost 0.2 ms a keystroke on ``typing.py``)."""
+        if self._noqa_free and changes is not None and not changes.full:
+            free = not any(
+                b"noqa" in source[max(0, start - 3) : end + 3].lower()
+                for start, end in _edited_spans(changes)
+            )
+        else:
+            free = b"noqa" not in source.lower()
+        self._noqa_free = free
+        return not free
 
     def provisional(self, source: bytes, tree: Syntax, changes: ChangeLog) -> list[Finding] | None:
         """The findings to show at once for a version with a syntax error, analysing nothing:
@@ -341,7 +406,7 @@ class IncrementalChecker:
         them (the server makes import and docstring fixes from the current tree anyway).
         """
         last = self._last
-        if last is None or changes.full or self.path.endswith(".pyi"):
+        if last is None or changes.full:
             return None
         unchanged_before = changes.unchanged_before(len(source))
         moved: list[Finding] = []
@@ -371,20 +436,31 @@ class IncrementalChecker:
                 )
             )
         findings = _outside_errors(moved, tree, source)
-        if "E999" in self.settings.select:
-            error = syntax_error_in_region(source, tree)
-            if error is not None:
-                findings.append(error)
-                findings.sort(key=lambda f: (f.start, f.code))
+        error = syntax_error_in_region(source, tree)
+        if error is not None:
+            findings.append(error)
+            findings.sort(key=lambda f: (f.start, f.code))
         return findings
 
-    def _exported(self, root: Node, source: bytes) -> frozenset[str] | None:
-        """``__all__``, read again only when a statement that mentions it changed."""
+    def _exported(
+        self, root: Node, source: bytes, changes: ChangeLog | None = None
+    ) -> frozenset[str] | None:
+        """``__all__``, read again only when a statement that mentions it changed; not even
+        looked for when no change touched those statements nor wrote the word (a search of
+        the whole file at every keystroke)."""
+        memo, spans = self._exports_memo, self._exports_spans
+        if changes is not None and spans is not None and (memo is not None or not spans):
+            moved = _moved_spans(spans, changes)
+            if moved is not None and not _writes(source, changes, b"__all__"):
+                self._exports_spans = moved
+                return memo[1] if memo is not None else None
         occurrences = word_occurrences(source, b"__all__")
         if not occurrences:
             self._exports_memo = None
+            self._exports_spans = []
             return None
         key: list[tuple[bool, bytes]] = []
+        spans = []
         for start, end in occurrences:
             node = root.descendant_for_byte_range(start, end)
             while (
@@ -399,7 +475,10 @@ class IncrementalChecker:
                 node = node.parent
             if node is not None:
                 key.append((is_module_level(node), node.text or b""))
-        memo = self._exports_memo
+                spans.append((node.start_byte, node.end_byte))
+            else:
+                spans.append((start, end))
+        self._exports_spans = spans
         if memo is not None and memo[0] == key:
             return memo[1]
         exported = dunder_all(root, source)
@@ -688,8 +767,11 @@ def syntax_error_in_region(source: bytes, tree: Syntax) -> Finding | None:
     regions = error_regions(tree)
     if not regions:
         return None
-    root = tree.root_node
+    # The chunks' roots as they are (``broken_roots``): their nodes, not their text, are read.
+    roots = broken_roots(tree)
+    starts = [root.start_byte for root in roots]
     for start, _ in regions:
+        root = roots[max(0, bisect_right(starts, start) - 1)]
         top = root.descendant_for_byte_range(start, start)
         while top is not None and top.parent is not None and top.parent.parent is not None:
             top = top.parent

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import warnings
 
+from tree_sitter import Node
+
 from drain_ls.analysis.model import Finding
 from drain_ls.analysis.source import LineIndex, Syntax
+from drain_ls.forest import Forest
 
 
 def syntax_error(source: bytes, path: str, tree: Syntax) -> Finding | None:
@@ -50,9 +53,21 @@ def _byte_offset(index: LineIndex, lineno: int | None, col: int | None) -> int:
     return index.starts[row] + len(line[:chars].encode("utf-8"))
 
 
+def broken_roots(tree: Syntax) -> list[Node]:
+    """The module nodes that syntax errors are under, in order: the root when it has an
+    error; for a document cut into chunks (``drain_ls.forest``), the roots of its broken
+    chunks, read as they are (a chunk that an edit only moved is not parsed again for
+    this: the offsets and types of its nodes are right)."""
+    if isinstance(tree, Forest):
+        return tree.broken_roots()
+    root = tree.root_node
+    return [root] if root.has_error else []
+
+
 def first_error_offset(tree: Syntax) -> int:
     """Byte offset of the first ERROR or MISSING node (depth first)."""
-    node = tree.root_node
+    roots = broken_roots(tree)
+    node = roots[0] if roots else tree.root_node
     while True:
         for child in node.children:
             if child.has_error or child.is_missing or child.type == "ERROR":
