@@ -149,3 +149,42 @@ async def test_a_keystroke_during_the_build_drops_it(tmp_path: Path, monkeypatch
     assert {t.version for t in scheduler.queue.values()} == {2}
     server.close_document(uri)
     ledger.close()
+
+
+async def test_a_long_document_is_cut_into_chunks_in_slices_after_it_opens(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The cut runs at once after the first analysis, a step per turn of the event loop
+    (the first keystroke did it in one step); an edit during it wins."""
+    import drain_ls.server as server_module
+
+    monkeypatch.setattr(server_module, "BUILD_SLICE", 0.0)
+    root = tmp_path / "ws"
+    root.mkdir()
+    server = in_process_server(root, Ledger(tmp_path / "ledger.sqlite3"), {})
+    server.pull_diagnostics = True
+    uri = (root / "m.py").as_uri()
+    server.open_document(uri, module(3000).decode(), 1, "python")
+    doc = server.documents[uri]
+    assert uri in server._cutting and doc.tree.unsettled
+    await asyncio.sleep(0)
+    assert doc.tree.unsettled, "the whole cut ran in one step"
+    await until(lambda: uri not in server._cutting)
+    assert not doc.tree.unsettled and len(doc.tree.trees) > 10
+    # Opened again, and edited while the cut runs: the edit's forest stands, and is sound.
+    server.open_document(uri, module(3000).decode(), 1, "python")
+    doc = server.documents[uri]
+    await asyncio.sleep(0)
+    server.change_document(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangeWholeDocument(text=module(2900).decode())
+            ],
+        )
+    )
+    await until(lambda: uri not in server._cutting)
+    fresh = parse(doc.source).root_node
+    assert [(c.type, c.start_byte) for c in doc.tree.root_node.children] == [
+        (c.type, c.start_byte) for c in fresh.children
+    ]
