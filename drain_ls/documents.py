@@ -240,6 +240,7 @@ class LineStarts:
                 yield base + offset
 
     def __repr__(self) -> str:
+        """How many blocks, and how many lines counted so far."""
         return f"LineStarts({len(self._offs)} blocks, {len(self._rows) - 1} counted)"
 
     def start_of(self, row: int) -> int | None:

@@ -50,6 +50,7 @@ class PythonVersion(IntEnum):
         return f"py3{self.value}"
 
     def __str__(self) -> str:
+        """The version as Python writes it: ``3.9``."""
         return f"3.{self.value}"
 
 
