@@ -62,6 +62,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import gc
 import os
 import random
 import shutil
@@ -875,6 +876,10 @@ async def run_file(
         for session in sessions:
             await session.play(warmup, scratch, args.settle)
         result.events += scratch.events
+        # The client's own full collections would otherwise land in the latencies it
+        # measures (of whichever server it was waiting for).
+        gc.collect()
+        gc.freeze()
         for k, run in enumerate(runs):
             order = sessions if k % 2 == 0 else sessions[::-1]
             for session in order:

@@ -21,6 +21,7 @@ replacement over the editor's character, so the server offers none (see ``handle
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from array import array
@@ -33,6 +34,8 @@ from typing import NamedTuple
 from drain_ls.analysis.incremental import ChangeLog
 from drain_ls.analysis.source import IDENTIFIER_BYTES
 from drain_ls.forest import Forest
+
+logger = logging.getLogger(__name__)
 
 UTF8 = "utf-8"
 UTF16 = "utf-16"
@@ -424,9 +427,10 @@ class Document(Text):
     """
 
     __slots__ = (
+        "_changes",
+        "_pending",
         "_shift",
         "_tree",
-        "changes",
         "language_id",
         "limit",
         "lossy",
@@ -456,7 +460,9 @@ class Document(Text):
         self.out_of_sync: str | None = None
         self._tree: Forest | None = Forest(b"" if self.too_large else source)
         # What changed since the last analysis (for re-analysing only that).
-        self.changes = ChangeLog()
+        self._changes = ChangeLog()
+        # Edits made to the text, not yet to the tree (``apply_changes``, ``defer``).
+        self._pending: list[tuple[bytes, int, int, int, bytes]] = []
         self._shift = UNMOVED  # how the text moved since the last ``take_shift``
 
     @property
@@ -481,10 +487,36 @@ class Document(Text):
         an empty module while the document is ``too_large``."""
         if self._tree is None:
             self._tree = Forest(b"" if self.too_large else self.source)
+        elif self._pending:
+            self._catch_up()
         return self._tree
+
+    @property
+    def changes(self) -> ChangeLog:
+        """What changed since the last analysis (its ``reset``), the tree's edits included."""
+        if self._pending:
+            self._catch_up()
+        return self._changes
+
+    def _catch_up(self) -> None:
+        """Make the edits the tree has not seen yet, in order."""
+        pending, self._pending = self._pending, []
+        forest = self._tree
+        assert forest is not None
+        try:
+            for source, start, end, new_end, words in pending:
+                changed = forest.edit(source, start, end, new_end)
+                self._changes.add(start, end, new_end, words, changed)
+        except Exception:  # a bug: parse the text afresh rather than keep a wrong tree
+            logger.exception("reparsing %s after an edit failed: parsed afresh", self.uri)
+            self._tree = Forest(self.source)
+            self._changes.full = True
 
     def drop_tree(self) -> None:
         """Free the tree of a document no one is editing; it comes back on demand."""
+        if self._pending:
+            self._pending = []
+            self._changes.full = True
         self._tree = None
 
     @property
@@ -511,10 +543,14 @@ class Document(Text):
         Every change is checked first; a change set that cannot be applied raises
         ``ChangeError`` and leaves the text, tree and version as they were. The changes
         before the last whole-text one are overwritten by it and are not looked at.
-        ``on_edit(start, old_end, new_end)`` is called before each edit is made.
+        ``on_edit(start, old_end, new_end)`` is called before each edit is made. Once it
+        returns true (it cancelled a drain, whose stream closes over the next turns of the
+        event loop), the text is edited at once and the tree the first time it is read:
+        the reparse does not delay the close.
         """
         plan = self._plan(changes)
         source, starts, version_before = self.source, self.starts, self.version
+        defer = False
         try:
             for start, end, data in plan:
                 if start is None:
@@ -522,9 +558,9 @@ class Document(Text):
                         on_edit(0, len(self.source), len(data))
                     self._replace_all_bytes(data)
                 else:
-                    if on_edit is not None:
-                        on_edit(start, end, start + len(data))
-                    self.replace(start, end, data)
+                    if on_edit is not None and on_edit(start, end, start + len(data)):
+                        defer = True
+                    self.replace(start, end, data, defer=defer)
         except Exception as exc:  # a bug: never leave half a change set applied
             self._replace_all_bytes(source)
             self.starts = starts
@@ -568,8 +604,16 @@ class Document(Text):
             self.lossy = True
         return plan
 
-    def replace(self, start: int, end: int, text: str | bytes, version: int | None = None) -> None:
-        """Replace bytes ``[start, end)`` with ``text``; update the lines and the tree."""
+    def replace(
+        self,
+        start: int,
+        end: int,
+        text: str | bytes,
+        version: int | None = None,
+        defer: bool = False,
+    ) -> None:
+        """Replace bytes ``[start, end)`` with ``text``; update the lines and the tree (when
+        ``defer``, the first time the tree is read)."""
         if isinstance(text, bytes):
             new = text
         else:
@@ -579,7 +623,9 @@ class Document(Text):
         source = _spliced_bytes(old, start, end, new)
         new_end = start + len(new)
         was_large = self.too_large
-        forest = None if was_large else self.tree
+        if self._pending and not defer:
+            self._catch_up()  # a deferred change set's edits never wait behind the next one
+        forest = None if was_large else (self._tree if self._pending else self.tree)
         self.starts = self.starts.spliced(source, start, end, new_end)
         self.source = source
         # The lines after the one where the inserted text ends are the old lines, moved.
@@ -595,13 +641,16 @@ class Document(Text):
         )
         if forest is None or self.too_large:
             # Into or out of (or within) the size limit: nothing to reparse incrementally.
+            self._pending = []
             self._tree = Forest(b"" if self.too_large else source)
-            self.changes.full = True
+            self._changes.full = True
             if was_large != self.too_large:
                 self._shift = REPLACED
+        elif defer:
+            self._pending.append((source, start, end, new_end, _words_around(old, start, end)))
         else:
             changed = forest.edit(source, start, end, new_end)
-            self.changes.add(start, end, new_end, _words_around(old, start, end), changed)
+            self._changes.add(start, end, new_end, _words_around(old, start, end), changed)
         if version is not None:
             self.version = version
 
@@ -610,9 +659,9 @@ class Document(Text):
         changed (recorded for the analysis)."""
         if self._tree is None:
             return False
-        changed = self._tree.verify()
+        changed = self.tree.verify()
         if changed:
-            self.changes.add(0, 0, 0, b"", changed)
+            self._changes.add(0, 0, 0, b"", changed)
         return bool(changed)
 
     def take_shift(self) -> TextShift:
@@ -631,8 +680,9 @@ class Document(Text):
     def _replace_all_bytes(self, data: bytes) -> None:
         self.source = data
         self.starts = LineStarts(data)
+        self._pending = []
         self._tree = Forest(b"" if self.too_large else data)
-        self.changes.full = True
+        self._changes.full = True
         self._shift = REPLACED
 
 

@@ -351,7 +351,7 @@ def build_tasks(
 
 
 # Definitions handled between two yields of ``task_steps``.
-STEP_DEFINITIONS = 8
+STEP_DEFINITIONS = 4
 
 
 def task_steps(

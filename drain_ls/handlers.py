@@ -20,11 +20,13 @@ from drain_ls.features.actions import (
 )
 from drain_ls.features.hover import hover_markdown
 from drain_ls.scheduler import Result, age
-from drain_ls.server import DrainServer
+from drain_ls.server import DrainServer, freeze_heap
 
 logger = logging.getLogger("drain_ls")
 
 COMMANDS = ("drain.status",)
+# Seconds after ``initialized`` when what start-up made is frozen (``freeze_heap``).
+FREEZE_AFTER = 1.0
 
 
 def _client_supports_document_changes(ls: DrainServer) -> bool:
@@ -57,6 +59,7 @@ def create_server() -> DrainServer:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DrainServer, params: types.InitializedParams) -> None:
         await pull_configuration(ls)
+        asyncio.get_running_loop().call_later(FREEZE_AFTER, freeze_heap)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(

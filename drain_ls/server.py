@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import inspect
 import json
 import logging
@@ -126,7 +127,7 @@ CLAUDE_CODE_POLL_SECONDS = 2.0
 CANCEL_GRACE = 0.003
 # How long building a document's drain tasks (or cutting its tree) may hold the event loop
 # at a time.
-BUILD_SLICE = 0.004
+BUILD_SLICE = 0.002
 T = TypeVar("T")
 
 
@@ -453,6 +454,7 @@ class DrainServer(LanguageServer):
         # into chunks (``_schedule_settle``).
         self._building: dict[str, asyncio.Task[None]] = {}
         self._cutting: dict[str, asyncio.Task[None]] = {}
+        self._sdk_warm = False  # the SDK warmed up on a thread (``configure_drains``)
         self._recent: dict[str, None] = {}  # URIs by last use, oldest first
         self.scheduler: Scheduler | None = None
         self.ledger: Ledger | None = None
@@ -715,12 +717,13 @@ class DrainServer(LanguageServer):
         scheduler = self.scheduler
         cancelled = 0
 
-        def on_edit(start: int, end: int, new_end: int) -> None:
-            # Told before each edit is made (and the tree reparsed): a stale stream closes
-            # first.
+        def on_edit(start: int, end: int, new_end: int) -> bool:
+            # Told before each edit is made: a stale stream closes first, and the tree is
+            # reparsed after it (when the analysis reads it), not in front of the close.
             nonlocal cancelled
             if scheduler is not None:
                 cancelled += scheduler.edited(uri, [(start, end, new_end)])
+            return cancelled > 0
 
         try:
             doc.apply_changes(changes, version, on_edit)
@@ -1101,9 +1104,20 @@ class DrainServer(LanguageServer):
         if llm.backend == "anthropic" and os.environ.get("ANTHROPIC_API_KEY"):
             # Imported here: the SDK takes most of a second to import, and most sessions
             # never need it.
-            from drain_ls.backends.anthropic import AnthropicBackend
+            from drain_ls.backends.anthropic import AnthropicBackend, warm_up
 
             backend = AnthropicBackend()
+            if not self._sdk_warm:
+                # Off the loop: the first stream would build the SDK's validators in one
+                # 45 ms step, in front of a keystroke.
+                self._sdk_warm = True
+                loop = asyncio.get_running_loop()
+
+                def warm() -> None:
+                    warm_up(model)
+                    loop.call_soon_threadsafe(freeze_heap)
+
+                threading.Thread(target=warm, name="SDK warm-up", daemon=True).start()
         else:
             if llm.backend == "anthropic":
                 self.warn_user("no ANTHROPIC_API_KEY: drains use the offline backend")
@@ -1941,6 +1955,18 @@ def configure_logging(server: DrainServer, log_file: str | None, level: str = "I
         )
         root.addHandler(file_handler)
         logging.getLogger("pygls").addHandler(file_handler)
+
+
+def freeze_heap() -> None:
+    """Move every object alive now (mostly modules, classes and functions: the SDK alone is
+    100,000 of them) out of the garbage collector's sight (``gc.freeze``).
+
+    A full collection walks every object it tracks: with the SDK imported, 216,000 of them
+    and 70-100 ms in one step of the event loop, in front of whatever keystroke comes
+    (measured with ``benchmarks/loop_timing``, issue 17). Called once the server has
+    started (``initialized``) and once the SDK is warm; what is frozen is still freed when
+    its last reference goes, only a cycle among such objects would stay."""
+    gc.freeze()
 
 
 def _cancel_timer(timers: dict[str, asyncio.TimerHandle], uri: str) -> None:

@@ -153,3 +153,44 @@ async def test_max_tokens_truncation_is_reported(fake: FakeAnthropic) -> None:
     await api.close()
     assert response.truncated
     assert response.usage.output_tokens <= REQUEST.max_tokens
+
+
+_FIRST_STREAM = """
+import asyncio, sys
+import drain_ls.server  # what the server has imported before its first drain
+from drain_ls.backends.anthropic import AnthropicBackend, warm_up
+from drain_ls.backends.base import Progress
+from tests.fake_anthropic import FakeAnthropic
+from tests.test_anthropic_backend import REQUEST
+
+if sys.argv[1] == "warm":
+    warm_up(REQUEST.model)
+with FakeAnthropic() as fake:
+    async def first() -> set[str]:
+        api = AnthropicBackend(api_key="sk-ant-test-not-a-real-key", base_url=fake.url)
+        before = set(sys.modules)
+        await api.complete(REQUEST, Progress())
+        await api.close()
+        return set(sys.modules) - before
+    print(len(asyncio.run(first())))
+"""
+
+
+@pytest.mark.parametrize(("warm", "imported"), [("warm", False), ("cold", True)])
+def test_the_warm_up_leaves_the_first_stream_nothing_to_import(warm: str, imported: bool) -> None:
+    """``warm_up`` (run on a thread when the server makes the backend) streams through the
+    SDK from 127.0.0.1 so that the first drain's stream imports nothing on the event loop
+    (45 ms in one step, measured). In a process of its own: this one has imported it all."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_STREAM, warm],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert (int(out.stdout.split()[-1]) > 0) is imported, out.stdout

@@ -219,6 +219,36 @@ def test_a_change_set_applies_whole_or_not_at_all(case) -> None:  # type: ignore
         assert seen == []  # nothing was even announced
 
 
+@settings(max_examples=200, deadline=None)
+@given(edit_sessions(), st.lists(st.booleans(), min_size=12, max_size=12), st.data())
+def test_a_tree_edit_deferred_by_a_cancel_gives_the_tree_and_changes_of_an_eager_one(
+    session, cancels, data
+) -> None:  # type: ignore[no-untyped-def]
+    """A change set whose ``on_edit`` cancelled a drain edits the text at once and the tree
+    when it is first read; whenever it is read (or the next change set comes first), the tree
+    and the change log are those of a document edited eagerly."""
+    encoding, text, edits, expected = session
+    lazy = Document("file:///t.py", text.encode(), 1, encoding)
+    eager = Document("file:///t.py", text.encode(), 1, encoding)
+    for n, ((l1, c1), (l2, c2), new) in enumerate(edits):
+        change = [Change(Position(l1, c1), Position(l2, c2), new)]
+        lazy.apply_changes(change, n + 2, lambda *edit, c=cancels[n]: c)
+        eager.apply_changes(change, n + 2)
+        assert lazy.source == eager.source
+        if cancels[n]:
+            assert lazy._pending  # the tree waits
+        if data.draw(st.booleans()):
+            assert tree_shape(lazy.tree) == tree_shape(eager.tree)
+            assert not lazy._pending
+        if data.draw(st.booleans()):
+            # What the analysis reads: the changes since the last one, then a reset.
+            assert lazy.changes.full == eager.changes.full
+            assert lazy.changes == eager.changes
+            lazy.changes.reset()
+            eager.changes.reset()
+    assert tree_shape(lazy.tree) == tree_shape(parse(expected.encode()))
+
+
 def test_a_whole_text_change_overrides_the_changes_before_it() -> None:
     doc = Document("file:///t.py", b"a\n", 1, UTF16)
     past = Change(Position(99, 0), Position(99, 0), "x")

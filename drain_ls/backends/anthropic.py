@@ -15,6 +15,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from typing import Any
 
 import anthropic
@@ -23,6 +26,8 @@ from anthropic import AsyncAnthropic
 from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
 from drain_ls.backends.batches import request_params
 from drain_ls.backends.errors import classify
+
+logger = logging.getLogger(__name__)
 
 
 class _HeaderWatcher(anthropic.Middleware):
@@ -120,3 +125,73 @@ class AnthropicBackend:
             if getattr(block, "type", "") == "text"
         )
         return DrainResponse(text, progress.usage(), message.stop_reason, message.model)
+
+
+def _event(kind: str, **data: Any) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+
+# A whole streamed answer in the Messages API's SSE wire format
+# (https://docs.anthropic.com/en/api/messages-streaming, "Basic streaming request").
+_WARM_STREAM = b"".join(
+    (
+        _event(
+            "message_start",
+            message={
+                "id": "msg_warm",
+                "type": "message",
+                "role": "assistant",
+                "model": "warm-up",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 1, "output_tokens": 1},
+            },
+        ),
+        _event("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+        _event("content_block_delta", index=0, delta={"type": "text_delta", "text": "ok"}),
+        _event("content_block_stop", index=0),
+        _event(
+            "message_delta",
+            delta={"stop_reason": "end_turn", "stop_sequence": None},
+            usage={"output_tokens": 1},
+        ),
+        _event("message_stop"),
+    )
+)
+
+
+def warm_up(model: str) -> None:
+    """Stream one canned answer to a request for ``model`` through the backend and the SDK,
+    from a server of our own on 127.0.0.1 (nothing leaves the machine); to be called on a
+    worker thread when the backend is made.
+
+    On its first stream the SDK imports modules (anyio's asyncio backend, the HTTP
+    connection code) and builds its pydantic validators: 45 ms in one step of the event
+    loop, measured with ``benchmarks/loop_timing``, which a keystroke arriving then waited
+    behind (issue 17). Never raises."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the request's body is not needed
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(_WARM_STREAM), _WARM_STREAM)
+        )
+        await writer.drain()
+        writer.close()
+
+    async def stream() -> None:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        backend = AnthropicBackend(api_key="warm-up", base_url=f"http://127.0.0.1:{port}")
+        request = DrainRequest(drain="docstrings", model=model, max_tokens=1, context="", prompt="")
+        try:
+            await backend.complete(request, Progress())
+        finally:
+            await backend.close()
+            server.close()
+
+    try:
+        asyncio.run(stream())
+    except Exception as exc:  # only a warm-up: the first real stream pays instead
+        logger.debug("SDK warm-up failed: %r", exc)
