@@ -14,8 +14,8 @@ parentheses count, f-strings and bytes do not. Only public definitions need one:
   starting with ``_`` private, ``@x.setter``/``@x.deleter`` private, everything in a private
   class private; nested classes (D106) follow the class around them;
 - anything defined inside a function is private;
-- ``@overload`` and ``@override`` (imported from ``typing`` or ``typing_extensions``)
-  definitions are exempt.
+- ``@overload`` definitions (imported from ``typing`` or ``typing_extensions``) are exempt,
+  and so are ``@override`` methods (not functions: ruff exempts only D102).
 
 Definitions inside ``if``/``try``/``with``/``for``/``while``/``match`` blocks count as members
 of the module or class around them. The walk visits module and class bodies only (never a
@@ -40,7 +40,7 @@ from drain_ls.analysis.imports import (
 )
 from drain_ls.analysis.model import Finding, Fix
 from drain_ls.analysis.skeletons import definition_docstring_fix, module_docstring_fix
-from drain_ls.analysis.source import Syntax
+from drain_ls.analysis.source import Syntax, normalize_identifier
 
 MESSAGES = {
     "D100": "Missing docstring in public module",
@@ -176,12 +176,18 @@ def _is_property_mutator(name: str, decorators: list[Node]) -> bool:
     return False
 
 
+# In ``MemberContext.overloads``: the name after it exempts methods only.
+METHOD_ONLY = "method:"
+
+
 @dataclass(frozen=True, slots=True)
 class MemberContext:
     """What decides, besides a definition itself, whether it is public: ``__all__`` and which
     decorators mean ``@overload``/``@override``. Hashable, to key caches on."""
 
     exported: frozenset[str] | None
+    # The decorator spellings that exempt a definition: a name exempts any (``overload``),
+    # a name after ``METHOD_ONLY`` only methods (``override``).
     overloads: frozenset[str]
     modules: frozenset[str]
 
@@ -200,9 +206,10 @@ def member_context(
     if not exports_known:
         exported = dunder_all(root, source)
     decorators = _Decorators(root, source, bindings)
+    overrides = {METHOD_ONLY + name for name in decorators.names["override"]}
     return MemberContext(
         exported,
-        frozenset(decorators.names["overload"] | decorators.names["override"]),
+        frozenset(decorators.names["overload"] | overrides),
         frozenset(decorators.modules),
     )
 
@@ -288,6 +295,8 @@ def statement_findings(
             if name_node is None or name_node.text is None:
                 continue
             name = name_node.text.decode("utf-8", errors="replace")
+            if not name.isascii():
+                name = normalize_identifier(name)  # as Python reads it
             qualname = prefix + name
             if kind == "class_definition":
                 if owner == "module":
@@ -306,7 +315,7 @@ def statement_findings(
                 if private or has_docstring(body):
                     continue
             else:
-                if decorators and _exempt(decorators, context):
+                if decorators and _exempt(decorators, context, owner == "class"):
                     continue
                 if owner == "module":
                     private = name.startswith("_") or (
@@ -370,14 +379,19 @@ def docstring_fix_at(root: Node, source: bytes, name_start: int, style: str) -> 
     return definition_docstring_fix(definition, source, style, is_method)
 
 
-def _exempt(decorators: list[Node], context: MemberContext) -> bool:
+def _exempt(decorators: list[Node], context: MemberContext, method: bool) -> bool:
+    """Whether ``@overload`` (any definition) or ``@override`` (a method: ruff exempts D102,
+    never D103) is among ``decorators``."""
+    overloads = context.overloads
     for decorator in decorators:
         text = _decorator_text(decorator)
         module, _, attribute = text.rpartition(".")
         if module:
-            if module in context.modules and attribute in ("overload", "override"):
+            if module in context.modules and (
+                attribute == "overload" or (method and attribute == "override")
+            ):
                 return True
-        elif text in context.overloads:
+        elif text in overloads or (method and METHOD_ONLY + text in overloads):
             return True
     return False
 

@@ -1,8 +1,11 @@
 """``__all__`` at module level, in every form ruff understands.
 
 ``__all__ = [...]`` or ``(...)``, ``__all__: list[str] = [...]``, ``__all__ += [...]``,
-``+`` chains and ``list(...)``/``tuple(...)`` around literals; inside ``if``/``try`` blocks too.
-Like ruff (0.17), ``__all__.extend([...])`` and ``__all__.append("x")`` are not read.
+chains of binary operators (``+``, or any other) and ``list(...)``/``tuple(...)`` of one
+list, set or tuple literal; inside ``if``/``try`` blocks too. Exactly what ruff's
+``extract_dunder_all_names`` reads (crates/ruff_python_semantic/src/model/all.rs): not a bare
+set literal, not ``list(set(a) | {"x"})``, not a string in a nested container. Like ruff
+(0.17), ``__all__.extend([...])`` and ``__all__.append("x")`` are not read.
 """
 
 from __future__ import annotations
@@ -15,9 +18,6 @@ from drain_ls.analysis.source import word_occurrences
 
 # Nodes that open a new scope: an __all__ inside one is not the module's.
 SCOPE_TYPES = frozenset({"function_definition", "class_definition", "lambda"})
-_CONTAINERS = frozenset(
-    {"list", "tuple", "set", "parenthesized_expression", "expression_list", "argument_list"}
-)
 
 
 @dataclass(slots=True)
@@ -89,30 +89,66 @@ def is_module_level(node: Node) -> bool:
     return True
 
 
+def _unparenthesized(node: Node | None) -> Node | None:
+    """``node`` without the parentheses around it (ruff's AST has none)."""
+    while node is not None and node.type == "parenthesized_expression":
+        inner = [c for c in node.named_children if c.type != "comment"]
+        if len(inner) != 1:
+            return node
+        node = inner[0]
+    return node
+
+
+def _elements(node: Node | None) -> list[Node] | None:
+    """The elements of one operand of an ``__all__`` value, as ruff's
+    ``extract_dunder_all_elts`` reads it: a list or tuple literal; ``list(...)`` or
+    ``tuple(...)`` (also ``list[str](...)``) of one list, set or tuple literal and no
+    keyword; the value of a walrus. Anything else (a set literal, a call of anything else,
+    ``list(set(a) | {...})``, a comprehension) gives nothing."""
+    node = _unparenthesized(node)
+    if node is None:
+        return None
+    kind = node.type
+    if kind in ("list", "tuple", "expression_list"):
+        return node.named_children
+    if kind == "named_expression":
+        return _elements(node.child_by_field_name("value"))
+    if kind == "call":
+        function = _unparenthesized(node.child_by_field_name("function"))
+        if function is not None and function.type in ("subscript", "generic_type"):
+            function = function.child_by_field_name("value") or function.named_child(0)
+        if function is None or function.text not in (b"list", b"tuple"):
+            return None
+        arguments = node.child_by_field_name("arguments")
+        if arguments is None or arguments.type != "argument_list":
+            return None  # ``list(x for x in y)``
+        args = [c for c in arguments.named_children if c.type != "comment"]
+        if len(args) != 1:
+            return None
+        arg = _unparenthesized(args[0])
+        if arg is not None and arg.type in ("list", "set", "tuple"):
+            return arg.named_children
+    return None
+
+
 def _collect(expr: Node | None, out: Exports) -> None:
-    """Add the string elements of an ``__all__`` value expression."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node is None:
-            continue
-        kind = node.type
-        if kind in _CONTAINERS:
-            stack.extend(reversed(node.named_children))
-        elif kind == "binary_operator":
-            stack.append(node.child_by_field_name("right"))
-            stack.append(node.child_by_field_name("left"))
-        elif kind == "call":
-            func = node.child_by_field_name("function")
-            if func is not None and func.text in (b"list", b"tuple"):
-                args = node.child_by_field_name("arguments")
-                if args is not None:
-                    stack.extend(reversed(args.named_children))
-        elif kind in ("string", "concatenated_string"):
-            value = string_value(node)
-            if value is not None:
-                out.names.setdefault(value, node)
-                out.strings.append(node)
+    """Add the names of an ``__all__`` value, as ruff's ``extract_dunder_all_names`` does:
+    a binary operation (any operator) is a chain to the left, each right operand and the
+    last left one read by ``_elements``; of their elements, only string literals count."""
+    operands: list[Node | None] = []
+    node = _unparenthesized(expr)
+    while node is not None and node.type == "binary_operator":
+        operands.append(node.child_by_field_name("right"))
+        node = _unparenthesized(node.child_by_field_name("left"))
+    operands.append(node)
+    for operand in operands:
+        for item in _elements(operand) or ():
+            element = _unparenthesized(item)
+            if element is not None and element.type in ("string", "concatenated_string"):
+                value = string_value(element)
+                if value is not None:
+                    out.names.setdefault(value, element)
+                    out.strings.append(element)
 
 
 def find_exports(root: Node, source: bytes) -> Exports | None:
@@ -129,7 +165,12 @@ def find_exports(root: Node, source: bytes) -> Exports | None:
         if parent.type in ("assignment", "augmented_assignment"):
             if parent.child_by_field_name("left") != node:
                 continue
+            grand = parent.parent
+            if grand is not None and grand.type == "assignment" and grand.id != parent.id:
+                continue  # ``x = __all__ = [...]``: ruff reads the first target only
             value = parent.child_by_field_name("right")
+            while value is not None and value.type == "assignment":
+                value = value.child_by_field_name("right")  # ``__all__ = x = [...]``
         else:
             continue
         if found is None:

@@ -11,7 +11,11 @@ function and lambda bodies, strings read as type expressions and ``__all__`` are
 after the scope that holds them is complete, so they see its last binding (ruff's deferred
 visiting).
 ``del name`` uses the binding; ``global``/``nonlocal`` make a function's loads resolve to the
-outer scope and exempt that function's own imports of the name.
+outer scope and exempt that function's own imports of the name. Under ``from __future__ import
+annotations`` annotations are deferred too; a forward reference (such an annotation, a string
+type expression) resolves to the module's binding of the name when there is one (ruff's
+``resolve_load``). A use of ``m`` from ``import a as m`` also uses ``import a.b`` in the same
+scope (ruff's ``resolve_submodule``). Names compare NFKC-normalised, as Python reads them.
 
 The analysis is driven by occurrences: for every imported name, a regular expression finds
 its occurrences in the source and tree-sitter classifies only those nodes. That keeps the cost
@@ -42,6 +46,9 @@ from drain_ls.analysis.source import (
     IDENTIFIER_BYTES,
     LineIndex,
     Syntax,
+    nfkc_occurrences,
+    normalize_identifier,
+    text_start,
     word_index,
     word_occurrences,
 )
@@ -124,6 +131,10 @@ class Event:
     kind: int
     binding: ImportBinding | None = None
     offset: int = -1  # where a deferred load is (-2: in ``__all__``); else ``time`` is
+    # A forward reference (a string type expression, an annotation under ``from __future__
+    # import annotations``): it resolves to the module's binding when there is one (ruff's
+    # ``resolve_load``, after PEP 563).
+    forward: bool = False
 
 
 @dataclass(slots=True)
@@ -192,9 +203,12 @@ def _text(node: Node) -> str:
     if not text:
         return ""
     decoded = text.decode("utf-8", errors="replace")
-    if decoded.isidentifier():
-        return decoded  # the common case: nothing to take out
-    return "".join(decoded.split())
+    if decoded.isascii():
+        if decoded.isidentifier():
+            return decoded  # the common case: nothing to take out
+        return "".join(decoded.split())
+    # Python reads identifiers NFKC-normalised: ``import ﬁle`` binds ``file``.
+    return normalize_identifier("".join(decoded.split()))
 
 
 _IMPORT_STATEMENTS = ("import_statement", "import_from_statement")
@@ -242,10 +256,11 @@ def _keyword_statements(
     seen: set[int] = set()
     limit = len(source)
     stop = limit if end is None else end
-    i = source.find(b"import", begin, stop)
+    first = text_start(source)
+    i = source.find(b"import", max(begin, first), stop)
     while i >= 0:
         j = i + 6
-        if (i == 0 or source[i - 1] not in IDENTIFIER_BYTES) and (
+        if (i == first or source[i - 1] not in IDENTIFIER_BYTES) and (
             j >= limit or source[j] not in IDENTIFIER_BYTES
         ):
             keyword = root.descendant_for_byte_range(i, j)
@@ -264,7 +279,10 @@ def _keyword_statements(
 class _Resolver:
     """Scopes and per-name events of one file."""
 
-    def __init__(self, root: Node, source: bytes) -> None:
+    def __init__(self, root: Node, source: bytes, defer_annotations: bool = False) -> None:
+        """The resolver of one file; ``defer_annotations``: annotations are deferred even
+        without ``from __future__ import annotations`` (a target of Python 3.14 or later,
+        PEP 649, as ruff's ``defers_annotations``)."""
         self.root = root
         self.source = source
         self.scopes: dict[int, _Scope] = {}
@@ -276,6 +294,10 @@ class _Resolver:
         self.module = self._scope_for(root)
         self.strings: dict[int, frozenset[str]] = {}  # ``type_string_names`` by node id
         self.aliases = _TypingAliases(source)  # of typing modules, for callees
+        # Annotations are deferred (PEP 563): ``from __future__ import annotations``.
+        self.future_annotations = defer_annotations or (
+            b"annotations" in source and _future_annotations(root, source)
+        )
 
     # -- strings --------------------------------------------------------------------------
 
@@ -440,6 +462,9 @@ class _Resolver:
         if store_time is None:
             if self._in_delete(node):
                 self.add(scope, Event(node.start_byte, DELETE))
+            elif self.future_annotations and _in_annotation(parent):
+                # Visited once the module is complete, as a forward reference.
+                self.add(scope, Event(INFINITY, LOAD, offset=node.start_byte, forward=True))
             else:
                 self.add(scope, Event(node.start_byte, LOAD))
         elif store_time >= 0:
@@ -518,7 +543,7 @@ class _Resolver:
 
     def add_deferred_load(self, node: Node) -> None:
         """A use resolved once its scope is complete (a string type expression)."""
-        self.add(self.scope_of(node), Event(INFINITY, LOAD, offset=node.start_byte))
+        self.add(self.scope_of(node), Event(INFINITY, LOAD, offset=node.start_byte, forward=True))
 
     # -- resolution -------------------------------------------------------------------------
 
@@ -559,6 +584,61 @@ class _Resolver:
                 return self.resolve(current, INFINITY)
             current = current.parent
         return None
+
+
+_FUTURE_IMPORT = re.compile(rb"\bfrom[ \t\\\r\n]+__future__\b")
+
+
+def _future_annotations(root: Node, source: bytes) -> bool:
+    """Whether a module-level ``from __future__ import annotations`` is in ``source``."""
+    for match in _FUTURE_IMPORT.finditer(source):
+        node = root.descendant_for_byte_range(match.start(), match.start() + 4)
+        while node is not None and node.type != "future_import_statement":
+            node = node.parent if node.type in ("from", "ERROR") else None
+        if node is None or node.parent is None or node.parent.type != "module":
+            continue
+        for name in node.children_by_field_name("name"):
+            target = name.child_by_field_name("name") if name.type == "aliased_import" else name
+            if target is not None and target.text == b"annotations":
+                return True
+    return False
+
+
+# The fields that hold an annotation, by the type of the node that has them.
+_ANNOTATION_FIELDS = {
+    "typed_parameter": "type",
+    "typed_default_parameter": "type",
+    "function_definition": "return_type",
+    "assignment": "type",
+}
+
+
+def _in_annotation(node: Node | None) -> bool:
+    """Whether ``node`` is part of an annotation (of a parameter, a return, a variable)."""
+    while node is not None:
+        kind = node.type
+        if kind == "type":
+            holder = node.parent
+            field = _ANNOTATION_FIELDS.get(holder.type) if holder is not None else None
+            if holder is not None and field is not None and _is_field(holder, field, node):
+                return True
+        elif kind in _STATEMENT_BOUNDARIES:
+            return False
+        node = node.parent
+    return False
+
+
+# Nodes above which no annotation holds a node (a statement, a body, a scope).
+_STATEMENT_BOUNDARIES = frozenset(
+    {
+        "module",
+        "block",
+        "expression_statement",
+        "class_definition",
+        "decorated_definition",
+        "return_statement",
+    }
+)
 
 
 def _state_at(scope: _Scope, time: int) -> Event | None:
@@ -952,16 +1032,25 @@ def unused_bindings_of(
     exported: frozenset[str] | None = None,
     exports_known: bool = False,
     witnesses: dict[str, list[list[int]]] | None = None,
+    defer_annotations: bool = False,
 ) -> dict[str, list[ImportBinding]]:
     """For each analysed name (all, or ``names``), its unused import bindings.
 
     ``exported`` is the module's ``__all__`` (None: none) when the caller knows it
     (``exports_known``); otherwise it is read here. ``witnesses`` receives, per name and
     per used import, the offsets of a few of its uses (-2 for a use by ``__all__``), or
-    ``[FRAGILE]`` for an import that is not flagged for another reason than a use.
+    ``[FRAGILE]`` for an import that is not flagged for another reason than a use, or ``[]``
+    for one that no offset of the name proves used (a submodule import used through an alias
+    of its package, ``_submodule_used_through_alias``; a name also spelled otherwise, NFKC):
+    a proof that no edit keeps standing, so the name is analysed again after every change.
+    ``defer_annotations``: resolve every annotation once the module is complete, as ruff does
+    for a target of Python 3.14 or later (``from __future__ import annotations`` does it
+    anyway).
     """
     with _collector_paused():
-        return _unused_by_name(root, source, by_name, names, exported, exports_known, witnesses)
+        return _unused_by_name(
+            root, source, by_name, names, exported, exports_known, witnesses, defer_annotations
+        )
 
 
 def _unused_by_name(
@@ -972,24 +1061,28 @@ def _unused_by_name(
     exported: frozenset[str] | None,
     exports_known: bool,
     witnesses: dict[str, list[list[int]]] | None,
+    defer_annotations: bool = False,
 ) -> dict[str, list[ImportBinding]]:
-    resolver = _Resolver(root, source)
+    resolver = _Resolver(root, source, defer_annotations)
     if not exports_known:
         exported = dunder_all(root, source)
     result: dict[str, list[ImportBinding]] = {}
     wanted = [name for name in by_name if names is None or name in names]
+    # Other spellings of the names (NFKC), in a source that is not all ASCII.
+    variants = nfkc_occurrences(source, set(wanted))
     if len(wanted) * max(1, len(source)) <= _PER_WORD_BUDGET:
         # A search per name (``word_index``), cheap while there are few names.
         occurrences = word_index(source, (name.encode() for name in wanted))
         for name in wanted:
-            result[name] = _unused_of_name(
-                resolver, name, by_name, exported, witnesses, occurrences[name.encode()]
-            )
+            found = occurrences[name.encode()]
+            if name in variants:
+                found = sorted(found + variants[name])
+            result[name] = _unused_of_name(resolver, name, by_name, exported, witnesses, found)
         return result
     # Thousands of names: most are imported once and mentioned nowhere else (a generated
     # module, a long list of re-exports). Counting every word of the source (in C) shows
     # them without a look at where the words are; only the others need positions.
-    counts = Counter(_WORD.findall(source))
+    counts = Counter(_WORD.findall(source, text_start(source)))
     # In ASCII text, an imported name is a whole word where the import names it: a name
     # counted once is counted there. Other bytes may join it to a longer word.
     ascii_only = source.isascii()
@@ -999,7 +1092,7 @@ def _unused_by_name(
     for name in wanted:
         bindings = by_name[name]
         word = name.encode()
-        if len(bindings) == 1 and clean:
+        if len(bindings) == 1 and clean and name not in variants:
             binding = bindings[0]
             count = counts.get(word, 0)
             container = binding.container
@@ -1014,7 +1107,7 @@ def _unused_by_name(
                 # ``_never_mentioned``: a module-level import, its word nowhere else.
                 unmentioned.add(name)
                 continue
-        if _WORD.fullmatch(word):
+        if _WORD.fullmatch(word) or name in variants:
             rest.append(word)
     # ``word_index`` of the others as its pass over every word would find them: a name
     # that is no word (``a.b``) has no occurrence.
@@ -1027,6 +1120,8 @@ def _unused_by_name(
             result[name] = by_name[name][:]
         else:
             found = occurrences.get(name.encode(), [])
+            if name in variants:
+                found = sorted(found + variants[name])
             result[name] = _unused_of_name(resolver, name, by_name, exported, witnesses, found)
     return result
 
@@ -1046,24 +1141,26 @@ def _unused_of_name(
     seen: list[list[int]] | None = None
     if witnesses is not None:
         seen = witnesses.setdefault(name, [])
+        if any(name.encode() not in resolver.source[s:e] for s, e in found):
+            seen.append([])  # another spelling (NFKC) is among the occurrences
     if _never_mentioned(resolver, name, bindings, exported, found):
         # The common case of a long import list: one import, its name nowhere else.
         return [b for b in bindings if not b.reexport]
     unused = _unused_bindings(resolver, name, bindings, exported, seen, found)
-    root, source = resolver.root, resolver.source
-    kept = [b for b in unused if not _submodule_used_through_alias(b, by_name, root, source)]
+    kept = [b for b in unused if not _submodule_used_through_alias(resolver, b, by_name, exported)]
     if seen is not None and len(kept) < len(unused):
-        seen.append([FRAGILE])
+        seen.append([])  # used through another name's uses: no offset proves it
     return kept
 
 
 def _word_in(source: bytes, word: bytes, node: Node) -> bool:
     """``word`` occurs as a whole word in the text of ``node``."""
     end = node.end_byte
-    i = source.find(word, node.start_byte, end)
+    first = text_start(source)
+    i = source.find(word, max(node.start_byte, first), end)
     while i >= 0:
         j = i + len(word)
-        if (i == 0 or source[i - 1] not in IDENTIFIER_BYTES) and (
+        if (i == first or source[i - 1] not in IDENTIFIER_BYTES) and (
             j >= len(source) or source[j] not in IDENTIFIER_BYTES
         ):
             return True
@@ -1154,6 +1251,9 @@ def _unused_bindings(
     own_starts = [s for s, _ in own]
     if occurrences is None:
         occurrences = word_occurrences(source, name.encode())
+        variants = nfkc_occurrences(source, {name}).get(name)
+        if variants:
+            occurrences = sorted(occurrences + variants)
     for start, end in occurrences:
         if defer and (source[end : end + 1] == b"." or source[start - 1 : start] == b"."):
             deferred.append((start, end))
@@ -1200,6 +1300,8 @@ def _unused_bindings(
             target: tuple[_Scope, int] | None = (
                 (scope, event.time) if state and state.kind in (STORE, IMPORT) else None
             )
+        elif event.forward and scope is not resolver.module:
+            target = resolver.resolve_global() or resolver.resolve(scope, event.time)
         else:
             target = resolver.resolve(scope, event.time)
         if target is None:
@@ -1300,32 +1402,37 @@ def _classify_occurrence(
 
 
 def _submodule_used_through_alias(
-    binding: ImportBinding, by_name: dict[str, list[ImportBinding]], root: Node, source: bytes
+    resolver: _Resolver,
+    binding: ImportBinding,
+    by_name: dict[str, list[ImportBinding]],
+    exported: frozenset[str] | None,
 ) -> bool:
-    """``import a as m`` + ``import a.b``: a use of ``m.b`` uses ``a.b`` (as in ruff)."""
+    """``import a as m`` + ``import a.b``: a use of ``m`` uses ``a.b`` too (ruff's
+    ``resolve_submodule``: any load of the alias, when the alias imports the top-level module
+    of the submodule import, in the same scope; the alias is judged used as a whole here)."""
     if binding.statement.type != "import_statement" or binding.element.type != "dotted_name":
         return False
-    qualified = binding.qualified
-    if "." not in qualified:
+    top = binding.name
+    if "." not in binding.qualified:
         return False
+    scope: _Scope | None = None
     for others in by_name.values():
         for other in others:
-            prefix = other.qualified
-            if other.name == binding.name or not qualified.startswith(prefix + "."):
+            if (
+                other.qualified != top
+                or other.name == top
+                or other.element.type != "aliased_import"
+                or other.statement.type != "import_statement"
+            ):
                 continue
-            if other.statement.type != "import_statement":
+            if scope is None:
+                scope = _statement_scope(resolver, binding)
+            if _statement_scope(resolver, other) is not scope:
                 continue
-            dotted = (other.name + qualified[len(prefix) :]).encode()
-            for start, _ in word_occurrences(source, dotted):
-                node = root.descendant_for_byte_range(start, start + len(other.name))
-                if node is not None and node.type == "identifier":
-                    parent = node.parent
-                    if (
-                        parent is not None
-                        and parent.type == "attribute"
-                        and _is_field(parent, "object", node)
-                    ):
-                        return True
+            alias = by_name.get(other.name, [])
+            unused = _unused_bindings(resolver, other.name, alias, exported)
+            if all(b is not other for b in unused):
+                return True
     return False
 
 
@@ -1459,7 +1566,9 @@ def _whole_lines(statement: Node, source: bytes) -> tuple[Edit, ...] | None:
     the edit that deletes those lines. None for any other statement."""
     start, end = statement.byte_range
     size = len(source)
-    if (start == 0 or source[start - 1] == 0x0A) and (end == size or source[end] == 0x0A):
+    if (start == text_start(source) or source[start - 1] == 0x0A) and (
+        end == size or source[end] == 0x0A
+    ):
         return (Edit(start, min(end + 1, size), ""),)
     return None
 
@@ -1526,7 +1635,8 @@ def delete_statement(
         return (Edit(start, end, "pass"),)
     starts = index.starts
     last_row = statement.end_point.row
-    line_start = starts[statement.start_point.row]
+    # The first line starts after a byte order mark (which stays).
+    line_start = starts[statement.start_point.row] or text_start(source)
     line_end = index.line_end(last_row)
     # What follows on the last line: maybe "; other", maybe a comment.
     j = end

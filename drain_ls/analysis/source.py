@@ -7,6 +7,7 @@ or U+2028 as ``str.splitlines`` would have it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
 from functools import cache
@@ -19,6 +20,14 @@ from tree_sitter import Language, Node, Parser, Point, Range, Tree
 PY_LANGUAGE = Language(tree_sitter_python.language())
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+# A UTF-8 byte order mark: CPython skips it, tree-sitter starts the module after it.
+BOM = b"\xef\xbb\xbf"
+
+
+def text_start(source: bytes) -> int:
+    """Where the text of ``source`` starts: after its byte order mark, if it has one (the
+    BOM's bytes, all above 0x7f, would otherwise read as part of the first word)."""
+    return 3 if source[:3] == BOM else 0
 
 
 class Syntax(Protocol):
@@ -331,9 +340,12 @@ class LineIndex:
         return self.source[self.starts[row] : self.line_end(row)]
 
     def char_position(self, offset: int) -> tuple[int, int]:
-        """0-based (row, column in Unicode code points) of byte ``offset``."""
+        """0-based (row, column in Unicode code points) of byte ``offset``; a byte order
+        mark at the start of the source is no column (as in ruff and CPython)."""
         row = self.row_of(offset)
         start = self.line_start_of(offset)
+        if start == 0 and offset >= 3 and self.source[:3] == BOM:
+            start = 3
         if self._ascii is None:
             self._ascii = self.source.isascii()
         if self._ascii:
@@ -372,11 +384,67 @@ def word_index(source: bytes, words: Iterable[bytes]) -> dict[bytes, list[tuple[
     if len(wanted) * max(1, len(source)) <= _PER_WORD_BUDGET:
         return {word: word_occurrences(source, word) for word in wanted}
     found: dict[bytes, list[tuple[int, int]]] = {word: [] for word in wanted}
-    for match in _WORD.finditer(source):
+    for match in _WORD.finditer(source, text_start(source)):
         hits = found.get(match.group())
         if hits is not None:
             hits.append(match.span())
     return found
+
+
+def normalize_identifier(name: str) -> str:
+    """An identifier as Python reads it: NFKC-normalised (``\ufb01le``, with the ligature fi,
+    is ``file``; ``\u210c``, black-letter H, is ``H``). ASCII names, nearly all of them, are
+    returned as they are, at no cost."""
+    return name if name.isascii() else unicodedata.normalize("NFKC", name)
+
+
+# A word with a byte above 0x7f: only such a word can be another spelling of a name.
+_NON_ASCII_WORD = re.compile(rb"[A-Za-z0-9_]*+[\x80-\xff][A-Za-z0-9_\x80-\xff]*+")
+
+
+def nfkc_occurrences(source: bytes, names: set[str]) -> dict[str, list[tuple[int, int]]]:
+    """Byte ranges of the words of ``source`` that are spelled otherwise than one of
+    ``names`` but are that name once NFKC-normalised, by name. Empty at once for an ASCII
+    source (then every spelling of a name is the name)."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    if not names or source.isascii():
+        return found
+    try:
+        # Nearly all non-ASCII text is NFKC already (accents, CJK): then so is every word of
+        # it (words end at ASCII bytes), and none is another spelling. Both calls run in C.
+        if unicodedata.is_normalized("NFKC", source.decode("utf-8")):
+            return found
+    except UnicodeDecodeError:
+        pass
+    seen: dict[bytes, str | None] = {}  # the name each word spells, once per distinct word
+    for match in _NON_ASCII_WORD.finditer(source, text_start(source)):
+        raw = match.group()
+        if raw in seen:
+            name = seen[raw]
+        else:
+            name = None
+            try:
+                word = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                word = ""
+            if word and not unicodedata.is_normalized("NFKC", word):
+                name = unicodedata.normalize("NFKC", word)
+                if name not in names:
+                    name = None
+            seen[raw] = name
+        if name is not None:
+            found.setdefault(name, []).append(match.span())
+    return found
+
+
+def mentions(text: bytes, name: str) -> bool:
+    """Whether ``text`` may hold ``name``: its bytes, or (in text that is not all ASCII) a
+    word that is the name once NFKC-normalised. For callers that skip a name whose word an
+    edit did not touch: ``name.encode() in text`` misses ``\ufb01le`` for ``file``."""
+    encoded = name.encode()
+    if encoded in text:
+        return True
+    return not text.isascii() and bool(nfkc_occurrences(text, {name}))
 
 
 def word_occurrences(source: bytes, word: bytes) -> list[tuple[int, int]]:
@@ -387,10 +455,11 @@ def word_occurrences(source: bytes, word: bytes) -> list[tuple[int, int]]:
     if not size:
         return found
     limit = len(source)
-    i = source.find(word)
+    first = text_start(source)
+    i = source.find(word, first)
     while i >= 0:
         j = i + size
-        if (i == 0 or source[i - 1] not in IDENTIFIER_BYTES) and (
+        if (i == first or source[i - 1] not in IDENTIFIER_BYTES) and (
             j >= limit or source[j] not in IDENTIFIER_BYTES
         ):
             found.append((i, j))
