@@ -207,3 +207,27 @@ def test_the_random_modules_reach_every_path() -> None:
     assert clean > len(SEEDS) // 2
     assert flagged > len(SEEDS) // 2
     assert counted_once > len(SEEDS) // 4
+
+
+def test_the_fix_title_names_one_import_and_not_a_statements_many() -> None:
+    """ruff's ``fix_title`` for F401 (crates/ruff_linter/src/rules/pyflakes/rules/
+    unused_import.rs): "Remove unused import: `os.path`" when one import of the statement
+    goes, "Remove unused import" when several do. A list of the names in each finding's fix
+    made a statement of 20,000 names cost 4 GB of JSON and 20 s."""
+    from drain_ls.analysis.checker import check_source
+
+    source = b"from os import path, sep\nimport json, re\nprint(sep)\n"
+    titles = {
+        f.data.get("name"): f.fix.message
+        for f in check_source(source, "m.py")
+        if f.code == "F401" and f.fix is not None
+    }
+    assert titles == {
+        "path": "Remove unused import: `os.path`",
+        "json": "Remove unused import",
+        "re": "Remove unused import",
+    }
+    wide = ("from os import " + ", ".join(f"n{i}" for i in range(2000)) + "\n").encode()
+    fixes = [f.fix for f in check_source(wide, "m.py") if f.code == "F401"]
+    assert len(fixes) == 2000
+    assert all(f is not None and len(f.message) < 100 for f in fixes)
