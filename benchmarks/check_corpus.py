@@ -670,6 +670,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--name", help="suffix for the result files (another corpus)")
     parser.add_argument("--drain-cmd", help="command that runs drain-ls (default: the script)")
+    parser.add_argument(
+        "--target-version",
+        default="py314",
+        help="given to both tools (drain-ls's default; ruff's is py310, and at py314 ruff "
+        "resolves annotations late, PEP 649)",
+    )
     args = parser.parse_args()
     groups_wanted = [g.strip() for g in args.groups.split(",") if g.strip()]
     for g in groups_wanted:
@@ -738,6 +744,9 @@ def main() -> int:
     select = CODES + ",E999"
     drain_base = [*drain, "check", "--format", "json", "--select", select]
     ruff_base = [tool("ruff"), "check", "--isolated", "--select", CODES, "--output-format", "json"]
+    if "--target-version" in drain_help:
+        drain_base += ["--target-version", args.target_version]
+        ruff_base += ["--target-version", args.target_version]
     if not has_no_cache:
         notes.append(
             "`drain-ls check` has no `--no-cache` (no results cache yet): one drain-ls run."

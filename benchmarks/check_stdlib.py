@@ -1,16 +1,23 @@
-"""Time `drain-ls check` against ruff, pyflakes and pydocstyle on the same files, and measure
-agreement with ruff.
+"""Time `drain-ls check` against the tree-sitter parse floor, ruff, pyflakes and pydocstyle on
+the same files, cold and warm, and measure agreement with ruff.
 
     python benchmarks/check_stdlib.py [--root DIR] [--runs N] [--jobs N] [--skip-slow]
 
 Files: every ``*.py`` under this interpreter's standard library (or ``--root``), without
 ``test/``, ``tests/``, ``idlelib/idle_test/`` and ``site-packages/`` directories. Every tool
-gets the same file list in one invocation; wall times are the best and the median of
-``--runs`` (pyflakes and pydocstyle, which take tens of seconds, run once). A last row,
-``benchmarks/parse_only.py``, only reads and parses every file with tree-sitter in drain-ls's
-worker pool: the floor under any drain-ls run. Agreement with ruff is matched on (file, code,
-row). Results go to stdout and ``--out``/results.md; every disagreement to
-``--out``/disagreements.txt.
+gets the same file list in one invocation. The tools run in rounds (one run of each per
+round, in turn, so that a burst of load on the machine hits them alike) after one untimed
+warm-up run each; wall times are the best and the median of ``--runs`` rounds (pyflakes and
+pydocstyle, which take tens of seconds, run once).
+
+Rows: ``drain-ls check --no-cache`` (cold: every file parsed and analysed); ``drain-ls
+check`` with a results cache that the previous run filled (warm: nothing changed); the
+same with the cache emptied before each run (the first run, writing it); ruff with
+``--no-cache`` and with its cache warm; ``benchmarks/parse_only.py``, which only reads and
+parses every file with tree-sitter in drain-ls's worker pool with the same number of
+processes (the floor under any cold drain-ls run); pyflakes; pydocstyle. Agreement with
+ruff is matched on (file, code, row). Results go to stdout and ``--out``/results.md; every
+disagreement to ``--out``/disagreements.txt.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,11 +39,17 @@ from collections import Counter
 from pathlib import Path
 
 CODES = "F401,D100,D101,D102,D103,D104,D105,D106,D107"
-FLOOR = "tree-sitter parse alone"
+FLOOR = "parse floor (parse_only.py)"
+COLD = "drain-ls check --no-cache"
+WARM = "drain-ls check, warm cache"
+FIRST = "drain-ls check, empty cache"
+RUFF = "ruff check --no-cache"
+RUFF_WARM = "ruff check, warm cache"
 EXCLUDED_DIRS = {"test", "tests", "idle_test", "site-packages", "__pycache__"}
 
 
 def stdlib_files(root: Path) -> list[Path]:
+    """Every ``*.py`` under ``root``, test and site-packages directories left out."""
     files = []
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS)
@@ -59,15 +73,28 @@ def run_once(
 ) -> tuple[float, str, str]:
     """One run's wall time, standard output and standard error (both to files, not pipes,
     so that a reader never slows the tool down)."""
+    elapsed, _, out, err = run_measured(command, cwd, timeout)
+    return elapsed, out, err
+
+
+def run_measured(
+    command: list[str], cwd: str | os.PathLike[str] | None = None, timeout: float | None = None
+) -> tuple[float, float, str, str]:
+    """``run_once``, with the CPU time (user + system) of the tool and every process it
+    started and waited for (its workers): a figure that other load on the machine moves
+    far less than the wall time."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
             command, stdout=out, stderr=err, check=False, env=ENV, cwd=cwd, timeout=timeout
         )
         elapsed = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         out.seek(0)
         err.seek(0)
-        return elapsed, out.read(), err.read()
+        return elapsed, cpu, out.read(), err.read()
 
 
 def timed(command: list[str], runs: int) -> tuple[list[float], str]:
@@ -83,6 +110,7 @@ def timed(command: list[str], runs: int) -> tuple[list[float], str]:
 
 
 def keys_from_json(text: str) -> Counter[tuple[str, str, int]]:
+    """(file, code, row) of every finding in a ruff-shaped JSON output."""
     rows = json.loads(text or "[]")
     return Counter(
         (str(Path(r["filename"]).resolve()), r["code"], r["location"]["row"]) for r in rows
@@ -90,12 +118,14 @@ def keys_from_json(text: str) -> Counter[tuple[str, str, int]]:
 
 
 def family(code: str) -> str:
+    """The family a code is counted in: F401 or D1xx."""
     return "F401" if code == "F401" else ("D1xx" if code.startswith("D1") else code)
 
 
 def agreement(
     ours: Counter[tuple[str, str, int]], ruff: Counter[tuple[str, str, int]]
 ) -> list[dict[str, object]]:
+    """Precision and recall against ruff, per family."""
     rows = []
     for fam in ("F401", "D1xx"):
         o = Counter({k: v for k, v in ours.items() if family(k[1]) == fam})
@@ -116,6 +146,7 @@ def agreement(
 
 
 def main() -> int:
+    """Run the benchmark and write its report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
     parser.add_argument("--runs", type=int, default=5)
@@ -131,30 +162,42 @@ def main() -> int:
     size = sum(f.stat().st_size for f in files)
     names = [str(f) for f in files]
     print(f"{len(files)} files, {size / 1e6:.1f} MB under {args.root}", file=sys.stderr)
+    load = os.getloadavg()[0]
 
     drain = args.drain_cmd.split() if args.drain_cmd else [tool("drain-ls")]
-    drain_cmd = [*drain, "check", "--format", "json", "--select", CODES]
-    if args.jobs:
-        drain_cmd += ["--jobs", str(args.jobs)]
-    ruff_cmd = [
-        tool("ruff"),
-        "check",
-        "--isolated",
-        "--no-cache",
-        "--select",
-        CODES,
-        "--output-format",
-        "json",
-    ]
-
-    results: dict[str, list[float]] = {}
-    results["drain-ls check"], drain_out = timed(drain_cmd + names, args.runs)
-    results["ruff check"], ruff_out = timed(ruff_cmd + names, args.runs)
-    # The floor: tree-sitter's parse of every file in drain-ls's workers, and nothing else.
-    floor_cmd = [sys.executable, str(Path(__file__).parent / "parse_only.py")]
-    if args.jobs:
-        floor_cmd += ["--jobs", str(args.jobs)]
-    results[FLOOR], _ = timed(floor_cmd + names, args.runs)
+    jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+    drain_cmd = [*drain, "check", "--format", "json", "--select", CODES, *jobs]
+    ruff_cmd = [tool("ruff"), "check", "--isolated", "--select", CODES, "--output-format", "json"]
+    state = Path(tempfile.mkdtemp(prefix="check-stdlib-"))
+    floor_cmd = [sys.executable, str(Path(__file__).parent / "parse_only.py"), *jobs]
+    drain_first_cache = state / "drain-first"
+    # name -> (command, a cache directory emptied before each timed run)
+    tools: dict[str, tuple[list[str], Path | None]] = {
+        COLD: ([*drain_cmd, "--no-cache"], None),
+        WARM: ([*drain_cmd, "--cache-dir", str(state / "drain-warm")], None),
+        FIRST: ([*drain_cmd, "--cache-dir", str(drain_first_cache)], drain_first_cache),
+        RUFF: ([*ruff_cmd, "--no-cache"], None),
+        RUFF_WARM: ([*ruff_cmd, "--cache-dir", str(state / "ruff-warm")], None),
+        FLOOR: (floor_cmd, None),
+    }
+    results: dict[str, list[float]] = {name: [] for name in tools}
+    cpu: dict[str, list[float]] = {name: [] for name in tools}
+    outputs: dict[str, str] = {}
+    try:
+        for command, _ in tools.values():  # untimed: page cache, bytecode, the warm caches
+            subprocess.run(command + names, capture_output=True, check=False, env=ENV)
+        for _ in range(args.runs):
+            for name, (command, empty) in tools.items():
+                if empty is not None:
+                    shutil.rmtree(empty, ignore_errors=True)
+                elapsed, seconds, outputs[name], _ = run_measured(command + names)
+                results[name].append(elapsed)
+                cpu[name].append(seconds)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    drain_out, ruff_out = outputs[COLD], outputs[RUFF]
+    if not outputs[WARM] == outputs[FIRST] == drain_out:
+        print("warning: warm and cold drain-ls output differ", file=sys.stderr)
     if not args.skip_slow:
         results["pyflakes"], _ = timed([sys.executable, "-m", "pyflakes", *names], 1)
         results["pydocstyle"], _ = timed(
@@ -164,33 +207,44 @@ def main() -> int:
     ours, ruff = keys_from_json(drain_out), keys_from_json(ruff_out)
     table = agreement(ours, ruff)
     best = {name: min(times) for name, times in results.items()}
-    ruff_best = best["ruff check"]
+    median = {name: statistics.median(times) for name, times in results.items()}
+    ruff_best = best[RUFF]
 
     lines = [
         f"Files: {len(files)} ({size / 1e6:.1f} MB) from {args.root}; "
         f"{os.cpu_count()} cores; Python {platform.python_version()}; "
-        f"ruff {_version([tool('ruff'), '--version'])}.",
+        f"ruff {_version([tool('ruff'), '--version'])}; load average before: {load:.2f}.",
         "",
-        "| tool | best (s) | median (s) | runs | vs ruff |",
-        "|---|---:|---:|---:|---:|",
+        "| tool | best (s) | median (s) | runs | vs parse floor | vs ruff --no-cache "
+        "| CPU, median (s) | CPU vs floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    cpu_median = {name: statistics.median(c) for name, c in cpu.items() if c}
     for name, times in results.items():
-        lines.append(
-            f"| {name} | {min(times):.2f} | {statistics.median(times):.2f} | {len(times)} | "
-            f"{min(times) / ruff_best:.1f}x |"
+        row = (
+            f"| {name} | {min(times):.3f} | {statistics.median(times):.3f} | {len(times)} | "
+            f"{min(times) / best[FLOOR]:.2f}x | {min(times) / ruff_best:.1f}x |"
         )
+        if name in cpu_median:
+            row += f" {cpu_median[name]:.2f} | {cpu_median[name] / cpu_median[FLOOR]:.2f}x |"
+        else:
+            row += " | |"
+        lines.append(row)
     lines += [
         "",
-        f"drain-ls / ruff: **{best['drain-ls check'] / ruff_best:.1f}x** (goal: at most 5x).",
-        f"The parse alone (`benchmarks/parse_only.py`: read and parse every file with "
-        f"tree-sitter in drain-ls's workers, nothing else) is {best[FLOOR] / ruff_best:.1f}x "
-        f"ruff's whole run; drain-ls's analysis, reporting and start-up add "
-        f"{best['drain-ls check'] - best[FLOOR]:.2f} s.",
+        f"- cold drain-ls / parse floor: **{best[COLD] / best[FLOOR]:.2f}x** best, "
+        f"{median[COLD] / median[FLOOR]:.2f}x median, {cpu_median[COLD] / cpu_median[FLOOR]:.2f}x "
+        f"in CPU time (goal: at most 1.3x); above the floor: {best[COLD] - best[FLOOR]:.3f} s.",
+        f"- cold / warm drain-ls: **{best[COLD] / best[WARM]:.1f}x** best, "
+        f"{median[COLD] / median[WARM]:.1f}x median (goal: at least 10x); ruff: "
+        f"{best[RUFF] / best[RUFF_WARM]:.1f}x.",
+        f"- cold drain-ls / ruff --no-cache: {best[COLD] / ruff_best:.1f}x; warm drain-ls / "
+        f"warm ruff: {best[WARM] / best[RUFF_WARM]:.1f}x.",
     ]
     if "pyflakes" in best:
         peers = best["pyflakes"] + best["pydocstyle"]
         lines.append(
-            f"(pyflakes + pydocstyle) / drain-ls: **{peers / best['drain-ls check']:.0f}x** "
+            f"- (pyflakes + pydocstyle) / cold drain-ls: **{peers / best[COLD]:.1f}x** "
             "(goal: at least 20x)."
         )
     lines += [

@@ -4,7 +4,10 @@ worker pool, and nothing else (no analysis, no output but a count).
     python benchmarks/parse_only.py [--jobs N] FILE...
 
 ``check_stdlib.py`` times it in the same run as ``drain-ls check`` and ruff: what drain-ls
-takes above this line is its own analysis, reporting and start-up.
+takes above this line is its own analysis, reporting and start-up. It runs in the same
+worker pool (``drain_ls.pool``) with the same number of processes as ``drain-ls check``
+(``--jobs``, default one per core), so that the floor is parallel exactly as the check is:
+on 2 cores, both halve.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def _lost(path: str, reason: str) -> int:
 
 
 def main() -> int:
+    """Parse the files named on the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("files", nargs="+")

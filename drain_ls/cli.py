@@ -26,18 +26,20 @@ from drain_ls.analysis.notebook import (
     rewrite,
 )
 from drain_ls.analysis.source import LineIndex
+from drain_ls.analysis.versions import DEFAULT_TARGET, TARGET_NAMES, PythonVersion, resolve_target
+from drain_ls.check_cache import DEFAULT_DIRECTORY, Cached, Key, ResultsCache, read_key
 from drain_ls.files import (
     MAX_NOTEBOOK_BYTES,
     MAX_SOURCE_BYTES,
     ConfigError,
     Excluder,
+    ProjectConfig,
     UnreadableFile,
     discover,
     find_project_config,
     read_source,
     replace_verified,
 )
-from drain_ls.pool import map_files
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -97,20 +99,27 @@ def parse_selectors(text: str | Sequence[str] | None) -> set[str] | None:
 
 @dataclass(slots=True)
 class FileResult:
-    """What checking one file produced, in plain data that pickles cheaply."""
+    """What checking one file produced, in plain data that pickles cheaply: per finding, its
+    ``--format json`` line and its text line without the leading path."""
 
     path: str
-    rows: list[dict[str, object]]
+    lines: list[str]
+    texts: list[str]
     error: str | None = None
     fixed: int = 0
-    # With ``encode``: the rows as JSON text (one object each, private keys left out), made
-    # in the worker so that the main process only has to join them; ``rows`` is then empty.
-    encoded: list[str] | None = None
+    marked: int = 0  # findings with a safe fix (``[*]`` in the text)
+    fixable: int = 0  # findings with any fix
+    key: Key | None = None  # for the results cache: what the findings were found in
 
     @property
     def count(self) -> int:
         """The number of findings."""
-        return len(self.encoded) if self.encoded is not None else len(self.rows)
+        return len(self.lines)
+
+    @property
+    def rows(self) -> list[dict[str, object]]:
+        """The findings as ruff's JSON objects."""
+        return [json.loads(line) for line in self.lines]
 
 
 # What a directory walk checks (ruff's default ``include`` has notebooks too).
@@ -173,31 +182,49 @@ def encode_row(row: dict[str, object]) -> str:
 
 
 def check_file(
-    path: str, settings: CheckSettings, fix: bool, unsafe: bool, encode: bool = False
+    path: str, settings: CheckSettings, fix: bool, unsafe: bool, keyed: bool = False
 ) -> FileResult:
-    """Check (and with ``fix`` repair) one file. With ``encode``, the rows come as JSON text
-    (``FileResult.encoded``). An exception is the file's internal error (``run_checks``)."""
-    notebook = path.endswith(".ipynb")
-    source, error = read_source(path, MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES)
+    """Check (and with ``fix`` repair) one file. With ``keyed``, a result that holds the
+    findings of the bytes read (no error, no fix written) carries their ``key`` for the
+    results cache. An exception is the file's internal error (``run_checks``)."""
+    try:
+        info = os.stat(path) if keyed else None  # before the read: see check_cache
+    except OSError:
+        info = None
+    source, error = read_source(path, _limit(path))
     if source is None:
-        return FileResult(path, [], error)
-    if notebook:
-        return _check_notebook_file(path, source, settings, fix, unsafe, encode)
-    fixed = 0
-    if fix:
-        result = fix_source(source, path, settings, unsafe)
-        if result.source != source:
-            # Written only if what lands on disk reads back and parses as well as before.
-            verify = partial(parse_regression, source, path=path)
-            try:
-                replace_verified(path, result.source, source, verify)
-            except UnreadableFile as exc:
-                findings = check_source(source, path, settings)
-                return _result(path, findings, LineIndex(source), encode, 0, _unwritten(exc))
-        source, findings, fixed = result.source, result.remaining, result.fixed
+        return FileResult(path, [], [], error)
+    if path.endswith(".ipynb"):
+        result, written = _check_notebook_file(path, source, settings, fix, unsafe)
     else:
+        result, written = _check_python_file(path, source, settings, fix, unsafe)
+    if info is not None and not written and result.error is None:
+        result.key = read_key(path, source, info)
+    return result
+
+
+def _limit(path: str) -> int:
+    return MAX_NOTEBOOK_BYTES if path.endswith(".ipynb") else MAX_SOURCE_BYTES
+
+
+def _check_python_file(
+    path: str, source: bytes, settings: CheckSettings, fix: bool, unsafe: bool
+) -> tuple[FileResult, bool]:
+    """The file's result, and whether a fix rewrote it."""
+    if not fix:
+        return _result(path, check_source(source, path, settings), LineIndex(source)), False
+    result = fix_source(source, path, settings, unsafe)
+    if result.source == source:
+        return _result(path, result.remaining, LineIndex(source)), False
+    # Written only if what lands on disk reads back and parses as well as before.
+    verify = partial(parse_regression, source, path=path)
+    try:
+        replace_verified(path, result.source, source, verify)
+    except UnreadableFile as exc:
         findings = check_source(source, path, settings)
-    return _result(path, findings, LineIndex(source), encode, fixed)
+        return _result(path, findings, LineIndex(source), 0, _unwritten(exc)), False
+    index = LineIndex(result.source)
+    return _result(path, result.remaining, index, result.fixed), True
 
 
 def _unwritten(exc: OSError) -> str:
@@ -208,27 +235,104 @@ def _result(
     path: str,
     findings: list[Finding],
     index: LineIndex,
-    encode: bool,
     fixed: int = 0,
     error: str | None = None,
     cells: CellMap | None = None,
 ) -> FileResult:
-    rows = [finding_json(f, path, index, cells) for f in findings]
-    if encode:
-        return FileResult(path, [], error, fixed, [encode_row(row) for row in rows])
-    return FileResult(path, rows, error, fixed)
+    if cells is None:
+        return _plain_result(path, findings, index, fixed, error)
+    lines: list[str] = []
+    texts: list[str] = []
+    marked = fixable = 0
+    for finding in findings:
+        row = finding_json(finding, path, index, cells)
+        fix = row["fix"]
+        mark = ""
+        if row["_fixable"]:
+            fixable += 1
+            if not isinstance(fix, dict) or fix.get("applicability") == "safe":
+                mark = "[*] "
+                marked += 1
+        location = row["location"]
+        assert isinstance(location, dict)
+        cell = f"cell {row['cell']}:" if row["cell"] is not None else ""
+        texts.append(
+            f":{cell}{location['row']}:{location['column']}: {row['code']} {mark}{row['message']}"
+        )
+        lines.append(encode_row(row))
+    return FileResult(path, lines, texts, error, fixed, marked, fixable)
+
+
+# json.dumps's own string encoder (``ensure_ascii``): a line made here is the line that
+# ``encode_row(finding_json(...))`` makes, byte for byte (tests/test_check_cache.py), in a
+# third of the time (no dicts to build and walk: 6,000 findings of the stdlib).
+_quote = json.encoder.encode_basestring_ascii
+
+
+def _plain_result(
+    path: str, findings: list[Finding], index: LineIndex, fixed: int, error: str | None
+) -> FileResult:
+    """``_result`` for a file that is not a notebook, each JSON line written directly."""
+    filename = _quote(path)
+    position = index.char_position
+    lines: list[str] = []
+    texts: list[str] = []
+    marked = fixable = 0
+    for finding in findings:
+        code = finding.code
+        end_row, end_column = position(finding.end)
+        row, column = position(finding.start)
+        fix = finding.fix
+        mark = ""
+        if fix is not None or finding.fix_factory is not None:
+            fixable += 1
+            if fix is None or fix.applicability == "safe":
+                mark = "[*] "
+                marked += 1
+        if fix is None:
+            fix_json = "null"
+        else:
+            edits = []
+            for edit in fix.edits:
+                a_row, a_column = position(edit.start)
+                b_row, b_column = position(edit.end)
+                edits.append(
+                    f'{{"content": {_quote(edit.text)}, "location": {{"row": {a_row + 1}, '
+                    f'"column": {a_column + 1}}}, "end_location": {{"row": {b_row + 1}, '
+                    f'"column": {b_column + 1}}}}}'
+                )
+            fix_json = (
+                f'{{"applicability": {_quote(fix.applicability)}, "message": '
+                f'{_nullable(fix.message)}, "edits": [{", ".join(edits)}]}}'
+            )
+        noqa_row = index.row_of(finding.noqa_offsets[-1]) + 1 if finding.noqa_offsets else None
+        lines.append(
+            f'{{"cell": null, "code": {_quote(code)}, "end_location": {{"row": {end_row + 1}, '
+            f'"column": {end_column + 1}}}, "filename": {filename}, "fix": {fix_json}, '
+            f'"location": {{"row": {row + 1}, "column": {column + 1}}}, "message": '
+            f'{_quote(finding.message)}, "name": {_quote(RULE_NAMES.get(code, ""))}, '
+            f'"noqa_row": {"null" if noqa_row is None else noqa_row}, '
+            f'"url": {_nullable(RULE_URLS.get(code))}}}'
+        )
+        texts.append(f":{row + 1}:{column + 1}: {code} {mark}{finding.message}")
+    return FileResult(path, lines, texts, error, fixed, marked, fixable)
+
+
+def _nullable(text: str | None) -> str:
+    return "null" if text is None else _quote(text)
 
 
 def _check_notebook_file(
-    path: str, source: bytes, settings: CheckSettings, fix: bool, unsafe: bool, encode: bool
-) -> FileResult:
+    path: str, source: bytes, settings: CheckSettings, fix: bool, unsafe: bool
+) -> tuple[FileResult, bool]:
     """A notebook: its code cells checked as one module, findings reported per cell; a
-    file that is not a notebook gets one ``E999`` at 1:1, whatever the selection (ruff)."""
+    file that is not a notebook gets one ``E999`` at 1:1, whatever the selection (ruff).
+    Also whether a fix rewrote it."""
     try:
         notebook = read_notebook(source)
     except NotebookError as exc:
         finding = Finding("E999", str(exc), 0, 0)
-        return _result(path, [finding], LineIndex(source), encode)
+        return _result(path, [finding], LineIndex(source)), False
     check = check_notebook(notebook, path, settings, fix=fix, unsafe=unsafe)
     if fix and check.changed(notebook):
         try:
@@ -238,8 +342,11 @@ def _check_notebook_file(
         except (NotebookError, UnreadableFile) as exc:
             check = check_notebook(notebook, path, settings)
             error = f"cannot write the fixes: {exc}"
-            return _result(path, check.findings, check.cells.index, encode, 0, error, check.cells)
-    return _result(path, check.findings, check.cells.index, encode, check.fixed, None, check.cells)
+            return _result(path, check.findings, check.cells.index, 0, error, check.cells), False
+        return _result(
+            path, check.findings, check.cells.index, check.fixed, None, check.cells
+        ), True
+    return _result(path, check.findings, check.cells.index, check.fixed, None, check.cells), False
 
 
 def _notebook_regression(
@@ -263,21 +370,52 @@ def run_checks(
     jobs: int,
     fix: bool = False,
     unsafe: bool = False,
-    encode: bool = False,
+    cache: ResultsCache | None = None,
 ) -> list[FileResult]:
-    """Check files, in ``jobs`` worker processes when that pays off (``encode``: see
-    ``check_file``). A file whose check raises, or whose worker dies, is reported as an
-    internal error; the run goes on."""
-    work = partial(check_file, settings=settings, fix=fix, unsafe=unsafe, encode=encode)
+    """Check files, in ``jobs`` worker processes when that pays off; with a ``cache``, the
+    files it holds findings for are not checked again, and the new findings are saved
+    into it. A file whose check raises, or whose worker dies, is reported as an internal
+    error; the run goes on."""
+    results: list[FileResult] = []
+    if cache is not None:
+        misses = []
+        for path in paths:
+            hit = cache.lookup(path, _read_for_cache, fix)
+            if hit is None:
+                misses.append(path)
+            else:
+                results.append(
+                    FileResult(path, hit.lines, hit.texts, None, 0, hit.marked, hit.fixable)
+                )
+        paths = misses
+    work = partial(check_file, settings=settings, fix=fix, unsafe=unsafe, keyed=cache is not None)
     if len(paths) < 4:
         jobs = 1
-    results = map_files(paths, jobs, work, _lost, cost=_size)
+    checked: list[FileResult] = []
+    if paths:
+        from drain_ls.pool import map_files  # not needed when every file is a cache hit
+
+        checked = map_files(paths, jobs, work, _lost, cost=_size)
+    if cache is not None:
+        for result in checked:
+            if result.key is not None:
+                cache.store(
+                    result.path,
+                    result.key,
+                    Cached(result.lines, result.texts, result.marked, result.fixable),
+                )
+        cache.save()
+    results += checked
     results.sort(key=lambda r: r.path)
     return results
 
 
+def _read_for_cache(path: str) -> bytes | None:
+    return read_source(path, _limit(path))[0]
+
+
 def _lost(path: str, reason: str) -> FileResult:
-    return FileResult(path, [], reason)
+    return FileResult(path, [], [], reason)
 
 
 def _size(path: str) -> int:
@@ -307,7 +445,22 @@ def _add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--docstring-style", choices=DOCSTRING_STYLES, help="style of inserted docstrings"
     )
     check.add_argument(
+        "--target-version",
+        choices=TARGET_NAMES,
+        help="the oldest Python the code must run on: newer syntax is an E999 (default: "
+        "[tool.drain-ls] target-version, else the lower bound of [project] requires-python, "
+        f"else {DEFAULT_TARGET.setting})",
+    )
+    check.add_argument(
         "--no-respect-gitignore", action="store_true", help="check files .gitignore excludes"
+    )
+    check.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the results cache"
+    )
+    check.add_argument(
+        "--cache-dir",
+        type=Path,
+        help=f"where the results cache lives (default: {DEFAULT_DIRECTORY} at the project root)",
     )
 
 
@@ -739,11 +892,27 @@ def _settings(args: argparse.Namespace) -> tuple[CheckSettings, Excluder]:
             raise ConfigError(
                 f"[tool.drain-ls] docstring-style must be one of {', '.join(DOCSTRING_STYLES)}"
             )
+        target = _target_version(args.target_version, config)
         excluder = Excluder(config, respect_gitignore=not args.no_respect_gitignore, warn=_warn)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     codes = frozenset((select or set(ALL_CODES)) - ignore)
-    return CheckSettings(select=codes, docstring_style=str(style)), excluder
+    settings = CheckSettings(select=codes, docstring_style=str(style), target_version=target)
+    return settings, excluder
+
+
+def _target_version(flag: str | None, config: ProjectConfig) -> PythonVersion:
+    """``--target-version``, else ``[tool.drain-ls] target-version``, else the lower bound
+    of ``[project] requires-python`` (as ruff infers it), else the newest."""
+    value = flag if flag is not None else config.table.get("target-version")
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(
+            f"[tool.drain-ls] target-version must be one of {', '.join(TARGET_NAMES)}"
+        )
+    try:
+        return resolve_target(value, config.requires_python)
+    except ValueError as exc:
+        raise ConfigError(f"[tool.drain-ls] {exc}") from None
 
 
 def command_check(args: argparse.Namespace) -> int:
@@ -764,10 +933,8 @@ def command_check(args: argparse.Namespace) -> int:
     )
     files = [str(p) for p in found_files]
     jobs = args.jobs or os.cpu_count() or 1
-    as_json = args.format == "json"
-    results = run_checks(
-        files, settings, jobs, fix=args.fix, unsafe=args.unsafe_fixes, encode=as_json
-    )
+    cache = _open_cache(args, settings, excluder)
+    results = run_checks(files, settings, jobs, fix=args.fix, unsafe=args.unsafe_fixes, cache=cache)
     if special:
         results = sorted(results + special, key=lambda r: r.path)
 
@@ -776,14 +943,41 @@ def command_check(args: argparse.Namespace) -> int:
     fixed = sum(r.fixed for r in results)
     for path, error in errors:
         print(f"error: {_display(path)}: {error}", file=sys.stderr)
-    if as_json:
+    if args.format == "json":
         # One finding per line: readable, and encoded by the workers.
-        lines = [line for r in results for line in r.encoded or ()]
+        lines = [line for r in results for line in r.lines]
         sys.stdout.write("[\n" + ",\n".join(lines) + "\n]\n")
     else:
-        checked = len(results) - len(errors)
-        _print_text([row for r in results for row in r.rows], fixed, checked, len(errors))
+        _print_text(results, fixed, len(results) - len(errors), len(errors))
     return EXIT_FINDINGS if found or errors else EXIT_CLEAN
+
+
+def _open_cache(
+    args: argparse.Namespace, settings: CheckSettings, excluder: Excluder
+) -> ResultsCache | None:
+    """The results cache this run reads and writes (None: ``--no-cache``, or no key). A
+    location the project chose (the default, or ``[tool.drain-ls] cache-dir``) must stay
+    inside the project root once links are followed: a repository is untrusted, and a
+    ``.drain_ls_cache`` link to the home directory would have a ``.gitignore`` written there.
+    """
+    if args.no_cache or os.environ.get("DRAIN_LS_NO_CACHE", "").strip() not in ("", "0"):
+        return None
+    chosen = args.cache_dir or os.environ.get("DRAIN_LS_CACHE_DIR") or None
+    if chosen is not None:  # the user's own choice: anywhere
+        return ResultsCache.open(Path(chosen).absolute(), settings)
+    root = (excluder.root or Path.cwd()).absolute()
+    configured = excluder.table.get("cache-dir", DEFAULT_DIRECTORY)
+    if not isinstance(configured, str) or not configured.strip():
+        raise UsageError("[tool.drain-ls] cache-dir must be a string")
+    directory = root / configured
+    real, real_root = os.path.realpath(directory), os.path.realpath(root)
+    if os.path.commonpath([real, real_root]) != real_root or real == real_root:
+        _warn(
+            f"the results cache is off: {directory} is not inside the project "
+            f"({real_root}); set --cache-dir or DRAIN_LS_CACHE_DIR to put it elsewhere"
+        )
+        return None
+    return ResultsCache.open(directory, settings)
 
 
 def _warn(message: str) -> None:
@@ -803,29 +997,19 @@ def _relative(path: str, cwd: str) -> str:
         return path
 
 
-def _print_text(
-    rows: list[dict[str, object]], fixed: int, checked: int, unchecked: int = 0
-) -> None:
+def _print_text(results: list[FileResult], fixed: int, checked: int, unchecked: int = 0) -> None:
     out = sys.stdout
-    fixable = 0
-    for row in rows:
-        location = row["location"]
-        assert isinstance(location, dict)
-        mark = ""
-        fix = row["fix"]
-        safe = not isinstance(fix, dict) or fix.get("applicability") == "safe"
-        if row.get("_fixable") and safe:
-            mark = "[*] "
-            fixable += 1
-        cell = f"cell {row['cell']}:" if row.get("cell") is not None else ""
-        out.write(
-            f"{_display(str(row['filename']))}:{cell}{location['row']}:{location['column']}: "
-            f"{row['code']} {mark}{row['message']}\n"
-        )
-    if rows:
-        summary = f"Found {len(rows)} finding{'s' if len(rows) != 1 else ''}"
+    count = fixable = 0
+    for result in results:
+        if result.texts:
+            where = _display(result.path)
+            out.write("".join(f"{where}{text}\n" for text in result.texts))
+            count += len(result.texts)
+            fixable += result.marked
+    if count:
+        summary = f"Found {count} finding{'s' if count != 1 else ''}"
         if fixed:
-            summary += f" ({fixed} fixed, {len(rows)} remaining)"
+            summary += f" ({fixed} fixed, {count} remaining)"
         out.write(summary + ".\n")
         if fixable:
             out.write(f"[*] {fixable} fixable with `drain-ls check --fix`.\n")

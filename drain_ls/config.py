@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from drain_ls.analysis.model import ALL_CODES
+from drain_ls.analysis.versions import PythonVersion, resolve_target, target_from_requires_python
 from drain_ls.models import default_model
 
 # What a workspace's ``[tool.drain-ls]`` may do with a setting (see the module docstring).
@@ -138,6 +139,11 @@ class Settings:
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     docstringStyle: Literal["google", "numpy", "sphinx"] = "google"
+    # The oldest Python the code must parse with (``drain_ls.analysis.versions``); empty: the
+    # lower bound of the project's ``requires-python``, else the newest. Not a cap: "free".
+    targetVersion: Literal[
+        "", "py37", "py38", "py39", "py310", "py311", "py312", "py313", "py314"
+    ] = ""
     # Per-drain switches and custom drains: validated by the drains themselves; what a
     # workspace may set in them is ``narrow_drains``'s to say.
     drains: dict[str, Any] = field(default_factory=dict, metadata=_trust("user"))
@@ -146,6 +152,21 @@ class Settings:
     def codes(self) -> frozenset[str]:
         """The codes selected, minus the ignored ones (prefixes allowed in both)."""
         return select_codes(self.select, self.ignore)
+
+    @property
+    def target(self) -> PythonVersion:
+        """``targetVersion`` as a version (empty: the newest; a workspace's ``requires-python``
+        comes in as its ``targetVersion``: ``requires_python_layer``)."""
+        return resolve_target(self.targetVersion)
+
+
+def requires_python_layer(table: dict[str, Any], requires_python: str | None) -> dict[str, Any]:
+    """A workspace's settings layer (``[tool.drain-ls]``, camelized) with the target version
+    that its ``[project] requires-python`` implies when it sets none (as ruff infers it)."""
+    inferred = target_from_requires_python(requires_python) if requires_python else None
+    if inferred is None or "targetVersion" in table:
+        return table
+    return {**table, "targetVersion": inferred.setting}
 
 
 def select_codes(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 import re
 import stat
@@ -19,17 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drain_ls.analysis.source import LineIndex
-
 if TYPE_CHECKING:
     import pathspec
 
-logger = logging.getLogger("drain_ls")
+
+def _log_warning(message: str) -> None:
+    """The ``drain_ls`` logger's warning (logging is imported only when there is one)."""
+    import logging
+
+    logging.getLogger("drain_ls").warning(message)
+
 
 # Directories no one wants linted (ruff's defaults).
 DEFAULT_EXCLUDES = (
     ".bzr",
     ".direnv",
+    ".drain_ls_cache",
     ".eggs",
     ".git",
     ".git-rewrite",
@@ -269,6 +273,8 @@ class ProjectConfig:
 
     root: Path | None = None
     table: dict[str, object] = field(default_factory=dict)
+    # ``[project] requires-python`` of the same file (the default ``target-version``).
+    requires_python: str | None = None
 
     def strings(self, key: str) -> list[str]:
         """A list-of-strings setting (a single string is accepted too)."""
@@ -306,12 +312,13 @@ def find_project_config(start: Path) -> ProjectConfig:
             continue  # gone since
         except UnreadableFile as exc:
             raise ConfigError(f"{candidate}: {exc}") from None
-        return ProjectConfig(directory, _tool_table(candidate, data))
+        return ProjectConfig(directory, *_tool_table(candidate, data))
     return ProjectConfig()
 
 
-def _tool_table(path: Path, data: bytes) -> dict[str, object]:
-    """``[tool.drain-ls]`` of the ``pyproject.toml`` at ``path``, whose bytes are ``data``."""
+def _tool_table(path: Path, data: bytes) -> tuple[dict[str, object], str | None]:
+    """``[tool.drain-ls]`` of the ``pyproject.toml`` at ``path``, whose bytes are ``data``,
+    and its ``[project] requires-python`` (None: not a string, or not there)."""
     import tomllib  # only when there is one to read
 
     try:
@@ -328,7 +335,9 @@ def _tool_table(path: Path, data: bytes) -> dict[str, object]:
     table = tool.get("drain-ls", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.drain-ls] must be a table")
-    return table
+    project = document.get("project")
+    requires = project.get("requires-python") if isinstance(project, dict) else None
+    return table, requires if isinstance(requires, str) else None
 
 
 @functools.cache
@@ -387,7 +396,7 @@ def _spec_from_lines(
         if reason is None:
             usable.append(line)
         else:
-            (warn or logger.warning)(f"{where} {number}: {reason}; the pattern is dropped")
+            (warn or _log_warning)(f"{where} {number}: {reason}; the pattern is dropped")
     return pathspec.GitIgnoreSpec.from_lines(usable)
 
 
@@ -403,7 +412,7 @@ def _read_gitignore(
     except FileNotFoundError:
         return None
     except OSError as exc:  # UnreadableFile, or NotADirectoryError
-        (warn or logger.warning)(f"{path}: {exc}; its patterns are not applied")
+        (warn or _log_warning)(f"{path}: {exc}; its patterns are not applied")
         return None
     return _spec_from_lines(
         data.decode("utf-8", errors="replace").splitlines(), warn, f"{path}: line"
@@ -424,6 +433,7 @@ class Excluder:
         self.respect_gitignore = respect_gitignore
         self.warn = warn
         self.root = config.root
+        self.table = config.table  # the rest of ``[tool.drain-ls]`` (``cache-dir``)
         patterns = config.strings("exclude") + config.strings("extend-exclude")
         where = (
             f"{config.root / 'pyproject.toml'}: exclude entry" if config.root else "exclude entry"
@@ -527,6 +537,8 @@ def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> tuple[bytes | None,
         if not source.isascii():  # ASCII is valid UTF-8, and far cheaper to check
             source.decode("utf-8")
     except UnicodeDecodeError as exc:
+        from drain_ls.analysis.source import LineIndex
+
         index = LineIndex(source)
         row = index.row_of(exc.start)
         column = exc.start - index.starts[row]

@@ -53,6 +53,7 @@ from typing import cast
 
 from tree_sitter import Node, Parser, Point, Tree
 
+from drain_ls.analysis.grammar_gaps import lone_cr_edit_start, normalize_lone_cr
 from drain_ls.analysis.source import PY_LANGUAGE, parse, parse_range, point_of
 
 # Lines per chunk: an edit reparses at most about this many lines (~0.25 ms; a syntax error
@@ -305,7 +306,10 @@ class Forest:
     )
 
     def __init__(self, source: bytes, tree: Tree | None = None) -> None:
-        """The syntax of ``source`` (``tree``: its parse, when already made), as one tree."""
+        """The syntax of ``source`` (``tree``: its parse, when already made), as one tree.
+        What is parsed (and kept as ``source``) has its lone CRs normalized (same length:
+        ``drain_ls.analysis.grammar_gaps``), as CPython reads them."""
+        source = normalize_lone_cr(source)
         self.source = source
         self.starts = [0]
         self._trees = [tree if tree is not None else parse(source)]
@@ -409,6 +413,9 @@ class Forest:
     def edit(self, source: bytes, start: int, old_end: int, new_end: int) -> list[tuple[int, int]]:
         """Bytes ``[start, old_end)`` of the old source became ``[start, new_end)`` of
         ``source``: reparse what that touches; return the byte ranges whose syntax changed."""
+        # A CR just before the edit may turn from a line break into half of one, or back.
+        start = lone_cr_edit_start(source, start)
+        source = normalize_lone_cr(source)
         old_source = self.source
         start_point, old_end_point = point_of(old_source, start), point_of(old_source, old_end)
         new_end_point = point_of(source, new_end)

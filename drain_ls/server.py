@@ -55,6 +55,7 @@ from drain_ls.config import (
     camelize_keys,
     consent_key,
     load_user_config,
+    requires_python_layer,
     resolve_settings,
     settings_to_json,
     workspace_drains_note,
@@ -589,7 +590,9 @@ class DrainServer(LanguageServer):
     def check_settings(self) -> CheckSettings:
         """What the static checks select, from the settings in force."""
         return CheckSettings(
-            select=self.settings.codes, docstring_style=self.settings.docstringStyle
+            select=self.settings.codes,
+            docstring_style=self.settings.docstringStyle,
+            target_version=self.settings.target,
         )
 
     def workspace_root(self) -> Path | None:
@@ -619,7 +622,8 @@ class DrainServer(LanguageServer):
         except ConfigError as exc:
             self.warn_user(str(exc))
             return
-        self.file_layer = camelize_keys(project.table)
+        table = camelize_keys(project.table)
+        self.file_layer = requires_python_layer(table, project.requires_python)
 
     def apply_settings(self) -> bool:
         """Rebuild the settings from every layer; True when they changed."""

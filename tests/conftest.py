@@ -7,3 +7,7 @@ import tempfile
 
 # Servers and CLI processes started by the tests inherit this unless a test sets its own.
 os.environ["DRAIN_LS_HOME"] = tempfile.mkdtemp(prefix="drain-ls-tests-")
+# `drain-ls check`'s results cache is off, so that a test that changes how a file is checked
+# (a patched function) never gets an earlier test's findings back; tests/test_check_cache.py
+# turns it on.
+os.environ.setdefault("DRAIN_LS_NO_CACHE", "1")

@@ -154,6 +154,14 @@ LEGACY: list[tuple[str, str, str]] = [
     ("try_alone", "try:\n    pass\n", "expected 'except' or 'finally'"),
     ("try_else", "try:\n    pass\nelse:\n    pass\n", "expected 'except' or 'finally'"),
     ("assign_debug", "__debug__ = 1\n", "cannot assign to __debug__"),
+    # tree-sitter continues the assignment on the next line (a chained one for it).
+    ("assign_at_line_end", "x =\ny = 1\n", "invalid syntax"),
+    ("annotated_assign_at_line_end", "x: int =  # c\ny\n", "invalid syntax"),
+    ("augmented_assign_at_line_end", "def f():\n    x +=\n    y\n", "invalid syntax"),
+    ("attribute_at_line_end", "path = sys.\npath\n", "invalid syntax"),
+    ("operator_at_line_end", "x = a and  # c\nb\n", "invalid syntax"),
+    ("as_statement", "json as js\n", "invalid syntax"),
+    ("as_in_call", "print(a as b)\n", "invalid syntax"),
 ]
 
 # (name, source, CPython's error class or None when valid)

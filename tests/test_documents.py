@@ -11,9 +11,12 @@ from itertools import accumulate
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tree_sitter import Tree
 
 from drain_ls import documents
-from drain_ls.analysis.source import line_starts, parse
+from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.source import line_starts
+from drain_ls.analysis.source import parse as parse_bytes
 from drain_ls.documents import (
     ENCODINGS,
     UTF8,
@@ -27,6 +30,12 @@ from drain_ls.documents import (
     encode_text,
 )
 from tests.test_forest import shape
+
+
+def parse(data: bytes) -> Tree:
+    """What a document's tree is the parse of: its text, lone CRs read as line breaks."""
+    return parse_bytes(normalize_lone_cr(data))
+
 
 BREAK = re.compile(r"\r\n|\r|\n")
 PIECES = [

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from tree_sitter import Node, Parser, Point, Tree
 
 from drain_ls import forest
-from drain_ls.analysis.source import PY_LANGUAGE, parse, parse_range, point_of
+from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.source import PY_LANGUAGE, parse_range, point_of
+from drain_ls.analysis.source import parse as parse_bytes
 from drain_ls.documents import Document
 from drain_ls.forest import Forest, ForestRoot, starts_statement
 
@@ -102,6 +104,11 @@ def shape(node: Node) -> list[tuple[str, int, int, bool]]:
     return out
 
 
+def parse(data: bytes) -> Tree:
+    """What a document's tree is the parse of: its text, lone CRs read as line breaks."""
+    return parse_bytes(normalize_lone_cr(data))
+
+
 def fresh_chunk(source: bytes, begin: int, end: int) -> Node:
     return parse_range(Parser(PY_LANGUAGE), source, begin, end, None).root_node
 
@@ -111,7 +118,7 @@ def assert_sound(doc: Document) -> None:
     keystrokes leave for a pause is done (``verify``)."""
     doc.verify_syntax()
     tree = doc.tree
-    source = doc.source
+    source = normalize_lone_cr(doc.source)  # what the chunks are parses of
     whole = parse(source).root_node
     # Each chunk is what a fresh parse of its range gives: incremental reparses are exact.
     # tree-sitter's incremental reparse recovers from some errors otherwise than a fresh

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from unittest.mock import patch
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from drain_ls import forest
@@ -108,6 +109,15 @@ def edit_sequences(draw: st.DrawFn) -> list[tuple[float, float, str]]:
 @pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1, 3])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=edit_sequences(), batch=st.booleans(), fix_factories=st.booleans())
+# An unexpected indent on the first line, then a bracket opened after it and never closed:
+# the indentation scan now stops there, and only CPython's verdict of the tree's error
+# stands (the incremental check kept the old event).
+@example(
+    edits=[(0.0, 0, "    "), (1.0, 0, "["), (1.0, 0, "["), (0.078125, 0, "[")],
+    batch=False,
+    fix_factories=False,
+)
+@example(edits=[(0.1875, 20, "os")], batch=False, fix_factories=False)
 def test_incremental_equals_fresh(
     chunk_lines: int, edits: list[tuple[float, int, str]], batch: bool, fix_factories: bool
 ) -> None:
@@ -135,16 +145,32 @@ def _check_incremental_equals_fresh(
         assert shape([f for f in incremental if f.code != "E999"]) == shape(
             [f for f in fresh if f.code != "E999"]
         )
-        # A syntax error CPython finds is reported; one is only reported where tree-sitter
-        # sees an error (the editor does not compile the whole file at every keystroke).
+        # The same syntax errors, found the same way (only the statements an edit touched are
+        # checked again); never one in code CPython compiles (issue 18: tree-sitter, not the
+        # file, is wrong there), always one where the tree has an error CPython confirms.
+        # (Not every error CPython finds: tree-sitter accepts some invalid code, such as
+        # ``from m`` and ``import x`` on the next line; the syntax fuzzing measures recall.)
         incremental_e999 = [f for f in incremental if f.code == "E999"]
-        assert bool(incremental_e999) == doc.tree.root_node.has_error
-        if fresh_e999:
+        assert shape(incremental_e999) == shape(fresh_e999)
+        compiles = _compiles(doc.source)
+        if compiles:
+            assert not incremental_e999
+        if doc.tree.root_node.has_error and not compiles:
             assert incremental_e999
         if not doc.tree.root_node.has_error:
             # Chunks or not, an error-free document is analysed as a parse of the whole.
             whole = check_source(doc.source, "/tmp/m.py", check, tolerant=True)
             assert shape(incremental) == shape(whole)
+
+
+def _compiles(source: bytes) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes in the edited strings
+            compile(source, "<m>", "exec", flags=0x400, dont_inherit=True)  # ONLY_AST
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def test_change_log_moves_offsets_and_drops_edited_ones() -> None:

@@ -327,3 +327,41 @@ def test_annotations_are_deferred_for_a_target_that_defers_them() -> None:
     by_name = import_bindings_by_name(root, source)
     assert unused_bindings_of(root, source, by_name)["Later"]
     assert not unused_bindings_of(root, source, by_name, defer_annotations=True)["Later"]
+
+
+@pytest.mark.parametrize(("target", "unused"), [("py310", True), ("py313", True), ("py314", False)])
+def test_the_checks_defer_annotations_from_a_py314_target(target: str, unused: bool) -> None:
+    """As ruff 0.17.6 with ``--target-version``: a forward reference in an annotation uses
+    an import made after it only at py314 (PEP 649), in the CLI's check and the editor's."""
+    from drain_ls.analysis.versions import parse_target_version
+
+    source = b'"""D."""\n\n\ndef f(x: Later):\n    """F."""\n\n\nfrom m import Later\n'
+    settings = CheckSettings(target_version=parse_target_version(target))
+    fresh = [f.code for f in check_source(source, "/tmp/project/mod.py", settings)]
+    document = Document("file:///tmp/project/mod.py", source)
+    checker = IncrementalChecker("/tmp/project/mod.py", settings)
+    edited = [f.code for f in checker.check(document.source, document.tree, document.changes)]
+    assert fresh == edited == (["F401"] if unused else [])
+
+
+def test_the_checks_read_noqa_with_the_tree() -> None:
+    """A ``# ruff: noqa`` line inside a docstring silences nothing (ruff reads comments
+    from its tokens), in the CLI's check and the editor's."""
+    source = b'"""Doc.\n# ruff: noqa\n"""\nimport os\n'
+    assert [f.code for f in check_source(source, "/tmp/project/mod.py")] == ["F401"]
+    assert [f.code for f in _server(source)] == ["F401"]
+
+
+def test_typing_another_spelling_of_an_imported_name_uses_it_in_the_editor() -> None:
+    """``\ufb01le`` (with the ligature) is ``file`` to Python: typing it makes the import
+    used, without waiting for another edit to re-analyse the name."""
+    source = b'"""D."""\nfrom m import file\n\nx = 1\n'
+    document = Document("file:///tmp/project/mod.py", source)
+    checker = IncrementalChecker("/tmp/project/mod.py", CheckSettings())
+    first = checker.check(document.source, document.tree, document.changes)
+    assert [f.code for f in first] == ["F401"]
+    document.changes.reset()
+    at = source.index(b"1")
+    document.replace(at, at + 1, "\ufb01le")
+    again = checker.check(document.source, document.tree, document.changes)
+    assert [f.code for f in again] == [] == [f.code for f in check_source(document.source, "m.py")]

@@ -11,6 +11,7 @@ from drain_ls.analysis.docstrings import (
     module_finding,
     statement_findings,
 )
+from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.imports import (
     dunder_all,
     import_bindings_by_name,
@@ -20,17 +21,20 @@ from drain_ls.analysis.imports import (
 from drain_ls.analysis.model import ALL_CODES, Finding
 from drain_ls.analysis.noqa import NoqaMap
 from drain_ls.analysis.source import LineIndex, Syntax, parse
-from drain_ls.analysis.syntax import broken_roots, syntax_error
+from drain_ls.analysis.syntax import SyntaxReport, SyntaxTracker, broken_roots
+from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
 
 DOCSTRING_STYLES = ("google", "numpy", "sphinx")
 
 
 @dataclass(frozen=True, slots=True)
 class CheckSettings:
-    """What to check and how to fix."""
+    """What to check and how to fix; ``target_version``: the oldest Python the code must
+    parse with (syntax newer than it is a version error, ``drain_ls.analysis.versions``)."""
 
     select: frozenset[str] = field(default_factory=lambda: frozenset(ALL_CODES))
     docstring_style: str = "google"
+    target_version: PythonVersion = DEFAULT_TARGET
 
 
 def stub_settings(settings: CheckSettings, path: str) -> CheckSettings:
@@ -51,34 +55,46 @@ def check_source(
 ) -> list[Finding]:
     """All findings for ``source`` (the contents of ``path``), sorted by position.
 
-    A syntax error yields a single ``E999`` finding and nothing else, as ruff does (whatever
-    ``settings.select`` says: ruff always reports syntax errors); unless
-    ``tolerant`` (the editor, while the user types), where the findings that the error's
-    region does not touch are kept along with the E999.
+    A syntax error (``drain_ls.analysis.syntax``) yields a single ``E999`` finding and
+    nothing else, as ruff does (whatever ``settings.select`` says: ruff always reports syntax
+    errors); unless ``tolerant`` (the editor, while the user types), where the findings that
+    the error's region does not touch are kept along with the E999. Syntax newer than
+    ``settings.target_version`` gives an E999 per construct and hides nothing.
+
+    ``tree``: the parse of ``source`` with its lone CRs normalized (``normalize_lone_cr``),
+    when already made.
     """
     settings = stub_settings(settings or CheckSettings(), path)
+    parsed = normalize_lone_cr(source)
     if tree is None:
-        tree = parse(source)
-    error: Finding | None = None
-    if tree.root_node.has_error:
-        error = syntax_error(source, path, tree)
-        if error is not None and not tolerant:
-            return [error]  # whatever the selection, as ruff: a file that does not parse
-    findings = _all_findings(source, path, settings, tree)
-    if error is not None:
-        findings = _outside_errors(findings, tree, source)
-        findings.append(error)
+        tree = parse(parsed)
+    report = SyntaxTracker(settings.target_version).check(parsed, tree)
+    if report.error is not None and not tolerant:
+        # Whatever the selection, as ruff: a file that does not parse.
+        return sorted([report.error, *report.versions], key=lambda f: (f.start, f.end))
+    findings = with_syntax(_all_findings(source, path, settings, tree), report, source)
     findings.sort(key=lambda f: (f.start, f.code))
     return findings
 
 
-def _outside_errors(findings: list[Finding], tree: Syntax, source: bytes) -> list[Finding]:
+def with_syntax(findings: list[Finding], report: SyntaxReport, source: bytes) -> list[Finding]:
+    """``findings`` with the syntax errors of ``report``: those outside its error regions
+    and its E999, if any (the editor's way), and its version errors."""
+    if report.error is not None:
+        findings = _outside_errors(findings, report.regions, source)
+        findings.append(report.error)
+    findings.extend(report.versions)
+    return findings
+
+
+def _outside_errors(
+    findings: list[Finding], regions: list[tuple[int, int]], source: bytes
+) -> list[Finding]:
     """Drop the findings that a syntax error's region could make wrong.
 
     The region of an error is the innermost statement around it. An unused import whose name
     appears in a region is dropped too: the broken code may be its use.
     """
-    regions = error_regions(tree)
     if not regions:
         return findings
     texts = [source[start:end] for start, end in regions]
@@ -94,7 +110,8 @@ def _outside_errors(findings: list[Finding], tree: Syntax, source: bytes) -> lis
 
 
 def error_regions(tree: Syntax) -> list[tuple[int, int]]:
-    """Byte ranges of the innermost statements that hold a syntax error.
+    """Byte ranges of the innermost statements that hold an error of the tree (all of
+    them: ``SyntaxReport.regions`` has those that stand).
 
     An error is an ERROR node, a MISSING node, or a node flagged ``has_error`` none of whose
     visible children is (a missing hidden token, such as a newline, between them).
@@ -130,7 +147,17 @@ def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Synta
     by_name = import_bindings_by_name(root, source)
     exported = dunder_all(root, source)
     if "F401" in settings.select and by_name:
-        unused = unused_bindings_of(root, source, by_name, None, exported, exports_known=True)
+        unused = unused_bindings_of(
+            root,
+            source,
+            by_name,
+            None,
+            exported,
+            exports_known=True,
+            # From Python 3.14 annotations are evaluated late (PEP 649): ruff resolves them
+            # once the module is complete at that target.
+            defer_annotations=settings.target_version >= PythonVersion.PY314,
+        )
         findings.extend(
             unused_import_findings([b for bs in unused.values() for b in bs], source, path)
         )
@@ -154,6 +181,6 @@ def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Synta
                     if f.code in settings.select
                 )
     if findings:
-        noqa = NoqaMap(source, LineIndex(source))
+        noqa = NoqaMap(source, LineIndex(source), root)
         findings = [f for f in findings if not noqa.silences(f)]
     return findings

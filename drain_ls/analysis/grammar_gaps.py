@@ -160,16 +160,22 @@ def _default_range(node: Node) -> tuple[int, int]:
 
 def _error_sites(root: Node) -> list[Node]:
     """The outermost ERROR and MISSING nodes under ``root``, in source order (only the
-    subtrees that have an error are visited)."""
+    subtrees that have an error are visited); a node flagged ``has_error`` none of whose
+    children is (a missing hidden token, such as a line break, between them) is a site too."""
     sites: list[Node] = []
     stack = [root]
     while stack:
         node = stack.pop()
+        found = False
         for child in reversed(node.children):
             if child.type == "ERROR" or child.is_missing:
                 sites.append(child)
+                found = True
             elif child.has_error:
                 stack.append(child)
+                found = True
+        if not found:
+            sites.append(node)
     sites.sort(key=lambda n: (n.start_byte, n.end_byte))
     return sites
 

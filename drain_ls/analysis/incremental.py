@@ -9,7 +9,8 @@ remembers, between two versions of a document, what each piece of work found:
 - unused imports per imported name: a name is analysed again only when one of its
   occurrences lies in a statement that the edit changed, or when it was in the deleted text;
   the others keep their result, moved by the edit;
-- a syntax error is confirmed by compiling only the module-level statement that holds it.
+- syntax errors (``drain_ls.analysis.syntax.SyntaxTracker``): the legacy, indentation and
+  version checks read only the module-level statements the changes touched.
 
 ``ChangeLog`` collects what changed between two analyses: the edits (to move remembered
 offsets), the ranges tree-sitter reports as changed plus the edited ranges themselves (it
@@ -18,7 +19,6 @@ does not report edits inside strings), and the deleted text.
 
 from __future__ import annotations
 
-import warnings
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from operator import attrgetter
 
 from tree_sitter import Node
 
-from drain_ls.analysis.checker import CheckSettings, _outside_errors, error_regions, stub_settings
+from drain_ls.analysis.checker import CheckSettings, stub_settings, with_syntax
 from drain_ls.analysis.docstrings import (
     MemberContext,
     docstring_fix_at,
@@ -37,6 +37,7 @@ from drain_ls.analysis.docstrings import (
     statement_findings,
 )
 from drain_ls.analysis.exports import is_module_level
+from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.imports import (
     FRAGILE,
     LOAD,
@@ -50,12 +51,11 @@ from drain_ls.analysis.imports import (
 )
 from drain_ls.analysis.model import Finding, Fix
 from drain_ls.analysis.noqa import NoqaMap
-from drain_ls.analysis.source import LineIndex, Syntax, word_occurrences
-from drain_ls.analysis.syntax import broken_roots, first_error_offset
+from drain_ls.analysis.source import LineIndex, Syntax, nfkc_occurrences, word_occurrences
+from drain_ls.analysis.syntax import SyntaxTracker
+from drain_ls.analysis.versions import PythonVersion
 
 _STATEMENT_PARENTS = frozenset({"module", "block"})
-# Larger regions are not compiled at every keystroke (a few milliseconds per 20 KB).
-MAX_COMPILED_REGION = 20_000
 # Module-level statements that hold no definitions.
 _NOT_MEMBERS = frozenset({"comment", "import_statement", "import_from_statement"})
 
@@ -316,6 +316,11 @@ class IncrementalChecker:
         self.settings = stub_settings(settings, path)  # a stub: F401, no D1xx
         self._fix_factories = fix_factories
         self._private = is_private_module(path)
+        self._syntax = SyntaxTracker(self.settings.target_version)
+        # From Python 3.14 every annotation is evaluated late (PEP 649): ruff resolves them
+        # once the module is complete at that target, as under ``from __future__ import
+        # annotations``.
+        self._defer = self.settings.target_version >= PythonVersion.PY314
         # The module-level statements of the last version, with their member findings.
         self._statements: _Statements | None = None
         self._context: MemberContext | None = None
@@ -369,13 +374,12 @@ class IncrementalChecker:
         if not findings:
             self._noqa_free = False  # not looked for: the next check looks at all of it
         elif self._mentions_noqa(source, changes):
-            noqa = NoqaMap(source, LineIndex(source))
+            noqa = NoqaMap(source, LineIndex(source), root)
             findings = [f for f in findings if not noqa.silences(f)]
-        if root.has_error:
-            error = syntax_error_in_region(source, tree)
-            if error is not None:
-                findings = _outside_errors(findings, tree, source)
-                findings.append(error)  # whatever the selection (as ruff)
+        # Syntax errors whatever the selection (as ruff).
+        syntax_changes = changes if changes is not None and not changes.full else None
+        report = self._syntax.check(normalize_lone_cr(source), tree, syntax_changes)
+        findings = with_syntax(findings, report, source)
         findings.sort(key=lambda f: (f.start, f.code))
         self._last = (source, findings)
         self._last_clean = clean
@@ -435,11 +439,11 @@ class IncrementalChecker:
                     data=finding.data,
                 )
             )
-        findings = _outside_errors(moved, tree, source)
-        error = syntax_error_in_region(source, tree)
-        if error is not None:
-            findings.append(error)
-            findings.sort(key=lambda f: (f.start, f.code))
+        # The syntax errors of this version, the last version's kept as the base of the next
+        # ``check`` (which still sees every change since).
+        report = self._syntax.check(normalize_lone_cr(source), tree, changes, commit=False)
+        findings = with_syntax(moved, report, source)
+        findings.sort(key=lambda f: (f.start, f.code))
         return findings
 
     def _exported(
@@ -587,7 +591,14 @@ class IncrementalChecker:
             affected = self._affected(root, source, by_name, changes, restated)
         witnesses: dict[str, list[list[int]]] = {}
         fresh = unused_bindings_of(
-            root, source, by_name, affected, exported, exports_known=True, witnesses=witnesses
+            root,
+            source,
+            by_name,
+            affected,
+            exported,
+            exports_known=True,
+            witnesses=witnesses,
+            defer_annotations=self._defer,
         )
         unused: dict[str, list[ImportBinding]] = dict(fresh)
         retry: set[str] = set()
@@ -611,7 +622,14 @@ class IncrementalChecker:
         if retry:
             unused.update(
                 unused_bindings_of(
-                    root, source, by_name, retry, exported, exports_known=True, witnesses=witnesses
+                    root,
+                    source,
+                    by_name,
+                    retry,
+                    exported,
+                    exports_known=True,
+                    witnesses=witnesses,
+                    defer_annotations=self._defer,
                 )
             )
         self._unused = {name: [b.node.start_byte for b in bs] for name, bs in unused.items()}
@@ -641,6 +659,13 @@ class IncrementalChecker:
         texts = [source[s:e] for s, e in regions] + changes.removed
         cached = self._unused or {}
         affected = {name for name in restated if name in by_name}
+        # Names that the changed text spells otherwise (NFKC: ``\ufb01le`` is ``file``):
+        # found once, not per name; only text that is not ASCII can hold one.
+        respelled: set[str] = set()
+        for text in texts:
+            if not text.isascii():
+                respelled.update(nfkc_occurrences(text, set(by_name)))
+        affected.update(respelled)
         scratch: _Resolver | None = None
         for name, bindings in by_name.items():
             if name in affected:
@@ -664,7 +689,7 @@ class IncrementalChecker:
                 affected.add(name)
                 continue
             for start, end in _occurrences_in(source, encoded, regions):
-                scratch = scratch or _Resolver(root, source)
+                scratch = scratch or _Resolver(root, source, self._defer)
                 if not _is_plain_load(scratch, root, start, end, name):
                     affected.add(name)
                     break
@@ -723,7 +748,8 @@ def _is_plain_load(resolver: _Resolver, root: Node, start: int, end: int, name: 
         return False  # anything else (part of a larger token, an error): analysed again
     if _inside_import(node.parent):
         return False
-    resolver = _Resolver(root, resolver.source)  # a fresh one holds only this occurrence
+    # A fresh one holds only this occurrence.
+    resolver = _Resolver(root, resolver.source, resolver.future_annotations)
     resolver.add_occurrence(node, name)
     events = [e for scope in resolver.scopes.values() for e in scope.events]
     return all(e.kind == LOAD for e in events)
@@ -752,71 +778,4 @@ def _statement_at(root: Node, offset: int) -> Node | None:
         if node.parent.type in _STATEMENT_PARENTS and node.type != "block":
             return node
         node = node.parent
-    return None
-
-
-def syntax_error_in_region(source: bytes, tree: Syntax) -> Finding | None:
-    """The first syntax error, for the editor, at keystroke speed.
-
-    tree-sitter finds it; CPython's compiler, run on the module-level statement around it
-    only, gives the message and the exact position. When that statement compiles on its own
-    (the error lies between statements) or is too large to compile at every keystroke, the
-    error stays where tree-sitter puts it, with a generic message. (tree-sitter reports no
-    error on any file of the standard library that CPython compiles.)
-    """
-    regions = error_regions(tree)
-    if not regions:
-        return None
-    # The chunks' roots as they are (``broken_roots``): their nodes, not their text, are read.
-    roots = broken_roots(tree)
-    starts = [root.start_byte for root in roots]
-    for start, _ in regions:
-        root = roots[max(0, bisect_right(starts, start) - 1)]
-        top = root.descendant_for_byte_range(start, start)
-        while top is not None and top.parent is not None and top.parent.parent is not None:
-            top = top.parent
-        if top is None:
-            continue
-        if top.parent is None:  # the root itself is the error
-            begin, end = 0, len(source)
-        else:
-            begin = source.rfind(b"\n", 0, top.start_byte) + 1
-            end = top.end_byte
-        if end - begin > MAX_COMPILED_REGION:
-            continue
-        error = _compile_error(source, begin, end)
-        if error is not None:
-            return error
-    offset = first_error_offset(tree)
-    return Finding(
-        "E999",
-        "SyntaxError: invalid syntax",
-        offset,
-        min(offset + 1, len(source)),
-        noqa_offsets=(offset,),
-    )
-
-
-def _compile_error(source: bytes, begin: int, end: int) -> Finding | None:
-    text = source[begin:end].decode("utf-8", errors="replace")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(text, "<region>", "exec", flags=0x400, dont_inherit=True)
-    except SyntaxError as exc:
-        index = LineIndex(source[begin:end])
-        row = min(max((exc.lineno or 1) - 1, 0), len(index.starts) - 1)
-        line = index.line_text(row).decode("utf-8", errors="replace")
-        column = max(0, min((exc.offset or 1) - 1, len(line)))
-        offset = begin + index.starts[row] + len(line[:column].encode("utf-8"))
-        end_offset = min(offset + 1, len(source))
-        return Finding(
-            "E999",
-            f"SyntaxError: {exc.msg or 'invalid syntax'}",
-            offset,
-            max(offset, end_offset),
-            noqa_offsets=(offset,),
-        )
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return Finding("E999", f"SyntaxError: {exc}", begin, begin, noqa_offsets=(begin,))
     return None

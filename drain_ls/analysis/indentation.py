@@ -14,7 +14,9 @@ starts of the logical lines, without the running interpreter:
   above it and must land on one (``unindent does not match any outer indentation level``),
   with the same ``altcol`` (``TabError``);
 - an indent where no block opens is an ``unexpected indent``; a line ending in ``:`` (a block
-  header) followed by no indent is ``expected an indented block``.
+  header) followed by no indent is ``expected an indented block``; such a line that does not
+  begin with a compound statement's keyword is ``invalid syntax`` (tree-sitter reads
+  ``C:`` followed by an indented line as an annotation whose type is on that line).
 
 Cost: one regular expression consumes whole runs of logical lines at one indentation (strings,
 comments, continuation lines and brackets nested ``_GROUP_DEPTH`` deep); the Python loop runs
@@ -299,6 +301,11 @@ _HEADERS = {
     b"match": "'match' statement",
     b"case": "'case' statement",
 }
+# The statements whose logical line may end in a colon (a block follows).
+_COMPOUND = re.compile(
+    rb"(?:if|elif|else|for|while|try|except|finally|with|def|class|async|match|case)"
+    rb"(?![\w\x80-\xff])"
+)
 _FIRST_WORDS = re.compile(rb"(\w+)(?:[ \t\f]+(\w+))?([ \t\f]*\*)?")
 
 
@@ -351,8 +358,9 @@ def indentation_error(
 
     With ``start``/``end``, only the logical lines starting in ``[start, end)`` are checked;
     ``start`` must be the start of a line holding a module-level statement (or a blank or
-    comment line before one), where the indentation stack is empty. A header whose block
-    would start at or after ``end`` is reported as missing its block.
+    comment line before one), where the indentation stack is empty. A header that ends the
+    range is missing its block unless the first line of code at or after ``end`` is indented
+    deeper (the error then points at that line, as for the whole source).
 
     Positions: a misplaced indentation points at the indentation of its line (of the first
     physical line of a logical line continued with a backslash); a missing block at the code
@@ -360,6 +368,17 @@ def indentation_error(
     follows. Source that leaves a string or a bracket open stops the check there (the parser
     reports that error).
     """
+    event = indentation_event(source, start, end)
+    return event if event is not None and event.error_class else None
+
+
+def indentation_event(
+    source: bytes, start: int = 0, end: int | None = None
+) -> IndentationProblem | None:
+    """What ``indentation_error`` finds first, or where its check stops: a string or a bracket
+    left open to the end of ``source``, returned as a problem with an empty ``message`` and
+    ``error_class`` at the start of that logical line's code. (An editor caching the first
+    event of a document must know that nothing after a stop was checked.)"""
     size = len(source)
     stop = size if end is None else min(end, size)
     at = _skip(source, 3 if start == 0 and source.startswith(_BOM) else start)
@@ -387,8 +406,8 @@ def indentation_error(
                 continue
             indent = source[at:code]
             line = _slow_line(source, code)
-            if line is None:
-                return None  # an unterminated string or bracket: the parser reports it
+            if line is None:  # an unterminated string or bracket: the parser reports it
+                return IndentationProblem(code, code, "", "")
             last, line_end = line
             next_header = code if last > code and source[last - 1] == 0x3A else -1
             next_at = _skip(source, line_end)
@@ -424,8 +443,24 @@ def indentation_error(
                 return _expected_block(source, header, code, _line_end(source, code))
         elif pushed:
             return IndentationProblem(at, code, "unexpected indent", "IndentationError")
-        header = next_header
+        # A run read past the end of the range: a header there is the next range's.
+        header = next_header if next_header < stop else -1
+        if header >= 0 and _COMPOUND.match(source, header) is None:
+            # ``C:`` opening a block: tree-sitter reads an annotation there (its type on
+            # the next line); Python only has compound statements end in a colon.
+            line = _slow_line(source, header)
+            end = line[0] if line is not None else header
+            return IndentationProblem(end, end, "invalid syntax", "SyntaxError")
         at = next_at
+    code = at
+    while code < size and source[code] in b" \t\f":
+        code += 1
+    if header >= 0 and code < size:
+        # The block of a header that ends the range would start at or after it: the first
+        # line of code there decides, as it would for the whole source.
+        if _measure(source[at:code])[0] > cols[-1]:
+            return None
+        return _expected_block(source, header, code, _line_end(source, code))
     if header >= 0:
         line = _slow_line(source, header)
         last = line[0] if line is not None else size

@@ -4,7 +4,8 @@ The grammar keeps Python 2 (``print x``, ``exec code in ns``, backticks, ``0777`
 ``ur''``, ``<>``, ``except A, B as e``, ``raise E, msg``, tuple parameters) and accepts a few
 other things CPython rejects (a walrus as a statement, ``nonlocal`` at module level, an
 invalid f-string conversion, ``try`` without ``except`` or ``finally``, assigning to
-``__debug__``): ``legacy_errors`` reports them, in CPython's words (3.12+). Missing blocks
+``__debug__``, an operator ending a line outside brackets, which tree-sitter continues on the
+next one, ``x as y`` outside ``with`` and ``except``): ``legacy_errors`` reports them, in CPython's words (3.12+). Missing blocks
 and the other indentation errors are ``drain_ls.analysis.indentation``'s;
 ``except A, B:`` without ``as``, valid from 3.14, is a version error
 (``drain_ls.analysis.versions``).
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
 
+from drain_ls.analysis.indentation import logical_line_code_end
 from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
 
 LegacyError = tuple[int, int, str]
@@ -154,6 +156,79 @@ def _tuple_parameter(root: Node, source: bytes, start: int, end: int) -> Iterato
         )
 
 
+# Nodes in whose brackets (or string) a line may break.
+_BRACKETED = frozenset(
+    {
+        "argument_list",
+        "parenthesized_expression",
+        "list",
+        "tuple",
+        "set",
+        "dictionary",
+        "subscript",
+        "list_comprehension",
+        "set_comprehension",
+        "dictionary_comprehension",
+        "generator_expression",
+        "parameters",
+        "type_parameter",
+        "string",
+        "import_from_statement",
+        "with_clause",
+        "list_pattern",
+        "tuple_pattern",
+        "dict_pattern",
+        "class_pattern",
+    }
+)
+_STATEMENT_HOLDERS = frozenset({"module", "block"})
+
+
+def _continued_line(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    """``[start, end)``: an operator (``=``, ``+=``, ``.``, ``+``, ``==``, ...) that ends its
+    line, a comment aside, with no backslash. tree-sitter goes on with the next line (``x =``
+    then ``y = 1`` is a chained assignment for it, ``os.`` then ``path`` an attribute); Python
+    ends the statement there, unless the line break is inside brackets."""
+    node = root.descendant_for_byte_range(end - 1, end)
+    if node is None or node.end_byte != end or node.is_named or node.parent is None:
+        return
+    statement = node
+    while statement.parent is not None and statement.parent.type not in _STATEMENT_HOLDERS:
+        if statement.parent.type in _BRACKETED:
+            return
+        statement = statement.parent
+    eol = source.find(b"\n", end)
+    at = len(source) if eol < 0 else eol - (source[eol - 1 : eol] == b"\r")
+    # A statement with an error may have lost its brackets: the tree's errors are reported
+    # (or cleared) on their own. Else read as CPython reads it: the statement's logical line
+    # must end at this line break.
+    if statement.has_error:
+        return
+    code_end = logical_line_code_end(source, statement.start_byte)
+    if code_end is not None and code_end <= at:
+        yield at, at, "invalid syntax"
+
+
+_AS_HOLDERS = frozenset({"with_item", "except_clause", "except_group_clause"})
+
+
+def _as_expression(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    """``start``/``end``: an ``as``. tree-sitter reads ``x as y`` as an expression anywhere
+    (``json as js`` alone is a statement for it); Python only after ``with`` items and
+    ``except`` types (patterns aside: they are ``case`` patterns)."""
+    node = _at(root, start, end)
+    pattern = node.parent if node is not None else None
+    if pattern is None or pattern.type != "as_pattern" or node.is_named:  # type: ignore[union-attr]
+        return
+    if not any(child.type == "as_pattern_target" for child in pattern.children):
+        return  # a ``case`` pattern
+    holder = pattern.parent
+    while holder is not None and holder.type in ("parenthesized_expression", "tuple"):
+        holder = holder.parent
+    if holder is None or holder.type not in _AS_HOLDERS:
+        yield start, end, "invalid syntax"
+
+
 def _walrus_statement(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
     node = _at(root, start, end)
     named = node.parent if node is not None else None
@@ -218,15 +293,28 @@ def _try(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyErro
 
 def _handled(source: bytes, start: int) -> bool:
     """Whether the ``try`` at ``start`` is, to the eye, followed by an ``except`` or a
-    ``finally`` at its own indentation (a cheap test before the tree is asked)."""
+    ``finally`` at its own indentation (a cheap test before the tree is asked): the first
+    line of code after it that is not indented deeper is one. (Only the try's own lines and
+    the line after them are read, so that the answer depends on its statement alone.)"""
     line = source.rfind(b"\n", 0, start) + 1
     indent = source[line:start]
     if indent.strip(b" \t\f"):
         return False  # not at the start of its line
-    following = re.compile(
-        rb"[\r\n]" + re.escape(indent) + rb"(?=[^ \t\f\r\n#])(?:(except|finally)\b)?"
-    ).search(source, start)
+    following = _following(indent).search(source, start)
     return following is not None and following.group(1) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _following(indent: bytes) -> re.Pattern[bytes]:
+    """The first line of code not indented deeper than ``indent``: is it an ``except`` or a
+    ``finally`` at that indentation (group 1)?"""
+    return re.compile(
+        rb"\n(?![ \t\f]*+(?:#|\r?\n|\r|\Z))(?!"
+        + re.escape(indent)
+        + rb"[ \t\f])(?:"
+        + re.escape(indent)
+        + rb"(except|finally)\b)?"
+    )
 
 
 def _del_debug(
@@ -306,6 +394,12 @@ _OCTAL = re.compile(rb"0(?<![\w\x80-\xff.]0)[0-9_]*[1-9][0-9_]*(?![\w\x80-\xff.]
 _LONG = re.compile(rb"L(?<=[0-9]L)" + _END_OF_WORD)
 _NOT_EQUAL = re.compile(rb"<>")
 _WALRUS = re.compile(rb":=")
+_AS = re.compile(rb"as" + _END_OF_WORD + rb"(?<![\w\x80-\xff.]as)")
+# An operator ending its line (no backslash after it): the candidates of ``_continued_line``.
+_OPERATOR_EOL = re.compile(
+    rb"(?:[-+*/%&|^<>=!@.~]|(?<![\w\x80-\xff])(?:and|or|not|in|is))"
+    rb"(?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)"
+)
 # ``ur'...'`` (Python 2); other invalid prefixes (``bf''``) are not looked for.
 _UR = re.compile(rb"r['\"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.)")
 
@@ -325,12 +419,18 @@ def _line_checks(target: PythonVersion) -> dict[str, Check]:
 
 
 def legacy_errors(
-    root: Node, source: bytes, target: PythonVersion = DEFAULT_TARGET
+    root: Node,
+    source: bytes,
+    target: PythonVersion = DEFAULT_TARGET,
+    begin: int | None = None,
+    end: int | None = None,
 ) -> list[LegacyError]:
     """The invalid constructs of ``source`` that its tree-sitter tree shows without an ERROR
     node: (start, end, message), sorted by position. ``root`` is the tree's module node (or a
     chunk's root: only the source under it is searched). ``target`` decides ``del
-    __debug__`` (an error from Python 3.9 on, worded as ruff does).
+    __debug__`` (an error from Python 3.9 on, worded as ruff does). ``begin``/``end``: only
+    the candidates in that range of ``root`` (whole module-level statements, for an editor
+    that checks only what an edit touched; each error depends on its statement alone).
 
     The statements looked for by their keyword (``print x``, ``exec``, ``nonlocal``, ``try``,
     ``raise E, v``, ``except A, B as e``, a tuple as first parameter of a ``def``, ``del
@@ -338,7 +438,8 @@ def legacy_errors(
     they always are but after a semicolon or a colon (``if x: print y``). ``source`` is what
     was parsed (lone CRs already normalized: ``drain_ls.analysis.grammar_gaps``)."""
     found: set[LegacyError] = set()
-    begin, end = root.start_byte, root.end_byte
+    begin = root.start_byte if begin is None else max(begin, root.start_byte)
+    end = root.end_byte if end is None else min(end, root.end_byte)
     checks = _line_checks(target)
     at_line_start = begin == 0 or source[begin - 1 : begin] in b"\r\n"
     first = _FIRST_LINE.match(source, begin, end) if at_line_start else None
@@ -355,6 +456,8 @@ def legacy_errors(
         (_LONG, _long),
         (_NOT_EQUAL, _not_equal),
         (_WALRUS, _walrus_statement),
+        (_OPERATOR_EOL, _continued_line),
+        (_AS, _as_expression),
         (_UR, _prefix),
     ):
         for match in pattern.finditer(source, begin, end):

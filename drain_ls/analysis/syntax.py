@@ -1,56 +1,98 @@
-"""Syntax errors (E999).
+"""Syntax errors (E999), decided without the running interpreter.
 
-tree-sitter is error-tolerant and its grammar differs slightly from CPython's, so its
-``has_error`` is only a hint: CPython's compiler confirms the error and gives its position.
-Syntax newer than the running interpreter that tree-sitter accepts is therefore never an error.
+A file's syntax errors come from three checks, each a function of its text and of its
+tree-sitter tree (parsed from the text with lone CRs normalized: ``grammar_gaps``):
+
+- **the tree's errors** (``grammar_gaps.tree_errors``: ERROR and MISSING nodes, less the
+  PEP 696 shapes the grammar lacks). tree-sitter-python also rejects a little valid Python
+  that no shape covers (a continuation line inside brackets dedented below its block,
+  tree-sitter-python#256): the statement around an error is compiled on its own (the
+  outermost one, or the largest under ``MAX_COMPILED_REGION`` bytes) and, if CPython accepts
+  it, the error is tree-sitter's, not the file's. ``compile()`` only ever *clears* an error
+  this way, never makes one: valid code newer than the running interpreter that tree-sitter
+  parses never reaches it. When it fails it gives the message and position of the E999;
+- **legacy syntax** that tree-sitter accepts and Python rejects (``legacy.legacy_errors``);
+- **indentation errors** (``indentation.indentation_event``), which tree-sitter never flags.
+
+The earliest is the file's E999, one finding, whatever the selection (as ruff). Apart from
+it, **version errors** (``versions``: syntax newer than the ``target-version``) are E999
+findings of their own that hide nothing (ruff's "unsupported syntax" errors), one per
+construct.
+
+``SyntaxTracker`` computes all of it for successive versions of a document: the legacy,
+indentation and version checks read only the module-level statements an edit touched (plus
+the one before them), and keep the rest of the last version's results, moved; with no
+change log it checks everything, which is what ``check_source`` does. Both give the same
+results for the same text and tree.
 """
 
 from __future__ import annotations
 
 import warnings
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Callable
+from operator import attrgetter
+from typing import NamedTuple, Protocol
 
 from tree_sitter import Node
 
+from drain_ls.analysis.grammar_gaps import TreeErrors, normalize_lone_cr, tree_errors
+from drain_ls.analysis.indentation import IndentationProblem, indentation_event
+from drain_ls.analysis.legacy import legacy_errors
 from drain_ls.analysis.model import Finding
-from drain_ls.analysis.source import LineIndex, Syntax
+from drain_ls.analysis.source import Syntax, parse
+from drain_ls.analysis.versions import (
+    DEFAULT_TARGET,
+    PythonVersion,
+    construct_errors,
+    gap_errors,
+)
 from drain_ls.forest import Forest
 
-
-def syntax_error(source: bytes, path: str, tree: Syntax) -> Finding | None:
-    """The first syntax error of ``source`` as an E999 finding, or None if it compiles."""
-    text = source.decode("utf-8", errors="replace")
-    index = LineIndex(source)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(text, path, "exec", flags=0x400, dont_inherit=True)  # PyCF_ONLY_AST
-    except SyntaxError as exc:
-        offset = _byte_offset(index, exc.lineno, exc.offset)
-        message = exc.msg or "invalid syntax"
-        return _finding(message, offset, index)
-    except (ValueError, RecursionError, MemoryError) as exc:
-        nul = source.find(b"\0")
-        offset = nul if nul >= 0 else first_error_offset(tree)
-        message = "source code cannot contain null bytes" if nul >= 0 else str(exc)
-        return _finding(message, offset, index)
-    return None
+# Larger statements are not compiled whole (a few milliseconds per 20 KB, at every keystroke
+# in the editor while the error stays): the largest statement under the limit is.
+MAX_COMPILED_REGION = 20_000
+_STATEMENT_PARENTS = frozenset({"module", "block"})
+# Module-level nodes that are not where a statement starts afresh.
+_NOT_RESTARTS = frozenset({"comment", "ERROR"})
+_start_byte = attrgetter("start_byte")
+# (start, end, message)
+Located = tuple[int, int, str]
 
 
-def _finding(message: str, offset: int, index: LineIndex) -> Finding:
-    end = min(offset + 1, len(index.source))
-    return Finding(
-        "E999", f"SyntaxError: {message}", offset, max(end, offset), noqa_offsets=(offset,)
-    )
+class Changes(Protocol):
+    """What changed since the last check (``drain_ls.analysis.incremental.ChangeLog``)."""
+
+    full: bool
+    ranges: list[tuple[int, int]]
+
+    def move_span(self, start: int, end: int) -> tuple[int, int] | None:
+        """Where a span of the last version is now (None: an edit touched it)."""
+        ...
 
 
-def _byte_offset(index: LineIndex, lineno: int | None, col: int | None) -> int:
-    """Byte offset of CPython's 1-based (line, character column)."""
-    if not lineno:
-        return 0
-    row = min(lineno - 1, len(index.starts) - 1)
-    line = index.line_text(row).decode("utf-8", errors="replace")
-    chars = max(0, min((col or 1) - 1, len(line)))
-    return index.starts[row] + len(line[:chars].encode("utf-8"))
+class SyntaxReport(NamedTuple):
+    """The syntax errors of one version of a source."""
+
+    # The E999 of the file's first syntax error (None: it parses).
+    error: Finding | None
+    # The innermost statements around the tree's errors that stand (findings there may be
+    # wrong: the editor leaves them out).
+    regions: list[tuple[int, int]]
+    # The version errors, sorted (they hide nothing).
+    versions: list[Finding]
+
+
+class TreeVerdict(NamedTuple):
+    """What the tree's errors come to."""
+
+    error: Finding | None
+    regions: list[tuple[int, int]]
+    gaps: list[TreeErrors]
+    # The ranges CPython compiled where the tree has errors: valid code that tree-sitter
+    # misread, so the legacy and indentation checks, which trust the tree, say nothing there.
+    cleared: list[tuple[int, int]]
 
 
 def broken_roots(tree: Syntax) -> list[Node]:
@@ -77,3 +119,426 @@ def first_error_offset(tree: Syntax) -> int:
                 break
         else:
             return node.start_byte
+
+
+def syntax_error(
+    source: bytes, path: str, tree: Syntax, target: PythonVersion = DEFAULT_TARGET
+) -> Finding | None:
+    """The first syntax error of ``source`` as an E999 finding, or None if it has none (a
+    version error is not one). ``tree``: its parse (parsed again if ``source`` has lone CRs,
+    which it must be parsed without)."""
+    parsed = normalize_lone_cr(source)
+    if parsed is not source:
+        tree = parse(parsed)
+    return SyntaxTracker(target).check(parsed, tree).error
+
+
+def error_finding(message: str, start: int, end: int) -> Finding:
+    """An E999 finding over ``[start, end)`` (at least one byte when there is one)."""
+    return Finding("E999", message, start, max(start, end), noqa_offsets=(start,))
+
+
+# -- the tree's errors ---------------------------------------------------------------------
+
+
+def tree_verdict(
+    tree: Syntax, source: bytes, compiled: OrderedDict[tuple[bytes, bool], object] | None = None
+) -> TreeVerdict:
+    """The tree's real errors: the first as an E999 (None when there is none or CPython
+    accepts each statement around them), the innermost statements around those that stand,
+    and what the grammar's gaps accepted. ``compiled``: a memo of compiled statements (kept small)."""
+    errors: list[Finding] = []
+    regions: set[tuple[int, int]] = set()
+    gaps: list[TreeErrors] = []
+    accepted: list[tuple[int, int]] = []
+    for root in broken_roots(tree):
+        found = tree_errors(root, source)
+        gaps.append(found)
+        units: dict[tuple[int, int, bool] | None, list[Node]] = {}
+        for site in found.errors:
+            units.setdefault(_unit(site, source), []).append(site)
+        cleared = _cleared_together(source, list(units), compiled)
+        for unit, sites in units.items():
+            error = None if unit in cleared else _unit_error(source, unit, sites, compiled)
+            if error is not None:
+                errors.append(error)
+                regions.update(_region(site) for site in sites)
+            else:
+                accepted.append((unit[0], unit[1]) if unit is not None else (0, len(source)))
+    first = min(errors, key=_start_byte_of, default=None)
+    return TreeVerdict(first, sorted(regions), gaps, sorted(accepted))
+
+
+def _start_byte_of(finding: Finding) -> int:
+    return finding.start
+
+
+def _region(site: Node) -> tuple[int, int]:
+    """The innermost statement around an error site."""
+    statement = site
+    while statement.parent is not None and (
+        statement.type == "block" or statement.parent.type not in _STATEMENT_PARENTS
+    ):
+        statement = statement.parent
+    return statement.start_byte, statement.end_byte
+
+
+def _unit(site: Node, source: bytes) -> tuple[int, int, bool] | None:
+    """What to compile to clear an error site: (start, end, whether it is indented and is
+    compiled in a block of its own). The module-level statement around it, with the ERROR
+    nodes and the nodes that do not start a line next to it at module level (tree-sitter
+    leaves the rest of a statement it could not parse there) and, past an ERROR node or a
+    site at module level, one more statement; if
+    that is over ``MAX_COMPILED_REGION`` bytes, the largest statement around the site under
+    the limit; None if there is none (the whole source is then compiled)."""
+    top = site
+    while top.parent is not None and top.parent.parent is not None:
+        top = top.parent
+    first = last = top
+    if top.parent is not None:
+        # Back to a statement that starts a line (tree-sitter may end a statement early and
+        # leave the indented rest of it at module level), over ERROR nodes.
+        while first.prev_sibling is not None and (
+            first.prev_sibling.type == "ERROR" or not _is_restart(first, source)
+        ):
+            first = first.prev_sibling
+        if (first.type == "ERROR" or first == site) and first.prev_sibling is not None:
+            first = first.prev_sibling
+        while (after := last.next_sibling) is not None and (
+            after.type == "ERROR" or not _is_restart(after, source)
+        ):
+            last = after
+        if (last.type == "ERROR" or last == site) and last.next_sibling is not None:
+            last = last.next_sibling
+    begin, end = first.start_byte, last.end_byte
+    begin = source.rfind(b"\n", 0, begin) + 1
+    if end - begin <= MAX_COMPILED_REGION:
+        return begin, end, False
+    best = None
+    node: Node | None = site
+    while node is not None and node.parent is not None:
+        if node.parent.type in _STATEMENT_PARENTS and node.type != "block":
+            start = source.rfind(b"\n", 0, node.start_byte) + 1
+            if node.end_byte - start > MAX_COMPILED_REGION:
+                break
+            best = (start, node.end_byte, source[start : start + 1] in (b" ", b"\t", b"\f"))
+        node = node.parent
+    return best
+
+
+_ACCEPTED = object()
+
+
+def _cleared_together(
+    source: bytes,
+    units: list[tuple[int, int, bool] | None],
+    compiled: OrderedDict[tuple[bytes, bool], object] | None,
+) -> set[tuple[int, int, bool]]:
+    """The module-level units that overlap one another, compiled as one where that is under
+    ``MAX_COMPILED_REGION`` bytes: those CPython accepts together. (A line inside brackets
+    dedented below its block makes tree-sitter cut the rest of the statement into ERROR
+    nodes, each of whose units is only a fragment.)"""
+    spans = sorted(unit for unit in units if unit is not None and not unit[2])
+    cleared: set[tuple[int, int, bool]] = set()
+    group: list[tuple[int, int, bool]] = []
+    for unit in [*spans, None]:
+        if unit is not None and group and unit[0] < max(u[1] for u in group):
+            group.append(unit)
+            continue
+        if len(group) > 1:
+            begin, end = group[0][0], max(u[1] for u in group)
+            if (
+                end - begin <= MAX_COMPILED_REGION
+                and _outcome(source[begin:end], False, compiled) is _ACCEPTED
+            ):
+                cleared.update(group)
+        group = [unit] if unit is not None else []
+    return cleared
+
+
+def _outcome(
+    text: bytes, wrapped: bool, compiled: OrderedDict[tuple[bytes, bool], object] | None
+) -> object:
+    """``_compile``'s outcome, remembered in ``compiled``."""
+    key = (text, wrapped)
+    outcome = compiled.get(key) if compiled is not None else None
+    if outcome is None:
+        outcome = _compile(text, wrapped)
+        if compiled is not None:
+            compiled[key] = outcome
+            while len(compiled) > 16:
+                compiled.popitem(last=False)
+    return outcome
+
+
+def _unit_error(
+    source: bytes,
+    unit: tuple[int, int, bool] | None,
+    sites: list[Node],
+    compiled: OrderedDict[tuple[bytes, bool], object] | None,
+) -> Finding | None:
+    """The E999 of the error sites in one unit (None: CPython accepts the unit)."""
+    first = min(sites, key=_start_byte).start_byte
+    # No statement around the site is small enough (tree-sitter gave up on a whole large
+    # one): the whole source is compiled, to clear it or not, as rarely as that happens.
+    begin, end, wrapped = unit if unit is not None else (0, len(source), False)
+    outcome = _outcome(source[begin:end], wrapped, compiled)
+    if outcome is _ACCEPTED:
+        return None
+    assert isinstance(outcome, tuple)
+    message, line, column = outcome
+    if line is None:
+        nul = source.find(b"\0", begin, end)
+        offset = nul if nul >= 0 else first
+    else:
+        offset = _offset(source, begin, line - (1 if wrapped else 0), column)
+    return error_finding(message, offset, min(offset + 1, len(source)))
+
+
+def _compile(text: bytes, wrapped: bool) -> object:
+    """``_ACCEPTED``, or (message, 1-based line or None, 1-based character column)."""
+    code = text.decode("utf-8", errors="replace")
+    if wrapped:
+        code = "if 1:\n" + code
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(code, "<statement>", "exec", flags=0x400, dont_inherit=True)  # ONLY_AST
+    except SyntaxError as exc:
+        return f"{type(exc).__name__}: {exc.msg or 'invalid syntax'}", exc.lineno, exc.offset
+    except ValueError:  # a NUL byte (Python 3.11)
+        return "SyntaxError: source code cannot contain null bytes", None, None
+    except (RecursionError, MemoryError) as exc:
+        return f"SyntaxError: {type(exc).__name__}", None, None
+    return _ACCEPTED
+
+
+def _offset(source: bytes, begin: int, line: int | None, column: int | None) -> int:
+    """The byte offset of CPython's (line, character column), both 1-based, in a unit that
+    starts at ``begin``."""
+    start = begin
+    for _ in range(max(0, (line or 1) - 1)):
+        eol = source.find(b"\n", start)
+        if eol < 0:
+            break
+        start = eol + 1
+    eol = source.find(b"\n", start)
+    text = source[start : eol if eol >= 0 else len(source)].decode("utf-8", errors="replace")
+    chars = max(0, min((column or 1) - 1, len(text)))
+    return start + len(text[:chars].encode("utf-8"))
+
+
+# -- every check, for successive versions ----------------------------------------------------
+
+
+class SyntaxTracker:
+    """The syntax errors (``SyntaxReport``) of successive versions of one source."""
+
+    def __init__(self, target: PythonVersion = DEFAULT_TARGET) -> None:
+        """A tracker for the ``target`` Python version."""
+        self.target = target
+        # The last version's legacy errors, version errors of constructs and first
+        # indentation event (None: the file has none), in its offsets; None: nothing checked.
+        self._legacy: list[Located] | None = None
+        self._constructs: list[Located] = []
+        self._indent: IndentationProblem | None = None
+        self._compiled: OrderedDict[tuple[bytes, bool], object] = OrderedDict()
+
+    def check(
+        self, source: bytes, tree: Syntax, changes: Changes | None = None, commit: bool = True
+    ) -> SyntaxReport:
+        """The syntax errors of this version: ``source`` as parsed (lone CRs normalized) and
+        its ``tree``; ``changes``: what changed since the last call (None: check it all).
+        Without ``commit`` (the editor's keystroke that leaves a tree error, which reads no
+        node but the broken chunks'), only the tree's errors are checked: the other checks'
+        results are the last version's, moved, less those an edit touched; the next call
+        still starts from the last version."""
+        verdict = tree_verdict(tree, source, self._compiled)
+        if not commit:
+            return self._report(verdict, *self._moved(changes, tree.root_node, source))
+        root = tree.root_node
+        full = changes is None or changes.full or self._legacy is None
+        span = None if full else _dirty_span(root, source, changes.ranges)  # type: ignore[union-attr]
+        target = self.target
+
+        def legacy(begin: int | None, end: int | None) -> list[Located]:
+            return legacy_errors(root, source, target, begin, end)
+
+        def constructs(begin: int | None, end: int | None) -> list[Located]:
+            return construct_errors(root, source, target, begin, end)
+
+        if full:
+            located = legacy(None, None)
+            built = constructs(None, None)
+            indent = indentation_event(source)
+        else:
+            assert changes is not None and self._legacy is not None
+            located = _update(self._legacy, changes, span, legacy)
+            built = _update(self._constructs, changes, span, constructs)
+            indent = self._indentation(source, root, changes, span)
+        self._legacy, self._constructs, self._indent = located, built, indent
+        return self._report(verdict, located, built, indent)
+
+    def _moved(
+        self, changes: Changes | None, root: Node, source: bytes
+    ) -> tuple[list[Located], list[Located], IndentationProblem | None]:
+        """The last version's results but the tree's, moved by ``changes``. The first
+        indentation event stands only if every change lies past the statement that holds
+        it: what comes before it, and the rest of its logical line (a bracket opened after
+        it and never closed makes it a stop), decide it."""
+        if self._legacy is None or changes is None or changes.full:
+            return [], [], None
+        located = _update(self._legacy, changes, None, _nothing)
+        built = _update(self._constructs, changes, None, _nothing)
+        indent = self._indent
+        if indent is not None:
+            at = changes.move_span(indent.start, indent.end)
+            indent = indent._replace(start=at[0], end=at[1]) if at is not None else None
+        if indent is not None and changes.ranges:
+            first_change = min(start for start, _ in changes.ranges)
+            if first_change <= _restart_after(root, source, indent.start):
+                indent = None
+        return located, built, indent
+
+    def _report(
+        self,
+        verdict: TreeVerdict,
+        located: list[Located],
+        built: list[Located],
+        indent: IndentationProblem | None,
+    ) -> SyntaxReport:
+        """The report of one version from its checks' results."""
+        target = self.target
+        candidates = []
+        if verdict.error is not None:
+            candidates.append(verdict.error)
+        if verdict.cleared:
+            located = [e for e in located if not _inside(e[0], verdict.cleared)]
+            if indent is not None and _inside(indent.start, verdict.cleared):
+                indent = None
+        if located:
+            start, end, message = located[0]
+            candidates.append(error_finding(f"SyntaxError: {message}", start, end))
+        if indent is not None and indent.error_class:
+            candidates.append(
+                error_finding(f"{indent.error_class}: {indent.message}", indent.start, indent.end)
+            )
+        error = min(candidates, key=_start_byte_of, default=None)
+        versions = set(built)
+        for gaps in verdict.gaps:
+            versions.update(gap_errors(target, gaps))
+        findings = [error_finding(f"SyntaxError: {m}", s, e) for s, e, m in sorted(versions)]
+        return SyntaxReport(error, verdict.regions, findings)
+
+    def _indentation(
+        self, source: bytes, root: Node, changes: Changes, span: tuple[int, int] | None
+    ) -> IndentationProblem | None:
+        """The first indentation event of this version, from the last one's: the check
+        restarts cleanly at each module-level statement that starts a line, so only the
+        statements an edit touched are checked, and what follows them only if the last
+        version's first event was among them (or is a stop, which depends on what follows)."""
+        old = self._indent
+        moved = None
+        if old is not None:
+            at = changes.move_span(old.start, old.end)
+            moved = old._replace(start=at[0], end=at[1]) if at is not None else None
+        if span is None:
+            return moved if old is None or moved is not None else indentation_event(source)
+        begin, end = span
+        # (An event an edit touched is in the span.) An error at ``begin`` itself is the
+        # missing block of a header before it (a statement starting a line is at column 0):
+        # the span starts a statement before the first one changed, so it still stands.
+        first_change = min((start for start, _ in changes.ranges), default=begin)
+        if moved is not None and moved.start <= begin:
+            # Nothing before it changed, nor its statement (the span has none before the
+            # first statement: an edit there may open a bracket on the event's line).
+            if moved.error_class and _restart_after(root, source, moved.start) < first_change:
+                return moved
+            # A stop (a string or bracket open to the end) depends on what follows it.
+            return indentation_event(source, _restart_before(root, source, moved.start))
+        event = indentation_event(source, begin, end)
+        if event is not None or old is None:
+            return event
+        # The first event after the statements checked, as before (an error at ``end`` was
+        # the missing block of a header in them: gone). Its message may name a line.
+        if moved is not None and (moved.start > end or not moved.error_class):
+            if " on line " not in moved.message or moved.start == old.start:
+                return moved
+            return indentation_event(source, _restart_before(root, source, moved.start - 1))
+        return indentation_event(source, end)
+
+
+def _inside(offset: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(start <= offset < end for start, end in ranges)
+
+
+def _nothing(begin: int | None, end: int | None) -> list[Located]:
+    return []
+
+
+def _update(
+    located: list[Located],
+    changes: Changes,
+    span: tuple[int, int] | None,
+    check: Callable[[int | None, int | None], list[Located]],
+) -> list[Located]:
+    """The last version's errors moved by the edits, those in ``span`` checked again."""
+    kept: set[Located] = set()
+    for start, end, message in located:
+        at = changes.move_span(start, end)
+        if at is None or (span is not None and span[0] <= at[0] < span[1]):
+            continue
+        kept.add((at[0], at[1], message))
+    if span is not None:
+        kept.update(check(*span))
+    return sorted(kept)
+
+
+def _is_restart(node: Node, source: bytes) -> bool:
+    start = node.start_byte
+    return node.type not in _NOT_RESTARTS and (start == 0 or source[start - 1] == 0x0A)
+
+
+def _restart_before(root: Node, source: bytes, offset: int) -> int:
+    """The start of the last module-level statement at or before ``offset`` that starts a
+    line (0 if none): the indentation check restarts cleanly there."""
+    children = root.children
+    index = bisect_right(children, offset, key=_start_byte) - 1
+    while index >= 0 and not _is_restart(children[index], source):
+        index -= 1
+    return children[index].start_byte if index >= 0 else 0
+
+
+def _restart_after(root: Node, source: bytes, offset: int) -> int:
+    """The start of the first module-level statement after ``offset`` that starts a line
+    (the end of the source if none): what comes before it decides an event at ``offset``."""
+    children = root.children
+    index = bisect_right(children, offset, key=_start_byte)
+    while index < len(children) and not _is_restart(children[index], source):
+        index += 1
+    return children[index].start_byte if index < len(children) else len(source)
+
+
+def _dirty_span(root: Node, source: bytes, ranges: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The module-level statements that the changed ranges touch (with one byte either side)
+    and the statement before them, from a restart point to the next after them (or the end);
+    None when nothing changed."""
+    if not ranges:
+        return None
+    low = max(0, min(start for start, _ in ranges) - 1)
+    high = min(len(source), max(end for _, end in ranges) + 1)
+    children = root.children
+    index = bisect_right(children, low, key=_start_byte) - 1
+    seen = 0
+    while index >= 0:
+        if _is_restart(children[index], source):
+            seen += 1
+            if seen == 2:
+                break
+        index -= 1
+    begin = children[index].start_byte if index >= 0 else 0
+    index = bisect_right(children, high, key=_start_byte)
+    while index < len(children) and not _is_restart(children[index], source):
+        index += 1
+    end = children[index].start_byte if index < len(children) else len(source)
+    return begin, end

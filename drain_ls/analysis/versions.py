@@ -97,6 +97,19 @@ def target_from_requires_python(spec: str) -> PythonVersion | None:
     return PythonVersion(min(lowest, PythonVersion.PY314))
 
 
+def resolve_target(value: str | None, requires_python: str | None = None) -> PythonVersion:
+    """The target in force: ``value`` (a ``target-version`` setting) when set (not None nor
+    empty), else the lower bound of a ``requires-python`` specifier (as ruff infers it), else
+    the newest. Raises ``ValueError`` for a ``value`` that names no version."""
+    if value:
+        return parse_target_version(value)
+    if requires_python is not None:
+        inferred = target_from_requires_python(requires_python)
+        if inferred is not None:
+            return inferred
+    return DEFAULT_TARGET
+
+
 def _message(kind: str, target: PythonVersion, added: int) -> str:
     return f"{kind} on Python {target} (syntax was added in Python 3.{added})"
 
@@ -688,8 +701,26 @@ def version_errors(
     look at the nodes under it). ``errors`` is ``tree_errors(root, source)`` if already
     computed (the accepted PEP 696 defaults and the ``type`` statements tree-sitter could not
     parse are reported from it)."""
+    found = set(construct_errors(root, source, target))
+    found.update(gap_errors(target, errors if errors is not None else tree_errors(root, source)))
+    return sorted(found)
+
+
+def construct_errors(
+    root: Node,
+    source: bytes,
+    target: PythonVersion = DEFAULT_TARGET,
+    begin: int | None = None,
+    end: int | None = None,
+) -> list[VersionError]:
+    """``version_errors`` but those of the grammar's gaps (``gap_errors``), found by the
+    rules in ``[begin, end)`` of ``root`` only (default: all of it). Each depends on its
+    module-level statement alone: an editor checks the statements an edit touched."""
     found: set[VersionError] = set()
-    begin, end = root.start_byte, root.end_byte
+    if target >= DEFAULT_TARGET:
+        return []
+    begin = root.start_byte if begin is None else max(begin, root.start_byte)
+    end = root.end_byte if end is None else min(end, root.end_byte)
     fstrings: list[tuple[Node, re.Match[bytes]]] = []
     for version, pattern, check in _RULES:
         if target >= version:
@@ -717,18 +748,17 @@ def version_errors(
             found.update(_fstring(root, node, source, target, match))
         string = node.parent
         open_ends.append(string.end_byte if string is not None else node.end_byte)
-    if target < PythonVersion.PY313 or target < PythonVersion.PY312:
-        gaps = errors if errors is not None else tree_errors(root, source)
-        if target < PythonVersion.PY313:
-            for start, stop in gaps.type_param_defaults:
-                found.add(
-                    (
-                        start,
-                        stop,
-                        _message("Cannot set default type for a type parameter", target, 13),
-                    )
-                )
-        if target < PythonVersion.PY312:
-            for start, stop in gaps.type_statements:
-                found.add((start, stop, _message("Cannot use `type` alias statement", target, 12)))
     return sorted(found)
+
+
+def gap_errors(target: PythonVersion, gaps: TreeErrors) -> list[VersionError]:
+    """The version errors of what ``tree_errors`` accepted where the grammar has gaps: PEP
+    696 defaults (Python 3.13) and ``type`` statements tree-sitter could not parse (3.12)."""
+    found: list[VersionError] = []
+    if target < PythonVersion.PY313:
+        message = _message("Cannot set default type for a type parameter", target, 13)
+        found.extend((start, stop, message) for start, stop in gaps.type_param_defaults)
+    if target < PythonVersion.PY312:
+        message = _message("Cannot use `type` alias statement", target, 12)
+        found.extend((start, stop, message) for start, stop in gaps.type_statements)
+    return found

@@ -1,0 +1,292 @@
+"""Syntax errors decided without the running interpreter (issue 18, items 2 and 3).
+
+Construct by construct, under the Python running the tests: valid 3.12-3.14 code gets no E999
+at ``py314`` and keeps its findings; at an older target it gets the version error and still
+keeps them; legacy syntax and indentation errors are E999 whatever the selection; lone-CR
+line ends are no error. The command line, the settings and the editor's incremental checker
+all agree.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import random
+import subprocess
+import sys
+import typing
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+
+from drain_ls import forest
+from drain_ls.analysis import syntax as syntax_module
+from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.incremental import IncrementalChecker
+from drain_ls.analysis.versions import DEFAULT_TARGET, TARGET_NAMES, PythonVersion
+from drain_ls.config import Settings, build_settings, requires_python_layer
+from drain_ls.documents import Document
+from tests.syntax_corpus import INDENTATION, LEGACY, VALID
+
+HEAD = '"""Module."""\nimport os\n'
+TAIL = "\n\ndef public():\n    return 1\n"
+NEWER = [case for case in VALID if case[1] >= 12]
+
+
+def codes(findings: list) -> list[str]:  # type: ignore[type-arg]
+    return sorted(f.code for f in findings)
+
+
+def module(snippet: str) -> bytes:
+    return (HEAD + snippet + TAIL).encode()
+
+
+def _expected_without_syntax(source: bytes) -> set[tuple[str, int]]:
+    """F401 for ``os`` and D103 for ``public``: the findings every test module has."""
+    return {("F401", source.index(b"os")), ("D103", source.index(b"public"))}
+
+
+@pytest.mark.parametrize(("name", "minor", "snippet"), NEWER, ids=[v[0] for v in NEWER])
+def test_newer_syntax_is_no_error_at_the_newest_target(name: str, minor: int, snippet: str) -> None:
+    source = module(snippet)
+    found = check_source(source, "/m.py")
+    assert "E999" not in codes(found), [f.message for f in found]
+    assert _expected_without_syntax(source) <= {(f.code, f.start) for f in found}
+
+
+@pytest.mark.parametrize(("name", "minor", "snippet"), NEWER, ids=[v[0] for v in NEWER])
+def test_newer_syntax_is_a_version_error_below_it_that_hides_nothing(
+    name: str, minor: int, snippet: str
+) -> None:
+    source = module(snippet)
+    target = PythonVersion(minor - 1)
+    found = check_source(source, "/m.py", CheckSettings(target_version=target))
+    errors = [f for f in found if f.code == "E999"]
+    assert errors, name
+    assert all(f"on Python {target} (syntax was added in Python 3." in f.message for f in errors)
+    assert _expected_without_syntax(source) <= {(f.code, f.start) for f in found}
+    # A selection leaves syntax errors in.
+    only = CheckSettings(select=frozenset({"F401"}), target_version=target)
+    assert {f.code for f in check_source(source, "/m.py", only)} == {"F401", "E999"}
+
+
+@pytest.mark.parametrize(("name", "minor", "snippet"), NEWER, ids=[v[0] for v in NEWER])
+def test_the_verdict_does_not_ask_the_interpreter(name: str, minor: int, snippet: str) -> None:
+    """An interpreter that rejects everything (as 3.11 rejects 3.12-3.14 syntax) changes
+    nothing: ``compile()`` may only clear an error of the tree, never make one."""
+    real = builtins.compile
+
+    def rejecting(*args: object, **kwargs: object) -> object:
+        raise SyntaxError("this interpreter is too old")
+
+    source = module(snippet)
+    with patch.object(builtins, "compile", rejecting):
+        found = check_source(source, "/m.py")
+    assert builtins.compile is real
+    assert "E999" not in codes(found)
+
+
+@pytest.mark.parametrize(("name", "snippet", "word"), LEGACY, ids=[v[0] for v in LEGACY])
+def test_legacy_syntax_is_a_single_e999_whatever_the_selection(
+    name: str, snippet: str, word: str
+) -> None:
+    source = module(snippet)
+    only = CheckSettings(select=frozenset({"F401"}))
+    found = check_source(source, "/m.py", only)
+    assert [f.code for f in found] == ["E999"]
+    assert word in found[0].message
+    # The editor keeps the findings (tree-sitter's tree is sound there) with the E999.
+    tolerant = check_source(source, "/m.py", CheckSettings(), tolerant=True)
+    assert "E999" in codes(tolerant) and "F401" in codes(tolerant)
+
+
+ERRORS = [case for case in INDENTATION if case[2] is not None]
+
+
+@pytest.mark.parametrize(("name", "snippet", "kind"), ERRORS, ids=[v[0] for v in ERRORS])
+def test_indentation_errors_are_e999_whatever_the_selection(
+    name: str, snippet: str, kind: str
+) -> None:
+    source = ('"""Module."""\nimport os\n' + snippet).encode()
+    found = check_source(source, "/m.py", CheckSettings(select=frozenset({"D103"})))
+    assert [f.code for f in found] == ["E999"]
+    assert found[0].message.startswith(f"{kind}: ")
+
+
+def test_lone_cr_line_ends_are_no_error_in_the_command_line_and_the_editor() -> None:
+    source = b'"""Module."""\rimport os\rimport sys\rx = 1\rif x:\r    print(sys)\r'
+    found = check_source(source, "/m.py")
+    assert [(f.code, f.data.get("name")) for f in found] == [("F401", "os")]
+    doc = Document("file:///m.py", source, 1)
+    checker = IncrementalChecker("/m.py", CheckSettings(), fix_factories=False)
+    assert [f.code for f in checker.check(doc.source, doc.tree, doc.changes)] == ["F401"]
+    doc.changes.reset()
+    at = doc.source.index(b"\rx = 1")
+    doc.replace(at + 1, at + 1, "\n")  # a CRLF now
+    doc.replace(at + 1, at + 2, "")  # a lone CR again
+    assert not doc.tree.root_node.has_error
+    assert [f.code for f in checker.check(doc.source, doc.tree, doc.changes)] == ["F401"]
+
+
+def test_a_grammar_gap_is_cleared_by_compiling_its_statement() -> None:
+    """tree-sitter-python#256: a continuation line in brackets dedented below its block."""
+    source = b'"""Module."""\nimport os\nif True:\n  print(os.sep +\n1)\n'
+    assert codes(check_source(source, "/m.py")) == []
+    broken = b'"""Module."""\nimport os\nif True:\n  print(os.sep +\n1\n'
+    found = check_source(broken, "/m.py")
+    assert codes(found) == ["E999"]
+    assert found[0].start == broken.index(b"(")  # CPython's position and words
+    assert "never closed" in found[0].message
+
+
+# -- the editor: incremental checks equal fresh ones ------------------------------------------
+
+EDIT_SNIPPETS = [
+    "print x\n",
+    "    ",
+    "\t",
+    "\n",
+    "x",
+    "type X = int\n",
+    "match x:\n    case 1:\n        pass\n",
+    "def f[T = int](): ...\n",
+    'f"{x["k"]}"\n',
+    "try:\n    pass\n",
+    "except A, B:\n    pass\n",
+    "(",
+    ")",
+    "'''",
+    "if x:\n",
+    "    pass\n",
+    "0777\n",
+    "",
+]
+BASE = (
+    '"""Module."""\nimport os\nimport sys\n\n\ndef f(x):\n    if x:\n        return os.sep\n'
+    "    return 1\n\n\nclass C:\n    def m(self):\n        try:\n            pass\n"
+    "        except E:\n            pass\n        return sys\n\n\nx = 1\n"
+)
+
+
+@pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1, 3])
+@pytest.mark.parametrize("target", [DEFAULT_TARGET, PythonVersion.PY39])
+def test_incremental_syntax_equals_fresh(chunk_lines: int, target: PythonVersion) -> None:
+    settings = CheckSettings(target_version=target)
+    rng = random.Random(f"{chunk_lines}-{target}")
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        for _ in range(12):
+            doc = Document("file:///m.py", BASE.encode(), 1)
+            checker = IncrementalChecker("/m.py", settings, fix_factories=False)
+            checker.check(doc.source, doc.tree, doc.changes)
+            doc.changes.reset()
+            for _ in range(25):
+                start = rng.randrange(len(doc.source) + 1)
+                end = min(len(doc.source), start + rng.choice([0, 0, 1, 4, 30]))
+                doc.replace(start, end, rng.choice(EDIT_SNIPPETS))
+                if rng.random() < 0.3:
+                    continue  # changes pile up
+                if doc.tree.root_node.has_error and rng.random() < 0.5:
+                    checker.provisional(doc.source, doc.tree, doc.changes)  # changes kept
+                    continue
+                found = checker.check(doc.source, doc.tree, doc.changes)
+                doc.changes.reset()
+                fresh = check_source(doc.source, "/m.py", settings, doc.tree, tolerant=True)
+                shape = [(f.code, f.start, f.end, f.message) for f in found]
+                assert shape == [(f.code, f.start, f.end, f.message) for f in fresh], doc.source
+
+
+def test_an_edit_reads_only_the_statements_it_touched() -> None:
+    body = "".join(
+        f"def f{i}(x):\n    if x:\n        return {i}\n    return x\n\n\n" for i in range(300)
+    )
+    doc = Document("file:///m.py", body.encode(), 1)
+    checker = IncrementalChecker("/m.py", CheckSettings(target_version=PythonVersion.PY39))
+    checker.check(doc.source, doc.tree, doc.changes)
+    doc.changes.reset()
+    spans: list[tuple[int | None, int | None]] = []
+    real = syntax_module.legacy_errors
+
+    def spy(root, source, target, begin=None, end=None):  # type: ignore[no-untyped-def]
+        spans.append((begin, end))
+        return real(root, source, target, begin, end)
+
+    at = doc.source.index(b"return 150")
+    doc.replace(at, at, "print x; ")
+    with patch.object(syntax_module, "legacy_errors", spy):
+        found = checker.check(doc.source, doc.tree, doc.changes)
+    assert "Missing parentheses" in next(f.message for f in found if f.code == "E999")
+    ((begin, end),) = spans
+    assert begin is not None and end is not None and end - begin < 300
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+def test_the_settings_name_every_target() -> None:
+    hint = typing.get_type_hints(Settings)["targetVersion"]
+    assert typing.get_args(hint) == ("", *TARGET_NAMES)
+    assert Settings().target == DEFAULT_TARGET
+
+
+def test_the_editor_reads_the_target_as_the_command_line_does() -> None:
+    layer = requires_python_layer({}, ">=3.10")
+    assert layer == {"targetVersion": "py310"}
+    assert requires_python_layer({"targetVersion": "py38"}, ">=3.10") == {"targetVersion": "py38"}
+    settings, problems = build_settings(layer)
+    assert not problems and settings.target == PythonVersion.PY310
+    _, problems = build_settings({"targetVersion": "py2"})
+    assert problems and "targetVersion" in problems[0]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "drain_ls", "check", "--no-cache", "--format", "json", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def _rows(result: subprocess.CompletedProcess[str]) -> list[tuple[str, int, str]]:
+    rows = json.loads(result.stdout)
+    return sorted((r["code"], r["location"]["row"], r["message"]) for r in rows)
+
+
+def test_the_command_line_target_version(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(
+        '"""Module."""\nimport os\n\ntype X = int\n\n\ndef f[T = int](): ...\n'
+    )
+    newest = _rows(_run("m.py", cwd=tmp_path))
+    assert [code for code, _, _ in newest] == ["D103", "F401"]
+    old = _rows(_run("--target-version", "py311", "m.py", cwd=tmp_path))
+    assert [(code, row) for code, row, _ in old] == [
+        ("D103", 7),
+        ("E999", 4),
+        ("E999", 7),
+        ("E999", 7),
+        ("F401", 2),
+    ]
+    (tmp_path / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.12"\n')
+    inferred = _rows(_run("m.py", cwd=tmp_path))
+    assert [m for c, _, m in inferred if c == "E999"] == [
+        "SyntaxError: Cannot set default type for a type parameter on Python 3.12 "
+        "(syntax was added in Python 3.13)"
+    ]
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nrequires-python = ">=3.12"\n[tool.drain-ls]\ntarget-version = "py313"\n'
+    )
+    assert _rows(_run("m.py", cwd=tmp_path)) == newest
+    (tmp_path / "pyproject.toml").write_text('[tool.drain-ls]\ntarget-version = "py2"\n')
+    bad = _run("m.py", cwd=tmp_path)
+    assert bad.returncode == 2 and "target-version" in bad.stderr
+
+
+def test_the_command_line_reports_indentation_and_legacy_errors(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("import os\nif x:\n        a = 1\n    b = 2\n")
+    (tmp_path / "b.py").write_text('import os\nprint "x"\n')
+    (tmp_path / "c.py").write_bytes(b"import os\rimport sys\rprint(sys)\r")
+    rows = _rows(_run("--select", "F401", "a.py", "b.py", "c.py", cwd=tmp_path))
+    assert [(code, row) for code, row, _ in rows] == [("E999", 2), ("E999", 4), ("F401", 1)]
+    messages = [m for _, _, m in rows]
+    assert "IndentationError: unindent does not match any outer indentation level" in messages
