@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from tree_sitter import Node
 
 from drain_ls.analysis.indentation import logical_line_code_end
+from drain_ls.analysis.source import IDENTIFIER_BYTES
 from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
 
 LegacyError = tuple[int, int, str]
@@ -182,6 +183,13 @@ _BRACKETED = frozenset(
     }
 )
 _STATEMENT_HOLDERS = frozenset({"module", "block"})
+
+
+def _keyword_eol(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    """``_continued_line`` for ``and``, ``or``, ``not``, ``in`` and ``is`` that are words of
+    their own (not the end of ``band`` or ``this``)."""
+    if start == 0 or source[start - 1] not in IDENTIFIER_BYTES:
+        yield from _continued_line(root, source, start, end)
 
 
 def _continued_line(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
@@ -396,10 +404,11 @@ _NOT_EQUAL = re.compile(rb"<>")
 _WALRUS = re.compile(rb":=")
 _AS = re.compile(rb"as" + _END_OF_WORD + rb"(?<![\w\x80-\xff.]as)")
 # An operator ending its line (no backslash after it): the candidates of ``_continued_line``.
-_OPERATOR_EOL = re.compile(
-    rb"(?:[-+*/%&|^<>=!@.~]|(?<![\w\x80-\xff])(?:and|or|not|in|is))"
-    rb"(?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)"
-)
+# Two patterns, each starting with what it looks for (one pattern with a look-behind first
+# tried it at every byte: 31 ms per MB of the standard library, against 13 for these two).
+_OPERATOR_EOL = re.compile(rb"[-+*/%&|^<>=!@.~](?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)")
+# A keyword operator; whether it is a word of its own is checked after (``_keyword_eol``).
+_KEYWORD_EOL = re.compile(rb"(?:and|or|not|in|is)(?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)")
 # ``ur'...'`` (Python 2); other invalid prefixes (``bf''``) are not looked for.
 _UR = re.compile(rb"r['\"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.)")
 
@@ -457,6 +466,7 @@ def legacy_errors(
         (_NOT_EQUAL, _not_equal),
         (_WALRUS, _walrus_statement),
         (_OPERATOR_EOL, _continued_line),
+        (_KEYWORD_EOL, _keyword_eol),
         (_AS, _as_expression),
         (_UR, _prefix),
     ):
