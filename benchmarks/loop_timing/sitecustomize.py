@@ -40,6 +40,12 @@ class _Sampler:
     """Samples one thread's innermost frames while ``active``."""
 
     def __init__(self) -> None:
+        # The loop thread gives the GIL up to another thread every switch interval (5 ms by
+        # default) or at a blocking call: with the default, samples gather at the blocking
+        # calls (a write, os.urandom) and miss the code between them. The shorter interval
+        # slows the process a little: its figures are for finding where time goes, not for
+        # quoting.
+        sys.setswitchinterval(0.0002)
         self.thread_id = threading.get_ident()
         self.active = False
         self.samples: collections.Counter[str] = collections.Counter()
