@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.source import parse
 from drain_ls.backends.base import Backend
 from drain_ls.budget import Limits, Price, Usage, price_of, price_overrides
@@ -63,9 +64,11 @@ def tasks_for_file(
     source = source if source is not None else read_python(path)
     if source is None:
         return []
-    tree = parse(source)
+    # Parsed as the checks parse it (lone CRs are line breaks: same length, same offsets).
+    tree = parse(normalize_lone_cr(source))
     select = _DEFINITION_CODES & settings.codes  # `select`/`ignore` hold for drains too
-    findings = check_source(source, str(path), CheckSettings(select=select), tree)
+    check = CheckSettings(select=select, target_version=settings.target)
+    findings = check_source(source, str(path), check, tree)
     names = {f.start: str(f.data.get("qualname", "")) for f in findings}
     return build_tasks(
         path.as_uri(),

@@ -162,6 +162,15 @@ LEGACY: list[tuple[str, str, str]] = [
     ("operator_at_line_end", "x = a and  # c\nb\n", "invalid syntax"),
     ("as_statement", "json as js\n", "invalid syntax"),
     ("as_in_call", "print(a as b)\n", "invalid syntax"),
+    # A simple statement that tree-sitter continues over a line break outside brackets.
+    ("from_without_import", "from m\nimport x\n", "invalid syntax"),
+    ("from_import_at_line_end", "from m import\nx\n", "invalid syntax"),
+    ("from_without_import_nested", "if 1:\n    from m  # c\n    import x\n", "invalid syntax"),
+    ("import_trailing_comma", "import a,\nb\n", "invalid syntax"),
+    ("from_import_trailing_comma", "from m import a,\nb\n", "trailing comma not allowed"),
+    ("import_trailing_comma_alone", "import a,\n", "invalid syntax"),
+    ("assert_split", "assert x,\ny\n", "invalid syntax"),
+    ("global_split", "def f():\n    global a,\n    b\n", "invalid syntax"),
 ]
 
 # (name, source, CPython's error class or None when valid)

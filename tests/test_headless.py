@@ -519,3 +519,18 @@ def test_a_batch_the_api_no_longer_knows_is_counted_and_its_tasks_go_out_again(
         assert sum(r["input_tokens"] for r in lost) == reserved
         assert again["total"]["batched"] == deferred  # and sent again in a new batch
         assert len(fake.batches) == 1
+
+
+def test_a_file_with_lone_cr_line_endings_gets_its_drain_tasks(tmp_path: Path) -> None:
+    """``drain-ls run`` reads a file as the checks do: lone CRs are line breaks (CPython's
+    reading), so its functions without docstrings get tasks (the raw parse saw one broken
+    line and no definitions)."""
+    from drain_ls.config import build_settings
+    from drain_ls.headless import tasks_for_file
+
+    source = b'"""M."""\rimport os\r\rdef f(a, b):\r    if a:\r        return os.sep\r    return b\r\r\rdef g():\r    return 1\r'
+    path = tmp_path / "m.py"
+    path.write_bytes(source)
+    settings, _ = build_settings()
+    tasks = tasks_for_file(path, settings, "offline", (), lambda key: None, source)
+    assert sorted(t.qualname for t in tasks if t.drain == "docstrings") == ["f", "g"]

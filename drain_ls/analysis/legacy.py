@@ -217,6 +217,40 @@ def _continued_line(root: Node, source: bytes, start: int, end: int) -> Iterator
         yield at, at, "invalid syntax"
 
 
+# Simple statements that tree-sitter-python continues over a line break outside brackets
+# (``from m`` then ``import x`` on the next line, ``import a,`` then ``b``): Python ends them
+# at the line break. Only their lines that end so are looked at.
+_SPLITTABLE = frozenset(
+    {"import_statement", "import_from_statement", "assert_statement", "global_statement"}
+)
+
+
+def _split_statement(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    """``[start, end)``: a line that starts an import, ``assert`` or ``global`` statement
+    and ends without closing it (``from m``, ``from m import``, or a trailing comma and no
+    bracket on the line: the ``split`` candidates of ``_LINE_START``). An error (CPython's words, at the line break) when tree-sitter
+    made one statement of it and the next line, and the logical line ends there."""
+    keyword = len(source[start:end]) - len(source[start:end].lstrip(b" \t\f"))
+    node = root.descendant_for_byte_range(start + keyword, start + keyword + 1)
+    statement = node
+    while statement is not None and statement.type not in _SPLITTABLE:
+        statement = statement.parent
+    if statement is None or statement.has_error:
+        return
+    # (The line holds no quote: a ``#`` starts its comment.)
+    trailing_comma = source[start:end].split(b"#", 1)[0].rstrip().endswith(b",")
+    if statement.end_byte > end:
+        code_end = logical_line_code_end(source, statement.start_byte)
+        if code_end is None or code_end > end:
+            return
+    elif not trailing_comma:
+        return  # (``import a,`` alone is one statement for tree-sitter, and an error)
+    if statement.type == "import_from_statement" and trailing_comma:
+        yield end, end, "trailing comma not allowed without surrounding parentheses"
+    else:
+        yield end, end, "invalid syntax"
+
+
 _AS_HOLDERS = frozenset({"with_item", "except_clause", "except_group_clause"})
 
 
@@ -390,7 +424,13 @@ _LINE_START = (
     # A tuple as the first parameter (``def f((a, b), c)``: Python 2).
     rb"|(?P<def>def[ \t\f]+[\w\x80-\xff]+[ \t\f]*\([ \t\f]*\()"
     rb"|(?P<del>del)" + _END_OF_WORD + rb"(?=[^\r\n;]*__debug__)"
-    rb"|(?P<debug>__debug__)" + _END_OF_WORD + rb")"
+    rb"|(?P<debug>__debug__)"
+    + _END_OF_WORD
+    # An import, ``assert`` or ``global`` line that ends before its statement does.
+    + rb"|(?P<split>(?:from[ \t\f]+[\w.\x80-\xff]+(?:[ \t\f]+import)?"
+    rb"|(?:import|from|assert|global)(?![\w\x80-\xff])[^\r\n(#\\'\";]*,)"
+    rb"[ \t\f]*+(?:#[^\r\n]*+)?(?=\r?\n))"
+    rb")"
 )
 _LINE_STARTS = re.compile(rb"\n" + _LINE_START)
 _FIRST_LINE = re.compile(_LINE_START)
@@ -424,6 +464,7 @@ def _line_checks(target: PythonVersion) -> dict[str, Check]:
         "def": _tuple_parameter,
         "del": functools.partial(_del_debug, target=target),
         "debug": _debug,
+        "split": _split_statement,
     }
 
 
