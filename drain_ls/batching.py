@@ -132,7 +132,8 @@ def split(
     requests and ``MAX_BATCH_BYTES`` of request body each (the batch-processing page: 100,000
     requests or 256 MB, whichever comes first); and the requests no batch can hold (over the
     size limit on their own), left out."""
-    from drain_ls.backends.batches import MAX_BATCH_BYTES, MAX_REQUESTS, request_params
+    from drain_ls.backends.batches import MAX_BATCH_BYTES, MAX_REQUESTS
+    from drain_ls.backends.messages import request_params
 
     chunks: list[list[tuple[int, Task]]] = [[]]
     oversized: list[tuple[int, Task]] = []

@@ -48,6 +48,7 @@ from drain_ls.backends.base import Backend, BackendError, Progress
 from drain_ls.budget import Limits, Price, Refusal, Usage, cost_usd
 from drain_ls.drains import Task, sha, validate
 from drain_ls.ledger import Ledger, LedgerError, Reservation, check_price
+from drain_ls.uris import uri_to_path
 
 logger = logging.getLogger("drain_ls")
 
@@ -1124,9 +1125,7 @@ class Scheduler:
 def task_path(task: Task) -> str:
     """The file of a task, symlinks resolved (its URI when it is not a file)."""
     if task.uri.startswith("file://"):
-        from pygls.uris import to_fs_path
-
-        path = to_fs_path(task.uri)
+        path = uri_to_path(task.uri)
         if path:
             try:
                 return str(Path(path).resolve())

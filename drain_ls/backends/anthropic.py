@@ -21,48 +21,12 @@ import logging
 from typing import Any
 
 import anthropic
-from anthropic import AsyncAnthropic
 
 from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
-from drain_ls.backends.batches import request_params
 from drain_ls.backends.errors import classify
+from drain_ls.backends.messages import request_params, sdk_client
 
 logger = logging.getLogger(__name__)
-
-
-class _HeaderWatcher(anthropic.Middleware):
-    """Reads the rate-limit headers of every attempt."""
-
-    def __init__(self, limits: RateLimits) -> None:
-        self.limits = limits
-
-    async def handle_async(self, request: Any, call_next: Any) -> Any:
-        response = await call_next(request)
-        for name, value in response.headers.items():
-            lowered = name.lower()
-            if lowered.startswith("anthropic-ratelimit-"):
-                self.limits.update(lowered.removeprefix("anthropic-ratelimit-"), value)
-            elif lowered == "retry-after":
-                self.limits.update("retry-after", value)
-        return response
-
-
-def sdk_client(
-    rate_limits: RateLimits,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    timeout: float = 60.0,
-) -> AsyncAnthropic:
-    """The SDK client of every drain-ls request (streamed or batched): no retries of its own
-    (the scheduler owns backoff), the rate-limit headers of each response kept in
-    ``rate_limits``; key and URL default to the environment."""
-    return AsyncAnthropic(
-        api_key=api_key,
-        base_url=base_url,
-        max_retries=0,
-        timeout=timeout,
-        middleware=[_HeaderWatcher(rate_limits)],
-    )
 
 
 class AnthropicBackend:

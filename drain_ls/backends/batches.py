@@ -1,10 +1,10 @@
 """Deferred drains through the Message Batches API (billed at half price), on the real SDK.
 
-- ``BatchClient`` wraps ``AsyncAnthropic`` with ``max_retries=0``, like ``AnthropicBackend``:
-  the scheduler owns the backoff. Key and URL default to ``ANTHROPIC_API_KEY`` and
-  ``ANTHROPIC_BASE_URL``.
+- ``BatchClient`` wraps the SDK client ``AnthropicBackend`` uses (``messages.sdk_client``,
+  ``max_retries=0``): the scheduler owns the backoff. Key and URL default to
+  ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``.
 - Each request of a batch carries exactly the parameters ``AnthropicBackend.complete`` sends
-  (``request_params``): the same context first, the same thinking settings.
+  (``messages.request_params``): the same context first, the same thinking settings.
 - SDK failures become ``BackendError`` with the kinds ``AnthropicBackend`` uses (the same
   mapping); neither the API key nor any prompt text ever goes into a message.
 - A batch ends within 24 hours. Its results are a JSONL stream (one line per request, in
@@ -26,6 +26,7 @@ import httpx2
 
 from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, RateLimits
 from drain_ls.backends.errors import classify
+from drain_ls.backends.messages import request_params, sdk_client
 from drain_ls.budget import Usage
 
 CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -40,37 +41,6 @@ OUTCOME_KINDS = ("succeeded", "errored", "canceled", "expired")
 # keeps the task deferred, to be sent again.
 _INVALID_REQUEST_ERRORS = frozenset({"invalid_request_error", "request_too_large"})
 _NO_CREDENTIALS = "Could not resolve authentication method"
-
-
-def request_params(request: DrainRequest) -> dict[str, Any]:
-    """The Messages API parameters of ``request``: what ``AnthropicBackend.complete`` sends
-    (without ``stream``), and what each request of a batch carries.
-
-    The file's context comes first and is the same bytes for every drain on the file, so a
-    cache breakpoint after it (``cache_context``: only where it reaches the model's minimum
-    and another drain will send it too) can be read back; the drain's own instructions and
-    its scope follow. On a model that thinks by default, thinking is turned off (or kept
-    at its lowest effort) so that it does not eat the answer's ``max_tokens``."""
-    from drain_ls.models import lookup
-
-    system: list[dict[str, Any]] = []
-    if request.context:
-        block: dict[str, Any] = {"type": "text", "text": request.context}
-        if request.cache_context:
-            block["cache_control"] = {"type": "ephemeral", "ttl": "5m"}
-        system.append(block)
-    if request.instructions:
-        system.append({"type": "text", "text": request.instructions})
-    params: dict[str, Any] = {
-        "model": request.model,
-        "max_tokens": request.max_tokens,
-        "system": system,
-        "messages": [{"role": "user", "content": request.prompt}],
-    }
-    model = lookup(request.model)
-    if model is not None:
-        params.update(model.thinking_params())
-    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,9 +190,6 @@ class BatchClient:
         timeout: float = 60.0,
     ) -> None:
         """A client with no retries of its own; key and URL default to the environment."""
-        # Imported when called: ``anthropic.py`` imports ``request_params`` from here.
-        from drain_ls.backends.anthropic import sdk_client
-
         self.rate_limits = RateLimits()
         self.client = sdk_client(self.rate_limits, api_key, base_url, timeout)
 
