@@ -86,8 +86,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.local_http import LocalServer
 
 SCENARIOS = (
     "ok",
@@ -169,38 +171,17 @@ class FakeOpenAI:
     def __enter__(self) -> FakeOpenAI:
         """Serve on 127.0.0.1, a free port, in a thread per request."""
         assert self.flavor in FLAVORS, self.flavor
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                fake._handle(self)
-
-            def do_GET(self) -> None:
-                fake._handle(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        self.server = LocalServer(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
     @property
     def root(self) -> str:
         """The server's root URL (``/api/*``, ``/props``)."""
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.server.root
 
     @property
     def base_url(self) -> str:
