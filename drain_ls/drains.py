@@ -285,6 +285,29 @@ def definitions(root: Node) -> list[tuple[Node, str, bool]]:
     return out
 
 
+def qualname_of(definition: Node) -> str | None:
+    """The qualified name ``definitions`` gives a function or class definition, from its
+    ancestors alone (a hover asks for one, and a long module has a thousand); None for one
+    that ``definitions`` leaves out (inside a function body, an ``if`` or any other
+    statement)."""
+    names: list[str] = []
+    node = definition
+    while True:
+        name = node.child_by_field_name("name")
+        names.append((name.text or b"").decode("utf-8", "replace") if name else "?")
+        holder = node.parent
+        if holder is not None and holder.type == "decorated_definition":
+            holder = holder.parent
+        if holder is None:
+            return None
+        if holder.type == "module":
+            return ".".join(reversed(names))
+        owner = holder.parent if holder.type == "block" else None
+        if owner is None or owner.type != "class_definition":
+            return None
+        node = owner
+
+
 def complexity_of(node: Node) -> int:
     """Cyclomatic complexity of a function (1 for a class)."""
     return cyclomatic_complexity(node) if node.type == "function_definition" else 1

@@ -10,7 +10,7 @@ from lsprotocol import types
 from tree_sitter import Node
 
 from drain_ls.documents import Document, Position
-from drain_ls.drains import MODULE, definitions
+from drain_ls.drains import MODULE, definitions, qualname_of
 from drain_ls.features.actions import (
     FIX_ALL_KIND,
     code_actions,
@@ -287,19 +287,19 @@ def _hover_drains(ls: DrainServer, scopes: tuple[str, ...]) -> list[str]:
 def _summary_sections(ls: DrainServer, doc: Document, definition: Node) -> list[str]:
     """The drains' answers for a hovered definition (the ``summaries`` drain and custom
     drains with ``output = "hover"``), with their provenance."""
-    for node, qualname, _ in definitions(doc.tree.root_node):
-        if node.id != definition.id:
+    qualname = qualname_of(definition)
+    if qualname is None:
+        return []
+    node = definition
+    scope = doc.source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+    sections = []
+    for drain in ["summaries", *_hover_drains(ls, ("function", "class"))]:
+        result = ls.drain_result(doc.uri, drain, qualname, scope)
+        if result is None:
             continue
-        scope = doc.source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
-        sections = []
-        for drain in ["summaries", *_hover_drains(ls, ("function", "class"))]:
-            result = ls.drain_result(doc.uri, drain, qualname, scope)
-            if result is None:
-                continue
-            title = "Summary" if drain == "summaries" else drain
-            sections.append(f"**{title}** — {result.text}\n\n*{_provenance(result)}*")
-        return sections
-    return []
+        title = "Summary" if drain == "summaries" else drain
+        sections.append(f"**{title}** — {result.text}\n\n*{_provenance(result)}*")
+    return sections
 
 
 def _module_hover(ls: DrainServer, doc: Document) -> types.Hover | None:

@@ -192,3 +192,36 @@ def test_request_carries_scope_context_and_style() -> None:
     assert task.input_estimate() >= len(
         (request.instructions + request.context + request.prompt).encode()
     )
+
+
+def test_qualname_of_a_definition_is_the_one_definitions_gives_it() -> None:
+    """The hover names a definition from its ancestors (``qualname_of``) instead of listing
+    every definition of the file: the same name for each one ``definitions`` lists (methods
+    of nested and decorated classes too), None for every other one (in a function body, an
+    ``if``, a ``try``)."""
+    import sysconfig
+    from pathlib import Path
+
+    from drain_ls.drains import definitions, qualname_of
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    sources = [
+        (stdlib / name).read_bytes()
+        for name in ("typing.py", "dataclasses.py", "argparse.py", "unittest/mock.py")
+    ]
+    sources.append(
+        b"@deco\nclass A:\n    class B:\n        @property\n        def c(self): pass\n"
+        b"    if X:\n        def hidden(self): pass\n\ndef f():\n    def inner(): pass\n"
+        b"try:\n    def g(): pass\nexcept E:\n    pass\n"
+    )
+    for source in sources:
+        root = parse(source).root_node
+        listed = {node.id: qualname for node, qualname, _ in definitions(root)}
+        stack, seen = [root], 0
+        while stack:
+            node = stack.pop()
+            stack.extend(node.named_children)
+            if node.type in ("function_definition", "class_definition"):
+                seen += 1
+                assert qualname_of(node) == listed.get(node.id)
+        assert seen > len(listed) > 0  # both kinds were met
