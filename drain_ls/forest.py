@@ -53,7 +53,7 @@ from typing import cast
 
 from tree_sitter import Node, Parser, Point, Tree
 
-from drain_ls.analysis.grammar_gaps import lone_cr_edit_start, normalize_lone_cr
+from drain_ls.analysis.grammar_gaps import LONE_CR, lone_cr_edit_start, normalize_lone_cr
 from drain_ls.analysis.source import PY_LANGUAGE, parse, parse_range, point_of
 
 # Lines per chunk: an edit reparses at most about this many lines (~0.25 ms; a syntax error
@@ -296,6 +296,7 @@ class Forest:
 
     __slots__ = (
         "_brackets",
+        "_lone_cr",
         "_root",
         "_settled",
         "_stale_from",
@@ -309,7 +310,9 @@ class Forest:
         """The syntax of ``source`` (``tree``: its parse, when already made), as one tree.
         What is parsed (and kept as ``source``) has its lone CRs normalized (same length:
         ``drain_ls.analysis.grammar_gaps``), as CPython reads them."""
-        source = normalize_lone_cr(source)
+        normalized = normalize_lone_cr(source)
+        self._lone_cr = normalized is not source  # the text has a lone CR (or had one)
+        source = normalized
         self.source = source
         self.starts = [0]
         self._trees = [tree if tree is not None else parse(source)]
@@ -415,7 +418,13 @@ class Forest:
         ``source``: reparse what that touches; return the byte ranges whose syntax changed."""
         # A CR just before the edit may turn from a line break into half of one, or back.
         start = lone_cr_edit_start(source, start)
-        source = normalize_lone_cr(source)
+        # A text without a lone CR gets one only around an edit (a CR inserted, the LF after
+        # one deleted): only there is it looked for (the whole text is 8 ms per 5 MB of
+        # CRLF text, at every keystroke). A CR that ends the window counts as lone.
+        if self._lone_cr or LONE_CR.search(source, max(start - 1, 0), new_end + 1):
+            normalized = normalize_lone_cr(source)
+            self._lone_cr = normalized is not source
+            source = normalized
         old_source = self.source
         start_point, old_end_point = point_of(old_source, start), point_of(old_source, old_end)
         new_end_point = point_of(source, new_end)

@@ -36,6 +36,13 @@ class CheckSettings:
     docstring_style: str = "google"
     target_version: PythonVersion = DEFAULT_TARGET
 
+    @property
+    def defers_annotations(self) -> bool:
+        """Whether every annotation is evaluated late (PEP 649, from Python 3.14): ruff then
+        resolves them once the module is complete, as under ``from __future__ import
+        annotations``."""
+        return self.target_version >= PythonVersion.PY314
+
 
 def stub_settings(settings: CheckSettings, path: str) -> CheckSettings:
     """What applies to ``path``: in a stub (``.pyi``) F401 as in any module (``import x as
@@ -154,9 +161,7 @@ def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Synta
             None,
             exported,
             exports_known=True,
-            # From Python 3.14 annotations are evaluated late (PEP 649): ruff resolves them
-            # once the module is complete at that target.
-            defer_annotations=settings.target_version >= PythonVersion.PY314,
+            defer_annotations=settings.defers_annotations,
         )
         findings.extend(
             unused_import_findings([b for bs in unused.values() for b in bs], source, path)

@@ -29,7 +29,8 @@ from tree_sitter import Node, Parser
 from drain_ls.analysis.indentation import logical_line_code_end
 from drain_ls.analysis.source import PY_LANGUAGE
 
-_LONE_CR = re.compile(rb"\r(?!\n)")
+# A carriage return that is not half of a CRLF.
+LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 def normalize_lone_cr(source: bytes) -> bytes:
@@ -40,7 +41,7 @@ def normalize_lone_cr(source: bytes) -> bytes:
     line break it is for CPython and for the LSP."""
     if b"\r" not in source or source.count(b"\r") == source.count(b"\r\n"):
         return source
-    return _LONE_CR.sub(b"\n", source)
+    return LONE_CR.sub(b"\n", source)
 
 
 def lone_cr_edit_start(old_source: bytes, start: int) -> int:

@@ -53,7 +53,6 @@ from drain_ls.analysis.model import Finding, Fix
 from drain_ls.analysis.noqa import NoqaMap
 from drain_ls.analysis.source import LineIndex, Syntax, nfkc_occurrences, word_occurrences
 from drain_ls.analysis.syntax import SyntaxTracker
-from drain_ls.analysis.versions import PythonVersion
 
 _STATEMENT_PARENTS = frozenset({"module", "block"})
 # Module-level statements that hold no definitions.
@@ -317,10 +316,7 @@ class IncrementalChecker:
         self._fix_factories = fix_factories
         self._private = is_private_module(path)
         self._syntax = SyntaxTracker(self.settings.target_version)
-        # From Python 3.14 every annotation is evaluated late (PEP 649): ruff resolves them
-        # once the module is complete at that target, as under ``from __future__ import
-        # annotations``.
-        self._defer = self.settings.target_version >= PythonVersion.PY314
+        self._defer = self.settings.defers_annotations
         # The module-level statements of the last version, with their member findings.
         self._statements: _Statements | None = None
         self._context: MemberContext | None = None
@@ -378,7 +374,7 @@ class IncrementalChecker:
             findings = [f for f in findings if not noqa.silences(f)]
         # Syntax errors whatever the selection (as ruff).
         syntax_changes = changes if changes is not None and not changes.full else None
-        report = self._syntax.check(normalize_lone_cr(source), tree, syntax_changes)
+        report = self._syntax.check(_parsed(source, tree), tree, syntax_changes)
         findings = with_syntax(findings, report, source)
         findings.sort(key=lambda f: (f.start, f.code))
         self._last = (source, findings)
@@ -441,7 +437,7 @@ class IncrementalChecker:
             )
         # The syntax errors of this version, the last version's kept as the base of the next
         # ``check`` (which still sees every change since).
-        report = self._syntax.check(normalize_lone_cr(source), tree, changes, commit=False)
+        report = self._syntax.check(_parsed(source, tree), tree, changes, commit=False)
         findings = with_syntax(moved, report, source)
         findings.sort(key=lambda f: (f.start, f.code))
         return findings
@@ -779,3 +775,13 @@ def _statement_at(root: Node, offset: int) -> Node | None:
             return node
         node = node.parent
     return None
+
+
+def _parsed(source: bytes, tree: Syntax) -> bytes:
+    """What ``tree`` was parsed from: ``source`` with its lone CRs normalized. A document's
+    tree (``drain_ls.forest.Forest``) keeps it; anything else is normalized here (8 ms per
+    5 MB of CRLF text: not twice per keystroke)."""
+    kept = getattr(tree, "source", None)
+    if isinstance(kept, bytes) and len(kept) == len(source):
+        return kept
+    return normalize_lone_cr(source)

@@ -230,15 +230,16 @@ def _split_statement(root: Node, source: bytes, start: int, end: int) -> Iterato
     and ends without closing it (``from m``, ``from m import``, or a trailing comma and no
     bracket on the line: the ``split`` candidates of ``_LINE_START``). An error (CPython's words, at the line break) when tree-sitter
     made one statement of it and the next line, and the logical line ends there."""
-    keyword = len(source[start:end]) - len(source[start:end].lstrip(b" \t\f"))
-    node = root.descendant_for_byte_range(start + keyword, start + keyword + 1)
+    line = source[start:end]
+    keyword = start + len(line) - len(line.lstrip(b" \t\f"))
+    node = root.descendant_for_byte_range(keyword, keyword + 1)
     statement = node
     while statement is not None and statement.type not in _SPLITTABLE:
         statement = statement.parent
     if statement is None or statement.has_error:
         return
     # (The line holds no quote: a ``#`` starts its comment.)
-    trailing_comma = source[start:end].split(b"#", 1)[0].rstrip().endswith(b",")
+    trailing_comma = line.split(b"#", 1)[0].rstrip().endswith(b",")
     if statement.end_byte > end:
         code_end = logical_line_code_end(source, statement.start_byte)
         if code_end is None or code_end > end:
