@@ -212,4 +212,6 @@ INDENTATION: list[tuple[str, str, str | None]] = [
     ("many_blanks_before_comment_ok", "if x:          # c\n    y = 1          # d\n", None),
     ("deep_brackets_ok", "x = ((((((((((((1,\n2))))))))))))\nif x:\n    pass\n", None),
     ("bom_ok", "\ufeffif x:\n    pass\n", None),
+    # A backslash alone on a line joins it to the header after it (found by hypothesis).
+    ("joined_header_ok", "x = 1\n\\\ndef f(x):\n    return x\n", None),
 ]

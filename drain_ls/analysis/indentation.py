@@ -455,7 +455,7 @@ def indentation_event(
             return IndentationProblem(at, code, "unexpected indent", "IndentationError")
         # A run read past the end of the range: a header there is the next range's.
         header = next_header if next_header < stop else -1
-        if header >= 0 and _COMPOUND.match(source, header) is None:
+        if header >= 0 and _COMPOUND.match(source, _past_joins(source, header)) is None:
             # ``C:`` opening a block: tree-sitter reads an annotation there (its type on
             # the next line); Python only has compound statements end in a colon.
             line = _slow_line(source, header)
@@ -476,6 +476,16 @@ def indentation_event(
         last = line[0] if line is not None else size
         return _expected_block(source, header, last, last)
     return None
+
+
+# Blanks and backslash-joined line breaks: a logical line's first word may follow them.
+_JOINS = re.compile(rb"(?:[ \t\f]|\\\r?\n|\\\r)*+")
+
+
+def _past_joins(source: bytes, at: int) -> int:
+    """The first byte at or after ``at`` that is not a blank or a backslash-joined line
+    break (a backslash alone on a line, then ``def f():``, is one logical line)."""
+    return _JOINS.match(source, at).end()  # type: ignore[union-attr]
 
 
 def _skip(source: bytes, at: int) -> int:
