@@ -118,6 +118,21 @@ def edit_sequences(draw: st.DrawFn) -> list[tuple[float, float, str]]:
     fix_factories=False,
 )
 @example(edits=[(0.1875, 20, "os")], batch=False, fix_factories=False)
+# ``[`` before ``import os`` on the first line: tree-sitter leaves it in an ERROR node and
+# starts a statement on the next line, while the indentation check stays inside the bracket
+# to a mismatched ``)`` far below; a ``[`` typed between them then changes its event at 0
+# (the check had kept it: the edit lay past the next statement of the broken tree).
+@example(
+    edits=[
+        (0.703125, 5, '"""Doc."""\n'),
+        *[(0.0, 0, "[")] * 5,
+        (0.0, 5, "import os\n"),
+        (0.0, 0, "["),
+        (0.5, 0, "["),
+    ],
+    batch=False,
+    fix_factories=False,
+)
 def test_incremental_equals_fresh(
     chunk_lines: int, edits: list[tuple[float, int, str]], batch: bool, fix_factories: bool
 ) -> None:
@@ -230,6 +245,17 @@ def test_incremental_equals_fresh_on_a_larger_module() -> None:
 @pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1, 3])
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=edit_sequences())
+# Errors on the first and fourth lines make tree-sitter read ``def f(x):`` below them as an
+# ERROR node, which compiles alone: its D103, moved from the last analysis, was shown.
+@example(
+    edits=[
+        (0.0, 0, "["),
+        (0.0, 0, "["),
+        (0.0, 20, "lambda: sys"),
+        (0.3125, 0, "def h():\n    "),
+        (0.40625, 0, '"""Doc."""\n'),
+    ]
+)
 def test_error_versions_are_shown_provisionally_then_analysed_exactly(
     chunk_lines: int, edits: list[tuple[float, int, str]]
 ) -> None:

@@ -27,7 +27,7 @@ from operator import attrgetter
 
 from tree_sitter import Node
 
-from drain_ls.analysis.checker import CheckSettings, stub_settings, with_syntax
+from drain_ls.analysis.checker import CheckSettings, error_regions, stub_settings, with_syntax
 from drain_ls.analysis.docstrings import (
     MemberContext,
     docstring_fix_at,
@@ -435,6 +435,12 @@ class IncrementalChecker:
                     data=finding.data,
                 )
             )
+        # Away from every error of the tree, those CPython accepts in a statement compiled
+        # alone included: an earlier error can make tree-sitter misread a later statement
+        # that compiles on its own, and the next ``check`` sees no definition there.
+        regions = error_regions(tree)
+        if regions:
+            moved = [f for f in moved if not any(f.start < e and s < f.end for s, e in regions)]
         # The syntax errors of this version, the last version's kept as the base of the next
         # ``check`` (which still sees every change since).
         report = self._syntax.check(_parsed(source, tree), tree, changes, commit=False)

@@ -21,7 +21,9 @@ construct.
 
 ``SyntaxTracker`` computes all of it for successive versions of a document: the legacy,
 indentation and version checks read only the module-level statements an edit touched (plus
-the one before them), and keep the rest of the last version's results, moved; with no
+the one before them), and keep the rest of the last version's results, moved (the
+indentation check only from a version without a tree error to another: elsewhere an ERROR
+node may hold the start of a bracket that goes on for many statements); with no
 change log it checks everything, which is what ``check_source`` does. Both give the same
 results for the same text and tree.
 """
@@ -342,6 +344,11 @@ class SyntaxTracker:
         self._legacy: list[Located] | None = None
         self._constructs: list[Located] = []
         self._indent: IndentationProblem | None = None
+        # Whether that version's tree had no error: only then do its module-level statements
+        # start where the indentation check restarts cleanly (an unclosed bracket that
+        # tree-sitter leaves in an ERROR node keeps the check inside it for lines on end), so
+        # that the check can be redone for the statements an edit touched alone.
+        self._indent_synced = False
         self._compiled: OrderedDict[tuple[bytes, bool], object] = OrderedDict()
 
     def check(
@@ -367,16 +374,23 @@ class SyntaxTracker:
         def constructs(begin: int | None, end: int | None) -> list[Located]:
             return construct_errors(root, source, target, begin, end)
 
+        synced = not root.has_error
         if full:
             located = legacy(None, None)
             built = constructs(None, None)
-            indent = indentation_event(source)
         else:
             assert changes is not None and self._legacy is not None
             located = _update(self._legacy, changes, span, legacy)
             built = _update(self._constructs, changes, span, constructs)
+        if full or not (synced and self._indent_synced):
+            # (A version with a tree error is checked whole: the editor does that when the
+            # user pauses, not at each keystroke, which ``commit=False`` serves.)
+            indent = indentation_event(source)
+        else:
+            assert changes is not None
             indent = self._indentation(source, root, changes, span)
         self._legacy, self._constructs, self._indent = located, built, indent
+        self._indent_synced = synced
         return self._report(verdict, located, built, indent)
 
     def _moved(
