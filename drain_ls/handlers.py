@@ -21,6 +21,7 @@ from drain_ls.features.actions import (
 from drain_ls.features.hover import hover_markdown
 from drain_ls.scheduler import Result, age
 from drain_ls.server import DrainServer, freeze_heap
+from drain_ls.warm_messages import warm_messages
 
 logger = logging.getLogger("drain_ls")
 
@@ -59,6 +60,8 @@ def create_server() -> DrainServer:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DrainServer, params: types.InitializedParams) -> None:
         await pull_configuration(ls)
+        # Before the first keystroke, which should cost what the others do.
+        warm_messages(ls.protocol, ls.json_converter)
         asyncio.get_running_loop().call_later(FREEZE_AFTER, freeze_heap)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
