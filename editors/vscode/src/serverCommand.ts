@@ -11,6 +11,7 @@
 // directory outside the workspace (`launchOptions`): it gets the workspace from the root URI
 // and the workspace folders, never from its working directory.
 
+import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 
 export interface ServerSpec {
@@ -30,6 +31,21 @@ export interface ResolveContext {
   workspaceFolder?: string;
   /** Is there an executable file at this absolute path? */
   isExecutable(path: string): boolean;
+}
+
+/** Is there an executable file at `path`? (`ResolveContext.isExecutable` for the real file system.) */
+export function isExecutable(path: string): boolean {
+  try {
+    if (!fs.statSync(path).isFile()) {
+      return false;
+    }
+    if (process.platform !== 'win32') {
+      fs.accessSync(path, fs.constants.X_OK);
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const INSTALL_HINT =

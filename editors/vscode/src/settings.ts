@@ -12,6 +12,9 @@
 // contributed with `"scope": "application"` (your user settings only: a "machine" scope would also
 // drop them from the local user settings in a remote window), so VS Code ignores them in a workspace.
 
+/** The configuration section of every setting (`drainLs.*`). */
+export const SECTION = 'drainLs';
+
 /** Top-level keys of the `drainLs` section that the extension reads and the server must not see. */
 export const EXTENSION_ONLY_KEYS: readonly string[] = ['path', 'interpreter', 'trace'];
 
