@@ -526,12 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_run(args: argparse.Namespace) -> int:
     """``drain-ls run``: the drains of files, headless (``--dry-run``: what they would send)."""
-    from drain_ls.budget import price_of, price_overrides, unknown_model
     from drain_ls.config import camelize_keys, load_user_config, resolve_settings
     from drain_ls.custom import parse_custom_drains
     from drain_ls.drains import preview
-    from drain_ls.headless import tasks_for_file
-    from drain_ls.models import retired_reason
+    from drain_ls.engine.choices import KEY_VARIABLE, MissingKey, choose_backend
+    from drain_ls.engine.file_tasks import tasks_for_file
     from drain_ls.privacy import ExclusionError, Exclusions
 
     for path in args.paths:
@@ -552,19 +551,18 @@ def command_run(args: argparse.Namespace) -> int:
     custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
     for problem in [*user_problems, *problems, *custom_problems]:
         print(f"warning: {problem}", file=sys.stderr)
-    backend_name = settings.llm.backend
-    if backend_name == "anthropic" and not os.environ.get("ANTHROPIC_API_KEY") and not args.dry_run:
-        raise UsageError(
-            "llm.backend is anthropic but ANTHROPIC_API_KEY is not set "
-            "(or run with --backend offline: free, nothing sent)"
+    try:
+        # A dry run sends nothing: it needs no key, and shows the model the settings name.
+        choice = choose_backend(
+            settings,
+            {KEY_VARIABLE: "dry run"} if args.dry_run else None,
+            headless=True,
         )
-    model = settings.llm.model if backend_name != "offline" else "offline"
-    retired = retired_reason(model)
-    if retired is not None:  # first: pricing it would not make the API serve it
-        raise UsageError(retired)
-    price = price_of(model, price_overrides(settings.llm.prices))
-    if price is None:
-        raise UsageError(unknown_model(model))
+    except MissingKey as exc:
+        raise UsageError(str(exc)) from exc
+    if choice.refused is not None or choice.price is None:
+        raise UsageError(str(choice.refused))
+    model, price = choice.model, choice.price
     root = (project.root or Path.cwd()).resolve()
     try:
         exclusions = Exclusions([root], settings.privacy.exclude)
@@ -584,7 +582,7 @@ def command_run(args: argparse.Namespace) -> int:
             continue
         files.append(file.resolve())
     if not args.dry_run:
-        return _run_drains(args, files, skipped, settings, custom, model, price, root, trust)
+        return _run_drains(args, files, skipped, settings, custom, choice, root, trust)
     for name, reason in skipped:
         print(f"skipped: {name}: {reason}", file=sys.stderr)
     previews: list[dict[str, Any]] = []
@@ -661,8 +659,7 @@ def _run_drains(
     skipped: list[tuple[str, str]],
     settings: Any,
     custom: Any,
-    model: str,
-    price: Any,
+    choice: Any,
     root: Path,
     trust: Any,
 ) -> int:
@@ -672,9 +669,7 @@ def _run_drains(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from drain_ls.backends.base import Backend
-    from drain_ls.backends.offline import OfflineBackend
-    from drain_ls.budget import Limits
+    from drain_ls.engine.choices import ask_consent, run_limits
     from drain_ls.headless import HeadlessRun, render_summary
     from drain_ls.ledger import Ledger, LedgerError
 
@@ -684,23 +679,21 @@ def _run_drains(
         print(f"drain-ls: error: {exc}: nothing is sent", file=sys.stderr)
         return EXIT_FINDINGS
     workspace = str(root)
-    backend: Backend
-    if model == "offline":
-        backend = OfflineBackend()
-    else:
-        if not _consent(ledger, workspace, settings, model, args.yes, trust):
+    model = choice.model
+    if not args.yes:
+        consent = asyncio.run(
+            ask_consent(ledger, workspace, settings, choice, trust, TerminalPrompter())
+        )
+        if consent.allowed is not True:
+            if consent.remembered:
+                print(
+                    f"drain-ls: sending code from {workspace} was refused (answered in the "
+                    "editor); nothing is sent",
+                    file=sys.stderr,
+                )
             return EXIT_FINDINGS
-        from drain_ls.backends.anthropic import AnthropicBackend
-
-        backend = AnthropicBackend()
-    budget = settings.budget
-    limits = Limits(
-        max_tokens_per_drain=budget.maxTokensPerDrain,
-        daily_tokens=budget.dailyTokens,
-        daily_usd=budget.dailyUsd,
-        tiered=False,
-        run_tokens=args.budget,
-    )
+    backend = choice.make()
+    limits = run_limits(settings, args.budget)
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]drain-ls run"),
@@ -717,7 +710,7 @@ def _run_drains(
             progress.update(bar, completed=done, total=max(total, 1), description=what)
 
         batch_client = None
-        if settings.llm.batch and model != "offline":
+        if settings.llm.batch and not choice.free:
             from drain_ls.backends.batches import BatchClient
 
             batch_client = BatchClient()
@@ -728,7 +721,7 @@ def _run_drains(
             backend,
             ledger,
             limits,
-            price,
+            choice.price,
             model,
             workspace,
             on_progress,
@@ -753,53 +746,31 @@ def _run_drains(
     return EXIT_CLEAN
 
 
-def _consent(ledger: Any, workspace: str, settings: Any, model: str, yes: bool, trust: Any) -> bool:
-    """May this run send code of ``workspace``? (The same answer as the editor's.)"""
-    from drain_ls.config import consent_key, workspace_drains_note
+class TerminalPrompter:
+    """Asks on the terminal (stderr: stdout may be --json); "always" is remembered as the
+    editor's "Allow", "yes" is the editor's "Allow once". With no terminal to ask on, the
+    answer is no, and the user is told how to give one."""
 
-    if yes or not settings.privacy.requireConsent:
-        return True
-    key = consent_key(workspace, trust)
-    remembered = ledger.consent(key)
-    if remembered == "allow":
-        return True
-    if remembered == "never":
-        print(
-            f"drain-ls: sending code from {workspace} was refused (answered in the editor); "
-            "nothing is sent",
-            file=sys.stderr,
-        )
-        return False
-    batch = (
-        " Deferred tasks go through the Message Batches API, which zero data retention "
-        "does not cover."
-        if settings.llm.batch
-        else ""
-    )
-    question = (
-        f"drain-ls would send code from {workspace} to Anthropic ({model}), within a daily "
-        f"cap of {settings.budget.dailyTokens:,} tokens and ${settings.budget.dailyUsd:.2f}. "
-        f"Secrets are redacted and excluded files are never read.{batch}"
-        f"{workspace_drains_note(trust)} Allow? "
-        "[y]es / [a]lways / [N]o: "
-    )
-    if not sys.stdin.isatty():
-        print(
-            "drain-ls: no consent to send code from this workspace: answer in the editor, "
-            "or run with --yes",
-            file=sys.stderr,
-        )
-        return False
-    sys.stderr.write(question)  # not stdout: it may be --json
-    sys.stderr.flush()
-    try:
-        answer = input().strip().lower()
-    except EOFError:
-        answer = ""
-    if answer in ("a", "always"):
-        ledger.remember_consent(key, "allow")
-        return True
-    return answer in ("y", "yes")
+    async def ask(self, question: str, choices: Sequence[str]) -> str | None:
+        """The editor's title of the answer given (None: no)."""
+        from drain_ls.engine.choices import ALLOW, ALLOW_ONCE
+
+        if not sys.stdin.isatty():
+            print(
+                "drain-ls: no consent to send code from this workspace: answer in the editor, "
+                "or run with --yes",
+                file=sys.stderr,
+            )
+            return None
+        sys.stderr.write(f"{question} [y]es / [a]lways / [N]o: ")
+        sys.stderr.flush()
+        try:
+            answer = input().strip().lower()
+        except EOFError:
+            answer = ""
+        if answer in ("a", "always"):
+            return ALLOW
+        return ALLOW_ONCE if answer in ("y", "yes") else None
 
 
 def command_queue(args: argparse.Namespace) -> int:

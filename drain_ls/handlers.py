@@ -232,9 +232,7 @@ def create_server() -> DrainServer:
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: DrainServer, *args: Any) -> None:
         logger.info("shutting down")
-        scheduler, ls.scheduler = ls.scheduler, None
-        if scheduler is not None:
-            await scheduler.close(session_end=True)
+        await ls.engine.close(session_end=True)
         ls.cancel_all_tasks()
 
     return server

@@ -1,6 +1,6 @@
 """``drain-ls run PATH... [--budget TOKENS]``: the drains of files, from the command line.
 
-The same tasks, scheduler, budget and ledger as in the editor, with no idle wait: built-in
+The editor's drain engine (``drain_ls.engine``), with no idle wait: built-in
 drains, the workspace's custom drains (in rounds, so that a drain that runs ``after``
 another gets its results), and the deferred tasks of these files. What a cap or
 ``--budget`` stops is kept in the deferred queue for the next run or idle time. A progress
@@ -11,79 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drain_ls.analysis.checker import CheckSettings, check_source
-from drain_ls.analysis.grammar_gaps import normalize_lone_cr
-from drain_ls.analysis.source import parse
 from drain_ls.backends.base import Backend
-from drain_ls.budget import Limits, Price, Usage, price_of, price_overrides
+from drain_ls.budget import Limits, Price, Usage
 from drain_ls.commits import CommitBatch
 from drain_ls.config import Settings
 from drain_ls.custom import CustomDrain
-from drain_ls.drains import Task, build_tasks, concurrency
-from drain_ls.files import read_source
+from drain_ls.drains import Task
+from drain_ls.engine.choices import BackendChoice
+from drain_ls.engine.engine import DrainEngine
+from drain_ls.engine.file_tasks import read_python, tasks_for_file
 from drain_ls.ledger import Ledger
-from drain_ls.privacy import ExclusionError, Exclusions
-from drain_ls.review import REVIEW, ReviewOptions, gather, review_tasks
-from drain_ls.scheduler import Result, Scheduler
+from drain_ls.review import ReviewOptions
+from drain_ls.scheduler import Result
 
 if TYPE_CHECKING:
     from drain_ls.backends.batches import BatchClient
 
 # A request failing with a transient error is tried this many times, then deferred.
 HEADLESS_ATTEMPTS = 3
-# The docstring drain's findings: every D1xx that names a definition.
-_DEFINITION_CODES = frozenset({"D101", "D102", "D103", "D105", "D106", "D107"})
-
-
-def read_python(path: Path) -> bytes | None:
-    """A Python file's bytes, or None when it cannot be read, is binary or is not UTF-8."""
-    return read_source(str(path))[0]
-
-
-def scopes_of(source: bytes) -> set[str]:
-    """The qualified names of a file's definitions, and ``<module>``."""
-    from drain_ls.drains import MODULE, definitions
-
-    return {MODULE} | {name for _, name, _ in definitions(parse(source).root_node)}
-
-
-def tasks_for_file(
-    path: Path,
-    settings: Settings,
-    model: str,
-    custom: Sequence[CustomDrain],
-    lookup: Callable[[str], str | None],
-    source: bytes | None = None,
-) -> list[Task]:
-    """The drain tasks of a file on disk (as the editor would make them for it)."""
-    source = source if source is not None else read_python(path)
-    if source is None:
-        return []
-    # Parsed as the checks parse it (lone CRs are line breaks: same length, same offsets).
-    tree = parse(normalize_lone_cr(source))
-    select = _DEFINITION_CODES & settings.codes  # `select`/`ignore` hold for drains too
-    check = CheckSettings(select=select, target_version=settings.target)
-    findings = check_source(source, str(path), check, tree)
-    names = {f.start: str(f.data.get("qualname", "")) for f in findings}
-    return build_tasks(
-        path.as_uri(),
-        source,
-        tree.root_node,
-        None,
-        names,
-        model=model,
-        max_tokens_per_drain=settings.budget.maxTokensPerDrain,
-        drains=settings.drains,
-        style=settings.docstringStyle,
-        redact_secrets=settings.privacy.redactSecrets,
-        custom=custom,
-        lookup=lookup,
-    )
 
 
 @dataclass(slots=True)
@@ -158,7 +108,9 @@ class RunSummary:
 
 
 class HeadlessRun:
-    """Runs the drains of a set of files to completion (or to the budget's end)."""
+    """Runs the drains of a set of files to completion (or to the budget's end): the
+    ``DrainEngine`` of the editor, fronted by the command line (no open files, no idle
+    wait, rounds instead of editor events)."""
 
     def __init__(
         self,
@@ -177,7 +129,7 @@ class HeadlessRun:
         """A run over ``files`` (already filtered by the exclusions)."""
         self.files = files
         self.settings = settings
-        self.custom = custom
+        self.custom = list(custom)
         self.ledger = ledger
         self.model = model
         self.price = price
@@ -186,61 +138,79 @@ class HeadlessRun:
         self.seen: set[tuple[str, str]] = set()  # (key, uri): the same code in two files
         self.in_flight: set[str] = set()  # keys waiting in a Message Batch
         self.finished = 0
-        self.scheduler = Scheduler(
+        self.engine = engine = DrainEngine(self)
+        engine.settings, engine.custom_drains, engine.ledger = settings, self.custom, ledger
+        engine.root = Path(workspace) if workspace else None
+        engine.folders = [workspace] if workspace else []
+        self.scheduler = engine.make_scheduler(
             backend,
-            ledger,
             limits,
-            price,
-            self._result,
-            workspace=workspace,
+            BackendChoice("offline" if backend.name == "offline" else "anthropic", model, price),
             idle_delay=0.0,
-            concurrency=concurrency(settings.drains),
-            ratelimit_reserve=settings.budget.ratelimitReserve,
-            pool=settings.budget.pool,
             max_attempts=HEADLESS_ATTEMPTS,
         )
-        self.scheduler.on_end = self._ended
+        engine.on_end = self._ended
         self._sources: dict[Path, bytes] = {}
         self._batch: CommitBatch | None = None
+        self._batch_read = False
         self.batch_client = batch_client
         self._deferred_slots: set[tuple[str, str, str]] = set()
         self._to_batch: list[Task] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- what the engine asks of its front end ----------------------------------------------
+
+    def warn(self, message: str) -> None:
+        """On stderr."""
+        print(f"warning: {message}", file=sys.stderr)
+
+    async def ask(self, question: str, choices: Sequence[str]) -> str | None:
+        """Consent is asked before the run starts (``drain-ls run``): never here."""
+        return None
+
+    def run_task(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A task of the run."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def open_paths(self) -> set[str]:
+        """No file is open: the deferred tasks of these files are this run's."""
+        return set()
+
+    def resubmit(self) -> None:
+        """The rounds of ``run`` submit what is new."""
+
+    def status_changed(self) -> None:
+        """The progress bar says it."""
+
+    def file_result(self, result: Result) -> None:
+        """Every answer, in the summary."""
+        self.summary.results.append(result)
+
+    def reviews_changed(self) -> None:
+        """Nothing shows them but the report."""
+
+    def admit(self, tasks: list[Task]) -> list[Task]:
+        """The tasks of ``tasks`` this run has not submitted yet and the user did not
+        dismiss (counted in the summary)."""
+        fresh = []
+        for task in tasks:
+            if (task.key, task.uri) in self.seen or task.key in self.in_flight:
+                continue
+            self.seen.add((task.key, task.uri))
+            if self.ledger.dismissed(task.key):
+                continue  # the user dismissed this answer: never asked for again
+            self.summary.tally(task.drain).tasks += 1
+            fresh.append(task)
+        return fresh
 
     def lookup(self, key: str) -> str | None:
         """A result by task key: this run's, else the results cache."""
-        result = self.scheduler.done_keys.get(key)
-        if result is not None:
-            return result.text
-        cached = self.ledger.result(key)
-        return str(cached["text"]) if cached is not None else None
+        return self.engine.result_text(key)
 
-    def _result(self, result: Result) -> None:
-        self.summary.results.append(result)
-        custom = next((d for d in self.custom if d.name == result.drain), None)
-        if result.scope_kind == "commits" and self._batch is not None:
-            self.ledger.add_entry(
-                workspace=self.scheduler.workspace,
-                drain=result.drain,
-                path=self.scheduler.workspace,
-                scope_key=result.qualname,
-                text=result.text,
-                model=result.model,
-            )
-            if (
-                result.drain == REVIEW
-                or not ReviewOptions.from_settings(self.settings.drains).enabled
-            ):
-                self.ledger.reviewed(self.scheduler.workspace, self._batch.last)
-            return
-        if custom is not None and custom.output == "report":
-            self.ledger.add_entry(
-                workspace=self.scheduler.workspace,
-                drain=result.drain,
-                path=result.path,
-                scope_key=result.qualname,
-                text=result.text,
-                model=result.model,
-            )
+    # -- the run ------------------------------------------------------------------------------
 
     def _ended(self, task: Task, outcome: str, usage: Usage, cost: float) -> None:
         row = self.summary.tally(task.drain)
@@ -271,38 +241,17 @@ class HeadlessRun:
         """The review of the commits since the last one (when the workspace is a git
         repository and the review or a commits-scope drain is on)."""
         options = ReviewOptions.from_settings(self.settings.drains)
-        if not options.enabled and not any(d.scope == "commits" for d in self.custom):
+        root = self.engine.root
+        if root is None or (
+            not options.enabled and not any(d.scope == "commits" for d in self.custom)
+        ):
             return 0
-        root = Path(self.scheduler.workspace)
+        if not self._batch_read:
+            self._batch_read = True
+            self._batch = self.engine.review_batch(root)
         if self._batch is None:
-            try:
-                exclusions = Exclusions([root], self.settings.privacy.exclude)
-            except ExclusionError:
-                return 0
-            self._batch = gather(
-                root,
-                self.ledger.last_review(self.scheduler.workspace),
-                options,
-                exclusions.why_excluded,
-                self.settings.privacy.redactSecrets,
-            )
-        if self._batch is None or self._batch.empty:
             return 0
-        fresh = [
-            task
-            for task in review_tasks(
-                self._batch,
-                drains=self.settings.drains,
-                custom=self.custom,
-                model=self.model,
-                max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
-                lookup=self.lookup,
-            )
-            if (task.key, task.uri) not in self.seen
-        ]
-        for task in fresh:
-            self.seen.add((task.key, task.uri))
-            self.summary.tally(task.drain).tasks += 1
+        fresh = self.admit(self.engine.review_tasks(self._batch))
         if fresh:
             self.scheduler.submit(root.as_uri(), fresh)
         return len(fresh)
@@ -318,15 +267,9 @@ class HeadlessRun:
                     continue
                 self._sources[path] = source
             fresh = []
-            for task in tasks_for_file(
-                path, self.settings, self.model, self.custom, self.lookup, source
+            for task in self.admit(
+                tasks_for_file(path, self.settings, self.model, self.custom, self.lookup, source)
             ):
-                if (task.key, task.uri) in self.seen or task.key in self.in_flight:
-                    continue
-                self.seen.add((task.key, task.uri))
-                if self.ledger.dismissed(task.key):
-                    continue  # the user dismissed this answer: never asked for again
-                self.summary.tally(task.drain).tasks += 1
                 if (
                     self.batch_client is not None
                     and (str(path), task.drain, task.qualname) in self._deferred_slots
@@ -342,18 +285,9 @@ class HeadlessRun:
 
     async def _batches(self, client: BatchClient) -> None:
         """Collect the answers of earlier batches; note which tasks are deferred."""
-        from drain_ls import batching
-
-        prices = price_overrides(self.settings.llm.prices)
-        collected = await batching.collect(
-            client,
-            self.ledger,
-            self.price,
-            self.scheduler.workspace,
-            price_for=lambda model: price_of(model, prices),
-        )
+        collected = await self.engine.collect_batches(client)
         self.summary.batch_answers = collected.succeeded
-        in_flight = self.ledger.batched_hashes()
+        in_flight = self.engine.batched
         for row in self.ledger.deferred(self.scheduler.workspace):
             if row["content_hash"] in in_flight:
                 continue
@@ -361,18 +295,8 @@ class HeadlessRun:
         self.in_flight = in_flight  # waiting in a batch: neither streamed nor sent again
 
     async def _send_batch(self, client: BatchClient) -> None:
-        from drain_ls import batching
-
         tasks, self._to_batch = self._to_batch, []
-        sent = await batching.send(
-            client,
-            self.ledger,
-            tasks,
-            workspace=self.scheduler.workspace,
-            limits=self.scheduler.limits,
-            price=self.price,
-            pool=self.settings.budget.pool,
-        )
+        sent = await self.engine.send_batch(client, tasks)
         for task in tasks[: sent.tasks]:
             self.summary.tally(task.drain).batched += 1
         for task in tasks[sent.tasks :]:
@@ -409,7 +333,9 @@ class HeadlessRun:
                 scheduler.defer_queued(stopped)
                 scheduler.queue.clear()
         finally:
-            await scheduler.close()
+            await self.engine.close()
+            for job in list(self._tasks):
+                job.cancel()
         return self.summary
 
 

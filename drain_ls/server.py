@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import inspect
 import json
 import logging
 import os
 import re
-import sqlite3
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TypeVar, cast
 
@@ -44,21 +41,17 @@ from drain_ls import __version__
 from drain_ls.analysis.checker import CheckSettings
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
-from drain_ls.backends.base import Backend, Progress
-from drain_ls.backends.offline import OfflineBackend
-from drain_ls.budget import Limits, Usage, price_of, price_overrides, unknown_model
-from drain_ls.claude_code import CONTEXT_WINDOW, latest_session
-from drain_ls.commits import CommitBatch, still_there
+from drain_ls.backends.base import Progress
+from drain_ls.budget import Usage, price_of, price_overrides, unknown_model
+from drain_ls.commits import still_there
 from drain_ls.config import (
     Settings,
     WorkspaceTrust,
     camelize_keys,
-    consent_key,
     load_user_config,
     requires_python_layer,
     resolve_settings,
     settings_to_json,
-    workspace_drains_note,
 )
 from drain_ls.custom import CustomDrain, parse_custom_drains
 from drain_ls.documents import (
@@ -74,22 +67,16 @@ from drain_ls.documents import (
 from drain_ls.drains import (
     MODULE,
     Task,
-    build_tasks,
-    concurrency,
     context_limit,
     definitions,
     module_outline,
     outline,
     preview,
     sha,
-    task_steps,
 )
+from drain_ls.engine.engine import DrainEngine
 from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_range
 from drain_ls.files import ConfigError, find_project_config
-from drain_ls.ledger import Ledger, LedgerError
-from drain_ls.models import retired_reason, retiring_note
-from drain_ls.privacy import ExclusionError, Exclusions
-from drain_ls.review import REVIEW, ReviewOptions, ReviewResult, gather, read_result, review_tasks
 from drain_ls.scheduler import Result, Scheduler
 from drain_ls.transport import (
     INTERNAL_ERROR,
@@ -121,8 +108,6 @@ MAX_TREES = 32
 # How long the user must pause before a large document's tree is chunked (again), and before
 # a version with a syntax error, shown at once with the last findings, is analysed in full.
 SETTLE_SECONDS = 0.3
-# How often the claude-code budget source looks at the workspace's transcripts.
-CLAUDE_CODE_POLL_SECONDS = 2.0
 # How long the analysis after a keystroke waits when the keystroke cancelled a drain's stream:
 # enough turns of the event loop for the stream's connection to close first.
 CANCEL_GRACE = 0.003
@@ -440,8 +425,6 @@ class DrainServer(LanguageServer):
         self.file_layer: dict[str, Any] = {}  # the workspace's: untrusted (config.py)
         self.user_layer: dict[str, Any] = {}  # the user config file
         self.workspace_trust = WorkspaceTrust()
-        self.drains_off_reason: str | None = None  # why drains are off, when not llm.enabled
-        self._warned_once: set[str] = set()  # warnings shown once a session
         self.init_layer: dict[str, Any] = {}
         self.client_layer: dict[str, Any] = {}
         self.settings_generation = 0
@@ -455,25 +438,17 @@ class DrainServer(LanguageServer):
         # into chunks (``_schedule_settle``).
         self._building: dict[str, asyncio.Task[None]] = {}
         self._cutting: dict[str, asyncio.Task[None]] = {}
-        self._sdk_warm = False  # the SDK warmed up on a thread (``configure_drains``)
         self._recent: dict[str, None] = {}  # URIs by last use, oldest first
-        self.scheduler: Scheduler | None = None
-        self.ledger: Ledger | None = None
+        # The drains (``drain_ls.engine``): this server is their front end.
+        self.engine = DrainEngine(self)
+        self.engine.on_start = self._drain_started
+        self.engine.on_end = self._drain_ended
+        self.engine.freeze_heap = freeze_heap
+        self._custom: list[CustomDrain] = []  # the custom drains of the settings in force
         self.drain_results: dict[str, dict[tuple[str, str], Result]] = {}
-        self._drain_config: tuple[object, ...] | None = None
-        self.scheduler_model = "offline"
         self._progress: dict[int, tuple[str, asyncio.Task[Any]]] = {}
-        self._exclusions: tuple[object, Exclusions | None] | None = None
         self._excluded_logged: set[str] = set()
         self.started = time.monotonic()
-        self.custom_drains: list[CustomDrain] = []
-        self._commit_watch: asyncio.Task[Any] | None = None
-        self._batch_loop: asyncio.Task[Any] | None = None
-        self._claude_watch: asyncio.Task[Any] | None = None
-        self._claude_used: int | None = None
-        self.batched: set[str] = set()  # task keys waiting in open Message Batches
-        self._review_batches: dict[str, CommitBatch] = {}
-        self.reviews: dict[str, ReviewResult] = {}
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -639,7 +614,7 @@ class DrainServer(LanguageServer):
             if problem not in self.reported_problems:
                 self.reported_problems.add(problem)
                 self.warn_user(problem)
-        self.custom_drains = custom
+        self._custom = custom
         changed = settings != self.settings
         self.settings = settings
         if changed:
@@ -944,7 +919,7 @@ class DrainServer(LanguageServer):
         """Diagnostics of the ``simplify`` drain, of custom drains with ``output =
         "diagnostic"``, for code that did not change since, and of commit reviews, on the
         lines they point at that still exist."""
-        out = self._review_diagnostics(doc) if self.reviews else []
+        out = self._review_diagnostics(doc) if self.engine.reviews else []
         results = self.drain_results.get(doc.uri)
         if not results:
             return out
@@ -961,7 +936,7 @@ class DrainServer(LanguageServer):
             return []
         lines: list[str] | None = None
         out = []
-        for drain, review in self.reviews.items():
+        for drain, review in self.engine.reviews.items():
             custom = self.custom_drain(drain)
             if custom is not None and custom.output != "diagnostic":
                 continue
@@ -1062,450 +1037,97 @@ class DrainServer(LanguageServer):
     # -- drains -------------------------------------------------------------------------------
 
     def configure_drains(self) -> None:
-        """Start, restart or stop the drain scheduler to match the settings."""
-        llm = self.settings.llm
-        budget = self.settings.budget
-        config = (
-            llm.enabled,
-            llm.backend,
-            llm.model,
-            llm.batch,
-            llm.batchPollSeconds,
-            repr(llm.prices),
-            budget,
-            self.settings.idle,
-            self.settings.cancel,
-            self.settings.drains.__repr__(),
+        """Start, restart or stop the drains (``DrainEngine.configure``) to match the
+        settings."""
+        self.engine.configure(
+            self.settings,
+            self._custom,
+            self.workspace_trust,
+            self.workspace_root(),
+            self._workspace_paths(),
+            self.settings_generation,
         )
-        if config == self._drain_config:
-            return
-        self._drain_config = config
-        self.drains_off_reason = None
-        if not llm.enabled and "llm.enabled" in self.workspace_trust.ignored:
-            self.drains_off_reason = (
-                "llm.enabled is false (a workspace's pyproject.toml cannot turn drains on: "
-                "use your own settings)"
-            )
-        elif not llm.enabled and self.workspace_trust.turned_off:
-            self.drains_off_reason = "this workspace's pyproject.toml turns drains off"
-        old, self.scheduler = self.scheduler, None
-        if old is not None:
-            self.run_task(old.close(), "close drains")
-        for watcher in (self._commit_watch, self._batch_loop, self._claude_watch):
-            if watcher is not None:
-                watcher.cancel()
-        self._commit_watch = self._batch_loop = self._claude_watch = None
-        if not llm.enabled:
-            if old is not None:
-                self.send_drain_status()  # now "disabled"
-            return
+
+    # -- what the engine asks of its front end (``drain_ls.engine.engine.Host``) ------------
+
+    def _workspace_paths(self) -> list[str]:
         try:
-            asyncio.get_running_loop()
+            workspace = self.workspace
         except RuntimeError:
-            return  # not serving (a unit test): nothing to schedule
-        backend: Backend
-        model = llm.model
-        if llm.backend == "anthropic" and os.environ.get("ANTHROPIC_API_KEY"):
-            # Imported here: the SDK takes most of a second to import, and most sessions
-            # never need it.
-            from drain_ls.backends.anthropic import AnthropicBackend, warm_up
-
-            backend = AnthropicBackend()
-            if not self._sdk_warm:
-                # Off the loop: the first stream would build the SDK's validators in one
-                # 45 ms step, in front of a keystroke.
-                self._sdk_warm = True
-                loop = asyncio.get_running_loop()
-
-                def warm() -> None:
-                    warm_up(model)
-                    loop.call_soon_threadsafe(freeze_heap)
-
-                threading.Thread(target=warm, name="SDK warm-up", daemon=True).start()
-        else:
-            if llm.backend == "anthropic":
-                self.warn_user("no ANTHROPIC_API_KEY: drains use the offline backend")
-            backend = OfflineBackend()
-            model = "offline"
-        if self.ledger is None:
-            # Opened on its own thread when the drains start, and tried again after a
-            # failure (a lock another process holds): initialize never waits for it; the
-            # drains wait instead, and drain/status says why.
-            self.ledger = Ledger(lazy=True)
-        limits = Limits(
-            session_tokens=CONTEXT_WINDOW
-            if budget.source == "claude-code"
-            else budget.sessionTokens,
-            safety_margin=budget.safetyMargin,
-            min_drain_tokens=budget.minDrainTokens,
-            max_tokens_per_drain=budget.maxTokensPerDrain,
-            daily_tokens=budget.dailyTokens,
-            daily_usd=budget.dailyUsd,
+            return []
+        uris = [f.uri for f in workspace.folders.values()] or (
+            [workspace.root_uri] if workspace.root_uri else []
         )
-        root = self.workspace_root()
-        price = price_of(model, price_overrides(llm.prices))
-        # A retired model first: pricing it would not make the API serve it.
-        refused = retired_reason(model) or (unknown_model(model) if price is None else None)
-        if price is None or refused is not None:
-            self.drains_off_reason = refused
-            self.warn_user(f"drains are off: {self.drains_off_reason}")
-            self.send_drain_status()
-            return
-        retiring = retiring_note(model)
-        if retiring is not None and retiring not in self._warned_once:
-            self._warned_once.add(retiring)
-            self.warn_user(retiring)
-        self.scheduler = Scheduler(
-            backend,
-            self.ledger,
-            limits,
-            price,
-            self._on_result,
-            workspace=str(root) if root else "",
-            idle_delay=self.settings.idle.delayMs / 1000,
-            concurrency=concurrency(self.settings.drains),
-            cancel_policy=self.settings.cancel.policy,
-            ratelimit_reserve=budget.ratelimitReserve,
-            pool=budget.pool,
-        )
-        self.scheduler_model = model
-        self.scheduler.on_status = self.send_drain_status
-        self.scheduler.on_start = self._drain_started
-        self.scheduler.on_end = self._drain_ended
-        self.scheduler.consent = self._ask_consent
-        if budget.source == "claude-code":
-            self.scheduler.primary_use = self._claude_code_use
-            if root is not None:
-                self._claude_watch = self.run_task(self._watch_claude_code(root), "claude-code")
-        self.scheduler.start()
+        return [p for p in (to_fs_path(u) for u in uris) if p]
+
+    def warn(self, message: str) -> None:
+        """Tell the user (``window/showMessage``)."""
+        self.warn_user(message)
+
+    def open_paths(self) -> set[str]:
+        """The resolved paths of the open documents."""
+        return {str(Path(p).resolve()) for p in map(self.path_of, self.documents)}
+
+    def resubmit(self) -> None:
+        """The drains of every open document, again."""
         for uri in list(self.documents):
             self.submit_drains(uri)
-        if backend.name != "offline" and llm.batch:
-            self._batch_loop = self.run_task(self._batches(), "message batches")
-        elif backend.name != "offline":
-            try:
-                self.submit_deferred()
-            except Exception:  # a bad row must never break initialize
-                logger.exception("cannot queue the deferred tasks")
-        if root is not None and (
-            ReviewOptions.from_settings(self.settings.drains).enabled
-            or any(d.scope == "commits" for d in self.custom_drains)
-        ):
-            self._commit_watch = self.run_task(self._watch_commits(root), "commit review")
-        logger.info("drains on: backend %s, model %s", backend.name, model)
 
-    async def _watch_commits(self, root: Path) -> None:
-        """Look for new commits now and then; their review runs at the next idle time."""
-        while True:
-            with contextlib.suppress(Exception):
-                await self.check_commits(root)
-            await asyncio.sleep(ReviewOptions.from_settings(self.settings.drains).poll_seconds)
+    def admit(self, tasks: list[Task]) -> list[Task]:
+        """All of them."""
+        return tasks
 
-    async def check_commits(self, root: Path) -> int:
-        """Queue the review of the commits made since the last one; how many tasks."""
-        scheduler, ledger = self.scheduler, self.ledger
-        if scheduler is None or ledger is None:
-            return 0
-        workspace = str(root)
-        try:
-            exclusions: Exclusions | None = Exclusions([root], self.settings.privacy.exclude)
-        except ExclusionError:
-            return 0  # nothing is sent until the pattern is fixed (warned elsewhere)
-        options = ReviewOptions.from_settings(self.settings.drains)
-        batch = await asyncio.to_thread(
-            gather,
-            root,
-            ledger.last_review(workspace),
-            options,
-            exclusions.why_excluded if exclusions is not None else None,
-            self.settings.privacy.redactSecrets,
-        )
-        if batch is None or scheduler is not self.scheduler:
-            return 0
-        if batch.empty:
-            ledger.reviewed(workspace, batch.last)  # only excluded or skipped files
-            return 0
-        self._review_batches[batch.last] = batch
-        return self._submit_review(scheduler, root, batch)
+    def status_changed(self) -> None:
+        """``drain/status``, on every change of the drains' state."""
+        self.send_drain_status()
 
-    def _submit_review(self, scheduler: Scheduler, root: Path, batch: CommitBatch) -> int:
-        """The review tasks of ``batch`` (those whose inputs exist), to the scheduler."""
-        tasks = review_tasks(
-            batch,
-            drains=self.settings.drains,
-            custom=self.custom_drains,
-            model=self.scheduler_model,
-            max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
-            lookup=self.result_text,
-        )
-        scheduler.submit(root.as_uri(), tasks)
-        return len(tasks)
-
-    def _on_review(self, result: Result) -> None:
-        """A review's answer: a report entry, and diagnostics where its lines still are."""
-        last = result.qualname.rsplit("..", 1)[-1]
-        batch = next((b for key, b in self._review_batches.items() if key.startswith(last)), None)
-        root = self.workspace_root()
-        if batch is None or root is None:
-            return
-        self.reviews[result.drain] = read_result(result.drain, batch, result.text)
-        if self.ledger is not None:
-            with contextlib.suppress(LedgerError):
-                self.ledger.add_entry(
-                    workspace=str(root),
-                    drain=result.drain,
-                    path=str(root),
-                    scope_key=result.qualname,
-                    text=result.text,
-                    model=result.model,
-                )
-                review_on = ReviewOptions.from_settings(self.settings.drains).enabled
-                if result.drain == REVIEW or not review_on:
-                    self.ledger.reviewed(str(root), batch.last)
-        logger.info(
-            "%s of %d commit(s): %d finding(s)",
-            result.drain,
-            len(batch.commits),
-            len(self.reviews[result.drain].findings),
-        )
+    def reviews_changed(self) -> None:
+        """A commit review's findings are diagnostics: every open document again."""
         for uri in list(self.documents):
             self.analyse(uri)
-        scheduler = self.scheduler
-        if scheduler is not None and any(
-            d.after == result.drain and d.scope == "commits" for d in self.custom_drains
-        ):
-            # The drains that run after this one on the same commits may start now.
-            self._submit_review(scheduler, root, batch)
 
-    async def _batches(self) -> None:
-        """``llm.batch``: collect the open Message Batches, send the deferred tasks of closed
-        files as a new one, and poll again later."""
-        from drain_ls import batching
-        from drain_ls.backends.batches import BatchClient
-
-        client = BatchClient()
-        try:
-            while True:
-                scheduler, ledger, root = self.scheduler, self.ledger, self.workspace_root()
-                if scheduler is None or ledger is None or root is None:
-                    return
-                try:
-                    prices = price_overrides(self.settings.llm.prices)
-                    collected = await batching.collect(
-                        client,
-                        ledger,
-                        scheduler.price,
-                        price_for=partial(price_of, overrides=prices),
-                    )
-                    if collected.batches:
-                        for uri in list(self.documents):
-                            self.submit_drains(uri)  # answers now in the results cache
-                    held = scheduler.stopped or scheduler.blocked or scheduler.user_paused
-                    tasks = [] if held else self.deferred_tasks()
-                    if (
-                        tasks
-                        and not ledger.open_batches(str(root))
-                        and await scheduler.ask_consent()
-                        and scheduler is self.scheduler
-                    ):
-                        # Reserved but not yet marked in the ledger while the batch is sent:
-                        # an editor that opens one of these files meanwhile must not stream it.
-                        self.batched |= {t.key for t in tasks}
-                        await batching.send(
-                            client,
-                            ledger,
-                            tasks,
-                            workspace=str(root),
-                            limits=scheduler.limits,
-                            price=scheduler.price,
-                            pool=scheduler.pool,
-                            primary_use=scheduler.primary_use(),
-                        )
-                    self.batched = ledger.batched_hashes()
-                except LedgerError as exc:
-                    logger.error("Message Batches: %s", exc)
-                except Exception:  # the loop must go on (and never take the server down)
-                    logger.exception("Message Batches: unexpected error")
-                await asyncio.sleep(self.settings.llm.batchPollSeconds)
-        finally:
-            await client.close()
-
-    def deferred_tasks(self) -> list[Task]:
-        """The deferred tasks of this workspace whose files are not open, rebuilt from the
-        files as they are now (never from stored code). Rows whose file or definition is
-        gone leave the queue."""
-        ledger, root = self.ledger, self.workspace_root()
-        if ledger is None or root is None:
-            return []
-        try:
-            rows = ledger.deferred(str(root))
-            in_flight = ledger.batched_hashes()
-        except LedgerError:
-            return []
-        from drain_ls.headless import read_python, scopes_of, tasks_for_file
-
-        open_paths = {str(Path(p).resolve()) for p in map(self.path_of, self.documents)}
-        wanted: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            path = str(row["path"])
-            if not path or not Path(path).is_absolute():
-                self._forget_deferred(ledger, row)  # not a file: it can never run
-            elif path not in open_paths:
-                wanted.setdefault(path, []).append(row)
-        out: list[Task] = []
-        for path, file_rows in wanted.items():
-            file = Path(path)
-            if self._excluded(file.as_uri()) is not None:
-                continue
-            source = read_python(file)
-            if source is None:
-                for row in file_rows:
-                    self._forget_deferred(ledger, row)  # deleted, unreadable or binary now
-                continue
-            tasks = tasks_for_file(
-                file,
-                self.settings,
-                self.scheduler_model,
-                self.custom_drains,
-                self.result_text,
-                source,
-            )
-            slots = {(t.drain, t.qualname) for t in tasks}
-            deferred = {(r["drain"], r["scope_key"]) for r in file_rows}
-            unbuilt = [r for r in file_rows if (r["drain"], r["scope_key"]) not in slots]
-            scopes = scopes_of(source) if unbuilt else set()  # a second parse, only if needed
-            for row in unbuilt:
-                if row["scope_key"] not in scopes or self._drain_gone(row["drain"]):
-                    self._forget_deferred(ledger, row)  # the definition or drain is gone
-            out.extend(
-                t for t in tasks if (t.drain, t.qualname) in deferred and t.key not in in_flight
-            )
-        return out
-
-    def _drain_gone(self, drain: str) -> bool:
-        builtin = drain in ("docstrings", "summaries", "simplify")
-        return not builtin and self.custom_drain(drain) is None
-
-    @staticmethod
-    def _forget_deferred(ledger: Ledger, row: dict[str, Any]) -> None:
-        with contextlib.suppress(LedgerError):
-            ledger.undefer(
-                drain=str(row["drain"]),
-                workspace=str(row["workspace"]),
-                path=str(row["path"]),
-                scope_key=str(row["scope_key"]),
-            )
-
-    def submit_deferred(self) -> int:
-        """The deferred tasks of this workspace whose files are not open: they run at idle
-        time after the open documents' work, and their results land in the results cache."""
-        scheduler = self.scheduler
-        if scheduler is None:
-            return 0
-        by_uri: dict[str, list[Task]] = {}
-        for task in self.deferred_tasks():
-            task.priority = -3.0  # after everything the user has open
-            by_uri.setdefault(task.uri, []).append(task)
-        for uri, tasks in by_uri.items():
-            scheduler.submit(uri, tasks)
-        count = sum(len(t) for t in by_uri.values())
-        if count:
-            logger.info("%d deferred drain task(s) queued for idle time", count)
-        return count
-
-    async def _watch_claude_code(self, root: Path) -> None:
-        """The foreground session's context changes as the user works with Claude Code: when
-        it does, the drains' budget changes, so a refusal is tried again and the status
-        (``budgetTokens``) is sent again."""
-        last: int | None = None
-        while True:
-            use = await asyncio.to_thread(latest_session, root)
-            used = use.used_tokens if use is not None else 0
-            self._claude_used = used
-            scheduler = self.scheduler
-            window = use.window if use is not None else CONTEXT_WINDOW
-            if scheduler is not None and scheduler.limits.session_tokens != window:
-                # The session's model decides its window (the catalogue's figure).
-                logger.info(
-                    "Claude Code's model %s: a window of %d tokens", use and use.model, window
-                )
-                scheduler.limits = dataclasses.replace(scheduler.limits, session_tokens=window)
-                scheduler.unblock()
-                self.send_drain_status()
-            if used != last and scheduler is not None:
-                if last is not None:
-                    logger.info("Claude Code's context: %d tokens", used)
-                    scheduler.unblock()
-                last = used
-                self.send_drain_status()
-            await asyncio.sleep(CLAUDE_CODE_POLL_SECONDS)
-
-    def _claude_code_use(self) -> int:
-        """Context the latest Claude Code session of this workspace uses (0 if none): what
-        the watcher read last (reading a transcript can take a while: never on each call)."""
-        if self._claude_used is not None:
-            return self._claude_used
-        root = self.workspace_root()
-        use = latest_session(root) if root is not None else None
-        return use.used_tokens if use is not None else 0
-
-    async def _ask_consent(self) -> bool | None:
-        """May code of this workspace be sent? Remembered per workspace in the ledger."""
-        if not self.settings.privacy.requireConsent:
-            return True
-        root = self.workspace_root()
-        workspace = str(root) if root else "(no workspace)"
-        key = consent_key(workspace, self.workspace_trust)
-        if self.ledger is not None:
-            remembered = self.ledger.consent(key)
-            if remembered in ("allow", "never"):
-                return remembered == "allow"
-        budget = self.settings.budget
-        message = (
-            f"drain-ls would send code from {workspace} to {self.settings.llm.backend} "
-            f"({self.scheduler_model}) in the background, within a daily cap of "
-            f"{budget.dailyTokens:,} tokens and ${budget.dailyUsd:.2f}. Secrets are redacted "
-            "and excluded files are never read."
-            + (
-                " Deferred work goes through the Message Batches API, which zero data "
-                "retention does not cover."
-                if self.settings.llm.batch
-                else ""
-            )
-            + workspace_drains_note(self.workspace_trust)
-            + " Allow?"
-        )
+    async def ask(self, question: str, choices: Sequence[str]) -> str | None:
+        """Ask with ``window/showMessageRequest``: the title chosen, None if dismissed."""
         try:
             # Shielded: pygls bug #621 turns a cancelled request into an error on the reply.
             choice = await asyncio.shield(
                 self.window_show_message_request_async(
                     types.ShowMessageRequestParams(
                         type=types.MessageType.Info,
-                        message=message,
-                        actions=[
-                            types.MessageActionItem(title="Allow"),
-                            types.MessageActionItem(title="Allow once"),
-                            types.MessageActionItem(title="Never"),
-                        ],
+                        message=question,
+                        actions=[types.MessageActionItem(title=c) for c in choices],
                     )
                 )
             )
         except Exception as exc:
             logger.info("no answer to the consent question: %s", exc)
             return None
-        title = choice.title if choice is not None else None
-        if title in ("Allow", "Never") and self.ledger is not None:
-            self.ledger.remember_consent(key, "allow" if title == "Allow" else "never")
-        if title is None:
-            return None
-        return title in ("Allow", "Allow once")
+        return choice.title if choice is not None else None
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The engine's scheduler (None while the drains are off)."""
+        return self.engine.scheduler
+
+    @property
+    def custom_drains(self) -> list[CustomDrain]:
+        """The custom drains in force."""
+        return self.engine.custom_drains
+
+    def custom_drain(self, name: str) -> CustomDrain | None:
+        """The custom drain called ``name``."""
+        return self.engine.custom_drain(name)
+
+    def result_text(self, key: str) -> str | None:
+        """A drain's answer by its task key (``DrainEngine.result_text``)."""
+        return self.engine.result_text(key)
 
     def send_drain_status(self) -> None:
         """``drain/status``, on every change of the drains' state."""
         if self.protocol.writer is None:
             return
         try:
-            status = self.drain_status()
+            status = self.engine.status()
         except Exception as exc:  # a status must never take the drains (or a request) down
             from drain_ls.scheduler import describe
 
@@ -1542,7 +1164,7 @@ class DrainServer(LanguageServer):
             types.WorkDoneProgressBegin(
                 title=f"drain-ls {task.drain}: {task.qualname}",
                 cancellable=True,
-                message=f"{self.scheduler_model}",
+                message=f"{self.engine.model}",
             ),
         )
         while not job.done():
@@ -1588,11 +1210,6 @@ class DrainServer(LanguageServer):
         _cancel_task(self._building, uri)
         if scheduler is None or doc is None or analysis is None:
             return
-        findings = {
-            f.start: str(f.data.get("qualname", ""))
-            for f in analysis.findings
-            if f.code.startswith("D1") and f.code not in ("D100", "D104")
-        }
         reason = self._excluded(uri)
         if reason is not None:
             if uri not in self._excluded_logged:
@@ -1600,19 +1217,8 @@ class DrainServer(LanguageServer):
                 logger.info("no drains for %s: %s", uri, reason)
             scheduler.submit(uri, [])
             return
-        steps = task_steps(
-            uri,
-            doc.source,
-            doc.tree.root_node,
-            doc.version,
-            findings,
-            model=self.scheduler_model,
-            max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
-            drains=self.settings.drains,
-            style=self.settings.docstringStyle,
-            redact_secrets=self.settings.privacy.redactSecrets,
-            custom=self.custom_drains,
-            lookup=self.result_text,
+        steps = self.engine.document_steps(
+            uri, doc.source, doc.tree.root_node, doc.version, analysis.findings
         )
         self._building[uri] = self.run_task(
             self._build_tasks(uri, doc, doc.source, scheduler, steps), "drain tasks"
@@ -1637,65 +1243,20 @@ class DrainServer(LanguageServer):
                 del self._building[uri]
         if tasks is None:
             return
-        if self.batched:
-            tasks = [t for t in tasks if t.key not in self.batched]  # a batch will answer
+        batched = self.engine.batched
+        if batched:
+            tasks = [t for t in tasks if t.key not in batched]  # a batch will answer
         limit = context_limit(self.settings.budget.maxTokensPerDrain)
         scheduler.context_changed(uri, outline(source, doc.tree.root_node, limit))
         scheduler.submit(uri, tasks)
 
-    def result_text(self, key: str) -> str | None:
-        """A drain's answer by its task key: from this session, else the results cache."""
-        scheduler = self.scheduler
-        if scheduler is not None and key in scheduler.done_keys:
-            return scheduler.done_keys[key].text
-        if self.ledger is not None:
-            with contextlib.suppress(LedgerError):
-                cached = self.ledger.result(key)
-                if cached is not None:
-                    return str(cached["text"])
-        return None
-
-    def custom_drain(self, name: str) -> CustomDrain | None:
-        """The workspace's custom drain called ``name``."""
-        return next((d for d in self.custom_drains if d.name == name), None)
-
     def _excluded(self, uri: str) -> str | None:
         """Why the content of ``uri`` may not be sent (None: it may)."""
-        if self.scheduler is not None and self.scheduler.free:
-            return None  # the offline backend sends nothing anywhere
-        key = (self.settings_generation, self.settings.privacy.exclude)
-        if self._exclusions is None or self._exclusions[0] != key:
-            roots = [Path(p) for p in self._workspace_paths()]
-            try:
-                self._exclusions = (key, Exclusions(roots, self.settings.privacy.exclude))
-            except ExclusionError as exc:
-                self._exclusions = (key, None)
-                self.warn_user(f"{exc}: nothing will be sent until it is fixed")
-        exclusions = self._exclusions[1]
-        if exclusions is None:
-            return "invalid privacy.exclude"
         path = self.path_of(uri)
-        if path == uri:
-            return "not a file"
-        return exclusions.why_excluded(Path(path))
+        return self.engine.excluded(path if path != uri else None)
 
-    def _workspace_paths(self) -> list[str]:
-        try:
-            workspace = self.workspace
-        except RuntimeError:
-            return []
-        uris = [f.uri for f in workspace.folders.values()] or (
-            [workspace.root_uri] if workspace.root_uri else []
-        )
-        return [p for p in (to_fs_path(u) for u in uris) if p]
-
-    def _on_result(self, result: Result) -> None:
-        if result.scope_kind == "commits":
-            self._on_review(result)
-            return
-        custom = self.custom_drain(result.drain)
-        if custom is not None and custom.output == "report":
-            self._add_entry(result)
+    def file_result(self, result: Result) -> None:
+        """A drain's answer for an open document: shown; a closed one's is in the cache."""
         if result.uri not in self.documents:
             return  # a deferred task of a closed file: its result is in the cache
         self.drain_results.setdefault(result.uri, {})[(result.drain, result.qualname)] = result
@@ -1707,25 +1268,11 @@ class DrainServer(LanguageServer):
             result.cost,
             " (cached)" if result.cached else "",
         )
+        custom = self.custom_drain(result.drain)
         if result.drain == "simplify" or (custom is not None and custom.output == "diagnostic"):
             self.analyse(result.uri)
         elif any(d.after == result.drain for d in self.custom_drains):
             self.submit_drains(result.uri)  # a drain that runs after this one may start now
-
-    def _add_entry(self, result: Result) -> None:
-        """A custom drain's report entry, in the ledger (``drain.report``)."""
-        if self.ledger is None:
-            return
-        root = self.workspace_root()
-        with contextlib.suppress(LedgerError):
-            self.ledger.add_entry(
-                workspace=str(root) if root else "",
-                drain=result.drain,
-                path=result.path,
-                scope_key=result.qualname,
-                text=result.text,
-                model=result.model,
-            )
 
     def drain_result(self, uri: str, drain: str, qualname: str, scope_text: str) -> Result | None:
         """A drain's result for a definition, if it was made for exactly this code."""
@@ -1737,18 +1284,8 @@ class DrainServer(LanguageServer):
     def dismiss(self, uri: str, drain: str, qualname: str) -> bool:
         """``drain.dismiss``: this result never comes back, and its drain loses priority."""
         result = self.drain_results.get(uri, {}).pop((drain, qualname), None)
-        if result is None:
+        if result is None or not self.engine.dismiss(result):
             return False
-        if self.ledger is None:
-            try:
-                self.ledger = Ledger()
-            except LedgerError as exc:
-                self.warn_user(f"cannot remember the dismissal: {exc}")
-                return False
-        self.ledger.dismiss(result.key, drain)
-        if self.scheduler is not None:
-            self.scheduler.dismiss_rates = self.ledger.dismiss_rates()
-            self.scheduler.done_keys.pop(result.key, None)
         custom = self.custom_drain(drain)
         if drain == "simplify" or (custom is not None and custom.output == "diagnostic"):
             self.analyse(uri)
@@ -1763,25 +1300,9 @@ class DrainServer(LanguageServer):
         if doc is None or analysis is None:
             return {"error": f"{uri} is not open"}
         reason = self._excluded(uri) if self.settings.llm.backend != "offline" else None
-        findings = {
-            f.start: str(f.data.get("qualname", ""))
-            for f in analysis.findings
-            if f.code.startswith("D1") and f.code not in ("D100", "D104")
-        }
         model = self.settings.llm.model if self.settings.llm.backend != "offline" else "offline"
-        tasks = build_tasks(
-            uri,
-            doc.source,
-            doc.tree.root_node,
-            doc.version,
-            findings,
-            model=model,
-            max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
-            drains=self.settings.drains,
-            style=self.settings.docstringStyle,
-            redact_secrets=self.settings.privacy.redactSecrets,
-            custom=self.custom_drains,
-            lookup=self.result_text,
+        tasks = self.engine.document_tasks(
+            uri, doc.source, doc.tree.root_node, doc.version, analysis.findings, model
         )
         price = price_of(model, price_overrides(self.settings.llm.prices))
         if price is None:
@@ -1819,64 +1340,12 @@ class DrainServer(LanguageServer):
     # -- status -------------------------------------------------------------------------------
 
     def drain_status(self) -> dict[str, Any]:
-        """The drain scheduler's state (DESIGN.md's ``drain/status`` fields)."""
-        scheduler = self.scheduler
-        if scheduler is None:
-            return {
-                "state": "disabled",
-                "reason": self.drains_off_reason or "llm.enabled is false",
-                "pending": 0,
-                "running": 0,
-                "consumedTokens": 0,
-                "budgetTokens": 0,
-                "costUsd": 0.0,
-            }
-        scheduler._publish()
-        s = scheduler.status
-        return {
-            "state": s.state,
-            "reason": s.reason,
-            "pending": s.pending,
-            "running": s.running,
-            "consumedTokens": s.consumed_tokens,
-            "budgetTokens": scheduler.limits.drain_budget(scheduler.primary_use()),
-            "costUsd": round(s.cost_usd, 6),
-            "costTodayUsd": self._cost_today(),
-            "wastedTokens": s.wasted_tokens,
-            "completed": s.completed,
-            "cancelled": s.cancelled,
-            "failed": s.failed,
-            "cacheHits": s.cache_hits,
-            "backend": scheduler.backend.name,
-        }
-
-    def _cost_today(self) -> float:
-        """Today's spend in USD across sessions (settled and reserved), from the ledger."""
-        if self.ledger is None:
-            return 0.0
-        try:
-            return round(self.ledger.spend().daily_usd, 6)
-        except (LedgerError, sqlite3.Error):
-            return 0.0
+        """The drains' state (``drain/status``'s fields)."""
+        return self.engine.status()
 
     def report(self, days: int = 7) -> dict[str, Any]:
         """``drain.report``: the ledger's report (empty when nothing was ever sent)."""
-        from drain_ls.report import report
-
-        ledger = self.ledger
-        if ledger is None:
-            try:
-                ledger = self.ledger = Ledger()
-            except LedgerError as exc:
-                return {"error": str(exc)}
-        scheduler = self.scheduler
-        root = self.workspace_root()
-        return report(
-            ledger,
-            days,
-            scheduler.limits if scheduler is not None else None,
-            workspace=str(root) if root is not None else None,
-        )
+        return self.engine.report(days)
 
     def status(self) -> dict[str, Any]:
         """``drain.status``: what the server holds and the settings in force."""

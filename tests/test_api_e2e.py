@@ -604,7 +604,7 @@ async def test_claude_codes_window_is_its_models(
 
 def batch_tasks(root: Path, count: int, model: str = "claude-haiku-4-5") -> list[Any]:
     from drain_ls.config import Settings
-    from drain_ls.headless import tasks_for_file
+    from drain_ls.engine.file_tasks import tasks_for_file
 
     path = root / "m.py"
     source = '"""A module."""\n' + "".join(

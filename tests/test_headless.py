@@ -526,7 +526,7 @@ def test_a_file_with_lone_cr_line_endings_gets_its_drain_tasks(tmp_path: Path) -
     reading), so its functions without docstrings get tasks (the raw parse saw one broken
     line and no definitions)."""
     from drain_ls.config import build_settings
-    from drain_ls.headless import tasks_for_file
+    from drain_ls.engine.file_tasks import tasks_for_file
 
     source = b'"""M."""\rimport os\r\rdef f(a, b):\r    if a:\r        return os.sep\r    return b\r\r\rdef g():\r    return 1\r'
     path = tmp_path / "m.py"

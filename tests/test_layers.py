@@ -30,8 +30,12 @@ EDITOR_AGNOSTIC = (
     "drain_ls.ledger",
     "drain_ls.budget",
     "drain_ls.uris",
+    "drain_ls.engine.",
+    "drain_ls.headless",
 )
 LSP_PACKAGES = ("pygls", "lsprotocol")
+# The front ends of the drain engine: it imports none of them, nor do they import each other.
+FRONT_ENDS = ("drain_ls.server", "drain_ls.handlers", "drain_ls.headless", "drain_ls.cli")
 
 # Cycles of module-level imports that exist today: each one's modules, and why it is there.
 KNOWN_CYCLES: dict[frozenset[str], str] = {}
@@ -204,6 +208,22 @@ def test_editor_agnostic_modules_do_not_import_pygls_or_lsprotocol() -> None:
         "neutral module (file URIs: drain_ls/uris.py) or move the code into the server:\n"
         + "\n".join(offending)
     )
+
+
+def test_the_engine_knows_no_front_end_and_the_editor_does_not_run_the_command_line() -> None:
+    """``drain_ls.engine`` imports no front end (the language server, ``drain-ls run``, the
+    CLI), at load time or in a function; the language server does not import the command
+    line's run (it used to, for the deferred queue)."""
+    offending = [
+        f"  {imp.module} (line {imp.line}) imports {imp.target}"
+        for imp in _all_imports()
+        if (imp.module.startswith("drain_ls.engine") and imp.target.startswith(FRONT_ENDS))
+        or (
+            imp.module in ("drain_ls.server", "drain_ls.handlers")
+            and imp.target.startswith(("drain_ls.headless", "drain_ls.cli"))
+        )
+    ]
+    assert not offending, "\n".join(offending)
 
 
 def test_no_new_import_cycle_among_drain_ls_modules() -> None:

@@ -25,7 +25,8 @@ from drain_ls.budget import Limits, Usage, price_of
 from drain_ls.config import build_settings
 from drain_ls.custom import parse_custom_drains
 from drain_ls.drains import build_tasks
-from drain_ls.headless import HeadlessRun, tasks_for_file
+from drain_ls.engine.file_tasks import tasks_for_file
+from drain_ls.headless import HeadlessRun
 from drain_ls.ledger import Ledger
 from drain_ls.scheduler import Scheduler
 from tests.fake_anthropic import FakeAnthropic
@@ -81,9 +82,11 @@ def in_process_server(root: Path, ledger: Ledger, layer: dict[str, Any]) -> Any:
     server = DrainServer()
     settings, problems = build_settings(layer)
     assert not problems, problems
-    server.settings = settings
-    server.custom_drains = parse_custom_drains(settings.drains.get("custom"))[0]
-    server.ledger = ledger
+    server.settings = server.engine.settings = settings
+    server.engine.custom_drains = parse_custom_drains(settings.drains.get("custom"))[0]
+    server.engine.ledger = ledger
+    server.engine.root = root
+    server.engine.folders = [str(root)]
     server.workspace_root = lambda: root  # type: ignore[method-assign]
     server._workspace_paths = lambda: [str(root)]  # type: ignore[method-assign]
     return server
@@ -277,9 +280,9 @@ async def test_a_truncated_batch_answer_is_not_bought_again_on_every_poll(
         ledger,
         {"llm": {"batchPollSeconds": 1}, "drains": {"review": {"enabled": False}}},
     )
-    server.scheduler_model = MODEL
-    server.scheduler = Scheduler(
-        ScriptedBackend(truncated), ledger, Limits(), price_of(MODEL), server._on_result,
+    server.engine.model = MODEL
+    server.engine.scheduler = Scheduler(
+        ScriptedBackend(truncated), ledger, Limits(), price_of(MODEL), server.engine.on_result,
         workspace=str(root),
     )  # fmt: skip
     (task,) = tasks_for_file(root / "mod.py", server.settings, MODEL, [], lambda key: None)
@@ -288,7 +291,7 @@ async def test_a_truncated_batch_answer_is_not_bought_again_on_every_poll(
         estimated_tokens=task.input_estimate() + task.max_tokens, reason="cap",
         path=str(root / "mod.py"), model=MODEL, tier=2,
     )  # fmt: skip
-    loop = asyncio.get_running_loop().create_task(server._batches())
+    loop = asyncio.get_running_loop().create_task(server.engine._batches())
     try:
         await asyncio.sleep(3.5)  # three polls
     finally:
@@ -314,18 +317,18 @@ async def test_a_rejected_review_is_not_sent_again_at_every_poll(tmp_path: Path)
     git(root, "commit", "-q", "-m", "add app")
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     server = in_process_server(root, ledger, {})
-    server.scheduler_model = MODEL
+    server.engine.model = MODEL
     backend = ScriptedBackend(truncated)
-    server.scheduler = Scheduler(
-        backend, ledger, Limits(), price_of(MODEL), server._on_result,
+    server.engine.scheduler = Scheduler(
+        backend, ledger, Limits(), price_of(MODEL), server.engine.on_result,
         workspace=str(root), idle_delay=0.0,
     )  # fmt: skip
     server.scheduler.start()
     try:
-        assert await server.check_commits(root) == 1
+        assert await server.engine.check_commits(root) == 1
         await until(lambda: backend.calls == 1 and not server.scheduler.running)
         # The next poll of the commit watcher (every drains.review.pollSeconds, 30 s).
-        await server.check_commits(root)
+        await server.engine.check_commits(root)
         await asyncio.sleep(0.3)
     finally:
         await server.scheduler.close()
@@ -352,8 +355,8 @@ def test_a_deferred_untitled_document_does_not_crash_deferred_tasks(tmp_path: Pa
         path="untitled:Untitled-1", model="offline", tier=2,
     )  # fmt: skip
     server = in_process_server(root, ledger, {})
-    server.scheduler_model = MODEL
-    assert server.deferred_tasks() == []  # raises ValueError: relative path as a file URI
+    server.engine.model = MODEL
+    assert server.engine.deferred_tasks() == []  # raises ValueError: relative path as a file URI
 
 
 async def test_an_untitled_buffer_left_by_an_offline_session_does_not_break_initialize(
@@ -484,8 +487,8 @@ def test_a_deferred_task_of_a_deleted_file_leaves_the_queue(tmp_path: Path) -> N
         estimated_tokens=300, reason="cap", path=str(gone), model=MODEL, tier=2,
     )  # fmt: skip
     server = in_process_server(root, ledger, {})
-    server.scheduler_model = MODEL
-    assert server.deferred_tasks() == []
+    server.engine.model = MODEL
+    assert server.engine.deferred_tasks() == []
     assert ledger.deferred(str(root)) == [], "drain-ls queue lists a deleted file's task forever"
 
 

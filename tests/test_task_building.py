@@ -117,7 +117,7 @@ async def test_a_keystroke_during_the_build_drops_it(tmp_path: Path, monkeypatch
         real_submit(uri, tasks)
 
     scheduler.submit = submit  # type: ignore[method-assign]
-    server.scheduler = scheduler
+    server.engine.scheduler = scheduler
     uri = (root / "m.py").as_uri()
     text = module(3000).decode()
     server.open_document(uri, text, 1, "python")

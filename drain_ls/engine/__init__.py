@@ -1,0 +1,1 @@
+"""The drain engine: what the language server and ``drain-ls run`` share (no LSP here)."""

@@ -1,0 +1,59 @@
+"""The drain tasks of files on disk, as the editor would make them for the same text:
+what ``drain-ls run`` and the deferred queue (tasks of files that are not open) send."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.source import parse
+from drain_ls.config import Settings
+from drain_ls.custom import CustomDrain
+from drain_ls.drains import MODULE, Task, build_tasks, definitions
+from drain_ls.engine.choices import DEFINITION_CODES, docstring_findings
+from drain_ls.files import read_source
+
+
+def read_python(path: Path) -> bytes | None:
+    """A Python file's bytes, or None when it cannot be read, is binary or is not UTF-8."""
+    return read_source(str(path))[0]
+
+
+def scopes_of(source: bytes) -> set[str]:
+    """The qualified names of a file's definitions, and ``<module>``."""
+    return {MODULE} | {name for _, name, _ in definitions(parse(source).root_node)}
+
+
+def tasks_for_file(
+    path: Path,
+    settings: Settings,
+    model: str,
+    custom: Sequence[CustomDrain],
+    lookup: Callable[[str], str | None],
+    source: bytes | None = None,
+) -> list[Task]:
+    """The drain tasks of a file on disk (as the editor would make them for it)."""
+    source = source if source is not None else read_python(path)
+    if source is None:
+        return []
+    # Parsed as the checks parse it (lone CRs are line breaks: same length, same offsets).
+    tree = parse(normalize_lone_cr(source))
+    select = DEFINITION_CODES & settings.codes  # `select`/`ignore` hold for drains too
+    check = CheckSettings(select=select, target_version=settings.target)
+    names = docstring_findings(check_source(source, str(path), check, tree))
+    return build_tasks(
+        path.as_uri(),
+        source,
+        tree.root_node,
+        None,
+        names,
+        model=model,
+        max_tokens_per_drain=settings.budget.maxTokensPerDrain,
+        drains=settings.drains,
+        style=settings.docstringStyle,
+        redact_secrets=settings.privacy.redactSecrets,
+        custom=custom,
+        lookup=lookup,
+    )
