@@ -1,4 +1,4 @@
-"""The budget model (DESIGN.md): prices, caps, and the check every reservation must pass.
+"""The budget model (docs/budget.md): prices, caps, and the check every reservation must pass.
 
 Pure: no I/O, no SDK. The ledger persists spend and calls ``refusal`` inside its transaction,
 so that "settled + reserved never exceeds any cap" holds across processes.

@@ -3,7 +3,7 @@
 
 export type DrainState = 'idle' | 'running' | 'paused' | 'disabled' | 'rate-limited' | 'over-budget';
 
-/** `drain/status` (DESIGN.md), plus the optional extras the server adds. */
+/** `drain/status` (docs/budget.md), plus the optional extras the server adds. */
 export interface DrainStatus {
   state: DrainState | string;
   pending: number;
