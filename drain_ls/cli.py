@@ -15,7 +15,7 @@ from typing import Any
 from drain_ls import __version__
 from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings, check_source
 from drain_ls.analysis.fixes import fix_source, parse_regression
-from drain_ls.analysis.model import ALL_CODES, RULE_URLS, Finding
+from drain_ls.analysis.model import ALL_CODES, RULE_URLS, RULES, Finding
 from drain_ls.analysis.notebook import (
     CellMap,
     Notebook,
@@ -46,19 +46,6 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # as shells report a command that SIGINT stopped
 
-RULE_NAMES = {
-    "E999": "syntax-error",
-    "F401": "unused-import",
-    "D100": "undocumented-public-module",
-    "D101": "undocumented-public-class",
-    "D102": "undocumented-public-method",
-    "D103": "undocumented-public-function",
-    "D104": "undocumented-public-package",
-    "D105": "undocumented-magic-method",
-    "D106": "undocumented-public-nested-class",
-    "D107": "undocumented-public-init",
-}
-
 
 class UsageError(Exception):
     """A command-line mistake: exit code 2."""
@@ -75,6 +62,11 @@ def user_settings() -> tuple[Any, list[str]]:
 
 def _usd(value: float | None) -> str:
     return f"~${value:.4f}" if value is not None else "price unknown"
+
+
+def _rule_name(code: str) -> str:
+    rule = RULES.get(code)
+    return rule.name if rule is not None else ""
 
 
 def parse_selectors(text: str | Sequence[str] | None) -> set[str] | None:
@@ -167,7 +159,7 @@ def finding_json(
         "fix": fix,
         "location": location(finding.start),
         "message": finding.message,
-        "name": RULE_NAMES.get(finding.code, ""),
+        "name": _rule_name(finding.code),
         "noqa_row": noqa_row,
         "url": RULE_URLS.get(finding.code),
         # Not part of the JSON output: whether --fix would repair it (docstring skeletons
@@ -310,7 +302,7 @@ def _plain_result(
             f'{{"cell": null, "code": {_quote(code)}, "end_location": {{"row": {end_row + 1}, '
             f'"column": {end_column + 1}}}, "filename": {filename}, "fix": {fix_json}, '
             f'"location": {{"row": {row + 1}, "column": {column + 1}}}, "message": '
-            f'{_quote(finding.message)}, "name": {_quote(RULE_NAMES.get(code, ""))}, '
+            f'{_quote(finding.message)}, "name": {_quote(_rule_name(code))}, '
             f'"noqa_row": {"null" if noqa_row is None else noqa_row}, '
             f'"url": {_nullable(RULE_URLS.get(code))}}}'
         )
@@ -502,10 +494,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_check_parser(commands)
     run = commands.add_parser(
-        "run", help="run the drains of files now, headless (--dry-run: what they would send)"
+        "run",
+        help="run the drains of files now, headless (--dry-run: what they would send; "
+        "--diff/--apply: the generated docstrings)",
+        description="Run the drains of files now, headless, with the editor's budget, ledger "
+        "and results cache. --diff and --apply then take the generated docstrings made for "
+        'the current text of each definition (as the editor\'s "Insert generated docstring"; '
+        "a result made for a text that has changed since is stale: counted, never applied). "
+        'With --json, the summary has a "docstrings" object (with --diff, the diff in it). '
+        "The offline backend's answers are kept in the results cache too (drain-ls show).",
+        epilog="exit codes: 0 done (--diff: nothing to insert; --apply: every file written); "
+        "1 --diff printed a diff, --apply could not write a file (its error on stderr), or "
+        "the run could not start (no consent, no ledger); 2 usage error",
     )
     run.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH")
-    run.add_argument("--dry-run", action="store_true", help="show what would be sent; send nothing")
+    after = run.add_mutually_exclusive_group()
+    after.add_argument(
+        "--dry-run", action="store_true", help="show what would be sent; send nothing"
+    )
+    after.add_argument(
+        "--diff",
+        action="store_true",
+        help="then print the generated docstrings as a unified diff on stdout (the summary "
+        "goes to stderr); write nothing",
+    )
+    after.add_argument(
+        "--apply",
+        action="store_true",
+        help="then insert the generated docstrings into the files (as check --fix writes: "
+        "only if the file still parses, atomically, read back)",
+    )
     run.add_argument("--json", action="store_true", help="print the summary (or requests) as JSON")
     run.add_argument(
         "--budget", type=int, metavar="TOKENS", help="spend at most TOKENS in this run"
@@ -516,6 +534,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--yes", action="store_true", help="allow sending code from this workspace, this once"
     )
+    show = commands.add_parser(
+        "show",
+        help="the cached drain results of a file's definitions, with their provenance",
+        description="Print the cached drain results (docstring, summary, simplification, "
+        "custom drains) of a definition, or of every definition of the file that has some: "
+        "drain, model and backend, when, tokens and cost, and whether the result is stale "
+        "(made for an earlier text of the definition).",
+        epilog="exit codes: 0 results shown; 1 no results (or the file or the ledger cannot "
+        "be read); 2 no such file, or no such definition (close matches listed)",
+    )
+    show.add_argument(
+        "target", metavar="PATH[:NAME]", help="a Python file; NAME: a qualified name (Class.method)"
+    )
+    show.add_argument("--json", action="store_true", help="print JSON")
     queue = commands.add_parser("queue", help="the deferred drain tasks, with their estimated cost")
     queue.add_argument("--json", action="store_true", help="print JSON")
     report = commands.add_parser("report", help="tokens, cost and tasks of the drains, per day")
@@ -737,6 +769,11 @@ def _run_drains(
 
         summary = asyncio.run(go())
     summary.skipped = skipped
+    from drain_ls.results_cli import after_run  # offline answers kept; --diff / --apply
+
+    shown = after_run(args, run, summary)
+    if shown is not None:
+        return shown
     if args.json:
         json.dump({"model": model, **summary.as_json()}, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -1008,6 +1045,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_run(args)
         if args.command == "queue":
             return command_queue(args)
+        if args.command == "show":
+            from drain_ls.results_cli import command_show
+
+            return command_show(args)
         if args.command in (None, "serve"):
             return command_serve(args)
     except UsageError as exc:

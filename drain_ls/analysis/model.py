@@ -52,16 +52,36 @@ class Finding:
         return self.fix
 
 
-RULE_URLS: dict[str, str] = {
-    "F401": "https://docs.astral.sh/ruff/rules/unused-import/",
-    "D100": "https://docs.astral.sh/ruff/rules/undocumented-public-module/",
-    "D101": "https://docs.astral.sh/ruff/rules/undocumented-public-class/",
-    "D102": "https://docs.astral.sh/ruff/rules/undocumented-public-method/",
-    "D103": "https://docs.astral.sh/ruff/rules/undocumented-public-function/",
-    "D104": "https://docs.astral.sh/ruff/rules/undocumented-public-package/",
-    "D105": "https://docs.astral.sh/ruff/rules/undocumented-magic-method/",
-    "D106": "https://docs.astral.sh/ruff/rules/undocumented-public-nested-class/",
-    "D107": "https://docs.astral.sh/ruff/rules/undocumented-public-init/",
-}
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule drain-ls checks: its code, its name (ruff's) and whether ``--fix`` and the
+    editor's code actions can fix its findings."""
 
-ALL_CODES: tuple[str, ...] = ("E999", "F401", *sorted(c for c in RULE_URLS if c.startswith("D")))
+    code: str
+    name: str
+    fixable: bool
+
+    @property
+    def url(self) -> str | None:
+        """ruff's page for the rule (a syntax error has none)."""
+        return None if self.code == "E999" else f"https://docs.astral.sh/ruff/rules/{self.name}/"
+
+
+# Every rule, in the order ruff lists them: the one table of codes, names, pages and fixes.
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule("E999", "syntax-error", fixable=False),
+        Rule("F401", "unused-import", fixable=True),
+        Rule("D100", "undocumented-public-module", fixable=True),
+        Rule("D101", "undocumented-public-class", fixable=True),
+        Rule("D102", "undocumented-public-method", fixable=True),
+        Rule("D103", "undocumented-public-function", fixable=True),
+        Rule("D104", "undocumented-public-package", fixable=True),
+        Rule("D105", "undocumented-magic-method", fixable=True),
+        Rule("D106", "undocumented-public-nested-class", fixable=True),
+        Rule("D107", "undocumented-public-init", fixable=True),
+    )
+}
+RULE_URLS: dict[str, str] = {code: rule.url for code, rule in RULES.items() if rule.url}
+ALL_CODES: tuple[str, ...] = tuple(RULES)
