@@ -25,7 +25,36 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-BUILTIN_DRAINS = ("docstrings", "summaries", "simplify", "review")
+
+@dataclass(frozen=True, slots=True)
+class BuiltinDrain:
+    """A drain drain-ls ships: its name (in settings, the ledger and ``drain/status``), the
+    title the editor shows its answers under, and what it reads (a definition, or the
+    commits since the last review)."""
+
+    name: str
+    title: str
+    scope: str
+
+
+# The one table of built-in drains (custom drains may not take their names).
+BUILTIN_DRAINS: dict[str, BuiltinDrain] = {
+    drain.name: drain
+    for drain in (
+        BuiltinDrain("docstrings", "Docstring", "definition"),
+        BuiltinDrain("summaries", "Summary", "definition"),
+        BuiltinDrain("simplify", "Simplify", "definition"),
+        BuiltinDrain("review", "Review", "commits"),
+    )
+}
+
+
+def drain_title(name: str) -> str:
+    """How the editor titles a drain's answers: a built-in drain's title, else its name."""
+    builtin = BUILTIN_DRAINS.get(name)
+    return builtin.title if builtin is not None else name
+
+
 SCOPES = ("function", "class", "module", "file", "commits")
 OUTPUTS = ("diagnostic", "hover", "report")
 SEVERITIES = ("error", "warning", "information", "hint")

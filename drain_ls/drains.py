@@ -7,7 +7,7 @@
 - ``simplify``: for functions whose cyclomatic complexity passes a threshold, one concrete
   suggestion, shown as an Information diagnostic.
 
-Every task is content-addressed (DESIGN.md, principle 4): its key hashes the drain, the
+Every task is content-addressed (docs/drains/index.md): its key hashes the drain, the
 prompt version, the model, the scoped definition's text and the file's context (an outline:
 imports and signatures). Editing one function never invalidates another's result.
 """
@@ -28,11 +28,12 @@ from tree_sitter import Node
 from drain_ls.analysis.complexity import cyclomatic_complexity
 from drain_ls.backends.base import DrainRequest
 from drain_ls.budget import Price, estimate_input_tokens
-from drain_ls.custom import DEFINITION_SCOPES, CustomDrain
+from drain_ls.custom import BUILTIN_DRAINS, DEFINITION_SCOPES, CustomDrain
 from drain_ls.privacy import redact
 
 PROMPT_VERSION = "1"
-BUILTIN = ("docstrings", "summaries", "simplify")
+# The built-in drains that read a definition (``custom.BUILTIN_DRAINS``).
+BUILTIN = tuple(d.name for d in BUILTIN_DRAINS.values() if d.scope == "definition")
 SIMPLIFY_THRESHOLD = 10
 MAX_CONTEXT_BYTES = 12_000
 MAX_SCOPE_BYTES = 12_000

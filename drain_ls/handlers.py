@@ -9,8 +9,9 @@ from typing import Any
 from lsprotocol import types
 from tree_sitter import Node
 
+from drain_ls.custom import drain_title
 from drain_ls.documents import Document, Position
-from drain_ls.drains import MODULE, definitions, qualname_of
+from drain_ls.drains import BUILTIN, MODULE, definitions, qualname_of
 from drain_ls.features.actions import (
     FIX_ALL_KIND,
     code_actions,
@@ -251,7 +252,7 @@ def _dismiss_actions(
         if name is None or not (name.start_byte <= end and start <= name.end_byte):
             continue
         scope = doc.source[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
-        drains = ["docstrings", "summaries", "simplify", *(d.name for d in ls.custom_drains)]
+        drains = [*BUILTIN, *(d.name for d in ls.custom_drains)]
         for drain in drains:
             if ls.drain_result(doc.uri, drain, qualname, scope) is None:
                 continue
@@ -298,7 +299,7 @@ def _summary_sections(ls: DrainServer, doc: Document, definition: Node) -> list[
         result = ls.drain_result(doc.uri, drain, qualname, scope)
         if result is None:
             continue
-        title = "Summary" if drain == "summaries" else drain
+        title = drain_title(drain)
         sections.append(f"**{title}** — {result.text}\n\n*{_provenance(result)}*")
     return sections
 

@@ -27,7 +27,7 @@ from drain_ls.engine.engine import DrainEngine
 from drain_ls.engine.file_tasks import read_python, tasks_for_file
 from drain_ls.ledger import Ledger
 from drain_ls.review import ReviewOptions
-from drain_ls.scheduler import Result
+from drain_ls.scheduler import Outcome, Result
 
 if TYPE_CHECKING:
     from drain_ls.backends.batches import BatchClient
@@ -212,21 +212,21 @@ class HeadlessRun:
 
     # -- the run ------------------------------------------------------------------------------
 
-    def _ended(self, task: Task, outcome: str, usage: Usage, cost: float) -> None:
+    def _ended(self, task: Task, outcome: Outcome, usage: Usage, cost: float, detail: str) -> None:
         row = self.summary.tally(task.drain)
         row.input_tokens += usage.input_tokens
         row.output_tokens += usage.output_tokens
         row.cache_tokens += usage.cache_read_tokens + usage.cache_write_tokens
         row.cost_usd += cost
-        if outcome == "cached":
+        if outcome is Outcome.CACHED:
             row.cached += 1
-        elif outcome == "done":
+        elif outcome is Outcome.DONE:
             row.done += 1
-        elif outcome.startswith("retry"):
+        elif outcome is Outcome.RETRY:
             return  # it runs again: counted when it ends for good
-        elif outcome.startswith("deferred"):
+        elif outcome is Outcome.DEFERRED:
             row.deferred += 1
-        elif outcome.startswith("failed") or outcome in ("cancelled", "rejected"):
+        elif outcome in (Outcome.FAILED, Outcome.CANCELLED, Outcome.REJECTED):
             row.failed += 1
         else:
             return  # refused by a cap: counted as deferred at the end

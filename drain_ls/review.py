@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from drain_ls.commits import CommitBatch, ReviewFinding, commits_since, parse_findings
-from drain_ls.custom import CustomDrain
+from drain_ls.custom import BUILTIN_DRAINS, CustomDrain
 from drain_ls.drains import Task, enabled
 
-REVIEW = "review"
+REVIEW = BUILTIN_DRAINS["review"].name
 DEFAULT_MAX_TOKENS = 700
 
 

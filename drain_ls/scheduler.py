@@ -40,6 +40,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -127,11 +128,38 @@ class _Attempt:
     usage: Usage | None = None
 
 
+class DrainState(StrEnum):
+    """The drains' state, as ``drain/status`` and the editors' status items show it."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RATE_LIMITED = "rate-limited"
+    OVER_BUDGET = "over-budget"
+    DISABLED = "disabled"
+
+
+class Outcome(StrEnum):
+    """How a task's run ended (``Scheduler.on_end``)."""
+
+    DONE = "done"
+    CACHED = "cached"  # answered from the results cache: nothing sent
+    REJECTED = "rejected"  # answered, billed, and not a valid answer
+    CANCELLED = "cancelled"  # an edit or the user stopped it
+    FAILED = "failed"  # an error: not tried again
+    RETRY = "retry"  # a transient error: queued again
+    DEFERRED = "deferred"  # a transient error, tried enough: in the deferred queue
+    OVER_BUDGET = "over budget"  # a cap refused it (before sending)
+    STOPPED = "stopped"  # the drains are stopped
+    NO_CONSENT = "no consent"
+    NO_LEDGER = "no ledger"
+
+
 @dataclass(slots=True)
 class SchedulerState:
     """What the status line shows."""
 
-    state: str = "idle"
+    state: DrainState = DrainState.IDLE
     reason: str = ""
     pending: int = 0
     running: int = 0
@@ -196,7 +224,7 @@ class Scheduler:
         # Why nothing is sent any more (None: the drains run); its state in the status, and
         # whether drain.resume may try again (ledger and internal errors).
         self.stopped: str | None = None
-        self._stop_state = "disabled"
+        self._stop_state = DrainState.DISABLED
         self._resumable = False
         # Why the drains wait for the ledger (another process holds its lock), and when it
         # is tried again.
@@ -220,7 +248,7 @@ class Scheduler:
         # Hooks for the editor: the state changed; a run started; a run ended.
         self.on_status: Callable[[], None] | None = None
         self.on_start: Callable[[Task, Progress, asyncio.Task[None]], None] | None = None
-        self.on_end: Callable[[Task, str, Usage, float], None] | None = None
+        self.on_end: Callable[[Task, Outcome, Usage, float, str], None] | None = None
         # Asks the user whether code may be sent; True, False, or None for no answer.
         self.consent: Callable[[], Awaitable[bool | None]] | None = None
         # Tokens the user's own work uses of the session limit (the claude-code source).
@@ -420,7 +448,9 @@ class Scheduler:
 
     # -- errors -----------------------------------------------------------------------------
 
-    def _stop(self, reason: str, state: str = "disabled", resumable: bool = False) -> None:
+    def _stop(
+        self, reason: str, state: DrainState = DrainState.DISABLED, resumable: bool = False
+    ) -> None:
         """Nothing more is sent, for ``reason`` (the first reason stays)."""
         if self.stopped is None:
             self.stopped, self._stop_state, self._resumable = reason, state, resumable
@@ -706,7 +736,7 @@ class Scheduler:
                 "(drain.resume tries again)",
                 resumable=True,
             )
-        self._ended(task, "failed", usage, cost)
+        self._ended(task, Outcome.FAILED, usage, cost)
         self._publish()
 
     async def _attempt(self, task: Task, progress: Progress, attempt: _Attempt) -> None:
@@ -717,7 +747,7 @@ class Scheduler:
                 cached = ledger.result(task.key)
             except LedgerError as exc:
                 await self._ledger_failed(exc, task)
-                self._ended(task, "no ledger", Usage(), 0.0)
+                self._ended(task, Outcome.NO_LEDGER, Usage(), 0.0)
                 return
             if cached is not None:
                 self.status.cache_hits += 1
@@ -740,22 +770,22 @@ class Scheduler:
                     cached=True,
                 )
                 self._undefer(task)
-                self._ended(task, "cached", Usage(), 0.0)
+                self._ended(task, Outcome.CACHED, Usage(), 0.0)
                 return
         try:
             consented = await self.ask_consent()
         except LedgerError as exc:  # the remembered answer cannot be read or written
             await self._ledger_failed(exc, task)
-            self._ended(task, "no ledger", Usage(), 0.0)
+            self._ended(task, Outcome.NO_LEDGER, Usage(), 0.0)
             return
         if not consented:
             self.queue.setdefault(task.slot, task)
-            self._ended(task, "no consent", Usage(), 0.0)
+            self._ended(task, Outcome.NO_CONSENT, Usage(), 0.0)
             return
         if not self.free:
             if ledger is None:
                 self._stop("no ledger: nothing is sent")
-                self._ended(task, "no ledger", Usage(), 0.0)
+                self._ended(task, Outcome.NO_LEDGER, Usage(), 0.0)
                 return
             # A run cancelled a moment ago may still be releasing what it reserved (on the
             # ledger's thread, behind its reservation): a reservation made first would find
@@ -765,13 +795,13 @@ class Scheduler:
                 await asyncio.wait(set(self._pending_io))
             if self.stopped is not None:  # meanwhile another run met a ledger problem
                 self.queue.setdefault(task.slot, task)
-                self._ended(task, "stopped", Usage(), 0.0)
+                self._ended(task, Outcome.STOPPED, Usage(), 0.0)
                 return
             try:
                 made = await self._reserve(ledger, task)
             except LedgerError as exc:
                 await self._ledger_failed(exc, task)
-                self._ended(task, "no ledger", Usage(), 0.0)
+                self._ended(task, Outcome.NO_LEDGER, Usage(), 0.0)
                 return
             await self._ledger_ok()
             if isinstance(made, Refusal):
@@ -779,7 +809,7 @@ class Scheduler:
                 self.queue.setdefault(task.slot, task)
                 self._defer(task, str(made))
                 logger.info("drains stopped: %s", self.blocked)
-                self._ended(task, "over budget", Usage(), 0.0)
+                self._ended(task, Outcome.OVER_BUDGET, Usage(), 0.0)
                 return
             attempt.reservation = made
             if self.stopped is not None:
@@ -787,7 +817,7 @@ class Scheduler:
                 # one reserved: the drains are stopped, so nothing is sent; the task waits.
                 await self._settle(attempt, Usage(), "cancelled")
                 self.queue.setdefault(task.slot, task)
-                self._ended(task, "stopped", Usage(), 0.0)
+                self._ended(task, Outcome.STOPPED, Usage(), 0.0)
                 return
         attempt.sent = True
         try:
@@ -797,21 +827,25 @@ class Scheduler:
             # Settled in the background: a cancelled run ends at once.
             cost = await self._settle(attempt, usage, "cancelled", wasted=usage.total, wait=False)
             self.status.cancelled += 1
-            self._ended(task, "cancelled", usage, cost)
+            self._ended(task, Outcome.CANCELLED, usage, cost)
             raise
         except BackendError as exc:
             cost = await self._settle(attempt, exc.usage, "failed")
             self.status.failed += 1
             retried = self._failure(task, exc)
-            outcome = "retry" if retried else ("deferred" if retried is None else "failed")
-            self._ended(task, f"{outcome} ({exc.kind})", exc.usage, cost)
+            outcome = (
+                Outcome.RETRY
+                if retried
+                else (Outcome.DEFERRED if retried is None else Outcome.FAILED)
+            )
+            self._ended(task, outcome, exc.usage, cost, exc.kind)
             return
         except Exception as exc:
             usage = progress.usage()
             cost = await self._settle(attempt, usage, "failed")
             self.status.failed += 1
             self.note = f"drain {task.drain} failed: {self._log_error(f'drain {task.drain}', exc)}"
-            self._ended(task, "failed", usage, cost)
+            self._ended(task, Outcome.FAILED, usage, cost)
             return
         attempt.usage = response.usage
         cost = await self._settle(attempt, response.usage, "done")
@@ -824,7 +858,7 @@ class Scheduler:
             self.status.failed += 1
             self.rejected_keys.add(task.key)
             logger.info("drain %s on %s: answer rejected", task.drain, task.qualname)
-            self._ended(task, "rejected", response.usage, cost)
+            self._ended(task, Outcome.REJECTED, response.usage, cost)
             return
         self.status.completed += 1
         self.note = None
@@ -841,7 +875,7 @@ class Scheduler:
                 cost=cost,
             )
         self._deliver(task, text, response.model, response.usage.total, cost)
-        self._ended(task, "done", response.usage, cost)
+        self._ended(task, Outcome.DONE, response.usage, cost)
 
     async def _reserve(self, ledger: Ledger, task: Task) -> Reservation | Refusal:
         """Reserve the task's worst case, on the ledger's thread (a run cancelled meanwhile
@@ -954,10 +988,13 @@ class Scheduler:
             await self._ledger_failed(error)
         return cost
 
-    def _ended(self, task: Task, outcome: str, usage: Usage, cost: float) -> None:
+    def _ended(
+        self, task: Task, outcome: Outcome, usage: Usage, cost: float, detail: str = ""
+    ) -> None:
+        """Tell ``on_end`` (``detail``: the error's kind, when one ended it)."""
         if self.on_end is not None:
             try:
-                self.on_end(task, outcome, usage, cost)
+                self.on_end(task, outcome, usage, cost, detail)
             except Exception as exc:
                 self._log_error("the run-ended hook", exc)
 
@@ -970,7 +1007,11 @@ class Scheduler:
         if error.kind in BackendError.STOPPING:
             # Nothing more will succeed until the user acts (raises a limit, pays, picks a
             # model, fixes the key): stop, say which limit, keep the task for later.
-            state = "over-budget" if error.kind in ("spend_limit", "billing") else "disabled"
+            state = (
+                DrainState.OVER_BUDGET
+                if error.kind in ("spend_limit", "billing")
+                else DrainState.DISABLED
+            )
             what = f"model {task.model!r}: {error}" if error.kind == "model" else str(error)
             self._stop(f"{what}: drains stopped (drain.resume tries again)", state, True)
             logger.warning("drains stopped: %s", self.stopped)
@@ -1092,19 +1133,19 @@ class Scheduler:
         if self.stopped:
             status.state, status.reason = self._stop_state, self.stopped
         elif self.blocked:
-            status.state, status.reason = "over-budget", self.blocked
+            status.state, status.reason = DrainState.OVER_BUDGET, self.blocked
         elif self.user_paused:
-            status.state, status.reason = "paused", "paused by the user"
+            status.state, status.reason = DrainState.PAUSED, "paused by the user"
         elif self.ledger_wait is not None:
-            status.state, status.reason = "paused", self.ledger_wait
+            status.state, status.reason = DrainState.PAUSED, self.ledger_wait
         elif self.paused_until > now:
-            status.state = "rate-limited"
+            status.state = DrainState.RATE_LIMITED
         elif self.running:
-            status.state, status.reason = "running", self.note or ""
+            status.state, status.reason = DrainState.RUNNING, self.note or ""
         elif self.queue and now - self.last_activity < self.idle_delay:
-            status.state, status.reason = "paused", "editing"
+            status.state, status.reason = DrainState.PAUSED, "editing"
         else:
-            status.state, status.reason = "idle", self.note or ""
+            status.state, status.reason = DrainState.IDLE, self.note or ""
         snapshot = (
             status.state,
             status.reason,

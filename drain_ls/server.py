@@ -53,7 +53,7 @@ from drain_ls.config import (
     resolve_settings,
     settings_to_json,
 )
-from drain_ls.custom import CustomDrain, parse_custom_drains
+from drain_ls.custom import CustomDrain, drain_title, parse_custom_drains
 from drain_ls.documents import (
     UTF8,
     UTF16,
@@ -77,7 +77,7 @@ from drain_ls.drains import (
 from drain_ls.engine.engine import DrainEngine
 from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_range
 from drain_ls.files import ConfigError, find_project_config
-from drain_ls.scheduler import Result, Scheduler
+from drain_ls.scheduler import Outcome, Result, Scheduler
 from drain_ls.transport import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -1025,7 +1025,7 @@ class DrainServer(LanguageServer):
         end: int,
         severity: types.DiagnosticSeverity,
     ) -> types.Diagnostic:
-        label = "Simplify" if drain == "simplify" else drain
+        label = drain_title(drain)
         return types.Diagnostic(
             range=to_range(doc, start, end),
             message=f"{label}: {result.text}",
@@ -1175,7 +1175,9 @@ class DrainServer(LanguageServer):
                     token, types.WorkDoneProgressReport(message=f"{tokens} tokens so far")
                 )
 
-    def _drain_ended(self, task: Task, outcome: str, usage: Usage, cost: float) -> None:
+    def _drain_ended(
+        self, task: Task, outcome: Outcome, usage: Usage, cost: float, detail: str
+    ) -> None:
         entry = self._progress.pop(id(task), None)
         if entry is None:
             return
@@ -1188,7 +1190,8 @@ class DrainServer(LanguageServer):
                 self.work_done_progress.end(
                     token,
                     types.WorkDoneProgressEnd(
-                        message=f"{outcome}: {usage.total} tokens, ${cost:.5f}"
+                        message=f"{outcome}{f' ({detail})' if detail else ''}: "
+                        f"{usage.total} tokens, ${cost:.5f}"
                     ),
                 )
                 # pygls never forgets a token (#607).

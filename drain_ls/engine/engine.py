@@ -43,7 +43,7 @@ from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.models import retiring_note
 from drain_ls.privacy import ExclusionError, Exclusions
 from drain_ls.review import REVIEW, ReviewOptions, ReviewResult, gather, read_result, review_tasks
-from drain_ls.scheduler import Result, Scheduler
+from drain_ls.scheduler import Outcome, Result, Scheduler
 
 if TYPE_CHECKING:
     from drain_ls.batching import Collected
@@ -276,9 +276,9 @@ class DrainEngine:
         if self.on_start is not None:
             self.on_start(task, progress, job)
 
-    def _ended(self, task: Task, outcome: str, usage: Usage, cost: float) -> None:
+    def _ended(self, task: Task, outcome: Outcome, usage: Usage, cost: float, detail: str) -> None:
         if self.on_end is not None:
-            self.on_end(task, outcome, usage, cost)
+            self.on_end(task, outcome, usage, cost, detail)
 
     async def consent(self) -> bool | None:
         """May code of this workspace be sent? (``choices.ask_consent``.)"""
