@@ -137,3 +137,23 @@ def test_fix_compiles_is_complete_and_idempotent(source: str, style: str) -> Non
     assert [f for f in left if f.code.startswith("D1")] == []
     twice = fix_source(once.source, "m.py", settings_)
     assert twice.source == once.source
+
+
+@pytest.mark.parametrize("inside", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028", "\u2029"])
+def test_a_generated_docstring_with_an_odd_line_break_still_parses(inside: str) -> None:
+    """A drain's answer may hold a character ``str.splitlines`` breaks at; re-indenting it
+    there split the literal in two (an unterminated string: found by drain-ls run --apply)."""
+    import ast
+
+    from drain_ls.analysis.skeletons import definition_docstring_fix
+    from drain_ls.analysis.source import parse
+
+    source = "def add(a, b):\n    return a + b\n".encode()
+    function = parse(source).root_node.children[0]
+    literal = f'"""Add{inside}them.\n\n    Returns:\n        The sum.\n    """'
+    fix = definition_docstring_fix(function, source, literal=literal)
+    assert fix is not None
+    (edit,) = fix.edits
+    fixed = source[: edit.start] + edit.text.encode() + source[edit.end :]
+    tree = ast.parse(fixed.decode())
+    assert ast.get_docstring(tree.body[0], clean=False).startswith(f"Add{inside}them.")  # type: ignore[arg-type]

@@ -321,8 +321,11 @@ def definition_docstring_fix(
 
 
 def _reindent(literal: str, indent: str, newline: str) -> str:
-    """A docstring literal's continuation lines moved to ``indent``."""
-    lines = literal.strip().splitlines()
+    """A docstring literal's continuation lines moved to ``indent``. Only a line feed or
+    carriage return ends a line: a form feed or U+2028 inside the literal is text of its
+    line, as Python reads it (``str.splitlines`` cut there, and the string no longer
+    parsed)."""
+    lines = re.split(r"\r\n|\r|\n", literal.strip(" \t\r\n"))
     if len(lines) == 1:
         return lines[0]
     rest = lines[1:]
