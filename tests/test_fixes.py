@@ -148,7 +148,7 @@ def test_a_generated_docstring_with_an_odd_line_break_still_parses(inside: str) 
     from drain_ls.analysis.skeletons import definition_docstring_fix
     from drain_ls.analysis.source import parse
 
-    source = "def add(a, b):\n    return a + b\n".encode()
+    source = b"def add(a, b):\n    return a + b\n"
     function = parse(source).root_node.children[0]
     literal = f'"""Add{inside}them.\n\n    Returns:\n        The sum.\n    """'
     fix = definition_docstring_fix(function, source, literal=literal)
