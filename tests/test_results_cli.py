@@ -350,8 +350,9 @@ def test_a_definition_edited_during_the_run_is_stale_and_not_applied(
 def test_a_docstring_that_would_break_the_file_is_not_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A valid one-line string literal with a form feed in it: re-indented as a docstring (split
-    # at the form feed as at a line break), it no longer closes on its line.
+    # An insertion that breaks the file (as re-indenting a docstring at a form feed once
+    # did, before drain_ls.analysis.skeletons._reindent split only at line breaks): played
+    # by a re-indent that loses the closing quotes of one answer.
     path = project(tmp_path, TWO)
     monkeypatch.setenv("DRAIN_LS_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
@@ -361,10 +362,19 @@ def test_a_docstring_that_would_break_the_file_is_not_written(
         self: OfflineBackend, request: DrainRequest, progress: Progress
     ) -> DrainResponse:
         if request.drain == "docstrings" and "def add" in request.scope:
-            return DrainResponse('"Add\x0cthem."', Usage(), "end_turn", "offline")
+            return DrainResponse('"Add them, badly."', Usage(), "end_turn", "offline")
         return await answer(self, request, progress)
 
     monkeypatch.setattr(OfflineBackend, "complete", complete)
+    from drain_ls.analysis import skeletons
+
+    reindent = skeletons._reindent
+
+    def broken(literal: str, indent: str, newline: str) -> str:
+        done = reindent(literal, indent, newline)
+        return done[:-1] if "badly" in literal else done
+
+    monkeypatch.setattr(skeletons, "_reindent", broken)
     code, out, err = _main(["run", ".", "--diff"], capsys)
     assert code == 1
     assert out == ""  # nothing to show for that file
