@@ -46,6 +46,7 @@ from drain_ls.drains import INSTRUCTIONS, Task, validate
 from drain_ls.engine.file_tasks import tasks_for_file
 from drain_ls.models import default_model
 from tests.fake_anthropic import FakeAnthropic
+from tests.fake_openai import FakeOpenAI
 from tests.lsp_support import server_config
 
 
@@ -71,14 +72,11 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
 
 
-async def start(fake: FakeAnthropic, root: Path, options: dict[str, Any]) -> Any:
-    client = await server_config(
-        {
-            "ANTHROPIC_BASE_URL": fake.url,
-            "ANTHROPIC_API_KEY": "sk-ant-bench",
-            "DRAIN_LS_HOME": str(root / "home"),
-        }
-    ).start()
+async def start(fake: Any, root: Path, options: dict[str, Any]) -> Any:
+    env = {"DRAIN_LS_HOME": str(root / "home"), "XDG_CONFIG_HOME": str(root / "config")}
+    if isinstance(fake, FakeAnthropic):
+        env |= {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-ant-bench"}
+    client = await server_config(env).start()
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
@@ -147,15 +145,29 @@ async def until(condition: Any, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.001)
 
 
-async def cancellation(rounds: int) -> list[float]:
+def streams(fake: Any) -> int:
+    """How many drain requests the fake has seen (not the ``openai`` backend's probes)."""
+    return sum(1 for e in fake.log if e.get("path") in ("/v1/messages", "/v1/chat/completions"))
+
+
+async def cancellation(rounds: int, backend: str = "anthropic") -> list[float]:
+    """Keystroke to connection closed, ms, with the Anthropic backend or the ``openai`` one
+    (a local Ollama played by ``tests/fake_openai.py``)."""
     latencies = []
-    with FakeAnthropic(default="hang", delay=0.01) as fake, tempfile.TemporaryDirectory() as tmp:
+    if backend == "openai":
+        fake: Any = FakeOpenAI(default="hang", delay=0.01)
+    else:
+        fake = FakeAnthropic(default="hang", delay=0.01)
+    with fake, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        llm: dict[str, Any] = {"enabled": True, "backend": backend}
+        if backend == "openai":
+            llm |= {"baseUrl": fake.base_url, "model": "qwen2.5-coder:7b"}
         client = await start(
             fake,
             root,
             {
-                "llm": {"enabled": True, "backend": "anthropic"},
+                "llm": llm,
                 "privacy": {"requireConsent": False},
                 "idle": {"delayMs": 20},
                 "diagnostics": {"debounceMs": 0},
@@ -168,7 +180,7 @@ async def cancellation(rounds: int) -> list[float]:
         version = 1
         for round_ in range(rounds):
             # Each round has one stream open: wait for it, edit its function, time the close.
-            await until(partial(lambda n: len(fake.log) > n, round_))
+            await until(partial(lambda n: streams(fake) > n, round_))
             await asyncio.sleep(0.05)
             version += 1
             start_time = time.monotonic()
@@ -435,12 +447,16 @@ async def costs_per_result(models: list[str]) -> dict[str, dict[str, Tally]]:
 
 async def main_async(args: argparse.Namespace) -> int:
     cancel = await cancellation(args.rounds)
+    cancel_local = await cancellation(args.rounds, "openai")
     broken = await cancellation_in_broken_code(max(10, args.rounds // 4))
     latency = await responsiveness(args.requests)
     costs = await costs_per_result(args.models or [default_model()])
     lines = [
         f"Keystroke to connection closed ({len(cancel)} rounds): "
         f"p50 {percentile(cancel, 0.5):.2f} ms, p99 {percentile(cancel, 0.99):.2f} ms",
+        f"The same through the openai backend, to a local server ({len(cancel_local)} rounds): "
+        f"p50 {percentile(cancel_local, 0.5):.2f} ms, "
+        f"p99 {percentile(cancel_local, 0.99):.2f} ms",
         *(
             f"Keystroke that {kind[:-1]} a 10,000-line module ({len(values)} rounds): "
             f"p50 {percentile(values, 0.5):.2f} ms, p99 {percentile(values, 0.99):.2f} ms"

@@ -529,8 +529,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget", type=int, metavar="TOKENS", help="spend at most TOKENS in this run"
     )
     run.add_argument(
-        "--backend", choices=("offline", "anthropic"), help="override llm.backend for this run"
+        "--backend",
+        choices=("offline", "anthropic", "openai"),
+        help="override llm.backend for this run (openai: any OpenAI-compatible server, such "
+        "as Ollama or llama.cpp, at llm.baseUrl)",
     )
+    run.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="override llm.baseUrl for this run (the openai backend's endpoint, ending in /v1)",
+    )
+    run.add_argument("--model", help="override llm.model for this run")
     run.add_argument(
         "--yes", action="store_true", help="allow sending code from this workspace, this once"
     )
@@ -578,7 +587,8 @@ def command_run(args: argparse.Namespace) -> int:
     # The trust model (config.py): the workspace's pyproject.toml only narrows what the
     # user's config file and flags allow.
     user, user_problems = load_user_config()
-    flags = {"llm": {"backend": args.backend}} if args.backend else {}
+    given = {"backend": args.backend, "baseUrl": args.base_url, "model": args.model}
+    flags = {"llm": {k: v for k, v in given.items() if v}} if any(given.values()) else {}
     settings, problems, trust = resolve_settings(camelize_keys(project.table), user, flags)
     custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
     for problem in [*user_problems, *problems, *custom_problems]:
@@ -622,7 +632,9 @@ def command_run(args: argparse.Namespace) -> int:
     planned = [
         (_display(str(file)), task)
         for file in files
-        for task in tasks_for_file(file, settings, model, custom, lambda key: None)
+        for task in tasks_for_file(
+            file, settings, model, custom, lambda key: None, None, choice.cache_id
+        )
     ]
     planned += [
         (_display(str(root)), task) for task in _review_preview(root, settings, custom, model)
@@ -758,6 +770,7 @@ def _run_drains(
             workspace,
             on_progress,
             batch_client,
+            choice,
         )
 
         async def go() -> Any:

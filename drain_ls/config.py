@@ -82,20 +82,65 @@ class LlmSettings:
             "it off nothing leaves the machine and only the static checks run.",
         ),
     )
-    backend: Literal["offline", "anthropic"] = field(
+    backend: Literal["offline", "anthropic", "openai"] = field(
         default="offline",
         metadata=_trust(
             "offline",
             "Where drains are answered: `offline` is deterministic, free and sends nothing; "
-            "`anthropic` is the Anthropic Messages API and needs `ANTHROPIC_API_KEY`.",
+            "`anthropic` is the Anthropic Messages API and needs `ANTHROPIC_API_KEY`; "
+            "`openai` is any OpenAI-compatible server at `llm.baseUrl` (Ollama, llama.cpp, "
+            "LM Studio, vLLM, OpenAI).",
+        ),
+    )
+    baseUrl: str = field(
+        default="http://localhost:11434/v1",
+        metadata=_trust(
+            "user",
+            "The endpoint of the `openai` backend, ending in `/v1`: Ollama's "
+            "`http://localhost:11434/v1` (the default), llama.cpp's "
+            "`http://localhost:8080/v1`, LM Studio's `http://localhost:1234/v1`, "
+            "`https://api.openai.com/v1`. Never a repository's: it decides where code goes.",
+        ),
+    )
+    apiKeyEnv: str = field(
+        default="",
+        metadata={
+            "empty": True,
+            **_trust(
+                "user",
+                "The name of the environment variable that holds the `openai` backend's key "
+                "(empty: `OPENAI_API_KEY` for a remote endpoint; a local one needs none, and is "
+                "not sent your `OPENAI_API_KEY`). The key itself is never a setting.",
+            ),
+        },
+    )
+    contextWindow: int = field(
+        default=0,
+        metadata=_num(
+            0,
+            10_000_000,
+            "user",
+            "The context window of the `openai` backend's model, in tokens, when the server "
+            "does not tell it (0: ask the server: Ollama's `/api/show`, llama.cpp's "
+            "`/props`). No request that cannot fit is sent.",
+        ),
+    )
+    local: bool = field(
+        default=False,
+        metadata=_trust(
+            "user",
+            "Treat the `openai` endpoint as local even when it is not on this machine (a "
+            "server on your own network): free ($0, still inside the token caps) and one "
+            "drain at a time. An endpoint on 127.0.0.1 or localhost always is.",
         ),
     )
     model: str = field(
         default_factory=default_model,
         metadata=_trust(
             "user",
-            "The model the drains use with the `anthropic` backend; the default is the current "
-            "Haiku of the model catalogue (`drain_ls/models.toml`).",
+            "The model the drains use with the `anthropic` or `openai` backend (for Ollama, a "
+            "name `ollama list` shows); the default is the current Haiku of the model "
+            "catalogue (`drain_ls/models.toml`).",
         ),
     )
     batch: bool = field(
@@ -464,7 +509,9 @@ def _check(value: Any, hint: Any, meta: dataclasses.Field[Any] | None) -> tuple[
         )
         value = float(value) if ok else value
     elif hint is str:
-        return isinstance(value, str) and bool(value.strip()), value
+        # Empty only where that means something (``llm.apiKeyEnv``: no variable of its own).
+        empty = meta is not None and bool(meta.metadata.get("empty"))
+        return isinstance(value, str) and (empty or bool(value.strip())), value
     elif origin is Literal:
         return value in typing.get_args(hint), value
     elif origin is tuple:

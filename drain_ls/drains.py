@@ -165,6 +165,9 @@ class Task:
     shared_context: bool = field(default=False, compare=False)
     # The byte ranges of the document the context was made from (moved by edits).
     context_spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)
+    # Who answers, when the model's name alone does not say it: the ``openai`` backend and its
+    # endpoint (``engine.choices.BackendChoice.cache_id``); part of the key when set.
+    backend: str = ""
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -179,6 +182,7 @@ class Task:
             self.context,
             self.custom_prompt,
             self.inputs,
+            *((self.backend,) if self.backend else ()),
         )
 
     @property
@@ -345,6 +349,7 @@ def build_tasks(
     redact_secrets: bool = True,
     custom: Sequence[CustomDrain] = (),
     lookup: Callable[[str], str | None] | None = None,
+    backend: str = "",
 ) -> list[Task]:
     """The drain tasks of one document version.
 
@@ -366,6 +371,7 @@ def build_tasks(
         redact_secrets=redact_secrets,
         custom=custom,
         lookup=lookup,
+        backend=backend,
     )
     while True:
         try:
@@ -392,6 +398,7 @@ def task_steps(
     redact_secrets: bool = True,
     custom: Sequence[CustomDrain] = (),
     lookup: Callable[[str], str | None] | None = None,
+    backend: str = "",
 ) -> Generator[None, None, list[Task]]:
     """``build_tasks`` a few definitions at a time: a generator that yields between steps
     and returns the tasks. The language server runs it on the event loop a slice at a time,
@@ -437,6 +444,7 @@ def task_steps(
                 version=version,
                 style=style,
                 redact_secrets=redact_secrets,
+                backend=backend,
             )
             if model != "offline" and not _fits(task, max_tokens_per_drain):
                 continue  # too large for one drain run: never sent
@@ -459,6 +467,7 @@ def task_steps(
                 max_tokens_per_drain=max_tokens_per_drain,
                 style=style,
                 redact_secrets=redact_secrets,
+                backend=backend,
             )
         )
     share_contexts(tasks)
@@ -578,6 +587,7 @@ def _custom_tasks(
     max_tokens_per_drain: int,
     style: str,
     redact_secrets: bool,
+    backend: str,
 ) -> list[Task]:
     by_drain: dict[str, list[Task]] = {}
     for task in builtin:
@@ -636,6 +646,7 @@ def _custom_tasks(
                 custom_prompt=drain.prompt,
                 inputs=inputs,
                 scope_kind=drain.scope,
+                backend=backend,
             )
             if model != "offline" and not _fits(task, max_tokens_per_drain):
                 continue

@@ -125,8 +125,10 @@ class HeadlessRun:
         workspace: str,
         on_progress: Callable[[int, int, str], None] | None = None,
         batch_client: BatchClient | None = None,
+        choice: BackendChoice | None = None,
     ) -> None:
-        """A run over ``files`` (already filtered by the exclusions)."""
+        """A run over ``files`` (already filtered by the exclusions); ``choice``: the
+        settings' backend choice ``backend`` was made from (default: from its name)."""
         self.files = files
         self.settings = settings
         self.custom = list(custom)
@@ -142,10 +144,13 @@ class HeadlessRun:
         engine.settings, engine.custom_drains, engine.ledger = settings, self.custom, ledger
         engine.root = Path(workspace) if workspace else None
         engine.folders = [workspace] if workspace else []
+        if choice is None:
+            offline = backend.name == "offline"
+            choice = BackendChoice("offline" if offline else "anthropic", model, price)
         self.scheduler = engine.make_scheduler(
             backend,
             limits,
-            BackendChoice("offline" if backend.name == "offline" else "anthropic", model, price),
+            choice,
             idle_delay=0.0,
             max_attempts=HEADLESS_ATTEMPTS,
         )
@@ -224,7 +229,7 @@ class HeadlessRun:
             row.done += 1
         elif outcome is Outcome.RETRY:
             return  # it runs again: counted when it ends for good
-        elif outcome is Outcome.DEFERRED:
+        elif outcome in (Outcome.DEFERRED, Outcome.TOO_LARGE):
             row.deferred += 1
         elif outcome in (Outcome.FAILED, Outcome.CANCELLED, Outcome.REJECTED):
             row.failed += 1
@@ -268,7 +273,15 @@ class HeadlessRun:
                 self._sources[path] = source
             fresh = []
             for task in self.admit(
-                tasks_for_file(path, self.settings, self.model, self.custom, self.lookup, source)
+                tasks_for_file(
+                    path,
+                    self.settings,
+                    self.model,
+                    self.custom,
+                    self.lookup,
+                    source,
+                    self.engine.cache_id,
+                )
             ):
                 if (
                     self.batch_client is not None
@@ -304,6 +317,12 @@ class HeadlessRun:
         if sent.refused:
             self.summary.stopped = f"over budget: {sent.refused}"
 
+    def _held(self) -> str | None:
+        """Why the run cannot go on: a cap, a stop, or a model server that cannot serve
+        (the editor waits for it and asks again; a run says why and defers its tasks)."""
+        scheduler = self.scheduler
+        return scheduler.blocked or scheduler.stopped or scheduler.backend_problem
+
     async def run(self) -> RunSummary:
         """Rounds of tasks until nothing new comes, a cap stops the run, or it is done."""
         scheduler = self.scheduler
@@ -318,14 +337,14 @@ class HeadlessRun:
                     self.on_progress(self.finished, self._total(), "")
                 scheduler.run_now()
                 while scheduler.queue or scheduler.running:
-                    if scheduler.blocked or scheduler.stopped:
+                    if self._held():
                         break
                     await asyncio.sleep(0.01)
-                if scheduler.blocked or scheduler.stopped:
+                if self._held():
                     break
             while scheduler.running:
                 await asyncio.sleep(0.01)
-            stopped = scheduler.blocked or scheduler.stopped
+            stopped = self._held()
             if stopped:
                 self.summary.stopped = stopped
                 for task in scheduler.queue.values():

@@ -77,6 +77,7 @@ def review_tasks(
     model: str,
     max_tokens_per_drain: int,
     lookup: Callable[[str], str | None],
+    backend: str = "",
 ) -> list[Task]:
     """The review task and the tasks of custom drains with ``scope = "commits"``.
 
@@ -105,6 +106,7 @@ def review_tasks(
             inputs=inputs,
             scope_kind="commits",
             attachment=batch,
+            backend=backend,
         )
         if model != "offline":
             # Room for the answer once the input and any thinking the model cannot turn off

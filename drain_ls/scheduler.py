@@ -128,6 +128,11 @@ class _Attempt:
     usage: Usage | None = None
 
 
+# A model server that is not running is checked again after 2 s, doubling up to 5 minutes.
+BACKEND_RETRY_MIN = 2.0
+BACKEND_RETRY_MAX = 300.0
+
+
 class DrainState(StrEnum):
     """The drains' state, as ``drain/status`` and the editors' status items show it."""
 
@@ -150,6 +155,7 @@ class Outcome(StrEnum):
     RETRY = "retry"  # a transient error: queued again
     DEFERRED = "deferred"  # a transient error, tried enough: in the deferred queue
     OVER_BUDGET = "over budget"  # a cap refused it (before sending)
+    TOO_LARGE = "too large"  # it cannot fit the model's context window: deferred, not sent
     STOPPED = "stopped"  # the drains are stopped
     NO_CONSENT = "no consent"
     NO_LEDGER = "no ledger"
@@ -229,6 +235,18 @@ class Scheduler:
         # Why the drains wait for the ledger (another process holds its lock), and when it
         # is tried again.
         self.ledger_wait: str | None = None
+        # A model server that may not be running (the ``openai`` backend): ``check_backend``
+        # says why it cannot serve (None: it can); until it can, nothing is dispatched and
+        # ``backend_wait`` says why, checked again with a growing delay.
+        self.check_backend: Callable[[], Awaitable[str | None]] | None = None
+        self.backend_wait: str | None = None
+        self.backend_problem: str | None = None  # the same reason, without the next try
+        self._backend_ready = False
+        self._backend_delay = BACKEND_RETRY_MIN
+        self._backend_told: str | None = None
+        # The most tokens one request may hold, prompt and answer (the model's context
+        # window): a task that cannot fit is never sent.
+        self.max_context: int | None = None
         self._ledger_retry_at = 0.0
         self._ledger_backoff = LEDGER_RETRY_FIRST
         self._ledger_tries = 0
@@ -605,6 +623,33 @@ class Scheduler:
         wait = max(self.last_activity + self.idle_delay - now, self.paused_until - now, 0.0)
         return wait
 
+    async def _probe_backend(self) -> None:
+        """Ask the backend whether it can serve; if not, say why and wait (2 s, doubling to
+        5 minutes: a server that is not running is not asked on every keystroke). The reason
+        is logged once, not at every try."""
+        assert self.check_backend is not None
+        try:
+            reason = await self.check_backend()
+        except Exception as exc:  # a probe must never take the drains down
+            reason = f"cannot check the model server ({describe(exc)})"
+        if reason is None:
+            if self.backend_wait is not None:
+                logger.info("the model server answers: drains go on")
+            self._backend_ready, self.backend_wait, self._backend_told = True, None, None
+            self.backend_problem = None
+            self._backend_delay = BACKEND_RETRY_MIN
+            self._publish()
+            return
+        delay = self._backend_delay
+        self._backend_delay = min(delay * 2, BACKEND_RETRY_MAX)
+        if reason != self._backend_told:
+            self._backend_told = reason
+            logger.warning("drains wait: %s", reason)
+        self.backend_problem = reason
+        self.backend_wait = f"{reason} (checked again in {delay:g} s)"
+        self._publish()
+        await asyncio.sleep(delay)
+
     async def _dispatch(self) -> None:
         """The dispatch loop: an error in it stops the drains with the reason (it never
         ends it); ``drain.resume`` tries again."""
@@ -643,6 +688,9 @@ class Scheduler:
             return
         if self.ledger_wait is not None:
             await self._probe_ledger()
+            return
+        if self.check_backend is not None and not self._backend_ready:
+            await self._probe_backend()
             return
         if not self.free:
             # Below the reserve, wait for the reset time of the low windows (they are full
@@ -772,6 +820,17 @@ class Scheduler:
                 self._undefer(task)
                 self._ended(task, Outcome.CACHED, Usage(), 0.0)
                 return
+        needed = task.input_estimate() + task.sent_max_tokens
+        if self.max_context is not None and needed > self.max_context:
+            # It cannot fit: never sent (a server would cut the prompt, or refuse it).
+            reason = (
+                f"needs about {needed:,} tokens, more than the model's context window "
+                f"({self.max_context:,})"
+            )
+            self.note = f"drain {task.drain} on {task.qualname}: {reason}; deferred"
+            self._defer(task, reason)
+            self._ended(task, Outcome.TOO_LARGE, Usage(), 0.0)
+            return
         try:
             consented = await self.ask_consent()
         except LedgerError as exc:  # the remembered answer cannot be read or written
@@ -1004,6 +1063,12 @@ class Scheduler:
         may still run it). No task is ever dropped without a reason on record."""
         now = self.clock()
         logger.info("drain %s on %s failed: %s", task.drain, task.qualname, error.kind)
+        if error.kind == "connection" and self.check_backend is not None:
+            # The server went away: the task waits, and the next dispatch asks the server
+            # (with its backoff) instead of failing every queued task in turn.
+            self._backend_ready = False
+            self.queue.setdefault(task.slot, task)
+            return True
         if error.kind in BackendError.STOPPING:
             # Nothing more will succeed until the user acts (raises a limit, pays, picks a
             # model, fixes the key): stop, say which limit, keep the task for later.
@@ -1138,6 +1203,8 @@ class Scheduler:
             status.state, status.reason = DrainState.PAUSED, "paused by the user"
         elif self.ledger_wait is not None:
             status.state, status.reason = DrainState.PAUSED, self.ledger_wait
+        elif self.backend_wait is not None:
+            status.state, status.reason = DrainState.PAUSED, self.backend_wait
         elif self.paused_until > now:
             status.state = DrainState.RATE_LIMITED
         elif self.running:

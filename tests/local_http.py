@@ -17,8 +17,9 @@ class Handles(Protocol):
 class LocalServer:
     """Serves a fake until ``close``: ``root`` is its URL (``http://127.0.0.1:PORT``)."""
 
-    def __init__(self, fake: Handles) -> None:
-        """Start serving ``fake`` on a thread (a thread per request)."""
+    def __init__(self, fake: Handles, port: int = 0) -> None:
+        """Start serving ``fake`` on a thread (a thread per request), on ``port`` (0: a free
+        one; a given one plays a server started at a known address)."""
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -32,7 +33,7 @@ class LocalServer:
             def do_GET(self) -> None:
                 fake._handle(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

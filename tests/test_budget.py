@@ -28,12 +28,16 @@ from drain_ls.budget import (
     tier_share,
     worst_case,
 )
+from drain_ls.engine.choices import LOCAL_PRICE
 from drain_ls.ledger import Ledger, LedgerError, Reservation
 from drain_ls.models import lookup, retired_reason
 
 HAIKU = price_of("claude-haiku-4-5")
 # Every id the SDK lists (priced, unpriced, retired) and one nobody knows.
-MODELS = sorted(set(get_args(get_args(Model)[0])) | {"claude-someday-9"})
+# Every model the SDK lists, one it does not, and a local model of the ``openai`` backend
+# (issue 20: free, at ``LOCAL_PRICE``, still inside the token caps).
+LOCAL_MODEL = "qwen2.5-coder:7b"
+MODELS = sorted(set(get_args(get_args(Model)[0])) | {"claude-someday-9", LOCAL_MODEL})
 _fake_pids = itertools.count(4_000_000)  # beyond Linux's pid_max: never a live process
 
 
@@ -199,7 +203,7 @@ class BudgetMachine(RuleBasedStateMachine):
         batch: bool,
         model: str = "claude-haiku-4-5",
     ) -> None:
-        price = price_of(model)
+        price = LOCAL_PRICE if model == LOCAL_MODEL else price_of(model)
         if price is None or retired_reason(model) is not None:
             # Unknown, unpriced or retired: the server and `drain-ls run` refuse the model
             # before anything is reserved (never priced as a guess).

@@ -148,7 +148,7 @@ def test_the_question_names_the_caps_the_destination_and_the_batch_api() -> None
             "budget": {"dailyTokens": 123_456, "dailyUsd": 0.75},
         }
     )
-    question = consent_question("/ws", settings, MODEL, WorkspaceTrust(), "anthropic")
+    question = consent_question("/ws", settings, MODEL, WorkspaceTrust(), "Anthropic")
     assert question.startswith(f"drain-ls would send code from /ws to Anthropic ({MODEL})")
     assert "123,456 tokens and $0.75" in question and "Message Batches API" in question
     assert question.endswith("Allow?")

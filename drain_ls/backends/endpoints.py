@@ -69,15 +69,17 @@ def server_root(base_url: str) -> str:
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
-def resolve_key(base_url: str, key_env: str | None = None) -> str:
+def resolve_key(base_url: str, key_env: str | None = None, local: bool | None = None) -> str:
     """The API key to send: ``$key_env`` when named (local or not), else ``$OPENAI_API_KEY``
-    for a remote endpoint, else a placeholder for a local one. A remote endpoint without a
-    key raises ``BackendError("auth")`` naming the variable, never a value."""
-    name = key_env or (None if is_local(base_url) else DEFAULT_KEY_ENV)
+    for a remote endpoint, else a placeholder for a local one (``local``: the user says it
+    is, ``llm.local``; default: a loopback address). A remote endpoint without a key raises
+    ``BackendError("auth")`` naming the variable, never a value."""
+    local = is_local(base_url) if local is None else local
+    name = key_env or (None if local else DEFAULT_KEY_ENV)
     key = os.environ.get(name, "").strip() if name else ""
     if key:
         return key
-    if is_local(base_url):
+    if local:
         return LOCAL_KEY
     raise BackendError("auth", f"no API key for {display_url(base_url)}: set {name}")
 
@@ -220,6 +222,7 @@ async def probe(
     base_url: str,
     model: str | None = None,
     key_env: str | None = None,
+    local: bool | None = None,
     timeout: float = 3.0,
 ) -> Probe:
     """Whether ``base_url`` can serve ``model``, and the reason when it cannot: nothing
@@ -228,7 +231,7 @@ async def probe(
     it has: a, b, c"); with the context window where the server tells it."""
     url = display_url(base_url)
     try:
-        key = resolve_key(base_url, key_env)
+        key = resolve_key(base_url, key_env, local)
     except BackendError as exc:
         return Probe(url, False, reason=str(exc))
     client = AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, timeout=timeout)

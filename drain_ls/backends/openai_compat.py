@@ -198,15 +198,17 @@ class OpenAICompatBackend:
         timeout: float = 120.0,
         token_param: str | None = None,
         clean_answers: bool = True,
+        local: bool | None = None,
     ) -> None:
         """A client for ``base_url`` (``.../v1``) with no retries of its own; the key from
         ``$key_env`` or ``OPENAI_API_KEY`` (``resolve_key``: raises ``BackendError("auth")``
         for a remote endpoint without one). ``token_param`` defaults to
         ``max_completion_tokens`` on api.openai.com and ``max_tokens`` elsewhere (Ollama
         reads only ``max_tokens``). A model load can take long: ``timeout`` is generous, the
-        connect timeout short, so a server that is not running is known at once."""
+        connect timeout short, so a server that is not running is known at once. ``local``:
+        the user says the endpoint is local (``llm.local``; default: a loopback address)."""
         self.base_url = base_url
-        self.local = is_local(base_url)
+        self.local = is_local(base_url) if local is None else local
         self.rate_limits = RateLimits()
         self.clean_answers = clean_answers
         self.usage_estimated = 0  # answers whose usage is an estimate (no usage chunk)
@@ -215,7 +217,7 @@ class OpenAICompatBackend:
             "max_completion_tokens" if host == "api.openai.com" else "max_tokens"
         )
         self.client = AsyncOpenAI(
-            api_key=resolve_key(base_url, key_env),
+            api_key=resolve_key(base_url, key_env, self.local),
             base_url=base_url,
             max_retries=0,
             timeout=httpx2.Timeout(timeout, connect=5.0),

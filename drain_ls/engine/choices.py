@@ -11,10 +11,11 @@ the editor's budget is tiered over the session's window (``editor_limits``), a r
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from drain_ls.budget import Limits, Price, price_of, price_overrides, unknown_model
 from drain_ls.config import Settings, WorkspaceTrust, consent_key, workspace_drains_note
@@ -38,22 +39,53 @@ class MissingKey(Exception):
     """``llm.backend`` is anthropic and no key is set (``drain-ls run`` stops there)."""
 
 
+BackendName = Literal["anthropic", "offline", "openai"]
+# What a local model server costs: nothing (its tokens still count against the token caps).
+LOCAL_PRICE = Price(0.0, 0.0, 0.0, 0.0, 0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class BackendChoice:
     """Which backend and model the drains use, at which price; or why they cannot run."""
 
-    name: Literal["anthropic", "offline"]
+    name: BackendName
     model: str
     price: Price | None
     # Why drains cannot run with these settings (a retired or unknown model): None if they can.
     refused: str | None = None
     # Something the user should hear once (no key: the offline backend instead).
     warning: str | None = None
+    # The ``openai`` backend's endpoint, the variable its key is in, and whether it is local
+    # (free, one drain at a time).
+    base_url: str = ""
+    key_env: str = ""
+    local: bool = False
+    context_window: int = 0  # ``llm.contextWindow``: 0, ask the server
 
     @property
     def free(self) -> bool:
         """The offline backend: nothing leaves the machine, nothing is billed."""
         return self.name == "offline"
+
+    @property
+    def destination(self) -> str:
+        """Where code goes, as the consent question names it."""
+        if self.name == "openai":
+            from drain_ls.backends.endpoints import display_url
+
+            return display_url(self.base_url)
+        return {"anthropic": "Anthropic"}.get(self.name, self.name)
+
+    @property
+    def cache_id(self) -> str:
+        """What the results cache keys besides the model (``Task.backend``): the ``openai``
+        backend and its endpoint (a name like ``llama3`` says little about who answered);
+        nothing for the others, whose model names are their own."""
+        if self.name != "openai":
+            return ""
+        from drain_ls.backends.endpoints import display_url
+
+        return f"openai {display_url(self.base_url)}"
 
     def make(self) -> Backend:
         """A new backend of this choice (the SDK is imported only here: most of a second)."""
@@ -61,6 +93,10 @@ class BackendChoice:
             from drain_ls.backends.anthropic import AnthropicBackend
 
             return AnthropicBackend()
+        if self.name == "openai":
+            from drain_ls.backends.openai_compat import OpenAICompatBackend
+
+            return OpenAICompatBackend(self.base_url, self.key_env or None, local=self.local)
         from drain_ls.backends.offline import OfflineBackend
 
         return OfflineBackend()
@@ -74,8 +110,10 @@ def choose_backend(
     raises ``MissingKey`` instead."""
     environ = os.environ if environ is None else environ
     llm = settings.llm
+    if llm.backend == "openai":
+        return _choose_openai(settings, environ, headless)
     warning = None
-    name: Literal["anthropic", "offline"] = "offline"
+    name: BackendName = "offline"
     if llm.backend == "anthropic":
         if environ.get(KEY_VARIABLE):
             name = "anthropic"
@@ -93,6 +131,51 @@ def choose_backend(
     if refused is None and price is None:
         refused = unknown_model(model)
     return BackendChoice(name, model, price, refused, warning)
+
+
+def _choose_openai(settings: Settings, environ: Mapping[str, str], headless: bool) -> BackendChoice:
+    """The ``openai`` backend at ``llm.baseUrl``: free when local (a loopback address, or
+    ``llm.local``) unless ``llm.prices`` prices its model; a remote endpoint is priced like
+    any model (the catalogue, ``llm.prices``), and needs its key."""
+    from drain_ls.backends.endpoints import display_url, is_local
+
+    llm = settings.llm
+    url = llm.baseUrl.strip().rstrip("/")
+    key_env = llm.apiKeyEnv.strip()
+    if not url.startswith(("http://", "https://")):
+        return BackendChoice(
+            "openai",
+            llm.model,
+            None,
+            f"llm.baseUrl must be an http:// or https:// URL ending in /v1, not {url!r}",
+        )
+    local = llm.local or is_local(url)
+    variable = key_env or "OPENAI_API_KEY"
+    if not local and not environ.get(variable, "").strip():  # as endpoints.resolve_key
+        message = f"no {variable} for {display_url(url)}"
+        if headless:
+            raise MissingKey(f"{message} (or run with --backend offline: free, nothing sent)")
+        return dataclasses.replace(
+            choose_backend(dataclasses.replace(settings, llm=_offline(llm)), environ),
+            warning=f"{message}: drains use the offline backend",
+        )
+    overrides = price_overrides(llm.prices)
+    price = overrides.get(llm.model) or (LOCAL_PRICE if local else price_of(llm.model))
+    refused = None if price is not None else unknown_model(llm.model)
+    return BackendChoice(
+        "openai",
+        llm.model,
+        price,
+        refused,
+        base_url=url,
+        key_env=key_env,
+        local=local,
+        context_window=llm.contextWindow,
+    )
+
+
+def _offline(llm: Any) -> Any:
+    return dataclasses.replace(llm, backend="offline")
 
 
 def editor_limits(settings: Settings, session_tokens: int | None = None) -> Limits:
@@ -142,12 +225,11 @@ class Prompter(Protocol):
 
 
 def consent_question(
-    workspace: str, settings: Settings, model: str, trust: WorkspaceTrust, backend: str
+    workspace: str, settings: Settings, model: str, trust: WorkspaceTrust, where: str
 ) -> str:
-    """The question asked before any code of ``workspace`` is sent (one wording for the
-    editor and ``drain-ls run``)."""
+    """The question asked before any code of ``workspace`` is sent to ``where``
+    (``BackendChoice.destination``; one wording for the editor and ``drain-ls run``)."""
     budget = settings.budget
-    where = {"anthropic": "Anthropic"}.get(backend, backend)
     batch = (
         " Deferred work goes through the Message Batches API, which zero data retention "
         "does not cover."
@@ -189,7 +271,7 @@ async def ask_consent(
         remembered = ledger.consent(key)
         if remembered in ("allow", "never"):
             return Consent(remembered == "allow", remembered=True)
-    question = consent_question(workspace, settings, choice.model, trust, choice.name)
+    question = consent_question(workspace, settings, choice.model, trust, choice.destination)
     answer = await prompter.ask(question, CONSENT_CHOICES)
     if answer in (ALLOW, NEVER) and ledger is not None:
         ledger.remember_consent(key, "allow" if answer == ALLOW else "never")

@@ -107,6 +107,7 @@ class DrainEngine:
         self.scheduler: Scheduler | None = None
         self.ledger: Ledger | None = None
         self.model = "offline"  # the model of the scheduler's backend
+        self.cache_id = ""  # and what else keys its results (``BackendChoice.cache_id``)
         self.off_reason: str | None = None  # why drains are off, when not llm.enabled
         self.batched: set[str] = set()  # task keys waiting in open Message Batches
         self.reviews: dict[str, ReviewResult] = {}
@@ -249,7 +250,29 @@ class DrainEngine:
         self.scheduler.on_start = self._started
         self.scheduler.on_end = self._ended
         self.model = choice.model
+        self.cache_id = choice.cache_id
+        if choice.name == "openai":
+            self._serve_openai(self.scheduler, choice)
         return self.scheduler
+
+    def _serve_openai(self, scheduler: Scheduler, choice: BackendChoice) -> None:
+        """A model server of the user's (``openai``): nothing is sent until it answers (and
+        has the model); no request larger than its context window is sent; a local one runs
+        one drain at a time unless ``drains.concurrency`` says otherwise, so the user's own
+        chat with it is not kept waiting."""
+        if choice.local and "concurrency" not in self.settings.drains:
+            scheduler.concurrency = 1
+
+        async def check() -> str | None:
+            from drain_ls.backends.endpoints import probe
+
+            found = await probe(choice.base_url, choice.model, choice.key_env or None, choice.local)
+            if found.reason is None:
+                told = found.context.tokens if found.context is not None else None
+                scheduler.max_context = choice.context_window or told or None
+            return found.reason
+
+        scheduler.check_backend = check
 
     def _warm_up(self, model: str) -> None:
         """Stream one canned answer through the SDK on a thread, once: the first real
@@ -320,6 +343,7 @@ class DrainEngine:
             redact_secrets=settings.privacy.redactSecrets,
             custom=self.custom_drains,
             lookup=self.result_text,
+            backend=self.cache_id,
         )
 
     def document_tasks(
@@ -468,6 +492,7 @@ class DrainEngine:
             model=self.model,
             max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
             lookup=self.result_text,
+            backend=self.cache_id,
         )
 
     def submit_review(self, scheduler: Scheduler, root: Path, batch: CommitBatch) -> int:
@@ -613,7 +638,13 @@ class DrainEngine:
                     self._forget_deferred(ledger, row)  # deleted, unreadable or binary now
                 continue
             tasks = tasks_for_file(
-                file, self.settings, self.model, self.custom_drains, self.result_text, source
+                file,
+                self.settings,
+                self.model,
+                self.custom_drains,
+                self.result_text,
+                source,
+                self.cache_id,
             )
             slots = {(t.drain, t.qualname) for t in tasks}
             deferred = {(r["drain"], r["scope_key"]) for r in file_rows}
@@ -727,6 +758,8 @@ class DrainEngine:
             "failed": s.failed,
             "cacheHits": s.cache_hits,
             "backend": scheduler.backend.name,
+            # Answers whose usage the server did not send: estimated (the openai backend).
+            "usageEstimated": int(getattr(scheduler.backend, "usage_estimated", 0)),
         }
 
     def _cost_today(self) -> float:

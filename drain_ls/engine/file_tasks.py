@@ -33,8 +33,10 @@ def tasks_for_file(
     custom: Sequence[CustomDrain],
     lookup: Callable[[str], str | None],
     source: bytes | None = None,
+    backend: str = "",
 ) -> list[Task]:
-    """The drain tasks of a file on disk (as the editor would make them for it)."""
+    """The drain tasks of a file on disk (as the editor would make them for it);
+    ``backend``: ``BackendChoice.cache_id``."""
     source = source if source is not None else read_python(path)
     if source is None:
         return []
@@ -56,4 +58,5 @@ def tasks_for_file(
         redact_secrets=settings.privacy.redactSecrets,
         custom=custom,
         lookup=lookup,
+        backend=backend,
     )

@@ -1,6 +1,7 @@
 // Drives code-server in headless Chromium: waits for drain-ls's squiggle on an unused import,
 // applies "Remove unused import" with Ctrl+., checks the line is gone in the editor and on
-// disk, finds the drain status bar item, opens the report from it and a request preview.
+// disk, finds the drain status bar item, opens the report from it and a request preview; sets
+// the API key of the anthropic and the openai backends (the server's environment).
 // Run by e2e/run.sh, which passes everything through the environment.
 'use strict';
 
@@ -255,6 +256,124 @@ async function run(page) {
   await page.locator('.statusbar-item', { hasText: /drain [a-z-]+ \S+\/\S+ tok/ }).first().waitFor({ timeout: 30_000 * SLOW });
   await page.keyboard.press('Escape');
   phase('settings change: drains off and on');
+
+  // The openai backend: Set API Key asks for the key of drainLs.llm.baseUrl and the server gets
+  // it in the variable drainLs.llm.apiKeyEnv names (the Anthropic key still as before);
+  // changing that name restarts the server with the key in the new variable; Clear API Key
+  // clears the openai key only. Drains off: nothing is sent to the (absent) endpoint.
+  const openaiKey = 'sk-openai-e2e-canary-9876543210';
+  const baseUrl = 'http://127.0.0.1:9/v1';
+  // Through the Settings editor: code-server does not notice the settings file changing on disk.
+  await findSetting(page, 'drainLs.llm.enabled', 'Enabled');
+  await toggle(false);
+  await setSetting(page, 'drainLs.llm.backend', 'Backend', 'openai');
+  await setSetting(page, 'drainLs.llm.baseUrl', 'Base Url', baseUrl);
+  await setSetting(page, 'drainLs.llm.apiKeyEnv', 'Api Key Env', 'E2E_OPENAI_KEY');
+  const beforeOpenai = serverPids();
+  const title = page.locator('.quick-input-widget .quick-input-title');
+  await poll('Set API Key to ask for the key of the openai endpoint', 30_000, async () => {
+    await runCommand(page, 'Set API Key');
+    await input.waitFor({ timeout: 10_000 * SLOW });
+    if ((await title.innerText()).includes(baseUrl)) {
+      return true;
+    }
+    await page.keyboard.press('Escape'); // the settings file was not read yet
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return false;
+  });
+  await input.fill(openaiKey);
+  await page.keyboard.press('Enter');
+  const withOpenai = await poll('a new server process with E2E_OPENAI_KEY', 30_000, () => {
+    const now = serverPids().filter((pid) => !beforeOpenai.includes(pid));
+    return now.find((pid) => environ(pid).includes(`E2E_OPENAI_KEY=${openaiKey}`));
+  });
+  const env = environ(withOpenai);
+  if (!env.includes(`ANTHROPIC_API_KEY=${key}`) || env.some((entry) => entry.startsWith('OPENAI_API_KEY='))) {
+    throw new Error('the server with the openai key lost the Anthropic key, or got OPENAI_API_KEY');
+  }
+  console.log(`[e2e] openai backend: server restarted (pid ${withOpenai}) with the key in E2E_OPENAI_KEY`);
+  const enableHint = page.locator('.notifications-toasts .notification-toast', { hasText: 'when drainLs.llm.enabled is on' });
+  await enableHint.first().waitFor({ timeout: 10_000 * SLOW });
+  await closeNotifications(page);
+  const beforeRename = serverPids();
+  await setSetting(page, 'drainLs.llm.apiKeyEnv', 'Api Key Env', 'E2E_OTHER_KEY');
+  const renamed = await poll('a new server process with the key in E2E_OTHER_KEY', 30_000, () =>
+    serverPids().find((pid) => !beforeRename.includes(pid) && environ(pid).includes(`E2E_OTHER_KEY=${openaiKey}`)),
+  );
+  if (environ(renamed).some((entry) => entry.startsWith('E2E_OPENAI_KEY='))) {
+    throw new Error('the key is still in the old variable');
+  }
+  const beforeClear = serverPids();
+  await runCommand(page, 'Clear API Key');
+  const cleared = await poll('a new server process without the openai key', 30_000, () =>
+    serverPids().find((pid) => !beforeClear.includes(pid) && !environ(pid).some((entry) => entry.includes(openaiKey))),
+  );
+  if (!environ(cleared).includes(`ANTHROPIC_API_KEY=${key}`)) {
+    throw new Error('Clear API Key with the openai backend cleared the Anthropic key');
+  }
+  for (const file of walk(process.env.E2E_USER_DATA)) {
+    if (/\.(json|yaml|log)$/.test(file) && fs.readFileSync(file, 'utf8').includes(openaiKey)) {
+      throw new Error(`the openai key was written to ${file}`);
+    }
+  }
+  phase('openai backend: set, rename the variable, clear');
+}
+
+/** The user settings as VS Code wrote them. */
+function userSettings() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(process.env.E2E_USER_DATA, 'User', 'settings.json'), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+/** The Settings editor (user settings) searched for `id`: the item whose title is `label`. */
+async function findSetting(page, id, label) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>Preferences: Open User Settings');
+  // (Not the JSON one; the row may also say "recently used".)
+  const row = page
+    .locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Open User Settings/ })
+    .filter({ hasNotText: 'JSON' })
+    .first();
+  await row.waitFor({ timeout: 10_000 * SLOW });
+  await row.click();
+  const search = page.locator('.settings-editor .settings-header .suggest-input-container').first();
+  await search.waitFor({ timeout: 20_000 * SLOW });
+  await search.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(id);
+  // Other settings may link to it in their descriptions: the one with this title.
+  const item = page
+    .locator('.settings-editor .setting-item-contents')
+    .filter({ has: page.locator('.setting-item-label', { hasText: new RegExp(`^${label}$`) }) })
+    .first();
+  await item.waitFor({ timeout: 20_000 * SLOW });
+  return item;
+}
+
+/** Sets a string or enum setting in the Settings editor; waits until VS Code has written it. */
+async function setSetting(page, id, label, value) {
+  const item = await findSetting(page, id, label);
+  const written = () => userSettings()[id] === value;
+  const select = item.locator('select').first();
+  if (await select.count()) {
+    await select.selectOption(value).catch(() => undefined);
+    const saved = await poll(`${id} written`, 3_000, written).catch(() => false);
+    if (!saved) {
+      // The custom drop-down: open it and pick the option.
+      await item.locator('.monaco-select-box').first().click();
+      await page.locator('.monaco-select-box-dropdown-container .monaco-list-row', { hasText: new RegExp(`^${value}`) }).first().click();
+    }
+  } else {
+    const input = item.locator('input').first();
+    await input.waitFor({ timeout: 10_000 * SLOW });
+    await input.fill(value);
+  }
+  await poll(`${id} = ${JSON.stringify(value)} in the user settings`, 20_000, written);
+  await page.keyboard.press('Escape');
 }
 
 async function closeNotifications(page) {

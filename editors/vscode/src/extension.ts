@@ -7,7 +7,7 @@
 //   reportPanel.ts     the cost report webview
 //   previewRequest.ts  Preview Request and its read-only documents
 //   drainCommands.ts   Run Now, Pause, Resume, Cancel All
-//   apiKey.ts          Set API Key, Clear API Key
+//   apiKey.ts          Set API Key, Clear API Key (keys.ts: which key, in which variable)
 //
 // The extension's own command ids are `drainLs.*`. vscode-languageclient registers the server's
 // `drain.*` commands (executeCommandProvider) as VS Code commands by itself: code actions such as
@@ -16,8 +16,9 @@
 
 import * as vscode from 'vscode';
 
-import { clearApiKey, SECRET_KEY, setApiKey } from './apiKey';
+import { clearApiKey, setApiKey } from './apiKey';
 import { drainCommand } from './drainCommands';
+import { ANTHROPIC_SECRET, OPENAI_SECRET } from './keys';
 import { Output } from './output';
 import { PREVIEW_SCHEME, PreviewDocuments, previewRequest } from './previewRequest';
 import { ReportPanel } from './reportPanel';
@@ -58,9 +59,9 @@ export function activate(context: vscode.ExtensionContext): void {
     output,
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previews),
     vscode.workspace.onDidChangeConfiguration((e) => server.configurationChanged(e)),
-    // Another window (or this one) changed the key: restart once with it.
+    // Another window (or this one) changed a key: restart once with it.
     context.secrets.onDidChange((e) => {
-      if (e.key === SECRET_KEY) {
+      if (e.key === ANTHROPIC_SECRET || e.key === OPENAI_SECRET) {
         void server.restartIfKeyChanged();
       }
     }),

@@ -1,7 +1,7 @@
 // The drain-ls server behind a vscode-languageclient LanguageClient: starts it with the program
-// from serverCommand.ts and the settings from settings.ts, restarts it when they (or the API
-// key) change, one operation at a time, runs its `drain.*` commands and feeds the status bar
-// item from `drain/status`.
+// from serverCommand.ts, the settings from settings.ts and the stored API keys from keys.ts,
+// restarts it when they (or a key, or the variable the openai key goes in) change, one operation
+// at a time, runs its `drain.*` commands and feeds the status bar item from `drain/status`.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,7 +17,16 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 
-import { SECRET_KEY } from './apiKey';
+import {
+  ANTHROPIC_SECRET,
+  LaunchKeys,
+  launchKeys,
+  launchKeysDiffer,
+  LlmKeySettings,
+  llmKeySettings,
+  OPENAI_SECRET,
+  openaiKeyEnv,
+} from './keys';
 import { errorMessage, Output } from './output';
 import { ReportResult } from './reportPanel';
 import { isExecutable, launchOptions, Resolution, resolveServerCommand } from './serverCommand';
@@ -27,7 +36,8 @@ import { StatusItem } from './statusItem';
 export class DrainLsServer implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private sentAtStart: JsonObject = {};
-  private startedWithKey: string | undefined;
+  /** The keys (and the openai key's variable) the running server was started with. */
+  private startedWith: LaunchKeys | undefined;
   private lifecycle: Promise<void> = Promise.resolve();
   private todayTimer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
@@ -61,14 +71,34 @@ export class DrainLsServer implements vscode.Disposable {
     });
   }
 
-  /** Restart unless the server already runs with the stored key (one restart per change). */
-  restartIfKeyChanged(): Promise<void> {
+  /**
+   * Restart unless the server already runs with the stored keys, each in its variable (one
+   * restart per change). `reason`, if given, is logged before a restart.
+   */
+  restartIfKeyChanged(reason?: string): Promise<void> {
     return this.enqueue(async () => {
-      if ((await this.context.secrets.get(SECRET_KEY)) !== this.startedWithKey) {
+      if (launchKeysDiffer(this.startedWith, await this.storedKeys())) {
+        if (reason) {
+          this.output.log(reason);
+        }
         await this.stopClient();
         await this.startClient();
       }
     });
+  }
+
+  /** The `llm` settings the API keys depend on: the user's own, as the server gets them. */
+  keySettings(): LlmKeySettings {
+    return llmKeySettings(this.serverSettings());
+  }
+
+  /** The keys in the secret storage, and the variable the openai key goes in. */
+  private async storedKeys(): Promise<LaunchKeys> {
+    const stored = {
+      [ANTHROPIC_SECRET]: await this.context.secrets.get(ANTHROPIC_SECRET),
+      [OPENAI_SECRET]: await this.context.secrets.get(OPENAI_SECRET),
+    };
+    return launchKeys(stored, this.keySettings());
   }
 
   async shutdown(): Promise<void> {
@@ -110,8 +140,10 @@ export class DrainLsServer implements vscode.Disposable {
 
   private async startClient(): Promise<void> {
     this.statusItem.starting();
-    const key = await this.context.secrets.get(SECRET_KEY);
-    this.startedWithKey = key;
+    const keys = await this.storedKeys();
+    this.startedWith = keys;
+    const key = keys.anthropic;
+    const openaiEnv = openaiKeyEnv(keys.openaiKeyEnv ?? '');
     const resolution = this.resolve();
     if (!resolution.ok) {
       // In a remote window (Remote-SSH, WSL, code-server), drainLs.path and drainLs.interpreter
@@ -143,6 +175,8 @@ export class DrainLsServer implements vscode.Disposable {
         (dir): dir is string => dir !== undefined && dir !== '',
       ),
       apiKey: key,
+      openaiApiKey: keys.openai,
+      openaiKeyEnv: keys.openaiKeyEnv,
     });
     const serverOptions: ServerOptions = {
       command: spec.command,
@@ -194,10 +228,17 @@ export class DrainLsServer implements vscode.Disposable {
     });
     this.client = client;
     this.sentAtStart = initializationOptions;
+    // The variables' names only, never a key.
     this.output.log(
       `starting ${spec.command} ${[...spec.args, '--stdio'].join(' ')} (from ${spec.source}) in ${launch.cwd}` +
-        (key ? ' with the API key from the secret storage' : ''),
+        (key ? ' with the API key from the secret storage' : '') +
+        (keys.openai && openaiEnv.ok
+          ? `${key ? ' and' : ' with'} the openai backend's key from the secret storage as ${openaiEnv.name}`
+          : ''),
     );
+    if (keys.openai && !openaiEnv.ok) {
+      this.output.log(`the openai backend's stored key is not given to the server: ${openaiEnv.message}`);
+    }
     try {
       await client.start();
     } catch (error) {
@@ -253,6 +294,10 @@ export class DrainLsServer implements vscode.Disposable {
       this.output.log('a setting given at start was removed: restarting');
       void this.restart();
       return;
+    }
+    if (e.affectsConfiguration(`${SECTION}.llm.apiKeyEnv`)) {
+      // The openai backend's stored key goes in the variable this names: a new process.
+      void this.restartIfKeyChanged('drainLs.llm.apiKeyEnv changed: restarting with the stored key in the new variable');
     }
     // The language client sends workspace/didChangeConfiguration and the server pulls the
     // section again; the drains' state may change without a notification (turned off).

@@ -14,6 +14,8 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 
+import { keyEnvironment } from './keys';
+
 export interface ServerSpec {
   command: string;
   args: string[];
@@ -173,21 +175,27 @@ function isInside(parent: string, child: string, platform: NodeJS.Platform): boo
 
 /**
  * The server process's environment and working directory. The environment is `env` with
- * PYTHONSAFEPATH=1 (and the API key, if any); the working directory is the first of
- * `directories` (the extension's storage, the home and temp directories, in that order)
- * that is not inside a workspace folder, or the last one if all are.
+ * PYTHONSAFEPATH=1 and the stored keys, if any (`keyEnvironment`: the Anthropic key as
+ * ANTHROPIC_API_KEY, the openai backend's as `openaiKeyEnv` or OPENAI_API_KEY); the working
+ * directory is the first of `directories` (the extension's storage, the home and temp
+ * directories, in that order) that is not inside a workspace folder, or the last one if all are.
  */
 export function launchOptions(ctx: {
   env: Record<string, string | undefined>;
   platform: NodeJS.Platform;
   workspaceFolders: readonly string[];
   directories: readonly string[];
+  /** The Anthropic API key. */
   apiKey?: string;
+  /** The openai backend's key, and `drainLs.llm.apiKeyEnv` (the variable it goes in). */
+  openaiApiKey?: string;
+  openaiKeyEnv?: string;
 }): Launch {
-  const env: Record<string, string | undefined> = { ...ctx.env, PYTHONSAFEPATH: '1' };
-  if (ctx.apiKey) {
-    env.ANTHROPIC_API_KEY = ctx.apiKey;
-  }
+  const env: Record<string, string | undefined> = {
+    ...ctx.env,
+    PYTHONSAFEPATH: '1',
+    ...keyEnvironment({ anthropic: ctx.apiKey, openai: ctx.openaiApiKey, openaiKeyEnv: ctx.openaiKeyEnv }),
+  };
   const outside = ctx.directories.find(
     (dir) => !ctx.workspaceFolders.some((folder) => isInside(folder, dir, ctx.platform)),
   );

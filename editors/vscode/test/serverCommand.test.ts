@@ -136,3 +136,16 @@ test('launch: Windows paths compare case-insensitively', () => {
   });
   assert.equal(launch.cwd, 'C:\\Temp');
 });
+
+test('launch: the openai backend\'s key in OPENAI_API_KEY, or the variable apiKeyEnv names', () => {
+  const base = { env: { PATH: '/usr/bin' }, platform: 'linux' as const, workspaceFolders: [], directories: ['/tmp'] };
+  const plain = launchOptions({ ...base, openaiApiKey: 'sk-o' });
+  assert.equal(plain.env.OPENAI_API_KEY, 'sk-o');
+  assert.equal(plain.env.ANTHROPIC_API_KEY, undefined);
+  const named = launchOptions({ ...base, apiKey: 'sk-a', openaiApiKey: 'sk-o', openaiKeyEnv: 'LLAMA_API_KEY' });
+  assert.deepEqual(named.env, { PATH: '/usr/bin', PYTHONSAFEPATH: '1', ANTHROPIC_API_KEY: 'sk-a', LLAMA_API_KEY: 'sk-o' });
+  // A name the server needs for itself is never overwritten with a key.
+  const reserved = launchOptions({ ...base, openaiApiKey: 'sk-o', openaiKeyEnv: 'PYTHONSAFEPATH' });
+  assert.equal(reserved.env.PYTHONSAFEPATH, '1');
+  assert.ok(!Object.values(reserved.env).includes('sk-o'));
+});

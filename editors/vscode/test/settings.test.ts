@@ -112,8 +112,22 @@ test('a setting removed after start needs a restart; a changed one does not', ()
 // and a default; the values sent from those defaults would be valid for the server.
 test('package.json contributes every server setting with type, default and description', () => {
   const manifest = JSON.parse(readFileSync(`${__dirname}/../../package.json`, 'utf8'));
-  const properties: Record<string, { type?: string; default?: unknown; markdownDescription?: string; description?: string; enum?: unknown[] }> =
-    manifest.contributes.configuration.properties;
+  const properties: Record<
+    string,
+    {
+      type?: string;
+      default?: unknown;
+      markdownDescription?: string;
+      description?: string;
+      enum?: unknown[];
+      enumDescriptions?: string[];
+      minimum?: number;
+      maximum?: number;
+      pattern?: string;
+      scope?: string;
+      order: number;
+    }
+  > = manifest.contributes.configuration.properties;
   const expected = [
     'drainLs.path',
     'drainLs.interpreter',
@@ -121,6 +135,10 @@ test('package.json contributes every server setting with type, default and descr
     'drainLs.llm.enabled',
     'drainLs.llm.backend',
     'drainLs.llm.model',
+    'drainLs.llm.baseUrl',
+    'drainLs.llm.apiKeyEnv',
+    'drainLs.llm.contextWindow',
+    'drainLs.llm.local',
     'drainLs.llm.prices',
     'drainLs.llm.batch',
     'drainLs.llm.batchPollSeconds',
@@ -163,7 +181,40 @@ test('package.json contributes every server setting with type, default and descr
       assert.ok(p.enum.includes(p.default), `${key}'s default is one of its enum`);
     }
   }
-  assert.deepEqual(properties['drainLs.llm.backend'].enum, ['offline', 'anthropic']);
+  assert.deepEqual(properties['drainLs.llm.backend'].enum, ['offline', 'anthropic', 'openai']);
+  assert.equal(properties['drainLs.llm.backend'].enumDescriptions?.length, 3);
+  // The openai backend's settings, with the server's defaults; user settings only.
+  assert.equal(properties['drainLs.llm.baseUrl'].default, 'http://localhost:11434/v1');
+  assert.equal(properties['drainLs.llm.apiKeyEnv'].default, '');
+  assert.equal(properties['drainLs.llm.contextWindow'].default, 0);
+  assert.equal(properties['drainLs.llm.contextWindow'].minimum, 0);
+  assert.equal(properties['drainLs.llm.contextWindow'].maximum, 10000000);
+  assert.equal(properties['drainLs.llm.local'].default, false);
+  for (const key of Object.keys(properties).filter((k) => k.startsWith('drainLs.llm.'))) {
+    assert.equal(properties[key].scope, 'application', key);
+  }
+  const baseUrlPattern = new RegExp(properties['drainLs.llm.baseUrl'].pattern ?? '');
+  for (const url of ['http://localhost:11434/v1', 'http://localhost:8080/v1/', 'https://api.openai.com/v1']) {
+    assert.match(url, baseUrlPattern);
+  }
+  assert.doesNotMatch('http://localhost:11434', baseUrlPattern);
+  const envPattern = new RegExp(properties['drainLs.llm.apiKeyEnv'].pattern ?? '');
+  assert.match('', envPattern);
+  assert.match('LLAMA_API_KEY', envPattern);
+  assert.doesNotMatch('sk-abc123', envPattern);
+  // Unique orders among the llm settings, in the order the Settings editor shows them.
+  const llmOrder = Object.keys(properties)
+    .filter((k) => k.startsWith('drainLs.llm.'))
+    .sort((a, b) => properties[a].order - properties[b].order);
+  assert.deepEqual(llmOrder.slice(0, 7), [
+    'drainLs.llm.enabled',
+    'drainLs.llm.backend',
+    'drainLs.llm.model',
+    'drainLs.llm.baseUrl',
+    'drainLs.llm.apiKeyEnv',
+    'drainLs.llm.contextWindow',
+    'drainLs.llm.local',
+  ]);
   assert.deepEqual(properties['drainLs.cancel.policy'].enum, ['affected', 'all']);
   assert.deepEqual(properties['drainLs.budget.source'].enum, ['fixed', 'claude-code']);
   assert.deepEqual(properties['drainLs.docstringStyle'].enum, ['google', 'numpy', 'sphinx']);
