@@ -1,6 +1,6 @@
 """The drains' results from the terminal: ``drain-ls show`` and ``drain-ls run --diff/--apply``.
 
-Where results live (``drain_ls/ledger.py``): the results cache is the ledger's ``results``
+Where results live (``drain_ls/ledger/``): the results cache is the ledger's ``results``
 table, content-addressed. Its key (``Task.key``) hashes the drain, the prompt version, the
 model, the docstring style, the definition's text, the file's outline and, for a custom
 drain, its prompt and inputs; a row holds the drain, the model that answered, the answer
