@@ -570,7 +570,7 @@ def command_run(args: argparse.Namespace) -> int:
     from drain_ls.config import camelize_keys, load_user_config, resolve_settings
     from drain_ls.custom import parse_custom_drains
     from drain_ls.drains import preview
-    from drain_ls.engine.choices import KEY_VARIABLE, MissingKey, choose_backend
+    from drain_ls.engine.choices import MissingKey, choose_backend
     from drain_ls.engine.file_tasks import tasks_for_file
     from drain_ls.privacy import ExclusionError, Exclusions
 
@@ -595,11 +595,7 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     try:
         # A dry run sends nothing: it needs no key, and shows the model the settings name.
-        choice = choose_backend(
-            settings,
-            {KEY_VARIABLE: "dry run"} if args.dry_run else None,
-            headless=True,
-        )
+        choice = choose_backend(settings, headless=True, preview=args.dry_run)
     except MissingKey as exc:
         raise UsageError(str(exc)) from exc
     if choice.refused is not None or choice.price is None:

@@ -42,7 +42,7 @@ from drain_ls.analysis.checker import CheckSettings
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
 from drain_ls.backends.base import Progress
-from drain_ls.budget import Usage, price_of, price_overrides, unknown_model
+from drain_ls.budget import Usage
 from drain_ls.commits import still_there
 from drain_ls.config import (
     Settings,
@@ -74,6 +74,7 @@ from drain_ls.drains import (
     preview,
     sha,
 )
+from drain_ls.engine.choices import choose_backend
 from drain_ls.engine.engine import DrainEngine
 from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_range
 from drain_ls.files import ConfigError, find_project_config
@@ -1302,14 +1303,14 @@ class DrainServer(LanguageServer):
         analysis = self.flush(uri)
         if doc is None or analysis is None:
             return {"error": f"{uri} is not open"}
-        reason = self._excluded(uri) if self.settings.llm.backend != "offline" else None
-        model = self.settings.llm.model if self.settings.llm.backend != "offline" else "offline"
+        choice = choose_backend(self.settings, preview=True)
+        if choice.refused is not None or choice.price is None:
+            return {"error": choice.refused}
+        reason = None if choice.free else self._excluded(uri)
+        model, price = choice.model, choice.price
         tasks = self.engine.document_tasks(
             uri, doc.source, doc.tree.root_node, doc.version, analysis.findings, model
         )
-        price = price_of(model, price_overrides(self.settings.llm.prices))
-        if price is None:
-            return {"error": unknown_model(model)}
         out = []
         for task in tasks:
             if (drain and task.drain != drain) or (qualname and task.qualname != qualname):

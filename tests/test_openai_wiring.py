@@ -379,3 +379,41 @@ async def test_a_request_larger_than_the_context_window_is_never_sent(
         assert not [e for e in fake.log if e["path"] == "/v1/chat/completions"]
     finally:
         await editor.client.shutdown_session()
+
+
+def test_a_dry_run_shows_a_remote_model_s_requests_without_its_key(project: Path) -> None:
+    (project / "home").mkdir()
+    (project / "home" / "config.toml").write_text(
+        '[llm]\nprices = { "gpt-nonesuch" = { input = 2.0, output = 8.0 } }\n'
+    )
+    done = _run(
+        project,
+        "--base-url",
+        "https://api.openai.com/v1",
+        "--model",
+        "gpt-nonesuch",
+        "--dry-run",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    previews = json.loads(done.stdout)["previews"]
+    assert {p["model"] for p in previews} == {"gpt-nonesuch"} and len(previews) == 2
+    assert all(p["worstCaseUsd"] > 0 for p in previews)
+
+
+async def test_the_editor_previews_a_local_model_s_requests_at_no_cost(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    fake.default = "hang"
+    editor = await _start(tmp_path, _editor_settings(fake.base_url))
+    try:
+        uri = editor.open("m.py", SOURCE)
+        preview = await editor.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="drain.preview", arguments=[uri, "docstrings"])
+        )
+        assert "error" not in preview, preview
+        [entry] = preview["previews"]
+        assert entry["worstCaseUsd"] == 0 and entry["worstCaseTokens"] > 0
+        assert preview["backend"] == "openai"
+    finally:
+        await editor.client.shutdown_session()

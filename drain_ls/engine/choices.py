@@ -103,19 +103,24 @@ class BackendChoice:
 
 
 def choose_backend(
-    settings: Settings, environ: Mapping[str, str] | None = None, *, headless: bool = False
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    *,
+    headless: bool = False,
+    preview: bool = False,
 ) -> BackendChoice:
     """The backend, model and price ``settings`` ask for. Without a key, the editor falls
     back to the offline backend (``warning`` says so); ``headless`` (``drain-ls run``)
-    raises ``MissingKey`` instead."""
+    raises ``MissingKey`` instead; a ``preview`` (``--dry-run``, ``drain.preview``) sends
+    nothing and needs none."""
     environ = os.environ if environ is None else environ
     llm = settings.llm
     if llm.backend == "openai":
-        return _choose_openai(settings, environ, headless)
+        return _choose_openai(settings, environ, headless, preview)
     warning = None
     name: BackendName = "offline"
     if llm.backend == "anthropic":
-        if environ.get(KEY_VARIABLE):
+        if preview or environ.get(KEY_VARIABLE):
             name = "anthropic"
         elif headless:
             raise MissingKey(
@@ -133,7 +138,9 @@ def choose_backend(
     return BackendChoice(name, model, price, refused, warning)
 
 
-def _choose_openai(settings: Settings, environ: Mapping[str, str], headless: bool) -> BackendChoice:
+def _choose_openai(
+    settings: Settings, environ: Mapping[str, str], headless: bool, preview: bool
+) -> BackendChoice:
     """The ``openai`` backend at ``llm.baseUrl``: free when local (a loopback address, or
     ``llm.local``) unless ``llm.prices`` prices its model; a remote endpoint is priced like
     any model (the catalogue, ``llm.prices``), and needs its key."""
@@ -151,7 +158,7 @@ def _choose_openai(settings: Settings, environ: Mapping[str, str], headless: boo
         )
     local = llm.local or is_local(url)
     variable = key_env or "OPENAI_API_KEY"
-    if not local and not environ.get(variable, "").strip():  # as endpoints.resolve_key
+    if not (local or preview) and not environ.get(variable, "").strip():  # as resolve_key
         message = f"no {variable} for {display_url(url)}"
         if headless:
             raise MissingKey(f"{message} (or run with --backend offline: free, nothing sent)")
