@@ -24,12 +24,8 @@ from hypothesis import strategies as st
 
 from drain_ls import cli, files
 from drain_ls.analysis.fixes import compile_error
-from drain_ls.analysis.notebook import (
-    NotebookError,
-    _source_spans,
-    masked_module,
-    read_notebook,
-)
+from drain_ls.analysis.notebook import NotebookError, masked_module, read_notebook
+from drain_ls.analysis.notebook_write import _source_spans
 from drain_ls.analysis.source import parse
 
 # --- replace_verified -----------------------------------------------------------------

@@ -208,7 +208,7 @@ def test_fix_changes_only_the_fixed_cells_byte_for_byte(tmp_path: Path) -> None:
 
 def _without_sources(data: bytes, cells: list[int]) -> bytes:
     """The file with the source values of ``cells`` cut out (the rest must be identical)."""
-    from drain_ls.analysis.notebook import _source_spans
+    from drain_ls.analysis.notebook_write import _source_spans
 
     text = data.decode()
     spans = _source_spans(text)

@@ -32,12 +32,12 @@ from pathlib import PurePath
 from tree_sitter import Node
 
 from drain_ls.analysis.exports import is_plain_string
-from drain_ls.analysis.imports import (
+from drain_ls.analysis.import_statements import (
     ImportBinding,
-    dunder_all,
     find_import_statements,
     import_bindings,
 )
+from drain_ls.analysis.imports import dunder_all
 from drain_ls.analysis.model import Finding, Fix
 from drain_ls.analysis.skeletons import definition_docstring_fix, module_docstring_fix
 from drain_ls.analysis.source import Syntax, normalize_identifier

@@ -12,21 +12,22 @@ remembers, between two versions of a document, what each piece of work found:
 - syntax errors (``drain_ls.analysis.syntax.SyntaxTracker``): the legacy, indentation and
   version checks read only the module-level statements the changes touched.
 
-``ChangeLog`` collects what changed between two analyses: the edits (to move remembered
+``ChangeLog`` (``drain_ls.analysis.change_log``) collects what changed between two analyses: the edits (to move remembered
 offsets), the ranges tree-sitter reports as changed plus the edited ranges themselves (it
 does not report edits inside strings), and the deleted text.
+
+The member findings remembered per statement are ``drain_ls.analysis.incremental_docstrings``'s.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
 
 from tree_sitter import Node
 
+from drain_ls.analysis.change_log import ChangeLog, _edited_spans, _moved_spans, _writes
 from drain_ls.analysis.checker import CheckSettings, error_regions, stub_settings, with_syntax
 from drain_ls.analysis.docstrings import (
     MemberContext,
@@ -34,271 +35,39 @@ from drain_ls.analysis.docstrings import (
     is_private_module,
     member_context,
     module_finding,
-    statement_findings,
 )
 from drain_ls.analysis.exports import is_module_level
 from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.import_resolver import _Resolver
+from drain_ls.analysis.import_scopes import LOAD, _inside_import
+from drain_ls.analysis.import_statements import ImportBinding
 from drain_ls.analysis.imports import (
     FRAGILE,
-    LOAD,
-    ImportBinding,
-    _inside_import,
-    _Resolver,
     dunder_all,
     import_bindings_by_name,
     unused_bindings_of,
     unused_import_findings,
 )
-from drain_ls.analysis.model import Finding, Fix
+from drain_ls.analysis.incremental_docstrings import (
+    _entry,
+    _member_findings,
+    _restated,
+    _Statements,
+    _take_over,
+)
+from drain_ls.analysis.model import Finding
 from drain_ls.analysis.noqa import NoqaMap
 from drain_ls.analysis.source import LineIndex, Syntax, nfkc_occurrences, word_occurrences
 from drain_ls.analysis.syntax import SyntaxTracker
 
+__all__ = ["ChangeLog", "IncrementalChecker"]
+
+
 _STATEMENT_PARENTS = frozenset({"module", "block"})
-# Module-level statements that hold no definitions.
-_NOT_MEMBERS = frozenset({"comment", "import_statement", "import_from_statement"})
 
 
-@dataclass(slots=True)
-class ChangeLog:
-    """What changed in a document since its last analysis, in its current coordinates."""
-
-    edits: list[tuple[int, int, int]] = field(default_factory=list)
-    ranges: list[tuple[int, int]] = field(default_factory=list)
-    removed: list[bytes] = field(default_factory=list)
-    full: bool = False
-
-    def add(
-        self, start: int, old_end: int, new_end: int, removed: bytes, changed: list[tuple[int, int]]
-    ) -> None:
-        """Record one edit and the ranges it changed (in the new coordinates)."""
-        self.edits.append((start, old_end, new_end))
-        self.ranges = [_shift_range(r, start, old_end, new_end) for r in self.ranges]
-        self.ranges.extend(changed)
-        self.ranges.append((start, new_end))
-        if removed:
-            self.removed.append(removed)
-
-    def reset(self) -> None:
-        """Everything recorded has been analysed."""
-        self.edits.clear()
-        self.ranges.clear()
-        self.removed.clear()
-        self.full = False
-
-    def unchanged_before(self, length: int) -> int:
-        """The offset before which no recorded edit touched the text (``length + 1`` when
-        nothing changed, 0 after a full change)."""
-        if self.full:
-            return 0
-        return min((start for start, _, _ in self.edits), default=length + 1)
-
-    def unmove(self, offset: int) -> int | None:
-        """Where an offset of this version was in the last analysed version (None: in
-        text an edit inserted)."""
-        for start, old_end, new_end in reversed(self.edits):
-            if offset < start:
-                continue
-            if offset >= new_end and (offset > start or new_end == start):
-                offset -= new_end - old_end
-            else:
-                return None
-        return offset
-
-    def move_span(self, start: int, end: int) -> tuple[int, int] | None:
-        """Where ``[start, end]`` of the last analysed version is now (None: an edit
-        touched it, even just at one of its ends)."""
-        for edit_start, old_end, new_end in self.edits:
-            if edit_start > end:
-                continue
-            if old_end >= start:
-                return None
-            start += new_end - old_end
-            end += new_end - old_end
-        return start, end
-
-    def move(self, offset: int) -> int | None:
-        """Where an offset of the last analysed version is now (None: it was edited away)."""
-        for start, old_end, new_end in self.edits:
-            if offset < start:
-                continue
-            if offset >= old_end and (offset > start or old_end == start):
-                offset += new_end - old_end
-            else:
-                return None
-        return offset
-
-
-def _edited_spans(changes: ChangeLog) -> list[tuple[int, int]]:
-    """The text each recorded edit inserted, in the current coordinates (moved, and grown,
-    by the edits after it)."""
-    spans: list[tuple[int, int]] = []
-    for start, old_end, new_end in changes.edits:
-        spans = [_shift_range(r, start, old_end, new_end) for r in spans]
-        spans.append((start, new_end))
-    return spans
-
-
-def _moved_spans(spans: list[tuple[int, int]], changes: ChangeLog) -> list[tuple[int, int]] | None:
-    """Where spans of the last analysed version are now; None when a recorded edit or a
-    changed range (the syntax around them may have changed) touches one of them."""
-    moved = []
-    for start, end in spans:
-        span = changes.move_span(start, end)
-        if span is None:
-            return None
-        if any(s <= span[1] and span[0] <= e for s, e in changes.ranges):
-            return None
-        moved.append(span)
-    return moved
-
-
-def _writes(source: bytes, changes: ChangeLog, word: bytes) -> bool:
-    """Whether the text the recorded edits inserted (and the bytes around it) holds
-    ``word``, or it was in the deleted text."""
-    reach = len(word) - 1
-    return any(word in removed for removed in changes.removed) or any(
-        word in source[max(0, start - reach) : end + reach] for start, end in _edited_spans(changes)
-    )
-
-
-def _shift_range(r: tuple[int, int], start: int, old_end: int, new_end: int) -> tuple[int, int]:
-    s, e = r
-    delta = new_end - old_end
-    if e < start:
-        return r
-    if s > old_end:
-        return s + delta, e + delta
-    return min(s, start), max(e + delta if e >= old_end else new_end, new_end)
-
-
-# A member finding relative to its module-level statement: code, message, start, end, data.
-_Member = tuple[str, str, int, int, dict[str, object]]
 _start_byte = attrgetter("start_byte")
 _end_byte = attrgetter("end_byte")
-
-
-class _Entry:
-    """The member findings of one module-level statement, relative to its start, and the
-    findings made from them at the offset the statement had when they were last asked for;
-    ``names``: its definitions whose findings depend on ``__all__``."""
-
-    __slots__ = ("base", "findings", "members", "names")
-
-    def __init__(self, members: tuple[_Member, ...], names: tuple[str, ...] = ()) -> None:
-        self.members = members
-        self.names = names
-        self.base = -1
-        self.findings: list[Finding] = []
-
-    def findings_at(self, base: int) -> list[Finding]:
-        """The findings of the statement when it starts at ``base`` (without fix factories:
-        those hold a version's tree)."""
-        if base != self.base:
-            self.findings = _member_findings(self.members, base)
-            self.base = base
-        return self.findings
-
-
-def _member_findings(
-    members: tuple[_Member, ...], base: int, fix_at: Callable[[int], Fix | None] | None = None
-) -> list[Finding]:
-    """The findings of a statement's members when it starts at ``base``; ``fix_at``: the
-    docstring fix of the definition whose name starts at an offset, made when asked for."""
-    return [
-        Finding(
-            code,
-            message,
-            base + start,
-            base + end,
-            noqa_offsets=(base + start,),
-            fix_factory=partial(fix_at, base + start) if fix_at is not None else None,
-            data=data,
-        )
-        for code, message, start, end, data in members
-    ]
-
-
-_NO_MEMBERS = _Entry(())
-
-
-def _entry(statement: Node, source: bytes, context: MemberContext, style: str) -> _Entry:
-    if statement.type in _NOT_MEMBERS:
-        return _NO_MEMBERS
-    base = statement.start_byte
-    names: list[str] = []
-    members = tuple(
-        (f.code, f.message, f.start - base, f.end - base, f.data)
-        for f in statement_findings(statement, source, context, style, names)
-    )
-    return _Entry(members, tuple(names)) if members or names else _NO_MEMBERS
-
-
-class _Statements:
-    """The module-level statements of one version: spans and member findings, in order."""
-
-    __slots__ = ("ends", "entries", "missing", "starts")
-
-    def __init__(self) -> None:
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        self.entries: list[_Entry] = []
-        # Indices whose entry is still to be computed.
-        self.missing: list[int] = []
-
-    def append_new(
-        self, statement: Node, source: bytes, context: MemberContext, style: str
-    ) -> None:
-        """A statement analysed now."""
-        self.starts.append(statement.start_byte)
-        self.ends.append(statement.end_byte)
-        self.entries.append(_entry(statement, source, context, style))
-
-
-def _take_over(
-    statements: _Statements, run: list[Node], previous: _Statements, changes: ChangeLog
-) -> None:
-    """Append a run of statements that no changed range touches, with the entries of the
-    last version. In bulk when the run maps onto a run of the last version (the same first
-    start and last end, moved back by the edits, and as many statements); else statement by
-    statement by span, and a statement whose span matches none is marked missing."""
-    first, last = run[0], run[-1]
-    old_start, old_end = changes.unmove(first.start_byte), changes.unmove(last.end_byte)
-    if old_start is not None and old_end is not None:
-        k = bisect_left(previous.starts, old_start)
-        stop = k + len(run)
-        if (
-            stop <= len(previous.starts)
-            and previous.starts[k] == old_start
-            and previous.ends[stop - 1] == old_end
-            and first.start_byte - old_start == last.end_byte - old_end
-        ):
-            delta = first.start_byte - old_start
-            if delta:
-                statements.starts.extend([x + delta for x in previous.starts[k:stop]])
-                statements.ends.extend([x + delta for x in previous.ends[k:stop]])
-            else:
-                statements.starts.extend(previous.starts[k:stop])
-                statements.ends.extend(previous.ends[k:stop])
-            statements.entries.extend(previous.entries[k:stop])
-            return
-    spans = dict(
-        zip(zip(previous.starts, previous.ends, strict=True), previous.entries, strict=True)
-    )
-    for statement in run:
-        base, stop = statement.start_byte, statement.end_byte
-        old_start, old_end = changes.unmove(base), changes.unmove(stop)
-        entry = (
-            spans.get((old_start, old_end))
-            if old_start is not None and old_end is not None
-            else None
-        )
-        if entry is None:
-            statements.missing.append(len(statements.entries))
-            entry = _NO_MEMBERS
-        statements.starts.append(base)
-        statements.ends.append(stop)
-        statements.entries.append(entry)
 
 
 class IncrementalChecker:
@@ -696,19 +465,6 @@ class IncrementalChecker:
                     affected.add(name)
                     break
         return affected
-
-
-def _restated(before: MemberContext | None, after: MemberContext) -> frozenset[str] | None:
-    """The names whose place in ``__all__`` differs between two contexts (empty: none);
-    None when the contexts differ otherwise, or one has no ``__all__`` (everything may
-    change)."""
-    if before is None or before.overloads != after.overloads or before.modules != after.modules:
-        return None
-    if before.exported == after.exported:
-        return frozenset()
-    if before.exported is None or after.exported is None:
-        return None
-    return before.exported ^ after.exported
 
 
 def _stands(group: list[int], changes: ChangeLog, regions: list[tuple[int, int]]) -> bool:

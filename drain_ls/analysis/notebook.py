@@ -15,75 +15,45 @@ Fixes are applied to the cells' text and written back into the JSON surgically: 
 stays a string, a list of lines keeps its indentation and separators, unchanged lines keep
 their exact text). Every other byte of the file is left as it was, and the result is
 re-read and compared with the notebook it must be before it is written (``rewrite``).
+
+The parts: ``notebook_read`` (reading and validating the file, which cells are Python),
+``notebook_escapes`` (the IPython escapes and their masking), ``notebook_write`` (writing
+the fixed sources back into the JSON). This module maps the cells to one module
+(``CellMap``) and checks and fixes them (``check_notebook``).
 """
 
 from __future__ import annotations
 
-import copy
-import json
-import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.fixes import MAX_PASSES, apply_edits, broken, compatible_fixes
 from drain_ls.analysis.model import Edit, Finding
+from drain_ls.analysis.notebook_escapes import escape_ranges, mask
+from drain_ls.analysis.notebook_read import (
+    Notebook,
+    NotebookError,
+    _lines,
+    is_magic_cell,
+    read_notebook,
+)
+from drain_ls.analysis.notebook_write import _split_lines, rewrite
 from drain_ls.analysis.source import LineIndex
 
-# Cell magics whose body is Python that runs in the notebook's namespace (ruff keeps them).
-KEPT_CELL_MAGICS = frozenset(
-    ("capture", "debug", "ipytest", "prun", "pypy", "python", "python3", "time", "timeit")
-)
-
-# Line magics IPython runs without their ``%`` (automagic); ruff drops a cell that starts
-# with one (unless an assignment follows: ``cd = 1``).
-_AUTOMAGIC_NAMES = """alias alias_magic autoawait autocall automagic bookmark cd code_wrap
-    colors conda config debug dhist dirs doctest_mode edit env gui history killbgscripts load load_ext
-    loadpy logoff logon logstart logstate logstop lsmagic macro magic mamba matplotlib
-    micromamba notebook page pastebin pdb pdef pdoc pfile pinfo pinfo2 pip popd pprint
-    precision prun psearch psource pushd pwd pycat pylab quickref recall rehashx reload_ext
-    rerun reset reset_selective run save sc set_env sx system tb time timeit unalias
-    unload_ext who who_ls whos xdel xmode"""
-AUTOMAGICS = frozenset(_AUTOMAGIC_NAMES.split())
-ASSIGNMENT_OPERATORS = ("=", "+=", "-=", "*=", "/=", "//=", "%=", "**=", "&=", "|=", "^=")
-ASSIGNMENTS = [[operator] for operator in ASSIGNMENT_OPERATORS]
-
-NOT_JSON = (
-    "Expected a Jupyter Notebook, which must be internally stored as JSON, "
-    "but this file isn't valid JSON: "
-)
-NOT_A_NOTEBOOK = "This file does not match the schema expected of Jupyter Notebooks: "
-
-_TOP_KEYS = frozenset(("cells", "metadata", "nbformat", "nbformat_minor"))
-_CELL_KEYS = {
-    "code": frozenset(("cell_type", "execution_count", "id", "metadata", "outputs", "source")),
-    "markdown": frozenset(("cell_type", "attachments", "id", "metadata", "source")),
-    "raw": frozenset(("cell_type", "attachments", "id", "metadata", "source")),
-}
-
-
-class NotebookError(ValueError):
-    """A file that cannot be read (or written back) as a notebook; ``str()`` is one line."""
-
-
-@dataclass(slots=True)
-class CodeCell:
-    """A Python code cell: where it is in the notebook and its source, joined."""
-
-    index: int  # in the notebook's ``cells`` array, markdown and raw cells counted
-    text: str
-
-
-@dataclass(slots=True)
-class Notebook:
-    """A notebook as read from a file."""
-
-    text: str  # the file's text
-    data: dict[str, Any]  # its JSON
-    cells: list[CodeCell]  # the Python code cells, in order
-    python: bool  # False when the kernel's language is not Python: nothing is checked
+__all__ = [
+    "CellMap",
+    "Notebook",
+    "NotebookCheck",
+    "NotebookError",
+    "check_notebook",
+    "escape_ranges",
+    "is_magic_cell",
+    "masked_module",
+    "read_notebook",
+    "rewrite",
+]
 
 
 @dataclass(slots=True)
@@ -143,238 +113,6 @@ class CellMap:
             return 1, row, column
         cell = self.cell_at(offset)
         return self.numbers[cell], row - self.start_rows[cell], column
-
-
-# --- Reading ---------------------------------------------------------------------------
-
-
-def read_notebook(data: bytes) -> Notebook:
-    """The notebook whose file holds ``data`` (UTF-8). Raises ``NotebookError`` with
-    ruff's one-line message when it is not JSON or not a version 4 notebook."""
-    text = data.decode("utf-8")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NotebookError(NOT_JSON + str(exc)) from None
-    except RecursionError:
-        raise NotebookError(NOT_JSON + "nested too deeply") from None
-    _validate(value)
-    cells = [
-        CodeCell(index, _joined(cell["source"]))
-        for index, cell in enumerate(value["cells"])
-        if _python_code_cell(cell)
-    ]
-    return Notebook(text, value, cells, _python_kernel(value["metadata"]))
-
-
-def _validate(value: object) -> None:
-    """Raise ``NotebookError`` unless ``value`` has the shape ruff requires of a notebook."""
-
-    def fail(why: str) -> None:
-        raise NotebookError(NOT_A_NOTEBOOK + why)
-
-    if not isinstance(value, dict):
-        fail("the top level is not an object")
-    assert isinstance(value, dict)
-    for key in value:
-        if key not in _TOP_KEYS:
-            fail(f"unknown field `{key}`")
-    for key in sorted(_TOP_KEYS):
-        if key not in value:
-            fail(f"missing field `{key}`")
-    if not isinstance(value["cells"], list):
-        fail("`cells` is not an array")
-    if not isinstance(value["metadata"], dict):
-        fail("`metadata` is not an object")
-    for key in ("nbformat", "nbformat_minor"):
-        if not isinstance(value[key], int) or isinstance(value[key], bool):
-            fail(f"`{key}` is not an integer")
-    if value["nbformat"] != 4:
-        raise NotebookError(f"Expected Jupyter Notebook format 4, found: {value['nbformat']}")
-    metadata = value["metadata"]
-    kernel = metadata.get("kernelspec")
-    if kernel is not None and (
-        not isinstance(kernel, dict) or not isinstance(kernel.get("language", ""), str | None)
-    ):
-        fail("`metadata.kernelspec` is not a kernel specification")
-    info = metadata.get("language_info")
-    if info is not None and (not isinstance(info, dict) or not isinstance(info.get("name"), str)):
-        fail("`metadata.language_info` has no `name`")
-    for number, cell in enumerate(value["cells"], 1):
-        if not isinstance(cell, dict):
-            fail(f"cell {number} is not an object")
-        kind = cell.get("cell_type")
-        if kind not in _CELL_KEYS:
-            fail(f"cell {number}: unknown `cell_type` {json.dumps(kind)}")
-        for key in cell:
-            if key not in _CELL_KEYS[kind]:
-                fail(f"cell {number}: unknown field `{key}`")
-        required = ("metadata", "source", "outputs") if kind == "code" else ("metadata", "source")
-        for key in required:
-            if key not in cell:
-                fail(f"cell {number}: missing field `{key}`")
-        source = cell["source"]
-        if not isinstance(source, str) and not (
-            isinstance(source, list) and all(isinstance(s, str) for s in source)
-        ):
-            fail(f"cell {number}: `source` is neither a string nor an array of strings")
-        if not isinstance(cell["metadata"], dict):
-            fail(f"cell {number}: `metadata` is not an object")
-        vscode = cell["metadata"].get("vscode")
-        if vscode is not None and (
-            not isinstance(vscode, dict) or not isinstance(vscode.get("languageId"), str)
-        ):
-            fail(f"cell {number}: `metadata.vscode` has no `languageId`")
-        if kind == "code":
-            if not isinstance(cell["outputs"], list):
-                fail(f"cell {number}: `outputs` is not an array")
-            count = cell.get("execution_count")
-            if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
-                fail(f"cell {number}: `execution_count` is not an integer")
-
-
-def _joined(source: str | list[str]) -> str:
-    return source if isinstance(source, str) else "".join(source)
-
-
-def _python_kernel(metadata: dict[str, Any]) -> bool:
-    """ruff's rule: ``language_info.name``, else ``kernelspec.language``, else Python."""
-    info = metadata.get("language_info")
-    if info is not None:
-        return bool(info["name"] == "python")
-    kernel = metadata.get("kernelspec")
-    if kernel is not None:
-        return bool(kernel.get("language") == "python")
-    return True
-
-
-def _python_code_cell(cell: dict[str, Any]) -> bool:
-    if cell["cell_type"] != "code":
-        return False
-    vscode = cell["metadata"].get("vscode")
-    if vscode is not None and vscode["languageId"] != "python":
-        return False
-    source = cell["source"]
-    # As ruff: the lines of a string, the items of an array (even when they are not lines).
-    lines = _lines(source) if isinstance(source, str) else source
-    return not is_magic_cell(lines)
-
-
-def _lines(text: str) -> list[str]:
-    """Rust's ``str::lines``: split at ``\\n``, a ``\\r`` before it dropped."""
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-def is_magic_cell(lines: list[str]) -> bool:
-    """True when a cell is not Python for ruff: its first line is an automagic, or one of
-    its lines starts with a cell magic whose body is not Python."""
-    tokens = lines[0].split() if lines else []
-    if tokens and tokens[0] in AUTOMAGICS and tokens[1:2] not in ASSIGNMENTS:
-        return True
-    for line in lines:
-        tokens = line.split(maxsplit=1)
-        if not tokens:
-            continue
-        first = tokens[0]
-        if len(first) >= 2 and first.startswith("%%") and first[2:] not in KEPT_CELL_MAGICS:
-            return True
-    return False
-
-
-# --- IPython escapes -----------------------------------------------------------------
-
-_TOKEN = re.compile(
-    rb"(?P<ws>[ \t\f]+)"
-    rb"|(?P<nl>\r\n|\r|\n)"
-    rb"|(?P<cont>\\(?:\r\n|\r|\n))"
-    rb"|(?P<str>'''|\"\"\"|'|\")"
-    rb"|(?P<comment>#[^\r\n]*)"
-    rb"|(?P<open>[(\[{])"
-    rb"|(?P<close>[)\]}])"
-    rb"|(?P<op>\*\*=|//=|>>=|<<=|\.\.\.|->|:=|==|!=|<=|>=|[-+*/%&|^@]=|\*\*|//|<<|>>"
-    rb"|[-+*/%&|^~<>=!:.,;@\\])"
-    rb"|(?P<q>\?)"
-    rb"|(?P<word>[^ \t\f\r\n\\'\"#()\[\]{}\-+*/%&|^~<>=!:.,;@?]+)"
-)
-_STRING_BODY = {
-    b"'": re.compile(rb"(?:[^'\\\r\n]+|\\(?:\r\n|[\s\S]))*'?"),
-    b'"': re.compile(rb'(?:[^"\\\r\n]+|\\(?:\r\n|[\s\S]))*"?'),
-    b"'''": re.compile(rb"(?:[^'\\]+|\\[\s\S]|'(?!''))*(?:''')?"),
-    b'"""': re.compile(rb'(?:[^"\\]+|\\[\s\S]|"(?!""))*(?:""")?'),
-}
-_ESCAPE_BODY = re.compile(rb"(?:[^\\\r\n]+|\\(?:\r\n|\r|\n)?)*")
-_INDENT = re.compile(rb"[ \t\f]*")
-_ESCAPE_STARTS = frozenset(b"%!?/;,")
-
-
-def escape_ranges(source: bytes) -> list[tuple[int, int]]:
-    """Byte ranges of the IPython escapes in ``source``, as ruff's lexer finds them: a line
-    that starts (at the start of a logical line) with ``% %% ! !! ? ?? / ; ,``, the ``%`` or
-    ``!`` command after an assignment's ``=`` (``files = !ls``), and a logical line that ends
-    with ``?`` or ``??`` (``os.path?``). A ``\\`` before a line break continues an escape."""
-    ranges: list[tuple[int, int]] = []
-    size = len(source)
-    position = 0
-    depth = 0
-    line_start = True
-    logical_start = -1
-    question_end = -1  # end of the last significant token when it was a ``?``
-    while position < size:
-        if line_start and depth == 0:
-            position = _INDENT.match(source, position).end()  # type: ignore[union-attr]
-            line_start = False
-            if position < size and source[position] in _ESCAPE_STARTS:
-                end = _ESCAPE_BODY.match(source, position).end()  # type: ignore[union-attr]
-                ranges.append((position, end))
-                position = end
-                continue
-            logical_start = position
-        match = _TOKEN.match(source, position)
-        assert match is not None  # the alternatives cover every byte
-        kind, end = match.lastgroup, match.end()
-        if kind == "nl":
-            if depth == 0:
-                if question_end >= 0 and logical_start >= 0:
-                    ranges.append((logical_start, question_end))
-                line_start, logical_start, question_end = True, -1, -1
-            position = end
-            continue
-        if kind in ("ws", "cont", "comment"):
-            position = end
-            continue
-        question_end = end if kind == "q" else -1
-        if kind == "str":
-            end = _STRING_BODY[match.group()].match(source, end).end()  # type: ignore[union-attr]
-        elif kind == "open":
-            depth += 1
-        elif kind == "close":
-            depth = max(0, depth - 1)
-        elif kind == "op" and depth == 0 and match.group() == b"=":
-            after = _INDENT.match(source, end).end()  # type: ignore[union-attr]
-            if after < size and source[after] in b"%!":
-                end = _ESCAPE_BODY.match(source, after).end()  # type: ignore[union-attr]
-                ranges.append((after, end))
-        position = end
-    if question_end >= 0 and logical_start >= 0 and depth == 0:
-        ranges.append((logical_start, question_end))
-    return ranges
-
-
-def mask(source: bytes, ranges: list[tuple[int, int]]) -> bytes:
-    """``source`` with each range replaced by ``0`` and spaces (line breaks kept): an
-    expression of the same length, neutral for every check."""
-    if not ranges:
-        return source
-    out = bytearray(source)
-    for start, end in ranges:
-        for offset in range(start, end):
-            if out[offset] not in (0x0A, 0x0D):
-                out[offset] = 0x20
-        out[start] = 0x30  # "0"
-    return bytes(out)
 
 
 # --- Checking and fixing -----------------------------------------------------------------
@@ -549,201 +287,3 @@ def _apply_by_cell(cells: CellMap, texts: list[str], edits: list[Edit]) -> list[
                 fixed = fixed[:-1]
         result[position] = fixed
     return result
-
-
-# --- Writing back --------------------------------------------------------------------
-
-_WS = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
-_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
-_MEMBER_SEPARATOR = re.compile(r'"cell_type"[ \t]*:[ \t]*"[a-z]+"([ \t]*,[ \t]*)"')
-_ESCAPED_NON_ASCII = re.compile(r"\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F][0-9a-fA-F])")
-
-
-def rewrite(notebook: Notebook, texts: list[str]) -> str:
-    """The notebook's file text with the code cells' sources replaced by ``texts``; every
-    other character as it was. Raises ``NotebookError`` when that cannot be done exactly,
-    or when the result does not read back as the same notebook with those sources."""
-    changed = [
-        (cell, text) for cell, text in zip(notebook.cells, texts, strict=True) if text != cell.text
-    ]
-    if not changed:
-        return notebook.text
-    source = notebook.text
-    spans = _source_spans(source)
-    if len(spans) != len(notebook.data["cells"]):
-        raise NotebookError("its cells could not be located in the file, not written")
-    layouts = [_list_layout(source, *span) for span in spans]
-    fallback = next((layout for layout in layouts if layout is not None and layout[2]), None)
-    ascii_only = source.isascii() and _ESCAPED_NON_ASCII.search(source) is not None
-    expected = copy.deepcopy(notebook.data)
-    pieces: list[str] = []
-    position = 0
-    for cell, text in changed:
-        start, end = spans[cell.index]
-        old = notebook.data["cells"][cell.index]["source"]
-        if isinstance(old, str):
-            new: str | list[str] = text
-            raw = _dump(text, ascii_only)
-        else:
-            new = _split_lines(text)
-            raw = _relist(source, start, end, new, layouts[cell.index], fallback, ascii_only)
-        expected["cells"][cell.index]["source"] = new
-        pieces += (source[position:start], raw)
-        position = end
-    pieces.append(source[position:])
-    result = "".join(pieces)
-    verify(result, expected, notebook)
-    return result
-
-
-def verify(text: str, expected: dict[str, Any], notebook: Notebook) -> None:
-    """Raise ``NotebookError`` unless ``text`` reads as ``expected`` and its Python code
-    cells are the same cells as the notebook's."""
-    try:
-        again = read_notebook(text.encode("utf-8"))
-    except (NotebookError, UnicodeError) as exc:
-        message = f"the fixed notebook would not read back ({exc}), not written"
-        raise NotebookError(message) from None
-    if again.data != expected:
-        raise NotebookError("the fixed notebook would not read back the same, not written")
-    if [c.index for c in again.cells] != [c.index for c in notebook.cells]:
-        raise NotebookError("the fixes would change which cells are Python, not written")
-
-
-def _dump(text: str, ascii_only: bool) -> str:
-    try:
-        dumped = json.dumps(text, ensure_ascii=ascii_only)
-        dumped.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: only an escape can hold it
-        dumped = json.dumps(text, ensure_ascii=True)
-    return dumped
-
-
-def _split_lines(text: str) -> list[str]:
-    """A cell's text as nbformat stores it: lines, each with its ``\\n``."""
-    return re.findall(r"[^\n]*\n|[^\n]+", text)
-
-
-def _skip(text: str, position: int) -> int:
-    return _WS.match(text, position).end()  # type: ignore[union-attr]
-
-
-def _value_end(text: str, position: int) -> int:
-    try:
-        return int(_DECODER.raw_decode(text, position)[1])
-    except (json.JSONDecodeError, RecursionError):
-        raise NotebookError("its JSON could not be walked, not written") from None
-
-
-def _members(text: str, position: int) -> Iterator[tuple[str, int, int]]:
-    """(key, value start, value end) of the object starting at ``position``."""
-    if text[position : position + 1] != "{":
-        raise NotebookError("its JSON could not be walked, not written")
-    position = _skip(text, position + 1)
-    if text[position : position + 1] == "}":
-        return
-    while True:
-        if text[position : position + 1] != '"':
-            raise NotebookError("its JSON could not be walked, not written")
-        key, position = _scanstring(text, position + 1)
-        position = _skip(text, position)
-        if text[position : position + 1] != ":":
-            raise NotebookError("its JSON could not be walked, not written")
-        start = _skip(text, position + 1)
-        end = _value_end(text, start)
-        yield key, start, end
-        position = _skip(text, end)
-        if text[position : position + 1] == ",":
-            position = _skip(text, position + 1)
-            continue
-        if text[position : position + 1] == "}":
-            return
-        raise NotebookError("its JSON could not be walked, not written")
-
-
-def _items(text: str, start: int) -> list[tuple[int, int]]:
-    """(start, end) of each item of the array starting at ``start``."""
-    position = _skip(text, start + 1)
-    items: list[tuple[int, int]] = []
-    if text[position : position + 1] == "]":
-        return items
-    while True:
-        end = _value_end(text, position)
-        items.append((position, end))
-        position = _skip(text, end)
-        if text[position : position + 1] == ",":
-            position = _skip(text, position + 1)
-            continue
-        if text[position : position + 1] == "]":
-            return items
-        raise NotebookError("its JSON could not be walked, not written")
-
-
-def _source_spans(text: str) -> list[tuple[int, int]]:
-    """Where the ``source`` value of each cell lies in the file's text (the last one of a
-    key given twice, as ``json.loads`` reads it)."""
-    spans: list[tuple[int, int]] = []
-    for key, start, _ in _members(text, _skip(text, 0)):
-        if key != "cells":
-            continue
-        spans = []
-        for cell_start, _cell_end in _items(text, start):
-            span = None
-            for member, value_start, value_end in _members(text, cell_start):
-                if member == "source":
-                    span = (value_start, value_end)
-            if span is None:
-                raise NotebookError("a cell has no source, not written")
-            spans.append(span)
-    return spans
-
-
-Layout = tuple[str, str, str | None]  # after "[", before "]", between items (None: unknown)
-
-
-def _list_layout(text: str, start: int, end: int) -> Layout | None:
-    """How the array at ``text[start:end]`` is laid out; None for a string or ``[]``."""
-    if text[start] != "[":
-        return None
-    items = _items(text, start)
-    if not items:
-        return None
-    prefix = text[start + 1 : items[0][0]]
-    suffix = text[items[-1][1] : end - 1]
-    between = text[items[0][1] : items[1][0]] if len(items) > 1 else None
-    return prefix, suffix, between
-
-
-def _relist(
-    text: str,
-    start: int,
-    end: int,
-    lines: list[str],
-    layout: Layout | None,
-    fallback: Layout | None,
-    ascii_only: bool,
-) -> str:
-    """The array of ``lines`` in the layout of the array at ``text[start:end]``; a line
-    that was there keeps its exact text (escapes included)."""
-    if not lines:
-        return "[]"
-    known: dict[str, str] = {}
-    for item_start, item_end in _items(text, start):
-        raw = text[item_start:item_end]
-        known.setdefault(json.loads(raw), raw)
-    if layout is None:
-        layout = fallback
-    if layout is None:
-        raise NotebookError("the layout of its cell sources is unknown, not written")
-    prefix, suffix, between = layout
-    if between is None:
-        between = fallback[2] if fallback is not None and fallback[2] is not None else None
-    if between is None:
-        if "\n" in prefix:
-            between = "," + prefix
-        else:  # the separator between the members of a cell, as in a compact file
-            found = _MEMBER_SEPARATOR.search(text)
-            between = found.group(1) if found else ", "
-    raws = [known.get(line) or _dump(line, ascii_only) for line in lines]
-    return "[" + prefix + between.join(raws) + suffix + "]"
