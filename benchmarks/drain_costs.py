@@ -42,7 +42,7 @@ from drain_ls.backends.anthropic import AnthropicBackend
 from drain_ls.backends.base import DrainRequest, Progress
 from drain_ls.budget import Usage, cost_usd, price_of
 from drain_ls.config import build_settings
-from drain_ls.drains import INSTRUCTIONS, Task, validate
+from drain_ls.engine.drains import INSTRUCTIONS, Task, validate
 from drain_ls.engine.file_tasks import tasks_for_file
 from drain_ls.models import default_model
 from tests.fake_anthropic import FakeAnthropic

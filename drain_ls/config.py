@@ -829,7 +829,7 @@ def _narrow(
 
 
 # Numbers inside the commit review's table: the direction a workspace may move each, and
-# the range ``drain_ls.review.ReviewOptions`` accepts (outside it, the default would apply:
+# the range ``drain_ls.engine.review.ReviewOptions`` accepts (outside it, the default would apply:
 # a way to raise a cap by asking for less).
 _REVIEW_NUMBERS: dict[str, tuple[str, type, float, float]] = {
     "maxCommits": ("lower", int, 1, 100),
@@ -852,9 +852,9 @@ def narrow_drains(
     """The ``drains`` table narrowed by a workspace's: it may turn a built-in drain off,
     lower its limits and ``concurrency``, and declare custom drains of its own (named in the
     consent question); nothing else."""
-    from drain_ls.custom import BUILTIN_DRAINS
-    from drain_ls.drains import concurrency
-    from drain_ls.review import REVIEW, ReviewOptions
+    from drain_ls.engine.custom import BUILTIN_DRAINS
+    from drain_ls.engine.drains import concurrency
+    from drain_ls.engine.review import REVIEW, ReviewOptions
 
     if not isinstance(theirs, dict):
         problems.append(f"{source}: `drains` must be a table; ignored")
@@ -932,7 +932,7 @@ def resolve_settings(
         theirs.get("drains", {}).get("custom") if isinstance(theirs.get("drains"), dict) else None
     )
     custom = [custom] if isinstance(custom, dict) else custom if isinstance(custom, list) else []
-    from drain_ls.custom import parse_custom_drains
+    from drain_ls.engine.custom import parse_custom_drains
 
     # The names the question shows are those of drains that will run (validated), never a
     # raw string a workspace wrote to read like something else.

@@ -149,14 +149,14 @@ _REVIEW_DOCS: dict[str, str] = {
     "pollSeconds": "How often the server looks for new commits, in seconds (the review "
     "itself waits for idle time).",
 }
-CONCURRENCY_RANGE = (1, 16)  # ``drain_ls.drains.concurrency``
+CONCURRENCY_RANGE = (1, 16)  # ``drain_ls.engine.drains.concurrency``
 
 
 def drains_entries() -> list[Entry]:
     """The keys of the ``drains`` table."""
-    from drain_ls.custom import BUILTIN_DRAINS, MAX_CUSTOM_DRAINS
-    from drain_ls.drains import concurrency
-    from drain_ls.review import ReviewOptions
+    from drain_ls.engine.custom import BUILTIN_DRAINS, MAX_CUSTOM_DRAINS
+    from drain_ls.engine.drains import concurrency
+    from drain_ls.engine.review import ReviewOptions
 
     review = ReviewOptions()
     defaults = {

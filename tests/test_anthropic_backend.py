@@ -157,7 +157,7 @@ async def test_max_tokens_truncation_is_reported(fake: FakeAnthropic) -> None:
 
 _FIRST_STREAM = """
 import asyncio, sys
-import drain_ls.server  # what the server has imported before its first drain
+import drain_ls.lsp.server  # what the server has imported before its first drain
 from drain_ls.backends.anthropic import AnthropicBackend, warm_up
 from drain_ls.backends.base import Progress
 from tests.fake_anthropic import FakeAnthropic

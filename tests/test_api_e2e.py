@@ -626,9 +626,9 @@ async def test_a_batch_whose_results_expired_is_settled_and_sent_again(
 ) -> None:
     """After 29 days a batch's results are gone: drain-ls sees it by its own clock, or by
     the API's 404 for the results."""
-    from drain_ls import batching
     from drain_ls.backends.batches import BatchClient
     from drain_ls.budget import Limits, price_of
+    from drain_ls.engine import batching
 
     fake.batch_polls_until_ended = 5  # still in progress when drain-ls stops looking
     ledger = Ledger(tmp_path / "ledger.sqlite3")
@@ -673,10 +673,10 @@ async def test_a_batch_whose_results_expired_is_settled_and_sent_again(
 async def test_a_queue_over_the_batch_size_is_split(
     tmp_path: Path, fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from drain_ls import batching
     from drain_ls.backends import batches
     from drain_ls.backends.base import BackendError
     from drain_ls.budget import Limits, price_of
+    from drain_ls.engine import batching
 
     tasks = batch_tasks(tmp_path, 6)
     entry = {"custom_id": "run-1", "params": batches.request_params(tasks[0].request())}
@@ -783,9 +783,9 @@ async def test_a_batch_is_settled_at_the_price_of_the_model_it_ran_on(
 ) -> None:
     """Sent on Opus 5.5, collected by a session on Haiku 5.5 (the user switched models, or
     another workspace's server collects it): the ledger records what the API billed."""
-    from drain_ls import batching
     from drain_ls.backends.batches import BatchClient
     from drain_ls.budget import Limits, price_of
+    from drain_ls.engine import batching
 
     fake.batch_polls_until_ended = 0
     ledger = Ledger(tmp_path / "ledger.sqlite3")
@@ -830,9 +830,9 @@ async def test_a_batch_is_settled_at_the_price_of_the_model_it_ran_on(
 async def test_a_batch_request_that_errored_keeps_its_task_unless_it_is_invalid(
     tmp_path: Path, fake: FakeAnthropic, error: str, kept: bool
 ) -> None:
-    from drain_ls import batching
     from drain_ls.backends.batches import BatchClient
     from drain_ls.budget import Limits, price_of
+    from drain_ls.engine import batching
 
     fake.batch_polls_until_ended = 0
     ledger = Ledger(tmp_path / "ledger.sqlite3")
@@ -864,7 +864,7 @@ def test_a_commit_review_fits_the_per_drain_cap_with_the_thinking_it_cannot_turn
     never passes ``maxTokensPerDrain`` (which would stop every drain as over budget)."""
     from drain_ls.budget import Limits, Spend, refusal
     from drain_ls.commits import CommitBatch, CommitInfo
-    from drain_ls.review import review_tasks
+    from drain_ls.engine.review import review_tasks
 
     diff = "+ x = 1\n" * 300  # 2.4 KB: an answer of 700 tokens plus 1,024 would not fit
     commit = CommitInfo("b" * 40, "2026-12-01", "a change", ["a.py"])

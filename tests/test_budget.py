@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from drain_ls import batching
 from drain_ls.backends.base import Progress
 from drain_ls.budget import (
     POOL_TIER,
@@ -28,6 +27,7 @@ from drain_ls.budget import (
     tier_share,
     worst_case,
 )
+from drain_ls.engine import batching
 from drain_ls.engine.choices import LOCAL_PRICE
 from drain_ls.ledger import Ledger, LedgerError, Reservation
 from drain_ls.models import lookup, retired_reason
@@ -468,8 +468,8 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_runs(tmp_path: Path) -> No
 
 
 def test_dismiss_rates_lower_a_drains_priority(tmp_path: Path) -> None:
-    from drain_ls.drains import Task
-    from drain_ls.scheduler import Scheduler
+    from drain_ls.engine.drains import Task
+    from drain_ls.engine.scheduler import Scheduler
 
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     for key in ("a", "b"):

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from tree_sitter import Node, Parser
 
-from drain_ls import forest
+from drain_ls.analysis import forest
 from drain_ls.analysis import source as source_module
 from drain_ls.analysis.checker import check_source
 from drain_ls.analysis.source import PY_LANGUAGE, comment_gaps, parse
-from drain_ls.documents import Document
+from drain_ls.lsp.documents import Document
 from tests.test_forest import START, apply_edit, assert_sound, sessions
 
 

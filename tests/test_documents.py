@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tree_sitter import Tree
 
-from drain_ls import documents
 from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.source import line_starts
 from drain_ls.analysis.source import parse as parse_bytes
-from drain_ls.documents import (
+from drain_ls.lsp import documents
+from drain_ls.lsp.documents import (
     ENCODINGS,
     UTF8,
     UTF16,

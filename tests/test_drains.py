@@ -10,7 +10,7 @@ import pytest
 from drain_ls.analysis.source import parse
 from drain_ls.backends.base import DrainRequest, Progress, RateLimits
 from drain_ls.backends.offline import OfflineBackend
-from drain_ls.drains import build_tasks, outline, validate
+from drain_ls.engine.drains import build_tasks, outline, validate
 
 SOURCE = (
     b'''"""M."""
@@ -202,7 +202,7 @@ def test_qualname_of_a_definition_is_the_one_definitions_gives_it() -> None:
     import sysconfig
     from pathlib import Path
 
-    from drain_ls.drains import definitions, qualname_of
+    from drain_ls.engine.drains import definitions, qualname_of
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     sources = [

@@ -32,7 +32,7 @@ from gen_module import generate_module
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="raw pipes: POSIX only")
 
-# 700 lines: cut into chunks of about 100 (drain_ls.forest), so an opener's error can
+# 700 lines: cut into chunks of about 100 (drain_ls.analysis.forest), so an opener's error can
 # reach past its chunk, and be kept local.
 TEXT = generate_module(700, seed=3)
 LINES = TEXT.split("\n")

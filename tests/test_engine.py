@@ -15,8 +15,6 @@ import pytest
 from drain_ls.backends.base import DrainRequest, DrainResponse, Progress, RateLimits
 from drain_ls.budget import Limits, Usage, price_of
 from drain_ls.config import WorkspaceTrust, build_settings, consent_key
-from drain_ls.custom import parse_custom_drains
-from drain_ls.drains import Task
 from drain_ls.engine.choices import (
     ALLOW,
     ALLOW_ONCE,
@@ -30,9 +28,11 @@ from drain_ls.engine.choices import (
     editor_limits,
     run_limits,
 )
+from drain_ls.engine.custom import parse_custom_drains
+from drain_ls.engine.drains import Task
 from drain_ls.engine.engine import DrainEngine
+from drain_ls.engine.scheduler import Result
 from drain_ls.ledger import Ledger
-from drain_ls.scheduler import Result
 
 MODEL = "claude-haiku-4-5"
 KEY = {"ANTHROPIC_API_KEY": "sk-ant-test"}
@@ -335,8 +335,8 @@ async def test_the_deferred_queue_leaves_out_the_files_the_front_end_has_open(
 
 def test_the_server_and_drain_ls_run_are_front_ends_of_one_engine(tmp_path: Path) -> None:
     from drain_ls.backends.offline import OfflineBackend
-    from drain_ls.headless import HeadlessRun
-    from drain_ls.server import DrainServer
+    from drain_ls.cli.headless import HeadlessRun
+    from drain_ls.lsp.server import DrainServer
 
     server = DrainServer()
     run = HeadlessRun(

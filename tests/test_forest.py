@@ -1,4 +1,4 @@
-"""A large document as one tree per chunk (drain_ls.forest): the same syntax as a parse of
+"""A large document as one tree per chunk (drain_ls.analysis.forest): the same syntax as a parse of
 the whole text while it parses cleanly, errors kept inside their chunk otherwise."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tree_sitter import Node, Parser, Point, Tree
 
-from drain_ls import forest
+from drain_ls.analysis import forest
+from drain_ls.analysis.forest import Forest, ForestRoot, starts_statement
 from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.source import PY_LANGUAGE, parse_range, point_of
 from drain_ls.analysis.source import parse as parse_bytes
-from drain_ls.documents import Document
-from drain_ls.forest import Forest, ForestRoot, starts_statement
+from drain_ls.lsp.documents import Document
 
 START = '''"""Module."""
 import os

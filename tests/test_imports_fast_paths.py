@@ -17,8 +17,8 @@ from unittest.mock import patch
 
 import pytest
 
-from drain_ls import forest
-from drain_ls.analysis import imports
+from drain_ls.analysis import forest, imports
+from drain_ls.analysis.forest import Forest
 from drain_ls.analysis.imports import (
     ImportBinding,
     import_bindings_by_name,
@@ -28,7 +28,6 @@ from drain_ls.analysis.imports import (
 )
 from drain_ls.analysis.model import Finding
 from drain_ls.analysis.source import Syntax, parse
-from drain_ls.forest import Forest
 
 NAMES = ["a", "b", "os", "sys", "m1", "m2", "x_y", "é", "T"]
 MODULES = ["m", "pkg.sub", "os", ".", ".rel", "..up"]

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from drain_ls import forest
+from drain_ls.analysis import forest
 from drain_ls.analysis import incremental as incremental_module
 from drain_ls.analysis.checker import CheckSettings, check_source, error_regions
 from drain_ls.analysis.incremental import ChangeLog, IncrementalChecker
 from drain_ls.analysis.model import Finding
-from drain_ls.documents import Document
+from drain_ls.lsp.documents import Document
 
 START = '''"""Module."""
 import os
@@ -105,7 +105,7 @@ def edit_sequences(draw: st.DrawFn) -> list[tuple[float, float, str]]:
 
 
 # Documents this small are one tree; with a chunk size of a line or three they are cut into
-# chunks (drain_ls.forest) at their first edit, as large files are.
+# chunks (drain_ls.analysis.forest) at their first edit, as large files are.
 @pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1, 3])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=edit_sequences(), batch=st.booleans(), fix_factories=st.booleans())

@@ -20,7 +20,7 @@ from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
 from drain_ls.analysis.noqa import NoqaMap, add_noqa_edit, inline_directive
 from drain_ls.analysis.source import LineIndex, nfkc_occurrences, parse, word_occurrences
-from drain_ls.documents import Document
+from drain_ls.lsp.documents import Document
 
 BOM = b"\xef\xbb\xbf"
 

@@ -23,19 +23,33 @@ PACKAGE = Path(__file__).resolve().parent.parent / "drain_ls"
 
 # Modules (or packages, ending in ".") that must not import pygls or lsprotocol.
 EDITOR_AGNOSTIC = (
-    "drain_ls.analysis.",
-    "drain_ls.backends.",
-    "drain_ls.scheduler",
-    "drain_ls.drains",
+    "drain_ls.analysis",
+    "drain_ls.backends",
+    "drain_ls.engine",
     "drain_ls.ledger",
+    "drain_ls.commits",
     "drain_ls.budget",
     "drain_ls.uris",
-    "drain_ls.engine.",
-    "drain_ls.headless",
+    "drain_ls.cli",
 )
 LSP_PACKAGES = ("pygls", "lsprotocol")
 # The front ends of the drain engine: it imports none of them, nor do they import each other.
-FRONT_ENDS = ("drain_ls.server", "drain_ls.handlers", "drain_ls.headless", "drain_ls.cli")
+FRONT_ENDS = ("drain_ls.lsp", "drain_ls.cli")
+# No module of drain_ls over this many lines, but those listed (each still to be split; the
+# list may only shrink: a module that gets under the limit leaves it).
+MAX_LINES = 600
+TOO_LONG = {
+    "drain_ls/lsp/server.py",
+    "drain_ls/engine/scheduler.py",
+    "drain_ls/cli/__init__.py",
+    "drain_ls/config.py",
+    "drain_ls/analysis/forest.py",
+    "drain_ls/engine/engine.py",
+    "drain_ls/lsp/documents.py",
+    "drain_ls/cli/results.py",
+    "drain_ls/engine/drains.py",
+    "drain_ls/lsp/transport.py",
+}
 
 # Cycles of module-level imports that exist today: each one's modules, and why it is there.
 KNOWN_CYCLES: dict[frozenset[str], str] = {}
@@ -171,9 +185,11 @@ def _describe(component: frozenset[str], imports: list[Import]) -> str:
 def test_the_import_scan_sees_the_package() -> None:
     """The scan itself works: it finds the modules and the imports it should."""
     modules = _modules()
-    assert {"drain_ls.server", "drain_ls.scheduler", "drain_ls.backends.batches"} <= set(modules)
+    assert {"drain_ls.lsp.server", "drain_ls.engine.scheduler", "drain_ls.backends.batches"} <= set(
+        modules
+    )
     imports = _all_imports()
-    assert any(i.module == "drain_ls.server" and i.target == "pygls.uris" for i in imports)
+    assert any(i.module == "drain_ls.lsp.server" and i.target == "pygls.uris" for i in imports)
     assert any(
         i.module == "drain_ls.backends.anthropic"
         and i.target == "drain_ls.backends.messages"
@@ -200,7 +216,7 @@ def test_editor_agnostic_modules_do_not_import_pygls_or_lsprotocol() -> None:
     offending = [
         f"  {imp.module} (line {imp.line}) imports {imp.target}"
         for imp in _all_imports()
-        if imp.module.startswith(EDITOR_AGNOSTIC) or imp.module + "." in EDITOR_AGNOSTIC
+        if any(_in(imp.module, package) for package in EDITOR_AGNOSTIC)
         if imp.target.split(".")[0] in LSP_PACKAGES
     ]
     assert not offending, (
@@ -210,20 +226,39 @@ def test_editor_agnostic_modules_do_not_import_pygls_or_lsprotocol() -> None:
     )
 
 
-def test_the_engine_knows_no_front_end_and_the_editor_does_not_run_the_command_line() -> None:
-    """``drain_ls.engine`` imports no front end (the language server, ``drain-ls run``, the
-    CLI), at load time or in a function; the language server does not import the command
-    line's run (it used to, for the deferred queue)."""
-    offending = [
-        f"  {imp.module} (line {imp.line}) imports {imp.target}"
-        for imp in _all_imports()
-        if (imp.module.startswith("drain_ls.engine") and imp.target.startswith(FRONT_ENDS))
-        or (
-            imp.module in ("drain_ls.server", "drain_ls.handlers")
-            and imp.target.startswith(("drain_ls.headless", "drain_ls.cli"))
+def _in(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_the_core_knows_no_front_end_and_the_front_ends_keep_apart() -> None:
+    """analysis/, engine/ and the rest import neither front end (``lsp/``, ``cli/``), at
+    load time or in a function; ``lsp/`` never imports ``cli/``; ``cli/`` imports ``lsp/``
+    only inside the command that starts the language server."""
+    offending = []
+    for imp in _all_imports():
+        source = next((f for f in FRONT_ENDS if _in(imp.module, f)), None)
+        target = next((f for f in FRONT_ENDS if _in(imp.target, f)), None)
+        if target is None or source == target:
+            continue
+        starts_server = (
+            source == "drain_ls.cli"
+            and not imp.at_load
+            and imp.target in ("drain_ls.lsp.handlers", "drain_ls.lsp.server")
         )
-    ]
+        if not starts_server and imp.module != "drain_ls.__main__":
+            offending.append(f"  {imp.module} (line {imp.line}) imports {imp.target}")
     assert not offending, "\n".join(offending)
+
+
+def test_no_module_is_over_600_lines_but_those_still_to_be_split() -> None:
+    lengths = {
+        path.relative_to(PACKAGE.parent).as_posix(): len(path.read_text().splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    long = {path for path, lines in lengths.items() if lines > MAX_LINES}
+    assert long <= TOO_LONG, f"over {MAX_LINES} lines: {sorted(long - TOO_LONG)}"
+    shorter = TOO_LONG - long
+    assert not shorter, f"under {MAX_LINES} lines now, remove from TOO_LONG: {sorted(shorter)}"
 
 
 def test_no_new_import_cycle_among_drain_ls_modules() -> None:

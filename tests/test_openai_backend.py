@@ -26,7 +26,7 @@ from drain_ls.backends.endpoints import (
     resolve_key,
 )
 from drain_ls.backends.openai_compat import OpenAICompatBackend
-from drain_ls.drains import validate
+from drain_ls.engine.drains import validate
 from tests.fake_openai import FakeOpenAI
 
 MODEL = "qwen2.5-coder:7b"

@@ -45,7 +45,7 @@ def fixed(examples: int, shrink: bool = True) -> settings:
     )
 
 
-LONGEST_BODY = 1 << 27  # drain_ls.transport.MAX_BODY: a longer Content-Length is malformed
+LONGEST_BODY = 1 << 27  # drain_ls.lsp.transport.MAX_BODY: a longer Content-Length is malformed
 TEXT = "import os\n\n\ndef f(a):\n    return a\n\n\nclass C:\n    def m(self):\n        pass\n"
 
 
@@ -198,7 +198,7 @@ def test_the_parser_never_loses_a_frame_that_follows_the_bytes_a_length_asked_fo
     frames: list[tuple[tuple[bytes, int], int]],
 ) -> None:
     """In process and fast: the same framings, cut anywhere, a valid frame after each."""
-    from drain_ls.transport import MAX_BODY, FrameParser, Message
+    from drain_ls.lsp.transport import MAX_BODY, FrameParser, Message
 
     assert MAX_BODY == LONGEST_BODY
     parser = FrameParser()

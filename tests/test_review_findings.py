@@ -22,13 +22,13 @@ from drain_ls.analysis.source import parse
 from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
 from drain_ls.backends.offline import OfflineBackend
 from drain_ls.budget import Limits, Usage, price_of
+from drain_ls.cli.headless import HeadlessRun
 from drain_ls.config import build_settings
-from drain_ls.custom import parse_custom_drains
-from drain_ls.drains import build_tasks
+from drain_ls.engine.custom import parse_custom_drains
+from drain_ls.engine.drains import build_tasks
 from drain_ls.engine.file_tasks import tasks_for_file
-from drain_ls.headless import HeadlessRun
+from drain_ls.engine.scheduler import Scheduler
 from drain_ls.ledger import Ledger
-from drain_ls.scheduler import Scheduler
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import server_config, wait_until
 
@@ -77,7 +77,7 @@ def git(root: Path, *args: str) -> None:
 
 def in_process_server(root: Path, ledger: Ledger, layer: dict[str, Any]) -> Any:
     """A DrainServer without a client: settings from ``layer``, ``root`` as its workspace."""
-    from drain_ls.server import DrainServer
+    from drain_ls.lsp.server import DrainServer
 
     server = DrainServer()
     settings, problems = build_settings(layer)
@@ -588,8 +588,8 @@ async def test_drain_ls_run_summary_adds_up_with_a_dismissed_suggestion(tmp_path
 def test_dismissing_a_custom_diagnostic_removes_it(tmp_path: Path) -> None:
     import time
 
-    from drain_ls.drains import sha
-    from drain_ls.scheduler import Result
+    from drain_ls.engine.drains import sha
+    from drain_ls.engine.scheduler import Result
 
     root = tmp_path / "ws"
     root.mkdir()
@@ -626,7 +626,7 @@ def test_dismissing_a_custom_diagnostic_removes_it(tmp_path: Path) -> None:
 
 
 async def test_a_result_is_delivered_for_each_file_with_the_same_code(tmp_path: Path) -> None:
-    from drain_ls.scheduler import Result
+    from drain_ls.engine.scheduler import Result
 
     results: list[Result] = []
     scheduler = Scheduler(

@@ -11,9 +11,9 @@ import pytest
 from drain_ls.analysis.source import parse
 from drain_ls.backends.anthropic import AnthropicBackend
 from drain_ls.budget import Limits, price_of
-from drain_ls.drains import Task, build_tasks
+from drain_ls.engine.drains import Task, build_tasks
+from drain_ls.engine.scheduler import Result, Scheduler
 from drain_ls.ledger import Ledger
-from drain_ls.scheduler import Result, Scheduler
 from tests.fake_anthropic import FakeAnthropic
 
 SOURCE = b'''"""M."""

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from drain_ls.config import _REVIEW_NUMBERS, Settings, Trust, kebab_to_camel
-from drain_ls.custom import BUILTIN_DRAINS
-from drain_ls.drains import concurrency
-from drain_ls.review import ReviewOptions
+from drain_ls.engine.custom import BUILTIN_DRAINS
+from drain_ls.engine.drains import concurrency
+from drain_ls.engine.review import ReviewOptions
 from drain_ls.settings_reference import (
     CONCURRENCY_RANGE,
     TRUST_WORDS,

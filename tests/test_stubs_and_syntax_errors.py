@@ -10,7 +10,7 @@ from pathlib import Path
 
 from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.incremental import IncrementalChecker
-from drain_ls.documents import Document
+from drain_ls.lsp.documents import Document
 
 STUB = b"""import os
 import json as json

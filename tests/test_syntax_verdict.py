@@ -20,13 +20,13 @@ from unittest.mock import patch
 
 import pytest
 
-from drain_ls import forest
+from drain_ls.analysis import forest
 from drain_ls.analysis import syntax as syntax_module
 from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.versions import DEFAULT_TARGET, TARGET_NAMES, PythonVersion
 from drain_ls.config import Settings, build_settings, requires_python_layer
-from drain_ls.documents import Document
+from drain_ls.lsp.documents import Document
 from tests.syntax_corpus import INDENTATION, LEGACY, VALID
 
 HEAD = '"""Module."""\nimport os\n'

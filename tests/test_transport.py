@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drain_ls import transport
-from drain_ls.transport import (
+from drain_ls.lsp import transport
+from drain_ls.lsp.transport import (
     MAX_HEADER_LINE,
     FrameParser,
     Message,
@@ -166,7 +166,7 @@ def test_after_a_malformed_frame_the_next_content_length_header_is_found(
         monkeypatch.setattr(transport, "STREAM_BODY", 8)
         monkeypatch.setattr(transport, "LONG_STRING", 4)
     parser = FrameParser()
-    with caplog.at_level(logging.WARNING, logger="drain_ls.transport"):
+    with caplog.at_level(logging.WARNING, logger="drain_ls.lsp.transport"):
         assert values(parser, bad + frame(M1) + frame(M2), step) == [*first, M1, M2]
     assert parser.malformed >= 1
     assert len(caplog.records) == 1  # once, plainly
@@ -197,7 +197,7 @@ def test_the_end_of_the_input_inside_a_message_is_logged(
 ) -> None:
     parser = FrameParser()
     parser.feed(b"Content-Length: %d\r\n\r\n{" % length)
-    with caplog.at_level(logging.WARNING, logger="drain_ls.transport"):
+    with caplog.at_level(logging.WARNING, logger="drain_ls.lsp.transport"):
         parser.end()
     assert "ended inside a message" in caplog.text
 

@@ -16,7 +16,7 @@ import pytest
 from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.source import LineIndex
-from drain_ls.documents import Document
+from drain_ls.lsp.documents import Document
 
 CASES = [
     ("aliased_typing", 'import typing_extensions as te\nfrom a import X\nte.cast("X", 1)\n'),

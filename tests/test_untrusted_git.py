@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from drain_ls.review import ReviewOptions, gather
+from drain_ls.engine.review import ReviewOptions, gather
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the marker scripts are sh")
 

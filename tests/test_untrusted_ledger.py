@@ -24,10 +24,10 @@ from pytest_lsp import LanguageClient
 
 from drain_ls.backends.anthropic import AnthropicBackend
 from drain_ls.budget import Limits, Price, Usage
-from drain_ls.drains import Task
+from drain_ls.engine.drains import Task
+from drain_ls.engine.scheduler import Result, Scheduler
 from drain_ls.ledger import Ledger, LedgerError, Reservation
 from drain_ls.report import report
-from drain_ls.scheduler import Result, Scheduler
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
 from tests.test_drains_e2e import settings

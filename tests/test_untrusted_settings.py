@@ -506,7 +506,7 @@ def test_a_workspace_cannot_negate_exclusions() -> None:
 def test_a_workspace_cannot_raise_a_review_cap_by_asking_for_an_invalid_one(
     mine: dict[str, Any], theirs: dict[str, Any]
 ) -> None:
-    from drain_ls.review import REVIEW, ReviewOptions
+    from drain_ls.engine.review import REVIEW, ReviewOptions
 
     before = ReviewOptions.from_settings({REVIEW: mine})
     settings, problems, _ = resolve_settings(
@@ -550,7 +550,7 @@ def test_the_consent_question_names_only_drains_that_run_and_counts_them() -> No
 
 
 def test_custom_drains_are_capped_and_a_long_chain_is_no_crash() -> None:
-    from drain_ls.custom import MAX_CUSTOM_DRAINS, parse_custom_drains
+    from drain_ls.engine.custom import MAX_CUSTOM_DRAINS, parse_custom_drains
 
     chain = [{"name": "c0", "prompt": "p"}]
     chain += [{"name": f"c{i}", "prompt": "p", "after": f"c{i - 1}"} for i in range(1, 1_200)]

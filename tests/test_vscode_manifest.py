@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from drain_ls.config import Settings
-from drain_ls.review import ReviewOptions
+from drain_ls.engine.review import ReviewOptions
 
 MANIFEST = Path(__file__).parent.parent / "editors" / "vscode" / "package.json"
 

@@ -1,4 +1,4 @@
-"""The first keystroke of a session builds no converter code (``drain_ls.warm_messages``)."""
+"""The first keystroke of a session builds no converter code (``drain_ls.lsp.warm_messages``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import cattrs
 from lsprotocol import types
 
-from drain_ls.handlers import create_server
-from drain_ls.transport import Rejected
-from drain_ls.warm_messages import warm_messages
+from drain_ls.lsp.handlers import create_server
+from drain_ls.lsp.transport import Rejected
+from drain_ls.lsp.warm_messages import warm_messages
 
 URI = "file:///home/u/project/pkg/mod.py"
 RANGE = {"start": {"line": 41, "character": 7}, "end": {"line": 41, "character": 9}}

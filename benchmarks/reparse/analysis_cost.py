@@ -9,7 +9,7 @@ from common import byte_edits, pct, texts
 
 from drain_ls.analysis.checker import CheckSettings
 from drain_ls.analysis.incremental import IncrementalChecker
-from drain_ls.documents import Document
+from drain_ls.lsp.documents import Document
 
 CODES = frozenset(["F401", "D100", "D101", "D102", "D103", "D104", "D105", "D106", "D107", "E999"])
 for name, text in texts().items():

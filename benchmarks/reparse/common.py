@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lsp_latency import generated_module, typing_session
 
-from drain_ls.documents import Document, Position
+from drain_ls.lsp.documents import Document, Position
 
 
 def texts():

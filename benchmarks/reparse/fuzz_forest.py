@@ -1,4 +1,4 @@
-"""Random edit sessions against chunked documents (drain_ls.forest), for as long as asked.
+"""Random edit sessions against chunked documents (drain_ls.analysis.forest), for as long as asked.
 
     python benchmarks/reparse/fuzz_forest.py SEED SECONDS [GAP_LINES]
 
@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from test_comment_runs import assert_gaps_change_nothing
 from test_forest import PIECES, START, apply_edit, assert_sound
 
-from drain_ls import forest
+from drain_ls.analysis import forest
 from drain_ls.analysis import source as source_module
-from drain_ls.documents import Document
+from drain_ls.lsp.documents import Document
 
 
 def main() -> int:

@@ -87,7 +87,7 @@ class _Resolver:
         if scope is None:
             if node.type == "module" or node.parent is None:
                 # The root (an ERROR node when the whole file fails to parse) is the module;
-                # so is the root of each chunk of a chunked document (drain_ls.forest).
+                # so is the root of each chunk of a chunked document (drain_ls.analysis.forest).
                 if self.scopes:
                     return self.module
                 scope = _Scope(node, None, False, 0, 0)

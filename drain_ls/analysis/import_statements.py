@@ -106,7 +106,7 @@ def _import_statements(root: Node, source: bytes) -> list[tuple[Node, Node | Non
         return [(statement, None) for statement in _keyword_statements(root, source, 0)]
     found: list[tuple[Node, Node | None]] = []
     previous = 0  # the end of the last module-level import statement
-    # A ``ForestRoot`` (drain_ls.forest) stands for the module nodes of its chunks.
+    # A ``ForestRoot`` (drain_ls.analysis.forest) stands for the module nodes of its chunks.
     modules: list[Node] = list(getattr(root, "roots", None) or (root,))
     for module in modules:
         for child in module.children:

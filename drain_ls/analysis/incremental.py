@@ -119,7 +119,7 @@ class IncrementalChecker:
         ):
             # The edits since put the same text back (a typo undone). Only without a syntax
             # error: then the findings depend on the text alone; with one, on where the
-            # document's chunks keep it (``drain_ls.forest``), which the same text need not
+            # document's chunks keep it (``drain_ls.analysis.forest``), which the same text need not
             # have the same way twice.
             return list(last[1])
         select = self.settings.select
@@ -541,7 +541,7 @@ def _statement_at(root: Node, offset: int) -> Node | None:
 
 def _parsed(source: bytes, tree: Syntax) -> bytes:
     """What ``tree`` was parsed from: ``source`` with its lone CRs normalized. A document's
-    tree (``drain_ls.forest.Forest``) keeps it; anything else is normalized here (8 ms per
+    tree (``drain_ls.analysis.forest.Forest``) keeps it; anything else is normalized here (8 ms per
     5 MB of CRLF text: not twice per keystroke)."""
     kept = getattr(tree, "source", None)
     if isinstance(kept, bytes) and len(kept) == len(source):

@@ -26,7 +26,7 @@ exact tokenizer, one logical line at a time.
 
 The rule restarts cleanly at any module-level statement that starts a line (the stack is then
 ``[0]``), so ``indentation_error`` takes a range: an editor can check only the chunks of a
-document an edit touched (``drain_ls.forest`` cuts documents at such statements).
+document an edit touched (``drain_ls.analysis.forest`` cuts documents at such statements).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def text_start(source: bytes) -> int:
 
 class Syntax(Protocol):
     """A parse of a whole source: a tree-sitter ``Tree``, or an open document's ``Forest``
-    (``drain_ls.forest``), whose root stands for the module node of its chunks."""
+    (``drain_ls.analysis.forest``), whose root stands for the module node of its chunks."""
 
     @property
     def root_node(self) -> Node:

@@ -39,6 +39,7 @@ from typing import NamedTuple, Protocol
 
 from tree_sitter import Node
 
+from drain_ls.analysis.forest import Forest
 from drain_ls.analysis.grammar_gaps import TreeErrors, normalize_lone_cr, tree_errors
 from drain_ls.analysis.indentation import IndentationProblem, indentation_event
 from drain_ls.analysis.legacy import legacy_errors
@@ -50,7 +51,6 @@ from drain_ls.analysis.versions import (
     construct_errors,
     gap_errors,
 )
-from drain_ls.forest import Forest
 
 # Larger statements are not compiled whole (a few milliseconds per 20 KB, at every keystroke
 # in the editor while the error stays): the largest statement under the limit is.
@@ -99,7 +99,7 @@ class TreeVerdict(NamedTuple):
 
 def broken_roots(tree: Syntax) -> list[Node]:
     """The module nodes that syntax errors are under, in order: the root when it has an
-    error; for a document cut into chunks (``drain_ls.forest``), the roots of its broken
+    error; for a document cut into chunks (``drain_ls.analysis.forest``), the roots of its broken
     chunks, read as they are (a chunk that an edit only moved is not parsed again for
     this: the offsets and types of its nodes are right)."""
     if isinstance(tree, Forest):

@@ -5,8 +5,8 @@ drains, the ledger, the backend and the scheduler, the built-in and custom drain
 commit review, the deferred queue, Message Batches, the shared pool and the budget source
 (Claude Code's session or a fixed window). It knows nothing of LSP: its front end (a
 ``Host``) tells it which files are open and is told what happened (a result, a review, a
-change of state), and asks the user through a ``Prompter``. ``drain_ls.server`` adapts it to
-the editor; ``drain_ls.headless`` runs it over files from the command line.
+change of state), and asks the user through a ``Prompter``. ``drain_ls.lsp.server`` adapts it to
+the editor; ``drain_ls.cli.headless`` runs it over files from the command line.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from drain_ls.budget import Limits, Usage, price_of, price_overrides
 from drain_ls.claude_code import CONTEXT_WINDOW, latest_session
 from drain_ls.commits import CommitBatch
 from drain_ls.config import Settings, WorkspaceTrust
-from drain_ls.custom import CustomDrain
-from drain_ls.drains import BUILTIN, Task, concurrency, task_steps
 from drain_ls.engine.choices import (
     BackendChoice,
     Prompter,
@@ -38,15 +36,24 @@ from drain_ls.engine.choices import (
     docstring_findings,
     editor_limits,
 )
+from drain_ls.engine.custom import CustomDrain
+from drain_ls.engine.drains import BUILTIN, Task, concurrency, task_steps
 from drain_ls.engine.file_tasks import read_python, scopes_of, tasks_for_file
+from drain_ls.engine.review import (
+    REVIEW,
+    ReviewOptions,
+    ReviewResult,
+    gather,
+    read_result,
+    review_tasks,
+)
+from drain_ls.engine.scheduler import Outcome, Result, Scheduler
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.models import retiring_note
 from drain_ls.privacy import ExclusionError, Exclusions
-from drain_ls.review import REVIEW, ReviewOptions, ReviewResult, gather, read_result, review_tasks
-from drain_ls.scheduler import Outcome, Result, Scheduler
 
 if TYPE_CHECKING:
-    from drain_ls.batching import Collected
+    from drain_ls.engine.batching import Collected
 
 logger = logging.getLogger("drain_ls")
 
@@ -543,7 +550,7 @@ class DrainEngine:
         every workspace's, in the editor and in ``drain-ls run`` alike (what a batch cost
         counts against today's caps whichever workspace sent it, and its answers serve any
         file with the same code)."""
-        from drain_ls import batching
+        from drain_ls.engine import batching
 
         scheduler, ledger = self.scheduler, self.ledger
         assert scheduler is not None and ledger is not None
@@ -556,7 +563,7 @@ class DrainEngine:
 
     async def send_batch(self, client: Any, tasks: list[Task]) -> Any:
         """``tasks`` as one Message Batch, reserved in the ledger (``batching.send``)."""
-        from drain_ls import batching
+        from drain_ls.engine import batching
 
         scheduler, ledger = self.scheduler, self.ledger
         assert scheduler is not None and ledger is not None

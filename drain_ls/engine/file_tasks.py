@@ -10,9 +10,9 @@ from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.source import parse
 from drain_ls.config import Settings
-from drain_ls.custom import CustomDrain
-from drain_ls.drains import MODULE, Task, build_tasks, definitions
 from drain_ls.engine.choices import DEFINITION_CODES, docstring_findings
+from drain_ls.engine.custom import CustomDrain
+from drain_ls.engine.drains import MODULE, Task, build_tasks, definitions
 from drain_ls.files import read_source
 
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import { fence, inlineCode, renderPreview } from '../src/preview';
 
-// The shape drain_ls/drains.py preview() returns, inside ls.preview()'s answer.
+// The shape drain_ls/engine/drains.py preview() returns, inside ls.preview()'s answer.
 const RESULT = {
   uri: 'file:///w/a.py',
   backend: 'anthropic',

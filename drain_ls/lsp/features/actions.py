@@ -12,8 +12,8 @@ from drain_ls.analysis.model import Edit, Finding, Fix
 from drain_ls.analysis.noqa import add_noqa_edit
 from drain_ls.analysis.skeletons import definition_docstring_fix
 from drain_ls.analysis.source import LineIndex
-from drain_ls.documents import Document
-from drain_ls.features.diagnostics import to_diagnostic, to_range
+from drain_ls.lsp.documents import Document
+from drain_ls.lsp.features.diagnostics import to_diagnostic, to_range
 
 FIX_ALL_KIND = "source.fixAll.drain-ls"
 QUICKFIX = types.CodeActionKind.QuickFix

@@ -20,14 +20,14 @@ from drain_ls.backends.base import Backend
 from drain_ls.budget import Limits, Price, Usage
 from drain_ls.commits import CommitBatch
 from drain_ls.config import Settings
-from drain_ls.custom import CustomDrain
-from drain_ls.drains import Task
 from drain_ls.engine.choices import BackendChoice
+from drain_ls.engine.custom import CustomDrain
+from drain_ls.engine.drains import Task
 from drain_ls.engine.engine import DrainEngine
 from drain_ls.engine.file_tasks import read_python, tasks_for_file
+from drain_ls.engine.review import ReviewOptions
+from drain_ls.engine.scheduler import Outcome, Result
 from drain_ls.ledger import Ledger
-from drain_ls.review import ReviewOptions
-from drain_ls.scheduler import Outcome, Result
 
 if TYPE_CHECKING:
     from drain_ls.backends.batches import BatchClient

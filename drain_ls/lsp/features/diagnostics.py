@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.protocol import default_converter
 
 from drain_ls.analysis.model import RULE_URLS, Finding
-from drain_ls.documents import Document, TextShift
+from drain_ls.lsp.documents import Document, TextShift
 
 SOURCE = "drain-ls"
 

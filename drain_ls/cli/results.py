@@ -45,16 +45,16 @@ from drain_ls.analysis.model import Edit
 from drain_ls.analysis.skeletons import definition_docstring_fix
 from drain_ls.analysis.source import parse
 from drain_ls.cli import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display
-from drain_ls.drains import BUILTIN, MODULE, definitions, sha
+from drain_ls.engine.drains import BUILTIN, MODULE, definitions, sha
 from drain_ls.files import UnreadableFile, read_source, replace_verified
 from drain_ls.ledger import Ledger, LedgerError
 
 if TYPE_CHECKING:
+    from drain_ls.cli.headless import HeadlessRun, RunSummary
     from drain_ls.config import Settings
-    from drain_ls.custom import CustomDrain
-    from drain_ls.drains import Task
-    from drain_ls.headless import HeadlessRun, RunSummary
-    from drain_ls.scheduler import Result
+    from drain_ls.engine.custom import CustomDrain
+    from drain_ls.engine.drains import Task
+    from drain_ls.engine.scheduler import Result
 
 DOCSTRINGS = "docstrings"
 # The message of the editor's code action (features/actions.generated_docstring_actions).
@@ -225,7 +225,7 @@ def project_of(path: Path) -> Project:
     """The settings ``drain-ls run`` resolves for ``path`` (the user's config narrowed by
     the workspace's ``[tool.drain-ls]``), and its workspace (the project root)."""
     from drain_ls.config import camelize_keys, load_user_config, resolve_settings
-    from drain_ls.custom import parse_custom_drains
+    from drain_ls.engine.custom import parse_custom_drains
     from drain_ls.files import ConfigError, find_project_config
 
     try:
@@ -626,7 +626,7 @@ def report_docstrings(
 ) -> int:
     """Print the summary and the diff (``--diff``) or write the files (``--apply``); the
     exit code: 1 when ``--diff`` shows a change, or a file could not be changed."""
-    from drain_ls.headless import render_summary
+    from drain_ls.cli.headless import render_summary
 
     errors: list[tuple[str, str]] = []
     diffs: list[str] = []

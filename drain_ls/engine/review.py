@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from drain_ls.commits import CommitBatch, ReviewFinding, commits_since, parse_findings
-from drain_ls.custom import BUILTIN_DRAINS, CustomDrain
-from drain_ls.drains import Task, enabled
+from drain_ls.engine.custom import BUILTIN_DRAINS, CustomDrain
+from drain_ls.engine.drains import Task, enabled
 
 REVIEW = BUILTIN_DRAINS["review"].name
 DEFAULT_MAX_TOKENS = 700

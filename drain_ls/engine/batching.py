@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 from drain_ls.backends.base import BackendError
 from drain_ls.budget import Limits, Price, Refusal, Usage, price_of
-from drain_ls.drains import Task, validate
+from drain_ls.engine.drains import Task, validate
+from drain_ls.engine.scheduler import task_path
 from drain_ls.ledger import Ledger, LedgerError
-from drain_ls.scheduler import task_path
 
 if TYPE_CHECKING:
     from drain_ls.backends.batches import BatchClient

@@ -8,7 +8,7 @@ from tree_sitter import Node
 
 from drain_ls.analysis.complexity import cyclomatic_complexity
 from drain_ls.analysis.exports import string_value
-from drain_ls.documents import Document
+from drain_ls.lsp.documents import Document
 
 # Extra markdown sections a later layer adds (the drains' summaries), keyed by definition.
 SectionProvider = Callable[[Document, Node], list[str]]

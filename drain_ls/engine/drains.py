@@ -28,7 +28,7 @@ from tree_sitter import Node
 from drain_ls.analysis.complexity import cyclomatic_complexity
 from drain_ls.backends.base import DrainRequest
 from drain_ls.budget import Price, estimate_input_tokens
-from drain_ls.custom import BUILTIN_DRAINS, DEFINITION_SCOPES, CustomDrain
+from drain_ls.engine.custom import BUILTIN_DRAINS, DEFINITION_SCOPES, CustomDrain
 from drain_ls.privacy import redact
 
 PROMPT_VERSION = "1"

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import NamedTuple
 
+from drain_ls.analysis.forest import Forest
 from drain_ls.analysis.incremental import ChangeLog
 from drain_ls.analysis.source import IDENTIFIER_BYTES
-from drain_ls.forest import Forest
 
 logger = logging.getLogger(__name__)
 
@@ -483,7 +483,7 @@ class Document(Text):
     @property
     def tree(self) -> Forest:
         """The syntax tree (parsed again if it was dropped to save memory): one tree, or
-        one per chunk of a large file once it is edited (see ``drain_ls.forest``); that of
+        one per chunk of a large file once it is edited (see ``drain_ls.analysis.forest``); that of
         an empty module while the document is ``too_large``."""
         if self._tree is None:
             self._tree = Forest(b"" if self.too_large else self.source)

@@ -568,9 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
 def command_run(args: argparse.Namespace) -> int:
     """``drain-ls run``: the drains of files, headless (``--dry-run``: what they would send)."""
     from drain_ls.config import camelize_keys, load_user_config, resolve_settings
-    from drain_ls.custom import parse_custom_drains
-    from drain_ls.drains import preview
     from drain_ls.engine.choices import MissingKey, choose_backend
+    from drain_ls.engine.custom import parse_custom_drains
+    from drain_ls.engine.drains import preview
     from drain_ls.engine.file_tasks import tasks_for_file
     from drain_ls.privacy import ExclusionError, Exclusions
 
@@ -668,9 +668,9 @@ def command_run(args: argparse.Namespace) -> int:
 
 def _review_preview(root: Path, settings: Any, custom: Any, model: str) -> list[Any]:
     """The commit review tasks a run would send (nothing when there is nothing new)."""
+    from drain_ls.engine.review import ReviewOptions, gather, review_tasks
     from drain_ls.ledger import Ledger, LedgerError
     from drain_ls.privacy import ExclusionError, Exclusions
-    from drain_ls.review import ReviewOptions, gather, review_tasks
 
     options = ReviewOptions.from_settings(settings.drains)
     if not options.enabled and not any(d.scope == "commits" for d in custom):
@@ -709,8 +709,8 @@ def _run_drains(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from drain_ls.cli.headless import HeadlessRun, render_summary
     from drain_ls.engine.choices import ask_consent, run_limits
-    from drain_ls.headless import HeadlessRun, render_summary
     from drain_ls.ledger import Ledger, LedgerError
 
     try:
@@ -778,7 +778,7 @@ def _run_drains(
 
         summary = asyncio.run(go())
     summary.skipped = skipped
-    from drain_ls.results_cli import after_run  # offline answers kept; --diff / --apply
+    from drain_ls.cli.results import after_run  # offline answers kept; --diff / --apply
 
     shown = after_run(args, run, summary)
     if shown is not None:
@@ -884,8 +884,8 @@ def command_report(args: argparse.Namespace) -> int:
 
 def command_serve(args: argparse.Namespace) -> int:
     """``drain-ls [serve]``: the language server."""
-    from drain_ls.handlers import create_server
-    from drain_ls.server import configure_logging
+    from drain_ls.lsp.handlers import create_server
+    from drain_ls.lsp.server import configure_logging
 
     server = create_server()
     configure_logging(server, args.log_file, args.log_level)
@@ -1055,7 +1055,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "queue":
             return command_queue(args)
         if args.command == "show":
-            from drain_ls.results_cli import command_show
+            from drain_ls.cli.results import command_show
 
             return command_show(args)
         if args.command in (None, "serve"):

@@ -47,7 +47,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from drain_ls.backends.base import Backend, BackendError, Progress
 from drain_ls.budget import Limits, Price, Refusal, Usage, cost_usd
-from drain_ls.drains import Task, sha, validate
+from drain_ls.engine.drains import Task, sha, validate
 from drain_ls.ledger import Ledger, LedgerError, Reservation, check_price
 from drain_ls.uris import uri_to_path
 

@@ -53,18 +53,9 @@ from drain_ls.config import (
     resolve_settings,
     settings_to_json,
 )
-from drain_ls.custom import CustomDrain, drain_title, parse_custom_drains
-from drain_ls.documents import (
-    UTF8,
-    UTF16,
-    UTF32,
-    Change,
-    ChangeError,
-    Document,
-    Position,
-    encode_text,
-)
-from drain_ls.drains import (
+from drain_ls.engine.choices import choose_backend
+from drain_ls.engine.custom import CustomDrain, drain_title, parse_custom_drains
+from drain_ls.engine.drains import (
     MODULE,
     Task,
     context_limit,
@@ -74,12 +65,21 @@ from drain_ls.drains import (
     preview,
     sha,
 )
-from drain_ls.engine.choices import choose_backend
 from drain_ls.engine.engine import DrainEngine
-from drain_ls.features.diagnostics import DiagnosticCache, make_converter, to_range
+from drain_ls.engine.scheduler import Outcome, Result, Scheduler
 from drain_ls.files import ConfigError, find_project_config
-from drain_ls.scheduler import Outcome, Result, Scheduler
-from drain_ls.transport import (
+from drain_ls.lsp.documents import (
+    UTF8,
+    UTF16,
+    UTF32,
+    Change,
+    ChangeError,
+    Document,
+    Position,
+    encode_text,
+)
+from drain_ls.lsp.features.diagnostics import DiagnosticCache, make_converter, to_range
+from drain_ls.lsp.transport import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -224,7 +224,7 @@ class DrainProtocol(LanguageServerProtocol):
     _shutdown_answered: asyncio.Event | None = None
 
     def receive_json(self, value: object) -> None:
-        """Handle one message read by ``drain_ls.transport.serve`` (a body's JSON value)."""
+        """Handle one message read by ``drain_ls.lsp.transport.serve`` (a body's JSON value)."""
         self.handle_message(self.structure_message(value) if isinstance(value, dict) else value)
 
     def reply_parse_error(self) -> None:
@@ -361,7 +361,7 @@ class DrainProtocol(LanguageServerProtocol):
     def _send_handler_result(self, future: Any, *, msg_id: MsgId) -> None:
         """Answer a request with its handler's result, or with a plain error (pygls's has
         the Python traceback, with the server's paths, in ``data``)."""
-        from drain_ls.documents import PositionError
+        from drain_ls.lsp.documents import PositionError
 
         self._request_futures.pop(msg_id, None)
         if future.cancelled():
@@ -454,7 +454,7 @@ class DrainServer(LanguageServer):
     # -- transport ----------------------------------------------------------------------------
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
-        """Serve over stdio until ``exit`` or the end of the input (see ``drain_ls.transport``:
+        """Serve over stdio until ``exit`` or the end of the input (see ``drain_ls.lsp.transport``:
         a pipe on stdin is read by the event loop itself, anything else by a worker thread).
 
         An ``exit`` that no ``shutdown`` came before ends the process with status 1 (LSP).
@@ -1130,7 +1130,7 @@ class DrainServer(LanguageServer):
         try:
             status = self.engine.status()
         except Exception as exc:  # a status must never take the drains (or a request) down
-            from drain_ls.scheduler import describe
+            from drain_ls.engine.scheduler import describe
 
             logger.error("cannot make drain/status: %s", describe(exc))
             return

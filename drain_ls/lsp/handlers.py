@@ -9,20 +9,20 @@ from typing import Any
 from lsprotocol import types
 from tree_sitter import Node
 
-from drain_ls.custom import drain_title
-from drain_ls.documents import Document, Position
-from drain_ls.drains import BUILTIN, MODULE, definitions, qualname_of
-from drain_ls.features.actions import (
+from drain_ls.engine.custom import drain_title
+from drain_ls.engine.drains import BUILTIN, MODULE, definitions, qualname_of
+from drain_ls.engine.scheduler import Result, age
+from drain_ls.lsp.documents import Document, Position
+from drain_ls.lsp.features.actions import (
     FIX_ALL_KIND,
     code_actions,
     fix_all_edit,
     generated_docstring_actions,
     wanted,
 )
-from drain_ls.features.hover import hover_markdown
-from drain_ls.scheduler import Result, age
-from drain_ls.server import DrainServer, freeze_heap
-from drain_ls.warm_messages import warm_messages
+from drain_ls.lsp.features.hover import hover_markdown
+from drain_ls.lsp.server import DrainServer, freeze_heap
+from drain_ls.lsp.warm_messages import warm_messages
 
 logger = logging.getLogger("drain_ls")
 

@@ -47,7 +47,7 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-logger = logging.getLogger("drain_ls.transport")
+logger = logging.getLogger("drain_ls.lsp.transport")
 
 # A header line (or a header block) longer than this is not LSP: it is skipped, not buffered.
 MAX_HEADER_LINE = 1 << 16

@@ -1,0 +1,1 @@
+"""The language server: a front end of the drain engine and of the analysis core, over LSP."""
