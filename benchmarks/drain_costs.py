@@ -458,7 +458,7 @@ async def main_async(args: argparse.Namespace) -> int:
         f"p50 {percentile(cancel_local, 0.5):.2f} ms, "
         f"p99 {percentile(cancel_local, 0.99):.2f} ms",
         *(
-            f"Keystroke that {kind[:-1]} a 10,000-line module ({len(values)} rounds): "
+            f"Keystroke that {kind} a 10,000-line module ({len(values)} rounds): "
             f"p50 {percentile(values, 0.5):.2f} ms, p99 {percentile(values, 0.99):.2f} ms"
             for kind, values in broken.items()
         ),
