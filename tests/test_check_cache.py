@@ -66,8 +66,8 @@ def no_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> object:
         raise AssertionError("checked again")
 
-    monkeypatch.setattr(cli, "check_source", refuse)
-    monkeypatch.setattr(cli, "check_notebook", refuse)
+    monkeypatch.setattr("drain_ls.cli.checking.check_source", refuse)
+    monkeypatch.setattr("drain_ls.cli.checking.check_notebook", refuse)
 
 
 @pytest.mark.parametrize("form", [[], ["--format", "json"], ["--select", "F401"]])
@@ -171,7 +171,9 @@ def test_another_version_misses(
     monkeypatch.setattr(check_cache, "__version__", "99.0")
     calls = []
     real = cli.check_source
-    monkeypatch.setattr(cli, "check_source", lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setattr(
+        "drain_ls.cli.checking.check_source", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
     check(capsys, "--jobs", "1", ".")  # in this process, where the calls are counted
     assert calls
     assert (project / DEFAULT_DIRECTORY / "99.0").is_dir()

@@ -11,7 +11,8 @@ from lsprotocol import types
 
 from drain_ls.analysis.source import parse
 from drain_ls.engine.custom import parse_custom_drains
-from drain_ls.engine.drains import MODULE, build_tasks
+from drain_ls.engine.drains import MODULE
+from drain_ls.engine.task_building import build_tasks
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
 

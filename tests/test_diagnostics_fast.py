@@ -10,8 +10,9 @@ from pygls.protocol import default_converter
 from drain_ls.analysis.checker import CheckSettings
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.model import Finding
-from drain_ls.lsp.documents import REPLACED, UTF8, UTF16, UTF32, Document
+from drain_ls.lsp.documents import REPLACED, Document
 from drain_ls.lsp.features.diagnostics import DiagnosticCache, make_converter, to_diagnostics
+from drain_ls.lsp.positions import UTF8, UTF16, UTF32
 
 SOURCE = """import os
 import sys
@@ -164,7 +165,8 @@ def _body(message: bytes) -> object:
 
 
 def test_the_server_publishes_what_pygls_would() -> None:
-    from drain_ls.lsp.server import DrainProtocol, DrainServer
+    from drain_ls.lsp.protocol import DrainProtocol
+    from drain_ls.lsp.server import DrainServer
 
     server = DrainServer()
     protocol = server.protocol

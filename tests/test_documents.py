@@ -17,14 +17,12 @@ from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.source import line_starts
 from drain_ls.analysis.source import parse as parse_bytes
 from drain_ls.lsp import documents
-from drain_ls.lsp.documents import (
+from drain_ls.lsp.documents import Change, ChangeError, Document
+from drain_ls.lsp.positions import (
     ENCODINGS,
     UTF8,
     UTF16,
     UTF32,
-    Change,
-    ChangeError,
-    Document,
     Position,
     PositionError,
     encode_text,

@@ -10,7 +10,8 @@ import pytest
 from drain_ls.analysis.source import parse
 from drain_ls.backends.base import DrainRequest, Progress, RateLimits
 from drain_ls.backends.offline import OfflineBackend
-from drain_ls.engine.drains import build_tasks, outline, validate
+from drain_ls.engine.drains import outline, validate
+from drain_ls.engine.task_building import build_tasks
 
 SOURCE = (
     b'''"""M."""

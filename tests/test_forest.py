@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from tree_sitter import Node, Parser, Point, Tree
 
 from drain_ls.analysis import forest
-from drain_ls.analysis.forest import Forest, ForestRoot, starts_statement
+from drain_ls.analysis.forest import Forest
+from drain_ls.analysis.forest_bounds import starts_statement
+from drain_ls.analysis.forest_root import ForestRoot
 from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.source import PY_LANGUAGE, parse_range, point_of
 from drain_ls.analysis.source import parse as parse_bytes

@@ -25,9 +25,9 @@ from drain_ls.budget import Limits, Usage, price_of
 from drain_ls.cli.headless import HeadlessRun
 from drain_ls.config import build_settings
 from drain_ls.engine.custom import parse_custom_drains
-from drain_ls.engine.drains import build_tasks
 from drain_ls.engine.file_tasks import tasks_for_file
 from drain_ls.engine.scheduler import Scheduler
+from drain_ls.engine.task_building import build_tasks
 from drain_ls.ledger import Ledger
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import server_config, wait_until
@@ -549,7 +549,7 @@ def test_after_between_a_commits_drain_and_a_definition_drain_is_reported() -> N
         ]
     )
     # `risks` runs on functions, `changelog` on commits: it can never receive that result
-    # (drains.py skips commit drains, so `risks` silently runs with no inputs).
+    # (task_building.py skips commit drains, so `risks` silently runs with no inputs).
     assert [d.name for d in drains] == ["changelog"] and any("risks" in p for p in problems), (
         [d.name for d in drains],
         problems,

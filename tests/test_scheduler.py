@@ -11,8 +11,9 @@ import pytest
 from drain_ls.analysis.source import parse
 from drain_ls.backends.anthropic import AnthropicBackend
 from drain_ls.budget import Limits, price_of
-from drain_ls.engine.drains import Task, build_tasks
+from drain_ls.engine.drains import Task
 from drain_ls.engine.scheduler import Result, Scheduler
+from drain_ls.engine.task_building import build_tasks
 from drain_ls.ledger import Ledger
 from tests.fake_anthropic import FakeAnthropic
 

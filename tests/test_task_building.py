@@ -14,9 +14,10 @@ from lsprotocol import types
 from drain_ls.analysis.source import parse
 from drain_ls.backends.offline import OfflineBackend
 from drain_ls.budget import Limits, price_of
-from drain_ls.engine import drains as drains_module
-from drain_ls.engine.drains import STEP_DEFINITIONS, Task, build_tasks, definitions, fit, task_steps
+from drain_ls.engine import task_building as drains_module
+from drain_ls.engine.drains import Task, definitions
 from drain_ls.engine.scheduler import Scheduler
+from drain_ls.engine.task_building import STEP_DEFINITIONS, build_tasks, fit, task_steps
 from drain_ls.ledger import Ledger
 from tests.test_review_findings import in_process_server, until
 
@@ -98,9 +99,9 @@ def _init_fields(task: Task) -> dict[str, Any]:
 async def test_a_keystroke_during_the_build_drops_it(tmp_path: Path, monkeypatch: Any) -> None:
     """The tasks of a version the user has already changed are never submitted, and the
     build yields to the event loop while it runs (a hover is answered in between)."""
-    import drain_ls.lsp.server as server_module
+    import drain_ls.lsp.loop as loop_module
 
-    monkeypatch.setattr(server_module, "BUILD_SLICE", 0.0)  # one step per slice
+    monkeypatch.setattr(loop_module, "BUILD_SLICE", 0.0)  # one step per slice
     root = tmp_path / "ws"
     root.mkdir()
     ledger = Ledger(tmp_path / "ledger.sqlite3")
@@ -156,9 +157,9 @@ async def test_a_long_document_is_cut_into_chunks_in_slices_after_it_opens(
 ) -> None:
     """The cut runs at once after the first analysis, a step per turn of the event loop
     (the first keystroke did it in one step); an edit during it wins."""
-    import drain_ls.lsp.server as server_module
+    import drain_ls.lsp.loop as loop_module
 
-    monkeypatch.setattr(server_module, "BUILD_SLICE", 0.0)
+    monkeypatch.setattr(loop_module, "BUILD_SLICE", 0.0)
     root = tmp_path / "ws"
     root.mkdir()
     server = in_process_server(root, Ledger(tmp_path / "ledger.sqlite3"), {})

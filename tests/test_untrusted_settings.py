@@ -1,5 +1,5 @@
 """A workspace is untrusted input: its ``pyproject.toml`` can narrow what drain-ls sends and
-spends, never widen it (the trust model in ``drain_ls/config.py``); and no setting, from any
+spends, never widen it (the trust model in ``drain_ls/config/``); and no setting, from any
 source, can break the server.
 
 Each test here is an attack from issue 15 reproduced as a repository (or a client) would

@@ -8,8 +8,8 @@ from typing import Any
 import cattrs
 from lsprotocol import types
 
+from drain_ls.lsp.envelope import Rejected
 from drain_ls.lsp.handlers import create_server
-from drain_ls.lsp.transport import Rejected
 from drain_ls.lsp.warm_messages import warm_messages
 
 URI = "file:///home/u/project/pkg/mod.py"

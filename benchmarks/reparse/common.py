@@ -10,7 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lsp_latency import generated_module, typing_session
 
-from drain_ls.lsp.documents import Document, Position
+from drain_ls.lsp.documents import Document
+from drain_ls.lsp.positions import Position
 
 
 def texts():

@@ -7,53 +7,45 @@ commit review, the deferred queue, Message Batches, the shared pool and the budg
 ``Host``) tells it which files are open and is told what happened (a result, a review, a
 change of state), and asks the user through a ``Prompter``. ``drain_ls.lsp.server`` adapts it to
 the editor; ``drain_ls.cli.headless`` runs it over files from the command line.
+
+``DrainEngine`` is one class, assembled from these modules:
+
+- ``host``: ``Host``, what the engine needs of its front end;
+- ``engine_core``: its state, the tasks of a file, results by key, the exclusions;
+- ``engine_review``: the commit review;
+- ``engine_deferred``: the deferred queue and Message Batches;
+- here: the configuration (backend, scheduler, watchers), results, the budget source and
+  the state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import sqlite3
 import threading
-from collections.abc import Coroutine, Generator
-from functools import partial
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any
 
-from drain_ls.analysis.model import Finding
 from drain_ls.backends.base import Backend, Progress
-from drain_ls.budget import Limits, Usage, price_of, price_overrides
+from drain_ls.budget import Limits, Usage
 from drain_ls.claude_code import CONTEXT_WINDOW, latest_session
-from drain_ls.commits import CommitBatch
 from drain_ls.config import Settings, WorkspaceTrust
-from drain_ls.engine.choices import (
-    BackendChoice,
-    Prompter,
-    ask_consent,
-    choose_backend,
-    docstring_findings,
-    editor_limits,
-)
+from drain_ls.engine.choices import BackendChoice, ask_consent, choose_backend, editor_limits
 from drain_ls.engine.custom import CustomDrain
-from drain_ls.engine.drains import BUILTIN, Task, concurrency, task_steps
-from drain_ls.engine.file_tasks import read_python, scopes_of, tasks_for_file
-from drain_ls.engine.review import (
-    REVIEW,
-    ReviewOptions,
-    ReviewResult,
-    gather,
-    read_result,
-    review_tasks,
-)
-from drain_ls.engine.scheduler import Outcome, Result, Scheduler
+from drain_ls.engine.drains import Task, concurrency
+from drain_ls.engine.engine_deferred import DeferredMixin
+from drain_ls.engine.engine_review import ReviewMixin
+from drain_ls.engine.host import Host
+from drain_ls.engine.outcomes import Outcome, Result
+from drain_ls.engine.review import ReviewOptions
+from drain_ls.engine.scheduler import Scheduler
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.models import retiring_note
-from drain_ls.privacy import ExclusionError, Exclusions
 
-if TYPE_CHECKING:
-    from drain_ls.engine.batching import Collected
+__all__ = ["CLAUDE_CODE_POLL_SECONDS", "DrainEngine", "Host"]
 
 logger = logging.getLogger("drain_ls")
 
@@ -61,75 +53,8 @@ logger = logging.getLogger("drain_ls")
 CLAUDE_CODE_POLL_SECONDS = 2.0
 
 
-class Host(Prompter, Protocol):
-    """What the engine needs of its front end."""
-
-    def warn(self, message: str) -> None:
-        """Tell the user (once per message is the engine's business)."""
-        ...
-
-    def run_task(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run ``coroutine`` as a task the front end cancels when it stops."""
-        ...
-
-    def open_paths(self) -> set[str]:
-        """The resolved paths of the files the user has open (their drains are the front
-        end's to submit: the deferred queue leaves them out)."""
-        ...
-
-    def resubmit(self) -> None:
-        """Submit the drains of every open file again (the scheduler changed, or answers
-        arrived in the results cache)."""
-        ...
-
-    def status_changed(self) -> None:
-        """The drains' state changed (``DrainEngine.status``)."""
-        ...
-
-    def file_result(self, result: Result) -> None:
-        """A drain's answer (a review's too, once the engine has read it)."""
-        ...
-
-    def admit(self, tasks: list[Task]) -> list[Task]:
-        """Which of ``tasks`` (of the review, or deferred) go to the scheduler."""
-        ...
-
-    def reviews_changed(self) -> None:
-        """A commit review has new findings (``DrainEngine.reviews``)."""
-        ...
-
-
-class DrainEngine:
+class DrainEngine(ReviewMixin, DeferredMixin):
     """The drains of one workspace (``root``), as the settings say."""
-
-    def __init__(self, host: Host) -> None:
-        """An engine with the drains off until ``configure``."""
-        self.host = host
-        self.settings = Settings()
-        self.trust = WorkspaceTrust()
-        self.custom_drains: list[CustomDrain] = []
-        self.root: Path | None = None
-        self.folders: list[str] = []  # every workspace folder (exclusions are relative to them)
-        self.generation = 0  # of the settings: cached exclusions are rebuilt when it moves
-        self.scheduler: Scheduler | None = None
-        self.ledger: Ledger | None = None
-        self.model = "offline"  # the model of the scheduler's backend
-        self.cache_id = ""  # and what else keys its results (``BackendChoice.cache_id``)
-        self.off_reason: str | None = None  # why drains are off, when not llm.enabled
-        self.batched: set[str] = set()  # task keys waiting in open Message Batches
-        self.reviews: dict[str, ReviewResult] = {}
-        self._review_batches: dict[str, CommitBatch] = {}
-        self._config: tuple[object, ...] | None = None
-        self._warned_once: set[str] = set()
-        self._sdk_warm = False
-        self._watchers: list[asyncio.Task[Any]] = []
-        self._claude_used: int | None = None
-        self._exclusions: tuple[object, Exclusions | None] | None = None
-        # Told when a drain starts and ends (the editor's progress bars).
-        self.on_start: Any = None
-        self.on_end: Any = None
-        # Called on the loop once the SDK is warm (the server freezes what start-up made).
-        self.freeze_heap: Any = None
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -324,88 +249,6 @@ class DrainEngine:
         )
         return answer.allowed
 
-    # -- tasks --------------------------------------------------------------------------------
-
-    def document_steps(
-        self,
-        uri: str,
-        source: bytes,
-        root: Any,
-        version: int | None,
-        findings: list[Finding],
-        model: str | None = None,
-    ) -> Generator[None, None, list[Task]]:
-        """The steps that build the drain tasks of one version of a file (``task_steps``)."""
-        settings = self.settings
-        return task_steps(
-            uri,
-            source,
-            root,
-            version,
-            docstring_findings(findings),
-            model=model or self.model,
-            max_tokens_per_drain=settings.budget.maxTokensPerDrain,
-            drains=settings.drains,
-            style=settings.docstringStyle,
-            redact_secrets=settings.privacy.redactSecrets,
-            custom=self.custom_drains,
-            lookup=self.result_text,
-            backend=self.cache_id,
-        )
-
-    def document_tasks(
-        self,
-        uri: str,
-        source: bytes,
-        root: Any,
-        version: int | None,
-        findings: list[Finding],
-        model: str | None = None,
-    ) -> list[Task]:
-        """The drain tasks of one version of a file, built at once."""
-        steps = self.document_steps(uri, source, root, version, findings, model)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                return cast("list[Task]", done.value)
-
-    def result_text(self, key: str) -> str | None:
-        """A drain's answer by its task key: from this session, else the results cache."""
-        scheduler = self.scheduler
-        if scheduler is not None and key in scheduler.done_keys:
-            return scheduler.done_keys[key].text
-        if self.ledger is not None:
-            with contextlib.suppress(LedgerError):
-                cached = self.ledger.result(key)
-                if cached is not None:
-                    return str(cached["text"])
-        return None
-
-    def custom_drain(self, name: str) -> CustomDrain | None:
-        """The workspace's custom drain called ``name``."""
-        return next((d for d in self.custom_drains if d.name == name), None)
-
-    def excluded(self, path: str | None) -> str | None:
-        """Why the content of the file at ``path`` may not be sent (None: it may; a path of
-        None is not a file)."""
-        if self.scheduler is not None and self.scheduler.free:
-            return None  # the offline backend sends nothing anywhere
-        key = (self.generation, self.settings.privacy.exclude)
-        if self._exclusions is None or self._exclusions[0] != key:
-            roots = [Path(p) for p in self.folders]
-            try:
-                self._exclusions = (key, Exclusions(roots, self.settings.privacy.exclude))
-            except ExclusionError as exc:
-                self._exclusions = (key, None)
-                self.host.warn(f"{exc}: nothing will be sent until it is fixed")
-        exclusions = self._exclusions[1]
-        if exclusions is None:
-            return "invalid privacy.exclude"
-        if path is None:
-            return "not a file"
-        return exclusions.why_excluded(Path(path))
-
     # -- results ------------------------------------------------------------------------------
 
     def on_result(self, result: Result) -> None:
@@ -416,284 +259,6 @@ class DrainEngine:
         elif custom is not None and custom.output == "report":
             self.add_entry(result, result.path)
         self.host.file_result(result)
-
-    def add_entry(self, result: Result, path: str) -> None:
-        """A report entry (``drain.report``, ``drain-ls report``) in the ledger."""
-        if self.ledger is None:
-            return
-        root = self.root
-        with contextlib.suppress(LedgerError):
-            self.ledger.add_entry(
-                workspace=str(root) if root else "",
-                drain=result.drain,
-                path=path,
-                scope_key=result.qualname,
-                text=result.text,
-                model=result.model,
-            )
-
-    def dismiss(self, result: Result) -> bool:
-        """``drain.dismiss``: this answer never comes back, and its drain loses priority."""
-        if self.ledger is None:
-            try:
-                self.ledger = Ledger()
-            except LedgerError as exc:
-                self.host.warn(f"cannot remember the dismissal: {exc}")
-                return False
-        self.ledger.dismiss(result.key, result.drain)
-        if self.scheduler is not None:
-            self.scheduler.dismiss_rates = self.ledger.dismiss_rates()
-            self.scheduler.done_keys.pop(result.key, None)
-        return True
-
-    # -- the commit review --------------------------------------------------------------------
-
-    async def _watch_commits(self, root: Path) -> None:
-        """Look for new commits now and then; their review runs at the next idle time."""
-        while True:
-            with contextlib.suppress(Exception):
-                await self.check_commits(root)
-            await asyncio.sleep(ReviewOptions.from_settings(self.settings.drains).poll_seconds)
-
-    async def check_commits(self, root: Path) -> int:
-        """Queue the review of the commits made since the last one; how many tasks."""
-        scheduler = self.scheduler
-        batch = await asyncio.to_thread(self.review_batch, root)
-        if batch is None or scheduler is None or scheduler is not self.scheduler:
-            return 0
-        return self.submit_review(scheduler, root, batch)
-
-    def review_batch(self, root: Path) -> CommitBatch | None:
-        """The commits since the last review, read and redacted (None: nothing to review,
-        or the drains or their exclusions are off). A batch of only excluded or skipped
-        files is marked reviewed at once."""
-        ledger = self.ledger
-        if ledger is None:
-            return None
-        try:
-            exclusions = Exclusions([root], self.settings.privacy.exclude)
-        except ExclusionError:
-            return None  # nothing is sent until the pattern is fixed (warned elsewhere)
-        workspace = str(root)
-        batch = gather(
-            root,
-            ledger.last_review(workspace),
-            ReviewOptions.from_settings(self.settings.drains),
-            exclusions.why_excluded,
-            self.settings.privacy.redactSecrets,
-        )
-        if batch is not None and batch.empty:
-            ledger.reviewed(workspace, batch.last)
-            return None
-        if batch is not None:
-            self._review_batches[batch.last] = batch
-        return batch
-
-    def review_tasks(self, batch: CommitBatch) -> list[Task]:
-        """The review tasks of ``batch`` whose inputs exist (a drain that runs after
-        another waits for its answer)."""
-        return review_tasks(
-            batch,
-            drains=self.settings.drains,
-            custom=self.custom_drains,
-            model=self.model,
-            max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
-            lookup=self.result_text,
-            backend=self.cache_id,
-        )
-
-    def submit_review(self, scheduler: Scheduler, root: Path, batch: CommitBatch) -> int:
-        """The review tasks of ``batch``, to the scheduler; how many."""
-        tasks = self.review_tasks(batch)
-        self.submit(scheduler, root.as_uri(), tasks)
-        return len(tasks)
-
-    def submit(self, scheduler: Scheduler, uri: str, tasks: list[Task]) -> None:
-        """Hand the tasks the front end admits (``Host.admit``) to the scheduler."""
-        tasks = self.host.admit(tasks)
-        if tasks:
-            scheduler.submit(uri, tasks)
-
-    def _on_review(self, result: Result) -> None:
-        """A review's answer: a report entry, findings the front end shows where their lines
-        still are, and the drains that run after it."""
-        last = result.qualname.rsplit("..", 1)[-1]
-        batch = next((b for key, b in self._review_batches.items() if key.startswith(last)), None)
-        root = self.root
-        if batch is None or root is None:
-            return
-        self.reviews[result.drain] = read_result(result.drain, batch, result.text)
-        self.add_entry(result, str(root))
-        if self.ledger is not None:
-            with contextlib.suppress(LedgerError):
-                review_on = ReviewOptions.from_settings(self.settings.drains).enabled
-                if result.drain == REVIEW or not review_on:
-                    self.ledger.reviewed(str(root), batch.last)
-        logger.info(
-            "%s of %d commit(s): %d finding(s)",
-            result.drain,
-            len(batch.commits),
-            len(self.reviews[result.drain].findings),
-        )
-        self.host.reviews_changed()
-        scheduler = self.scheduler
-        if scheduler is not None and any(
-            d.after == result.drain and d.scope == "commits" for d in self.custom_drains
-        ):
-            # The drains that run after this one on the same commits may start now.
-            self.submit_review(scheduler, root, batch)
-
-    # -- deferred work and Message Batches ----------------------------------------------------
-
-    async def collect_batches(self, client: Any) -> Collected:
-        """The answers of every open Message Batch, into the results cache and the ledger:
-        every workspace's, in the editor and in ``drain-ls run`` alike (what a batch cost
-        counts against today's caps whichever workspace sent it, and its answers serve any
-        file with the same code)."""
-        from drain_ls.engine import batching
-
-        scheduler, ledger = self.scheduler, self.ledger
-        assert scheduler is not None and ledger is not None
-        prices = price_overrides(self.settings.llm.prices)
-        collected = await batching.collect(
-            client, ledger, scheduler.price, price_for=partial(price_of, overrides=prices)
-        )
-        self.batched = ledger.batched_hashes()
-        return collected
-
-    async def send_batch(self, client: Any, tasks: list[Task]) -> Any:
-        """``tasks`` as one Message Batch, reserved in the ledger (``batching.send``)."""
-        from drain_ls.engine import batching
-
-        scheduler, ledger = self.scheduler, self.ledger
-        assert scheduler is not None and ledger is not None
-        root = self.root
-        return await batching.send(
-            client,
-            ledger,
-            tasks,
-            workspace=str(root) if root else "",
-            limits=scheduler.limits,
-            price=scheduler.price,
-            pool=scheduler.pool,
-            primary_use=scheduler.primary_use(),
-        )
-
-    async def _batches(self) -> None:
-        """``llm.batch``: collect the open Message Batches, send the deferred tasks of closed
-        files as a new one, and poll again later."""
-        from drain_ls.backends.batches import BatchClient
-
-        client = BatchClient()
-        try:
-            while True:
-                scheduler, ledger, root = self.scheduler, self.ledger, self.root
-                if scheduler is None or ledger is None or root is None:
-                    return
-                try:
-                    if (await self.collect_batches(client)).batches:
-                        self.host.resubmit()  # answers now in the results cache
-                    held = scheduler.stopped or scheduler.blocked or scheduler.user_paused
-                    tasks = [] if held else self.deferred_tasks()
-                    if (
-                        tasks
-                        and not ledger.open_batches(str(root))
-                        and await scheduler.ask_consent()
-                        and scheduler is self.scheduler
-                    ):
-                        # Reserved but not yet marked in the ledger while the batch is sent:
-                        # an editor that opens one of these files meanwhile must not stream it.
-                        self.batched |= {t.key for t in tasks}
-                        await self.send_batch(client, tasks)
-                    self.batched = ledger.batched_hashes()
-                except LedgerError as exc:
-                    logger.error("Message Batches: %s", exc)
-                except Exception:  # the loop must go on (and never take the server down)
-                    logger.exception("Message Batches: unexpected error")
-                await asyncio.sleep(self.settings.llm.batchPollSeconds)
-        finally:
-            await client.close()
-
-    def deferred_tasks(self) -> list[Task]:
-        """The deferred tasks of this workspace whose files are not open, rebuilt from the
-        files as they are now (never from stored code). Rows whose file or definition is
-        gone leave the queue."""
-        ledger, root = self.ledger, self.root
-        if ledger is None or root is None:
-            return []
-        try:
-            rows = ledger.deferred(str(root))
-            in_flight = ledger.batched_hashes()
-        except LedgerError:
-            return []
-        open_paths = self.host.open_paths()
-        wanted: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            path = str(row["path"])
-            if not path or not Path(path).is_absolute():
-                self._forget_deferred(ledger, row)  # not a file: it can never run
-            elif path not in open_paths:
-                wanted.setdefault(path, []).append(row)
-        out: list[Task] = []
-        for path, file_rows in wanted.items():
-            file = Path(path)
-            if self.excluded(path) is not None:
-                continue
-            source = read_python(file)
-            if source is None:
-                for row in file_rows:
-                    self._forget_deferred(ledger, row)  # deleted, unreadable or binary now
-                continue
-            tasks = tasks_for_file(
-                file,
-                self.settings,
-                self.model,
-                self.custom_drains,
-                self.result_text,
-                source,
-                self.cache_id,
-            )
-            slots = {(t.drain, t.qualname) for t in tasks}
-            deferred = {(r["drain"], r["scope_key"]) for r in file_rows}
-            unbuilt = [r for r in file_rows if (r["drain"], r["scope_key"]) not in slots]
-            scopes = scopes_of(source) if unbuilt else set()  # a second parse, only if needed
-            for row in unbuilt:
-                if row["scope_key"] not in scopes or self._drain_gone(row["drain"]):
-                    self._forget_deferred(ledger, row)  # the definition or drain is gone
-            out.extend(
-                t for t in tasks if (t.drain, t.qualname) in deferred and t.key not in in_flight
-            )
-        return out
-
-    def _drain_gone(self, drain: str) -> bool:
-        return drain not in BUILTIN and self.custom_drain(drain) is None
-
-    @staticmethod
-    def _forget_deferred(ledger: Ledger, row: dict[str, Any]) -> None:
-        with contextlib.suppress(LedgerError):
-            ledger.undefer(
-                drain=str(row["drain"]),
-                workspace=str(row["workspace"]),
-                path=str(row["path"]),
-                scope_key=str(row["scope_key"]),
-            )
-
-    def submit_deferred(self) -> int:
-        """The deferred tasks of this workspace whose files are not open: they run at idle
-        time after the open documents' work, and their results land in the results cache."""
-        scheduler = self.scheduler
-        if scheduler is None:
-            return 0
-        by_uri: dict[str, list[Task]] = {}
-        for task in self.deferred_tasks():
-            task.priority = -3.0  # after everything the user has open
-            by_uri.setdefault(task.uri, []).append(task)
-        for uri, tasks in by_uri.items():
-            self.submit(scheduler, uri, tasks)
-        count = sum(len(t) for t in by_uri.values())
-        if count:
-            logger.info("%d deferred drain task(s) queued for idle time", count)
-        return count
 
     # -- the budget source --------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from drain_ls.analysis.source import parse
 from drain_ls.config import Settings
 from drain_ls.engine.choices import DEFINITION_CODES, docstring_findings
 from drain_ls.engine.custom import CustomDrain
-from drain_ls.engine.drains import MODULE, Task, build_tasks, definitions
+from drain_ls.engine.drains import MODULE, Task, definitions
+from drain_ls.engine.task_building import build_tasks
 from drain_ls.files import read_source
 
 

@@ -110,7 +110,7 @@ def review_tasks(
         )
         if model != "offline":
             # Room for the answer once the input and any thinking the model cannot turn off
-            # are counted (``drains.fit``), with a floor of 64 tokens for a review.
+            # are counted (``task_building.fit``), with a floor of 64 tokens for a review.
             thinking = task.sent_max_tokens - task.max_tokens
             room = max_tokens_per_drain - task.input_estimate() - thinking
             if room < 64:

@@ -12,7 +12,7 @@ from tree_sitter import Node
 from drain_ls.engine.custom import drain_title
 from drain_ls.engine.drains import BUILTIN, MODULE, definitions, qualname_of
 from drain_ls.engine.scheduler import Result, age
-from drain_ls.lsp.documents import Document, Position
+from drain_ls.lsp.documents import Document
 from drain_ls.lsp.features.actions import (
     FIX_ALL_KIND,
     code_actions,
@@ -21,7 +21,9 @@ from drain_ls.lsp.features.actions import (
     wanted,
 )
 from drain_ls.lsp.features.hover import hover_markdown
-from drain_ls.lsp.server import DrainServer, freeze_heap
+from drain_ls.lsp.loop import freeze_heap
+from drain_ls.lsp.positions import Position
+from drain_ls.lsp.server import DrainServer
 from drain_ls.lsp.warm_messages import warm_messages
 
 logger = logging.getLogger("drain_ls")

@@ -1,0 +1,171 @@
+"""``drain-ls check``: its settings (the flags over ``[tool.drain-ls]``: the rules
+selected, the docstring style, the target version, the exclusions), the results cache it
+opens, and the findings printed as text or JSON (``checking`` checks the files)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings
+from drain_ls.analysis.model import ALL_CODES
+from drain_ls.analysis.versions import TARGET_NAMES, PythonVersion, resolve_target
+from drain_ls.check_cache import DEFAULT_DIRECTORY, ResultsCache
+from drain_ls.cli.checking import CHECKED_SUFFIXES, FileResult, _lost, run_checks
+from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display
+from drain_ls.files import ConfigError, Excluder, ProjectConfig, discover, find_project_config
+
+
+def parse_selectors(text: str | Sequence[str] | None) -> set[str] | None:
+    """Codes named by a comma-separated list of codes, prefixes (``D1``) or ``ALL``."""
+    if text is None:
+        return None
+    items = text.split(",") if isinstance(text, str) else list(text)
+    codes: set[str] = set()
+    for raw in items:
+        item = raw.strip().upper()
+        if not item:
+            continue
+        if item == "ALL":
+            codes.update(ALL_CODES)
+            continue
+        matched = {c for c in ALL_CODES if c.startswith(item)}
+        if not matched:
+            raise UsageError(f"unknown rule selector `{raw.strip()}`")
+        codes |= matched
+    return codes
+
+
+def _settings(args: argparse.Namespace) -> tuple[CheckSettings, Excluder]:
+    first = args.paths[0] if args.paths else Path(".")
+    start = first if first.is_dir() else first.parent
+    try:
+        config = find_project_config(start)
+        select = parse_selectors(args.select) or parse_selectors(config.strings("select"))
+        ignore = parse_selectors(args.ignore) or set()
+        ignore |= parse_selectors(config.strings("ignore")) or set()
+        style = args.docstring_style or config.table.get("docstring-style", "google")
+        if style not in DOCSTRING_STYLES:
+            raise ConfigError(
+                f"[tool.drain-ls] docstring-style must be one of {', '.join(DOCSTRING_STYLES)}"
+            )
+        target = _target_version(args.target_version, config)
+        excluder = Excluder(config, respect_gitignore=not args.no_respect_gitignore, warn=_warn)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    codes = frozenset((select or set(ALL_CODES)) - ignore)
+    settings = CheckSettings(select=codes, docstring_style=str(style), target_version=target)
+    return settings, excluder
+
+
+def _target_version(flag: str | None, config: ProjectConfig) -> PythonVersion:
+    """``--target-version``, else ``[tool.drain-ls] target-version``, else the lower bound
+    of ``[project] requires-python`` (as ruff infers it), else the newest."""
+    value = flag if flag is not None else config.table.get("target-version")
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(
+            f"[tool.drain-ls] target-version must be one of {', '.join(TARGET_NAMES)}"
+        )
+    try:
+        return resolve_target(value, config.requires_python)
+    except ValueError as exc:
+        raise ConfigError(f"[tool.drain-ls] {exc}") from None
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """``drain-ls check``."""
+    for path in args.paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    settings, excluder = _settings(args)
+    # FIFOs, devices and sockets are never opened: each is a one-line error of its own.
+    special: list[FileResult] = []
+    found_files = discover(
+        args.paths,
+        excluder,
+        lambda path, reason: special.append(_lost(str(path), reason)),
+        CHECKED_SUFFIXES,
+    )
+    files = [str(p) for p in found_files]
+    jobs = args.jobs or os.cpu_count() or 1
+    cache = _open_cache(args, settings, excluder)
+    results = run_checks(files, settings, jobs, fix=args.fix, unsafe=args.unsafe_fixes, cache=cache)
+    if special:
+        results = sorted(results + special, key=lambda r: r.path)
+
+    found = sum(r.count for r in results)
+    errors = [(r.path, r.error) for r in results if r.error]
+    fixed = sum(r.fixed for r in results)
+    for path, error in errors:
+        print(f"error: {_display(path)}: {error}", file=sys.stderr)
+    if args.format == "json":
+        # One finding per line: readable, and encoded by the workers.
+        lines = [line for r in results for line in r.lines]
+        sys.stdout.write("[\n" + ",\n".join(lines) + "\n]\n")
+    else:
+        _print_text(results, fixed, len(results) - len(errors), len(errors))
+    return EXIT_FINDINGS if found or errors else EXIT_CLEAN
+
+
+def _open_cache(
+    args: argparse.Namespace, settings: CheckSettings, excluder: Excluder
+) -> ResultsCache | None:
+    """The results cache this run reads and writes (None: ``--no-cache``, or no key). A
+    location the project chose (the default, or ``[tool.drain-ls] cache-dir``) must stay
+    inside the project root once links are followed: a repository is untrusted, and a
+    ``.drain_ls_cache`` link to the home directory would have a ``.gitignore`` written there.
+    """
+    if args.no_cache or os.environ.get("DRAIN_LS_NO_CACHE", "").strip() not in ("", "0"):
+        return None
+    chosen = args.cache_dir or os.environ.get("DRAIN_LS_CACHE_DIR") or None
+    if chosen is not None:  # the user's own choice: anywhere
+        return ResultsCache.open(Path(chosen).absolute(), settings)
+    root = (excluder.root or Path.cwd()).absolute()
+    configured = excluder.table.get("cache-dir", DEFAULT_DIRECTORY)
+    if not isinstance(configured, str) or not configured.strip():
+        raise UsageError("[tool.drain-ls] cache-dir must be a string")
+    directory = root / configured
+    real, real_root = os.path.realpath(directory), os.path.realpath(root)
+    if os.path.commonpath([real, real_root]) != real_root or real == real_root:
+        _warn(
+            f"the results cache is off: {directory} is not inside the project "
+            f"({real_root}); set --cache-dir or DRAIN_LS_CACHE_DIR to put it elsewhere"
+        )
+        return None
+    return ResultsCache.open(directory, settings)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _print_text(results: list[FileResult], fixed: int, checked: int, unchecked: int = 0) -> None:
+    out = sys.stdout
+    count = fixable = 0
+    for result in results:
+        if result.texts:
+            where = _display(result.path)
+            out.write("".join(f"{where}{text}\n" for text in result.texts))
+            count += len(result.texts)
+            fixable += result.marked
+    if count:
+        summary = f"Found {count} finding{'s' if count != 1 else ''}"
+        if fixed:
+            summary += f" ({fixed} fixed, {count} remaining)"
+        out.write(summary + ".\n")
+        if fixable:
+            out.write(f"[*] {fixable} fixable with `drain-ls check --fix`.\n")
+    elif unchecked:  # never "All checks passed" when a file was not checked
+        out.write(
+            f"No findings in {checked} file{'s' if checked != 1 else ''}; {unchecked} "
+            f"file{'s' if unchecked != 1 else ''} could not be checked (errors above).\n"
+        )
+    elif fixed:
+        out.write(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}; all checks pass.\n")
+    else:
+        out.write(f"All checks passed ({checked} file{'s' if checked != 1 else ''}).\n")

@@ -1,0 +1,286 @@
+"""The trust model at work: the user's settings narrowed by a workspace's ``[tool.drain-ls]``
+(``resolve_settings``), each field as its ``trust`` allows (lower a cap, turn a switch
+off...), the ``drains`` table by its own rules (``narrow_drains``); what the workspace
+brought (``WorkspaceTrust``: its custom drains, the settings it tried to widen), and what a
+consent answer is remembered for."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from drain_ls.config.layers import _build, _check_field, _describe, _merge_user_layers, bound_layer
+from drain_ls.config.settings import Settings
+from drain_ls.config.user_file import user_config_path
+
+# --- the trust model -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceTrust:
+    """What a workspace's own ``[tool.drain-ls]`` brought that the user must be told about.
+
+    ``custom_drains`` are the names of the custom drains the workspace declares (they send
+    its code with its own prompts, so the consent question names them); ``fingerprint`` is
+    a digest of their definitions (empty when there are none), part of what consent is
+    remembered for; ``ignored`` the settings it tried to widen, which were ignored.
+    """
+
+    custom_drains: tuple[str, ...] = ()
+    fingerprint: str = ""
+    ignored: tuple[str, ...] = ()
+    turned_off: bool = False  # the workspace turned off drains the user had on
+
+
+_VERBS: dict[str, str] = {
+    "lower": "can lower `{name}`, never raise it",
+    "raise": "can raise `{name}`, never lower it",
+    "off": "can turn `{name}` off, never on",
+    "on": "can turn `{name}` on, never off",
+    "offline": "can only set `{name}` to 'offline'",
+    "more": "can add patterns to `{name}`, never a negation (`!...`) that takes files out",
+    "user": "cannot set `{name}`: it is your own setting (editor settings or {config})",
+}
+
+
+def _refusal(source: str, name: str, value: Any, trust: str) -> str:
+    verb = _VERBS.get(trust, _VERBS["user"]).format(name=name, config=user_config_path())
+    return (
+        f"{source} sets `{name}` = {json.dumps(value, default=str)[:80]}: ignored. "
+        f"A workspace {verb} (drain-ls's trust model)"
+    )
+
+
+_REFUSED = object()
+
+
+def _narrower(trust: str, mine: Any, theirs: Any, mine_set: bool) -> Any:
+    """The value in force when the user has ``mine`` and the workspace asks for ``theirs``;
+    ``_REFUSED`` when the workspace's value would widen the user's."""
+    if theirs == mine:
+        return mine
+    if trust == "free":
+        return mine if mine_set else theirs
+    if trust == "lower":
+        return theirs if theirs < mine else _REFUSED
+    if trust == "raise":
+        return theirs if theirs > mine else _REFUSED
+    if trust == "off":
+        return False if theirs is False else _REFUSED
+    if trust == "on":
+        return True if theirs is True else _REFUSED
+    if trust == "more":  # (negations were taken out by ``_narrow``)
+        return tuple(dict.fromkeys((*mine, *theirs)))
+    if trust == "offline":
+        return "offline" if theirs == "offline" else _REFUSED
+    return _REFUSED
+
+
+def _narrow(
+    cls: type[Any],
+    mine: Any,
+    mine_raw: Any,
+    theirs: Any,
+    prefix: str,
+    source: str,
+    problems: list[str],
+    ignored: list[str],
+) -> Any:
+    """``mine`` (the user's settings object of type ``cls``) narrowed by the workspace's
+    raw layer ``theirs``."""
+    if not isinstance(theirs, dict):
+        if theirs is not None:
+            problems.append(f"{source}: `{prefix.rstrip('.')}` must be a table; ignored")
+        return mine
+    mine_raw = mine_raw if isinstance(mine_raw, dict) else {}
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    changes: dict[str, Any] = {}
+    for key, value in theirs.items():
+        name = f"{prefix}{key}"
+        if key not in known:
+            problems.append(f"{source}: unknown setting `{name}` ignored")
+            continue
+        hint, meta, current = hints[key], known[key], getattr(mine, key)
+        if dataclasses.is_dataclass(hint):
+            changes[key] = _narrow(
+                typing.cast(type, hint),
+                current,
+                mine_raw.get(key),
+                value,
+                name + ".",
+                source,
+                problems,
+                ignored,
+            )
+            continue
+        if key == "drains" and cls is Settings:
+            changes[key] = narrow_drains(current, value, source, problems, ignored)
+            continue
+        trust = meta.metadata.get("trust", "free")
+        if trust == "user":
+            converted = value
+        else:
+            ok, converted = _check_field(key, value, hint, meta)
+            if not ok:
+                problems.append(
+                    f"{source}: setting `{name}` must be {_describe(hint, meta)}, got "
+                    f"{json.dumps(value, default=str)[:80]}; ignored"
+                )
+                continue
+        if trust == "more":
+            # A negation (`!x`) would take files out of the user's exclusions: refused, the
+            # workspace's other patterns kept.
+            negations = [item for item in converted if item.lstrip().startswith("!")]
+            if negations:
+                ignored.append(name)
+                problems.append(_refusal(source, name, negations, trust))
+                converted = tuple(item for item in converted if item not in negations)
+        result = _narrower(trust, current, converted, key in mine_raw)
+        if result is _REFUSED:
+            ignored.append(name)
+            problems.append(_refusal(source, name, value, trust))
+            continue
+        changes[key] = result
+    return dataclasses.replace(mine, **changes) if changes else mine
+
+
+# Numbers inside the commit review's table: the direction a workspace may move each, and
+# the range ``drain_ls.engine.review.ReviewOptions`` accepts (outside it, the default would apply:
+# a way to raise a cap by asking for less).
+_REVIEW_NUMBERS: dict[str, tuple[str, type, float, float]] = {
+    "maxCommits": ("lower", int, 1, 100),
+    "maxBytes": ("lower", int, 1_000, 200_000),
+    "pollSeconds": ("raise", float, 0.5, 86_400),
+}
+
+
+def _number_in(value: Any, kind: type, low: float, high: float) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if kind is int and not isinstance(value, int):
+        return False
+    return math.isfinite(value) and low <= value <= high
+
+
+def narrow_drains(
+    mine: dict[str, Any], theirs: Any, source: str, problems: list[str], ignored: list[str]
+) -> dict[str, Any]:
+    """The ``drains`` table narrowed by a workspace's: it may turn a built-in drain off,
+    lower its limits and ``concurrency``, and declare custom drains of its own (named in the
+    consent question); nothing else."""
+    from drain_ls.engine.custom import BUILTIN_DRAINS
+    from drain_ls.engine.drains import concurrency
+    from drain_ls.engine.review import REVIEW, ReviewOptions
+
+    if not isinstance(theirs, dict):
+        problems.append(f"{source}: `drains` must be a table; ignored")
+        return mine
+    out = {key: dict(value) if isinstance(value, dict) else value for key, value in mine.items()}
+    for key, value in theirs.items():
+        name = f"drains.{key}"
+        if key == "custom":
+            own = out.get("custom", [])
+            own = [own] if isinstance(own, dict) else own if isinstance(own, list) else []
+            extra = [value] if isinstance(value, dict) else value
+            if not isinstance(extra, list):
+                problems.append(f"{source}: `{name}` must be a list of drains; ignored")
+                continue
+            out["custom"] = [*own, *extra]
+        elif key == "concurrency":
+            current = concurrency(out)  # what is in force: an invalid value counts as 2
+            if _number_in(value, int, 1, 16) and value <= current:
+                out["concurrency"] = value
+            elif value != current:
+                ignored.append(name)
+                problems.append(_refusal(source, name, value, "lower"))
+        elif key in BUILTIN_DRAINS and isinstance(value, dict):
+            entry = out.get(key)
+            entry = dict(entry) if isinstance(entry, dict) else {}
+            for sub, item in value.items():
+                subname = f"{name}.{sub}"
+                if sub == "enabled":
+                    if item is False:
+                        entry["enabled"] = False
+                    elif item is not entry.get("enabled", True):
+                        ignored.append(subname)
+                        problems.append(_refusal(source, subname, item, "off"))
+                    continue
+                rule = _REVIEW_NUMBERS.get(sub) if key == REVIEW else None
+                if rule is None:
+                    problems.append(f"{source}: unknown setting `{subname}` ignored")
+                    continue
+                trust, kind, low, high = rule
+                review = ReviewOptions.from_settings({REVIEW: entry})  # what is in force
+                in_force: float = {
+                    "maxCommits": review.max_commits,
+                    "maxBytes": review.max_bytes,
+                    "pollSeconds": review.poll_seconds,
+                }[sub]
+                valid = _number_in(item, kind, low, high)
+                if valid and _narrower(trust, in_force, item, True) is not _REFUSED:
+                    entry[sub] = item
+                elif item != in_force:
+                    ignored.append(subname)
+                    problems.append(_refusal(source, subname, item, trust))
+            out[key] = entry
+        else:
+            ignored.append(name)
+            problems.append(_refusal(source, name, value, "user"))
+    return out
+
+
+def resolve_settings(
+    workspace: dict[str, Any] | None,
+    *user_layers: dict[str, Any] | None,
+    source: str = "pyproject.toml",
+) -> tuple[Settings, list[str], WorkspaceTrust]:
+    """The settings in force: the user's layers (lowest precedence first) merged, then
+    narrowed by the ``workspace`` layer (``[tool.drain-ls]``, camelCased) as the trust model
+    allows; with the problems found (each names its setting) and what the workspace
+    brought."""
+    problems: list[str] = []
+    mine_raw = _merge_user_layers(user_layers, problems)
+    mine = _build(Settings, mine_raw, "", problems)
+    theirs = bound_layer(workspace, source, problems)
+    ignored: list[str] = []
+    settings = _narrow(Settings, mine, mine_raw, theirs, "", source, problems, ignored)
+    custom = (
+        theirs.get("drains", {}).get("custom") if isinstance(theirs.get("drains"), dict) else None
+    )
+    custom = [custom] if isinstance(custom, dict) else custom if isinstance(custom, list) else []
+    from drain_ls.engine.custom import parse_custom_drains
+
+    # The names the question shows are those of drains that will run (validated), never a
+    # raw string a workspace wrote to read like something else.
+    names = tuple(drain.name for drain in parse_custom_drains(custom)[0])
+    fingerprint = (
+        hashlib.sha256(json.dumps(custom, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        if custom
+        else ""
+    )
+    turned_off = mine.llm.enabled and not settings.llm.enabled
+    return settings, problems, WorkspaceTrust(names, fingerprint, tuple(ignored), turned_off)
+
+
+def consent_key(workspace: str, trust: WorkspaceTrust) -> str:
+    """What a consent answer is remembered for: the workspace, and the custom drains it
+    declares (a change to them, say by a ``git pull``, asks again)."""
+    return f"{workspace}#custom:{trust.fingerprint}" if trust.fingerprint else workspace
+
+
+def workspace_drains_note(trust: WorkspaceTrust) -> str:
+    """The consent question's sentence on the workspace's own drains ("" when none)."""
+    count = len(trust.custom_drains)
+    if not count:
+        return ""
+    names = ", ".join(trust.custom_drains[:5]) + (f" and {count - 5} more" if count > 5 else "")
+    return (
+        f" This workspace's pyproject.toml also declares {count} drain(s) with prompts of "
+        f"its own ({names}): they send its code too."
+    )
