@@ -417,3 +417,26 @@ async def test_the_editor_previews_a_local_model_s_requests_at_no_cost(
         assert preview["backend"] == "openai"
     finally:
         await editor.client.shutdown_session()
+
+
+def test_show_names_the_endpoint_of_a_local_model_s_results(project: Path) -> None:
+    with FakeOpenAI(reply=lambda body: DOCSTRING) as fake:
+        flags = ["--base-url", fake.base_url, "--model", MODEL]
+        done = _run(project, *flags, "--yes", "--diff")
+        assert done.returncode == 1 and '+    """Add two numbers.' in done.stdout
+        env = {**os.environ, "DRAIN_LS_HOME": str(project / "home")}
+        show_flags = ["--backend", "openai", *flags]
+        shown = subprocess.run(
+            [sys.executable, "-m", "drain_ls", "show", "proj/m.py:add", "--json", *show_flags],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert shown.returncode == 0, shown.stderr
+    [definition] = json.loads(shown.stdout)["definitions"]
+    results = {r["drain"]: r for r in definition["results"]}
+    assert not results["docstrings"]["stale"]
+    assert results["docstrings"]["backend"] == f"openai {fake.base_url}"
+    assert results["docstrings"]["model"] == MODEL

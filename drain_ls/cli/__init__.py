@@ -209,6 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
         "target", metavar="PATH[:NAME]", help="a Python file; NAME: a qualified name (Class.method)"
     )
     show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument(
+        "--backend",
+        choices=("offline", "anthropic", "openai"),
+        help="the results of this backend (as drain-ls run --backend)",
+    )
+    show.add_argument(
+        "--base-url", metavar="URL", help="the openai backend's endpoint (as drain-ls run)"
+    )
+    show.add_argument("--model", help="the results of this model (as drain-ls run --model)")
     queue = commands.add_parser("queue", help="the deferred drain tasks, with their estimated cost")
     queue.add_argument("--json", action="store_true", help="print JSON")
     report = commands.add_parser("report", help="tokens, cost and tasks of the drains, per day")

@@ -96,7 +96,13 @@ def plan_docstrings(run: HeadlessRun, results: Sequence[Result]) -> list[FilePla
             tasks = [
                 t
                 for t in tasks_for_file(
-                    path, run.settings, run.model, run.custom, run.lookup, source
+                    path,
+                    run.settings,
+                    run.model,
+                    run.custom,
+                    run.lookup,
+                    source,
+                    run.engine.cache_id,
                 )
                 if t.drain == DOCSTRINGS
             ]

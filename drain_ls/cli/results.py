@@ -196,12 +196,15 @@ class Project:
     custom: list[CustomDrain]
     workspace: str
     model: str  # the model a run would ask
+    cache_id: str = ""  # what else keys its results (``BackendChoice.cache_id``)
 
 
-def project_of(path: Path) -> Project:
+def project_of(path: Path, flags: dict[str, Any] | None = None) -> Project:
     """The settings ``drain-ls run`` resolves for ``path`` (the user's config narrowed by
-    the workspace's ``[tool.drain-ls]``), and its workspace (the project root)."""
+    the workspace's ``[tool.drain-ls]``, ``flags`` on top: ``--backend``, ``--base-url``,
+    ``--model``), and its workspace (the project root)."""
     from drain_ls.config import camelize_keys, load_user_config, resolve_settings
+    from drain_ls.engine.choices import choose_backend
     from drain_ls.engine.custom import parse_custom_drains
     from drain_ls.files import ConfigError, find_project_config
 
@@ -210,10 +213,10 @@ def project_of(path: Path) -> Project:
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     user, user_problems = load_user_config()
-    settings, problems, _ = resolve_settings(camelize_keys(config.table), user, {})
+    settings, problems, _ = resolve_settings(camelize_keys(config.table), user, flags or {})
     custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
     for problem in [*user_problems, *problems, *custom_problems]:
         print(f"warning: {problem}", file=sys.stderr)
     root = (config.root or Path.cwd()).resolve()
-    model = settings.llm.model if settings.llm.backend != "offline" else "offline"
-    return Project(settings, custom, str(root), model)
+    choice = choose_backend(settings, preview=True)
+    return Project(settings, custom, str(root), choice.model, choice.cache_id)

@@ -40,6 +40,7 @@ class Shown:
     stored: Stored
     stale: bool
     dismissed: bool
+    backend: str = ""  # who answered, when known ("openai URL"); else from the model
 
     def as_json(self) -> dict[str, Any]:
         """The result and its provenance as JSON."""
@@ -48,7 +49,7 @@ class Shown:
             "drain": self.drain,
             "text": stored.text,
             "model": stored.model,
-            "backend": backend_of(stored.model),
+            "backend": self.backend or backend_of(stored.model),
             "createdAt": _when(stored.created),
             "tokens": stored.tokens,
             "costUsd": round(stored.cost, 6) if stored.cost is not None else None,
@@ -99,7 +100,12 @@ def command_show(args: argparse.Namespace) -> int:
     if source is None:
         print(f"drain-ls: error: {_display(str(path))}: {error}", file=sys.stderr)
         return EXIT_FINDINGS
-    project = project_of(path)
+    given = {
+        "backend": getattr(args, "backend", None),
+        "baseUrl": getattr(args, "base_url", None),
+        "model": getattr(args, "model", None),
+    }
+    project = project_of(path, {"llm": {k: v for k, v in given.items() if v}})
     try:
         found = definition_results(path.resolve(), source, project, Ledger())
     except LedgerError as exc:
@@ -140,7 +146,7 @@ def command_show(args: argparse.Namespace) -> int:
 
 def _provenance_line(shown: Shown) -> str:
     stored = shown.stored
-    parts = [f"{stored.model} ({backend_of(stored.model)})"]
+    parts = [f"{stored.model} ({shown.backend or backend_of(stored.model)})"]
     when = _when(stored.created)
     parts.append(when.replace("T", " ").replace("+00:00", " UTC") if when else "date unknown")
     parts.append(f"{stored.tokens:,} tokens" if stored.tokens is not None else "tokens unknown")
@@ -189,16 +195,21 @@ def definition_results(
     # (definition, drain, model) -> the result shown
     chosen: dict[tuple[int, str, str], tuple[Definition, Shown]] = {}
     for model in sorted(models):
-        for task in tasks_for_file(path, project.settings, model, project.custom, lookup, source):
-            current.add(task.key)
-            stored = stored_result(ledger, task.key)
-            if stored is None:
-                continue
-            place = module
-            if task.qualname != MODULE:
-                place = by_start.get(task.start) or by_name.get(task.qualname) or module
-            shown = Shown(task.drain, stored, False, ledger.dismissed(task.key))
-            chosen[(place.start, task.drain, model)] = (place, shown)
+        # The endpoint of an ``openai`` backend keys its results too (``Task.backend``).
+        ids = [""] + ([project.cache_id] if project.cache_id and model == project.model else [])
+        for cache_id in ids:
+            for task in tasks_for_file(
+                path, project.settings, model, project.custom, lookup, source, cache_id
+            ):
+                current.add(task.key)
+                stored = stored_result(ledger, task.key)
+                if stored is None:
+                    continue
+                place = module
+                if task.qualname != MODULE:
+                    place = by_start.get(task.start) or by_name.get(task.qualname) or module
+                shown = Shown(task.drain, stored, False, ledger.dismissed(task.key), cache_id)
+                chosen[(place.start, task.drain, model)] = (place, shown)
     for made in history(ledger, project.workspace, by_name):
         place = by_name[made.qualname]
         slot = (place.start, made.stored.drain, made.task_model)
