@@ -440,3 +440,30 @@ def test_show_names_the_endpoint_of_a_local_model_s_results(project: Path) -> No
     assert not results["docstrings"]["stale"]
     assert results["docstrings"]["backend"] == f"openai {fake.base_url}"
     assert results["docstrings"]["model"] == MODEL
+
+
+async def test_an_unknown_model_is_named_with_the_models_the_server_has(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    options = _editor_settings(fake.base_url)
+    options["llm"]["model"] = "nope:1b"
+    editor = await _start(tmp_path, options)
+    try:
+        editor.open("m.py", SOURCE)
+        expected = (
+            f"model 'nope:1b' not found at {fake.base_url}; "
+            "it has: qwen2.5-coder:7b, llama3.2:latest"
+        )
+
+        async def reason() -> str:
+            return str((await editor.status()).get("reason", ""))
+
+        for _ in range(500):
+            if (await reason()).startswith(expected):
+                break
+            await asyncio.sleep(0.02)
+        assert (await reason()).startswith(expected)
+        assert (await editor.status())["state"] == "paused"
+        assert not [e for e in fake.log if e["path"] == "/v1/chat/completions"]
+    finally:
+        await editor.client.shutdown_session()
