@@ -95,7 +95,8 @@ class DrainServer(DrainFront, DrainServing):
         self._diagnostic_caches: dict[str, DiagnosticCache] = {}
         self.json_converter = make_converter()  # pygls's, for what the server encodes itself
         self.settings = Settings()
-        self.file_layer: dict[str, Any] = {}  # the workspace's: untrusted (drain_ls/config/trust.py)
+        # The workspace's settings layer: untrusted (drain_ls/config/trust.py narrows it).
+        self.file_layer: dict[str, Any] = {}
         self.user_layer: dict[str, Any] = {}  # the user config file
         self.workspace_trust = WorkspaceTrust()
         self.init_layer: dict[str, Any] = {}
