@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from drain_ls.config import build_settings, camelize_keys, select_codes, settings_to_json
 
 
@@ -63,3 +67,31 @@ def test_model_names_in_prices_keep_their_spelling() -> None:
     assert not problems
     assert settings.llm.prices == {"claude-haiku-4-5": {"input": 2.0, "output": 9.0}}
     assert settings.idle.delayMs == 5
+
+
+def test_the_server_run_and_show_read_a_workspace_s_settings_with_one_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``config.workspace.workspace_layer``: the nearest pyproject.toml at or above a file,
+    camelized, with the target version ``requires-python`` implies (``drain-ls show`` and
+    ``run`` read the table alone before, and took the newest Python)."""
+    from drain_ls.cli.results import project_of
+    from drain_ls.config.workspace import workspace_layer
+    from drain_ls.lsp.server import DrainServer
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nrequires-python = ">=3.9"\n\n[tool.drain-ls]\ndocstring-style = "numpy"\n'
+    )
+    (tmp_path / "pkg").mkdir()
+    module = tmp_path / "pkg" / "m.py"
+    module.write_text("x = 1\n")
+    monkeypatch.setenv("DRAIN_LS_HOME", str(tmp_path / "home"))
+    layer, project = workspace_layer(module)
+    assert layer == {"docstringStyle": "numpy", "targetVersion": "py39"}
+    assert project.root == tmp_path
+    server = DrainServer()
+    server.workspace_root = lambda: tmp_path  # type: ignore[method-assign]
+    server.load_file_layer()
+    assert server.file_layer == layer
+    settings = project_of(module).settings
+    assert (settings.targetVersion, settings.docstringStyle) == ("py39", "numpy")

@@ -203,17 +203,18 @@ def project_of(path: Path, flags: dict[str, Any] | None = None) -> Project:
     """The settings ``drain-ls run`` resolves for ``path`` (the user's config narrowed by
     the workspace's ``[tool.drain-ls]``, ``flags`` on top: ``--backend``, ``--base-url``,
     ``--model``), and its workspace (the project root)."""
-    from drain_ls.config import camelize_keys, load_user_config, resolve_settings
+    from drain_ls.config import load_user_config, resolve_settings
+    from drain_ls.config.workspace import workspace_layer
     from drain_ls.engine.choices import choose_backend
     from drain_ls.engine.custom import parse_custom_drains
-    from drain_ls.files import ConfigError, find_project_config
+    from drain_ls.files import ConfigError
 
     try:
-        config = find_project_config(path.parent)
+        layer, config = workspace_layer(path)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     user, user_problems = load_user_config()
-    settings, problems, _ = resolve_settings(camelize_keys(config.table), user, flags or {})
+    settings, problems, _ = resolve_settings(layer, user, flags or {})
     custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
     for problem in [*user_problems, *problems, *custom_problems]:
         print(f"warning: {problem}", file=sys.stderr)

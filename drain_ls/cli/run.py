@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display
-from drain_ls.files import ConfigError, Excluder, discover, find_project_config, read_source
+from drain_ls.config.workspace import workspace_layer
+from drain_ls.files import ConfigError, Excluder, discover, read_source
 
 
 def command_run(args: argparse.Namespace) -> int:
     """``drain-ls run``: the drains of files, headless (``--dry-run``: what they would send)."""
-    from drain_ls.config import camelize_keys, load_user_config, resolve_settings
+    from drain_ls.config import load_user_config, resolve_settings
     from drain_ls.engine.choices import MissingKey, choose_backend
     from drain_ls.engine.custom import parse_custom_drains
     from drain_ls.engine.drains import preview
@@ -32,7 +33,7 @@ def command_run(args: argparse.Namespace) -> int:
         raise UsageError("--budget must be a positive number of tokens")
     first = args.paths[0]
     try:
-        project = find_project_config(first if first.is_dir() else first.parent)
+        layer, project = workspace_layer(first)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     # The trust model (drain_ls.config): the workspace's pyproject.toml only narrows what the
@@ -40,7 +41,7 @@ def command_run(args: argparse.Namespace) -> int:
     user, user_problems = load_user_config()
     given = {"backend": args.backend, "baseUrl": args.base_url, "model": args.model}
     flags = {"llm": {k: v for k, v in given.items() if v}} if any(given.values()) else {}
-    settings, problems, trust = resolve_settings(camelize_keys(project.table), user, flags)
+    settings, problems, trust = resolve_settings(layer, user, flags)
     custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
     for problem in [*user_problems, *problems, *custom_problems]:
         print(f"warning: {problem}", file=sys.stderr)

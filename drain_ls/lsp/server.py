@@ -28,16 +28,15 @@ from drain_ls.analysis.model import Finding
 from drain_ls.config import (
     Settings,
     WorkspaceTrust,
-    camelize_keys,
     load_user_config,
-    requires_python_layer,
     resolve_settings,
     settings_to_json,
 )
+from drain_ls.config.workspace import workspace_layer
 from drain_ls.engine.custom import CustomDrain, parse_custom_drains
 from drain_ls.engine.engine import DrainEngine
 from drain_ls.engine.scheduler import Result
-from drain_ls.files import ConfigError, find_project_config
+from drain_ls.files import ConfigError
 from drain_ls.lsp.documents import Change, ChangeError, Document
 from drain_ls.lsp.drain_front import DrainFront
 from drain_ls.lsp.envelope import describe, plain_text
@@ -201,12 +200,9 @@ class DrainServer(DrainFront, DrainServing):
         if root is None:
             return
         try:
-            project = find_project_config(root)
+            self.file_layer, _ = workspace_layer(root)
         except ConfigError as exc:
             self.warn_user(str(exc))
-            return
-        table = camelize_keys(project.table)
-        self.file_layer = requires_python_layer(table, project.requires_python)
 
     def apply_settings(self) -> bool:
         """Rebuild the settings from every layer; True when they changed."""
