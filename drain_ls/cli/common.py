@@ -4,6 +4,7 @@ user's own settings for a command that reads no workspace, and paths as the user
 
 from __future__ import annotations
 
+import argparse
 import os
 from functools import lru_cache
 from typing import Any
@@ -38,3 +39,15 @@ def _relative(path: str, cwd: str) -> str:
         return os.path.relpath(path, cwd)
     except ValueError:
         return path
+
+
+def llm_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The user's ``--backend``, ``--base-url`` and ``--model`` as a settings layer (of
+    ``drain-ls run`` and ``drain-ls show``; a command without them gives none)."""
+    given = {
+        "backend": getattr(args, "backend", None),
+        "baseUrl": getattr(args, "base_url", None),
+        "model": getattr(args, "model", None),
+    }
+    chosen = {name: value for name, value in given.items() if value}
+    return {"llm": chosen} if chosen else {}

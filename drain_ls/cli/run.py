@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display
+from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display, llm_flags
 from drain_ls.config.workspace import workspace_layer
 from drain_ls.files import ConfigError, Excluder, discover, read_source
 
@@ -39,8 +39,7 @@ def command_run(args: argparse.Namespace) -> int:
     # The trust model (drain_ls.config): the workspace's pyproject.toml only narrows what the
     # user's config file and flags allow.
     user, user_problems = load_user_config()
-    given = {"backend": args.backend, "baseUrl": args.base_url, "model": args.model}
-    flags = {"llm": {k: v for k, v in given.items() if v}} if any(given.values()) else {}
+    flags = llm_flags(args)
     settings, problems, trust = resolve_settings(layer, user, flags)
     custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
     for problem in [*user_problems, *problems, *custom_problems]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.source import parse
-from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display
+from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display, llm_flags
 from drain_ls.cli.results import (
     Project,
     Stored,
@@ -100,12 +100,7 @@ def command_show(args: argparse.Namespace) -> int:
     if source is None:
         print(f"drain-ls: error: {_display(str(path))}: {error}", file=sys.stderr)
         return EXIT_FINDINGS
-    given = {
-        "backend": getattr(args, "backend", None),
-        "baseUrl": getattr(args, "base_url", None),
-        "model": getattr(args, "model", None),
-    }
-    project = project_of(path, {"llm": {k: v for k, v in given.items() if v}})
+    project = project_of(path, llm_flags(args))
     try:
         found = definition_results(path.resolve(), source, project, Ledger())
     except LedgerError as exc:

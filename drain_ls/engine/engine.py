@@ -181,8 +181,7 @@ class DrainEngine(ReviewMixin, DeferredMixin):
         )
         self.scheduler.on_start = self._started
         self.scheduler.on_end = self._ended
-        self.model = choice.model
-        self.cache_id = choice.cache_id
+        self.choice, self.model, self.cache_id = choice, choice.model, choice.cache_id
         if choice.name == "openai":
             self._serve_openai(self.scheduler, choice)
         return self.scheduler
@@ -238,7 +237,7 @@ class DrainEngine(ReviewMixin, DeferredMixin):
     async def consent(self) -> bool | None:
         """May code of this workspace be sent? (``choices.ask_consent``.)"""
         root = self.root
-        choice = choose_backend(self.settings)
+        choice = self.choice or choose_backend(self.settings)  # the scheduler's, once made
         answer = await ask_consent(
             self.ledger,
             str(root) if root else "(no workspace)",

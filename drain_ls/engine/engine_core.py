@@ -9,19 +9,19 @@ import asyncio
 import contextlib
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from drain_ls.analysis.model import Finding
 from drain_ls.commits import CommitBatch
 from drain_ls.config import Settings, WorkspaceTrust
-from drain_ls.engine.choices import docstring_findings
+from drain_ls.engine.choices import BackendChoice, docstring_findings
 from drain_ls.engine.custom import CustomDrain
 from drain_ls.engine.drains import Task
 from drain_ls.engine.host import Host
 from drain_ls.engine.outcomes import Result
 from drain_ls.engine.review import ReviewResult
 from drain_ls.engine.scheduler import Scheduler
-from drain_ls.engine.task_building import task_steps
+from drain_ls.engine.task_building import build_tasks, task_steps
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.privacy import ExclusionError, Exclusions
 
@@ -42,6 +42,7 @@ class EngineCore:
         self.ledger: Ledger | None = None
         self.model = "offline"  # the model of the scheduler's backend
         self.cache_id = ""  # and what else keys its results (``BackendChoice.cache_id``)
+        self.choice: BackendChoice | None = None  # the choice the scheduler was made for
         self.off_reason: str | None = None  # why drains are off, when not llm.enabled
         self.batched: set[str] = set()  # task keys waiting in open Message Batches
         self.reviews: dict[str, ReviewResult] = {}
@@ -70,22 +71,8 @@ class EngineCore:
         model: str | None = None,
     ) -> Generator[None, None, list[Task]]:
         """The steps that build the drain tasks of one version of a file (``task_steps``)."""
-        settings = self.settings
-        return task_steps(
-            uri,
-            source,
-            root,
-            version,
-            docstring_findings(findings),
-            model=model or self.model,
-            max_tokens_per_drain=settings.budget.maxTokensPerDrain,
-            drains=settings.drains,
-            style=settings.docstringStyle,
-            redact_secrets=settings.privacy.redactSecrets,
-            custom=self.custom_drains,
-            lookup=self.result_text,
-            backend=self.cache_id,
-        )
+        options = self._task_options(model)
+        return task_steps(uri, source, root, version, docstring_findings(findings), **options)
 
     def document_tasks(
         self,
@@ -96,13 +83,24 @@ class EngineCore:
         findings: list[Finding],
         model: str | None = None,
     ) -> list[Task]:
-        """The drain tasks of one version of a file, built at once."""
-        steps = self.document_steps(uri, source, root, version, findings, model)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                return cast("list[Task]", done.value)
+        """The drain tasks of one version of a file, built at once (``build_tasks``)."""
+        options = self._task_options(model)
+        return build_tasks(uri, source, root, version, docstring_findings(findings), **options)
+
+    def _task_options(self, model: str | None) -> dict[str, Any]:
+        """What the settings say about building tasks, for ``model`` (default: the
+        scheduler's)."""
+        settings = self.settings
+        return {
+            "model": model or self.model,
+            "max_tokens_per_drain": settings.budget.maxTokensPerDrain,
+            "drains": settings.drains,
+            "style": settings.docstringStyle,
+            "redact_secrets": settings.privacy.redactSecrets,
+            "custom": self.custom_drains,
+            "lookup": self.result_text,
+            "backend": self.cache_id,
+        }
 
     def result_text(self, key: str) -> str | None:
         """A drain's answer by its task key: from this session, else the results cache."""
