@@ -701,3 +701,34 @@ def test_settle_steps_cuts_a_piece_at_a_time_and_never_under_an_edit() -> None:
     list(steps)
     assert doc.tree.starts == cut
     assert_sound(doc)
+
+
+@pytest.mark.parametrize("chunk_lines", [1, 5])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=sessions(), reads=st.lists(st.floats(0, 1), min_size=25, max_size=25))
+def test_a_chunk_read_alone_between_edits_is_the_chunk_the_whole_read_gives(
+    chunk_lines: int, edits: list[tuple[float, int, str]], reads: list[float]
+) -> None:
+    """A hover reads one chunk (``tree_at``) between keystrokes: that chunk is parsed for the
+    current text (its nodes' text and points right) without the others, and the chunks read
+    alone are not parsed again when all are read (nor left stale)."""
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        doc = Document("file:///m.py", START.encode(), 1)
+        for (where, length, text), read in zip(edits, reads, strict=False):
+            apply_edit(doc, where, length, text)
+            tree = doc.tree
+            source = tree.source
+            index = min(int(read * len(tree.starts)), len(tree.starts) - 1)
+            root = tree.tree_at(index).root_node
+            for child in root.children:
+                assert child.text == source[child.start_byte : child.end_byte]
+                assert child.start_point == point_of(source, child.start_byte)
+                assert child.end_point == point_of(source, child.end_byte)
+            if int(read * 1000) % 3:
+                continue  # more edits before the next read of every chunk
+            # A tree read alone is kept: the read of all does not parse it again.
+            assert tree.tree_at(index) is tree.trees[index]
+            for chunk in tree.trees:
+                for child in chunk.root_node.children:
+                    assert child.start_point == point_of(source, child.start_byte)
+        assert_sound(doc)

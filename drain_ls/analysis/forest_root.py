@@ -119,7 +119,7 @@ class ForestRoot:
         index = forest.chunk_at(start)
         if end > forest.end_of(index):
             return cast(Node, self)
-        return forest.trees[index].root_node.descendant_for_byte_range(start, end)
+        return forest.tree_at(index).root_node.descendant_for_byte_range(start, end)
 
     def __repr__(self) -> str:
         """How many chunks, and where the module ends."""

@@ -262,6 +262,14 @@ def point_of(source: bytes, offset: int) -> Point:
     return Point(row, offset - (source.rfind(b"\n", 0, offset) + 1))
 
 
+def point_after(source: bytes, base: int, row: int, offset: int) -> Point:
+    """The point of ``offset``, counting rows from ``base`` (at or before it), on row
+    ``row``: ``point_of`` without counting the lines before ``base``."""
+    return Point(
+        row + source.count(b"\n", base, offset), offset - (source.rfind(b"\n", 0, offset) + 1)
+    )
+
+
 def line_starts(source: bytes) -> list[int]:
     """Byte offset of the start of every line (the first is always 0)."""
     if b"\r" not in source:

@@ -14,7 +14,7 @@ _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
 # The line index is kept in blocks of whole lines of about this many bytes (``LineStarts``).
-BLOCK_BYTES = 1 << 16
+BLOCK_BYTES = 1 << 14
 
 
 def _breaks(source: bytes, begin: int, end: int, plain: bool = False) -> int:
