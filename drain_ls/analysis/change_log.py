@@ -40,6 +40,19 @@ class ChangeLog:
         self.removed.clear()
         self.full = False
 
+    def then(self, later: ChangeLog) -> ChangeLog:
+        """A new log of this log's changes followed by ``later``'s (recorded from the version
+        this one ends at), in ``later``'s coordinates."""
+        ranges = list(self.ranges)
+        for start, old_end, new_end in later.edits:
+            ranges = [_shift_range(r, start, old_end, new_end) for r in ranges]
+        return ChangeLog(
+            [*self.edits, *later.edits],
+            ranges + later.ranges,
+            [*self.removed, *later.removed],
+            self.full or later.full,
+        )
+
     def unchanged_before(self, length: int) -> int:
         """The offset before which no recorded edit touched the text (``length + 1`` when
         nothing changed, 0 after a full change)."""

@@ -39,6 +39,7 @@ from typing import NamedTuple, Protocol
 
 from tree_sitter import Node
 
+from drain_ls.analysis.change_log import ChangeLog
 from drain_ls.analysis.forest import Forest
 from drain_ls.analysis.grammar_gaps import TreeErrors, normalize_lone_cr, tree_errors
 from drain_ls.analysis.indentation import IndentationProblem, indentation_event
@@ -333,6 +334,11 @@ def _offset(source: bytes, begin: int, line: int | None, column: int | None) -> 
 # -- every check, for successive versions ----------------------------------------------------
 
 
+# How many edits a tracker keeps composing while the file stays broken (each pause commits
+# the edits since the last): past that, the first clean version is checked whole.
+MAX_EDITS_SINCE_SYNCED = 2_000
+
+
 class SyntaxTracker:
     """The syntax errors (``SyntaxReport``) of successive versions of one source."""
 
@@ -349,6 +355,12 @@ class SyntaxTracker:
         # tree-sitter leaves in an ERROR node keeps the check inside it for lines on end), so
         # that the check can be redone for the statements an edit touched alone.
         self._indent_synced = False
+        # The first indentation event of the last version committed without a tree error,
+        # and what changed since then, while the versions committed after it had one: the
+        # first clean version after them is checked from there, for the statements the
+        # changes touched (a ``(`` typed, the user pausing, then the ``)``: not the file).
+        self._synced_indent: IndentationProblem | None = None
+        self._since_synced: ChangeLog | None = None
         self._compiled: OrderedDict[tuple[bytes, bool], object] = OrderedDict()
 
     def check(
@@ -382,13 +394,28 @@ class SyntaxTracker:
             assert changes is not None and self._legacy is not None
             located = _update(self._legacy, changes, span, legacy)
             built = _update(self._constructs, changes, span, constructs)
-        if full or not (synced and self._indent_synced):
+        since = self._since_synced
+        if not full and synced and not self._indent_synced and since is not None:
+            # Clean again after versions with a tree error: from the last clean one.
+            assert isinstance(changes, ChangeLog)
+            base = since.then(changes)
+            base_span = _dirty_span(root, source, base.ranges)
+            indent = self._indentation(source, root, base, base_span, self._synced_indent)
+        elif full or not (synced and self._indent_synced):
             # (A version with a tree error is checked whole: the editor does that when the
             # user pauses, not at each keystroke, which ``commit=False`` serves.)
             indent = indentation_event(source)
         else:
             assert changes is not None
-            indent = self._indentation(source, root, changes, span)
+            indent = self._indentation(source, root, changes, span, self._indent)
+        if synced:
+            self._synced_indent, self._since_synced = indent, ChangeLog()
+        elif full or not isinstance(changes, ChangeLog) or since is None:
+            self._since_synced = None
+        elif len(since.edits) + len(changes.edits) > MAX_EDITS_SINCE_SYNCED:
+            self._since_synced = None  # the next clean version is checked whole
+        else:
+            self._since_synced = since.then(changes)
         self._legacy, self._constructs, self._indent = located, built, indent
         self._indent_synced = synced
         return self._report(verdict, located, built, indent)
@@ -445,13 +472,18 @@ class SyntaxTracker:
         return SyntaxReport(error, verdict.regions, findings)
 
     def _indentation(
-        self, source: bytes, root: Node, changes: Changes, span: tuple[int, int] | None
+        self,
+        source: bytes,
+        root: Node,
+        changes: Changes,
+        span: tuple[int, int] | None,
+        old: IndentationProblem | None,
     ) -> IndentationProblem | None:
-        """The first indentation event of this version, from the last one's: the check
-        restarts cleanly at each module-level statement that starts a line, so only the
-        statements an edit touched are checked, and what follows them only if the last
-        version's first event was among them (or is a stop, which depends on what follows)."""
-        old = self._indent
+        """The first indentation event of this version, from ``old``, that of the version
+        ``changes`` start from (both without a tree error): the check restarts cleanly at
+        each module-level statement that starts a line, so only the statements an edit
+        touched are checked, and what follows them only if the old version's first event was
+        among them (or is a stop, which depends on what follows)."""
         moved = None
         if old is not None:
             at = changes.move_span(old.start, old.end)
