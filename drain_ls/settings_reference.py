@@ -2,8 +2,9 @@
 
 Every field of ``drain_ls.config.Settings`` (and of its nested sections) carries its
 description (``doc``), what a workspace may do with it (``trust``) and, for numbers, its range
-(``min``, ``max``) in its ``metadata``; the ``drains`` table's keys are described here, with
-their defaults and ranges read from the code that validates them. The documentation build
+(``min``, ``max``) in its ``metadata``, the ``drains`` table's (``config.drains``) too, which
+the reference shows in a part of its own. Every name is the one users write (the fields'
+camelCase aliases: ``config.fields.alias``). The documentation build
 (``docs/hooks.py``) puts ``render()`` into ``docs/configuration.md``, so the reference cannot
 drift from the code: ``tests/test_settings_reference.py`` fails when a field has no
 description.
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from drain_ls.config import _REVIEW_NUMBERS, Settings
+from drain_ls.config import DrainsSettings, ReviewSettings, Settings, alias, fields_by_alias
 
 # What a repository's ``[tool.drain-ls]`` may do with a setting, in words.
 TRUST_WORDS: dict[str, str] = {
@@ -79,23 +80,41 @@ def _default(f: dataclasses.Field[Any]) -> Any:
     return f.default_factory()
 
 
+def _is_section(hint: Any) -> bool:
+    # A nested settings class, but the ``drains`` table (its own part of the reference).
+    return dataclasses.is_dataclass(hint) and hint is not DrainsSettings
+
+
 def settings_fields(cls: type[Any] = Settings, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Every field of the settings classes, sections included, as (dotted name, field)."""
+    """Every field of the settings classes, sections included, as (dotted name as users
+    write it, field); the ``drains`` table is one field (``drains_entries``)."""
     hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        yield prefix + f.name, f
-        if dataclasses.is_dataclass(hints[f.name]):
-            yield from settings_fields(hints[f.name], f"{prefix}{f.name}.")
+    for name, f in fields_by_alias(cls).items():
+        yield prefix + name, f
+        if _is_section(hints[f.name]):
+            yield from settings_fields(hints[f.name], f"{prefix}{name}.")
 
 
 def sections() -> list[tuple[str, str]]:
     """The nested settings sections, in order, with their descriptions."""
     hints = typing.get_type_hints(Settings)
     return [
-        (f.name, f.metadata.get("doc", ""))
+        (alias(f), f.metadata.get("doc", ""))
         for f in dataclasses.fields(Settings)
-        if dataclasses.is_dataclass(hints[f.name])
+        if _is_section(hints[f.name])
     ]
+
+
+def _field_entry(name: str, f: dataclasses.Field[Any], cls: type[Any]) -> Entry:
+    return Entry(
+        name=name,
+        kind=_kind(typing.get_type_hints(cls)[f.name]),
+        default=_default(f),
+        doc=f.metadata.get("doc", ""),
+        trust=f.metadata.get("trust", "free"),
+        minimum=f.metadata.get("min"),
+        maximum=f.metadata.get("max"),
+    )
 
 
 def dataclass_entries() -> list[Entry]:
@@ -103,84 +122,49 @@ def dataclass_entries() -> list[Entry]:
     out: list[Entry] = []
     for cls, prefix in _classes():
         hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if dataclasses.is_dataclass(hints[f.name]) or (cls is Settings and f.name == "drains"):
+        for name, f in fields_by_alias(cls).items():
+            if dataclasses.is_dataclass(hints[f.name]):
                 continue
-            out.append(
-                Entry(
-                    name=prefix + f.name,
-                    kind=_kind(hints[f.name]),
-                    default=_default(f),
-                    doc=f.metadata.get("doc", ""),
-                    trust=f.metadata.get("trust", "free"),
-                    minimum=f.metadata.get("min"),
-                    maximum=f.metadata.get("max"),
-                )
-            )
+            out.append(_field_entry(prefix + name, f, cls))
     return out
 
 
 def _classes() -> list[tuple[type[Any], str]]:
     hints = typing.get_type_hints(Settings)
     nested = [
-        (hints[f.name], f"{f.name}.")
+        (hints[f.name], f"{alias(f)}.")
         for f in dataclasses.fields(Settings)
-        if dataclasses.is_dataclass(hints[f.name])
+        if _is_section(hints[f.name])
     ]
     return [(Settings, ""), *nested]
 
 
-# The ``drains`` table is free-form (``narrow_drains`` and the drains validate it), so its keys,
-# which are no dataclass fields, are described here. Their defaults and ranges are read from
-# the code that validates them; ``tests/test_settings_reference.py`` checks the ranges too.
-_BUILTIN_DOCS: dict[str, str] = {
-    "docstrings": "The `docstrings` drain: a generated docstring for each definition with a "
-    'D1xx finding, offered as the code action "Insert generated docstring".',
-    "summaries": "The `summaries` drain: two sentences about each public function and class, "
-    "shown in hover.",
-    "simplify": "The `simplify` drain: one suggestion for each function with cyclomatic "
-    "complexity above 10, as an Information diagnostic.",
-    "review": "The commit review: the commits made since the last review, as a report entry "
-    "and Information diagnostics on the lines it points at.",
-}
-_REVIEW_DOCS: dict[str, str] = {
-    "maxCommits": "At most this many (non-merge) commits per review.",
-    "maxBytes": "At most this many bytes of diff per review (the newest commits first).",
-    "pollSeconds": "How often the server looks for new commits, in seconds (the review "
-    "itself waits for idle time).",
-}
-CONCURRENCY_RANGE = (1, 16)  # ``drain_ls.engine.drains.concurrency``
+CONCURRENCY_RANGE: tuple[float, float] = (
+    fields_by_alias(DrainsSettings)["concurrency"].metadata["min"],
+    fields_by_alias(DrainsSettings)["concurrency"].metadata["max"],
+)
 
 
 def drains_entries() -> list[Entry]:
-    """The keys of the ``drains`` table."""
+    """The keys of the ``drains`` table (``config.drains``): the switches, the review's
+    limits and ``concurrency`` from their fields, ``custom`` as a list of tables."""
     from drain_ls.engine.custom import BUILTIN_DRAINS, MAX_CUSTOM_DRAINS
-    from drain_ls.engine.drains import concurrency
-    from drain_ls.engine.review import ReviewOptions
 
-    review = ReviewOptions()
-    defaults = {
-        "maxCommits": review.max_commits,
-        "maxBytes": review.max_bytes,
-        "pollSeconds": review.poll_seconds,
-    }
-    out = [
-        Entry(f"drains.{name}.enabled", "boolean", True, _BUILTIN_DOCS[name], "off")
-        for name in BUILTIN_DRAINS
-    ]
-    for key, (trust, number, low, high) in _REVIEW_NUMBERS.items():
-        kind = "integer" if number is int else "number"
-        out.append(
-            Entry(f"drains.review.{key}", kind, defaults[key], _REVIEW_DOCS[key], trust, low, high)
-        )
+    drains, drain_fields = DrainsSettings(), fields_by_alias(DrainsSettings)
+    out = []
+    for name in BUILTIN_DRAINS:
+        switch = getattr(drains, drain_fields[name].name)
+        trust = fields_by_alias(type(switch))["enabled"].metadata["trust"]
+        doc = drain_fields[name].metadata["doc"]
+        out.append(Entry(f"drains.{name}.enabled", "boolean", switch.enabled, doc, trust))
+    for key, f in fields_by_alias(ReviewSettings).items():
+        if key != "enabled":
+            out.append(_field_entry(f"drains.review.{key}", f, ReviewSettings))
+    meta = drain_fields["concurrency"].metadata  # None, not set: ``streams`` in force
+    low, high = CONCURRENCY_RANGE
     out.append(
         Entry(
-            "drains.concurrency",
-            "integer",
-            concurrency({}),
-            "How many drains may stream at once.",
-            "lower",
-            *CONCURRENCY_RANGE,
+            "drains.concurrency", "integer", drains.streams, meta["doc"], meta["trust"], low, high
         )
     )
     out.append(
@@ -188,10 +172,7 @@ def drains_entries() -> list[Entry]:
             "drains.custom",
             "list of tables",
             [],
-            "Custom drains: `name`, `prompt`, `scope`, `select`, `max-tokens`, `output`, "
-            "`severity`, `after` (camelCase in the editor: `maxTokens`; see "
-            "[custom drains](drains/custom.md)). A bad drain is "
-            "skipped with a warning that names the field.",
+            drain_fields["custom"].metadata["doc"],
             "may declare its own custom drains, added to yours: they are named and counted in "
             "the consent question, which is asked again when they change; at most "
             f"{MAX_CUSTOM_DRAINS} custom drains in all",
@@ -297,9 +278,7 @@ def render() -> str:
         for entry in items:
             if entry.section == section and not entry.name.startswith("drains."):
                 lines += _render_entry(entry)
-    drains_doc = next(
-        f.metadata.get("doc", "") for f in dataclasses.fields(Settings) if f.name == "drains"
-    )
+    drains_doc = fields_by_alias(Settings)["drains"].metadata.get("doc", "")
     lines += ["## `drains`", "", drains_doc, ""]
     for entry in items:
         if entry.name.startswith("drains."):

@@ -29,6 +29,7 @@ from drain_ls.budget import Usage, cost_usd
 from drain_ls.ledger import Ledger
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
+from tests.settings_support import drains_of
 from tests.test_drains_e2e import Editor as DrainsEditor
 
 KEY = "sk-ant-test-api-e2e-0123456789"
@@ -611,7 +612,7 @@ def batch_tasks(root: Path, count: int, model: str = "claude-haiku-4-5") -> list
         f"\n\ndef f{i}(a, b):\n    return a + b * {i}\n" for i in range(count)
     )
     path.write_text(source)
-    options = Settings(drains={"summaries": {"enabled": False}})
+    options = Settings(drains=drains_of({"summaries": {"enabled": False}}))
     tasks = tasks_for_file(path, options, model, [], lambda key: None)
     assert len(tasks) == count
     return tasks
@@ -872,7 +873,7 @@ def test_a_commit_review_fits_the_per_drain_cap_with_the_thinking_it_cannot_turn
     limits = Limits()
     [task] = review_tasks(
         batch,
-        drains={"review": {"enabled": True}},
+        drains=drains_of({"review": {"enabled": True}}),
         custom=[],
         model=model,
         max_tokens_per_drain=limits.max_tokens_per_drain,

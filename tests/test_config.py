@@ -17,9 +17,9 @@ def test_layers_merge_with_client_over_file() -> None:
     client = {"idle": {"delayMs": 10}}
     settings, problems = build_settings(file, init, client)
     assert problems == []
-    assert settings.budget.dailyUsd == 0.5  # init over file
-    assert settings.budget.maxTokensPerDrain == 3000  # file kept where nobody overrides
-    assert settings.idle.delayMs == 10
+    assert settings.budget.daily_usd == 0.5  # init over file
+    assert settings.budget.max_tokens_per_drain == 3000  # file kept where nobody overrides
+    assert settings.idle.delay_ms == 10
     assert settings.codes == frozenset({"F401"})
 
 
@@ -32,8 +32,8 @@ def test_bad_values_are_named_and_the_default_is_used() -> None:
             "llm": "on",
         }
     )
-    assert settings.budget.safetyMargin == 0.1
-    assert settings.budget.dailyTokens == 500_000
+    assert settings.budget.safety_margin == 0.1
+    assert settings.budget.daily_tokens == 500_000
     assert settings.cancel.policy == "affected"
     assert any("`budget.safetyMargin`" in p and "between 0 and 1" in p for p in problems)
     assert any("`budget.dailyTokens`" in p for p in problems)
@@ -66,7 +66,7 @@ def test_model_names_in_prices_keep_their_spelling() -> None:
     settings, problems = build_settings(layer)
     assert not problems
     assert settings.llm.prices == {"claude-haiku-4-5": {"input": 2.0, "output": 9.0}}
-    assert settings.idle.delayMs == 5
+    assert settings.idle.delay_ms == 5
 
 
 def test_the_server_run_and_show_read_a_workspace_s_settings_with_one_loader(
@@ -94,4 +94,4 @@ def test_the_server_run_and_show_read_a_workspace_s_settings_with_one_loader(
     server.load_file_layer()
     assert server.file_layer == layer
     settings = project_of(module).settings
-    assert (settings.targetVersion, settings.docstringStyle) == ("py39", "numpy")
+    assert (settings.target_version, settings.docstring_style) == ("py39", "numpy")

@@ -15,6 +15,7 @@ from drain_ls.engine.drains import MODULE
 from drain_ls.engine.task_building import build_tasks
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
+from tests.settings_support import drains_of
 
 
 def tasks_of(
@@ -35,7 +36,7 @@ def tasks_of(
         findings or {},
         model=model,
         max_tokens_per_drain=5000,
-        drains=drains or {},
+        drains=drains_of(drains or {}),
         custom=custom,
         lookup=lookup,
     )

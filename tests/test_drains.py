@@ -10,8 +10,10 @@ import pytest
 from drain_ls.analysis.source import parse
 from drain_ls.backends.base import DrainRequest, Progress, RateLimits
 from drain_ls.backends.offline import OfflineBackend
+from drain_ls.config import DrainsSettings
 from drain_ls.engine.drains import outline, validate
 from drain_ls.engine.task_building import build_tasks
+from tests.settings_support import drains_of
 
 SOURCE = (
     b'''"""M."""
@@ -64,7 +66,7 @@ def test_tasks_per_drain_and_content_addresses() -> None:
         d103,
         model="claude-haiku-4-5",
         max_tokens_per_drain=5000,
-        drains={},
+        drains=DrainsSettings(),
     )
     kinds = sorted((t.drain, t.qualname) for t in tasks)
     assert kinds == [
@@ -85,7 +87,7 @@ def test_tasks_per_drain_and_content_addresses() -> None:
         {edited.index(b"public"): "public"},
         model="claude-haiku-4-5",
         max_tokens_per_drain=5000,
-        drains={},
+        drains=DrainsSettings(),
     )
     before = {(t.drain, t.qualname): t.key for t in tasks}
     after = {(t.drain, t.qualname): t.key for t in again}
@@ -103,7 +105,7 @@ def test_disabled_drains_and_too_large_scopes_make_no_task() -> None:
         {},
         model="claude-haiku-4-5",
         max_tokens_per_drain=5000,
-        drains={"summaries": {"enabled": False}, "simplify": {"enabled": False}},
+        drains=drains_of({"summaries": {"enabled": False}, "simplify": {"enabled": False}}),
     )
     assert none == []
     tiny = build_tasks(
@@ -114,7 +116,7 @@ def test_disabled_drains_and_too_large_scopes_make_no_task() -> None:
         {},
         model="claude-haiku-4-5",
         max_tokens_per_drain=300,
-        drains={},
+        drains=DrainsSettings(),
     )
     assert tiny == []
 
@@ -150,7 +152,7 @@ async def test_offline_simplify_is_concrete() -> None:
             {},
             model="offline",
             max_tokens_per_drain=5000,
-            drains={},
+            drains=DrainsSettings(),
         )
         if t.drain == "simplify"
     ]
@@ -180,7 +182,7 @@ def test_request_carries_scope_context_and_style() -> None:
             {SOURCE.index(b"public"): "public"},
             model="m",
             max_tokens_per_drain=5000,
-            drains={},
+            drains=DrainsSettings(),
             style="numpy",
         )
         if t.drain == "docstrings"

@@ -28,7 +28,6 @@ from drain_ls.engine.choices import (
     editor_limits,
     run_limits,
 )
-from drain_ls.engine.custom import parse_custom_drains
 from drain_ls.engine.drains import Task
 from drain_ls.engine.engine import DrainEngine
 from drain_ls.engine.scheduler import Result
@@ -248,7 +247,7 @@ def _engine(tmp_path: Path, front: FrontEnd, layer: dict[str, Any]) -> DrainEngi
     engine = DrainEngine(front)
     settings = _settings(layer)
     engine.settings = settings
-    engine.custom_drains = parse_custom_drains(settings.drains.get("custom"))[0]
+    engine.custom_drains = list(settings.drains.custom.valid)
     engine.ledger = Ledger(tmp_path / "ledger.sqlite3")
     engine.root = tmp_path
     engine.folders = [str(tmp_path)]

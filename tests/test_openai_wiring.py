@@ -88,7 +88,7 @@ def test_a_repository_cannot_choose_the_endpoint_or_the_backend() -> None:
     workspace = {"llm": {"backend": "openai", "baseUrl": "http://evil.example/v1", "local": True}}
     settings, problems, _ = resolve_settings(workspace, {}, {})
     assert settings.llm.backend == "offline"
-    assert settings.llm.baseUrl == "http://localhost:11434/v1" and not settings.llm.local
+    assert settings.llm.base_url == "http://localhost:11434/v1" and not settings.llm.local
     assert len(problems) == 3
 
 

@@ -23,7 +23,7 @@ from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Pr
 from drain_ls.backends.offline import OfflineBackend
 from drain_ls.budget import Limits, Usage, price_of
 from drain_ls.cli.headless import HeadlessRun
-from drain_ls.config import build_settings
+from drain_ls.config import DrainsSettings, build_settings
 from drain_ls.engine.custom import parse_custom_drains
 from drain_ls.engine.file_tasks import tasks_for_file
 from drain_ls.engine.scheduler import Scheduler
@@ -83,7 +83,7 @@ def in_process_server(root: Path, ledger: Ledger, layer: dict[str, Any]) -> Any:
     settings, problems = build_settings(layer)
     assert not problems, problems
     server.settings = server.engine.settings = settings
-    server.engine.custom_drains = parse_custom_drains(settings.drains.get("custom"))[0]
+    server.engine.custom_drains = list(settings.drains.custom.valid)
     server.engine.ledger = ledger
     server.engine.root = root
     server.engine.folders = [str(root)]
@@ -458,7 +458,7 @@ async def test_identical_files_each_get_their_report_entry(tmp_path: Path) -> No
             }
         }
     )
-    custom, problems = parse_custom_drains(settings.drains["custom"])
+    custom, problems = list(settings.drains.custom.valid), settings.drains.custom.problems
     assert not problems
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     files = [root / "a" / "__init__.py", root / "b" / "__init__.py"]
@@ -639,7 +639,7 @@ async def test_a_result_is_delivered_for_each_file_with_the_same_code(tmp_path: 
     def tasks(uri: str) -> list[Any]:
         return build_tasks(
             uri, source, tree.root_node, 1, {}, model="offline", max_tokens_per_drain=5000,
-            drains={},
+            drains=DrainsSettings(),
         )  # fmt: skip
 
     try:
@@ -684,7 +684,7 @@ async def test_drain_ls_run_clears_what_the_editor_deferred_through_a_symlink(
     )  # fmt: skip
     editor.start()
     editor.submit(uri, build_tasks(uri, source, tree.root_node, 1, {}, model="offline",
-                                   max_tokens_per_drain=5000, drains={}))  # fmt: skip
+                                   max_tokens_per_drain=5000, drains=DrainsSettings()))  # fmt: skip
     await editor.close(session_end=True)
     assert len(ledger.deferred(workspace)) == 1
 

@@ -16,6 +16,7 @@ from drain_ls.engine.scheduler import Result, Scheduler
 from drain_ls.engine.task_building import build_tasks
 from drain_ls.ledger import Ledger
 from tests.fake_anthropic import FakeAnthropic
+from tests.settings_support import drains_of
 
 SOURCE = b'''"""M."""
 
@@ -46,7 +47,7 @@ def tasks(uri: str = "file:///m.py", source: bytes = SOURCE) -> list[Task]:
         names,
         model="claude-haiku-4-5",
         max_tokens_per_drain=5000,
-        drains={"summaries": {"enabled": False}},
+        drains=drains_of({"summaries": {"enabled": False}}),
     )
 
 

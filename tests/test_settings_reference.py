@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from drain_ls.config import _REVIEW_NUMBERS, Settings, Trust, kebab_to_camel
+from drain_ls.config import (
+    ReviewSettings,
+    Settings,
+    Trust,
+    alias,
+    build_settings,
+    fields_by_alias,
+    kebab_to_camel,
+)
 from drain_ls.engine.custom import BUILTIN_DRAINS
-from drain_ls.engine.drains import concurrency
 from drain_ls.engine.review import ReviewOptions
 from drain_ls.settings_reference import (
     CONCURRENCY_RANGE,
@@ -44,11 +51,18 @@ def _leaves(value: typing.Any, prefix: str = "") -> dict[str, typing.Any]:
     out: dict[str, typing.Any] = {}
     for f in dataclasses.fields(value):
         current = getattr(value, f.name)
+        if f.name == "drains":
+            continue
         if dataclasses.is_dataclass(current):
-            out |= _leaves(current, f"{prefix}{f.name}.")
-        elif f.name != "drains":
-            out[f"{prefix}{f.name}"] = current
+            out |= _leaves(current, f"{prefix}{alias(f)}.")
+        else:
+            out[f"{prefix}{alias(f)}"] = current
     return out
+
+
+def concurrency(drains: dict[str, typing.Any]) -> int:
+    """``drains.concurrency`` in force for a user's ``drains`` table."""
+    return build_settings({"drains": drains})[0].drains.streams
 
 
 def _expected() -> dict[str, typing.Any]:
@@ -97,7 +111,10 @@ def test_ranges_and_trust_are_those_of_the_code() -> None:
             entry = by_name[name]
             assert (entry.minimum, entry.maximum) == (f.metadata.get("min"), f.metadata.get("max"))
             assert entry.trust == f.metadata.get("trust", "free"), name
-    for key, (trust, _, low, high) in _REVIEW_NUMBERS.items():
+    for key, f in fields_by_alias(ReviewSettings).items():
+        if key == "enabled":
+            continue
+        trust, low, high = f.metadata["trust"], f.metadata["min"], f.metadata["max"]
         entry = by_name[f"drains.review.{key}"]
         assert (entry.trust, entry.minimum, entry.maximum) == (trust, low, high)
     # ``drains.concurrency``'s range is the one ``concurrency`` accepts.

@@ -224,7 +224,7 @@ def test_an_edit_reads_only_the_statements_it_touched() -> None:
 
 
 def test_the_settings_name_every_target() -> None:
-    hint = typing.get_type_hints(Settings)["targetVersion"]
+    hint = typing.get_type_hints(Settings)["target_version"]
     assert typing.get_args(hint) == ("", *TARGET_NAMES)
     assert Settings().target == DEFAULT_TARGET
 

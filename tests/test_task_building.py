@@ -14,6 +14,7 @@ from lsprotocol import types
 from drain_ls.analysis.source import parse
 from drain_ls.backends.offline import OfflineBackend
 from drain_ls.budget import Limits, price_of
+from drain_ls.config import DrainsSettings
 from drain_ls.engine import task_building as drains_module
 from drain_ls.engine.drains import Task, definitions
 from drain_ls.engine.scheduler import Scheduler
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from gen_module import generate_module
 
 MODEL = "claude-haiku-4-5"
-ALL = {"docstrings": True, "summaries": True, "simplify": True}
+ALL = DrainsSettings()
 
 
 def module(lines: int) -> bytes:

@@ -23,6 +23,8 @@ from pytest_lsp import client_capabilities
 from drain_ls.budget import price_of, price_overrides
 from drain_ls.config import (
     MAX_DEPTH,
+    DrainSwitch,
+    ReviewSettings,
     Settings,
     camelize_keys,
     consent_key,
@@ -33,6 +35,7 @@ from drain_ls.ledger import Ledger
 from drain_ls.models import default_model
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import CLIENTS, fake_api_env, server_config, start_server, wait_until
+from tests.settings_support import drains_of
 from tests.test_headless import drain_ls
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # a GitHub token shape
@@ -94,10 +97,10 @@ def test_a_workspace_cannot_turn_on_sending_or_widen_anything() -> None:
     settings, problems, trust = resolve_settings(workspace_layer(ATTACK))
     default = Settings()
     assert settings.llm == default.llm  # not enabled, offline, the default model, no prices
-    assert settings.privacy.requireConsent and settings.privacy.redactSecrets
+    assert settings.privacy.require_consent and settings.privacy.redact_secrets
     assert settings.budget == default.budget
     assert settings.codes == frozenset({"F401"})  # the static checks are the workspace's
-    assert settings.idle.delayMs == 2_000  # it may make drains wait longer, never less
+    assert settings.idle.delay_ms == 2_000  # it may make drains wait longer, never less
     for name in (
         "idle.delayMs",
         "llm.enabled",
@@ -133,11 +136,11 @@ def test_a_workspace_cannot_widen_what_the_user_allowed() -> None:
     )
     settings, problems, trust = resolve_settings(theirs, mine)
     assert settings.llm.enabled and settings.llm.backend == "anthropic"
-    assert settings.budget.dailyUsd == 0.0005  # raising refused
-    assert settings.budget.maxTokensPerDrain == 500  # lowering taken
+    assert settings.budget.daily_usd == 0.0005  # raising refused
+    assert settings.budget.max_tokens_per_drain == 500  # lowering taken
     assert settings.privacy.exclude == ("private/", "vendor/")  # extended, never replaced
-    assert settings.drains["review"] == {"enabled": False}  # cannot turn back on
-    assert settings.drains["simplify"] == {"enabled": False}  # can turn off
+    assert settings.drains.review == ReviewSettings(enabled=False)  # cannot turn back on
+    assert settings.drains.simplify == DrainSwitch(enabled=False)  # can turn off
     assert set(trust.ignored) == {"budget.dailyUsd", "drains.review.enabled"}
     assert len(problems) == 2
 
@@ -156,9 +159,9 @@ def test_a_workspace_can_turn_drains_off_and_choose_the_offline_backend() -> Non
 
 def test_the_users_own_value_wins_over_a_workspaces_for_static_settings() -> None:
     settings, _, _ = resolve_settings({"docstringStyle": "numpy"}, {"docstringStyle": "sphinx"})
-    assert settings.docstringStyle == "sphinx"
+    assert settings.docstring_style == "sphinx"
     settings, _, _ = resolve_settings({"docstringStyle": "numpy"}, {})
-    assert settings.docstringStyle == "numpy"
+    assert settings.docstring_style == "numpy"
 
 
 def test_consent_is_remembered_for_the_workspaces_custom_drains_as_they_are() -> None:
@@ -506,13 +509,13 @@ def test_a_workspace_cannot_negate_exclusions() -> None:
 def test_a_workspace_cannot_raise_a_review_cap_by_asking_for_an_invalid_one(
     mine: dict[str, Any], theirs: dict[str, Any]
 ) -> None:
-    from drain_ls.engine.review import REVIEW, ReviewOptions
+    from drain_ls.engine.review import REVIEW
 
-    before = ReviewOptions.from_settings({REVIEW: mine})
+    before = drains_of({REVIEW: mine}).review
     settings, problems, _ = resolve_settings(
         {"drains": {REVIEW: theirs}}, {"drains": {REVIEW: mine}}
     )
-    after = ReviewOptions.from_settings(settings.drains)
+    after = settings.drains.review
     assert after.max_commits <= before.max_commits
     assert after.max_bytes <= before.max_bytes
     assert after.poll_seconds >= before.poll_seconds
@@ -524,17 +527,17 @@ def test_a_user_value_of_the_wrong_type_does_not_break_narrowing() -> None:
         {"drains": {"review": {"maxCommits": 3}, "concurrency": 1}},
         {"drains": {"review": {"maxCommits": "5"}, "concurrency": [5]}},
     )
-    assert settings.drains["review"]["maxCommits"] == 3 and settings.drains["concurrency"] == 1
+    assert settings.drains.review.max_commits == 3 and settings.drains.concurrency == 1
 
 
 def test_a_workspace_may_only_make_drains_wait_longer_and_never_picks_the_cancel_policy() -> None:
     settings, _, trust = resolve_settings(
         {"idle": {"delayMs": 0}, "cancel": {"policy": "all"}}, {"idle": {"delayMs": 5_000}}
     )
-    assert settings.idle.delayMs == 5_000 and settings.cancel.policy == "affected"
+    assert settings.idle.delay_ms == 5_000 and settings.cancel.policy == "affected"
     assert {"idle.delayMs", "cancel.policy"} <= set(trust.ignored)
     settings, _, _ = resolve_settings({"idle": {"delayMs": 9_000}}, {})
-    assert settings.idle.delayMs == 9_000
+    assert settings.idle.delay_ms == 9_000
 
 
 def test_the_consent_question_names_only_drains_that_run_and_counts_them() -> None:

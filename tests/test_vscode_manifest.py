@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from drain_ls.config import Settings
+from drain_ls.config import Settings, alias
 from drain_ls.engine.review import ReviewOptions
 
 MANIFEST = Path(__file__).parent.parent / "editors" / "vscode" / "package.json"
@@ -17,10 +17,10 @@ def leaves(value: Any, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(value):
         current = getattr(value, f.name)
-        if dataclasses.is_dataclass(current):
-            out.update(leaves(current, f"{prefix}{f.name}."))
+        if dataclasses.is_dataclass(current) and f.name != "drains":
+            out.update(leaves(current, f"{prefix}{alias(f)}."))
         else:
-            out[f"{prefix}{f.name}"] = list(current) if isinstance(current, tuple) else current
+            out[f"{prefix}{alias(f)}"] = list(current) if isinstance(current, tuple) else current
     return out
 
 
@@ -62,5 +62,5 @@ def test_settings_a_workspace_must_not_set_are_application_scoped() -> None:
     for section in ("llm", "budget", "privacy"):
         cls = type(getattr(Settings(), section))
         for f in dataclasses.fields(cls):
-            assert f.metadata.get("trust", "free") != "free", f"{section}.{f.name}"
-            assert properties[f"drainLs.{section}.{f.name}"]["scope"] == "application"
+            assert f.metadata.get("trust", "free") != "free", f"{section}.{alias(f)}"
+            assert properties[f"drainLs.{section}.{alias(f)}"]["scope"] == "application"

@@ -25,7 +25,6 @@ from drain_ls.engine.custom import CustomDrain
 from drain_ls.engine.drains import Task
 from drain_ls.engine.engine import DrainEngine
 from drain_ls.engine.file_tasks import read_python, tasks_for_file
-from drain_ls.engine.review import ReviewOptions
 from drain_ls.engine.scheduler import Outcome, Result
 from drain_ls.ledger import Ledger
 
@@ -245,7 +244,7 @@ class HeadlessRun:
     def _review_round(self) -> int:
         """The review of the commits since the last one (when the workspace is a git
         repository and the review or a commits-scope drain is on)."""
-        options = ReviewOptions.from_settings(self.settings.drains)
+        options = self.settings.drains.review
         root = self.engine.root
         if root is None or (
             not options.enabled and not any(d.scope == "commits" for d in self.custom)

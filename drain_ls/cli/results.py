@@ -206,7 +206,6 @@ def project_of(path: Path, flags: dict[str, Any] | None = None) -> Project:
     from drain_ls.config import load_user_config, resolve_settings
     from drain_ls.config.workspace import workspace_layer
     from drain_ls.engine.choices import choose_backend
-    from drain_ls.engine.custom import parse_custom_drains
     from drain_ls.files import ConfigError
 
     try:
@@ -215,7 +214,7 @@ def project_of(path: Path, flags: dict[str, Any] | None = None) -> Project:
         raise UsageError(str(exc)) from exc
     user, user_problems = load_user_config()
     settings, problems, _ = resolve_settings(layer, user, flags or {})
-    custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
+    custom, custom_problems = list(settings.drains.custom.valid), settings.drains.custom.problems
     for problem in [*user_problems, *problems, *custom_problems]:
         print(f"warning: {problem}", file=sys.stderr)
     root = (config.root or Path.cwd()).resolve()

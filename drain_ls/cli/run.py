@@ -21,7 +21,6 @@ def command_run(args: argparse.Namespace) -> int:
     """``drain-ls run``: the drains of files, headless (``--dry-run``: what they would send)."""
     from drain_ls.config import load_user_config, resolve_settings
     from drain_ls.engine.choices import MissingKey, choose_backend
-    from drain_ls.engine.custom import parse_custom_drains
     from drain_ls.engine.drains import preview
     from drain_ls.engine.file_tasks import tasks_for_file
     from drain_ls.privacy import ExclusionError, Exclusions
@@ -41,7 +40,7 @@ def command_run(args: argparse.Namespace) -> int:
     user, user_problems = load_user_config()
     flags = llm_flags(args)
     settings, problems, trust = resolve_settings(layer, user, flags)
-    custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
+    custom, custom_problems = list(settings.drains.custom.valid), settings.drains.custom.problems
     for problem in [*user_problems, *problems, *custom_problems]:
         print(f"warning: {problem}", file=sys.stderr)
     try:
@@ -119,11 +118,11 @@ def command_run(args: argparse.Namespace) -> int:
 
 def _review_preview(root: Path, settings: Any, custom: Any, model: str) -> list[Any]:
     """The commit review tasks a run would send (nothing when there is nothing new)."""
-    from drain_ls.engine.review import ReviewOptions, gather, review_tasks
+    from drain_ls.engine.review import gather, review_tasks
     from drain_ls.ledger import Ledger, LedgerError
     from drain_ls.privacy import ExclusionError, Exclusions
 
-    options = ReviewOptions.from_settings(settings.drains)
+    options = settings.drains.review
     if not options.enabled and not any(d.scope == "commits" for d in custom):
         return []
     try:
@@ -131,7 +130,7 @@ def _review_preview(root: Path, settings: Any, custom: Any, model: str) -> list[
         exclusions = Exclusions([root], settings.privacy.exclude)
     except (LedgerError, ExclusionError):
         return []
-    batch = gather(root, since, options, exclusions.why_excluded, settings.privacy.redactSecrets)
+    batch = gather(root, since, options, exclusions.why_excluded, settings.privacy.redact_secrets)
     if batch is None:
         return []
     return review_tasks(
@@ -139,7 +138,7 @@ def _review_preview(root: Path, settings: Any, custom: Any, model: str) -> list[
         drains=settings.drains,
         custom=custom,
         model=model,
-        max_tokens_per_drain=settings.budget.maxTokensPerDrain,
+        max_tokens_per_drain=settings.budget.max_tokens_per_drain,
         lookup=lambda key: None,
     )
 

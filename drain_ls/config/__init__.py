@@ -26,7 +26,10 @@ number is finite and inside its field's range, and a value of the wrong type is 
 the setting's name and replaced by the default.
 The package, by what each module holds:
 
+- ``fields``: what every field carries: its metadata, and its alias (the camelCase name
+  users write; the Python name is snake_case);
 - ``settings``: the settings' definitions (the dataclasses and their fields' metadata);
+- ``drains``: the ``drains`` table's (switches, review limits, concurrency, custom drains);
 - ``layers``: the user's layers bounded, merged and validated (``build_settings``);
 - ``trust``: a workspace's layer narrowing the user's (``resolve_settings``), what it
   brought (``WorkspaceTrust``), what consent is remembered for;
@@ -35,6 +38,14 @@ The package, by what each module holds:
 
 from __future__ import annotations
 
+from drain_ls.config.drains import (
+    DEFAULT_CONCURRENCY,
+    CustomDrains,
+    DrainsSettings,
+    DrainSwitch,
+    ReviewSettings,
+)
+from drain_ls.config.fields import alias, fields_by_alias, snake_to_camel
 from drain_ls.config.layers import (
     MAX_DEPTH,
     MAX_PRICE,
@@ -58,7 +69,6 @@ from drain_ls.config.settings import (
     select_codes,
     settings_to_json,
 )
-from drain_ls.config.trust import _REVIEW_NUMBERS as _REVIEW_NUMBERS  # settings_reference
 from drain_ls.config.trust import (
     WorkspaceTrust,
     consent_key,
@@ -69,23 +79,30 @@ from drain_ls.config.trust import (
 from drain_ls.config.user_file import load_user_config, user_config_path
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "MAX_DEPTH",
     "MAX_PRICE",
     "BudgetSettings",
     "CancelSettings",
+    "CustomDrains",
     "DiagnosticsSettings",
+    "DrainSwitch",
+    "DrainsSettings",
     "IdleSettings",
     "LlmSettings",
     "PrivacySettings",
+    "ReviewSettings",
     "Settings",
     "Trust",
     "WorkspaceTrust",
+    "alias",
     "bound_layer",
     "build_settings",
     "camelize_keys",
     "check_prices",
     "consent_key",
     "deep_merge",
+    "fields_by_alias",
     "kebab_to_camel",
     "load_user_config",
     "narrow_drains",
@@ -93,6 +110,7 @@ __all__ = [
     "resolve_settings",
     "select_codes",
     "settings_to_json",
+    "snake_to_camel",
     "user_config_path",
     "workspace_drains_note",
 ]

@@ -1,18 +1,22 @@
 """The user's settings layers, merged and validated: TOML's kebab-case names camelCased,
 every layer bounded before it is read (``bound_layer``: depth, numbers, lengths), merged
-(lowest precedence first) and built into ``Settings``, each value checked against its field's
-type and range (a wrong one is reported with the setting's name and replaced by the
-default); ``llm.prices`` checked entry by entry."""
+(lowest precedence first) and built into ``Settings``, each key read as a field's alias (its
+camelCase name: ``config.fields``) and each value checked against its field's type and range
+(a wrong one is reported with the setting's name and replaced by the default); ``llm.prices``
+checked entry by entry, ``drains.custom`` parsed into drains (``config.drains``)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 import re
+import types
 import typing
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from drain_ls.config.drains import CustomDrains
+from drain_ls.config.fields import fields_by_alias
 from drain_ls.config.settings import LlmSettings, Settings
 
 MAX_DEPTH = 12  # nesting of any settings object: deeper is dropped, never recursed into
@@ -61,9 +65,21 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 _CODE_LIST = re.compile(r"^[A-Za-z]+[0-9]*$")
 
 
+def _optional(hint: Any) -> Any:
+    """``X`` of a hint ``X | None`` (None: not such a hint)."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(args) == 1 and len(typing.get_args(hint)) == 2:
+            return args[0]
+    return None
+
+
 def _check(value: Any, hint: Any, meta: dataclasses.Field[Any] | None) -> tuple[bool, Any]:
     """Validate one value against a field's type; (ok, converted value)."""
     origin = typing.get_origin(hint)
+    inner = _optional(hint)
+    if inner is not None:  # null: not set
+        return (True, None) if value is None else _check(value, inner, meta)
     if hint is bool:
         return isinstance(value, bool), value
     if hint is int:
@@ -97,6 +113,7 @@ def _check(value: Any, hint: Any, meta: dataclasses.Field[Any] | None) -> tuple[
 
 
 def _describe(hint: Any, meta: dataclasses.Field[Any] | None) -> str:
+    hint = _optional(hint) or hint
     origin = typing.get_origin(hint)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
@@ -123,33 +140,38 @@ def _build(cls: type[Any], raw: Any, prefix: str, problems: list[str]) -> Any:
         return cls()
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    known = {f.name: f for f in dataclasses.fields(cls)}
+    known = fields_by_alias(cls)
     for key, value in raw.items():
         name = f"{prefix}{key}"
-        if key not in known:
+        meta = known.get(key)
+        if meta is None:
             problems.append(f"unknown setting `{name}` ignored")
             continue
-        hint = hints[key]
+        hint = hints[meta.name]
+        if hint is CustomDrains:  # parsed on its own: its problems are kept with it
+            values[meta.name] = CustomDrains.parse(value)
+            continue
         if dataclasses.is_dataclass(hint):
-            values[key] = _build(typing.cast(type, hint), value, name + ".", problems)
+            values[meta.name] = _build(typing.cast(type, hint), value, name + ".", problems)
             continue
-        if key == "prices" and cls is LlmSettings:
-            values[key] = check_prices(value, name, problems)
+        if meta.name == "prices" and cls is LlmSettings:
+            values[meta.name] = check_prices(value, name, problems)
             continue
-        ok, converted = _check_field(key, value, hint, known[key])
+        ok, converted = _check_field(meta.name, value, hint, meta)
         if not ok:
-            default = known[key].default
-            if (
-                default is dataclasses.MISSING
-                and known[key].default_factory is not dataclasses.MISSING
-            ):
-                default = typing.cast(Any, known[key].default_factory)()
+            default = meta.default
+            if default is dataclasses.MISSING and meta.default_factory is not dataclasses.MISSING:
+                default = typing.cast(Any, meta.default_factory)()
+            # A field may fall back on another value than its default (``drains.concurrency``).
+            default = meta.metadata.get("fallback", default)
             problems.append(
-                f"setting `{name}` must be {_describe(hint, known[key])}, got {value!r}; "
+                f"setting `{name}` must be {_describe(hint, meta)}, got {value!r}; "
                 f"using the default {default!r}"
             )
+            if "fallback" in meta.metadata:
+                values[meta.name] = default
             continue
-        values[key] = converted
+        values[meta.name] = converted
     return cls(**values)
 
 

@@ -1,8 +1,10 @@
 """The settings' definitions: a frozen dataclass per section (``LlmSettings``,
-``BudgetSettings``...) and ``Settings``, every field with its description (``doc``), what a
-workspace may do with it (``trust``) and, for a number, its range (``min``, ``max``) in its
-metadata (``settings_reference`` renders them); the rules selected (``select_codes``), the
-target version a workspace's ``requires-python`` implies, and the settings as JSON."""
+``BudgetSettings``..., the ``drains`` table's in ``config.drains``) and ``Settings``, every
+field with its description (``doc``), what a workspace may do with it (``trust``) and, for a
+number, its range (``min``, ``max``) in its metadata (``settings_reference`` renders them);
+the rules selected (``select_codes``), the target version a workspace's ``requires-python``
+implies, and the settings as JSON. Fields are snake_case; users write their camelCase alias
+(``config.fields.alias``: ``budget.max_tokens_per_drain`` is ``budget.maxTokensPerDrain``)."""
 
 from __future__ import annotations
 
@@ -12,28 +14,10 @@ from typing import Any, Literal
 
 from drain_ls.analysis.model import ALL_CODES
 from drain_ls.analysis.versions import PythonVersion, resolve_target, target_from_requires_python
+from drain_ls.config.drains import CustomDrains, DrainsSettings
+from drain_ls.config.fields import Trust as Trust
+from drain_ls.config.fields import _doc, _num, _trust, alias
 from drain_ls.models import default_model
-
-# What a workspace's ``[tool.drain-ls]`` may do with a setting (see ``drain_ls.config``).
-Trust = Literal["free", "lower", "raise", "off", "on", "more", "offline", "user"]
-
-
-def _num(
-    minimum: float | None = None,
-    maximum: float | None = None,
-    trust: Trust = "free",
-    doc: str = "",
-) -> dict[str, Any]:
-    return {"min": minimum, "max": maximum, "trust": trust, "doc": doc}
-
-
-def _trust(trust: Trust, doc: str = "") -> dict[str, Any]:
-    return {"trust": trust, "doc": doc}
-
-
-def _doc(doc: str) -> dict[str, Any]:
-    # Only a description: what a workspace may do is the default, "free".
-    return {"doc": doc}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +43,7 @@ class LlmSettings:
             "LM Studio, vLLM, OpenAI).",
         ),
     )
-    baseUrl: str = field(
+    base_url: str = field(
         default="http://localhost:11434/v1",
         metadata=_trust(
             "user",
@@ -69,7 +53,7 @@ class LlmSettings:
             "`https://api.openai.com/v1`. Never a repository's: it decides where code goes.",
         ),
     )
-    apiKeyEnv: str = field(
+    api_key_env: str = field(
         default="",
         metadata={
             "empty": True,
@@ -81,7 +65,7 @@ class LlmSettings:
             ),
         },
     )
-    contextWindow: int = field(
+    context_window: int = field(
         default=0,
         metadata=_num(
             0,
@@ -120,7 +104,7 @@ class LlmSettings:
         ),
     )
     # How often open Message Batches are polled for their results.
-    batchPollSeconds: float = field(
+    batch_poll_seconds: float = field(
         default=60.0,
         metadata=_num(
             1,
@@ -145,7 +129,7 @@ class LlmSettings:
 class BudgetSettings:
     """The hard limits drains run inside (docs/budget.md)."""
 
-    sessionTokens: int = field(
+    session_tokens: int = field(
         default=200_000,
         metadata=_num(
             0,
@@ -155,17 +139,17 @@ class BudgetSettings:
             "minus the safety margin, shared out in tiers.",
         ),
     )
-    safetyMargin: float = field(
+    safety_margin: float = field(
         default=0.10,
         metadata=_num(0, 1, "raise", "Share of the session limit kept back as a margin."),
     )
-    minDrainTokens: int = field(
+    min_drain_tokens: int = field(
         default=10_000,
         metadata=_num(
             0, 100_000_000, "raise", "Below this drain budget, in tokens, no drain starts."
         ),
     )
-    maxTokensPerDrain: int = field(
+    max_tokens_per_drain: int = field(
         default=5_000,
         metadata=_num(
             1,
@@ -174,7 +158,7 @@ class BudgetSettings:
             "Hard cap on the tokens of one drain run (input plus output, worst case).",
         ),
     )
-    dailyTokens: int = field(
+    daily_tokens: int = field(
         default=500_000,
         metadata=_num(
             0,
@@ -183,7 +167,7 @@ class BudgetSettings:
             "Hard cap on the tokens the drains spend per day (UTC).",
         ),
     )
-    dailyUsd: float = field(
+    daily_usd: float = field(
         default=1.0,
         metadata=_num(
             0, 100_000, "lower", "Hard cap on the dollars the drains spend per day (UTC)."
@@ -199,7 +183,7 @@ class BudgetSettings:
             "session, so drains only get what the foreground work leaves.",
         ),
     )
-    ratelimitReserve: float = field(
+    ratelimit_reserve: float = field(
         default=0.5,
         metadata=_num(
             0,
@@ -225,7 +209,7 @@ class BudgetSettings:
 class DiagnosticsSettings:
     """Static diagnostics."""
 
-    debounceMs: int = field(
+    debounce_ms: int = field(
         default=150,
         metadata=_num(
             0,
@@ -235,7 +219,7 @@ class DiagnosticsSettings:
     )
     # A document over this size is neither parsed nor analysed (one diagnostic says why); a
     # workspace may lower it, never raise it.
-    maxFileBytes: int = field(
+    max_file_bytes: int = field(
         default=5 * 1024 * 1024,
         metadata=_num(
             0,
@@ -252,7 +236,7 @@ class IdleSettings:
     """When the editor counts as idle."""
 
     # A workspace may make drains wait longer, never start sooner.
-    delayMs: int = field(
+    delay_ms: int = field(
         default=2_000,
         metadata=_num(
             0,
@@ -283,7 +267,7 @@ class CancelSettings:
 class PrivacySettings:
     """What may leave the machine."""
 
-    requireConsent: bool = field(
+    require_consent: bool = field(
         default=True,
         metadata=_trust(
             "on",
@@ -300,7 +284,7 @@ class PrivacySettings:
             "invalid pattern blocks sending until fixed.",
         ),
     )
-    redactSecrets: bool = field(
+    redact_secrets: bool = field(
         default=True,
         metadata=_trust(
             "on",
@@ -355,13 +339,13 @@ class Settings:
             "Gitignore-style patterns of files not to check (`drain-ls check` and the server)."
         ),
     )
-    docstringStyle: Literal["google", "numpy", "sphinx"] = field(
+    docstring_style: Literal["google", "numpy", "sphinx"] = field(
         default="google",
         metadata=_doc("The style of docstring skeletons and generated docstrings."),
     )
     # The oldest Python the code must parse with (``drain_ls.analysis.versions``); empty: the
     # lower bound of the project's ``requires-python``, else the newest. Not a cap: "free".
-    targetVersion: Literal[
+    target_version: Literal[
         "", "py37", "py38", "py39", "py310", "py311", "py312", "py313", "py314"
     ] = field(
         default="",
@@ -371,10 +355,10 @@ class Settings:
             "`[project] requires-python`, else the newest, `py314`."
         ),
     )
-    # Per-drain switches and custom drains: validated by the drains themselves; what a
-    # workspace may set in them is ``narrow_drains``'s to say.
-    drains: dict[str, Any] = field(
-        default_factory=dict,
+    # Per-drain switches, the review's limits, concurrency and custom drains, parsed once
+    # (``config.drains``); what a workspace may set in them is ``narrow_drains``'s to say.
+    drains: DrainsSettings = field(
+        default_factory=DrainsSettings,
         metadata=_trust(
             "user",
             "Per-drain switches, how many drains run at once, the commit review's limits and "
@@ -391,7 +375,7 @@ class Settings:
     def target(self) -> PythonVersion:
         """``targetVersion`` as a version (empty: the newest; a workspace's ``requires-python``
         comes in as its ``targetVersion``: ``requires_python_layer``)."""
-        return resolve_target(self.targetVersion)
+        return resolve_target(self.target_version)
 
 
 def requires_python_layer(table: dict[str, Any], requires_python: str | None) -> dict[str, Any]:
@@ -420,11 +404,14 @@ def select_codes(
 
 
 def settings_to_json(settings: Settings) -> dict[str, Any]:
-    """The settings as plain JSON-able data (for ``drain.status``)."""
+    """The settings as plain JSON-able data (for ``drain.status``), by the names users write
+    (``fields.alias``): what ``build_settings`` reads back as the same settings."""
 
     def convert(value: Any) -> Any:
+        if isinstance(value, CustomDrains):
+            return convert(value.written)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return {alias(f): convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
         if isinstance(value, tuple):
             return list(value)
         return value

@@ -14,9 +14,12 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from drain_ls.config.drains import CustomDrains, DrainsSettings, DrainSwitch, ReviewSettings
+from drain_ls.config.fields import fields_by_alias
 from drain_ls.config.layers import _build, _check_field, _describe, _merge_user_layers, bound_layer
 from drain_ls.config.settings import Settings
 from drain_ls.config.user_file import user_config_path
+from drain_ls.engine.custom import BUILTIN_DRAINS, parse_custom_drains
 
 # --- the trust model -------------------------------------------------------------------------
 
@@ -99,16 +102,20 @@ def _narrow(
         return mine
     mine_raw = mine_raw if isinstance(mine_raw, dict) else {}
     hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls)}
+    known = fields_by_alias(cls)
     changes: dict[str, Any] = {}
     for key, value in theirs.items():
         name = f"{prefix}{key}"
         if key not in known:
             problems.append(f"{source}: unknown setting `{name}` ignored")
             continue
-        hint, meta, current = hints[key], known[key], getattr(mine, key)
+        meta = known[key]
+        hint, current = hints[meta.name], getattr(mine, meta.name)
+        if hint is DrainsSettings:
+            changes[meta.name] = narrow_drains(current, value, source, problems, ignored)
+            continue
         if dataclasses.is_dataclass(hint):
-            changes[key] = _narrow(
+            changes[meta.name] = _narrow(
                 typing.cast(type, hint),
                 current,
                 mine_raw.get(key),
@@ -119,14 +126,11 @@ def _narrow(
                 ignored,
             )
             continue
-        if key == "drains" and cls is Settings:
-            changes[key] = narrow_drains(current, value, source, problems, ignored)
-            continue
         trust = meta.metadata.get("trust", "free")
         if trust == "user":
             converted = value
         else:
-            ok, converted = _check_field(key, value, hint, meta)
+            ok, converted = _check_field(meta.name, value, hint, meta)
             if not ok:
                 problems.append(
                     f"{source}: setting `{name}` must be {_describe(hint, meta)}, got "
@@ -146,18 +150,8 @@ def _narrow(
             ignored.append(name)
             problems.append(_refusal(source, name, value, trust))
             continue
-        changes[key] = result
+        changes[meta.name] = result
     return dataclasses.replace(mine, **changes) if changes else mine
-
-
-# Numbers inside the commit review's table: the direction a workspace may move each, and
-# the range ``drain_ls.engine.review.ReviewOptions`` accepts (outside it, the default would apply:
-# a way to raise a cap by asking for less).
-_REVIEW_NUMBERS: dict[str, tuple[str, type, float, float]] = {
-    "maxCommits": ("lower", int, 1, 100),
-    "maxBytes": ("lower", int, 1_000, 200_000),
-    "pollSeconds": ("raise", float, 0.5, 86_400),
-}
 
 
 def _number_in(value: Any, kind: type, low: float, high: float) -> bool:
@@ -169,70 +163,68 @@ def _number_in(value: Any, kind: type, low: float, high: float) -> bool:
 
 
 def narrow_drains(
-    mine: dict[str, Any], theirs: Any, source: str, problems: list[str], ignored: list[str]
-) -> dict[str, Any]:
+    mine: DrainsSettings, theirs: Any, source: str, problems: list[str], ignored: list[str]
+) -> DrainsSettings:
     """The ``drains`` table narrowed by a workspace's: it may turn a built-in drain off,
     lower its limits and ``concurrency``, and declare custom drains of its own (named in the
-    consent question); nothing else."""
-    from drain_ls.engine.custom import BUILTIN_DRAINS
-    from drain_ls.engine.drains import concurrency
-    from drain_ls.engine.review import REVIEW, ReviewOptions
-
+    consent question); nothing else. A number outside its range is refused (the default
+    would apply: a way to raise a cap by asking for less)."""
     if not isinstance(theirs, dict):
         problems.append(f"{source}: `drains` must be a table; ignored")
         return mine
-    out = {key: dict(value) if isinstance(value, dict) else value for key, value in mine.items()}
+    out = mine
     for key, value in theirs.items():
         name = f"drains.{key}"
         if key == "custom":
-            own = out.get("custom", [])
-            own = [own] if isinstance(own, dict) else own if isinstance(own, list) else []
             extra = [value] if isinstance(value, dict) else value
             if not isinstance(extra, list):
                 problems.append(f"{source}: `{name}` must be a list of drains; ignored")
                 continue
-            out["custom"] = [*own, *extra]
+            custom = CustomDrains.parse([*out.custom.written, *extra])
+            out = dataclasses.replace(out, custom=custom)
         elif key == "concurrency":
-            current = concurrency(out)  # what is in force: an invalid value counts as 2
-            if _number_in(value, int, 1, 16) and value <= current:
-                out["concurrency"] = value
+            current = out.streams  # what is in force
+            low, high = _range(fields_by_alias(DrainsSettings)[key])
+            if _number_in(value, int, low, high) and value <= current:
+                out = dataclasses.replace(out, concurrency=value)
             elif value != current:
                 ignored.append(name)
                 problems.append(_refusal(source, name, value, "lower"))
         elif key in BUILTIN_DRAINS and isinstance(value, dict):
-            entry = out.get(key)
-            entry = dict(entry) if isinstance(entry, dict) else {}
+            entry: DrainSwitch | ReviewSettings = getattr(out, key)
+            numbers = fields_by_alias(type(entry))
+            hints = typing.get_type_hints(type(entry))
             for sub, item in value.items():
                 subname = f"{name}.{sub}"
                 if sub == "enabled":
                     if item is False:
-                        entry["enabled"] = False
-                    elif item is not entry.get("enabled", True):
+                        entry = dataclasses.replace(entry, enabled=False)
+                    elif item is not entry.enabled:
                         ignored.append(subname)
                         problems.append(_refusal(source, subname, item, "off"))
                     continue
-                rule = _REVIEW_NUMBERS.get(sub) if key == REVIEW else None
-                if rule is None:
+                meta = numbers.get(sub)
+                if meta is None:
                     problems.append(f"{source}: unknown setting `{subname}` ignored")
                     continue
-                trust, kind, low, high = rule
-                review = ReviewOptions.from_settings({REVIEW: entry})  # what is in force
-                in_force: float = {
-                    "maxCommits": review.max_commits,
-                    "maxBytes": review.max_bytes,
-                    "pollSeconds": review.poll_seconds,
-                }[sub]
-                valid = _number_in(item, kind, low, high)
+                trust = meta.metadata["trust"]
+                in_force = getattr(entry, meta.name)
+                valid = _number_in(item, hints[meta.name], *_range(meta))
                 if valid and _narrower(trust, in_force, item, True) is not _REFUSED:
-                    entry[sub] = item
+                    entry = dataclasses.replace(entry, **{meta.name: item})
                 elif item != in_force:
                     ignored.append(subname)
                     problems.append(_refusal(source, subname, item, trust))
-            out[key] = entry
+            changed: dict[str, Any] = {key: entry}
+            out = dataclasses.replace(out, **changed)
         else:
             ignored.append(name)
             problems.append(_refusal(source, name, value, "user"))
     return out
+
+
+def _range(meta: dataclasses.Field[Any]) -> tuple[float, float]:
+    return meta.metadata["min"], meta.metadata["max"]
 
 
 def resolve_settings(
@@ -254,8 +246,6 @@ def resolve_settings(
         theirs.get("drains", {}).get("custom") if isinstance(theirs.get("drains"), dict) else None
     )
     custom = [custom] if isinstance(custom, dict) else custom if isinstance(custom, list) else []
-    from drain_ls.engine.custom import parse_custom_drains
-
     # The names the question shows are those of drains that will run (validated), never a
     # raw string a workspace wrote to read like something else.
     names = tuple(drain.name for drain in parse_custom_drains(custom)[0])

@@ -147,8 +147,8 @@ def _choose_openai(
     from drain_ls.backends.endpoints import display_url, is_local
 
     llm = settings.llm
-    url = llm.baseUrl.strip().rstrip("/")
-    key_env = llm.apiKeyEnv.strip()
+    url = llm.base_url.strip().rstrip("/")
+    key_env = llm.api_key_env.strip()
     if not url.startswith(("http://", "https://")):
         return BackendChoice(
             "openai",
@@ -177,7 +177,7 @@ def _choose_openai(
         base_url=url,
         key_env=key_env,
         local=local,
-        context_window=llm.contextWindow,
+        context_window=llm.context_window,
     )
 
 
@@ -191,12 +191,12 @@ def editor_limits(settings: Settings, session_tokens: int | None = None) -> Limi
     daily caps and the per-drain limit."""
     budget = settings.budget
     return Limits(
-        session_tokens=session_tokens if session_tokens is not None else budget.sessionTokens,
-        safety_margin=budget.safetyMargin,
-        min_drain_tokens=budget.minDrainTokens,
-        max_tokens_per_drain=budget.maxTokensPerDrain,
-        daily_tokens=budget.dailyTokens,
-        daily_usd=budget.dailyUsd,
+        session_tokens=session_tokens if session_tokens is not None else budget.session_tokens,
+        safety_margin=budget.safety_margin,
+        min_drain_tokens=budget.min_drain_tokens,
+        max_tokens_per_drain=budget.max_tokens_per_drain,
+        daily_tokens=budget.daily_tokens,
+        daily_usd=budget.daily_usd,
     )
 
 
@@ -205,9 +205,9 @@ def run_limits(settings: Settings, run_tokens: int | None) -> Limits:
     ``run_tokens`` (``--budget``) when given, within the daily caps and the per-drain limit."""
     budget = settings.budget
     return Limits(
-        max_tokens_per_drain=budget.maxTokensPerDrain,
-        daily_tokens=budget.dailyTokens,
-        daily_usd=budget.dailyUsd,
+        max_tokens_per_drain=budget.max_tokens_per_drain,
+        daily_tokens=budget.daily_tokens,
+        daily_usd=budget.daily_usd,
         tiered=False,
         run_tokens=run_tokens,
     )
@@ -245,7 +245,7 @@ def consent_question(
     )
     return (
         f"drain-ls would send code from {workspace} to {where} ({model}) in the background, "
-        f"within a daily cap of {budget.dailyTokens:,} tokens and ${budget.dailyUsd:.2f}. "
+        f"within a daily cap of {budget.daily_tokens:,} tokens and ${budget.daily_usd:.2f}. "
         f"Secrets are redacted and excluded files are never read.{batch}"
         f"{workspace_drains_note(trust)} Allow?"
     )
@@ -271,7 +271,7 @@ async def ask_consent(
     """May code of ``workspace`` be sent? An answer remembered in the ledger ("Allow",
     "Never"), else the prompter's ("Allow once" is not remembered; a dismissed question is
     asked again later). Always yes when consent is not required or nothing is sent."""
-    if choice.free or not settings.privacy.requireConsent:
+    if choice.free or not settings.privacy.require_consent:
         return Consent(True)
     key = consent_key(workspace, trust)
     if ledger is not None:

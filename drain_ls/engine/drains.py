@@ -48,10 +48,8 @@ __all__ = [
     "Task",
     "cacheable",
     "complexity_of",
-    "concurrency",
     "context_limit",
     "definitions",
-    "enabled",
     "module_outline",
     "outline",
     "outline_with_spans",
@@ -233,20 +231,6 @@ def validate(drain: str, text: str) -> str | None:
     # Custom drains and reviews keep their lines (a report entry may be a list).
     lines = [line.rstrip() for line in text.splitlines()]
     return "\n".join(lines)[:4000].strip() or None
-
-
-def enabled(drains: dict[str, object], name: str) -> bool:
-    """``drains.<name>.enabled`` (on by default)."""
-    entry = drains.get(name)
-    if isinstance(entry, dict):
-        return bool(entry.get("enabled", True))
-    return True
-
-
-def concurrency(drains: dict[str, object]) -> int:
-    """``drains.concurrency``: how many drains may stream at once (default 2, at most 16)."""
-    value = drains.get("concurrency", 2)
-    return value if isinstance(value, int) and 1 <= value <= 16 else 2
 
 
 def cacheable(model_id: str, context: str) -> bool:

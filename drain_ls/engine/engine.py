@@ -35,12 +35,11 @@ from drain_ls.claude_code import CONTEXT_WINDOW, latest_session
 from drain_ls.config import Settings, WorkspaceTrust
 from drain_ls.engine.choices import BackendChoice, ask_consent, choose_backend, editor_limits
 from drain_ls.engine.custom import CustomDrain
-from drain_ls.engine.drains import Task, concurrency
+from drain_ls.engine.drains import Task
 from drain_ls.engine.engine_deferred import DeferredMixin
 from drain_ls.engine.engine_review import ReviewMixin
 from drain_ls.engine.host import Host
 from drain_ls.engine.outcomes import Outcome, Result
-from drain_ls.engine.review import ReviewOptions
 from drain_ls.engine.scheduler import Scheduler
 from drain_ls.ledger import Ledger, LedgerError
 from drain_ls.models import retiring_note
@@ -76,7 +75,7 @@ class DrainEngine(ReviewMixin, DeferredMixin):
             llm.backend,
             llm.model,
             llm.batch,
-            llm.batchPollSeconds,
+            llm.batch_poll_seconds,
             repr(llm.prices),
             budget,
             settings.idle,
@@ -147,8 +146,7 @@ class DrainEngine(ReviewMixin, DeferredMixin):
             except Exception:  # a bad row must never break initialize
                 logger.exception("cannot queue the deferred tasks")
         if root is not None and (
-            ReviewOptions.from_settings(settings.drains).enabled
-            or any(d.scope == "commits" for d in self.custom_drains)
+            settings.drains.review.enabled or any(d.scope == "commits" for d in self.custom_drains)
         ):
             self._watch(self._watch_commits(root), "commit review")
         logger.info("drains on: backend %s, model %s", backend.name, choice.model)
@@ -172,10 +170,10 @@ class DrainEngine(ReviewMixin, DeferredMixin):
             choice.price,
             self.on_result,
             workspace=str(self.root) if self.root else "",
-            idle_delay=settings.idle.delayMs / 1000 if idle_delay is None else idle_delay,
-            concurrency=concurrency(settings.drains),
+            idle_delay=settings.idle.delay_ms / 1000 if idle_delay is None else idle_delay,
+            concurrency=settings.drains.streams,
             cancel_policy=settings.cancel.policy,
-            ratelimit_reserve=settings.budget.ratelimitReserve,
+            ratelimit_reserve=settings.budget.ratelimit_reserve,
             pool=settings.budget.pool,
             max_attempts=max_attempts,
         )
@@ -191,7 +189,7 @@ class DrainEngine(ReviewMixin, DeferredMixin):
         has the model); no request larger than its context window is sent; a local one runs
         one drain at a time unless ``drains.concurrency`` says otherwise, so the user's own
         chat with it is not kept waiting."""
-        if choice.local and "concurrency" not in self.settings.drains:
+        if choice.local and self.settings.drains.concurrency is None:
             scheduler.concurrency = 1
 
         async def check() -> str | None:

@@ -93,10 +93,10 @@ class EngineCore:
         settings = self.settings
         return {
             "model": model or self.model,
-            "max_tokens_per_drain": settings.budget.maxTokensPerDrain,
+            "max_tokens_per_drain": settings.budget.max_tokens_per_drain,
             "drains": settings.drains,
-            "style": settings.docstringStyle,
-            "redact_secrets": settings.privacy.redactSecrets,
+            "style": settings.docstring_style,
+            "redact_secrets": settings.privacy.redact_secrets,
             "custom": self.custom_drains,
             "lookup": self.result_text,
             "backend": self.cache_id,

@@ -92,7 +92,7 @@ class DeferredMixin(EngineCore):
                     logger.error("Message Batches: %s", exc)
                 except Exception:  # the loop must go on (and never take the server down)
                     logger.exception("Message Batches: unexpected error")
-                await asyncio.sleep(self.settings.llm.batchPollSeconds)
+                await asyncio.sleep(self.settings.llm.batch_poll_seconds)
         finally:
             await client.close()
 

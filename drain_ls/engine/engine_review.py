@@ -13,7 +13,7 @@ from drain_ls.commits import CommitBatch
 from drain_ls.engine.drains import Task
 from drain_ls.engine.engine_core import EngineCore
 from drain_ls.engine.outcomes import Result
-from drain_ls.engine.review import REVIEW, ReviewOptions, gather, read_result, review_tasks
+from drain_ls.engine.review import REVIEW, gather, read_result, review_tasks
 from drain_ls.engine.scheduler import Scheduler
 from drain_ls.ledger import LedgerError
 from drain_ls.privacy import ExclusionError, Exclusions
@@ -31,7 +31,7 @@ class ReviewMixin(EngineCore):
         while True:
             with contextlib.suppress(Exception):
                 await self.check_commits(root)
-            await asyncio.sleep(ReviewOptions.from_settings(self.settings.drains).poll_seconds)
+            await asyncio.sleep(self.settings.drains.review.poll_seconds)
 
     async def check_commits(self, root: Path) -> int:
         """Queue the review of the commits made since the last one; how many tasks."""
@@ -56,9 +56,9 @@ class ReviewMixin(EngineCore):
         batch = gather(
             root,
             ledger.last_review(workspace),
-            ReviewOptions.from_settings(self.settings.drains),
+            self.settings.drains.review,
             exclusions.why_excluded,
-            self.settings.privacy.redactSecrets,
+            self.settings.privacy.redact_secrets,
         )
         if batch is not None and batch.empty:
             ledger.reviewed(workspace, batch.last)
@@ -75,7 +75,7 @@ class ReviewMixin(EngineCore):
             drains=self.settings.drains,
             custom=self.custom_drains,
             model=self.model,
-            max_tokens_per_drain=self.settings.budget.maxTokensPerDrain,
+            max_tokens_per_drain=self.settings.budget.max_tokens_per_drain,
             lookup=self.result_text,
             backend=self.cache_id,
         )
@@ -98,7 +98,7 @@ class ReviewMixin(EngineCore):
         self.add_entry(result, str(root))
         if self.ledger is not None:
             with contextlib.suppress(LedgerError):
-                review_on = ReviewOptions.from_settings(self.settings.drains).enabled
+                review_on = self.settings.drains.review.enabled
                 if result.drain == REVIEW or not review_on:
                     self.ledger.reviewed(str(root), batch.last)
         logger.info(

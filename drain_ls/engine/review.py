@@ -14,41 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from drain_ls.commits import CommitBatch, ReviewFinding, commits_since, parse_findings
+from drain_ls.config.drains import DrainsSettings, ReviewSettings
 from drain_ls.engine.custom import BUILTIN_DRAINS, CustomDrain
-from drain_ls.engine.drains import Task, enabled
+from drain_ls.engine.drains import Task
 
 REVIEW = BUILTIN_DRAINS["review"].name
 DEFAULT_MAX_TOKENS = 700
 
 
-@dataclass(frozen=True, slots=True)
-class ReviewOptions:
-    """``drains.review``: whether and how much to review."""
-
-    enabled: bool = True
-    max_commits: int = 10
-    max_bytes: int = 24_000
-    poll_seconds: float = 30.0
-
-    @classmethod
-    def from_settings(cls, drains: dict[str, Any]) -> ReviewOptions:
-        """Read ``drains.review`` (values of the wrong type fall back to the defaults)."""
-        entry = drains.get(REVIEW)
-        entry = entry if isinstance(entry, dict) else {}
-        commits = entry.get("maxCommits", 10)
-        size = entry.get("maxBytes", 24_000)
-        poll = entry.get("pollSeconds", 30.0)
-        return cls(
-            enabled=enabled(drains, REVIEW),
-            max_commits=commits if isinstance(commits, int) and 1 <= commits <= 100 else 10,
-            max_bytes=size if isinstance(size, int) and 1_000 <= size <= 200_000 else 24_000,
-            poll_seconds=float(poll)
-            if isinstance(poll, (int, float)) and not isinstance(poll, bool) and poll >= 0.5
-            else 30.0,
-        )
+# ``drains.review``, typed and validated with the settings (``config.drains``).
+ReviewOptions = ReviewSettings
 
 
 def gather(
@@ -72,7 +49,7 @@ def gather(
 def review_tasks(
     batch: CommitBatch,
     *,
-    drains: dict[str, Any],
+    drains: DrainsSettings,
     custom: Sequence[CustomDrain],
     model: str,
     max_tokens_per_drain: int,
@@ -118,7 +95,7 @@ def review_tasks(
             task.max_tokens = min(task.max_tokens, room)
         return task
 
-    if ReviewOptions.from_settings(drains).enabled:
+    if drains.review.enabled:
         review = make(REVIEW, "", DEFAULT_MAX_TOKENS)
         if review is not None:
             tasks.append(review)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from cachetools import LRUCache
 from tree_sitter import Node
 
 from drain_ls.engine.custom import DEFINITION_SCOPES, CustomDrain
-from drain_ls.engine.drains import BUILTIN, MODULE, Task, enabled
+from drain_ls.engine.drains import BUILTIN, MODULE, Task
 from drain_ls.engine.outlines import (
     complexity_of,
     context_limit,
@@ -21,6 +21,9 @@ from drain_ls.engine.outlines import (
     module_outline,
     outline_with_spans,
 )
+
+if TYPE_CHECKING:
+    from drain_ls.config.drains import DrainsSettings
 
 SIMPLIFY_THRESHOLD = 10
 
@@ -36,7 +39,7 @@ def build_tasks(
     *,
     model: str,
     max_tokens_per_drain: int,
-    drains: dict[str, object],
+    drains: DrainsSettings,
     style: str = "google",
     redact_secrets: bool = True,
     custom: Sequence[CustomDrain] = (),
@@ -85,7 +88,7 @@ def task_steps(
     *,
     model: str,
     max_tokens_per_drain: int,
-    drains: dict[str, object],
+    drains: DrainsSettings,
     style: str = "google",
     redact_secrets: bool = True,
     custom: Sequence[CustomDrain] = (),
@@ -100,7 +103,7 @@ def task_steps(
     tasks: list[Task] = []
     defs = definitions(root)
     yield
-    wanted_drains = [d for d in BUILTIN if enabled(drains, d)]
+    wanted_drains = [d for d in BUILTIN if drains.is_enabled(d)]
     for index, (node, qualname, public) in enumerate(defs):
         if index and index % STEP_DEFINITIONS == 0:
             yield

@@ -422,7 +422,7 @@ class DrainFront(LanguageServer):
         batched = self.engine.batched
         if batched:
             tasks = [t for t in tasks if t.key not in batched]  # a batch will answer
-        limit = context_limit(self.settings.budget.maxTokensPerDrain)
+        limit = context_limit(self.settings.budget.max_tokens_per_drain)
         scheduler.context_changed(uri, outline(source, doc.tree.root_node, limit))
         scheduler.submit(uri, tasks)
 

@@ -138,7 +138,7 @@ def create_server() -> DrainServer:
             max(start, end),
             [str(k) for k in only] if only else None,
             _client_supports_document_changes(ls),
-            ls.settings.docstringStyle,
+            ls.settings.docstring_style,
         )
         if wanted(types.CodeActionKind.QuickFix, [str(k) for k in only] if only else None):
             actions = (

@@ -33,7 +33,7 @@ from drain_ls.config import (
     settings_to_json,
 )
 from drain_ls.config.workspace import workspace_layer
-from drain_ls.engine.custom import CustomDrain, parse_custom_drains
+from drain_ls.engine.custom import CustomDrain
 from drain_ls.engine.engine import DrainEngine
 from drain_ls.engine.scheduler import Result
 from drain_ls.files import ConfigError
@@ -173,7 +173,7 @@ class DrainServer(DrainFront, DrainServing):
         """What the static checks select, from the settings in force."""
         return CheckSettings(
             select=self.settings.codes,
-            docstring_style=self.settings.docstringStyle,
+            docstring_style=self.settings.docstring_style,
             target_version=self.settings.target,
         )
 
@@ -213,8 +213,8 @@ class DrainServer(DrainFront, DrainServing):
             if problem not in self.reported_problems:
                 self.reported_problems.add(problem)
                 self.warn_user(problem)
-        custom, custom_problems = parse_custom_drains(settings.drains.get("custom"))
-        for problem in custom_problems:
+        custom = list(settings.drains.custom.valid)
+        for problem in settings.drains.custom.problems:
             if problem not in self.reported_problems:
                 self.reported_problems.add(problem)
                 self.warn_user(problem)
@@ -252,7 +252,7 @@ class DrainServer(DrainFront, DrainServing):
             version,
             self.encoding,
             language_id,
-            limit=self.settings.diagnostics.maxFileBytes,
+            limit=self.settings.diagnostics.max_file_bytes,
             lossy=replaced > 0,
         )
         self.documents[uri] = doc
@@ -364,7 +364,7 @@ class DrainServer(DrainFront, DrainServing):
         """Re-analyse ``uri`` once the user pauses for ``diagnostics.debounceMs`` (and at
         least ``CANCEL_GRACE`` seconds when ``settle_first``: a cancelled stream closes)."""
         _cancel_timer(self._pending, uri)
-        delay = self.settings.diagnostics.debounceMs / 1000
+        delay = self.settings.diagnostics.debounce_ms / 1000
         if settle_first:
             delay = max(delay, CANCEL_GRACE)
         loop = asyncio.get_running_loop()
