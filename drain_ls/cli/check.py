@@ -1,6 +1,7 @@
-"""``drain-ls check``: its settings (the flags over ``[tool.drain-ls]``: the rules
-selected, the docstring style, the target version, the exclusions), the results cache it
-opens, and the findings printed as text or JSON (``checking`` checks the files)."""
+"""``drain-ls check``: its settings (the flags over each file's nearest ``[tool.drain-ls]``,
+read by the editor's loader, ``config.workspace``: the rules selected, the docstring style,
+the target version; the exclusions of the first path's), the results caches it opens, and
+the findings printed as text or JSON (``checking`` checks the files)."""
 
 from __future__ import annotations
 
