@@ -89,7 +89,15 @@ def make_client() -> LanguageClient:
         return types.MessageActionItem(title=answer) if answer else None
 
     features[types.WINDOW_SHOW_MESSAGE_REQUEST] = show_message_request
+    registrations: list[types.Registration] = []
+
+    def register_capability(client: LanguageClient, params: types.RegistrationParams) -> None:
+        # As an editor does: it now reports what the registration asks for.
+        registrations.extend(params.registrations)
+
+    features[types.CLIENT_REGISTER_CAPABILITY] = register_capability
     plc.register_lsp_features(client, features)
+    client.registrations = registrations  # type: ignore[attr-defined]
     client.questions = questions  # type: ignore[attr-defined]
     client.published = published  # type: ignore[attr-defined]
     client.drain_statuses = statuses  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
-"""``drain-ls check``: its settings (the flags over ``[tool.drain-ls]``: the rules
-selected, the docstring style, the target version, the exclusions), the results cache it
-opens, and the findings printed as text or JSON (``checking`` checks the files)."""
+"""``drain-ls check``: its settings (the flags over each file's nearest ``[tool.drain-ls]``,
+read by the editor's loader, ``config.workspace``: the rules selected, the docstring style,
+the target version; the exclusions of the first path's), the results caches it opens, and
+the findings printed as text or JSON (``checking`` checks the files)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings
+from drain_ls.analysis.checker import CheckSettings
 from drain_ls.analysis.model import ALL_CODES
-from drain_ls.analysis.versions import TARGET_NAMES, PythonVersion, resolve_target
+from drain_ls.analysis.versions import resolve_target
 from drain_ls.check_cache import DEFAULT_DIRECTORY, ResultsCache
 from drain_ls.cli.checking import CHECKED_SUFFIXES, FileResult, _lost, run_checks
 from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display
-from drain_ls.files import ConfigError, Excluder, ProjectConfig, discover, find_project_config
+from drain_ls.config.workspace import ProjectFinder, check_settings_of
+from drain_ls.files import ConfigError, Excluder, discover, find_project_config
 
 
 def parse_selectors(text: str | Sequence[str] | None) -> set[str] | None:
@@ -39,40 +42,77 @@ def parse_selectors(text: str | Sequence[str] | None) -> set[str] | None:
     return codes
 
 
-def _settings(args: argparse.Namespace) -> tuple[CheckSettings, Excluder]:
+def _flags_layer(args: argparse.Namespace) -> dict[str, object]:
+    """The rule settings the flags set (``--select``, ``--docstring-style``,
+    ``--target-version``): the user's layer over each project's (``--ignore`` is added to
+    each project's ignore list instead, as ruff does)."""
+    layer: dict[str, object] = {}
+    select = parse_selectors(args.select)
+    if select:
+        layer["select"] = sorted(select)
+    if args.docstring_style:
+        layer["docstringStyle"] = args.docstring_style
+    if args.target_version:  # empty: as if not given
+        try:
+            layer["targetVersion"] = resolve_target(args.target_version).setting
+        except ValueError as exc:
+            raise UsageError(f"[tool.drain-ls] {exc}") from None
+    return layer
+
+
+class _Rules:
+    """The check settings of each file: its nearest ``pyproject.toml``'s rule settings
+    (``config.workspace``, strictly: an invalid value is an error naming the file), under
+    the flags; each directory looked up once, each ``pyproject.toml`` read once."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.flags = _flags_layer(args)
+        self.ignore = frozenset(parse_selectors(args.ignore) or ())
+        self.finder = ProjectFinder()
+        self._by_root: dict[Path | None, CheckSettings] = {}
+
+    def of_directory(self, directory: Path) -> CheckSettings:
+        """The settings of the files in ``directory``. Raises ``UsageError``."""
+        root = self.finder.root_of(directory)
+        found = self._by_root.get(root)
+        if found is None:
+            try:
+                project = self.finder.config(root)
+                found, _ = check_settings_of(project, self.flags, strict=True)
+            except ConfigError as exc:
+                raise UsageError(str(exc)) from exc
+            if self.ignore:
+                found = replace(found, select=found.select - self.ignore)
+            self._by_root[root] = found
+        return found
+
+    def groups(self, files: list[str]) -> dict[CheckSettings, list[str]]:
+        """``files`` by the settings they are checked with."""
+        out: dict[CheckSettings, list[str]] = {}
+        by_directory: dict[str, CheckSettings] = {}
+        for path in files:
+            directory = os.path.dirname(path) or "."
+            settings = by_directory.get(directory)
+            if settings is None:
+                settings = by_directory[directory] = self.of_directory(Path(directory))
+            out.setdefault(settings, []).append(path)
+        return out
+
+
+def _settings(
+    args: argparse.Namespace, rules: _Rules | None = None
+) -> tuple[CheckSettings, Excluder]:
+    """The settings of the first path's project (its errors come first), and what the run
+    excludes (the first path's project's exclusions and ``.gitignore`` files)."""
     first = args.paths[0] if args.paths else Path(".")
     start = first if first.is_dir() else first.parent
+    settings = (rules or _Rules(args)).of_directory(start)
     try:
         config = find_project_config(start)
-        select = parse_selectors(args.select) or parse_selectors(config.strings("select"))
-        ignore = parse_selectors(args.ignore) or set()
-        ignore |= parse_selectors(config.strings("ignore")) or set()
-        style = args.docstring_style or config.table.get("docstring-style", "google")
-        if style not in DOCSTRING_STYLES:
-            raise ConfigError(
-                f"[tool.drain-ls] docstring-style must be one of {', '.join(DOCSTRING_STYLES)}"
-            )
-        target = _target_version(args.target_version, config)
         excluder = Excluder(config, respect_gitignore=not args.no_respect_gitignore, warn=_warn)
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
-    codes = frozenset((select or set(ALL_CODES)) - ignore)
-    settings = CheckSettings(select=codes, docstring_style=str(style), target_version=target)
     return settings, excluder
-
-
-def _target_version(flag: str | None, config: ProjectConfig) -> PythonVersion:
-    """``--target-version``, else ``[tool.drain-ls] target-version``, else the lower bound
-    of ``[project] requires-python`` (as ruff infers it), else the newest."""
-    value = flag if flag is not None else config.table.get("target-version")
-    if value is not None and not isinstance(value, str):
-        raise ConfigError(
-            f"[tool.drain-ls] target-version must be one of {', '.join(TARGET_NAMES)}"
-        )
-    try:
-        return resolve_target(value, config.requires_python)
-    except ValueError as exc:
-        raise ConfigError(f"[tool.drain-ls] {exc}") from None
 
 
 def command_check(args: argparse.Namespace) -> int:
@@ -82,7 +122,8 @@ def command_check(args: argparse.Namespace) -> int:
             raise UsageError(f"{path}: no such file or directory")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    settings, excluder = _settings(args)
+    rules = _Rules(args)
+    _, excluder = _settings(args, rules)
     # FIFOs, devices and sockets are never opened: each is a one-line error of its own.
     special: list[FileResult] = []
     found_files = discover(
@@ -93,8 +134,15 @@ def command_check(args: argparse.Namespace) -> int:
     )
     files = [str(p) for p in found_files]
     jobs = args.jobs or os.cpu_count() or 1
-    cache = _open_cache(args, settings, excluder)
-    results = run_checks(files, settings, jobs, fix=args.fix, unsafe=args.unsafe_fixes, cache=cache)
+    # Each file with the rules of its nearest pyproject.toml: one run per set of rules.
+    directory = _cache_directory(args, excluder)
+    results: list[FileResult] = []
+    for settings, group in rules.groups(files).items():
+        cache = ResultsCache.open(directory, settings) if directory is not None else None
+        results += run_checks(
+            group, settings, jobs, fix=args.fix, unsafe=args.unsafe_fixes, cache=cache
+        )
+    results.sort(key=lambda r: r.path)
     if special:
         results = sorted(results + special, key=lambda r: r.path)
 
@@ -112,10 +160,9 @@ def command_check(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if found or errors else EXIT_CLEAN
 
 
-def _open_cache(
-    args: argparse.Namespace, settings: CheckSettings, excluder: Excluder
-) -> ResultsCache | None:
-    """The results cache this run reads and writes (None: ``--no-cache``, or no key). A
+def _cache_directory(args: argparse.Namespace, excluder: Excluder) -> Path | None:
+    """The directory of the results caches this run reads and writes (None: ``--no-cache``;
+    one cache per set of rules, ``ResultsCache.open``). A
     location the project chose (the default, or ``[tool.drain-ls] cache-dir``) must stay
     inside the project root once links are followed: a repository is untrusted, and a
     ``.drain_ls_cache`` link to the home directory would have a ``.gitignore`` written there.
@@ -124,7 +171,7 @@ def _open_cache(
         return None
     chosen = args.cache_dir or os.environ.get("DRAIN_LS_CACHE_DIR") or None
     if chosen is not None:  # the user's own choice: anywhere
-        return ResultsCache.open(Path(chosen).absolute(), settings)
+        return Path(chosen).absolute()
     root = (excluder.root or Path.cwd()).absolute()
     configured = excluder.table.get("cache-dir", DEFAULT_DIRECTORY)
     if not isinstance(configured, str) or not configured.strip():
@@ -137,7 +184,7 @@ def _open_cache(
             f"({real_root}); set --cache-dir or DRAIN_LS_CACHE_DIR to put it elsewhere"
         )
         return None
-    return ResultsCache.open(directory, settings)
+    return directory
 
 
 def _warn(message: str) -> None:

@@ -15,6 +15,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from drain_ls.analysis.model import ALL_CODES
 from drain_ls.config.drains import CustomDrains
 from drain_ls.config.fields import fields_by_alias
 from drain_ls.config.settings import LlmSettings, Settings
@@ -74,6 +75,16 @@ def _optional(hint: Any) -> Any:
     return None
 
 
+def unknown_selector(items: Iterable[str]) -> str | None:
+    """The first item of a ``select`` or ``ignore`` list that is neither ``ALL`` nor a code
+    or a prefix of one (``F401``, ``D1``), stripped; None when every item is."""
+    for item in items:
+        name = item.strip().upper()
+        if name and name != "ALL" and not any(code.startswith(name) for code in ALL_CODES):
+            return item.strip()
+    return None
+
+
 def _check(value: Any, hint: Any, meta: dataclasses.Field[Any] | None) -> tuple[bool, Any]:
     """Validate one value against a field's type; (ok, converted value)."""
     origin = typing.get_origin(hint)
@@ -117,6 +128,8 @@ def _describe(hint: Any, meta: dataclasses.Field[Any] | None) -> str:
     origin = typing.get_origin(hint)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if origin is tuple and meta is not None and meta.name in ("select", "ignore"):
+        return "a list of rule codes or prefixes (`F401`, `D1`, `ALL`)"
     if origin is tuple:
         return "a list of strings"
     name = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
@@ -178,7 +191,7 @@ def _build(cls: type[Any], raw: Any, prefix: str, problems: list[str]) -> Any:
 def _check_field(key: str, value: Any, hint: Any, meta: dataclasses.Field[Any]) -> tuple[bool, Any]:
     ok, converted = _check(value, hint, meta)
     if ok and key in ("select", "ignore"):
-        ok = all(_CODE_LIST.match(v) for v in converted)
+        ok = all(_CODE_LIST.match(v) for v in converted) and unknown_selector(converted) is None
     return ok, converted
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -63,6 +64,7 @@ def create_server() -> DrainServer:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DrainServer, params: types.InitializedParams) -> None:
         await pull_configuration(ls)
+        ls.run_task(watch_pyprojects(ls), "watch pyproject.toml")
         # Before the first keystroke, which should cost what the others do.
         warm_messages(ls.protocol, ls.json_converter)
         asyncio.get_running_loop().call_later(FREEZE_AFTER, freeze_heap)
@@ -81,9 +83,27 @@ def create_server() -> DrainServer:
             if ls.apply_settings():
                 ls.reanalyse_all()
 
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(
+        ls: DrainServer, params: types.DidChangeWatchedFilesParams
+    ) -> None:
+        paths = [
+            Path(path)
+            for change in params.changes
+            if change.uri.endswith("/pyproject.toml")
+            and (path := ls.path_of(change.uri)) != change.uri
+        ]
+        if paths:
+            ls.pyproject_changed(paths)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: DrainServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.notice_pyproject_edits()
+
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: DrainServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
+        ls.notice_pyproject_edits()
         ls.open_document(doc.uri, doc.text, doc.version, doc.language_id)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -138,7 +158,7 @@ def create_server() -> DrainServer:
             max(start, end),
             [str(k) for k in only] if only else None,
             _client_supports_document_changes(ls),
-            ls.settings.docstring_style,
+            ls.check_settings_for(uri).docstring_style,
         )
         if wanted(types.CodeActionKind.QuickFix, [str(k) for k in only] if only else None):
             actions = (
@@ -367,6 +387,32 @@ def _writes_replacement(doc: Document, action: types.CodeAction) -> bool:
     ]
     texts += [e.new_text for edits in (edit.changes or {}).values() for e in edits]
     return any("\ufffd" in text for text in texts)
+
+
+async def watch_pyprojects(ls: DrainServer) -> None:
+    """Ask a client that can to report changes to any ``pyproject.toml``
+    (``workspace/didChangeWatchedFiles``): the rules of the documents below it change. (A
+    client that cannot: each one read is looked at again when a document is opened or
+    saved.)"""
+    workspace = ls.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace is not None else None
+    if watched is None or not watched.dynamic_registration:
+        return
+    watcher = types.FileSystemWatcher(glob_pattern="**/pyproject.toml")
+    registration = types.Registration(
+        id="drain-ls-pyproject",
+        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+        register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=[watcher]),
+    )
+    try:
+        # Shielded: pygls bug #621, as for workspace/configuration.
+        await asyncio.shield(
+            ls.client_register_capability_async(
+                types.RegistrationParams(registrations=[registration])
+            )
+        )
+    except Exception as exc:
+        logger.info("the client did not register the pyproject.toml watcher: %s", exc)
 
 
 async def pull_configuration(ls: DrainServer) -> None:

@@ -36,7 +36,7 @@ from drain_ls.config.workspace import workspace_layer
 from drain_ls.engine.custom import CustomDrain
 from drain_ls.engine.engine import DrainEngine
 from drain_ls.engine.scheduler import Result
-from drain_ls.files import ConfigError
+from drain_ls.files import ConfigError, ProjectConfig
 from drain_ls.lsp.documents import Change, ChangeError, Document
 from drain_ls.lsp.drain_front import DrainFront
 from drain_ls.lsp.envelope import describe, plain_text
@@ -44,6 +44,7 @@ from drain_ls.lsp.features.diagnostics import DiagnosticCache, make_converter
 from drain_ls.lsp.logs import configure_logging as configure_logging  # for `drain-ls serve`
 from drain_ls.lsp.loop import _cancel_task, _cancel_timer, freeze_heap, in_slices
 from drain_ls.lsp.positions import UTF8, UTF16, UTF32, Position, encode_text
+from drain_ls.lsp.project_rules import ProjectRules, RulesFront
 from drain_ls.lsp.protocol import DrainProtocol, DrainServing
 
 logger = logging.getLogger("drain_ls")
@@ -76,7 +77,7 @@ def _encoding_name(encoding: object) -> str:
     return {"utf-8": UTF8, "utf-16": UTF16, "utf-32": UTF32}.get(value, UTF16)
 
 
-class DrainServer(DrainFront, DrainServing):
+class DrainServer(RulesFront, DrainFront, DrainServing):
     """drain-ls: static diagnostics now, background drains when idle."""
 
     def __init__(self) -> None:
@@ -98,6 +99,7 @@ class DrainServer(DrainFront, DrainServing):
         self.file_layer: dict[str, Any] = {}
         self.user_layer: dict[str, Any] = {}  # the user config file
         self.workspace_trust = WorkspaceTrust()
+        self.rules = ProjectRules()  # each document's, from its nearest pyproject.toml
         self.init_layer: dict[str, Any] = {}
         self.client_layer: dict[str, Any] = {}
         self.settings_generation = 0
@@ -170,12 +172,18 @@ class DrainServer(DrainFront, DrainServing):
 
     @property
     def check_settings(self) -> CheckSettings:
-        """What the static checks select, from the settings in force."""
+        """What the static checks select, from the workspace's settings."""
         return CheckSettings(
             select=self.settings.codes,
             docstring_style=self.settings.docstring_style,
             target_version=self.settings.target,
         )
+
+    def _tell(self, problems: list[str]) -> None:
+        for problem in problems:
+            if problem not in self.reported_problems:
+                self.reported_problems.add(problem)
+                self.warn_user(problem)
 
     def workspace_root(self) -> Path | None:
         """The first workspace folder (or the root URI) as a path."""
@@ -197,35 +205,38 @@ class DrainServer(DrainFront, DrainServing):
             self.warn_user(problem)
         root = self.workspace_root()
         self.file_layer = {}
+        self.rules.set_workspace(self._workspace_paths(), None)
         if root is None:
             return
         try:
-            self.file_layer, _ = workspace_layer(root)
+            self.file_layer, project = workspace_layer(root)
         except ConfigError as exc:
             self.warn_user(str(exc))
+            project = ProjectConfig(self.rules.finder.root_of(root))
+        self.rules.set_workspace(self._workspace_paths(), project.root)
 
     def apply_settings(self) -> bool:
-        """Rebuild the settings from every layer; True when they changed."""
+        """Rebuild the settings from every layer; True when the workspace's changed (the
+        documents whose rules alone changed are analysed again here)."""
         settings, problems, self.workspace_trust = resolve_settings(
             self.file_layer, self.user_layer, self.init_layer, self.client_layer
         )
-        for problem in problems:
-            if problem not in self.reported_problems:
-                self.reported_problems.add(problem)
-                self.warn_user(problem)
+        self._tell(problems)
         custom = list(settings.drains.custom.valid)
-        for problem in settings.drains.custom.problems:
-            if problem not in self.reported_problems:
-                self.reported_problems.add(problem)
-                self.warn_user(problem)
+        self._tell(list(settings.drains.custom.problems))
         self._custom = custom
         changed = settings != self.settings
         self.settings = settings
+        before = self.rules.reset()
+        moved = [u for u in self.documents if u in before and self._rules_moved(u, before[u])]
         if changed:
             self.settings_generation += 1
             self.checkers.clear()
             logger.info("settings: %s", settings_to_json(settings))
         self.configure_drains()
+        for uri in [] if changed else moved:
+            self.checkers.pop(uri, None)
+            self.analyse(uri)
         return changed
 
     # -- documents ----------------------------------------------------------------------------
@@ -342,6 +353,7 @@ class DrainServer(DrainFront, DrainServing):
     def close_document(self, uri: str) -> None:
         """Forget a document and clear its diagnostics."""
         self.documents.pop(uri, None)
+        self.rules.forget([uri])
         self._recent.pop(uri, None)
         self.drain_results.pop(uri, None)
         if self.scheduler is not None:
@@ -427,7 +439,7 @@ class DrainServer(DrainFront, DrainServing):
                 # Docstring fixes are made from the document when asked for: a stored
                 # factory would keep this version's tree alive.
                 checker = self.checkers[uri] = IncrementalChecker(
-                    self.path_of(uri), self.check_settings, fix_factories=False
+                    self.path_of(uri), self.check_settings_for(uri), fix_factories=False
                 )
             try:
                 quick = None
