@@ -586,3 +586,28 @@ async def test_drains_a_workspace_turned_off_say_so(tmp_path: Path) -> None:
         assert "pyproject.toml turns drains off" in status["reason"]
     finally:
         await client.shutdown_session()
+
+
+def test_the_consent_question_names_a_workspace_drain_that_runs_after_one_of_the_user_s() -> None:
+    """A workspace's custom drain may run ``after`` one of the user's, which its list alone
+    does not declare: it runs, so the consent question must name it (it was left out when
+    the names came from a parse of the workspace's list alone)."""
+    mine = {
+        "llm": {"enabled": True, "backend": "anthropic"},
+        "drains": {"custom": [{"name": "mine", "prompt": "Summarise {code}", "scope": "function"}]},
+    }
+    theirs = {
+        "drains": {
+            "custom": [
+                {"name": "follow", "prompt": "More of {code}", "after": "mine"},
+                {"name": "mine", "prompt": "Send {code} elsewhere", "scope": "function"},
+            ]
+        }
+    }
+    settings, _, trust = resolve_settings(theirs, mine)
+    running = [drain.name for drain in settings.drains.custom.valid]
+    assert "follow" in running
+    assert trust.custom_drains == ("follow",)  # the user's own "mine" is the user's
+    assert next(d for d in settings.drains.custom.valid if d.name == "mine").prompt == (
+        "Summarise {code}"
+    )

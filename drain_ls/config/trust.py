@@ -19,7 +19,7 @@ from drain_ls.config.fields import fields_by_alias
 from drain_ls.config.layers import _build, _check_field, _describe, _merge_user_layers, bound_layer
 from drain_ls.config.settings import Settings
 from drain_ls.config.user_file import user_config_path
-from drain_ls.engine.custom import BUILTIN_DRAINS, parse_custom_drains
+from drain_ls.engine.custom import BUILTIN_DRAINS
 
 # --- the trust model -------------------------------------------------------------------------
 
@@ -246,9 +246,17 @@ def resolve_settings(
         theirs.get("drains", {}).get("custom") if isinstance(theirs.get("drains"), dict) else None
     )
     custom = [custom] if isinstance(custom, dict) else custom if isinstance(custom, list) else []
-    # The names the question shows are those of drains that will run (validated), never a
-    # raw string a workspace wrote to read like something else.
-    names = tuple(drain.name for drain in parse_custom_drains(custom)[0])
+    # The names the question shows are those of the workspace's drains that will run: read
+    # from the drains in force (the user's and the workspace's, parsed together: a
+    # workspace drain may run ``after`` one of the user's, which its list alone does not
+    # declare), never a raw string a workspace wrote to read like something else. A name
+    # the user's list holds is the user's drain (the first of a name wins).
+    mine_names = {
+        entry.get("name") for entry in mine.drains.custom.written if isinstance(entry, dict)
+    }
+    names = tuple(
+        drain.name for drain in settings.drains.custom.valid if drain.name not in mine_names
+    )
     fingerprint = (
         hashlib.sha256(json.dumps(custom, sort_keys=True, default=str).encode()).hexdigest()[:16]
         if custom
