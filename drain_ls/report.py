@@ -18,15 +18,6 @@ from drain_ls.ledger import Ledger
 # The longest report (ten years): ``drain-ls report --days`` refuses more.
 MAX_DAYS = 3650
 
-_TOTALS = """
-    SELECT day,
-        SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
-        SUM(cost_usd),
-        SUM(status = 'done'), SUM(status IN ('cancelled', 'abandoned')), SUM(status = 'failed'),
-        SUM(status = 'cached'), SUM(wasted_tokens), SUM(saved_tokens)
-    FROM runs WHERE day >= ? AND status != 'reserved' GROUP BY day ORDER BY day
-"""
-
 
 def bounded_days(days: object, default: int = 7) -> int:
     """``days`` as a number of days in ``1..MAX_DAYS`` (``default`` when it is not one)."""
@@ -82,26 +73,30 @@ def report(
     days = bounded_days(days)
     today = _today(ledger)
     try:
-        since = (today - timedelta(days=days - 1)).isoformat()
+        since = today - timedelta(days=days - 1)
     except OverflowError:
-        since = date.min.isoformat()
+        since = date.min
     per_day: list[dict[str, Any]] = []
     keys = ("input", "output", "cacheRead", "cacheWrite")
-    for row in ledger.query(_TOTALS, (since,)):
-        day, *values = row
-        tokens = dict(zip(keys, (_int(v) for v in values[:4]), strict=True))
+    for day in ledger.day_totals(since):
+        tokens = {
+            "input": day.input_tokens,
+            "output": day.output_tokens,
+            "cacheRead": day.cache_read_tokens,
+            "cacheWrite": day.cache_write_tokens,
+        }
         per_day.append(
             {
-                "day": str(day),
+                "day": day.day,
                 "tokens": tokens,
                 "totalTokens": sum(tokens.values()),
-                "costUsd": _usd(values[4]),
-                "completed": _int(values[5]),
-                "cancelled": _int(values[6]),
-                "failed": _int(values[7]),
-                "cacheHits": _int(values[8]),
-                "wastedTokens": _int(values[9]),
-                "savedTokens": _int(values[10]),
+                "costUsd": _usd(day.cost_usd),
+                "completed": day.completed,
+                "cancelled": day.cancelled,
+                "failed": day.failed,
+                "cacheHits": day.cache_hits,
+                "wastedTokens": day.wasted_tokens,
+                "savedTokens": day.saved_tokens,
             }
         )
     total: dict[str, Any] = {
@@ -119,24 +114,20 @@ def report(
     ):
         total[field] = sum(d[field] for d in per_day)
     top = [
-        {"drain": str(drain), "costUsd": _usd(cost), "runs": _int(runs)}
-        for drain, cost, runs in ledger.query(
-            "SELECT drain, SUM(cost_usd), COUNT(*) FROM runs WHERE day >= ? "
-            "AND status != 'cached' GROUP BY drain ORDER BY SUM(cost_usd) DESC LIMIT 5",
-            (since,),
-        )
+        {"drain": d.drain, "costUsd": _usd(d.cost_usd), "runs": d.runs}
+        for d in ledger.drain_costs(since, limit=5)
     ]
     spend = ledger.spend()
     limits = limits or Limits()
     entries = [
         {
-            "drain": str(e["drain"]),
-            "workspace": str(e["workspace"]),
-            "path": str(e["path"]),
-            "scope": str(e["scope_key"]),
-            "text": str(e["text"]),
-            "model": str(e["model"]),
-            "created": _when(e["created_at"]),
+            "drain": e.drain,
+            "workspace": e.workspace,
+            "path": e.path,
+            "scope": e.scope_key,
+            "text": e.text,
+            "model": e.model,
+            "created": _when(e.created_at),
         }
         for e in ledger.entries(workspace, limit=30)
     ]

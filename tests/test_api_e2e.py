@@ -26,7 +26,7 @@ from anthropic.types.model import Model as SdkModel
 from lsprotocol import types
 
 from drain_ls.budget import Usage, cost_usd
-from drain_ls.ledger import Ledger
+from drain_ls.ledger import DeferredRow, Ledger, RunRow
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
 from tests.settings_support import drains_of
@@ -157,10 +157,10 @@ class Editor(DrainsEditor):
     def ledger(self) -> Ledger:
         return Ledger(self.home / "ledger.sqlite3")
 
-    async def deferred(self) -> list[dict[str, Any]]:
+    async def deferred(self) -> list[DeferredRow]:
         """The ledger's deferred queue (what ``drain-ls queue --json`` lists)."""
 
-        def read() -> list[dict[str, Any]]:
+        def read() -> list[DeferredRow]:
             ledger = self.ledger()
             try:
                 return ledger.deferred()
@@ -169,8 +169,8 @@ class Editor(DrainsEditor):
 
         return await asyncio.to_thread(read)
 
-    async def runs(self) -> list[dict[str, Any]]:
-        def read() -> list[dict[str, Any]]:
+    async def runs(self) -> list[RunRow]:
+        def read() -> list[RunRow]:
             ledger = self.ledger()
             try:
                 return ledger.runs()
@@ -296,10 +296,10 @@ async def test_a_limit_or_model_error_stops_the_drains_and_keeps_the_task(
     # It waits in the ledger's deferred queue, with the reason.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 10
-    while not (rows := [r for r in await editor.deferred() if r["scope_key"] == first]):
+    while not (rows := [r for r in await editor.deferred() if r.scope_key == first]):
         assert loop.time() < deadline, "the task never reached the deferred queue"
         await asyncio.sleep(0.02)
-    assert words in rows[0]["reason"] and rows[0]["drain"] == "docstrings"
+    assert words in rows[0].reason and rows[0].drain == "docstrings"
     # Stopped: nothing more is sent (a negative: given the dispatcher time to misbehave).
     await asyncio.sleep(0.3)
     assert len(fake.log) == 1
@@ -328,10 +328,10 @@ async def test_a_request_the_api_cannot_take_is_deferred_and_the_drains_go_on(
     await editor.generated(uri, other)  # the drains went on
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 10
-    while not (rows := [r for r in await editor.deferred() if r["scope_key"] == first]):
+    while not (rows := [r for r in await editor.deferred() if r.scope_key == first]):
         assert loop.time() < deadline, "the refused task never reached the deferred queue"
         await asyncio.sleep(0.02)
-    assert words in rows[0]["reason"]
+    assert words in rows[0].reason
     status = await editor.status_when(lambda s: s["completed"] == 1 and s["failed"] == 1)
     assert status["state"] not in ("over-budget", "disabled"), status
     assert (status["completed"], status["failed"]) == (1, 1), status
@@ -436,9 +436,9 @@ async def test_thinking_that_cannot_be_turned_off_gets_room_and_is_reserved(
     assert (status["completed"], status["failed"]) == (1, 0), status
     assert status["consumedTokens"] == billed_tokens(fake)
     [run] = await editor.runs()
-    assert run["status"] == "done"
-    assert run["reserved_tokens"] >= billed_tokens(fake)
-    assert run["output_tokens"] == billed.output_tokens
+    assert run.status == "done"
+    assert run.reserved_tokens >= billed_tokens(fake)
+    assert run.output_tokens == billed.output_tokens
 
 
 def reported_tokens(editor: Editor) -> int:
@@ -643,7 +643,7 @@ async def test_a_batch_whose_results_expired_is_settled_and_sent_again(
             client, ledger, tasks, workspace=workspace, limits=Limits(), price=price
         )
         assert sent.tasks == 2 and len(fake.batches) == 1
-        reasons = {r["reason"] for r in ledger.deferred()}
+        reasons = {r.reason for r in ledger.deferred()}
         assert reasons == {f"in Message Batch {sent.batch_id}"}
         fake.advance(29 * DAY + 60)
         if whose_clock == "drain-ls":
@@ -652,13 +652,13 @@ async def test_a_batch_whose_results_expired_is_settled_and_sent_again(
         else:
             collected = await batching.collect(client, ledger, price)
         runs = ledger.runs()
-        assert [r["status"] for r in runs] == ["abandoned", "abandoned"]
+        assert [r.status for r in runs] == ["abandoned", "abandoned"]
         for run in runs:  # counted at their worst case: they may have been billed
-            assert run["input_tokens"] == run["reserved_tokens"]
-            assert run["cost_usd"] == pytest.approx(run["reserved_usd"])
+            assert run.input_tokens == run.reserved_tokens
+            assert run.cost_usd == pytest.approx(run.reserved_usd)
         deferred = ledger.deferred()
-        assert sorted(r["scope_key"] for r in deferred) == ["f0", "f1"]
-        assert all(not r["reason"].startswith("in Message Batch") for r in deferred)
+        assert sorted(r.scope_key for r in deferred) == ["f0", "f1"]
+        assert all(not r.reason.startswith("in Message Batch") for r in deferred)
         assert ledger.open_batches() == []
         assert collected.expired == 1 and collected.succeeded == 0
         again = await batching.send(
@@ -703,8 +703,8 @@ async def test_a_queue_over_the_batch_size_is_split(
         sizes = [len(batch.requests) for batch in fake.batches.values()]
         assert sum(sizes) == 6
         ids = {cid for batch in fake.batches.values() for cid, _ in batch.requests}
-        assert ids == {f"run-{r['id']}" for r in ledger.runs()}
-        assert {r["status"] for r in ledger.runs()} == {"batched"}
+        assert ids == {f"run-{r.id}" for r in ledger.runs()}
+        assert {r.status for r in ledger.runs()} == {"batched"}
         assert len(ledger.open_batches()) == len(sent.batch_ids)
         # Unsplit, the API would have refused it.
         with pytest.raises(BackendError) as refused:
@@ -812,7 +812,7 @@ async def test_a_batch_is_settled_at_the_price_of_the_model_it_ran_on(
         )
         assert billed > 0
         assert collected.cost_usd == pytest.approx(billed)
-        assert sum(r["cost_usd"] for r in ledger.runs()) == pytest.approx(billed)
+        assert sum(r.cost_usd for r in ledger.runs()) == pytest.approx(billed)
     finally:
         await client.close()
         ledger.close()
@@ -845,13 +845,13 @@ async def test_a_batch_request_that_errored_keeps_its_task_unless_it_is_invalid(
         await batching.send(
             client, ledger, tasks, workspace=str(tmp_path), limits=Limits(), price=price
         )
-        run_ids = [r["id"] for r in ledger.runs()]
+        run_ids = [r.id for r in ledger.runs()]
         fake.batch_outcomes = {f"run-{i}": f"errored:{error}" for i in run_ids}
         collected = await batching.collect(client, ledger, price)
         assert collected.failed == 2
         left = ledger.deferred()
         assert len(left) == (2 if kept else 0), left
-        assert all("deferred again" in r["reason"] for r in left)
+        assert all("deferred again" in r.reason for r in left)
     finally:
         await client.close()
         ledger.close()

@@ -29,8 +29,9 @@ from drain_ls.budget import (
 )
 from drain_ls.engine import batching
 from drain_ls.engine.choices import LOCAL_PRICE
-from drain_ls.ledger import Ledger, LedgerError, Reservation
+from drain_ls.ledger import Ledger, LedgerError, Reservation, RunRow, RunStatus
 from drain_ls.models import lookup, retired_reason
+from tests.ledger_file import raw_rows, schema_version, set_schema_version
 
 HAIKU = price_of("claude-haiku-4-5")
 # Every id the SDK lists (priced, unpriced, retired) and one nobody knows.
@@ -106,8 +107,8 @@ def test_ledger_survives_a_dead_process_and_settles_it_at_worst_case(tmp_path: P
     assert isinstance(made, Reservation)
     fresh = Ledger(path)
     [row] = fresh.runs()
-    assert row["status"] == "abandoned"
-    assert row["input_tokens"] == made.tokens and row["cost_usd"] == pytest.approx(made.usd)
+    assert row.status == RunStatus.ABANDONED
+    assert row.input_tokens == made.tokens and row.cost_usd == pytest.approx(made.usd)
     assert fresh.spend().daily_tokens == made.tokens
 
 
@@ -120,26 +121,24 @@ def test_no_ledger_no_request(tmp_path: Path) -> None:
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
-    Ledger(path).db.execute("PRAGMA user_version = 99")
+    Ledger(path).close()
+    set_schema_version(path, 99)
     with pytest.raises(LedgerError, match="newer"):
         Ledger(path)
 
 
-def spent(row: dict[str, int]) -> int:
+def spent(row: RunRow) -> int:
     """What a run counts against the token caps: its reservation, or what was billed."""
-    if row["status"] in ("reserved", "batched"):
-        return row["reserved_tokens"]
-    return (
-        row["input_tokens"]
-        + row["output_tokens"]
-        + row["cache_read_tokens"]
-        + row["cache_write_tokens"]
-    )
+    if row.status in (RunStatus.RESERVED, RunStatus.BATCHED):
+        return row.reserved_tokens
+    return row.billed_tokens
 
 
-def dollars(row: dict[str, float]) -> float:
+def dollars(row: RunRow) -> float:
     """What a run counts against the dollar cap."""
-    return row["reserved_usd"] if row["status"] in ("reserved", "batched") else row["cost_usd"]
+    return (
+        row.reserved_usd if row.status in (RunStatus.RESERVED, RunStatus.BATCHED) else row.cost_usd
+    )
 
 
 class BudgetMachine(RuleBasedStateMachine):
@@ -262,8 +261,9 @@ class BudgetMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 50))
     def batch_lost(self, index: int) -> None:
         reservation, _, _ = self.batched.pop(index % len(self.batched))
-        (row,) = self.ledger.runs("id = ?", (reservation.run_id,))
-        assert self.ledger.abandon_batch(row["batch_id"]) == 1
+        (row,) = self.ledger.runs(run_id=reservation.run_id)
+        assert row.batch_id is not None
+        assert self.ledger.abandon_batch(row.batch_id) == 1
 
     @rule()
     def session_ends(self) -> None:
@@ -345,11 +345,12 @@ class BudgetMachine(RuleBasedStateMachine):
     def batch_results_expired(self, index: int) -> None:
         # Results kept 29 days: the batch settles at its worst case, its tasks wait again.
         reservation, _, _ = self.batched.pop(index % len(self.batched))
-        (row,) = self.ledger.runs("id = ?", (reservation.run_id,))
-        batching._lost(self.ledger, row["batch_id"], "its results expired")
-        (after,) = self.ledger.runs("id = ?", (reservation.run_id,))
-        assert after["status"] == "abandoned"
-        assert after["cost_usd"] == after["reserved_usd"]
+        (row,) = self.ledger.runs(run_id=reservation.run_id)
+        assert row.batch_id is not None
+        batching._lost(self.ledger, row.batch_id, "its results expired")
+        (after,) = self.ledger.runs(run_id=reservation.run_id)
+        assert after.status == RunStatus.ABANDONED
+        assert after.cost_usd == after.reserved_usd
 
     @rule()
     def restart(self) -> None:
@@ -370,27 +371,28 @@ class BudgetMachine(RuleBasedStateMachine):
         budget = limits.drain_budget()
         rows = self.ledger.runs()
         for row in rows:
-            assert row["reserved_tokens"] <= limits.max_tokens_per_drain
-            assert spent(row) <= row["reserved_tokens"]
-        for day in {r["day"] for r in rows}:
-            today = [r for r in rows if r["day"] == day]
+            assert row.reserved_tokens <= limits.max_tokens_per_drain
+            assert spent(row) <= row.reserved_tokens
+        for day in {r.day for r in rows}:
+            today = [r for r in rows if r.day == day]
             assert sum(spent(r) for r in today) <= limits.daily_tokens
             assert sum(dollars(r) for r in today) <= limits.daily_usd + 1e-9
-        for session in {r["session"] for r in rows}:
-            mine = [r for r in rows if r["session"] == session]
-            tier = {t: sum(spent(r) for r in mine if r["tier"] == t) for t in (1, 2, 3)}
+        for session in {r.session for r in rows}:
+            mine = [r for r in rows if r.session == session]
+            tier = {t: sum(spent(r) for r in mine if r.tier == t) for t in (1, 2, 3)}
             assert tier[1] <= tier_share(budget, 1)
             assert tier[1] + tier[2] <= tier_share(budget, 1) + tier_share(budget, 2)
         # The pool: what any session drew on a day never passes what ended sessions gave.
-        donations = self.ledger.db.execute("SELECT day, SUM(tokens) FROM pool GROUP BY day")
-        given = dict(donations.fetchall())
-        for day in {r["day"] for r in rows}:
-            drawn = sum(spent(r) for r in rows if r["day"] == day and r["tier"] == 3)
+        given: dict[str, int] = {}
+        for donation in raw_rows(self.path, "pool"):
+            given[donation["day"]] = given.get(donation["day"], 0) + donation["tokens"]
+        for day in {r.day for r in rows}:
+            drawn = sum(spent(r) for r in rows if r.day == day and r.tier == 3)
             assert drawn <= given.get(day, 0)
         # Batched runs are never settled behind the ledger's back by a restart.
         for reservation, _, _ in self.batched:
-            (row,) = self.ledger.runs("id = ?", (reservation.run_id,))
-            assert row["status"] == "batched"
+            (row,) = self.ledger.runs(run_id=reservation.run_id)
+            assert row.status == RunStatus.BATCHED
 
     def teardown(self) -> None:
         if hasattr(self, "ledger"):
@@ -462,9 +464,9 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_runs(tmp_path: Path) -> No
     db.commit()
     db.close()
     ledger = Ledger(path)
-    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == ledger_module.SCHEMA_VERSION
+    assert schema_version(path) == ledger_module.SCHEMA_VERSION
     [row] = ledger.runs()
-    assert row["input_tokens"] == 7 and row["saved_tokens"] == 0
+    assert row.input_tokens == 7 and row.saved_tokens == 0
 
 
 def test_dismiss_rates_lower_a_drains_priority(tmp_path: Path) -> None:

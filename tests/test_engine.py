@@ -302,9 +302,7 @@ async def test_a_report_drain_s_answers_land_in_the_ledger_and_reach_the_front_e
     assert [(r.drain, r.qualname, r.text) for r in front.results] == [("todo", "f", "An answer.")]
     assert engine.ledger is not None
     entries = engine.ledger.entries()
-    assert [(e["drain"], e["scope_key"], e["text"]) for e in entries] == [
-        ("todo", "f", "An answer.")
-    ]
+    assert [(e.drain, e.scope_key, e.text) for e in entries] == [("todo", "f", "An answer.")]
     # And the answer serves the next lookup from the results cache.
     assert engine.result_text(tasks[0].key) == "An answer."
 

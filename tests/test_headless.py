@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import sysconfig
@@ -18,8 +17,9 @@ import pytest
 from lsprotocol import types
 
 from drain_ls.budget import Limits, Price, Usage
-from drain_ls.ledger import Ledger, Reservation
+from drain_ls.ledger import Ledger, Reservation, RunStatus
 from tests.fake_anthropic import FakeAnthropic
+from tests.ledger_file import columns, count
 from tests.lsp_support import fake_api_env, start_server, wait_until
 
 API_KEY = "sk-ant-test-headless-0123456789"
@@ -226,13 +226,13 @@ def test_deferred_tasks_of_closed_files_run_at_the_next_idle_time(tmp_path: Path
         first_billed = len(fake.billed)
         ledger = Ledger(home / "ledger.sqlite3")
         deferred = ledger.deferred(str(tmp_path.resolve()))
-        assert deferred and all(Path(row["path"]).name == "mod.py" for row in deferred)
+        assert deferred and all(Path(row.path).name == "mod.py" for row in deferred)
         assert 0 < first_billed < 12
 
         asyncio.run(session(fake, daily_tokens=500_000, open_file=False))
         assert len(fake.billed) == 12  # every task ran once, none twice
         assert ledger.deferred(str(tmp_path.resolve())) == []
-        cached = ledger.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        cached = count(home / "ledger.sqlite3", "results")
         assert cached == 12  # waiting in the results cache for when the file opens
 
 
@@ -279,8 +279,7 @@ def test_shared_pool_donations_and_draws() -> None:
     over = ask(1_500, pool=True)
     assert over.cap == "session budget (tier 2)"  # the pool cannot cover it either
     # Only counts cross sessions: the pool holds a number per session, nothing else.
-    columns = [row[1] for row in current.db.execute("PRAGMA table_info(pool)")]
-    assert columns == ["session", "day", "tokens", "donated_at"]
+    assert columns(path, "pool") == ["session", "day", "tokens", "donated_at"]
     # Daily caps still hold for pool draws.
     # 600 + 16,200 + 2,000 spent today: the pool has 1,000 left, the day only 200.
     tight = Limits(
@@ -292,8 +291,7 @@ def test_shared_pool_donations_and_draws() -> None:
         input_estimate=400, max_tokens=100, limits=tight, price=price, pool=True,
     )  # fmt: skip
     assert capped.cap == "budget.dailyTokens"
-    db = sqlite3.connect(path)
-    assert db.execute("SELECT COUNT(*) FROM runs WHERE tier = 3").fetchone()[0] == 1
+    assert len(current.runs(tier=3)) == 1
 
 
 async def _serve_session(
@@ -363,12 +361,9 @@ async def test_a_session_that_ends_donates_to_the_pool_and_the_next_draws_from_i
         (tmp_path / "pool.py").write_text("")
         done = await _serve_session(tmp_path, home, fake, small, text.replace("one", "uno"))
         assert done["completed"] == 4 and done["state"] != "over-budget"
-        drawn = ledger.db.execute(
-            "SELECT COUNT(*), SUM(input_tokens + output_tokens + cache_read_tokens + "
-            "cache_write_tokens) FROM runs WHERE tier = 3"
-        ).fetchone()
-        assert drawn[0] >= 1
-        assert ledger.pool_left() == donated - drawn[1]
+        drawn = ledger.runs(tier=3)
+        assert len(drawn) >= 1
+        assert ledger.pool_left() == donated - sum(run.billed_tokens for run in drawn)
 
 
 def test_deferred_tasks_go_through_message_batches_at_half_price(tmp_path: Path) -> None:
@@ -397,7 +392,7 @@ def test_deferred_tasks_go_through_message_batches_at_half_price(tmp_path: Path)
         queue = json.loads(drain_ls("queue", "--json", home=home, cwd=tmp_path).stdout)
         assert len(queue) == deferred and all("Message Batch" in r["reason"] for r in queue)
         ledger = Ledger(home / "ledger.sqlite3")
-        assert len(ledger.runs("status = 'batched'")) == deferred
+        assert len(ledger.runs(status=RunStatus.BATCHED)) == deferred
 
         # Still processing: the next run neither streams nor sends those tasks again.
         waiting = json.loads(
@@ -417,16 +412,16 @@ def test_deferred_tasks_go_through_message_batches_at_half_price(tmp_path: Path)
         price = Price(1.0, 5.0)  # claude-haiku-4-5
         batch_billed = [b for b in fake.billed if b.batch]
         assert len(batch_billed) == deferred
-        runs = ledger.runs("batch_id IS NOT NULL")
-        assert all(r["status"] == "done" for r in runs)
+        runs = ledger.runs(in_batch=True)
+        assert all(r.status == RunStatus.DONE for r in runs)
         for run in runs:
-            billed = next(b for b in batch_billed if b.custom_id == f"run-{run['id']}")
-            assert run["input_tokens"] == billed.input_tokens
-            assert run["output_tokens"] == billed.output_tokens
+            billed = next(b for b in batch_billed if b.custom_id == f"run-{run.id}")
+            assert run.input_tokens == billed.input_tokens
+            assert run.output_tokens == billed.output_tokens
             full = (billed.input_tokens * price.input + billed.output_tokens * price.output) / 1e6
             full += billed.cache_read_tokens * price.cache_read / 1e6
             full += billed.cache_write_tokens * price.cache_write / 1e6
-            assert run["cost_usd"] == pytest.approx(full / 2)
+            assert run.cost_usd == pytest.approx(full / 2)
 
 
 async def test_the_server_sends_deferred_work_as_a_batch_and_collects_it(tmp_path: Path) -> None:
@@ -447,7 +442,7 @@ async def test_the_server_sends_deferred_work_as_a_batch_and_collects_it(tmp_pat
         try:
             await wait_until(lambda: fake.batches, timeout=30)
             await wait_until(
-                lambda: ledger.db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 12,
+                lambda: count(home / "ledger.sqlite3", "results") == 12,
                 timeout=30,
             )
         finally:
@@ -507,16 +502,16 @@ def test_a_batch_the_api_no_longer_knows_is_counted_and_its_tasks_go_out_again(
         write_project(tmp_path, batched=True)
         drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env)
         ledger = Ledger(home / "ledger.sqlite3")
-        reserved = sum(r["reserved_tokens"] for r in ledger.runs("status = 'batched'"))
+        reserved = sum(r.reserved_tokens for r in ledger.runs(status=RunStatus.BATCHED))
         assert reserved > 0
         fake.batches.clear()  # the API forgot it (another key, or expired long ago)
 
         again = json.loads(
             drain_ls("run", ".", "--yes", "--json", home=home, cwd=tmp_path, env=env).stdout
         )
-        lost = ledger.runs("status = 'abandoned'")
+        lost = ledger.runs(status=RunStatus.ABANDONED)
         assert len(lost) == deferred  # counted at their worst case: they may have been billed
-        assert sum(r["input_tokens"] for r in lost) == reserved
+        assert sum(r.input_tokens for r in lost) == reserved
         assert again["total"]["batched"] == deferred  # and sent again in a new batch
         assert len(fake.batches) == 1
 

@@ -28,7 +28,7 @@ from drain_ls.engine.custom import parse_custom_drains
 from drain_ls.engine.file_tasks import tasks_for_file
 from drain_ls.engine.scheduler import Scheduler
 from drain_ls.engine.task_building import build_tasks
-from drain_ls.ledger import Ledger
+from drain_ls.ledger import Ledger, RunStatus
 from tests.fake_anthropic import FakeAnthropic
 from tests.lsp_support import server_config, wait_until
 
@@ -298,7 +298,7 @@ async def test_a_truncated_batch_answer_is_not_bought_again_on_every_poll(
         loop.cancel()
         with pytest.raises(asyncio.CancelledError):
             await loop
-    paid = ledger.runs("status = 'done' AND batch_id IS NOT NULL")
+    paid = ledger.runs(status=RunStatus.DONE, in_batch=True)
     assert len(EndedBatches.submitted) == 1, (
         f"the same request was sent in {len(EndedBatches.submitted)} batches and paid "
         f"{len(paid)} times: its deferred row survives a billed, truncated answer"
@@ -332,7 +332,7 @@ async def test_a_rejected_review_is_not_sent_again_at_every_poll(tmp_path: Path)
         await asyncio.sleep(0.3)
     finally:
         await server.scheduler.close()
-    billed = ledger.runs("drain = 'review' AND status = 'done'")
+    billed = ledger.runs(drain="review", status=RunStatus.DONE)
     assert backend.calls == 1, (
         f"the same commits were reviewed {backend.calls} times ({len(billed)} billed runs)"
     )
@@ -467,7 +467,7 @@ async def test_identical_files_each_get_their_report_entry(tmp_path: Path) -> No
         price_of("offline"), "offline", str(root),
     )  # fmt: skip
     summary = (await run.run()).as_json()
-    entries = sorted(Path(e["path"]).parent.name for e in ledger.entries())
+    entries = sorted(Path(e.path).parent.name for e in ledger.entries())
     assert summary["drains"]["pkg-doc"]["tasks"] == 2 and entries == ["a", "b"], (
         summary["drains"]["pkg-doc"],
         entries,

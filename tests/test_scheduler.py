@@ -85,7 +85,7 @@ async def test_policy_all_cancels_every_running_drain(fake: FakeAnthropic, tmp_p
     await until(lambda: len(fake.disconnects) == 2)
     await scheduler.close()
     runs = scheduler.ledger.runs() if scheduler.ledger else []
-    assert [r["status"] for r in runs] == ["cancelled", "cancelled"]
+    assert [r.status for r in runs] == ["cancelled", "cancelled"]
 
 
 async def test_policy_affected_cancels_only_the_touched_drain(

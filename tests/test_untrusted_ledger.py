@@ -29,6 +29,7 @@ from drain_ls.engine.scheduler import Result, Scheduler
 from drain_ls.ledger import Ledger, LedgerError, Reservation
 from drain_ls.report import report
 from tests.fake_anthropic import FakeAnthropic
+from tests.ledger_file import raw_rows, refuse_writes
 from tests.lsp_support import fake_api_env, range_of, start_server, wait_until
 from tests.test_drains_e2e import settings
 from tests.test_scheduler import tasks
@@ -83,14 +84,7 @@ def lock_held(path: Path, seconds: float = 90.0) -> Iterator[Callable[[], None]]
 
 def rows(path: Path) -> list[dict[str, Any]]:
     """The runs in the file at ``path`` (none when there is no file), read as an outsider."""
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    try:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM runs ORDER BY id")]
-    finally:
-        db.close()
+    return raw_rows(path, "runs")
 
 
 def billed(path: Path) -> list[dict[str, Any]]:
@@ -275,7 +269,7 @@ def test_a_usage_that_is_not_a_count_is_never_recorded(tmp_path: Path, usage: Us
     assert caught.value.kind == "invalid"
     # The reservation stays, counted at its worst case: fail closed.
     [row] = ledger.runs()
-    assert row["status"] == "reserved" and ledger.spend().daily_tokens == made.tokens
+    assert row.status == "reserved" and ledger.spend().daily_tokens == made.tokens
     with pytest.raises(LedgerError):
         ledger.settle(made.run_id, Usage(1, 1), "done", Price(math.nan, 1.0))
     with pytest.raises(LedgerError):
@@ -430,10 +424,8 @@ async def test_an_unwritable_ledger_stops_the_drains_with_the_reason_logged_once
 ) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite3")
 
-    def read_only() -> None:  # what a read-only file or a full disk does to a write
-        ledger.db.execute("PRAGMA query_only = ON")
-
-    await ledger.submit(read_only)
+    # What a read-only file or a full disk does to a write (on the thread that writes).
+    await ledger.submit(refuse_writes, ledger)
     scheduler = scheduler_for(fake, ledger)
     with caplog.at_level(logging.INFO, logger="drain_ls"):
         scheduler.start()
@@ -519,7 +511,7 @@ async def test_an_error_in_a_run_is_caught_logged_and_shown(
     assert all("the answer text" not in r.getMessage() for r in caplog.records)
     assert len([r for r in caplog.records if "KeyError" in r.getMessage()]) == 1
     await scheduler.close()
-    assert [r["status"] for r in ledger.runs()] == ["done", "done"]
+    assert [r.status for r in ledger.runs()] == ["done", "done"]
 
 
 async def test_the_drains_wait_for_a_lock_and_go_on_when_it_is_gone(
@@ -541,7 +533,7 @@ async def test_the_drains_wait_for_a_lock_and_go_on_when_it_is_gone(
     scheduler._publish()
     assert scheduler.status.state == "idle" and scheduler.status.reason == ""
     await scheduler.close()
-    assert [r["status"] for r in ledger.runs()] == ["done", "done"]
+    assert [r.status for r in ledger.runs()] == ["done", "done"]
 
 
 async def test_a_run_held_by_a_lock_when_it_settles_is_settled_later(

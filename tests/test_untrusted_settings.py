@@ -284,7 +284,7 @@ def test_run_without_a_terminal_and_without_yes_sends_nothing(tmp_path: Path) ->
         assert bodies and {body["model"] for body in bodies} == {default_model()}
         assert all(TOKEN not in json.dumps(body) for body in bodies)
     ledger = Ledger(home / "ledger.sqlite3")
-    costs = [row["cost_usd"] for row in ledger.runs()]
+    costs = [row.cost_usd for row in ledger.runs()]
     assert costs and all(cost >= 0 for cost in costs)  # no negative price ever applied
 
 
@@ -421,7 +421,7 @@ async def test_a_repository_cannot_skip_consent_redaction_or_raise_a_cap(
     assert {body["model"] for body in bodies} == {default_model()}
     spend = Ledger(home / "ledger.sqlite3").spend().daily_usd
     assert 0 < spend <= 0.003  # the user's cap held; no negative price reached the ledger
-    assert all(row["cost_usd"] >= 0 for row in Ledger(home / "ledger.sqlite3").runs())
+    assert all(row.cost_usd >= 0 for row in Ledger(home / "ledger.sqlite3").runs())
     assert status["settings"]["budget"]["dailyUsd"] == 0.003
 
 

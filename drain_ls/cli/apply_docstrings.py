@@ -133,7 +133,7 @@ def _cached_text(ledger: Ledger, key: str) -> str | None:
         cached = ledger.result(key)
     except LedgerError:
         return None
-    return str(cached["text"]) if cached is not None else None
+    return cached.text if cached is not None else None
 
 
 def _plan_file(

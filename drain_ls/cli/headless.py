@@ -301,9 +301,9 @@ class HeadlessRun:
         self.summary.batch_answers = collected.succeeded
         in_flight = self.engine.batched
         for row in self.ledger.deferred(self.scheduler.workspace):
-            if row["content_hash"] in in_flight:
+            if row.content_hash in in_flight:
                 continue
-            self._deferred_slots.add((row["path"], row["drain"], row["scope_key"]))
+            self._deferred_slots.add((row.path, row.drain, row.scope_key))
         self.in_flight = in_flight  # waiting in a batch: neither streamed nor sent again
 
     async def _send_batch(self, client: BatchClient) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 
 from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display, user_settings
 
@@ -30,11 +31,11 @@ def command_queue(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS
     rows = []
     for task in ledger.deferred():
-        tokens = int(task["estimated_tokens"])
+        tokens = task.estimated_tokens
         # The worst case at the task's model's output price (the dearer of the two).
-        price = price_of(str(task["model"] or default_model()), prices)
+        price = price_of(task.model or default_model(), prices)
         usd = round(tokens * price.output / 1e6, 6) if price is not None else None
-        rows.append({**task, "estimatedUsd": usd})
+        rows.append({**asdict(task), "estimatedUsd": usd})
     batches = ledger.open_batches()
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
@@ -51,7 +52,7 @@ def command_queue(args: argparse.Namespace) -> int:
     print(f"{len(rows)} deferred task(s), at most {total:,} tokens (~${total_usd:.4f})")
     for batch in batches:
         print(
-            f"Message Batch {batch['id']}: {batch['requests']} request(s), waiting for results "
+            f"Message Batch {batch.id}: {batch.requests} request(s), waiting for results "
             "(drain-ls run or the editor collects them)"
         )
     return EXIT_CLEAN

@@ -22,8 +22,6 @@ The settings a run would use for a file (``project_of``) are here too.
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from drain_ls.cli.common import UsageError
 from drain_ls.engine.drains import MODULE
-from drain_ls.ledger import Ledger, LedgerError
+from drain_ls.ledger import Ledger, LedgerError, ResultRow, RunStatus
 
 if TYPE_CHECKING:
     from drain_ls.config import Settings
@@ -41,61 +39,10 @@ if TYPE_CHECKING:
     from drain_ls.engine.outcomes import Result
 
 # Run statuses that delivered a result (a request answered, or a cache hit).
-_DELIVERED = ("done", "cached")
-_CHUNK = 500  # SQL parameters per query
+_DELIVERED = (RunStatus.DONE, RunStatus.CACHED)
 
 
 # -- reading the results cache ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """One row of the results cache, with its provenance."""
-
-    key: str
-    drain: str
-    model: str
-    text: str
-    tokens: int | None
-    cost: float | None
-    created: float | None
-
-
-def stored_result(ledger: Ledger, key: str) -> Stored | None:
-    """The results cache's row for ``key`` (None: none, or a damaged one), with what
-    ``Ledger.result`` leaves out: the drain, the tokens, the cost and when it was stored."""
-    rows = ledger.query(
-        "SELECT drain, model, value, tokens, cost_usd, created_at FROM results WHERE key = ?",
-        (key,),
-    )
-    if not rows:
-        return None
-    drain, model, value, tokens, cost, created = rows[0]
-    try:
-        data = json.loads(value)
-    except (TypeError, ValueError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-        return None
-    answered = data.get("model")
-    return Stored(
-        key=key,
-        drain=str(drain),
-        model=answered if isinstance(answered, str) and answered else str(model),
-        text=data["text"],
-        tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None,
-        cost=float(cost) if _finite(cost) else None,
-        created=float(created) if _finite(created) else None,
-    )
-
-
-def _finite(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +51,7 @@ class Made:
 
     qualname: str
     task_model: str  # the model of the task's key (the model the run asked)
-    stored: Stored
+    stored: ResultRow
 
 
 def history(
@@ -116,41 +63,24 @@ def history(
 ) -> list[Made]:
     """The cached results that runs in ``workspace`` made for these qualified names (by any
     file of it: the ledger does not say which), oldest first."""
-    names = sorted(set(qualnames) - {MODULE})  # every file has a <module>: no telling them apart
+    names = set(qualnames) - {MODULE}  # every file has a <module>: no telling them apart
     seen: dict[str, tuple[str, str]] = {}
-    for at in range(0, len(names), _CHUNK):
-        chunk = names[at : at + _CHUNK]
-        sql = (
-            "SELECT scope_key, model, content_hash FROM runs WHERE workspace = ? "
-            f"AND status IN ({', '.join('?' * len(_DELIVERED))}) "
-            f"AND scope_key IN ({', '.join('?' * len(chunk))})"
-        )
-        args: list[Any] = [workspace, *_DELIVERED, *chunk]
-        if drain is not None:
-            sql += " AND drain = ?"
-            args.append(drain)
-        if model is not None:
-            sql += " AND model = ?"
-            args.append(model)
-        for qualname, task_model, key in ledger.query(sql + " ORDER BY id", tuple(args)):
-            seen[str(key)] = (str(qualname), str(task_model))
+    for run in ledger.runs(
+        workspace=workspace, status=_DELIVERED, scope_keys=names, drain=drain, model=model
+    ):
+        seen[run.content_hash] = (run.scope_key, run.model)
     made = []
     for key, (qualname, task_model) in seen.items():
-        stored = stored_result(ledger, key)
+        stored = ledger.result(key)
         if stored is not None and (drain is None or stored.drain == drain):
             made.append(Made(qualname, task_model, stored))
-    made.sort(key=lambda m: m.stored.created or 0.0)
+    made.sort(key=lambda m: m.stored.created_at or 0.0)
     return made
 
 
 def workspace_models(ledger: Ledger, workspace: str) -> list[str]:
     """The models runs in ``workspace`` asked (the keys of their results hash them)."""
-    rows = ledger.query(
-        "SELECT DISTINCT model FROM runs WHERE workspace = ? "
-        f"AND status IN ({', '.join('?' * len(_DELIVERED))})",
-        (workspace, *_DELIVERED),
-    )
-    return sorted(str(row[0]) for row in rows if row[0])
+    return ledger.run_models(workspace=workspace, status=_DELIVERED)
 
 
 def keep_free_results(ledger: Ledger, results: Sequence[Result]) -> None:

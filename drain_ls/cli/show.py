@@ -17,17 +17,15 @@ from drain_ls.analysis.source import parse
 from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display, llm_flags
 from drain_ls.cli.results import (
     Project,
-    Stored,
     _when,
     backend_of,
     history,
     project_of,
-    stored_result,
     workspace_models,
 )
 from drain_ls.engine.drains import BUILTIN, MODULE, definitions
 from drain_ls.files import read_source
-from drain_ls.ledger import Ledger, LedgerError
+from drain_ls.ledger import Ledger, LedgerError, ResultRow
 
 # -- drain-ls show ------------------------------------------------------------------------------
 
@@ -37,7 +35,7 @@ class Shown:
     """One result of a definition, as ``show`` prints it."""
 
     drain: str
-    stored: Stored
+    stored: ResultRow
     stale: bool
     dismissed: bool
     backend: str = ""  # who answered, when known ("openai URL"); else from the model
@@ -50,9 +48,9 @@ class Shown:
             "text": stored.text,
             "model": stored.model,
             "backend": self.backend or backend_of(stored.model),
-            "createdAt": _when(stored.created),
+            "createdAt": _when(stored.created_at),
             "tokens": stored.tokens,
-            "costUsd": round(stored.cost, 6) if stored.cost is not None else None,
+            "costUsd": round(stored.cost_usd, 6) if stored.cost_usd is not None else None,
             "stale": self.stale,
             "dismissed": self.dismissed,
             "key": stored.key,
@@ -142,10 +140,10 @@ def command_show(args: argparse.Namespace) -> int:
 def _provenance_line(shown: Shown) -> str:
     stored = shown.stored
     parts = [f"{stored.model} ({shown.backend or backend_of(stored.model)})"]
-    when = _when(stored.created)
+    when = _when(stored.created_at)
     parts.append(when.replace("T", " ").replace("+00:00", " UTC") if when else "date unknown")
     parts.append(f"{stored.tokens:,} tokens" if stored.tokens is not None else "tokens unknown")
-    parts.append(f"${stored.cost:.6f}" if stored.cost is not None else "cost unknown")
+    parts.append(f"${stored.cost_usd:.6f}" if stored.cost_usd is not None else "cost unknown")
     state = "STALE: made for an earlier text of this definition" if shown.stale else "current"
     if shown.dismissed:
         state += ", dismissed in the editor"
@@ -182,7 +180,7 @@ def definition_results(
         by_name.setdefault(qualname, definition)
 
     def lookup(key: str) -> str | None:
-        stored = stored_result(ledger, key)
+        stored = ledger.result(key)
         return stored.text if stored is not None else None
 
     models = {project.model, "offline", *workspace_models(ledger, project.workspace)}
@@ -197,7 +195,7 @@ def definition_results(
                 path, project.settings, model, project.custom, lookup, source, cache_id
             ):
                 current.add(task.key)
-                stored = stored_result(ledger, task.key)
+                stored = ledger.result(task.key)
                 if stored is None:
                     continue
                 place = module

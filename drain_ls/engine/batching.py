@@ -24,7 +24,7 @@ from drain_ls.backends.base import BackendError
 from drain_ls.budget import Limits, Price, Refusal, Usage, price_of
 from drain_ls.engine.drains import Task, validate
 from drain_ls.engine.scheduler import task_path
-from drain_ls.ledger import Ledger, LedgerError
+from drain_ls.ledger import Ledger, LedgerError, RunStatus
 
 if TYPE_CHECKING:
     from drain_ls.backends.batches import BatchClient
@@ -175,10 +175,7 @@ def _record_batch(
 def _lost(ledger: Ledger, batch_id: str, why: str) -> None:
     """A batch whose results cannot be had: its runs settle at their worst case, and its
     tasks stay deferred, to be sent again."""
-    hashes = [
-        str(run["content_hash"])
-        for run in ledger.runs("batch_id = ? AND status = 'batched'", (batch_id,))
-    ]
+    hashes = [run.content_hash for run in ledger.runs(batch_id=batch_id, status=RunStatus.BATCHED)]
     runs = ledger.abandon_batch(batch_id)
     for content_hash in hashes:
         ledger.update_deferred_reason(
@@ -203,8 +200,8 @@ async def collect(
     price_for = price_for or price_of
     out = Collected()
     for batch in ledger.open_batches(workspace):
-        batch_id = str(batch["id"])
-        if (now or time.time()) - float(batch["created_at"]) > RESULTS_KEPT_SECONDS:
+        batch_id = batch.id
+        if (now or time.time()) - batch.created_at > RESULTS_KEPT_SECONDS:
             # Its results are gone (kept 29 days): whatever it was billed is unknown, so its
             # runs count at their worst case, and its tasks wait in the deferred queue again.
             _lost(ledger, batch_id, "its results expired (kept 29 days)")
@@ -227,35 +224,35 @@ async def collect(
             out.pending += 1
             continue
         out.batches += 1
-        for run in ledger.runs("batch_id = ? AND status = 'batched'", (batch_id,)):
-            outcome = outcomes.get(f"run-{run['id']}")
+        for run in ledger.runs(batch_id=batch_id, status=RunStatus.BATCHED):
+            outcome = outcomes.get(f"run-{run.id}")
             response = outcome.response() if outcome is not None else None
-            run_price = price_for(str(run["model"] or "")) or price
+            run_price = price_for(run.model) or price
             if response is None:
-                ledger.settle(run["id"], Usage(), "failed", run_price, batch=True)
+                ledger.settle(run.id, Usage(), "failed", run_price, batch=True)
                 out.failed += 1
                 if outcome is not None and not outcome.retryable:
                     # An invalid request fails again: it leaves the queue.
-                    ledger.undefer_hash(run["drain"], run["content_hash"])
+                    ledger.undefer_hash(run.drain, run.content_hash)
                 else:
                     ledger.update_deferred_reason(
-                        run["content_hash"], "the batch request did not run; deferred again"
+                        run.content_hash, "the batch request did not run; deferred again"
                     )
                 continue
-            cost = ledger.settle(run["id"], response.usage, "done", run_price, batch=True)
+            cost = ledger.settle(run.id, response.usage, "done", run_price, batch=True)
             out.tokens += response.usage.total
             out.cost_usd += cost
             # Billed: done, whatever the answer is worth (never bought again for this code).
-            ledger.undefer_hash(run["drain"], run["content_hash"])
-            text = None if response.truncated else validate(run["drain"], response.text)
+            ledger.undefer_hash(run.drain, run.content_hash)
+            text = None if response.truncated else validate(run.drain, response.text)
             if text is None:
                 out.failed += 1
                 continue
             ledger.store_result(
-                run["content_hash"],
-                drain=run["drain"],
+                run.content_hash,
+                drain=run.drain,
                 model=response.model,
-                content_hash=run["content_hash"],
+                content_hash=run.content_hash,
                 value={"text": text, "model": response.model},
                 tokens=response.usage.total,
                 cost=cost,

@@ -111,7 +111,7 @@ class EngineCore:
             with contextlib.suppress(LedgerError):
                 cached = self.ledger.result(key)
                 if cached is not None:
-                    return str(cached["text"])
+                    return cached.text
         return None
 
     def custom_drain(self, name: str) -> CustomDrain | None:

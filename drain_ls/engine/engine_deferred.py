@@ -14,7 +14,7 @@ from drain_ls.budget import price_of, price_overrides
 from drain_ls.engine.drains import BUILTIN, Task
 from drain_ls.engine.engine_core import EngineCore
 from drain_ls.engine.file_tasks import read_python, scopes_of, tasks_for_file
-from drain_ls.ledger import Ledger, LedgerError
+from drain_ls.ledger import DeferredRow, Ledger, LedgerError
 
 if TYPE_CHECKING:
     from drain_ls.engine.batching import Collected
@@ -109,9 +109,9 @@ class DeferredMixin(EngineCore):
         except LedgerError:
             return []
         open_paths = self.host.open_paths()
-        wanted: dict[str, list[dict[str, Any]]] = {}
+        wanted: dict[str, list[DeferredRow]] = {}
         for row in rows:
-            path = str(row["path"])
+            path = row.path
             if not path or not Path(path).is_absolute():
                 self._forget_deferred(ledger, row)  # not a file: it can never run
             elif path not in open_paths:
@@ -136,11 +136,11 @@ class DeferredMixin(EngineCore):
                 self.cache_id,
             )
             slots = {(t.drain, t.qualname) for t in tasks}
-            deferred = {(r["drain"], r["scope_key"]) for r in file_rows}
-            unbuilt = [r for r in file_rows if (r["drain"], r["scope_key"]) not in slots]
+            deferred = {(r.drain, r.scope_key) for r in file_rows}
+            unbuilt = [r for r in file_rows if (r.drain, r.scope_key) not in slots]
             scopes = scopes_of(source) if unbuilt else set()  # a second parse, only if needed
             for row in unbuilt:
-                if row["scope_key"] not in scopes or self._drain_gone(row["drain"]):
+                if row.scope_key not in scopes or self._drain_gone(row.drain):
                     self._forget_deferred(ledger, row)  # the definition or drain is gone
             out.extend(
                 t for t in tasks if (t.drain, t.qualname) in deferred and t.key not in in_flight
@@ -151,13 +151,10 @@ class DeferredMixin(EngineCore):
         return drain not in BUILTIN and self.custom_drain(drain) is None
 
     @staticmethod
-    def _forget_deferred(ledger: Ledger, row: dict[str, Any]) -> None:
+    def _forget_deferred(ledger: Ledger, row: DeferredRow) -> None:
         with contextlib.suppress(LedgerError):
             ledger.undefer(
-                drain=str(row["drain"]),
-                workspace=str(row["workspace"]),
-                path=str(row["path"]),
-                scope_key=str(row["scope_key"]),
+                drain=row.drain, workspace=row.workspace, path=row.path, scope_key=row.scope_key
             )
 
     def submit_deferred(self) -> int:

@@ -98,15 +98,7 @@ class SchedulerRuns(SchedulerLedger):
                     key=task.key,
                     model=task.model,
                 )
-                model = cached.get("model")
-                self._deliver(
-                    task,
-                    cached["text"],
-                    model if isinstance(model, str) else task.model,
-                    0,
-                    0.0,
-                    cached=True,
-                )
+                self._deliver(task, cached.text, cached.model or task.model, 0, 0.0, cached=True)
                 self._undefer(task)
                 self._ended(task, Outcome.CACHED, Usage(), 0.0)
                 return

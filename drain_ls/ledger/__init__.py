@@ -26,10 +26,17 @@ The file is not ours alone: another process may lock it, delete it or damage it.
 Never stored: prompts, code, API keys. A run records the drain, the workspace, a scope key
 and the content hash of what was sent.
 
+Only this package runs SQL on the file: callers read through methods with keyword filters,
+which return typed rows (``rows``: ``RunRow``, ``ResultRow``, ``DeferredRow``, ``BatchRow``,
+``ReportEntry``, ``DayTotals``, ``DrainCost``), never SQL of theirs
+(``tests/test_ledger_api.py`` checks it).
+
 The package, by what each module holds (``Ledger`` is one class, assembled from them):
 
 - ``errors``: ``LedgerError`` and its kinds, the checks of amounts (``check_price``);
-- ``schema``: the schema version, its migrations, the statuses of a run;
+- ``schema``: the schema version, its migrations, the statuses of a run (``RunStatus``)
+  and of a batch (``BatchStatus``);
+- ``rows``: the typed rows the reads return, and how a value of the file is read;
 - ``connection``: ``LedgerFile``, the file and its connections, transactions, migration,
   the recovery of dead processes' reservations;
 - ``reopen``: ``reopen``, and what it carries over from a vanished file;
@@ -52,9 +59,25 @@ from drain_ls.ledger.queue import QueueMixin
 from drain_ls.ledger.records import RecordsMixin
 from drain_ls.ledger.reopen import ReopenMixin
 from drain_ls.ledger.results import ResultsMixin
+from drain_ls.ledger.rows import (
+    BatchRow,
+    DayTotals,
+    DeferredRow,
+    DrainCost,
+    ReportEntry,
+    ResultRow,
+    RunRow,
+)
 from drain_ls.ledger.runs import Reservation, RunsMixin
 from drain_ls.ledger.schema import _MIGRATIONS as _MIGRATIONS  # read by the migration tests
-from drain_ls.ledger.schema import BATCHED, RESERVED, SCHEMA_VERSION, SETTLED
+from drain_ls.ledger.schema import (
+    BATCHED,
+    RESERVED,
+    SCHEMA_VERSION,
+    SETTLED,
+    BatchStatus,
+    RunStatus,
+)
 
 __all__ = [
     "BATCHED",
@@ -63,10 +86,19 @@ __all__ = [
     "RESERVED",
     "SCHEMA_VERSION",
     "SETTLED",
+    "BatchRow",
+    "BatchStatus",
+    "DayTotals",
+    "DeferredRow",
+    "DrainCost",
     "Ledger",
     "LedgerError",
     "LedgerFile",
+    "ReportEntry",
     "Reservation",
+    "ResultRow",
+    "RunRow",
+    "RunStatus",
     "check_price",
     "default_path",
 ]

@@ -155,11 +155,6 @@ class LedgerFile:
         """Open the file if it is not open yet (``LedgerError`` when it cannot be used)."""
         self._connection()
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection (opening the ledger if needed)."""
-        return self._connection()
-
     def _timeout(self) -> float:
         return self.loop_busy_timeout if _on_event_loop() else self.busy_timeout
 
@@ -383,16 +378,14 @@ class LedgerFile:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, to read (an SQLite error becomes a ``LedgerError``).
+        Only this package runs SQL on the ledger: what it reads, it returns as typed rows
+        (``rows.py``)."""
         db = self._connection()
         try:
             yield db
         except sqlite3.Error as exc:
             raise self._error("read", exc) from exc
-
-    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """The rows of a read-only query (``LedgerError`` when it cannot be read)."""
-        with self._reading() as db:
-            return list(db.execute(sql, args))
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])

@@ -4,11 +4,17 @@ are in."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from drain_ls.ledger.connection import LedgerFile, _rows
+from drain_ls.ledger.connection import LedgerFile
 from drain_ls.ledger.errors import _check_tokens
-from drain_ls.ledger.schema import BATCHED, RESERVED
+from drain_ls.ledger.rows import (
+    BATCH_COLUMNS,
+    DEFERRED_COLUMNS,
+    BatchRow,
+    DeferredRow,
+    batch_row,
+    deferred_row,
+)
+from drain_ls.ledger.schema import BATCHED, RESERVED, BatchStatus
 
 
 class QueueMixin(LedgerFile):
@@ -63,19 +69,22 @@ class QueueMixin(LedgerFile):
                 (drain, workspace, path, scope_key),
             )
 
-    def deferred(self, workspace: str | None = None) -> list[dict[str, Any]]:
+    def deferred(self, workspace: str | None = None) -> list[DeferredRow]:
         """The deferred tasks (of ``workspace``, or all), oldest first."""
         where, args = ("WHERE workspace = ?", (workspace,)) if workspace is not None else ("", ())
         with self._reading() as db:
-            return _rows(db.execute(f"SELECT * FROM deferred {where} ORDER BY id", args))
+            rows = db.execute(
+                f"SELECT {DEFERRED_COLUMNS} FROM deferred {where} ORDER BY id", args
+            ).fetchall()
+        return [deferred_row(row) for row in rows]
 
     def add_batch(self, batch_id: str, workspace: str, run_ids: list[int]) -> None:
         """Runs sent in a Message Batch: they stay reserved until the batch's results are in,
         whatever happens to this process."""
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO batches VALUES (?, ?, 'in_progress', ?, ?, NULL)",
-                (batch_id, workspace, len(run_ids), self.clock()),
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, NULL)",
+                (batch_id, workspace, BatchStatus.IN_PROGRESS, len(run_ids), self.clock()),
             )
             for run_id in run_ids:
                 db.execute(
@@ -83,16 +92,16 @@ class QueueMixin(LedgerFile):
                     (BATCHED, batch_id, run_id, RESERVED),
                 )
 
-    def open_batches(self, workspace: str | None = None) -> list[dict[str, Any]]:
-        """Batches whose results are not collected yet."""
-        where = "status = 'in_progress'" + (" AND workspace = ?" if workspace is not None else "")
+    def open_batches(self, workspace: str | None = None) -> list[BatchRow]:
+        """Batches whose results are not collected yet (of ``workspace``, or all), oldest
+        first."""
+        where = "status = ?" + (" AND workspace = ?" if workspace is not None else "")
+        args = (BatchStatus.IN_PROGRESS, *((workspace,) if workspace is not None else ()))
         with self._reading() as db:
-            return _rows(
-                db.execute(
-                    f"SELECT * FROM batches WHERE {where} ORDER BY created_at",
-                    (workspace,) if workspace is not None else (),
-                )
-            )
+            rows = db.execute(
+                f"SELECT {BATCH_COLUMNS} FROM batches WHERE {where} ORDER BY created_at", args
+            ).fetchall()
+        return [batch_row(row) for row in rows]
 
     def batched_hashes(self) -> set[str]:
         """Content hashes of the runs waiting in open batches (not to be sent again)."""
@@ -127,12 +136,12 @@ class QueueMixin(LedgerFile):
                 (self.clock(), batch_id, BATCHED),
             ).rowcount
             db.execute(
-                "UPDATE batches SET status = 'lost', ended_at = ? WHERE id = ?",
-                (self.clock(), batch_id),
+                "UPDATE batches SET status = ?, ended_at = ? WHERE id = ?",
+                (BatchStatus.LOST, self.clock(), batch_id),
             )
         return int(count)
 
-    def end_batch(self, batch_id: str, status: str = "ended") -> None:
+    def end_batch(self, batch_id: str, status: BatchStatus = BatchStatus.ENDED) -> None:
         """The batch's results are collected."""
         with self._transaction() as db:
             db.execute(

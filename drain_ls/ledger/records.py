@@ -4,9 +4,9 @@ suggestions, report entries (custom drains, commit reviews) and the last commit 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from drain_ls.ledger.connection import LedgerFile, _rows
+from drain_ls.ledger.connection import LedgerFile
+from drain_ls.ledger.rows import ENTRY_COLUMNS, ReportEntry, report_entry
 
 
 class RecordsMixin(LedgerFile):
@@ -86,17 +86,16 @@ class RecordsMixin(LedgerFile):
                 (workspace, drain, path, scope_key, text, model, self.clock()),
             )
 
-    def entries(self, workspace: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """The latest report entries, newest first."""
+    def entries(self, workspace: str | None = None, limit: int = 50) -> list[ReportEntry]:
+        """The latest report entries (of ``workspace``, or all), newest first."""
         where, args = ("WHERE workspace = ?", (workspace,)) if workspace is not None else ("", ())
         with self._reading() as db:
-            return _rows(
-                db.execute(
-                    f"SELECT workspace, drain, path, scope_key, text, model, created_at "
-                    f"FROM entries {where} ORDER BY created_at DESC, id DESC LIMIT ?",
-                    (*args, limit),
-                )
-            )
+            rows = db.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM entries {where} "
+                "ORDER BY created_at DESC, id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        return [report_entry(row) for row in rows]
 
     def last_review(self, workspace: str) -> str | None:
         """The last commit reviewed in ``workspace``."""

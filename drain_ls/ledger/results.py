@@ -8,22 +8,20 @@ from typing import Any
 
 from drain_ls.ledger.connection import LedgerFile
 from drain_ls.ledger.errors import _check_dollars, _check_tokens
+from drain_ls.ledger.rows import RESULT_COLUMNS, ResultRow, result_row
 
 
 class ResultsMixin(LedgerFile):
     """The results table: cached results, and the tokens each use of one saved."""
 
-    def result(self, key: str) -> dict[str, Any] | None:
-        """A cached result by its content-addressed key (None for a damaged entry)."""
+    def result(self, key: str) -> ResultRow | None:
+        """A cached result by its content-addressed key, with its provenance (None: none,
+        or a damaged one)."""
         with self._reading() as db:
-            row = db.execute("SELECT value FROM results WHERE key = ?", (key,)).fetchone()
-        if not row:
-            return None
-        try:
-            value = json.loads(row[0])
-        except (TypeError, ValueError):
-            return None
-        return value if isinstance(value, dict) and isinstance(value.get("text"), str) else None
+            row = db.execute(
+                f"SELECT {RESULT_COLUMNS} FROM results WHERE key = ?", (key,)
+            ).fetchone()
+        return result_row(row) if row else None
 
     def record_hit(
         self, *, drain: str, workspace: str, scope_key: str, key: str, model: str

@@ -1,14 +1,16 @@
 """Runs and their spend: reserving a request's worst case against every cap (``reserve``,
 a ``Reservation``), settling it with what the API billed (``settle``), the spend counted so
-far, the shared pool, and the runs of the offline backend."""
+far, the shared pool, the runs of the offline backend, and reading runs back (``runs``, by
+keyword filters; the report's sums ``day_totals`` and ``drain_costs``)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from datetime import date
 
 from drain_ls.budget import (
     POOL_TIER,
@@ -22,13 +24,42 @@ from drain_ls.budget import (
     tier_share,
     worst_case,
 )
-from drain_ls.ledger.connection import LedgerFile, _rows
+from drain_ls.ledger.connection import LedgerFile
 from drain_ls.ledger.errors import LedgerError, _check_dollars, _check_tokens, check_price
-from drain_ls.ledger.schema import BATCHED, RESERVED, SETTLED
+from drain_ls.ledger.rows import (
+    RUN_COLUMNS,
+    DayTotals,
+    DrainCost,
+    RunRow,
+    _count,
+    _sum_amount,
+    _text,
+    day_totals,
+    run_row,
+)
+from drain_ls.ledger.schema import BATCHED, RESERVED, SETTLED, RunStatus
 
 # What a sum the ledger cannot count (another process wrote garbage) counts as: more than
 # any cap, so that nothing more is reserved on top of it.
 _UNKNOWN_SPEND = 2**62
+_CHUNK = 500  # SQL parameters per query (SQLite's limit is far above)
+
+# A day's runs, summed for the report (``DayTotals``); open reservations are left out.
+_DAY_TOTALS = """
+    SELECT day,
+        SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
+        SUM(cost_usd),
+        SUM(status = 'done'), SUM(status IN ('cancelled', 'abandoned')), SUM(status = 'failed'),
+        SUM(status = 'cached'), SUM(wasted_tokens), SUM(saved_tokens)
+    FROM runs WHERE day >= ? AND status != 'reserved' GROUP BY day ORDER BY day
+"""
+
+
+def _statuses(status: RunStatus | Collection[RunStatus]) -> list[RunStatus]:
+    """One status or several, as statuses (a ``ValueError`` for one that is not)."""
+    if isinstance(status, str):
+        return [RunStatus(status)]
+    return [RunStatus(s) for s in status]
 
 
 def _spent_tokens(value: object) -> int:
@@ -254,10 +285,102 @@ class RunsMixin(LedgerFile):
             raise LedgerError(f"run {run_id} is not reserved")
         return cost
 
-    def runs(self, where: str = "1", args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        """Rows of the runs table (for reports and tests)."""
+    def runs(
+        self,
+        *,
+        run_id: int | None = None,
+        status: RunStatus | Collection[RunStatus] | None = None,
+        drain: str | None = None,
+        workspace: str | None = None,
+        scope_keys: Collection[str] | None = None,
+        model: str | None = None,
+        tier: int | None = None,
+        batch_id: str | None = None,
+        in_batch: bool | None = None,
+    ) -> list[RunRow]:
+        """The runs that match every filter given (None: any), oldest first. ``status``:
+        one status or any of several; ``scope_keys``: any of these qualified names (none:
+        no run); ``in_batch``: sent in a Message Batch (True) or not (False)."""
+        where, args = self._run_filter(
+            run_id, status, drain, workspace, model, tier, batch_id, in_batch
+        )
         with self._reading() as db:
-            return _rows(db.execute(f"SELECT * FROM runs WHERE {where} ORDER BY id", args))
+            if scope_keys is None:
+                cursor = db.execute(
+                    f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY id", args
+                )
+                return [run_row(row) for row in cursor]
+            keys = sorted(set(scope_keys))
+            found: list[RunRow] = []
+            for at in range(0, len(keys), _CHUNK):
+                chunk = keys[at : at + _CHUNK]
+                cursor = db.execute(
+                    f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} "
+                    f"AND scope_key IN ({', '.join('?' * len(chunk))})",
+                    (*args, *chunk),
+                )
+                found.extend(run_row(row) for row in cursor)
+        return sorted(found, key=lambda run: run.id)
+
+    def run_models(
+        self, *, workspace: str, status: RunStatus | Collection[RunStatus] | None = None
+    ) -> list[str]:
+        """The models (sorted, none empty) that runs in ``workspace`` asked."""
+        where, args = self._run_filter(None, status, None, workspace, None, None, None, None)
+        with self._reading() as db:
+            rows = db.execute(f"SELECT DISTINCT model FROM runs WHERE {where}", args).fetchall()
+        return sorted({_text(row[0]) for row in rows} - {""})
+
+    @staticmethod
+    def _run_filter(
+        run_id: int | None,
+        status: RunStatus | Collection[RunStatus] | None,
+        drain: str | None,
+        workspace: str | None,
+        model: str | None,
+        tier: int | None,
+        batch_id: str | None,
+        in_batch: bool | None,
+    ) -> tuple[str, tuple[object, ...]]:
+        """The WHERE clause of a read of runs (its columns fixed here) and its parameters."""
+        clauses: list[str] = []
+        args: list[object] = []
+        for column, value in (
+            ("id", run_id),
+            ("drain", drain),
+            ("workspace", workspace),
+            ("model", model),
+            ("tier", tier),
+            ("batch_id", batch_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if status is not None:
+            wanted = _statuses(status)
+            clauses.append(f"status IN ({', '.join('?' * len(wanted))})")
+            args.extend(str(s) for s in wanted)
+        if in_batch is not None:
+            clauses.append("batch_id IS NOT NULL" if in_batch else "batch_id IS NULL")
+        return " AND ".join(clauses) or "1", tuple(args)
+
+    def day_totals(self, since: date) -> list[DayTotals]:
+        """Per day from ``since`` (UTC days, oldest first): tokens, cost and tasks, all
+        drains together, open reservations left out."""
+        with self._reading() as db:
+            rows = db.execute(_DAY_TOTALS, (since.isoformat(),)).fetchall()
+        return [day_totals(row) for row in rows]
+
+    def drain_costs(self, since: date, limit: int = 5) -> list[DrainCost]:
+        """The ``limit`` drains that cost most from ``since`` (cache hits left out), with
+        how many runs each had."""
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT drain, SUM(cost_usd), COUNT(*) FROM runs WHERE day >= ? "
+                "AND status != 'cached' GROUP BY drain ORDER BY SUM(cost_usd) DESC LIMIT ?",
+                (since.isoformat(), limit),
+            ).fetchall()
+        return [DrainCost(_text(d), _sum_amount(cost), _count(n)) for d, cost, n in rows]
 
     def record_free(
         self, *, drain: str, workspace: str, scope_key: str, key: str, tier: int, status: str

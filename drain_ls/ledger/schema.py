@@ -1,7 +1,9 @@
 """The ledger's schema: its version, the migrations that build it step by step (applied by
-``LedgerFile._migrate``), and the statuses a run goes through."""
+``LedgerFile._migrate``), the statuses a run goes through and those of a Message Batch."""
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 SCHEMA_VERSION = 5
 
@@ -118,6 +120,33 @@ _MIGRATIONS: dict[int, str] = {
     """,
 }
 
-RESERVED = "reserved"
-BATCHED = "batched"  # reserved, and sent in a Message Batch that outlives the process
-SETTLED = ("done", "cancelled", "failed", "abandoned", "cached")
+
+class RunStatus(StrEnum):
+    """The ``status`` of a run (``runs.status``), as written to the file."""
+
+    RESERVED = "reserved"  # its worst case counts; the request may be in flight
+    BATCHED = "batched"  # reserved, and sent in a Message Batch that outlives the process
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    ABANDONED = "abandoned"  # its process died (or its batch was lost): the worst case counts
+    CACHED = "cached"  # answered from the results cache: nothing sent
+
+
+class BatchStatus(StrEnum):
+    """The ``status`` of a Message Batch (``batches.status``)."""
+
+    IN_PROGRESS = "in_progress"  # its results are not collected yet
+    ENDED = "ended"  # collected
+    LOST = "lost"  # the API no longer knows it (or its results expired)
+
+
+RESERVED = RunStatus.RESERVED
+BATCHED = RunStatus.BATCHED
+SETTLED = (
+    RunStatus.DONE,
+    RunStatus.CANCELLED,
+    RunStatus.FAILED,
+    RunStatus.ABANDONED,
+    RunStatus.CACHED,
+)
