@@ -334,8 +334,10 @@ def run_checks(
         jobs = 1
     checked: list[FileResult] = []
     if paths:
+        from drain_ls.analysis.indentation import compile_patterns
         from drain_ls.pool import map_files  # not needed when every file is a cache hit
 
+        compile_patterns()  # once, before the workers fork: not once in each of them
         checked = map_files(paths, jobs, work, _lost, cost=_size)
     if cache is not None:
         for result in checked:
