@@ -449,7 +449,12 @@ _AS = re.compile(rb"as" + _END_OF_WORD + rb"(?<![\w\x80-\xff.]as)")
 # tried it at every byte: 31 ms per MB of the standard library, against 13 for these two).
 _OPERATOR_EOL = re.compile(rb"[-+*/%&|^<>=!@.~](?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)")
 # A keyword operator; whether it is a word of its own is checked after (``_keyword_eol``).
-_KEYWORD_EOL = re.compile(rb"(?:and|or|not|in|is)(?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)")
+# A pattern each, so that each search skips to its literal (one pattern starting with the
+# alternation tried it at every byte: 14.6 ms per MB of the standard library, against 7.5).
+_KEYWORD_EOLS = tuple(
+    re.compile(keyword + rb"(?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)")
+    for keyword in (b"and", b"or", b"not", b"in", b"is")
+)
 # ``ur'...'`` (Python 2); other invalid prefixes (``bf''``) are not looked for.
 _UR = re.compile(rb"r['\"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.)")
 
@@ -508,7 +513,7 @@ def legacy_errors(
         (_NOT_EQUAL, _not_equal),
         (_WALRUS, _walrus_statement),
         (_OPERATOR_EOL, _continued_line),
-        (_KEYWORD_EOL, _keyword_eol),
+        *((pattern, _keyword_eol) for pattern in _KEYWORD_EOLS),
         (_AS, _as_expression),
         (_UR, _prefix),
     ):
