@@ -159,8 +159,19 @@ def lookup(model_id: str) -> Model | None:
     return catalogue().get(model_id)
 
 
-@functools.cache
+# The default model, ``current_haiku()`` of the packaged catalogue, written out so that
+# reading a default setting does not parse the catalogue (27 ms of every ``drain-ls check``
+# run, whose settings hold a model it never uses). tests/test_model_catalogue.py fails when
+# the catalogue's rule picks another model: update it there and here together.
+DEFAULT_MODEL = "claude-haiku-5-5"
+
+
 def default_model() -> str:
+    """The default ``llm.model``: the catalogue's current Haiku (``current_haiku``)."""
+    return DEFAULT_MODEL
+
+
+def current_haiku() -> str:
     """The current Haiku: the cheapest priced, active Haiku with no retirement date."""
     candidates = [
         m

@@ -505,3 +505,13 @@ def test_the_checks_catch_a_broken_catalogue(breakage: str) -> None:
     data = load()
     _breakages()[breakage](data)
     assert all_problems(data), f"no check noticed: {breakage}"
+
+
+def test_the_default_model_written_out_is_the_catalogue_s_current_haiku() -> None:
+    """``DEFAULT_MODEL`` saves a parse of the catalogue at start-up; it must stay what the
+    rule picks from ``models.toml`` (a new Haiku there fails this until it is updated)."""
+    from drain_ls.models import DEFAULT_MODEL, current_haiku, default_model, lookup
+
+    assert default_model() == DEFAULT_MODEL == current_haiku()
+    model = lookup(DEFAULT_MODEL)
+    assert model is not None and model.status == "active" and model.retires_on is None
