@@ -611,3 +611,17 @@ def test_the_consent_question_names_a_workspace_drain_that_runs_after_one_of_the
     assert next(d for d in settings.drains.custom.valid if d.name == "mine").prompt == (
         "Summarise {code}"
     )
+
+
+def test_a_workspace_cannot_lift_the_local_model_s_one_drain_at_a_time() -> None:
+    """A local model server runs one drain at a time unless the user sets
+    ``drains.concurrency``: a workspace's 2 (the default, so "not a raise" by the number)
+    would count as set and lift that; only a lower value is taken from it."""
+    mine = {"llm": {"enabled": True, "backend": "openai", "baseUrl": "http://127.0.0.1:11434/v1"}}
+    settings, _, _ = resolve_settings({"drains": {"concurrency": 2}}, mine)
+    assert settings.drains.concurrency is None  # the engine's local rule still applies
+    settings, _, _ = resolve_settings({"drains": {"concurrency": 1}}, mine)
+    assert settings.drains.concurrency == 1
+    mine["drains"] = {"concurrency": 4}
+    settings, _, _ = resolve_settings({"drains": {"concurrency": 4}}, mine)
+    assert settings.drains.concurrency == 4  # the user's own value, restated

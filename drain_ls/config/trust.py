@@ -185,7 +185,12 @@ def narrow_drains(
         elif key == "concurrency":
             current = out.streams  # what is in force
             low, high = _range(fields_by_alias(DrainsSettings)[key])
-            if _number_in(value, int, low, high) and value <= current:
+            # Where the user set none, the default in force may be lower than ``streams``
+            # says (a local model server runs one drain at a time): a workspace's value
+            # equal to the default would count as set and lift that; only a lower one is
+            # taken.
+            lower = value < current or (mine.concurrency is not None and value == current)
+            if _number_in(value, int, low, high) and lower:
                 out = dataclasses.replace(out, concurrency=value)
             elif value != current:
                 ignored.append(name)
