@@ -19,10 +19,8 @@ What drain-ls does with it:
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from importlib import resources
 from typing import Any
 
 from drain_ls.budget import Price
@@ -137,6 +135,9 @@ def _model(entry: dict[str, Any]) -> Model:
 
 def load(text: str | None = None) -> dict[str, Model]:
     """id (and alias) -> model, from ``text`` or the packaged ``models.toml``."""
+    import tomllib  # here: reading a default setting needs no catalogue (``DEFAULT_MODEL``)
+    from importlib import resources
+
     if text is None:
         text = resources.files("drain_ls").joinpath("models.toml").read_text("utf-8")
     data = tomllib.loads(text)

@@ -141,7 +141,7 @@ def test_a_fix_that_would_break_the_file_is_not_written(
     path.write_bytes(before)
     # A fixer gone wrong: the last guard, the re-parse of what was written, must catch it.
     monkeypatch.setattr(
-        "drain_ls.cli.checking.fix_source",
+        "drain_ls.analysis.fixes.fix_source",
         lambda *args: FixResult(b'"""Doc."""\nimport (\n', 1, []),
     )
     result = cli.check_file(str(path), cli.CheckSettings(), fix=True, unsafe=False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from drain_ls.analysis.check_settings import DOCSTRING_STYLES as DOCSTRING_STYLES
+from drain_ls.analysis.check_settings import CheckSettings as CheckSettings
 from drain_ls.analysis.docstrings import (
     MEMBER_HOLDERS,
     is_private_module,
@@ -18,30 +20,10 @@ from drain_ls.analysis.imports import (
     unused_bindings_of,
     unused_import_findings,
 )
-from drain_ls.analysis.model import ALL_CODES, Finding
+from drain_ls.analysis.model import Finding
 from drain_ls.analysis.noqa import NoqaMap
 from drain_ls.analysis.source import LineIndex, Syntax, parse
 from drain_ls.analysis.syntax import SyntaxReport, SyntaxTracker, broken_roots
-from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
-
-DOCSTRING_STYLES = ("google", "numpy", "sphinx")
-
-
-@dataclass(frozen=True, slots=True)
-class CheckSettings:
-    """What to check and how to fix; ``target_version``: the oldest Python the code must
-    parse with (syntax newer than it is a version error, ``drain_ls.analysis.versions``)."""
-
-    select: frozenset[str] = field(default_factory=lambda: frozenset(ALL_CODES))
-    docstring_style: str = "google"
-    target_version: PythonVersion = DEFAULT_TARGET
-
-    @property
-    def defers_annotations(self) -> bool:
-        """Whether every annotation is evaluated late (PEP 649, from Python 3.14): ruff then
-        resolves them once the module is complete, as under ``from __future__ import
-        annotations``."""
-        return self.target_version >= PythonVersion.PY314
 
 
 def stub_settings(settings: CheckSettings, path: str) -> CheckSettings:

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from drain_ls import __version__
-from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings, check_source
-from drain_ls.analysis.source import LineIndex
-from drain_ls.analysis.versions import DEFAULT_TARGET, TARGET_NAMES
+from drain_ls.analysis.check_settings import DOCSTRING_STYLES, CheckSettings
+from drain_ls.analysis.targets import DEFAULT_TARGET, TARGET_NAMES
 from drain_ls.check_cache import DEFAULT_DIRECTORY
 from drain_ls.cli.check import _settings as _settings  # read by the tests
 from drain_ls.cli.check import command_check, parse_selectors
@@ -67,6 +66,21 @@ __all__ = [
     "run_checks",
     "user_settings",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``check_source`` and ``LineIndex``, re-exported for the tests, imported when first
+    asked for: the checks load only when a file is checked (not when every file of a run is
+    a cache hit)."""
+    if name == "check_source":
+        from drain_ls.analysis.checker import check_source
+
+        return check_source
+    if name == "LineIndex":
+        from drain_ls.analysis.source import LineIndex
+
+        return LineIndex
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -9,20 +9,10 @@ import json
 import os
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
-from drain_ls.analysis.checker import CheckSettings, check_source
-from drain_ls.analysis.fixes import fix_source, parse_regression
+from drain_ls.analysis.check_settings import CheckSettings
 from drain_ls.analysis.model import RULE_URLS, RULES, Finding
-from drain_ls.analysis.notebook import (
-    CellMap,
-    Notebook,
-    NotebookError,
-    check_notebook,
-    masked_module,
-    read_notebook,
-    rewrite,
-)
-from drain_ls.analysis.source import LineIndex
 from drain_ls.check_cache import Cached, Key, ResultsCache, read_key
 from drain_ls.files import (
     MAX_NOTEBOOK_BYTES,
@@ -31,6 +21,13 @@ from drain_ls.files import (
     read_source,
     replace_verified,
 )
+
+if TYPE_CHECKING:
+    from drain_ls.analysis.notebook import CellMap, Notebook
+    from drain_ls.analysis.source import LineIndex
+
+# The checks themselves (``drain_ls.analysis.checker`` and what it imports, ~60 ms) are
+# imported by the functions that run them: a run whose every file is a cache hit runs none.
 
 
 def _rule_name(code: str) -> str:
@@ -152,6 +149,10 @@ def _check_python_file(
     path: str, source: bytes, settings: CheckSettings, fix: bool, unsafe: bool
 ) -> tuple[FileResult, bool]:
     """The file's result, and whether a fix rewrote it."""
+    from drain_ls.analysis.checker import check_source
+    from drain_ls.analysis.fixes import fix_source, parse_regression
+    from drain_ls.analysis.source import LineIndex
+
     if not fix:
         return _result(path, check_source(source, path, settings), LineIndex(source)), False
     result = fix_source(source, path, settings, unsafe)
@@ -269,6 +270,9 @@ def _check_notebook_file(
     """A notebook: its code cells checked as one module, findings reported per cell; a
     file that is not a notebook gets one ``E999`` at 1:1, whatever the selection (ruff).
     Also whether a fix rewrote it."""
+    from drain_ls.analysis.notebook import NotebookError, check_notebook, read_notebook, rewrite
+    from drain_ls.analysis.source import LineIndex
+
     try:
         notebook = read_notebook(source)
     except NotebookError as exc:
@@ -294,6 +298,9 @@ def _notebook_regression(
     notebook: Notebook, expected: str, written: bytes, path: str = "<notebook>"
 ) -> str | None:
     """Why the notebook file that was written is not the fixed notebook (None: it is)."""
+    from drain_ls.analysis.fixes import parse_regression
+    from drain_ls.analysis.notebook import NotebookError, masked_module, read_notebook
+
     if written != expected.encode("utf-8"):
         return "the fixed notebook did not read back as written"
     try:

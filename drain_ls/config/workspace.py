@@ -23,8 +23,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from drain_ls.analysis.checker import DOCSTRING_STYLES, CheckSettings
-from drain_ls.analysis.versions import TARGET_NAMES, parse_target_version
+from drain_ls.analysis.check_settings import DOCSTRING_STYLES, CheckSettings
+from drain_ls.analysis.targets import TARGET_NAMES, parse_target_version
 from drain_ls.config.layers import camelize_keys, unknown_selector
 from drain_ls.config.settings import requires_python_layer
 from drain_ls.config.trust import resolve_settings
