@@ -146,3 +146,37 @@ async def test_an_edit_of_the_context_cancels_at_once_whatever_the_scope(
     assert scheduler.edited("file:///m.py", [(in_import, in_import, in_import + 1)]) == 2
     await until(lambda: len(fake.disconnects) == 2)
     await scheduler.close()
+
+
+async def test_a_ledger_deleted_under_a_result_s_write_stops_the_drains_and_says_so_once(
+    fake: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: object
+) -> None:
+    """The result of a run is stored after it is delivered, on the ledger's thread: a ledger
+    deleted in between fails that write. The drains stop and the ledger is recreated then,
+    said once (the write's own error was said too, and nothing stopped until the next run
+    met the deleted file: found by CI, whose run deleted the ledger in between)."""
+    import logging
+    import threading
+
+    release = threading.Event()
+    real = Ledger.store_result
+
+    def held(self: Ledger, *args: object, **kwargs: object) -> None:
+        release.wait(10)
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ledger, "store_result", held)
+    results: list[Result] = []
+    scheduler = make(fake, tmp_path, results)
+    scheduler.start()
+    with caplog.at_level(logging.INFO):  # type: ignore[attr-defined]
+        scheduler.submit("file:///m.py", tasks()[:1])
+        await until(lambda: len(results) == 1)  # delivered; its write waits
+        (tmp_path / "ledger.sqlite3").unlink()
+        release.set()
+        await until(lambda: scheduler.stopped is not None)
+        await scheduler.close()
+    assert "deleted" in scheduler.stopped
+    said = [r for r in caplog.records if "deleted while in use" in r.getMessage()]  # type: ignore[attr-defined]
+    assert len(said) == 1, [r.getMessage() for r in said]
+    assert len(fake.log) == 1 and (tmp_path / "ledger.sqlite3").exists()  # recreated

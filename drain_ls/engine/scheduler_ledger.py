@@ -82,8 +82,18 @@ class SchedulerLedger(SchedulerCore):
         self._track(future).add_done_callback(partial(self._written, what))
 
     def _written(self, what: str, future: asyncio.Future[Any]) -> None:
-        if not future.cancelled() and (exc := future.exception()) is not None:
-            self._log_error(what, exc, logging.INFO)
+        if future.cancelled() or (exc := future.exception()) is None:
+            return
+        if isinstance(exc, LedgerError) and exc.kind == "vanished":
+            # The ledger was deleted under a write made after a run (a result stored): the
+            # drains stop and it is recreated now, said once, as when a run meets it (it was
+            # said twice, the write's error first, when the next run met it too).
+            try:
+                self._track(asyncio.ensure_future(self._ledger_failed(exc)))
+            except RuntimeError:  # the loop is gone: the editor is closing
+                self._log_error(what, exc, logging.INFO)
+            return
+        self._log_error(what, exc, logging.INFO)
 
     async def _ledger_failed(self, exc: LedgerError, task: Task | None = None) -> None:
         """The ledger failed a run (``task`` goes back to the queue): wait for a lock with
