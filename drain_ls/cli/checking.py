@@ -341,10 +341,15 @@ def run_checks(
         jobs = 1
     checked: list[FileResult] = []
     if paths:
+        # The checks, imported (and the indentation scanner compiled) here, before the
+        # workers fork: not once in each of them, and not while a Ctrl-C may stop them.
+        import drain_ls.analysis.checker
+        import drain_ls.analysis.fixes
+        import drain_ls.analysis.notebook  # noqa: F401
         from drain_ls.analysis.indentation import compile_patterns
         from drain_ls.pool import map_files  # not needed when every file is a cache hit
 
-        compile_patterns()  # once, before the workers fork: not once in each of them
+        compile_patterns()
         checked = map_files(paths, jobs, work, _lost, cost=_size)
     if cache is not None:
         for result in checked:
