@@ -18,11 +18,16 @@ starts of the logical lines, without the running interpreter:
   begin with a compound statement's keyword is ``invalid syntax`` (tree-sitter reads
   ``C:`` followed by an indented line as an annotation whose type is on that line).
 
-Cost: one regular expression consumes whole runs of logical lines at one indentation (strings,
-comments, continuation lines and brackets nested ``_GROUP_DEPTH`` deep); the Python loop runs
-once per run, not per line or character. A line it cannot read (deeper brackets, a PEP 701
+Cost: the rule runs in C (``drain_ls._native``, 1-2 ms per MB) when that module was built.
+Without it (no C compiler at install time) the same rule runs in Python: one regular
+expression consumes whole runs of logical lines at one indentation (strings, comments,
+continuation lines and brackets nested ``_GROUP_DEPTH`` deep), and the Python loop runs once
+per run, not per line or character; a line it cannot read (deeper brackets, a PEP 701
 f-string spanning lines, lone CR line ends, many blanks before a comment) goes through a small
-exact tokenizer, one logical line at a time.
+exact tokenizer, one logical line at a time (28 ms per MB of the standard library in all).
+Both read a quote as CPython's tokenizer does: it always opens a string, whose prefix is the
+word before it if that word is 1 to 3 prefix letters. ``tests/test_native.py`` holds them to
+the same answers.
 
 The rule restarts cleanly at any module-level statement that starts a line (the stack is then
 ``[0]``), so ``indentation_error`` takes a range: an editor can check only the chunks of a
@@ -33,7 +38,14 @@ from __future__ import annotations
 
 import functools
 import re
+from types import ModuleType
 from typing import NamedTuple
+
+_native: ModuleType | None
+try:
+    from drain_ls import _native
+except ImportError:  # not built: no C compiler when drain-ls was installed
+    _native = None
 
 TAB_SIZE = 8
 MAX_INDENT = 100  # CPython's MAXINDENT: "too many levels of indentation"
@@ -59,6 +71,10 @@ _STRING_1 = (
 )
 _STRING_2 = _STRING_1.replace(b"'", b'"')
 _STRING = _STRING_1 + b"|" + _STRING_2
+# The fast path reads no f-string (or t-string): since PEP 701 a quote inside one's
+# replacement field may be its own (``f'{'{'}'``), which the patterns above would read as
+# the string's end. A line holding one goes through the exact tokenizer.
+_FAST_STRING = rb"(?<![fFtT])(?<![fFtT][rR])(?:" + _STRING + rb")"
 # Code outside brackets (one physical line) and inside them (line breaks included).
 _PLAIN = rb"[^'\"#\\()\[\]{}\r\n]*+"
 _PLAIN_INSIDE = rb"[^'\"#\\()\[\]{}]*+"
@@ -67,7 +83,7 @@ _GROUP_DEPTH = 8
 
 def _group(depth: int) -> bytes:
     """Brackets nested ``depth`` deep at most, holding strings, comments and line breaks."""
-    inner = _STRING + rb"|#[^\r\n]*+|\\\r?\n"
+    inner = _FAST_STRING + rb"|#[^\r\n]*+|\\\r?\n"
     if depth:
         inner += rb"|" + _group(depth - 1)
     return rb"[(\[{]" + _PLAIN_INSIDE + rb"(?:(?:" + inner + rb")" + _PLAIN_INSIDE + rb")*+[)\]}]"
@@ -75,7 +91,14 @@ def _group(depth: int) -> bytes:
 
 # One logical line's code up to its comment, continuation lines included.
 _CODE = (
-    _PLAIN + rb"(?:(?:" + _group(_GROUP_DEPTH) + rb"|" + _STRING + rb"|\\\r?\n)" + _PLAIN + rb")*+"
+    _PLAIN
+    + rb"(?:(?:"
+    + _group(_GROUP_DEPTH)
+    + rb"|"
+    + _FAST_STRING
+    + rb"|\\\r?\n)"
+    + _PLAIN
+    + rb")*+"
 )
 # Whether the code's last significant character (before at most 3 blanks) is a colon. A line
 # with more blanks before its comment matches neither: the slow path reads it.
@@ -122,7 +145,10 @@ _BLANKS = re.compile(rb"(?:" + _BLANK + rb")*+")
 
 # -- The exact, slow path: one logical line ----------------------------------------------
 
-_LINE_TOKEN = re.compile(rb"(?<![\w\x80-\xff])([rRbBuUfFtT]{1,3})?(['\"])|[#()\[\]{}\\\r\n]")
+# A quote always opens a string; the word before it is its prefix if it is 1 to 3 prefix
+# letters (``rb"``), else a name of its own (``else"#"``: a name, then a string).
+_QUOTE = rb"(?:(?<![\w\x80-\xff])([rRbBuUfFtT]{1,3}))?(['\"])"
+_LINE_TOKEN = re.compile(_QUOTE + rb"|[#()\[\]{}\\\r\n]")
 _STRING_AT = re.compile(_STRING)
 _FSTRING_STOP = {
     b"'": re.compile(rb"[\\{}'\r\n]"),
@@ -130,7 +156,7 @@ _FSTRING_STOP = {
     b"'''": re.compile(rb"[\\{}']"),
     b'"""': re.compile(rb'[\\{}"]'),
 }
-_FEXPR_TOKEN = re.compile(rb"(?<![\w\x80-\xff])([rRbBuUfFtT]{1,3})?(['\"])|[#()\[\]{}:!\\]")
+_FEXPR_TOKEN = re.compile(_QUOTE + rb"|[#()\[\]{}:!\\]")
 _EOL = re.compile(rb"[\r\n]")
 
 
@@ -295,7 +321,7 @@ def logical_line_code_end(source: bytes, start: int) -> int | None:
     """The end of the code (comment and line break excluded) of the logical line whose code
     starts at ``start``, brackets, strings and continuation lines included; None if a string
     or a bracket stays open to the end of ``source``."""
-    line = _slow_line(source, start)
+    line = _native.logical_line(source, start) if _native else _slow_line(source, start)
     return None if line is None else line[0]
 
 
@@ -387,6 +413,10 @@ def indentation_error(
     return event if event is not None and event.error_class else None
 
 
+# What ``_native.indentation_scan`` reports, by its first field.
+_STOP, _TAB, _UNINDENT, _UNEXPECTED, _EXPECTED, _INVALID, _TOO_DEEP = range(7)
+
+
 def indentation_event(
     source: bytes, start: int = 0, end: int | None = None
 ) -> IndentationProblem | None:
@@ -394,6 +424,32 @@ def indentation_event(
     left open to the end of ``source``, returned as a problem with an empty ``message`` and
     ``error_class`` at the start of that logical line's code. (An editor caching the first
     event of a document must know that nothing after a stop was checked.)"""
+    if _native is None:
+        return python_indentation_event(source, start, end)
+    found = _native.indentation_scan(source, start, len(source) if end is None else end)
+    if found is None:
+        return None
+    kind, begin, stop, header = found
+    if kind == _STOP:
+        return IndentationProblem(begin, stop, "", "")
+    if kind == _TAB:
+        return _tab_error(begin, stop)
+    if kind == _EXPECTED:
+        return _expected_block(source, header, begin, stop)
+    if kind == _INVALID:
+        return IndentationProblem(begin, stop, "invalid syntax", "SyntaxError")
+    message = {
+        _UNINDENT: "unindent does not match any outer indentation level",
+        _UNEXPECTED: "unexpected indent",
+        _TOO_DEEP: "too many levels of indentation",
+    }[kind]
+    return IndentationProblem(begin, stop, message, "IndentationError")
+
+
+def python_indentation_event(
+    source: bytes, start: int = 0, end: int | None = None
+) -> IndentationProblem | None:
+    """``indentation_event`` in Python: for an install without ``drain_ls._native``."""
     size = len(source)
     stop = size if end is None else min(end, size)
     at = _skip(source, 3 if start == 0 and source.startswith(_BOM) else start)

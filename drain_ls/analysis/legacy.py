@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
 
-from drain_ls.analysis.indentation import logical_line_code_end
+from drain_ls.analysis.indentation import _native, logical_line_code_end
 from drain_ls.analysis.source import IDENTIFIER_BYTES
 from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
 
@@ -496,8 +496,64 @@ def legacy_errors(
     found: set[LegacyError] = set()
     begin = root.start_byte if begin is None else max(begin, root.start_byte)
     end = root.end_byte if end is None else min(end, root.end_byte)
-    checks = _line_checks(target)
     at_line_start = begin == 0 or source[begin - 1 : begin] in b"\r\n"
+    find = _native.legacy_candidates if _native is not None else python_candidates
+    checks = _checks_by_kind(target)
+    for kind, start, stop in find(source, begin, end, at_line_start):
+        found.update(checks[kind](root, source, start, stop))
+    return sorted(found)
+
+
+def _checks_by_kind(target: PythonVersion) -> tuple[Check, ...]:
+    """The rule of each kind of candidate (``python_candidates``)."""
+    line = _line_checks(target)
+    return (*(line[name] for name in _LINE_RULES), *_PATTERN_RULES, _backtick, _conversion)
+
+
+# The kinds of candidates, in this order: the line-start rules, the rules found by a
+# pattern, then those found by a byte (``_native.legacy_candidates`` numbers them alike).
+_LINE_RULES = (
+    "print",
+    "exec",
+    "nonlocal",
+    "try",
+    "raise",
+    "except",
+    "def",
+    "del",
+    "debug",
+    "split",
+)
+_PATTERN_RULES: tuple[Check, ...] = (
+    _octal,
+    _long,
+    _not_equal,
+    _walrus_statement,
+    _continued_line,
+    _keyword_eol,
+    _as_expression,
+    _prefix,
+)
+_PATTERNS = (
+    (_OCTAL,),
+    (_LONG,),
+    (_NOT_EQUAL,),
+    (_WALRUS,),
+    (_OPERATOR_EOL,),
+    _KEYWORD_EOLS,
+    (_AS,),
+    (_UR,),
+)
+
+
+def python_candidates(
+    source: bytes, begin: int, end: int, at_line_start: bool
+) -> list[tuple[int, int, int]]:
+    """Where the rules look in ``source[begin:end]``: (kind, start, end), each found by a
+    regular expression. For an install without ``drain_ls._native`` (whose
+    ``legacy_candidates`` finds the same in one pass), and the reference it is tested
+    against."""
+    found = []
     first = _FIRST_LINE.match(source, begin, end) if at_line_start else None
     matches = _LINE_STARTS.finditer(source, begin, end)
     for match in itertools.chain((first,) if first else (), matches):
@@ -506,22 +562,16 @@ def legacy_errors(
             start, stop = match.span(name)
             if name == "def":
                 start = stop - 1
-            found.update(checks[name](root, source, start, stop))
-    for pattern, check in (
-        (_OCTAL, _octal),
-        (_LONG, _long),
-        (_NOT_EQUAL, _not_equal),
-        (_WALRUS, _walrus_statement),
-        (_OPERATOR_EOL, _continued_line),
-        *((pattern, _keyword_eol) for pattern in _KEYWORD_EOLS),
-        (_AS, _as_expression),
-        (_UR, _prefix),
-    ):
-        for match in pattern.finditer(source, begin, end):
-            found.update(check(root, source, *match.span()))
-    for byte, check in ((b"`", _backtick), (b"!", _conversion)):
+            found.append((_LINE_RULES.index(name), start, stop))
+    kind = len(_LINE_RULES)
+    for patterns in _PATTERNS:
+        for pattern in patterns:
+            found.extend((kind, *match.span()) for match in pattern.finditer(source, begin, end))
+        kind += 1
+    for byte in (b"`", b"!"):
         at = source.find(byte, begin, end)
         while at >= 0:
-            found.update(check(root, source, at, at + 1))
+            found.append((kind, at, at + 1))
             at = source.find(byte, at + 1, end)
-    return sorted(found)
+        kind += 1
+    return found

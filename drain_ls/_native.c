@@ -1,0 +1,805 @@
+/* drain_ls._native: the byte scans of drain-ls's syntax checks, in C.
+ *
+ * Optional: drain_ls.analysis.indentation has the same rule in Python (regular expressions
+ * and a small tokenizer) and uses it when this module was not built (no C compiler when
+ * drain-ls was installed). Both must give the same answer for every input:
+ * tests/test_native.py compares them on the standard library, on generated programs and on
+ * CPython's own verdicts.
+ *
+ * Every read is bounds-checked against the length of the bytes object: the source is an
+ * untrusted file from the user's workspace. Recursion (f-strings in f-strings) is bounded by
+ * MAX_FSTRING_NESTING, as CPython bounds it.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define TAB_SIZE 8
+#define MAX_INDENT 100          /* CPython's MAXINDENT */
+#define MAX_FSTRING_NESTING 150 /* CPython's MAXFSTRINGLEVEL */
+
+/* What indentation_scan reports (drain_ls.analysis.indentation builds the messages). */
+enum {
+    EV_STOP = 0,       /* a string or a bracket left open: the check stops there */
+    EV_TAB = 1,        /* TabError */
+    EV_UNINDENT = 2,   /* unindent does not match any outer indentation level */
+    EV_UNEXPECTED = 3, /* unexpected indent */
+    EV_EXPECTED = 4,   /* expected an indented block */
+    EV_INVALID = 5,    /* a line ending in ':' that no compound statement begins */
+    EV_TOO_DEEP = 6,   /* too many levels of indentation */
+};
+
+typedef struct {
+    const unsigned char *s;
+    Py_ssize_t n;
+} Src;
+
+static inline int is_word(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c >= 0x80;
+}
+
+/* bytes.strip()'s whitespace */
+static inline int is_space(unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x0b || c == 0x0c;
+}
+
+static inline int is_blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\f'; }
+
+static inline int is_prefix_char(unsigned char c) {
+    switch (c) {
+    case 'r': case 'R': case 'b': case 'B': case 'u': case 'U':
+    case 'f': case 'F': case 't': case 'T':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Where the token that a quote at p ends begins: the string prefix before it (1 to 3 prefix
+ * letters that are a word of their own), or p. Only positions from `from` on are tried, as
+ * a regular-expression search from there would. */
+static Py_ssize_t prefix_start(const Src *src, Py_ssize_t from, Py_ssize_t p) {
+    const unsigned char *s = src->s;
+    Py_ssize_t q = p - 3 > from ? p - 3 : from;
+    for (; q < p; q++) {
+        Py_ssize_t i = q;
+        while (i < p && is_prefix_char(s[i])) i++;
+        if (i == p && (q == 0 || !is_word(s[q - 1]))) return q;
+    }
+    return p;
+}
+
+static Py_ssize_t string_end(const Src *src, Py_ssize_t prefix, Py_ssize_t at, int depth);
+
+/* The end of a plain (not f-) string whose quote is at `at`, or -1. A triple quote that is
+ * never closed reads as an empty string, as the Python rule's pattern reads it. */
+static Py_ssize_t plain_string_end(const Src *src, Py_ssize_t at) {
+    const unsigned char *s = src->s;
+    Py_ssize_t n = src->n;
+    unsigned char q = s[at];
+    Py_ssize_t i;
+    if (at + 2 < n && s[at + 1] == q && s[at + 2] == q) {
+        i = at + 3;
+        for (;;) {
+            while (i < n && s[i] != q && s[i] != '\\') i++;
+            if (i >= n) break;
+            if (s[i] == '\\') {
+                if (i + 1 >= n) break;
+                i += 2;
+                continue;
+            }
+            if (i + 2 < n && s[i + 1] == q && s[i + 2] == q) return i + 3;
+            i++;
+        }
+    }
+    i = at + 1;
+    for (;;) {
+        while (i < n && s[i] != q && s[i] != '\\' && s[i] != '\r' && s[i] != '\n') i++;
+        if (i >= n) return -1;
+        if (s[i] == q) return i + 1;
+        if (s[i] != '\\') return -1; /* a line break */
+        if (i + 1 >= n) return -1;
+        if (s[i + 1] == '\r' && i + 2 < n && s[i + 2] == '\n')
+            i += 3;
+        else
+            i += 2;
+    }
+}
+
+static inline int starts_with_quote(const Src *src, Py_ssize_t i, unsigned char q, int qlen) {
+    if (i + qlen > src->n) return 0;
+    for (int k = 0; k < qlen; k++)
+        if (src->s[i + k] != q) return 0;
+    return 1;
+}
+
+/* The first byte at or after `at` that stops an f-string's literal part. */
+static Py_ssize_t fstring_stop(const Src *src, Py_ssize_t at, unsigned char q, int qlen) {
+    const unsigned char *s = src->s;
+    for (Py_ssize_t i = at; i < src->n; i++) {
+        unsigned char c = s[i];
+        if (c == '\\' || c == '{' || c == '}' || c == q) return i;
+        if (qlen == 1 && (c == '\r' || c == '\n')) return i;
+    }
+    return -1;
+}
+
+static Py_ssize_t field_end(const Src *src, Py_ssize_t at, unsigned char q, int qlen, int depth);
+
+static Py_ssize_t fstring_end(const Src *src, Py_ssize_t at, unsigned char q, int qlen, int raw,
+                              int depth) {
+    const unsigned char *s = src->s;
+    Py_ssize_t n = src->n;
+    for (;;) {
+        Py_ssize_t i = fstring_stop(src, at, q, qlen);
+        if (i < 0) return -1;
+        unsigned char c = s[i];
+        if (c == '\\') {
+            int after = i + 1 < n ? s[i + 1] : -1;
+            if (!raw && after == 'N' && i + 2 < n && s[i + 2] == '{') {
+                Py_ssize_t close = -1;
+                for (Py_ssize_t k = i; k < n; k++)
+                    if (s[k] == '}') {
+                        close = k;
+                        break;
+                    }
+                at = close < 0 ? i + 2 : close + 1;
+            } else {
+                at = (after == '{' || after == '}') ? i + 1 : i + 2;
+            }
+        } else if (c == '{') {
+            if (i + 1 < n && s[i + 1] == '{') {
+                at = i + 2;
+                continue;
+            }
+            at = field_end(src, i + 1, q, qlen, depth);
+            if (at < 0) return -1;
+        } else if (c == '}') {
+            at = i + 1;
+        } else if (c == '\r' || c == '\n') {
+            return -1;
+        } else if (starts_with_quote(src, i, q, qlen)) {
+            return i + qlen;
+        } else {
+            at = i + 1;
+        }
+    }
+}
+
+static Py_ssize_t spec_end(const Src *src, Py_ssize_t at, unsigned char q, int qlen, int depth) {
+    const unsigned char *s = src->s;
+    for (;;) {
+        Py_ssize_t i = fstring_stop(src, at, q, qlen);
+        if (i < 0) return -1;
+        unsigned char c = s[i];
+        if (c == '\\') {
+            at = i + 2;
+        } else if (c == '{') {
+            if (depth >= MAX_FSTRING_NESTING) return -1;
+            at = field_end(src, i + 1, q, qlen, depth + 1);
+            if (at < 0) return -1;
+        } else if (c == '}') {
+            return i + 1;
+        } else if (c == '\r' || c == '\n' || starts_with_quote(src, i, q, qlen)) {
+            return -1;
+        } else {
+            at = i + 1;
+        }
+    }
+}
+
+/* The end of a replacement field whose expression starts at `at`, or -1. */
+static Py_ssize_t field_end(const Src *src, Py_ssize_t at, unsigned char q, int qlen, int depth) {
+    const unsigned char *s = src->s;
+    Py_ssize_t n = src->n;
+    int brackets = 0;
+    for (;;) {
+        Py_ssize_t i = at;
+        for (; i < n; i++) {
+            unsigned char c = s[i];
+            if (c == '\'' || c == '"' || c == '#' || c == '(' || c == ')' || c == '[' ||
+                c == ']' || c == '{' || c == '}' || c == ':' || c == '!' || c == '\\')
+                break;
+        }
+        if (i >= n) return -1;
+        unsigned char c = s[i];
+        if (c == '\'' || c == '"') {
+            at = string_end(src, prefix_start(src, at, i), i, depth);
+            if (at < 0) return -1;
+            continue;
+        }
+        at = i + 1;
+        if (c == '#') {
+            Py_ssize_t k = i;
+            while (k < n && s[k] != '\r' && s[k] != '\n') k++;
+            at = k;
+        } else if (c == '(' || c == '[' || c == '{') {
+            brackets++;
+        } else if (c == ')' || c == ']') {
+            if (brackets > 0) brackets--;
+        } else if (c == '}') {
+            if (brackets == 0) return i + 1;
+            brackets--;
+        } else if (c == ':' && brackets == 0) {
+            return spec_end(src, i + 1, q, qlen, depth);
+        } else if (c == '\\') {
+            at = i + 2;
+        }
+    }
+}
+
+/* The end of the string whose quote is at `at`, its prefix starting at `prefix` (== at: no
+ * prefix), or -1 when unterminated (or nested in `depth` f-strings already). */
+static Py_ssize_t string_end(const Src *src, Py_ssize_t prefix, Py_ssize_t at, int depth) {
+    const unsigned char *s = src->s;
+    int f = 0, raw = 0;
+    for (Py_ssize_t i = prefix; i < at; i++) {
+        unsigned char c = s[i] | 0x20;
+        if (c == 'f' || c == 't') f = 1;
+        if (c == 'r') raw = 1;
+    }
+    if (!f) return plain_string_end(src, at);
+    if (depth >= MAX_FSTRING_NESTING) return -1;
+    unsigned char q = s[at];
+    int qlen = (at + 2 < src->n && s[at + 1] == q && s[at + 2] == q) ? 3 : 1;
+    return fstring_end(src, at + qlen, q, qlen, raw, depth + 1);
+}
+
+/* One logical line whose code starts at `code`: sets *last (the end of its last significant
+ * byte) and *end (the end of the line, its line break included); 0 when a string or a
+ * bracket stays open to the end of the source. */
+static int logical_line(const Src *src, Py_ssize_t code, Py_ssize_t *last_out,
+                        Py_ssize_t *end_out) {
+    const unsigned char *s = src->s;
+    Py_ssize_t n = src->n;
+    int depth = 0;
+    Py_ssize_t at = code, last = code;
+    for (;;) {
+        Py_ssize_t i = at;
+        for (; i < n; i++) {
+            unsigned char c = s[i];
+            if (c == '\'' || c == '"' || c == '#' || c == '(' || c == ')' || c == '[' ||
+                c == ']' || c == '{' || c == '}' || c == '\\' || c == '\r' || c == '\n')
+                break;
+        }
+        Py_ssize_t pos = i;
+        int quote = i < n && (s[i] == '\'' || s[i] == '"');
+        if (quote) pos = prefix_start(src, at, i);
+        /* the last non-blank byte of the code before the token */
+        for (Py_ssize_t k = pos; k > at; k--)
+            if (!is_space(s[k - 1])) {
+                last = k;
+                break;
+            }
+        if (i >= n) {
+            if (depth) return 0;
+            *last_out = last;
+            *end_out = n;
+            return 1;
+        }
+        if (quote) {
+            Py_ssize_t end = string_end(src, pos, i, 0);
+            if (end < 0) return 0;
+            at = last = end;
+            continue;
+        }
+        unsigned char c = s[i];
+        at = i + 1;
+        if (c == '#') {
+            Py_ssize_t k = i;
+            while (k < n && s[k] != '\r' && s[k] != '\n') k++;
+            at = k;
+        } else if (c == '(' || c == '[' || c == '{') {
+            depth++;
+            last = at;
+        } else if (c == ')' || c == ']' || c == '}') {
+            if (depth > 0) depth--;
+            last = at;
+        } else if (c == '\\') {
+            if (at + 1 < n && s[at] == '\r' && s[at + 1] == '\n')
+                at += 2;
+            else if (at < n && (s[at] == '\r' || s[at] == '\n'))
+                at += 1;
+            else
+                last = at;
+        } else if (depth == 0) { /* a line break ends the logical line */
+            if (c == '\r' && at < n && s[at] == '\n') at += 1;
+            *last_out = last;
+            *end_out = at;
+            return 1;
+        }
+    }
+}
+
+/* The start of the first line at or after `at` that is not blank or a comment. */
+static Py_ssize_t skip_blank_lines(const Src *src, Py_ssize_t at) {
+    const unsigned char *s = src->s;
+    Py_ssize_t n = src->n;
+    if (at > n) at = n;
+    for (;;) {
+        Py_ssize_t i = at;
+        while (i < n && is_blank(s[i])) i++;
+        if (i < n && s[i] == '#')
+            while (i < n && s[i] != '\r' && s[i] != '\n') i++;
+        if (i < n && s[i] == '\n')
+            at = i + 1;
+        else if (i + 1 < n && s[i] == '\r' && s[i + 1] == '\n')
+            at = i + 2;
+        else
+            return at;
+    }
+}
+
+static Py_ssize_t line_end(const Src *src, Py_ssize_t at) {
+    for (Py_ssize_t i = at; i < src->n; i++)
+        if (src->s[i] == '\r' || src->s[i] == '\n') return i;
+    return src->n;
+}
+
+/* Past blanks and backslash-joined line breaks. */
+static Py_ssize_t past_joins(const Src *src, Py_ssize_t at) {
+    const unsigned char *s = src->s;
+    Py_ssize_t n = src->n;
+    while (at < n) {
+        if (is_blank(s[at]))
+            at++;
+        else if (s[at] == '\\' && at + 2 < n && s[at + 1] == '\r' && s[at + 2] == '\n')
+            at += 3;
+        else if (s[at] == '\\' && at + 1 < n && (s[at + 1] == '\n' || s[at + 1] == '\r'))
+            at += 2;
+        else
+            break;
+    }
+    return at;
+}
+
+static const char *const COMPOUND[] = {"if", "elif", "else", "for", "while", "try", "except",
+                                       "finally", "with", "def", "class", "async", "match",
+                                       "case", NULL};
+
+/* Whether a compound statement's keyword (a word of its own) starts at `at`. */
+static int compound_at(const Src *src, Py_ssize_t at) {
+    for (int k = 0; COMPOUND[k]; k++) {
+        Py_ssize_t len = (Py_ssize_t)strlen(COMPOUND[k]);
+        if (at + len <= src->n && memcmp(src->s + at, COMPOUND[k], (size_t)len) == 0 &&
+            (at + len == src->n || !is_word(src->s[at + len])))
+            return 1;
+    }
+    return 0;
+}
+
+/* CPython's (col, altcol) of an indentation. */
+static void measure(const Src *src, Py_ssize_t from, Py_ssize_t to, long *col, long *alt) {
+    long c = 0, a = 0;
+    for (Py_ssize_t i = from; i < to; i++) {
+        unsigned char ch = src->s[i];
+        if (ch == ' ') {
+            c++;
+            a++;
+        } else if (ch == '\t') {
+            c = (c / TAB_SIZE + 1) * TAB_SIZE;
+            a++;
+        } else { /* form feed */
+            c = a = 0;
+        }
+    }
+    *col = c;
+    *alt = a;
+}
+
+static PyObject *event(int kind, Py_ssize_t start, Py_ssize_t end, Py_ssize_t header) {
+    return Py_BuildValue("(innn)", kind, start, end, header);
+}
+
+static PyObject *indentation_scan(PyObject *self, PyObject *args) {
+    PyObject *bytes;
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTuple(args, "Snn", &bytes, &start, &stop)) return NULL;
+    if (!PyBytes_Check(bytes)) {
+        PyErr_SetString(PyExc_TypeError, "indentation_scan: bytes expected");
+        return NULL;
+    }
+    Src src = {(const unsigned char *)PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes)};
+    const unsigned char *s = src.s;
+    Py_ssize_t n = src.n;
+    if (start < 0) start = 0;
+    if (stop > n) stop = n;
+    if (start == 0 && n >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) start = 3;
+    Py_ssize_t at = skip_blank_lines(&src, start);
+    long cols[MAX_INDENT + 1], alts[MAX_INDENT + 1];
+    int depth = 1;
+    cols[0] = alts[0] = 0;
+    Py_ssize_t header = -1;
+    while (at < stop) {
+        Py_ssize_t code = at;
+        while (code < n && is_blank(s[code])) code++;
+        if (code >= n) break;
+        if (s[code] == '\r' || s[code] == '\n' || s[code] == '#') {
+            at = skip_blank_lines(&src, line_end(&src, code) + 1);
+            continue;
+        }
+        Py_ssize_t last, end;
+        if (!logical_line(&src, code, &last, &end)) return event(EV_STOP, code, code, -1);
+        Py_ssize_t next_header = (last > code && s[last - 1] == ':') ? code : -1;
+        Py_ssize_t next_at = skip_blank_lines(&src, end);
+        long col, alt;
+        measure(&src, at, code, &col, &alt);
+        long top = cols[depth - 1];
+        int pushed = 0;
+        if (col == top) {
+            if (alt != alts[depth - 1]) return event(EV_TAB, at, code, -1);
+        } else if (col > top) {
+            if (alt <= alts[depth - 1]) return event(EV_TAB, at, code, -1);
+            if (depth >= MAX_INDENT) return event(EV_TOO_DEEP, at, code, -1);
+            cols[depth] = col;
+            alts[depth] = alt;
+            depth++;
+            pushed = 1;
+        } else {
+            while (depth > 1 && col < cols[depth - 1]) depth--;
+            if (col != cols[depth - 1]) return event(EV_UNINDENT, at, code, -1);
+            if (alt != alts[depth - 1]) return event(EV_TAB, at, code, -1);
+        }
+        if (header >= 0) {
+            if (!pushed) return event(EV_EXPECTED, code, line_end(&src, code), header);
+        } else if (pushed) {
+            return event(EV_UNEXPECTED, at, code, -1);
+        }
+        header = next_header < stop ? next_header : -1;
+        if (header >= 0 && !compound_at(&src, past_joins(&src, header))) {
+            Py_ssize_t hl, he;
+            Py_ssize_t where = logical_line(&src, header, &hl, &he) ? hl : header;
+            return event(EV_INVALID, where, where, header);
+        }
+        at = next_at;
+    }
+    Py_ssize_t code = at;
+    while (code < n && is_blank(s[code])) code++;
+    if (header >= 0 && code < n) {
+        long col, alt;
+        measure(&src, at, code, &col, &alt);
+        if (col > cols[depth - 1]) Py_RETURN_NONE;
+        return event(EV_EXPECTED, code, line_end(&src, code), header);
+    }
+    if (header >= 0) {
+        Py_ssize_t hl, he;
+        Py_ssize_t where = logical_line(&src, header, &hl, &he) ? hl : n;
+        return event(EV_EXPECTED, where, where, header);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *logical_line_py(PyObject *self, PyObject *args) {
+    PyObject *bytes;
+    Py_ssize_t code;
+    if (!PyArg_ParseTuple(args, "Sn", &bytes, &code)) return NULL;
+    Src src = {(const unsigned char *)PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes)};
+    if (code < 0 || code > src.n) {
+        PyErr_SetString(PyExc_ValueError, "logical_line: offset out of range");
+        return NULL;
+    }
+    Py_ssize_t last, end;
+    if (!logical_line(&src, code, &last, &end)) Py_RETURN_NONE;
+    return Py_BuildValue("(nn)", last, end);
+}
+
+/* -- legacy_candidates: where drain_ls.analysis.legacy's rules look ------------------------
+ *
+ * The same matches as the regular expressions of drain_ls.analysis.legacy (each rule's
+ * pattern, searched in [begin, end) with `end` as the end of the text for look-aheads, as
+ * Pattern.finditer(source, begin, end) does), found in one pass: the tree decides each
+ * candidate, in Python. */
+
+enum {
+    LG_PRINT, LG_EXEC, LG_NONLOCAL, LG_TRY, LG_RAISE, LG_EXCEPT, LG_DEF, LG_DEL, LG_DEBUG,
+    LG_SPLIT, LG_OCTAL, LG_LONG, LG_NOT_EQUAL, LG_WALRUS, LG_OPERATOR_EOL, LG_KEYWORD_EOL,
+    LG_AS, LG_UR, LG_BACKTICK, LG_CONVERSION,
+};
+
+/* re's \w on bytes: ASCII letters, digits, underscore */
+static inline int is_ascii_word(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static inline int word_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t at, const char *w,
+                          Py_ssize_t len) {
+    return at + len <= n && memcmp(s + at, w, (size_t)len) == 0;
+}
+
+/* (?![\w\x80-\xff]) at `at` */
+static inline int end_of_word(const unsigned char *s, Py_ssize_t n, Py_ssize_t at) {
+    return at >= n || !is_word(s[at]);
+}
+
+/* (?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n) at `at` */
+static int ends_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t at) {
+    while (at < n && is_blank(s[at])) at++;
+    if (at < n && s[at] == '#')
+        while (at < n && s[at] != '\r' && s[at] != '\n') at++;
+    if (at < n && s[at] == '\r') at++;
+    return at < n && s[at] == '\n';
+}
+
+static int add(PyObject *list, int kind, Py_ssize_t start, Py_ssize_t end) {
+    PyObject *item = Py_BuildValue("(inn)", kind, start, end);
+    if (item == NULL) return -1;
+    int failed = PyList_Append(list, item);
+    Py_DECREF(item);
+    return failed;
+}
+
+/* The statement of a line start (the pattern _LINE_START at `at`): its kind and the span of
+ * what the rule looks at, or -1. */
+static int line_start(const unsigned char *s, Py_ssize_t n, Py_ssize_t at, Py_ssize_t *start,
+                      Py_ssize_t *stop) {
+    while (at < n && is_blank(s[at])) at++;
+    if (at >= n) return -1;
+    *start = at;
+    Py_ssize_t i;
+    switch (s[at]) {
+    case 'p':
+    case 'e':
+        if (word_at(s, n, at, "print", 5) || word_at(s, n, at, "exec", 4)) {
+            Py_ssize_t len = s[at] == 'p' ? 5 : 4;
+            if (!end_of_word(s, n, at + len)) break;
+            /* (?![ \t\f]*[(=.,)\]}:;\r\n#]) */
+            i = at + len;
+            while (i < n && is_blank(s[i])) i++;
+            if (i < n && s[i] != 0 && strchr("(=.,)]}:;\r\n#", s[i]) != NULL) return -1;
+            *stop = at + len;
+            return s[at] == 'p' ? LG_PRINT : LG_EXEC;
+        }
+        if (word_at(s, n, at, "except", 6) && end_of_word(s, n, at + 6)) {
+            /* (?=[^:\r\n]*,[^:\r\n]*\bas\b) */
+            Py_ssize_t limit = at + 6;
+            while (limit < n && s[limit] != ':' && s[limit] != '\r' && s[limit] != '\n') limit++;
+            Py_ssize_t comma = at + 6;
+            while (comma < limit && s[comma] != ',') comma++;
+            if (comma >= limit) return -1;
+            for (i = comma + 1; i + 2 <= limit; i++) {
+                if (s[i] == 'a' && s[i + 1] == 's' && !is_ascii_word(s[i - 1]) &&
+                    (i + 2 >= n || !is_ascii_word(s[i + 2]))) {
+                    *stop = at + 6;
+                    return LG_EXCEPT;
+                }
+            }
+            return -1;
+        }
+        break;
+    case 'n':
+        if (word_at(s, n, at, "nonlocal", 8) && end_of_word(s, n, at + 8)) {
+            *stop = at + 8;
+            return LG_NONLOCAL;
+        }
+        break;
+    case 't':
+        if (word_at(s, n, at, "try", 3)) {
+            i = at + 3;
+            while (i < n && is_blank(s[i])) i++;
+            if (i < n && s[i] == ':') {
+                *stop = at + 3;
+                return LG_TRY;
+            }
+        }
+        break;
+    case 'r':
+        if (word_at(s, n, at, "raise", 5) && end_of_word(s, n, at + 5)) {
+            for (i = at + 5; i < n && s[i] != '\r' && s[i] != '\n' && s[i] != ';'; i++)
+                if (s[i] == ',') {
+                    *stop = at + 5;
+                    return LG_RAISE;
+                }
+        }
+        break;
+    case 'd':
+        if (word_at(s, n, at, "def", 3)) {
+            /* def[ \t\f]+[\w\x80-\xff]+[ \t\f]*\([ \t\f]*\( */
+            i = at + 3;
+            Py_ssize_t mark = i;
+            while (i < n && is_blank(s[i])) i++;
+            if (i == mark) return -1;
+            mark = i;
+            while (i < n && is_word(s[i])) i++;
+            if (i == mark) return -1;
+            while (i < n && is_blank(s[i])) i++;
+            if (i >= n || s[i] != '(') return -1;
+            i++;
+            while (i < n && is_blank(s[i])) i++;
+            if (i >= n || s[i] != '(') return -1;
+            *start = i;
+            *stop = i + 1;
+            return LG_DEF;
+        }
+        if (word_at(s, n, at, "del", 3) && end_of_word(s, n, at + 3)) {
+            for (i = at + 3; i + 9 <= n && s[i] != '\r' && s[i] != '\n' && s[i] != ';'; i++)
+                if (memcmp(s + i, "__debug__", 9) == 0) {
+                    *stop = at + 3;
+                    return LG_DEL;
+                }
+        }
+        return -1;
+    case '_':
+        if (word_at(s, n, at, "__debug__", 9) && end_of_word(s, n, at + 9)) {
+            *stop = at + 9;
+            return LG_DEBUG;
+        }
+        return -1;
+    }
+    /* (?P<split>...): an import, assert or global line that ends before its statement */
+    Py_ssize_t kw = 0;
+    if (word_at(s, n, at, "from", 4)) {
+        /* from[ \t\f]+[\w.\x80-\xff]+(?:[ \t\f]+import)?[ \t\f]*+(?:#[^\r\n]*+)?(?=\r?\n) */
+        i = at + 4;
+        Py_ssize_t mark = i;
+        while (i < n && is_blank(s[i])) i++;
+        if (i > mark) {
+            mark = i;
+            while (i < n && (is_word(s[i]) || s[i] == '.')) i++;
+            if (i > mark) {
+                Py_ssize_t after_name = i;
+                /* with the optional " import" first, then without it */
+                for (int with_import = 1; with_import >= 0; with_import--) {
+                    Py_ssize_t j = after_name;
+                    if (with_import) {
+                        Py_ssize_t b = j;
+                        while (j < n && is_blank(s[j])) j++;
+                        if (j == b || !word_at(s, n, j, "import", 6)) continue;
+                        j += 6;
+                    }
+                    while (j < n && is_blank(s[j])) j++;
+                    if (j < n && s[j] == '#')
+                        while (j < n && s[j] != '\r' && s[j] != '\n') j++;
+                    Py_ssize_t k = j;
+                    if (k < n && s[k] == '\r') k++;
+                    if (k < n && s[k] == '\n') {
+                        *stop = j;
+                        return LG_SPLIT;
+                    }
+                }
+            }
+        }
+        kw = 4;
+    } else if (word_at(s, n, at, "import", 6)) {
+        kw = 6;
+    } else if (word_at(s, n, at, "assert", 6) || word_at(s, n, at, "global", 6)) {
+        kw = 6;
+    }
+    if (kw && end_of_word(s, n, at + kw)) {
+        /* [^\r\n(#\\'";]*, then [ \t\f]*+(?:#[^\r\n]*+)?(?=\r?\n): the last comma */
+        Py_ssize_t x = at + kw, comma = -1;
+        for (; x < n; x++) {
+            unsigned char c = s[x];
+            if (c == '\r' || c == '\n' || c == '(' || c == '#' || c == '\\' || c == '\'' ||
+                c == '"' || c == ';')
+                break;
+            if (c == ',') comma = x;
+        }
+        if (comma < 0) return -1;
+        Py_ssize_t j = comma + 1;
+        while (j < n && is_blank(s[j])) j++;
+        if (j < n && s[j] == '#')
+            while (j < n && s[j] != '\r' && s[j] != '\n') j++;
+        Py_ssize_t k = j;
+        if (k < n && s[k] == '\r') k++;
+        if (k < n && s[k] == '\n') {
+            *stop = j;
+            return LG_SPLIT;
+        }
+    }
+    return -1;
+}
+
+static PyObject *legacy_candidates(PyObject *self, PyObject *args) {
+    PyObject *bytes;
+    Py_ssize_t begin, end;
+    int at_line_start;
+    if (!PyArg_ParseTuple(args, "Snnp", &bytes, &begin, &end, &at_line_start)) return NULL;
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(bytes);
+    Py_ssize_t size = PyBytes_GET_SIZE(bytes);
+    if (begin < 0) begin = 0;
+    Py_ssize_t n = end < size ? end : size; /* the end of the text for every look-ahead */
+    PyObject *found = PyList_New(0);
+    if (found == NULL) return NULL;
+    Py_ssize_t start, stop;
+    int kind;
+    if (at_line_start && begin <= n) {
+        kind = line_start(s, n, begin, &start, &stop);
+        if (kind >= 0 && add(found, kind, start, stop) < 0) goto fail;
+    }
+    for (Py_ssize_t p = begin; p < n; p++) {
+        unsigned char c = s[p];
+        switch (c) {
+        case '\n':
+            kind = line_start(s, n, p + 1, &start, &stop);
+            if (kind >= 0 && add(found, kind, start, stop) < 0) goto fail;
+            break;
+        case '0':
+            /* 0(?<![\w\x80-\xff.]0)[0-9_]*[1-9][0-9_]*(?![\w\x80-\xff.]) */
+            if (p == 0 || !(is_word(s[p - 1]) || s[p - 1] == '.')) {
+                Py_ssize_t i = p + 1;
+                int nonzero = 0;
+                while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
+                    if (s[i] >= '1' && s[i] <= '9') nonzero = 1;
+                    i++;
+                }
+                if (nonzero && (i >= n || !(is_word(s[i]) || s[i] == '.'))) {
+                    if (add(found, LG_OCTAL, p, i) < 0) goto fail;
+                    p = i - 1;
+                }
+            }
+            break;
+        case 'L':
+            if (p > 0 && s[p - 1] >= '0' && s[p - 1] <= '9' && end_of_word(s, n, p + 1))
+                if (add(found, LG_LONG, p, p + 1) < 0) goto fail;
+            break;
+        case '`':
+            if (add(found, LG_BACKTICK, p, p + 1) < 0) goto fail;
+            break;
+        case 'r':
+            /* r['"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.) */
+            if (p + 1 < n && (s[p + 1] == '\'' || s[p + 1] == '"') && p > 0 &&
+                (s[p - 1] == 'u' || s[p - 1] == 'U') && !(p > 1 && is_word(s[p - 2])))
+                if (add(found, LG_UR, p, p + 2) < 0) goto fail;
+            break;
+        case 'a':
+            /* and (a keyword ending its line), as */
+            if (p + 3 <= n && s[p + 1] == 'n' && s[p + 2] == 'd' && ends_line(s, n, p + 3)) {
+                if (add(found, LG_KEYWORD_EOL, p, p + 3) < 0) goto fail;
+            } else if (p + 2 <= n && s[p + 1] == 's' && end_of_word(s, n, p + 2) &&
+                       !(p > 0 && (is_word(s[p - 1]) || s[p - 1] == '.'))) {
+                if (add(found, LG_AS, p, p + 2) < 0) goto fail;
+            }
+            break;
+        case 'o':
+        case 'i':
+            if (p + 2 <= n &&
+                ((c == 'o' && s[p + 1] == 'r') || (c == 'i' && (s[p + 1] == 'n' || s[p + 1] == 's'))) &&
+                ends_line(s, n, p + 2))
+                if (add(found, LG_KEYWORD_EOL, p, p + 2) < 0) goto fail;
+            break;
+        case 'n':
+            if (p + 3 <= n && s[p + 1] == 'o' && s[p + 2] == 't' && ends_line(s, n, p + 3))
+                if (add(found, LG_KEYWORD_EOL, p, p + 3) < 0) goto fail;
+            break;
+        case '!':
+            if (add(found, LG_CONVERSION, p, p + 1) < 0) goto fail;
+            /* fall through: also an operator */
+        case '-': case '+': case '*': case '/': case '%': case '&': case '|': case '^':
+        case '<': case '>': case '=': case '@': case '.': case '~':
+            if (c == '<' && p + 1 < n && s[p + 1] == '>')
+                if (add(found, LG_NOT_EQUAL, p, p + 2) < 0) goto fail;
+            if (ends_line(s, n, p + 1))
+                if (add(found, LG_OPERATOR_EOL, p, p + 1) < 0) goto fail;
+            break;
+        case ':':
+            if (p + 1 < n && s[p + 1] == '=')
+                if (add(found, LG_WALRUS, p, p + 2) < 0) goto fail;
+            break;
+        }
+    }
+    return found;
+fail:
+    Py_DECREF(found);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"indentation_scan", indentation_scan, METH_VARARGS,
+     "indentation_scan(source, start, stop) -> (kind, start, end, header) | None\n\n"
+     "The first indentation event of the logical lines starting in [start, stop)."},
+    {"legacy_candidates", legacy_candidates, METH_VARARGS,
+     "legacy_candidates(source, begin, end, at_line_start) -> [(kind, start, end), ...]\n\n"
+     "Where the rules of drain_ls.analysis.legacy look, in [begin, end)."},
+    {"logical_line", logical_line_py, METH_VARARGS,
+     "logical_line(source, code) -> (last, end) | None\n\n"
+     "The end of the last significant byte and the end of the logical line whose code\n"
+     "starts at code; None when a string or a bracket stays open to the end."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "drain_ls._native",
+    "The byte scans of drain-ls's syntax checks, in C (optional).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
