@@ -245,6 +245,9 @@ static Py_ssize_t string_end(const Src *src, Py_ssize_t prefix, Py_ssize_t at, i
     return fstring_end(src, at + qlen, q, qlen, raw, depth + 1);
 }
 
+/* The bytes that end a stretch of plain code in a logical line. */
+static unsigned char LINE_TOKEN[256];
+
 /* One logical line whose code starts at `code`: sets *last (the end of its last significant
  * byte) and *end (the end of the line, its line break included); 0 when a string or a
  * bracket stays open to the end of the source. */
@@ -256,12 +259,7 @@ static int logical_line(const Src *src, Py_ssize_t code, Py_ssize_t *last_out,
     Py_ssize_t at = code, last = code;
     for (;;) {
         Py_ssize_t i = at;
-        for (; i < n; i++) {
-            unsigned char c = s[i];
-            if (c == '\'' || c == '"' || c == '#' || c == '(' || c == ')' || c == '[' ||
-                c == ']' || c == '{' || c == '}' || c == '\\' || c == '\r' || c == '\n')
-                break;
-        }
+        while (i < n && !LINE_TOKEN[s[i]]) i++;
         Py_ssize_t pos = i;
         int quote = i < n && (s[i] == '\'' || s[i] == '"');
         if (quote) pos = prefix_start(src, at, i);
@@ -511,15 +509,6 @@ static inline int end_of_word(const unsigned char *s, Py_ssize_t n, Py_ssize_t a
     return at >= n || !is_word(s[at]);
 }
 
-/* (?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n) at `at` */
-static int ends_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t at) {
-    while (at < n && is_blank(s[at])) at++;
-    if (at < n && s[at] == '#')
-        while (at < n && s[at] != '\r' && s[at] != '\n') at++;
-    if (at < n && s[at] == '\r') at++;
-    return at < n && s[at] == '\n';
-}
-
 static int add(PyObject *list, int kind, Py_ssize_t start, Py_ssize_t end) {
     PyObject *item = Py_BuildValue("(inn)", kind, start, end);
     if (item == NULL) return -1;
@@ -689,6 +678,37 @@ static int line_start(const unsigned char *s, Py_ssize_t n, Py_ssize_t at, Py_ss
     return -1;
 }
 
+/* The bytes at which a legacy candidate may start (or a line). */
+static unsigned char LEGACY_INTEREST[256];
+
+/* The candidates of the rules for an operator or a keyword ending its line (before blanks
+ * and a comment): `t` is where the blanks after it end (a '#' whose comment runs to a line
+ * break, or the line break), looked back from. */
+static int eol_candidates(PyObject *found, const unsigned char *s, Py_ssize_t begin,
+                          Py_ssize_t t) {
+    Py_ssize_t e = t;
+    while (e > 0 && is_blank(s[e - 1])) e--;
+    if (e - 1 < begin) return 0;
+    switch (s[e - 1]) {
+    case '-': case '+': case '*': case '/': case '%': case '&': case '|': case '^':
+    case '<': case '>': case '=': case '!': case '@': case '.': case '~':
+        return add(found, LG_OPERATOR_EOL, e - 1, e);
+    case 'd':
+    case 't':
+        if (e - 3 >= begin && (memcmp(s + e - 3, "and", 3) == 0 || memcmp(s + e - 3, "not", 3) == 0))
+            return add(found, LG_KEYWORD_EOL, e - 3, e);
+        return 0;
+    case 'r':
+    case 'n':
+    case 's':
+        if (e - 2 >= begin && (memcmp(s + e - 2, "or", 2) == 0 || memcmp(s + e - 2, "in", 2) == 0 ||
+                               memcmp(s + e - 2, "is", 2) == 0))
+            return add(found, LG_KEYWORD_EOL, e - 2, e);
+        return 0;
+    }
+    return 0;
+}
+
 static PyObject *legacy_candidates(PyObject *self, PyObject *args) {
     PyObject *bytes;
     Py_ssize_t begin, end;
@@ -706,13 +726,30 @@ static PyObject *legacy_candidates(PyObject *self, PyObject *args) {
         kind = line_start(s, n, begin, &start, &stop);
         if (kind >= 0 && add(found, kind, start, stop) < 0) goto fail;
     }
+    /* `as`, a word of its own, not after a dot: the most frequent letters, on their own */
+    for (Py_ssize_t p = begin; p + 2 <= n; p++)
+        if (s[p] == 'a' && s[p + 1] == 's' && end_of_word(s, n, p + 2) &&
+            !(p > 0 && (is_word(s[p - 1]) || s[p - 1] == '.')))
+            if (add(found, LG_AS, p, p + 2) < 0) goto fail;
+    /* the rest starts at a rarer byte */
     for (Py_ssize_t p = begin; p < n; p++) {
         unsigned char c = s[p];
+        if (!LEGACY_INTEREST[c]) continue;
         switch (c) {
         case '\n':
+            if (eol_candidates(found, s, begin, p > 0 && s[p - 1] == '\r' ? p - 1 : p) < 0)
+                goto fail;
             kind = line_start(s, n, p + 1, &start, &stop);
             if (kind >= 0 && add(found, kind, start, stop) < 0) goto fail;
             break;
+        case '#': {
+            /* #[^\r\n]*+ then \r?\n */
+            Py_ssize_t i = p + 1;
+            while (i < n && s[i] != '\r' && s[i] != '\n') i++;
+            if ((i < n && s[i] == '\n') || (i + 1 < n && s[i] == '\r' && s[i + 1] == '\n'))
+                if (eol_candidates(found, s, begin, p) < 0) goto fail;
+            break;
+        }
         case '0':
             /* 0(?<![\w\x80-\xff.]0)[0-9_]*[1-9][0-9_]*(?![\w\x80-\xff.]) */
             if (p == 0 || !(is_word(s[p - 1]) || s[p - 1] == '.')) {
@@ -735,41 +772,19 @@ static PyObject *legacy_candidates(PyObject *self, PyObject *args) {
         case '`':
             if (add(found, LG_BACKTICK, p, p + 1) < 0) goto fail;
             break;
-        case 'r':
-            /* r['"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.) */
-            if (p + 1 < n && (s[p + 1] == '\'' || s[p + 1] == '"') && p > 0 &&
-                (s[p - 1] == 'u' || s[p - 1] == 'U') && !(p > 1 && is_word(s[p - 2])))
-                if (add(found, LG_UR, p, p + 2) < 0) goto fail;
-            break;
-        case 'a':
-            /* and (a keyword ending its line), as */
-            if (p + 3 <= n && s[p + 1] == 'n' && s[p + 2] == 'd' && ends_line(s, n, p + 3)) {
-                if (add(found, LG_KEYWORD_EOL, p, p + 3) < 0) goto fail;
-            } else if (p + 2 <= n && s[p + 1] == 's' && end_of_word(s, n, p + 2) &&
-                       !(p > 0 && (is_word(s[p - 1]) || s[p - 1] == '.'))) {
-                if (add(found, LG_AS, p, p + 2) < 0) goto fail;
-            }
-            break;
-        case 'o':
-        case 'i':
-            if (p + 2 <= n &&
-                ((c == 'o' && s[p + 1] == 'r') || (c == 'i' && (s[p + 1] == 'n' || s[p + 1] == 's'))) &&
-                ends_line(s, n, p + 2))
-                if (add(found, LG_KEYWORD_EOL, p, p + 2) < 0) goto fail;
-            break;
-        case 'n':
-            if (p + 3 <= n && s[p + 1] == 'o' && s[p + 2] == 't' && ends_line(s, n, p + 3))
-                if (add(found, LG_KEYWORD_EOL, p, p + 3) < 0) goto fail;
+        case '\'':
+        case '"':
+            /* r['"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.), the match starting at the r */
+            if (p - 1 >= begin && s[p - 1] == 'r' && p >= 2 && (s[p - 2] == 'u' || s[p - 2] == 'U') &&
+                !(p > 2 && is_word(s[p - 3])))
+                if (add(found, LG_UR, p - 1, p + 1) < 0) goto fail;
             break;
         case '!':
             if (add(found, LG_CONVERSION, p, p + 1) < 0) goto fail;
-            /* fall through: also an operator */
-        case '-': case '+': case '*': case '/': case '%': case '&': case '|': case '^':
-        case '<': case '>': case '=': case '@': case '.': case '~':
-            if (c == '<' && p + 1 < n && s[p + 1] == '>')
+            break;
+        case '<':
+            if (p + 1 < n && s[p + 1] == '>')
                 if (add(found, LG_NOT_EQUAL, p, p + 2) < 0) goto fail;
-            if (ends_line(s, n, p + 1))
-                if (add(found, LG_OPERATOR_EOL, p, p + 1) < 0) goto fail;
             break;
         case ':':
             if (p + 1 < n && s[p + 1] == '=')
@@ -783,6 +798,45 @@ fail:
     return NULL;
 }
 
+/* -- word_occurrences ------------------------------------------------------------------------ */
+
+/* Where `word` occurs as a whole identifier-like word in source[first:] (comments and strings
+ * included): after each occurrence, whole or not, the search goes on past it, as
+ * drain_ls.analysis.source.word_occurrences's bytes.find loop does. */
+static PyObject *word_occurrences(PyObject *self, PyObject *args) {
+    PyObject *source, *word;
+    Py_ssize_t first;
+    if (!PyArg_ParseTuple(args, "SSn", &source, &word, &first)) return NULL;
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(source);
+    const unsigned char *w = (const unsigned char *)PyBytes_AS_STRING(word);
+    Py_ssize_t n = PyBytes_GET_SIZE(source), m = PyBytes_GET_SIZE(word);
+    PyObject *found = PyList_New(0);
+    if (found == NULL || m == 0) return found;
+    if (first < 0) first = 0;
+    Py_ssize_t i = first;
+    while (i + m <= n) {
+        const unsigned char *hit = memchr(s + i, w[0], (size_t)(n - m + 1 - i));
+        if (hit == NULL) break;
+        i = hit - s;
+        if (memcmp(s + i, w, (size_t)m) != 0) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i + m;
+        if ((i == first || !is_word(s[i - 1])) && (j >= n || !is_word(s[j]))) {
+            PyObject *item = Py_BuildValue("(nn)", i, j);
+            if (item == NULL || PyList_Append(found, item) < 0) {
+                Py_XDECREF(item);
+                Py_DECREF(found);
+                return NULL;
+            }
+            Py_DECREF(item);
+        }
+        i = j;
+    }
+    return found;
+}
+
 static PyMethodDef methods[] = {
     {"indentation_scan", indentation_scan, METH_VARARGS,
      "indentation_scan(source, start, stop) -> (kind, start, end, header) | None\n\n"
@@ -790,6 +844,9 @@ static PyMethodDef methods[] = {
     {"legacy_candidates", legacy_candidates, METH_VARARGS,
      "legacy_candidates(source, begin, end, at_line_start) -> [(kind, start, end), ...]\n\n"
      "Where the rules of drain_ls.analysis.legacy look, in [begin, end)."},
+    {"word_occurrences", word_occurrences, METH_VARARGS,
+     "word_occurrences(source, word, first) -> [(start, end), ...]\n\n"
+     "Where word occurs as a whole identifier-like word in source[first:]."},
     {"logical_line", logical_line_py, METH_VARARGS,
      "logical_line(source, code) -> (last, end) | None\n\n"
      "The end of the last significant byte and the end of the logical line whose code\n"
@@ -802,4 +859,9 @@ static struct PyModuleDef module = {
     "The byte scans of drain-ls's syntax checks, in C (optional).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) {
+    for (const char *c = "'\"#()[]{}\\\r\n"; *c; c++) LINE_TOKEN[(unsigned char)*c] = 1;
+    for (const char *c = "\n#0L`'\"!<:"; *c; c++)
+        LEGACY_INTEREST[(unsigned char)*c] = 1;
+    return PyModule_Create(&module);
+}

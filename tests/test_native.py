@@ -337,3 +337,49 @@ def test_same_legacy_candidates_on_spliced_files(rng: random.Random) -> None:
         piece = rng.choice(LEGACY_PIECES).encode("latin-1")
         data[at:at] = piece if rng.random() < 0.7 else b"\n" + piece
     _same_candidates(bytes(data))
+
+
+def test_without_the_c_module_the_check_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drain_ls.analysis import legacy
+    from drain_ls.analysis.checker import check_source
+
+    sources = [
+        b"import os\nif x:\n  a\n b\n",  # unindent
+        b"import os\nprint 'x'\n",  # legacy
+        b"def f():\n\treturn 1\n        pass\n",  # tabs
+        b"x = 0777\ny = 1 +\n",
+        b"try:\n    pass\nz = f'{a!z}'\n",
+        b'"""Doc."""\nimport os\n\n\ndef g():\n    return os\n',
+    ]
+    expected = [check_source(s, "m.py") for s in sources]
+    assert all(expected)
+    monkeypatch.setattr(indentation, "_native", None)
+    monkeypatch.setattr(legacy, "_native", None)
+    assert [check_source(s, "m.py") for s in sources] == expected
+
+
+# -- word_occurrences -------------------------------------------------------------------------
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["os", "o", "s", "os_", "_os", ".", " ", "é", "\ufeff", "osos"]),
+        max_size=12,
+    ),
+    st.sampled_from([b"os", b"o", b"osos", b"\xc3\xa9", b"x"]),
+)
+def test_same_word_occurrences(pieces: list[str], word: bytes) -> None:
+    from drain_ls.analysis.source import python_word_occurrences, word_occurrences
+
+    source = "".join(pieces).encode()
+    assert word_occurrences(source, word) == python_word_occurrences(source, word)
+
+
+@pytest.mark.skipif(LIB is None, reason="no standard library sources")
+def test_same_word_occurrences_on_the_standard_library() -> None:
+    from drain_ls.analysis.source import python_word_occurrences, word_occurrences
+
+    for data in _some_files():
+        for word in (b"self", b"os", b"re", b"sys", b"_", b"__all__", b"typing"):
+            assert word_occurrences(data, word) == python_word_occurrences(data, word)

@@ -38,14 +38,9 @@ from __future__ import annotations
 
 import functools
 import re
-from types import ModuleType
 from typing import NamedTuple
 
-_native: ModuleType | None
-try:
-    from drain_ls import _native
-except ImportError:  # not built: no C compiler when drain-ls was installed
-    _native = None
+from drain_ls.analysis.native import NATIVE as _native
 
 TAB_SIZE = 8
 MAX_INDENT = 100  # CPython's MAXINDENT: "too many levels of indentation"
@@ -136,8 +131,10 @@ def _run() -> re.Pattern[bytes]:
 
 
 def compile_patterns() -> None:
-    """Compile what the first check would: for a process about to fork its workers."""
-    _run()
+    """Compile what the first check would: for a process about to fork its workers (the C
+    rule needs no pattern: then nothing, 44 ms saved)."""
+    if _native is None:
+        _run()
 
 
 _BLANKS = re.compile(rb"(?:" + _BLANK + rb")*+")

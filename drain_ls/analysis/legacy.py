@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
 
-from drain_ls.analysis.indentation import _native, logical_line_code_end
+from drain_ls.analysis.indentation import logical_line_code_end
+from drain_ls.analysis.native import NATIVE as _native
 from drain_ls.analysis.source import IDENTIFIER_BYTES
 from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
 
@@ -433,30 +434,28 @@ _LINE_START = (
     rb"[ \t\f]*+(?:#[^\r\n]*+)?(?=\r?\n))"
     rb")"
 )
-_LINE_STARTS = re.compile(rb"\n" + _LINE_START)
-_FIRST_LINE = re.compile(_LINE_START)
 # Everything else, each found as cheaply as its marker allows (a pattern starting with a
 # literal, so the search skips to it; or ``bytes.find`` for a single rare byte).
-_OCTAL = re.compile(rb"0(?<![\w\x80-\xff.]0)[0-9_]*[1-9][0-9_]*(?![\w\x80-\xff.])")
+_OCTAL = rb"0(?<![\w\x80-\xff.]0)[0-9_]*[1-9][0-9_]*(?![\w\x80-\xff.])"
 # Python 2 longs ending in a digit and ``L`` (``0xffL`` and a lowercase ``l``, rarer and
 # costlier to look for, are not).
-_LONG = re.compile(rb"L(?<=[0-9]L)" + _END_OF_WORD)
-_NOT_EQUAL = re.compile(rb"<>")
-_WALRUS = re.compile(rb":=")
-_AS = re.compile(rb"as" + _END_OF_WORD + rb"(?<![\w\x80-\xff.]as)")
+_LONG = rb"L(?<=[0-9]L)" + _END_OF_WORD
+_NOT_EQUAL = rb"<>"
+_WALRUS = rb":="
+_AS = rb"as" + _END_OF_WORD + rb"(?<![\w\x80-\xff.]as)"
 # An operator ending its line (no backslash after it): the candidates of ``_continued_line``.
 # Two patterns, each starting with what it looks for (one pattern with a look-behind first
 # tried it at every byte: 31 ms per MB of the standard library, against 13 for these two).
-_OPERATOR_EOL = re.compile(rb"[-+*/%&|^<>=!@.~](?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)")
+_OPERATOR_EOL = rb"[-+*/%&|^<>=!@.~](?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)"
 # A keyword operator; whether it is a word of its own is checked after (``_keyword_eol``).
 # A pattern each, so that each search skips to its literal (one pattern starting with the
 # alternation tried it at every byte: 14.6 ms per MB of the standard library, against 7.5).
 _KEYWORD_EOLS = tuple(
-    re.compile(keyword + rb"(?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)")
+    keyword + rb"(?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)"
     for keyword in (b"and", b"or", b"not", b"in", b"is")
 )
 # ``ur'...'`` (Python 2); other invalid prefixes (``bf''``) are not looked for.
-_UR = re.compile(rb"r['\"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.)")
+_UR = rb"r['\"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.)"
 
 
 def _line_checks(target: PythonVersion) -> dict[str, Check]:
@@ -499,9 +498,19 @@ def legacy_errors(
     at_line_start = begin == 0 or source[begin - 1 : begin] in b"\r\n"
     find = _native.legacy_candidates if _native is not None else python_candidates
     checks = _checks_by_kind(target)
+    lookup = root.descendant_for_byte_range
     for kind, start, stop in find(source, begin, end, at_line_start):
+        # Most candidates lie in a docstring or a comment (``# see below.``), where no rule
+        # finds anything: one look at the tree skips them (a third of the cost).
+        node = lookup(start, stop)
+        if node is not None and node.type in _INERT:
+            continue
         found.update(checks[kind](root, source, start, stop))
     return sorted(found)
+
+
+# Nodes in which every rule's candidate is text, not code.
+_INERT = frozenset({"comment", "string_content"})
 
 
 def _checks_by_kind(target: PythonVersion) -> tuple[Check, ...]:
@@ -534,16 +543,29 @@ _PATTERN_RULES: tuple[Check, ...] = (
     _as_expression,
     _prefix,
 )
-_PATTERNS = (
-    (_OCTAL,),
-    (_LONG,),
-    (_NOT_EQUAL,),
-    (_WALRUS,),
-    (_OPERATOR_EOL,),
-    _KEYWORD_EOLS,
-    (_AS,),
-    (_UR,),
-)
+
+
+@functools.cache
+def _patterns() -> tuple[
+    re.Pattern[bytes], re.Pattern[bytes], tuple[tuple[re.Pattern[bytes], ...], ...]
+]:
+    """The patterns of ``python_candidates``, compiled on first use (``_native`` needs
+    none): the line starts after a line break, the first line, and each rule's."""
+    rules = (
+        (_OCTAL,),
+        (_LONG,),
+        (_NOT_EQUAL,),
+        (_WALRUS,),
+        (_OPERATOR_EOL,),
+        _KEYWORD_EOLS,
+        (_AS,),
+        (_UR,),
+    )
+    return (
+        re.compile(rb"\n" + _LINE_START),
+        re.compile(_LINE_START),
+        tuple(tuple(re.compile(p) for p in sources) for sources in rules),
+    )
 
 
 def python_candidates(
@@ -554,8 +576,9 @@ def python_candidates(
     ``legacy_candidates`` finds the same in one pass), and the reference it is tested
     against."""
     found = []
-    first = _FIRST_LINE.match(source, begin, end) if at_line_start else None
-    matches = _LINE_STARTS.finditer(source, begin, end)
+    line_starts, first_line, rules = _patterns()
+    first = first_line.match(source, begin, end) if at_line_start else None
+    matches = line_starts.finditer(source, begin, end)
     for match in itertools.chain((first,) if first else (), matches):
         name = match.lastgroup
         if name is not None:
@@ -564,7 +587,7 @@ def python_candidates(
                 start = stop - 1
             found.append((_LINE_RULES.index(name), start, stop))
     kind = len(_LINE_RULES)
-    for patterns in _PATTERNS:
+    for patterns in rules:
         for pattern in patterns:
             found.extend((kind, *match.span()) for match in pattern.finditer(source, begin, end))
         kind += 1

@@ -17,6 +17,8 @@ from typing import Protocol
 import tree_sitter_python
 from tree_sitter import Language, Node, Parser, Point, Range, Tree
 
+from drain_ls.analysis.native import NATIVE as _native
+
 PY_LANGUAGE = Language(tree_sitter_python.language())
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
@@ -458,6 +460,14 @@ def mentions(text: bytes, name: str) -> bool:
 def word_occurrences(source: bytes, word: bytes) -> list[tuple[int, int]]:
     """Byte ranges where ``word`` occurs as a whole identifier-like word (comments and
     strings included: callers classify each hit with the tree)."""
+    if _native is not None:
+        found: list[tuple[int, int]] = _native.word_occurrences(source, word, text_start(source))
+        return found
+    return python_word_occurrences(source, word)
+
+
+def python_word_occurrences(source: bytes, word: bytes) -> list[tuple[int, int]]:
+    """``word_occurrences`` in Python, for an install without ``drain_ls._native``."""
     found: list[tuple[int, int]] = []
     size = len(word)
     if not size:
