@@ -383,3 +383,9 @@ def test_same_word_occurrences_on_the_standard_library() -> None:
     for data in _some_files():
         for word in (b"self", b"os", b"re", b"sys", b"_", b"__all__", b"typing"):
             assert word_occurrences(data, word) == python_word_occurrences(data, word)
+
+
+def test_the_version_says_the_scans_run_in_c() -> None:
+    from drain_ls.cli import _version
+
+    assert _version().endswith("(byte scans: C)")

@@ -141,6 +141,15 @@ def _serve_options() -> argparse.ArgumentParser:
     return options
 
 
+def _version() -> str:
+    """``drain-ls 0.1.0``, and whether the checks' byte scans run in C (``drain_ls._native``,
+    built at install time when a C compiler was there) or in Python."""
+    from drain_ls.analysis.native import NATIVE
+
+    scans = "C" if NATIVE is not None else "Python (no C compiler at install time)"
+    return f"drain-ls {__version__} (byte scans: {scans})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     serve_options = _serve_options()
@@ -151,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         "LSP on stdio.",
         parents=[serve_options],
     )
-    parser.add_argument("--version", action="version", version=f"drain-ls {__version__}")
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser(
         "serve",
