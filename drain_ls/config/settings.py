@@ -17,7 +17,7 @@ from drain_ls.analysis.targets import PythonVersion, resolve_target, target_from
 from drain_ls.config.drains import CustomDrains, DrainsSettings
 from drain_ls.config.fields import Trust as Trust
 from drain_ls.config.fields import _doc, _num, _trust, alias
-from drain_ls.models import default_model
+from drain_ls.default_model import DEFAULT_MODEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ class LlmSettings:
         ),
     )
     model: str = field(
-        default_factory=default_model,
+        default=DEFAULT_MODEL,
         metadata=_trust(
             "user",
             "The model the drains use with the `anthropic` or `openai` backend (for Ollama, a "
