@@ -711,28 +711,33 @@ static int eol_candidates(PyObject *found, const unsigned char *s, Py_ssize_t be
 
 static PyObject *legacy_candidates(PyObject *self, PyObject *args) {
     PyObject *bytes;
-    Py_ssize_t begin, end;
+    Py_ssize_t begin, end, from, to;
     int at_line_start;
-    if (!PyArg_ParseTuple(args, "Snnp", &bytes, &begin, &end, &at_line_start)) return NULL;
+    if (!PyArg_ParseTuple(args, "Snnpnn", &bytes, &begin, &end, &at_line_start, &from, &to))
+        return NULL;
     const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(bytes);
     Py_ssize_t size = PyBytes_GET_SIZE(bytes);
     if (begin < 0) begin = 0;
     Py_ssize_t n = end < size ? end : size; /* the end of the text for every look-ahead */
+    /* The candidates that start at a byte of [from, to) (the caller takes a long range in
+     * slices, so that a file made of candidates never makes one huge list). */
+    Py_ssize_t lo = from > begin ? from : begin, hi = to < n ? to : n;
     PyObject *found = PyList_New(0);
     if (found == NULL) return NULL;
     Py_ssize_t start, stop;
     int kind;
-    if (at_line_start && begin <= n) {
+    if (at_line_start && lo == begin && begin <= n) {
         kind = line_start(s, n, begin, &start, &stop);
         if (kind >= 0 && add(found, kind, start, stop) < 0) goto fail;
     }
     /* `as`, a word of its own, not after a dot: the most frequent letters, on their own */
-    for (Py_ssize_t p = begin; p + 2 <= n; p++)
+    for (Py_ssize_t p = lo; p < hi && p + 2 <= n; p++)
         if (s[p] == 'a' && s[p + 1] == 's' && end_of_word(s, n, p + 2) &&
             !(p > 0 && (is_word(s[p - 1]) || s[p - 1] == '.')))
             if (add(found, LG_AS, p, p + 2) < 0) goto fail;
-    /* the rest starts at a rarer byte */
-    for (Py_ssize_t p = begin; p < n; p++) {
+    /* the rest starts at a rarer byte (or, for an operator or a keyword ending its line,
+     * is found from the line break or comment after it, in [lo, hi)) */
+    for (Py_ssize_t p = lo; p < hi; p++) {
         unsigned char c = s[p];
         if (!LEGACY_INTEREST[c]) continue;
         switch (c) {
@@ -842,8 +847,10 @@ static PyMethodDef methods[] = {
      "indentation_scan(source, start, stop) -> (kind, start, end, header) | None\n\n"
      "The first indentation event of the logical lines starting in [start, stop)."},
     {"legacy_candidates", legacy_candidates, METH_VARARGS,
-     "legacy_candidates(source, begin, end, at_line_start) -> [(kind, start, end), ...]\n\n"
-     "Where the rules of drain_ls.analysis.legacy look, in [begin, end)."},
+     "legacy_candidates(source, begin, end, at_line_start, from, to)\n"
+     "    -> [(kind, start, end), ...]\n\n"
+     "Where the rules of drain_ls.analysis.legacy look in [begin, end): those found at a\n"
+     "byte of [from, to)."},
     {"word_occurrences", word_occurrences, METH_VARARGS,
      "word_occurrences(source, word, first) -> [(start, end), ...]\n\n"
      "Where word occurs as a whole identifier-like word in source[first:]."},

@@ -215,8 +215,15 @@ def _same_candidates(source: bytes, begin: int = 0, end: int | None = None) -> N
     end = len(source) if end is None else end
     at_line_start = begin == 0 or source[begin - 1 : begin] in b"\r\n"
     expected = sorted(python_candidates(source, begin, end, at_line_start))
-    found = sorted(native.legacy_candidates(source, begin, end, at_line_start))
+    found = sorted(native.legacy_candidates(source, begin, end, at_line_start, begin, end))
     assert found == expected, (source[:300], begin, end)
+    # Taken a slice at a time (as legacy_errors does, so that no list grows huge): the same.
+    cut = begin + (end - begin) // 3
+    sliced = [
+        *native.legacy_candidates(source, begin, end, at_line_start, begin, cut),
+        *native.legacy_candidates(source, begin, end, at_line_start, cut, end),
+    ]
+    assert sorted(sliced) == expected, (source[:300], begin, cut, end)
 
 
 @pytest.mark.skipif(LIB is None, reason="no standard library sources")
@@ -389,3 +396,25 @@ def test_the_version_says_the_scans_run_in_c() -> None:
     from drain_ls.cli import _version
 
     assert _version().endswith("(byte scans: C)")
+
+
+def test_a_file_of_candidates_is_taken_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drain_ls.analysis import legacy
+    from drain_ls.analysis.versions import DEFAULT_TARGET
+
+    source = b"x = 1\n" + b"`!" * 50_000 + b"\nprint 'y'\n"
+    root = parse(source).root_node
+    calls: list[int] = []
+    real = native.legacy_candidates if native is not None else None
+    assert real is not None
+
+    def counted(*args: object) -> list[tuple[int, int, int]]:
+        found: list[tuple[int, int, int]] = real(*args)
+        calls.append(len(found))
+        return found
+
+    monkeypatch.setattr(native, "legacy_candidates", counted)
+    errors = legacy.legacy_errors(root, source, DEFAULT_TARGET)
+    assert len(calls) > 1 and max(calls) <= legacy.NATIVE_SLICE
+    monkeypatch.setattr(legacy, "_native", None)
+    assert legacy.legacy_errors(root, source, DEFAULT_TARGET) == errors

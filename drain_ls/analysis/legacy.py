@@ -496,7 +496,7 @@ def legacy_errors(
     begin = root.start_byte if begin is None else max(begin, root.start_byte)
     end = root.end_byte if end is None else min(end, root.end_byte)
     at_line_start = begin == 0 or source[begin - 1 : begin] in b"\r\n"
-    find = _native.legacy_candidates if _native is not None else python_candidates
+    find = native_candidates if _native is not None else python_candidates
     checks = _checks_by_kind(target)
     lookup = root.descendant_for_byte_range
     for kind, start, stop in find(source, begin, end, at_line_start):
@@ -570,12 +570,11 @@ def _patterns() -> tuple[
 
 def python_candidates(
     source: bytes, begin: int, end: int, at_line_start: bool
-) -> list[tuple[int, int, int]]:
+) -> Iterator[tuple[int, int, int]]:
     """Where the rules look in ``source[begin:end]``: (kind, start, end), each found by a
-    regular expression. For an install without ``drain_ls._native`` (whose
+    regular expression, one at a time. For an install without ``drain_ls._native`` (whose
     ``legacy_candidates`` finds the same in one pass), and the reference it is tested
     against."""
-    found = []
     line_starts, first_line, rules = _patterns()
     first = first_line.match(source, begin, end) if at_line_start else None
     matches = line_starts.finditer(source, begin, end)
@@ -585,16 +584,33 @@ def python_candidates(
             start, stop = match.span(name)
             if name == "def":
                 start = stop - 1
-            found.append((_LINE_RULES.index(name), start, stop))
+            yield _LINE_RULES.index(name), start, stop
     kind = len(_LINE_RULES)
     for patterns in rules:
         for pattern in patterns:
-            found.extend((kind, *match.span()) for match in pattern.finditer(source, begin, end))
+            for match in pattern.finditer(source, begin, end):
+                yield kind, *match.span()
         kind += 1
     for byte in (b"`", b"!"):
         at = source.find(byte, begin, end)
         while at >= 0:
-            found.append((kind, at, at + 1))
+            yield kind, at, at + 1
             at = source.find(byte, at + 1, end)
         kind += 1
-    return found
+
+
+# ``_native.legacy_candidates`` is asked for this many bytes at a time: a file made of
+# candidates (a megabyte of ``!``) never becomes one huge list.
+NATIVE_SLICE = 1 << 16
+
+
+def native_candidates(
+    source: bytes, begin: int, end: int, at_line_start: bool
+) -> Iterator[tuple[int, int, int]]:
+    """``python_candidates``, found by ``_native.legacy_candidates`` a slice at a time."""
+    assert _native is not None
+    for start in range(begin, end, NATIVE_SLICE):
+        found: list[tuple[int, int, int]] = _native.legacy_candidates(
+            source, begin, end, at_line_start, start, start + NATIVE_SLICE
+        )
+        yield from found
