@@ -70,6 +70,7 @@ static Py_ssize_t prefix_start(const Src *src, Py_ssize_t from, Py_ssize_t p) {
 }
 
 static Py_ssize_t string_end(const Src *src, Py_ssize_t prefix, Py_ssize_t at, int depth);
+static Py_ssize_t line_end(const Src *src, Py_ssize_t at);
 
 /* The end of a plain (not f-) string whose quote is at `at`, or -1. A triple quote that is
  * never closed reads as an empty string, as the Python rule's pattern reads it. */
@@ -210,9 +211,7 @@ static Py_ssize_t field_end(const Src *src, Py_ssize_t at, unsigned char q, int 
         }
         at = i + 1;
         if (c == '#') {
-            Py_ssize_t k = i;
-            while (k < n && s[k] != '\r' && s[k] != '\n') k++;
-            at = k;
+            at = line_end(src, i);
         } else if (c == '(' || c == '[' || c == '{') {
             brackets++;
         } else if (c == ')' || c == ']') {
@@ -284,9 +283,7 @@ static int logical_line(const Src *src, Py_ssize_t code, Py_ssize_t *last_out,
         unsigned char c = s[i];
         at = i + 1;
         if (c == '#') {
-            Py_ssize_t k = i;
-            while (k < n && s[k] != '\r' && s[k] != '\n') k++;
-            at = k;
+            at = line_end(src, i);
         } else if (c == '(' || c == '[' || c == '{') {
             depth++;
             last = at;
@@ -517,6 +514,16 @@ static int add(PyObject *list, int kind, Py_ssize_t start, Py_ssize_t end) {
     return failed;
 }
 
+/* [ \t\f]*+(?:#[^\r\n]*+)? at `at`, then (?=\r?\n): where the blanks and the comment end,
+ * or -1 when no line break follows them. */
+static Py_ssize_t rest_of_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t at) {
+    while (at < n && is_blank(s[at])) at++;
+    if (at < n && s[at] == '#')
+        while (at < n && s[at] != '\r' && s[at] != '\n') at++;
+    Py_ssize_t k = at < n && s[at] == '\r' ? at + 1 : at;
+    return k < n && s[k] == '\n' ? at : -1;
+}
+
 /* The statement of a line start (the pattern _LINE_START at `at`): its kind and the span of
  * what the rule looks at, or -1. */
 static int line_start(const unsigned char *s, Py_ssize_t n, Py_ssize_t at, Py_ssize_t *start,
@@ -635,12 +642,8 @@ static int line_start(const unsigned char *s, Py_ssize_t n, Py_ssize_t at, Py_ss
                         if (j == b || !word_at(s, n, j, "import", 6)) continue;
                         j += 6;
                     }
-                    while (j < n && is_blank(s[j])) j++;
-                    if (j < n && s[j] == '#')
-                        while (j < n && s[j] != '\r' && s[j] != '\n') j++;
-                    Py_ssize_t k = j;
-                    if (k < n && s[k] == '\r') k++;
-                    if (k < n && s[k] == '\n') {
+                    j = rest_of_line(s, n, j);
+                    if (j >= 0) {
                         *stop = j;
                         return LG_SPLIT;
                     }
@@ -664,13 +667,8 @@ static int line_start(const unsigned char *s, Py_ssize_t n, Py_ssize_t at, Py_ss
             if (c == ',') comma = x;
         }
         if (comma < 0) return -1;
-        Py_ssize_t j = comma + 1;
-        while (j < n && is_blank(s[j])) j++;
-        if (j < n && s[j] == '#')
-            while (j < n && s[j] != '\r' && s[j] != '\n') j++;
-        Py_ssize_t k = j;
-        if (k < n && s[k] == '\r') k++;
-        if (k < n && s[k] == '\n') {
+        Py_ssize_t j = rest_of_line(s, n, comma + 1);
+        if (j >= 0) {
             *stop = j;
             return LG_SPLIT;
         }
@@ -749,10 +747,7 @@ static PyObject *legacy_candidates(PyObject *self, PyObject *args) {
             break;
         case '#': {
             /* #[^\r\n]*+ then \r?\n */
-            Py_ssize_t i = p + 1;
-            while (i < n && s[i] != '\r' && s[i] != '\n') i++;
-            if ((i < n && s[i] == '\n') || (i + 1 < n && s[i] == '\r' && s[i + 1] == '\n'))
-                if (eol_candidates(found, s, begin, p) < 0) goto fail;
+            if (rest_of_line(s, n, p) >= 0 && eol_candidates(found, s, begin, p) < 0) goto fail;
             break;
         }
         case '0':

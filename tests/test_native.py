@@ -129,17 +129,23 @@ PIECES = [
 ]
 
 
+INDENTS = ["", "", " ", "    ", "\t", "  \t", "\t  ", "\f  ", "        "]
+
+
 @st.composite
-def jumbles(draw: st.DrawFn) -> bytes:
+def _jumbled(draw: st.DrawFn, pieces: list[str], endings: list[str]) -> bytes:
+    """Up to 12 lines of ``pieces`` after an indentation, joined by one of ``endings``, with
+    or without a last line break."""
     lines = []
     for _ in range(draw(st.integers(1, 12))):
-        indent = draw(
-            st.sampled_from(["", "", " ", "    ", "\t", "  \t", "\t  ", "\f  ", "        "])
-        )
-        pieces = draw(st.lists(st.sampled_from(PIECES), max_size=6))
-        lines.append(indent + "".join(pieces))
-    ending = draw(st.sampled_from(["\n", "\r\n", "\r", ""]))
-    return ending.join(lines).encode("latin-1") + draw(st.sampled_from([b"", b"\n"]))
+        indent = draw(st.sampled_from(INDENTS))
+        lines.append(indent + "".join(draw(st.lists(st.sampled_from(pieces), max_size=6))))
+    ending = draw(st.sampled_from(endings))
+    return ending.join(lines).encode("latin-1") + draw(st.sampled_from([b"", b"\n", b"\r\n"]))
+
+
+def jumbles() -> st.SearchStrategy[bytes]:
+    return _jumbled(PIECES, ["\n", "\r\n", "\r", ""])
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -315,14 +321,8 @@ LEGACY_PIECES = [
 ]
 
 
-@st.composite
-def legacy_jumbles(draw: st.DrawFn) -> bytes:
-    lines = []
-    for _ in range(draw(st.integers(1, 10))):
-        indent = draw(st.sampled_from(["", "", "  ", "\t", "\f"]))
-        lines.append(indent + "".join(draw(st.lists(st.sampled_from(LEGACY_PIECES), max_size=6))))
-    ending = draw(st.sampled_from(["\n", "\r\n", ""]))
-    return ending.join(lines).encode("latin-1") + draw(st.sampled_from([b"", b"\n", b"\r\n"]))
+def legacy_jumbles() -> st.SearchStrategy[bytes]:
+    return _jumbled(LEGACY_PIECES, ["\n", "\r\n", ""])
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
