@@ -19,7 +19,7 @@ from drain_ls.analysis.indentation import (
     logical_line_code_end,
     python_indentation_event,
 )
-from drain_ls.analysis.legacy import python_candidates
+from drain_ls.analysis.legacy_candidates import python_candidates
 from drain_ls.analysis.source import parse
 from tests.test_legacy_syntax import LIB, stdlib_files
 
@@ -399,7 +399,7 @@ def test_the_version_says_the_scans_run_in_c() -> None:
 
 
 def test_a_file_of_candidates_is_taken_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    from drain_ls.analysis import legacy
+    from drain_ls.analysis import legacy, legacy_candidates
     from drain_ls.analysis.versions import DEFAULT_TARGET
 
     source = b"x = 1\n" + b"`!" * 50_000 + b"\nprint 'y'\n"
@@ -415,6 +415,6 @@ def test_a_file_of_candidates_is_taken_a_slice_at_a_time(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(native, "legacy_candidates", counted)
     errors = legacy.legacy_errors(root, source, DEFAULT_TARGET)
-    assert len(calls) > 1 and max(calls) <= legacy.NATIVE_SLICE
+    assert len(calls) > 1 and max(calls) <= legacy_candidates.NATIVE_SLICE
     monkeypatch.setattr(legacy, "_native", None)
     assert legacy.legacy_errors(root, source, DEFAULT_TARGET) == errors

@@ -18,13 +18,14 @@ starts of the logical lines, without the running interpreter:
   begin with a compound statement's keyword is ``invalid syntax`` (tree-sitter reads
   ``C:`` followed by an indented line as an annotation whose type is on that line).
 
-Cost: the rule runs in C (``drain_ls._native``, 1-2 ms per MB) when that module was built.
+Cost: the rule runs in C (``drain_ls._native``, about 3 ms per MB) when that module was built.
 Without it (no C compiler at install time) the same rule runs in Python: one regular
 expression consumes whole runs of logical lines at one indentation (strings, comments,
 continuation lines and brackets nested ``_GROUP_DEPTH`` deep), and the Python loop runs once
 per run, not per line or character; a line it cannot read (deeper brackets, a PEP 701
 f-string spanning lines, lone CR line ends, many blanks before a comment) goes through a small
-exact tokenizer, one logical line at a time (28 ms per MB of the standard library in all).
+exact tokenizer, one logical line at a time (28 ms per MB of the standard library in all,
+before lines with f-strings went to the tokenizer too).
 Both read a quote as CPython's tokenizer does: it always opens a string, whose prefix is the
 word before it if that word is 1 to 3 prefix letters. ``tests/test_native.py`` holds them to
 the same answers.
