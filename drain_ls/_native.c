@@ -1,10 +1,10 @@
 /* drain_ls._native: the byte scans of drain-ls's syntax checks, in C.
  *
- * Optional: drain_ls.analysis.indentation has the same rule in Python (regular expressions
- * and a small tokenizer) and uses it when this module was not built (no C compiler when
- * drain-ls was installed). Both must give the same answer for every input:
- * tests/test_native.py compares them on the standard library, on generated programs and on
- * CPython's own verdicts.
+ * Optional: every scan here is also written in Python (drain_ls.analysis.indentation,
+ * legacy_candidates and source), which runs when this module was not built (no C compiler
+ * when drain-ls was installed). Both must give the same answer for every input:
+ * tests/test_native.py compares them on the standard library, on generated inputs and on
+ * real files spliced at random.
  *
  * Every read is bounds-checked against the length of the bytes object: the source is an
  * untrusted file from the user's workspace. Recursion (f-strings in f-strings) is bounded by
@@ -138,13 +138,8 @@ static Py_ssize_t fstring_end(const Src *src, Py_ssize_t at, unsigned char q, in
         if (c == '\\') {
             int after = i + 1 < n ? s[i + 1] : -1;
             if (!raw && after == 'N' && i + 2 < n && s[i + 2] == '{') {
-                Py_ssize_t close = -1;
-                for (Py_ssize_t k = i; k < n; k++)
-                    if (s[k] == '}') {
-                        close = k;
-                        break;
-                    }
-                at = close < 0 ? i + 2 : close + 1;
+                const unsigned char *close = memchr(s + i, '}', (size_t)(n - i));
+                at = close == NULL ? i + 2 : close - s + 1;
             } else {
                 at = (after == '{' || after == '}') ? i + 1 : i + 2;
             }
@@ -306,22 +301,23 @@ static int logical_line(const Src *src, Py_ssize_t code, Py_ssize_t *last_out,
     }
 }
 
+/* [ \t\f]*+(?:#[^\r\n]*+)? at `at`, then (?=\r?\n): where the blanks and the comment end,
+ * or -1 when no line break follows them. */
+static Py_ssize_t rest_of_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t at) {
+    while (at < n && is_blank(s[at])) at++;
+    if (at < n && s[at] == '#')
+        while (at < n && s[at] != '\r' && s[at] != '\n') at++;
+    Py_ssize_t k = at < n && s[at] == '\r' ? at + 1 : at;
+    return k < n && s[k] == '\n' ? at : -1;
+}
+
 /* The start of the first line at or after `at` that is not blank or a comment. */
 static Py_ssize_t skip_blank_lines(const Src *src, Py_ssize_t at) {
-    const unsigned char *s = src->s;
-    Py_ssize_t n = src->n;
-    if (at > n) at = n;
+    if (at > src->n) at = src->n;
     for (;;) {
-        Py_ssize_t i = at;
-        while (i < n && is_blank(s[i])) i++;
-        if (i < n && s[i] == '#')
-            while (i < n && s[i] != '\r' && s[i] != '\n') i++;
-        if (i < n && s[i] == '\n')
-            at = i + 1;
-        else if (i + 1 < n && s[i] == '\r' && s[i + 1] == '\n')
-            at = i + 2;
-        else
-            return at;
+        Py_ssize_t rest = rest_of_line(src->s, src->n, at);
+        if (rest < 0) return at;
+        at = rest + (src->s[rest] == '\r' ? 2 : 1);
     }
 }
 
@@ -390,10 +386,6 @@ static PyObject *indentation_scan(PyObject *self, PyObject *args) {
     PyObject *bytes;
     Py_ssize_t start, stop;
     if (!PyArg_ParseTuple(args, "Snn", &bytes, &start, &stop)) return NULL;
-    if (!PyBytes_Check(bytes)) {
-        PyErr_SetString(PyExc_TypeError, "indentation_scan: bytes expected");
-        return NULL;
-    }
     Src src = {(const unsigned char *)PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes)};
     const unsigned char *s = src.s;
     Py_ssize_t n = src.n;
@@ -480,8 +472,8 @@ static PyObject *logical_line_py(PyObject *self, PyObject *args) {
 
 /* -- legacy_candidates: where drain_ls.analysis.legacy's rules look ------------------------
  *
- * The same matches as the regular expressions of drain_ls.analysis.legacy (each rule's
- * pattern, searched in [begin, end) with `end` as the end of the text for look-aheads, as
+ * The same matches as the regular expressions of drain_ls.analysis.legacy_candidates (each
+ * rule's pattern, searched in [begin, end) with `end` as the end of the text for look-aheads, as
  * Pattern.finditer(source, begin, end) does), found in one pass: the tree decides each
  * candidate, in Python. */
 
@@ -512,16 +504,6 @@ static int add(PyObject *list, int kind, Py_ssize_t start, Py_ssize_t end) {
     int failed = PyList_Append(list, item);
     Py_DECREF(item);
     return failed;
-}
-
-/* [ \t\f]*+(?:#[^\r\n]*+)? at `at`, then (?=\r?\n): where the blanks and the comment end,
- * or -1 when no line break follows them. */
-static Py_ssize_t rest_of_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t at) {
-    while (at < n && is_blank(s[at])) at++;
-    if (at < n && s[at] == '#')
-        while (at < n && s[at] != '\r' && s[at] != '\n') at++;
-    Py_ssize_t k = at < n && s[at] == '\r' ? at + 1 : at;
-    return k < n && s[k] == '\n' ? at : -1;
 }
 
 /* The statement of a line start (the pattern _LINE_START at `at`): its kind and the span of

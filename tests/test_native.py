@@ -347,7 +347,7 @@ def test_same_legacy_candidates_on_spliced_files(rng: random.Random) -> None:
 
 
 def test_without_the_c_module_the_check_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    from drain_ls.analysis import legacy
+    from drain_ls.analysis import legacy_candidates
     from drain_ls.analysis.checker import check_source
 
     sources = [
@@ -361,7 +361,7 @@ def test_without_the_c_module_the_check_finds_the_same(monkeypatch: pytest.Monke
     expected = [check_source(s, "m.py") for s in sources]
     assert all(expected)
     monkeypatch.setattr(indentation, "_native", None)
-    monkeypatch.setattr(legacy, "_native", None)
+    monkeypatch.setattr(legacy_candidates, "_native", None)
     assert [check_source(s, "m.py") for s in sources] == expected
 
 
@@ -416,5 +416,5 @@ def test_a_file_of_candidates_is_taken_a_slice_at_a_time(monkeypatch: pytest.Mon
     monkeypatch.setattr(native, "legacy_candidates", counted)
     errors = legacy.legacy_errors(root, source, DEFAULT_TARGET)
     assert len(calls) > 1 and max(calls) <= legacy_candidates.NATIVE_SLICE
-    monkeypatch.setattr(legacy, "_native", None)
+    monkeypatch.setattr(legacy_candidates, "_native", None)
     assert legacy.legacy_errors(root, source, DEFAULT_TARGET) == errors

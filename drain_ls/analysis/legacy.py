@@ -24,12 +24,7 @@ from collections.abc import Callable, Iterator
 from tree_sitter import Node
 
 from drain_ls.analysis.indentation import logical_line_code_end
-from drain_ls.analysis.legacy_candidates import (
-    LINE_RULES,
-    native_candidates,
-    python_candidates,
-)
-from drain_ls.analysis.native import NATIVE as _native
+from drain_ls.analysis.legacy_candidates import LINE_RULES, candidates
 from drain_ls.analysis.source import IDENTIFIER_BYTES
 from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
 
@@ -453,10 +448,9 @@ def legacy_errors(
     begin = root.start_byte if begin is None else max(begin, root.start_byte)
     end = root.end_byte if end is None else min(end, root.end_byte)
     at_line_start = begin == 0 or source[begin - 1 : begin] in b"\r\n"
-    find = native_candidates if _native is not None else python_candidates
     checks = _checks_by_kind(target)
     lookup = root.descendant_for_byte_range
-    for kind, start, stop in find(source, begin, end, at_line_start):
+    for kind, start, stop in candidates(source, begin, end, at_line_start):
         # Most candidates lie in a docstring or a comment (``# see below.``), where no rule
         # finds anything: one look at the tree skips them (a third of the cost).
         node = lookup(start, stop)

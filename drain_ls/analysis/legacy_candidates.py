@@ -145,3 +145,12 @@ def native_candidates(
             source, begin, end, at_line_start, start, start + NATIVE_SLICE
         )
         yield from found
+
+
+def candidates(
+    source: bytes, begin: int, end: int, at_line_start: bool
+) -> Iterator[tuple[int, int, int]]:
+    """Where the rules look in ``source[begin:end]``: by the C module when it was built."""
+    if _native is not None:
+        return native_candidates(source, begin, end, at_line_start)
+    return python_candidates(source, begin, end, at_line_start)
