@@ -192,17 +192,23 @@ class ResultsCache:
         signed with this user's key, or not what this version writes."""
         try:
             data = read_regular(self.file, MAX_CACHE_BYTES)  # never blocks on a FIFO
-            mac, _, payload = data.partition(b"\n")
-            if not hmac.compare_digest(mac, self._mac(payload)):
+            # Views, not copies: a cache of a large tree holds megabytes of findings.
+            newline = data.find(b"\n")
+            if newline < 0:
+                return {}
+            payload = memoryview(data)[newline + 1 :]
+            if not hmac.compare_digest(data[:newline], self._mac(payload)):
                 return {}
             entries = marshal.loads(payload)
         except (OSError, ValueError, EOFError, TypeError):
             return {}
         return entries if isinstance(entries, dict) else {}
 
-    def _mac(self, payload: bytes) -> bytes:
-        message = os.path.basename(self.file).encode() + b"\0" + payload
-        return hmac.new(self.secret, message, "sha256").hexdigest().encode()
+    def _mac(self, payload: bytes | memoryview) -> bytes:
+        """The signature of ``payload`` in this file (its name, a NUL, then the payload)."""
+        signer = hmac.new(self.secret, os.path.basename(self.file).encode() + b"\0", "sha256")
+        signer.update(payload)
+        return signer.hexdigest().encode()
 
     def _prepare(self) -> None:
         """Make the version directory, and tag the cache directory when it is new."""
@@ -257,6 +263,13 @@ _depths: dict[str, int] = {}
 def package_depth(path: str) -> int:
     """How many directories above ``path`` in a row have an ``__init__.py`` (the packages the
     module is in: a private name among them makes it private)."""
+    directory = os.path.dirname(path)
+    # An absolute directory as given is looked up first: ``abspath`` (a normalisation of
+    # the string) costs more than the lookup, once per file of a warm run.
+    depth = _depths.get(directory) if os.path.isabs(directory) else None
+    if depth is not None:
+        return depth
+    given = directory
     directory = os.path.dirname(os.path.abspath(path))
     depth = _depths.get(directory)
     if depth is None:
@@ -265,6 +278,8 @@ def package_depth(path: str) -> int:
             parent = os.path.dirname(directory)
             depth = 1 if parent == directory else 1 + package_depth(os.path.join(parent, "x"))
         _depths[directory] = depth
+    if os.path.isabs(given):
+        _depths[given] = depth
     return depth
 
 

@@ -108,8 +108,11 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
             raise UnreadableFile(f"too large ({info.st_size:,} bytes; the limit is {limit:,})")
         chunks: list[bytes] = []
         size = 0
+        # The whole file in one read as a rule (one chunk is joined without a copy); more
+        # when it grew since the fstat, or its size is not told (0, as some file systems).
+        want = max(info.st_size + 1, 1 << 16)
         while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            chunk = os.read(fd, min(want, limit + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)
@@ -487,11 +490,12 @@ def discover(
     """
     seen: set[Path] = set()
 
-    def regular(path: Path) -> bool:
-        try:
-            mode = os.stat(path).st_mode
-        except (OSError, ValueError):
-            return True  # the read will say why it cannot be read
+    def regular(path: Path, mode: int | None = None) -> bool:
+        if mode is None:
+            try:
+                mode = os.stat(path).st_mode
+            except (OSError, ValueError):
+                return True  # the read will say why it cannot be read
         if stat.S_ISREG(mode):
             return True
         if unreadable is not None:
@@ -500,10 +504,14 @@ def discover(
 
     for given in paths:
         path = given.absolute()
-        if not path.is_dir():
+        try:  # one stat says both whether to walk it and whether to read it
+            mode: int | None = os.stat(path).st_mode
+        except (OSError, ValueError):
+            mode = None
+        if mode is None or not stat.S_ISDIR(mode):
             if path not in seen:
                 seen.add(path)
-                if regular(path):
+                if mode is None or regular(path, mode):
                     yield path
             continue
         for directory, dirnames, filenames in os.walk(path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from drain_ls.analysis.model import ALL_CODES
+from drain_ls.analysis.rules import ALL_CODES
 from drain_ls.analysis.targets import DEFAULT_TARGET, PythonVersion
 
 DOCSTRING_STYLES = ("google", "numpy", "sphinx")

@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# The table of rules, where it always was for the modules that read it here.
+from drain_ls.analysis.rules import ALL_CODES as ALL_CODES
+from drain_ls.analysis.rules import RULE_URLS as RULE_URLS
+from drain_ls.analysis.rules import RULES as RULES
+from drain_ls.analysis.rules import Rule as Rule
+
 
 @dataclass(frozen=True, slots=True)
 class Edit:
@@ -50,38 +56,3 @@ class Finding:
         if self.fix is None and self.fix_factory is not None:
             return self.fix_factory()
         return self.fix
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A rule drain-ls checks: its code, its name (ruff's) and whether ``--fix`` and the
-    editor's code actions can fix its findings."""
-
-    code: str
-    name: str
-    fixable: bool
-
-    @property
-    def url(self) -> str | None:
-        """ruff's page for the rule (a syntax error has none)."""
-        return None if self.code == "E999" else f"https://docs.astral.sh/ruff/rules/{self.name}/"
-
-
-# Every rule, in the order ruff lists them: the one table of codes, names, pages and fixes.
-RULES: dict[str, Rule] = {
-    rule.code: rule
-    for rule in (
-        Rule("E999", "syntax-error", fixable=False),
-        Rule("F401", "unused-import", fixable=True),
-        Rule("D100", "undocumented-public-module", fixable=True),
-        Rule("D101", "undocumented-public-class", fixable=True),
-        Rule("D102", "undocumented-public-method", fixable=True),
-        Rule("D103", "undocumented-public-function", fixable=True),
-        Rule("D104", "undocumented-public-package", fixable=True),
-        Rule("D105", "undocumented-magic-method", fixable=True),
-        Rule("D106", "undocumented-public-nested-class", fixable=True),
-        Rule("D107", "undocumented-public-init", fixable=True),
-    )
-}
-RULE_URLS: dict[str, str] = {code: rule.url for code, rule in RULES.items() if rule.url}
-ALL_CODES: tuple[str, ...] = tuple(RULES)

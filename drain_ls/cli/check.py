@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from drain_ls.analysis.check_settings import CheckSettings
-from drain_ls.analysis.model import ALL_CODES
+from drain_ls.analysis.rules import ALL_CODES
 from drain_ls.analysis.targets import resolve_target
 from drain_ls.check_cache import DEFAULT_DIRECTORY, ResultsCache
 from drain_ls.cli.checking import CHECKED_SUFFIXES, FileResult, _lost, run_checks

@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from drain_ls.analysis.check_settings import CheckSettings
-from drain_ls.analysis.model import RULE_URLS, RULES, Finding
+from drain_ls.analysis.rules import RULE_URLS, RULES
 from drain_ls.check_cache import Cached, Key, ResultsCache, read_key
 from drain_ls.files import (
     MAX_NOTEBOOK_BYTES,
@@ -23,6 +23,7 @@ from drain_ls.files import (
 )
 
 if TYPE_CHECKING:
+    from drain_ls.analysis.model import Finding
     from drain_ls.analysis.notebook import CellMap, Notebook
     from drain_ls.analysis.source import LineIndex
 
@@ -270,6 +271,7 @@ def _check_notebook_file(
     """A notebook: its code cells checked as one module, findings reported per cell; a
     file that is not a notebook gets one ``E999`` at 1:1, whatever the selection (ruff).
     Also whether a fix rewrote it."""
+    from drain_ls.analysis.model import Finding
     from drain_ls.analysis.notebook import NotebookError, check_notebook, read_notebook, rewrite
     from drain_ls.analysis.source import LineIndex
 

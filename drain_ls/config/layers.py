@@ -15,7 +15,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from drain_ls.analysis.model import ALL_CODES
+from drain_ls.analysis.rules import ALL_CODES
 from drain_ls.config.drains import CustomDrains
 from drain_ls.config.fields import fields_by_alias
 from drain_ls.config.settings import LlmSettings, Settings

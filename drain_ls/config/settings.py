@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from drain_ls.analysis.model import ALL_CODES
+from drain_ls.analysis.rules import ALL_CODES
 from drain_ls.analysis.targets import PythonVersion, resolve_target, target_from_requires_python
 from drain_ls.config.drains import CustomDrains, DrainsSettings
 from drain_ls.config.fields import Trust as Trust
