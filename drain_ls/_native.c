@@ -1,4 +1,5 @@
-/* drain_ls._native: the byte scans of drain-ls's syntax checks, in C.
+/* drain_ls._native: the byte scans of drain-ls's syntax checks, and the walk of the D1xx
+ * checks over a module's definitions (_native_outline.c.h), in C.
  *
  * Optional: every scan here is also written in Python (drain_ls.analysis.indentation,
  * legacy_candidates and source), which runs when this module was not built (no C compiler
@@ -819,6 +820,8 @@ static PyObject *word_occurrences(PyObject *self, PyObject *args) {
     return found;
 }
 
+#include "_native_outline.c.h"
+
 static PyMethodDef methods[] = {
     {"indentation_scan", indentation_scan, METH_VARARGS,
      "indentation_scan(source, start, stop) -> (kind, start, end, header) | None\n\n"
@@ -831,6 +834,12 @@ static PyMethodDef methods[] = {
     {"word_occurrences", word_occurrences, METH_VARARGS,
      "word_occurrences(source, word, first) -> [(start, end), ...]\n\n"
      "Where word occurs as a whole identifier-like word in source[first:]."},
+    {"member_outline", member_outline, METH_VARARGS,
+     "member_outline(source, exported, overloads, modules)\n"
+     "    -> [(code, name_start, name_end, qualname, method, ask), ...] | None\n\n"
+     "The definitions of a module that parses that lack a docstring (D101-D107), as\n"
+     "drain_ls.analysis.docstrings.statement_findings finds them; ask: the tree must say\n"
+     "whether its first statement is a docstring. None: the tree must do it all."},
     {"logical_line", logical_line_py, METH_VARARGS,
      "logical_line(source, code) -> (last, end) | None\n\n"
      "The end of the last significant byte and the end of the logical line whose code\n"

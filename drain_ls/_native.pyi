@@ -6,3 +6,10 @@ def legacy_candidates(
     source: bytes, begin: int, end: int, at_line_start: bool, scan_from: int, scan_to: int, /
 ) -> list[tuple[int, int, int]]: ...
 def word_occurrences(source: bytes, word: bytes, first: int, /) -> list[tuple[int, int]]: ...
+def member_outline(
+    source: bytes,
+    exported: frozenset[str] | set[str] | None,
+    overloads: frozenset[str],
+    modules: frozenset[str],
+    /,
+) -> list[tuple[int, int, int, str, bool, bool]] | None: ...

@@ -7,11 +7,10 @@ from dataclasses import replace
 from drain_ls.analysis.check_settings import DOCSTRING_STYLES as DOCSTRING_STYLES
 from drain_ls.analysis.check_settings import CheckSettings as CheckSettings
 from drain_ls.analysis.docstrings import (
-    MEMBER_HOLDERS,
     is_private_module,
     member_context,
+    member_findings,
     module_finding,
-    statement_findings,
 )
 from drain_ls.analysis.grammar_gaps import normalize_lone_cr
 from drain_ls.analysis.imports import (
@@ -61,7 +60,8 @@ def check_source(
     if report.error is not None and not tolerant:
         # Whatever the selection, as ruff: a file that does not parse.
         return sorted([report.error, *report.versions], key=lambda f: (f.start, f.end))
-    findings = with_syntax(_all_findings(source, path, settings, tree), report, source)
+    findings = _all_findings(source, path, settings, tree, parses=report.error is None)
+    findings = with_syntax(findings, report, source)
     findings.sort(key=lambda f: (f.start, f.code))
     return findings
 
@@ -129,7 +129,11 @@ def error_regions(tree: Syntax) -> list[tuple[int, int]]:
     return sorted(regions)
 
 
-def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Syntax) -> list[Finding]:
+def _all_findings(
+    source: bytes, path: str, settings: CheckSettings, tree: Syntax, parses: bool = True
+) -> list[Finding]:
+    """The findings of the rules, syntax errors aside (``parses``: the syntax checks found no
+    error, so that the lines of ``source`` are read as Python reads them)."""
     findings: list[Finding] = []
     root = tree.root_node
     # Both analyses need the imports and __all__: read them once.
@@ -156,17 +160,13 @@ def _all_findings(source: bytes, path: str, settings: CheckSettings, tree: Synta
         if not private:
             bindings = [b for bs in by_name.values() for b in bs]
             context = member_context(root, source, bindings, exported, exports_known=True)
-            style = settings.docstring_style
-            for statement in root.named_children:
-                # Most module-level statements (imports, assignments, calls) cannot hold a
-                # definition: skip them before paying for a call.
-                if statement.type not in MEMBER_HOLDERS:
-                    continue
-                findings.extend(
-                    f
-                    for f in statement_findings(statement, source, context, style)
-                    if f.code in settings.select
+            findings.extend(
+                f
+                for f in member_findings(
+                    root, source, context, settings.docstring_style, lines=parses
                 )
+                if f.code in settings.select
+            )
     if findings:
         noqa = NoqaMap(source, LineIndex(source), root)
         findings = [f for f in findings if not noqa.silences(f)]

@@ -349,7 +349,8 @@ def _unused_bindings(
         resolver.add(scope, Event(binding.statement.end_byte, IMPORT, binding))
     # An occurrence right after or before a dot (``os.path``, ``x.os``, ``from .os import``)
     # is never a binding in a file that parses: it is an attribute, part of a dotted name,
-    # or a load. Such occurrences (more than half of all) can only prove a use: they are
+    # or a load. Nor is a call (``name(``), but for the name of a ``def`` or a ``class``.
+    # Such occurrences (more than two thirds of all) can only prove a use: they are
     # classified last, and only until every import they could prove used is (see below).
     # The incremental checker wants witnesses of every use, in the usual order: no deferring.
     defer = witnesses is None and not resolver.root.has_error
@@ -366,7 +367,12 @@ def _unused_bindings(
         if variants:
             occurrences = sorted(occurrences + variants)
     for start, end in occurrences:
-        if defer and (source[end : end + 1] == b"." or source[start - 1 : start] == b"."):
+        after = source[end : end + 1]
+        if defer and (
+            after == b"."
+            or source[start - 1 : start] == b"."
+            or (after == b"(" and not _defined_at(source, start))
+        ):
             deferred.append((start, end))
         elif not _inside(own, own_starts, start):
             _classify_occurrence(resolver, name, start, end, statement_ids, collect=False)
@@ -456,6 +462,17 @@ def _unused_bindings(
             n = len(offsets)
             witnesses.append(sorted({offsets[i] for i in (0, n // 3, (2 * n) // 3, n - 1)}))
     return result
+
+
+def _defined_at(source: bytes, start: int) -> bool:
+    """Whether the name at ``start`` may be what a ``def`` or a ``class`` defines: the word
+    before it (past blanks and line joins) ends with one of them (a bigger word too: the
+    answer only has to be yes whenever it is one)."""
+    window = max(0, start - 64)
+    before = source[window:start].rstrip(b" \t\f\\\r\n")
+    if not before and window > 0:
+        return True  # only blanks and joins as far as it looks: it does not guess
+    return before.endswith((b"def", b"class"))
 
 
 def _classify_occurrence(
