@@ -347,8 +347,10 @@ def run_checks(
         # workers fork: not once in each of them, and not while a Ctrl-C may stop them.
         import drain_ls.analysis.checker
         import drain_ls.analysis.fixes
-        import drain_ls.analysis.notebook  # noqa: F401
         from drain_ls.analysis.indentation import compile_patterns
+
+        if any(path.endswith(".ipynb") for path in paths):
+            import drain_ls.analysis.notebook  # noqa: F401
         from drain_ls.pool import map_files  # not needed when every file is a cache hit
 
         compile_patterns()
