@@ -10,9 +10,11 @@
  * or asks the tree (a first statement made of strings with a comment inside their brackets,
  * or a \N or \U escape, whose decoding could fail); it gives up (None) on what it does not
  * read the way the tree does: a name that is not ASCII (Python normalises names, NFKC), a
- * `lambda` before a definition's colon, a line more indented than one that
- * opens no block, a string or a bracket left open. tests/test_native.py holds its answers to
- * statement_findings' on the standard library with its tests and on generated modules. */
+ * `lambda` before a definition's colon, a line that starts with a backslash or whose
+ * indentation has spaces before a tab (tree-sitter reads both otherwise than Python), a line
+ * more indented than one that opens no block, a string or a bracket left open.
+ * tests/test_native_outline.py holds its answers to statement_findings' on the standard
+ * library with its tests and on generated modules. */
 
 enum { IN_MODULE, IN_CLASS, IN_FUNCTION, IN_NOTHING }; /* what the lines of a block are */
 enum { DOC_NO, DOC_YES, DOC_ASK };
@@ -281,6 +283,18 @@ static int decorator_flags(const Src *src, const Py_ssize_t *starts, const Py_ss
     return flags;
 }
 
+/* The column tree-sitter-python's scanner gives an indentation: a tab counts 8 wherever it
+ * is (CPython moves to the next multiple of 8), a form feed starts again. Where the two
+ * differ (spaces before a tab), the tree's blocks are not Python's. */
+static long scanner_column(const Src *src, Py_ssize_t from, Py_ssize_t to) {
+    long column = 0;
+    for (Py_ssize_t i = from; i < to; i++) {
+        unsigned char c = src->s[i];
+        column = c == '\t' ? column + 8 : c == ' ' ? column + 1 : 0;
+    }
+    return column;
+}
+
 static int is_dunder(const char *name, Py_ssize_t len) {
     return len >= 2 && name[0] == '_' && name[1] == '_' && name[len - 2] == '_' &&
            name[len - 1] == '_';
@@ -316,12 +330,18 @@ static PyObject *member_outline(PyObject *self, PyObject *args) {
             at = skip_blank_lines(&src, line_end(&src, code) + 1);
             continue;
         }
+        /* A line that a backslash joins to the next one: tree-sitter does not always read
+         * it as Python does. */
+        if (s[code] == '\\') goto give_up;
         Py_ssize_t last, end;
         if (!logical_line(&src, code, &last, &end)) goto give_up;
         long col, alt;
         measure(&src, at, code, &col, &alt);
+        if (col != scanner_column(&src, at, code)) goto give_up;
         while (blocks.len > 1 && blocks.items[blocks.len - 1].col >= col) blocks_pop(&blocks);
-        Block *owner = &blocks.items[blocks.len - 1];
+        /* (copied: a push may move the array) */
+        const Block owner_block = blocks.items[blocks.len - 1];
+        const Block *owner = &owner_block;
         if (owner->inside == IN_NOTHING) goto give_up;
         at = skip_blank_lines(&src, end);
         if (s[code] == '@') {
@@ -448,8 +468,9 @@ static PyObject *member_outline(PyObject *self, PyObject *args) {
             state = docstring_state(&src, body, body_last);
         }
         if (state != DOC_YES) {
-            PyObject *item = Py_BuildValue("(innNii)", code_number, name_start, name_end,
-                                           qualname, method, state == DOC_ASK);
+            PyObject *item =
+                Py_BuildValue("(innNNN)", code_number, name_start, name_end, qualname,
+                              PyBool_FromLong(method), PyBool_FromLong(state == DOC_ASK));
             if (item == NULL || PyList_Append(found, item) < 0) {
                 Py_XDECREF(item);
                 goto fail;

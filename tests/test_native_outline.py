@@ -271,3 +271,33 @@ def test_the_check_uses_the_lines_only_when_the_syntax_checks_pass(
     findings = check_source(broken, "m.py", CheckSettings(), tolerant=True)
     assert "E999" in [f.code for f in findings]
     assert calls == [good]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # A line a backslash joins to the next: tree-sitter reads the statement after it (and
+        # a block's first line joined so) otherwise than Python.
+        b"x = 1\n\\\ndef f(): pass\n",
+        b"\\\nasync def f(): pass\n",
+        b"class A:\n    \\\n    def f(self): pass\n",
+        b"from typing import overload\n\\\n@overload\ndef f(): pass\n",
+        b"class A:\n  \\\n  'doc'\n  def g(self): pass\n",
+        # Spaces before a tab: the same column for Python (8), not for tree-sitter (15).
+        b"class A:\n       \tdef f(self): pass\n        def g(self): pass\n",
+    ],
+)
+def test_lines_tree_sitter_reads_otherwise_are_left_to_the_tree(source: bytes) -> None:
+    assert _outline_rows(source) is None
+    walked, outlined = _tree_walk(source)
+    assert sorted(map(_key, outlined)) == sorted(map(_key, walked))
+
+
+def test_the_rows_say_method_and_ask_as_booleans() -> None:
+    source = b"class A:\n    def f(self):\n        ('a'  # c\n         'b')\n"
+    rows = _outline_rows(source)
+    assert rows == [(101, 6, 7, "A", False, False), (102, 17, 18, "A.f", True, True)]
+    assert all(type(value) is bool for row in rows for value in row[4:])
+    _, outlined = _tree_walk(source)
+    assert [f.data["method"] for f in outlined] == [False, True]
+    assert all(type(f.data["method"]) is bool for f in outlined)
