@@ -328,6 +328,21 @@ static Py_ssize_t line_end(const Src *src, Py_ssize_t at) {
     return src->n;
 }
 
+/* The first byte of code at or after the line starting at *at, blank and comment lines
+ * skipped (*at moved to the start of its line), while *at is before `limit`; -1 when there
+ * is none. */
+static Py_ssize_t next_code(const Src *src, Py_ssize_t *at, Py_ssize_t limit) {
+    while (*at < limit) {
+        Py_ssize_t code = *at;
+        while (code < src->n && is_blank(src->s[code])) code++;
+        if (code >= src->n) return -1;
+        unsigned char c = src->s[code];
+        if (c != '\r' && c != '\n' && c != '#') return code;
+        *at = skip_blank_lines(src, line_end(src, code) + 1);
+    }
+    return -1;
+}
+
 /* Past blanks and backslash-joined line breaks. */
 static Py_ssize_t past_joins(const Src *src, Py_ssize_t at) {
     const unsigned char *s = src->s;
@@ -399,13 +414,8 @@ static PyObject *indentation_scan(PyObject *self, PyObject *args) {
     cols[0] = alts[0] = 0;
     Py_ssize_t header = -1;
     while (at < stop) {
-        Py_ssize_t code = at;
-        while (code < n && is_blank(s[code])) code++;
-        if (code >= n) break;
-        if (s[code] == '\r' || s[code] == '\n' || s[code] == '#') {
-            at = skip_blank_lines(&src, line_end(&src, code) + 1);
-            continue;
-        }
+        Py_ssize_t code = next_code(&src, &at, stop);
+        if (code < 0) break;
         Py_ssize_t last, end;
         if (!logical_line(&src, code, &last, &end)) return event(EV_STOP, code, code, -1);
         Py_ssize_t next_header = (last > code && s[last - 1] == ':') ? code : -1;

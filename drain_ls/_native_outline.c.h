@@ -323,13 +323,8 @@ static PyObject *member_outline(PyObject *self, PyObject *args) {
     Py_ssize_t at = (n >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) ? 3 : 0;
     at = skip_blank_lines(&src, at);
     while (at < n) {
-        Py_ssize_t code = at;
-        while (code < n && is_blank(s[code])) code++;
-        if (code >= n) break;
-        if (s[code] == '\r' || s[code] == '\n' || s[code] == '#') {
-            at = skip_blank_lines(&src, line_end(&src, code) + 1);
-            continue;
-        }
+        Py_ssize_t code = next_code(&src, &at, n);
+        if (code < 0) break;
         /* A line that a backslash joins to the next one: tree-sitter does not always read
          * it as Python does. */
         if (s[code] == '\\') goto give_up;
