@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
 
+from drain_ls.analysis.escapes import escape_errors
 from drain_ls.analysis.indentation import logical_line_code_end
 from drain_ls.analysis.legacy_candidates import LINE_RULES, candidates
 from drain_ls.analysis.source import IDENTIFIER_BYTES
@@ -457,6 +458,7 @@ def legacy_errors(
         if node is not None and node.type in _INERT:
             continue
         found.update(checks[kind](root, source, start, stop))
+    found.update(escape_errors(root, source, begin, end))
     return sorted(found)
 
 
