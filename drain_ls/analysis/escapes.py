@@ -17,10 +17,15 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-# A run of backslashes and the letter after it: an escape when the run is odd.
-_CANDIDATE = re.compile(rb"\\+[xuUN]")
+# A backslash and the letter after it: an escape when the run of backslashes it ends is odd.
+# (Not ``\\+[xuUN]``: a search would try it at every backslash of a long run, each time to the
+# run's end, in time quadratic in the run.)
+_CANDIDATE = re.compile(rb"\\[xuUN]")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _DIGITS = {ord("x"): 2, ord("u"): 4, ord("U"): 8}
+# ``{NAME}`` after ``\N``, within the string (no quote, no line break) and no longer than any
+# name Unicode has (88 bytes) by far.
+_NAME = re.compile(rb"\{([^}'\"\r\n]{0,256})\}")
 # The nodes a string's text is made of (a lone backslash is its own node, "\\"; a format
 # specification's text is decoded too).
 _TEXT = frozenset({"string_content", "escape_sequence", "\\", "format_specifier"})
@@ -30,18 +35,30 @@ def escape_errors(
     root: Node, source: bytes, begin: int, end: int
 ) -> Iterator[tuple[int, int, str]]:
     """(start, end, message) of each malformed escape of a string in ``[begin, end)``."""
-    for match in _CANDIDATE.finditer(source, begin, end):
-        at = match.end() - 2  # the backslash of the escape, if it is one
-        if (at - match.start()) % 2:
+    position = begin
+    # The last string looked up, and its kind: a string's escapes ask the tree once.
+    known_until, known = -1, None
+    while (match := _CANDIDATE.search(source, position, end)) is not None:
+        at = match.start()  # the backslash of the escape, if it is one
+        position = match.end()
+        run = at
+        while run > 0 and source[run - 1] == 0x5C:  # once per run: linear in all
+            run -= 1
+        if (at - run) % 2:
             continue  # an escaped backslash, then a letter
         problem = _malformed(source, at)
         if problem is None:
             continue
         stop, bytes_message, text_message = problem
-        kind = _string_kind(root, source, at)
-        message = bytes_message if kind == "bytes" else text_message if kind == "str" else None
+        if at >= known_until:
+            known, known_until = _string_kind(root, source, at)
+        if known is None:  # a comment or a raw string: nothing in it is an escape
+            position = max(position, known_until)
+            continue
+        message = bytes_message if known == "bytes" else text_message
         if message is not None:
-            yield at, stop, message
+            yield at, stop, message  # the first of its string, as CPython reports it
+            position = max(position, known_until)
 
 
 def _malformed(source: bytes, at: int) -> tuple[int, str | None, str | None] | None:
@@ -49,12 +66,10 @@ def _malformed(source: bytes, at: int) -> tuple[int, str | None, str | None] | N
     message in bytes and in a str (None: fine there); None when it is fine in both."""
     letter = source[at + 1]
     if letter == ord("N"):
-        close = at + 3
-        while close < len(source) and source[close] not in b"}'\"\r\n":
-            close += 1  # (a quote or a line break: the string ended first)
-        if source[at + 2 : at + 3] != b"{" or source[close : close + 1] != b"}":
+        braced = _NAME.match(source, at + 2)
+        if braced is None:
             return at + 2, None, "(unicode error) malformed \\N character escape"
-        name = source[at + 3 : close]
+        name, close = braced.group(1), braced.end() - 1
         try:
             character = unicodedata.lookup(name.decode("ascii"))
         except (KeyError, UnicodeDecodeError):
@@ -78,20 +93,23 @@ def _malformed(source: bytes, at: int) -> tuple[int, str | None, str | None] | N
     return None
 
 
-def _string_kind(root: Node, source: bytes, at: int) -> str | None:
-    """Whether the byte at ``at`` is text of a string literal that is not raw: "str" or "bytes";
-    None otherwise (a comment, code, a raw string)."""
+def _string_kind(root: Node, source: bytes, at: int) -> tuple[str | None, int]:
+    """Whether the byte at ``at`` is text of a string literal that is not raw: "str" or "bytes",
+    None otherwise (a comment, code, a raw string); and where the string or the comment that
+    holds it ends (``at`` when neither does)."""
     node = root.descendant_for_byte_range(at, at + 1)
+    if node is not None and node.type == "comment":
+        return None, node.end_byte
     if node is None or node.type not in _TEXT:
-        return None
+        return None, at
     while node is not None and node.type != "string":
         node = node.parent
     if node is None or node.child_count == 0:
-        return None
+        return None, at
     opening = node.children[0]
     if opening.type != "string_start":
-        return None
+        return None, at
     prefix = source[opening.start_byte : opening.end_byte].rstrip(b"'\"").lower()
     if b"r" in prefix:
-        return None
-    return "bytes" if b"b" in prefix else "str"
+        return None, node.end_byte
+    return ("bytes" if b"b" in prefix else "str"), node.end_byte
