@@ -25,6 +25,7 @@ function body), statement by statement, so its cost follows the number of defini
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePath
@@ -341,24 +342,41 @@ def statement_findings(
                 if private or has_docstring(definition.child_by_field_name("body")):
                     continue
             findings.append(
-                Finding(
+                _member_finding(
                     code,
-                    MESSAGES[code],
                     name_node.start_byte,
                     name_node.end_byte,
-                    noqa_offsets=(name_node.start_byte,),
-                    fix_factory=partial(
-                        definition_docstring_fix, definition, source, style, owner == "class"
-                    ),
-                    data={
-                        "kind": "class" if kind == "class_definition" else "function",
-                        "qualname": qualname,
-                        "method": owner == "class",
-                    },
+                    qualname,
+                    owner == "class",
+                    partial(definition_docstring_fix, definition, source, style, owner == "class"),
                 )
             )
     findings.sort(key=lambda f: f.start)
     return findings
+
+
+def _member_finding(
+    code: str,
+    start: int,
+    end: int,
+    qualname: str,
+    method: bool,
+    fix_factory: Callable[[], Fix | None],
+) -> Finding:
+    """A D101-D107 finding on the definition's name ``[start, end)``."""
+    return Finding(
+        code,
+        MESSAGES[code],
+        start,
+        end,
+        noqa_offsets=(start,),
+        fix_factory=fix_factory,
+        data={
+            "kind": "class" if code in ("D101", "D106") else "function",
+            "qualname": qualname,
+            "method": method,
+        },
+    )
 
 
 def member_findings(
@@ -401,26 +419,16 @@ def _outline_findings(
     tree has it, and the tree must do it all)."""
     findings = []
     for number, start, end, qualname, method, ask in rows:
-        kind = "class" if number in (101, 106) else "function"
         if ask:
             name = root.descendant_for_byte_range(start, end)
             definition = name.parent if name is not None else None
-            if definition is None or definition.type != f"{kind}_definition":
+            kind = "class_definition" if number in (101, 106) else "function_definition"
+            if definition is None or definition.type != kind:
                 return None
             if has_docstring(definition.child_by_field_name("body")):
                 continue
-        code = f"D{number}"
-        findings.append(
-            Finding(
-                code,
-                MESSAGES[code],
-                start,
-                end,
-                noqa_offsets=(start,),
-                fix_factory=partial(docstring_fix_at, root, source, start, style),
-                data={"kind": kind, "qualname": qualname, "method": method},
-            )
-        )
+        fix = partial(docstring_fix_at, root, source, start, style)
+        findings.append(_member_finding(f"D{number}", start, end, qualname, method, fix))
     return findings
 
 
