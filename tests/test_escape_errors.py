@@ -45,6 +45,12 @@ def _e999(source: bytes) -> list[str]:
         (r'f"{y!r:\x4}"', r"truncated \xXX escape"),
         (r'u"\x4"', r"truncated \xXX escape"),
         ('"""\n\\N{NOPE}\n"""', "unknown Unicode character name"),
+        # CPython reads the name to the next } of the string: across a quote, a line break.
+        (r"""'\N{A"B}'""", "unknown Unicode character name"),
+        ('"""\\N{BUL\nLET}"""', "unknown Unicode character name"),
+        ('"\\N{' + "A" * 300 + '}"', "unknown Unicode character name"),
+        (r'"\N{}"', r"malformed \N character escape"),
+        (r'"\N{BULLET" "}"', r"malformed \N character escape"),
     ],
 )
 def test_a_malformed_escape_is_a_syntax_error(literal: str, message: str) -> None:

@@ -18,7 +18,7 @@ from drain_ls.analysis import forest
 from drain_ls.analysis.forest import Forest
 from drain_ls.analysis.forest_bounds import starts_statement
 from drain_ls.analysis.forest_root import ForestRoot
-from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.grammar_gaps import FAR_ESCAPE, parse_input
 from drain_ls.analysis.source import PY_LANGUAGE, parse_range, point_of
 from drain_ls.analysis.source import parse as parse_bytes
 from drain_ls.lsp.documents import Document
@@ -92,6 +92,10 @@ PIECES = [
     "é",
     "if x:\n",
     "\n\n",
+    # Named escapes, near and far from a ``}`` (``grammar_gaps.far_escapes``).
+    "\\N{",
+    "\\N{BULLET}",
+    "a" * 100,
 ]
 
 
@@ -107,8 +111,9 @@ def shape(node: Node) -> list[tuple[str, int, int, bool]]:
 
 
 def parse(data: bytes) -> Tree:
-    """What a document's tree is the parse of: its text, lone CRs read as line breaks."""
-    return parse_bytes(normalize_lone_cr(data))
+    """What a document's tree is the parse of: its text as tree-sitter is given it (lone CRs
+    read as line breaks, far named escapes neutralized: ``parse_input``)."""
+    return parse_bytes(parse_input(data))
 
 
 def fresh_chunk(source: bytes, begin: int, end: int) -> Node:
@@ -120,7 +125,7 @@ def assert_sound(doc: Document) -> None:
     keystrokes leave for a pause is done (``verify``)."""
     doc.verify_syntax()
     tree = doc.tree
-    source = normalize_lone_cr(doc.source)  # what the chunks are parses of
+    source = parse_input(doc.source)  # what the chunks are parses of
     whole = parse(source).root_node
     # Each chunk is what a fresh parse of its range gives: incremental reparses are exact.
     # tree-sitter's incremental reparse recovers from some errors otherwise than a fresh
@@ -285,6 +290,39 @@ def test_typing_session_on_a_stdlib_module_stays_sound(seed: int) -> None:
     assert doc.source == text
     assert_sound(doc)
     assert not doc.tree.root_node.has_error
+
+
+@pytest.mark.parametrize("chunk_lines", [2, 400])
+def test_a_far_named_escape_made_or_unmade_by_an_edit_outside_it_is_parsed_again(
+    chunk_lines: int,
+) -> None:
+    """The ``N`` of a far named escape is given to tree-sitter as a ``U`` (``parse_input``):
+    a ``}`` typed after it, a backslash typed before it, or a first ``\\N{`` typed in a text
+    without one changes that byte outside the edit, and the edit is grown to cover it."""
+    far = "a" * (FAR_ESCAPE + 20)
+    text = START + f's = "\\N{{{far}"\nt = r"\\N{{{far}}}"\n' * 3 + "u = 1\n"
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        doc = Document("file:///m.py", text.encode(), 1)
+        assert_sound(doc)
+        brace = doc.source.index(b"\\N{") + 2
+        steps = [
+            (brace + 5, brace + 5, "}"),  # now a near escape: its N is before the edit
+            (brace + 5, brace + 6, ""),  # far again
+            (brace - 2, brace - 2, "\\"),  # an escaped backslash then N{: not an escape
+            (brace - 2, brace - 1, ""),
+            (brace + 1, brace + 1, "x}"),
+            (brace + 1, brace + 3, ""),
+        ]
+        for start, end, typed in steps:
+            doc.replace(start, end, typed)
+            assert_sound(doc)
+        clean = Document("file:///n.py", START.encode(), 1)
+        at = clean.source.index(b"pass")
+        for typed in ('"\\', "N", "{", "x" * (FAR_ESCAPE + 1)):
+            clean.replace(at, at, typed)  # a first far escape, typed a key at a time
+            at += len(typed)
+            assert_sound(clean)
+        assert b"\\U{" in parse_input(clean.source)
 
 
 def test_points_count_newlines_only() -> None:

@@ -207,9 +207,9 @@ def test_an_edit_reads_only_the_statements_it_touched() -> None:
     spans: list[tuple[int | None, int | None]] = []
     real = syntax_module.legacy_errors
 
-    def spy(root, source, target, begin=None, end=None):  # type: ignore[no-untyped-def]
+    def spy(root, source, target, begin=None, end=None, original=None):  # type: ignore[no-untyped-def]
         spans.append((begin, end))
-        return real(root, source, target, begin, end)
+        return real(root, source, target, begin, end, original)
 
     at = doc.source.index(b"return 150")
     doc.replace(at, at, "print x; ")

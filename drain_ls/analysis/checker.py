@@ -12,7 +12,7 @@ from drain_ls.analysis.docstrings import (
     member_findings,
     module_finding,
 )
-from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.grammar_gaps import parse_input
 from drain_ls.analysis.imports import (
     dunder_all,
     import_bindings_by_name,
@@ -49,14 +49,14 @@ def check_source(
     the error's region does not touch are kept along with the E999. Syntax newer than
     ``settings.target_version`` gives an E999 per construct and hides nothing.
 
-    ``tree``: the parse of ``source`` with its lone CRs normalized (``normalize_lone_cr``),
-    when already made.
+    ``tree``: the parse of ``parse_input(source)`` (``drain_ls.analysis.grammar_gaps``), when
+    already made.
     """
     settings = stub_settings(settings or CheckSettings(), path)
-    parsed = normalize_lone_cr(source)
+    parsed = parse_input(source)
     if tree is None:
         tree = parse(parsed)
-    report = SyntaxTracker(settings.target_version).check(parsed, tree)
+    report = SyntaxTracker(settings.target_version).check(parsed, tree, original=source)
     if report.error is not None and not tolerant:
         # Whatever the selection, as ruff: a file that does not parse.
         return sorted([report.error, *report.versions], key=lambda f: (f.start, f.end))

@@ -36,8 +36,9 @@ def escape_errors(
 ) -> Iterator[tuple[int, int, str]]:
     """(start, end, message) of each malformed escape of a string in ``[begin, end)``."""
     position = begin
-    # The last string looked up, and its kind: a string's escapes ask the tree once.
-    known_until, known = -1, None
+    # The last string looked up, its kind and where its text ends: a string's escapes ask
+    # the tree once.
+    known_until, known, body = -1, None, (-1, b"")
     while (match := _CANDIDATE.search(source, position, end)) is not None:
         at = match.start()  # the backslash of the escape, if it is one
         position = match.end()
@@ -51,10 +52,17 @@ def escape_errors(
             continue
         stop, bytes_message, text_message = problem
         if at >= known_until:
-            known, known_until = _string_kind(root, source, at)
+            known, known_until, body = _string_kind(root, source, at)
         if known is None:  # a comment or a raw string: nothing in it is an escape
             position = max(position, known_until)
             continue
+        if known == "str" and source[at + 1] == ord("N"):
+            # The quick look stops at a line break or a quote: CPython reads the name to the
+            # next ``}`` in the string (a triple-quoted one spans lines), however long.
+            problem = _named(source, at, *body)
+            if problem is None:
+                continue
+            stop, bytes_message, text_message = problem
         message = bytes_message if known == "bytes" else text_message
         if message is not None:
             yield at, stop, message  # the first of its string, as CPython reports it
@@ -93,23 +101,51 @@ def _malformed(source: bytes, at: int) -> tuple[int, str | None, str | None] | N
     return None
 
 
-def _string_kind(root: Node, source: bytes, at: int) -> tuple[str | None, int]:
-    """Whether the byte at ``at`` is text of a string literal that is not raw: "str" or "bytes",
-    None otherwise (a comment, code, a raw string); and where the string or the comment that
-    holds it ends (``at`` when neither does)."""
+def _named(source: bytes, at: int, body_end: int, quote: bytes) -> tuple[int, None, str] | None:
+    """What is wrong with the ``\\N`` escape at ``at`` of a str (not an f-string) whose text
+    ends at ``body_end`` and whose closing quotes are ``quote``, by CPython's rule
+    (``_PyUnicode_DecodeUnicodeEscapeInternal``): the name runs from the ``{`` to the next
+    ``}`` of the text; none, or an empty name, is malformed, and a name that is no
+    character's is unknown. None: fine. (tree-sitter's own escape may run past the quotes,
+    into the next string: its text ends at the first ``quote``.)"""
+    quoted = source.find(quote, at + 3, body_end)
+    if quoted != -1:
+        body_end = quoted
+    close = source.find(b"}", at + 3, body_end) if source[at + 2 : at + 3] == b"{" else -1
+    if close <= at + 3:
+        return at + 2, None, "(unicode error) malformed \\N character escape"
+    try:
+        character = unicodedata.lookup(source[at + 3 : close].decode("ascii"))
+    except (KeyError, UnicodeDecodeError):
+        character = ""
+    if len(character) != 1:  # none, or a named sequence
+        return close + 1, None, "(unicode error) unknown Unicode character name"
+    return None
+
+
+def _string_kind(root: Node, source: bytes, at: int) -> tuple[str | None, int, tuple[int, bytes]]:
+    """Whether the byte at ``at`` is text of a string literal that is not raw: "str",
+    "f-string" or "bytes", None otherwise (a comment, code, a raw string); where the string or
+    the comment that holds it ends (``at`` when neither does); and where the string's text
+    ends (before its closing quotes, if it has them), with its quotes."""
     node = root.descendant_for_byte_range(at, at + 1)
     if node is not None and node.type == "comment":
-        return None, node.end_byte
+        return None, node.end_byte, (node.end_byte, b"\n")
     if node is None or node.type not in _TEXT:
-        return None, at
+        return None, at, (at, b"")
     while node is not None and node.type != "string":
         node = node.parent
     if node is None or node.child_count == 0:
-        return None, at
-    opening = node.children[0]
+        return None, at, (at, b"")
+    opening, closing = node.children[0], node.children[-1]
     if opening.type != "string_start":
-        return None, at
-    prefix = source[opening.start_byte : opening.end_byte].rstrip(b"'\"").lower()
+        return None, at, (at, b"")
+    end = node.end_byte
+    body_end = closing.start_byte if closing.type == "string_end" else end
+    start = source[opening.start_byte : opening.end_byte]
+    quote = start.lstrip(b"rRbBuUfFtT")
+    prefix = start[: len(start) - len(quote)].lower()
     if b"r" in prefix:
-        return None, node.end_byte
-    return ("bytes" if b"b" in prefix else "str"), node.end_byte
+        return None, end, (body_end, quote)
+    kind = "bytes" if b"b" in prefix else "f-string" if b"f" in prefix or b"t" in prefix else "str"
+    return kind, end, (body_end, quote)

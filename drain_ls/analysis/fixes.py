@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drain_ls.analysis.checker import CheckSettings, check_source
+from drain_ls.analysis.grammar_gaps import parse_input
 from drain_ls.analysis.model import Edit, Finding, Fix
 from drain_ls.analysis.source import parse
 from drain_ls.analysis.syntax import syntax_error
@@ -91,7 +92,7 @@ def fix_source(
 
 def broken(source: bytes, path: str) -> bool:
     """True when ``source`` has a syntax error (tree-sitter's, confirmed by CPython)."""
-    tree = parse(source)
+    tree = parse(parse_input(source))
     return tree.root_node.has_error and syntax_error(source, path, tree) is not None
 
 
@@ -112,7 +113,10 @@ def compile_error(source: bytes, path: str = "<fixed>") -> str | None:
 def parse_regression(before: bytes, after: bytes, path: str = "<fixed>") -> str | None:
     """Why ``after`` (a fixed ``before``) parses worse than ``before``, or None: it must have
     no tree-sitter error if ``before`` had none, and compile if ``before`` compiled."""
-    if not parse(before).root_node.has_error and parse(after).root_node.has_error:
+    if (
+        not parse(parse_input(before)).root_node.has_error
+        and parse(parse_input(after)).root_node.has_error
+    ):
         return "the fixed file would not parse"
     if compile_error(before, path) is None:
         error = compile_error(after, path)

@@ -57,7 +57,7 @@ from tree_sitter import Node, Parser, Point, Tree
 
 from drain_ls.analysis.forest_bounds import _brackets, _open_at_end, first_closed, starts_statement
 from drain_ls.analysis.forest_root import ForestRoot
-from drain_ls.analysis.grammar_gaps import LONE_CR, lone_cr_edit_start, normalize_lone_cr
+from drain_ls.analysis.grammar_gaps import EditedInput
 from drain_ls.analysis.source import PY_LANGUAGE, parse, parse_range, point_after, point_of
 
 # Lines per chunk: an edit reparses at most about this many lines (~0.25 ms; a syntax error
@@ -100,7 +100,7 @@ class Forest:
     __slots__ = (
         "_brackets",
         "_fresh",
-        "_lone_cr",
+        "_input",
         "_root",
         "_settled",
         "_stale_from",
@@ -112,11 +112,10 @@ class Forest:
 
     def __init__(self, source: bytes, tree: Tree | None = None) -> None:
         """The syntax of ``source`` (``tree``: its parse, when already made), as one tree.
-        What is parsed (and kept as ``source``) has its lone CRs normalized (same length:
-        ``drain_ls.analysis.grammar_gaps``), as CPython reads them."""
-        normalized = normalize_lone_cr(source)
-        self._lone_cr = normalized is not source  # the text has a lone CR (or had one)
-        source = normalized
+        What is parsed (and kept as ``source``) is ``parse_input(source)`` (same length:
+        ``drain_ls.analysis.grammar_gaps``): lone CRs normalized, as CPython reads them, and
+        the named escapes that tree-sitter would read far ahead from neutralized."""
+        self._input, source = EditedInput.of(source)
         self.source = source
         self.starts = [0]
         self._trees = [tree if tree is not None else parse(source)]
@@ -239,15 +238,11 @@ class Forest:
     def edit(self, source: bytes, start: int, old_end: int, new_end: int) -> list[tuple[int, int]]:
         """Bytes ``[start, old_end)`` of the old source became ``[start, new_end)`` of
         ``source``: reparse what that touches; return the byte ranges whose syntax changed."""
-        # A CR just before the edit may turn from a line break into half of one, or back.
-        start = lone_cr_edit_start(source, start)
-        # A text without a lone CR gets one only around an edit (a CR inserted, the LF after
-        # one deleted): only there is it looked for (the whole text is 8 ms per 5 MB of
-        # CRLF text, at every keystroke). A CR that ends the window counts as lone.
-        if self._lone_cr or LONE_CR.search(source, max(start - 1, 0), new_end + 1):
-            normalized = normalize_lone_cr(source)
-            self._lone_cr = normalized is not source
-            source = normalized
+        # What tree-sitter is given: lone CRs normalized, far named escapes neutralized (the
+        # edit grown to cover what that changes outside it).
+        self._input, source, start, old_end, new_end = self._input.edited(
+            source, start, old_end, new_end
+        )
         old_source = self.source
         # Counted from the start of the chunk holding the edit, not of the file (a count of
         # typing.py's lines is 0.1 ms): the text before ``start`` is the same in both.

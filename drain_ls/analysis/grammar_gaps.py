@@ -1,13 +1,22 @@
 """Where tree-sitter-python 0.25 parses valid Python wrongly, and how drain-ls makes up for it.
 
-Two gaps of the grammar matter (``/tmp/issue18/research.md`` section 2; upstream issues
-tree-sitter-python#346 and tree-sitter#4467), both fixed here without the running interpreter:
+Three gaps of the grammar matter (``/tmp/issue18/research.md`` section 2; upstream issues
+tree-sitter-python#346 and tree-sitter#4467), all made up for here without the running interpreter:
 
 - **Lone CR line ends** (old Mac files): tree-sitter does not treat a ``\\r`` without ``\\n``
   as a line break, so such a file is one long broken line. CPython reads source with
   universal newlines. ``normalize_lone_cr`` maps each lone ``\\r`` to ``\\n`` before parsing:
   the length is unchanged, so every byte offset still holds, and the lines (``\\r`` is a line
   break in the LSP too) are the same.
+- **A named escape left open** (``"\\N{`` and no ``}`` soon after): the grammar reads a
+  ``\\N{NAME}`` escape with the pattern ``\\N\\{[^}]+\\}``, which reads ahead to the next
+  ``}`` wherever it is, across lines and strings, and then gives up if there is none. Each such
+  escape costs the distance to the next ``}``: a file of ``x = "\\N{"`` lines parses in time
+  quadratic in its length (4,000 lines: 1.6 s; 8,000: 4.9 s). ``far_escapes`` finds the
+  escapes whose ``{`` has no ``}`` in the next ``FAR_ESCAPE`` bytes (so none that is valid:
+  Unicode's longest name has 88 letters) and ``parse_input`` turns their ``N`` into ``U``,
+  which the pattern for ``\\U`` rejects at the ``{``: the same tree as the failed long read
+  gives, at once (a ``\\U`` and a ``\\N`` are alike in a bytes literal, a raw string, a comment).
 - **PEP 696 type parameter defaults** (``def f[T = int]()``, ``class C[T: int = bool]``,
   ``*Ts = *tuple[int]``, ``**P = [int]``, ``type A[T = X] = ...``): the grammar has no ``=``
   in a type parameter list. In a ``def`` or ``class`` each default gives one small ERROR node
@@ -42,6 +51,102 @@ def normalize_lone_cr(source: bytes) -> bytes:
     if b"\r" not in source or source.count(b"\r") == source.count(b"\r\n"):
         return source
     return LONE_CR.sub(b"\n", source)
+
+
+# More than any name Unicode has (88 letters) after a named escape's ``{``.
+FAR_ESCAPE = 128
+_NAMED_ESCAPE = b"\\N{"
+
+
+def far_escapes(source: bytes) -> list[int]:
+    """The offsets of the ``N`` of each ``\\N{`` that begins an escape (an odd run of
+    backslashes before its ``N``) and has no ``}`` in the ``FAR_ESCAPE`` bytes after its ``{``,
+    in order: where tree-sitter's lexer would read far ahead (see the module's docstring).
+    Linear in the length of ``source``, for any text."""
+    found: list[int] = []
+    at = source.find(_NAMED_ESCAPE)
+    close = -1  # the first ``}`` after the last ``{`` looked at (a position past the end: none)
+    while at != -1:
+        brace = at + 2
+        if close <= brace:
+            close = source.find(b"}", brace + 1)
+            if close == -1:
+                close = len(source) + FAR_ESCAPE + 1
+        if close - brace > FAR_ESCAPE:
+            run = at  # the runs before two escapes do not overlap: linear in all
+            while run > 0 and source[run - 1] == 0x5C:
+                run -= 1
+            if (at - run) % 2 == 0:
+                found.append(at + 1)
+        at = source.find(_NAMED_ESCAPE, brace + 1)
+    return found
+
+
+def neutralize(source: bytes, positions: list[int]) -> bytes:
+    """``source`` with the ``N`` at each of ``positions`` (``far_escapes``) made a ``U``."""
+    if not positions:
+        return source
+    text = bytearray(source)
+    for at in positions:
+        text[at] = 0x55  # U
+    return bytes(text)
+
+
+def parse_input(source: bytes) -> bytes:
+    """What tree-sitter is given for ``source``, the same length: its lone CRs normalized
+    and its far named escapes neutralized (see the module's docstring). ``source`` itself
+    when neither is there. Offsets, lines and the text of every node but those bytes hold."""
+    source = normalize_lone_cr(source)
+    if _NAMED_ESCAPE not in source:
+        return source
+    return neutralize(source, far_escapes(source))
+
+
+class EditedInput(NamedTuple):
+    """What tree-sitter is given for a text that is edited again and again (a document):
+    ``parse_input``, kept up with the edits at the cost of the text around each."""
+
+    lone_cr: bool  # the text has a lone CR (or had one)
+    far: list[int] | None  # its far named escapes (None: it has no ``\\N{`` at all)
+
+    @classmethod
+    def of(cls, source: bytes) -> tuple[EditedInput, bytes]:
+        """The state of ``source``, and what tree-sitter is given for it."""
+        normalized = normalize_lone_cr(source)
+        far = far_escapes(normalized) if _NAMED_ESCAPE in normalized else None
+        return cls(normalized is not source, far), neutralize(normalized, far or [])
+
+    def edited(
+        self, source: bytes, start: int, old_end: int, new_end: int
+    ) -> tuple[EditedInput, bytes, int, int, int]:
+        """The edit (bytes ``[start, old_end)`` of the old text became ``[start, new_end)`` of
+        ``source``) as tree-sitter must be told it: the new state, what it is given, and the
+        edit grown to cover each byte that the edit changed outside itself."""
+        # A CR just before the edit may turn from a line break into half of one, or back.
+        start = lone_cr_edit_start(source, start)
+        # A text without a lone CR gets one only around an edit (a CR inserted, the LF after
+        # one deleted): only there is it looked for (the whole text is 8 ms per 5 MB of
+        # CRLF text, at every keystroke). A CR that ends the window counts as lone.
+        lone_cr = self.lone_cr
+        if lone_cr or LONE_CR.search(source, max(start - 1, 0), new_end + 1):
+            normalized = normalize_lone_cr(source)
+            lone_cr, source = normalized is not source, normalized
+        # Likewise a named escape; and a ``}`` typed or deleted within ``FAR_ESCAPE`` bytes
+        # after one, or a backslash before one, makes or unmakes it outside the edit.
+        far = self.far
+        if far is None and _NAMED_ESCAPE not in source[max(start - 2, 0) : new_end + 2]:
+            return EditedInput(lone_cr, None), source, start, old_end, new_end
+        new = far_escapes(source) if _NAMED_ESCAPE in source else None
+        delta = new_end - old_end
+        moved = {at if at < start else at + delta for at in far or [] if not start <= at < old_end}
+        flipped = [at for at in moved.symmetric_difference(new or []) if not start <= at < new_end]
+        if flipped:
+            first, last = min(flipped), max(flipped) + 1
+            if first < start:
+                start = first
+            if last > new_end:
+                old_end, new_end = old_end + last - new_end, last
+        return EditedInput(lone_cr, new), neutralize(source, new or []), start, old_end, new_end
 
 
 def lone_cr_edit_start(old_source: bytes, start: int) -> int:

@@ -37,7 +37,7 @@ from drain_ls.analysis.docstrings import (
     module_finding,
 )
 from drain_ls.analysis.exports import is_module_level
-from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.grammar_gaps import parse_input
 from drain_ls.analysis.import_resolver import _Resolver
 from drain_ls.analysis.import_scopes import LOAD, _inside_import
 from drain_ls.analysis.import_statements import ImportBinding
@@ -143,7 +143,7 @@ class IncrementalChecker:
             findings = [f for f in findings if not noqa.silences(f)]
         # Syntax errors whatever the selection (as ruff).
         syntax_changes = changes if changes is not None and not changes.full else None
-        report = self._syntax.check(_parsed(source, tree), tree, syntax_changes)
+        report = self._syntax.check(_parsed(source, tree), tree, syntax_changes, original=source)
         findings = with_syntax(findings, report, source)
         findings.sort(key=lambda f: (f.start, f.code))
         self._last = (source, findings)
@@ -212,7 +212,9 @@ class IncrementalChecker:
             moved = [f for f in moved if not any(f.start < e and s < f.end for s, e in regions)]
         # The syntax errors of this version, the last version's kept as the base of the next
         # ``check`` (which still sees every change since).
-        report = self._syntax.check(_parsed(source, tree), tree, changes, commit=False)
+        report = self._syntax.check(
+            _parsed(source, tree), tree, changes, commit=False, original=source
+        )
         findings = with_syntax(moved, report, source)
         findings.sort(key=lambda f: (f.start, f.code))
         return findings
@@ -540,10 +542,11 @@ def _statement_at(root: Node, offset: int) -> Node | None:
 
 
 def _parsed(source: bytes, tree: Syntax) -> bytes:
-    """What ``tree`` was parsed from: ``source`` with its lone CRs normalized. A document's
+    """What ``tree`` was parsed from: ``parse_input(source)`` (lone CRs normalized, far named
+    escapes neutralized: ``drain_ls.analysis.grammar_gaps``). A document's
     tree (``drain_ls.analysis.forest.Forest``) keeps it; anything else is normalized here (8 ms per
     5 MB of CRLF text: not twice per keystroke)."""
     kept = getattr(tree, "source", None)
     if isinstance(kept, bytes) and len(kept) == len(source):
         return kept
-    return normalize_lone_cr(source)
+    return parse_input(source)

@@ -432,6 +432,7 @@ def legacy_errors(
     target: PythonVersion = DEFAULT_TARGET,
     begin: int | None = None,
     end: int | None = None,
+    original: bytes | None = None,
 ) -> list[LegacyError]:
     """The invalid constructs of ``source`` that its tree-sitter tree shows without an ERROR
     node: (start, end, message), sorted by position. ``root`` is the tree's module node (or a
@@ -444,7 +445,8 @@ def legacy_errors(
     ``raise E, v``, ``except A, B as e``, a tuple as first parameter of a ``def``, ``del
     __debug__`` and ``__debug__ = ...``) are found where they begin a line, which is where
     they always are but after a semicolon or a colon (``if x: print y``). ``source`` is what
-    was parsed (lone CRs already normalized: ``drain_ls.analysis.grammar_gaps``)."""
+    was parsed (``drain_ls.analysis.grammar_gaps.parse_input``); ``original``, the text itself
+    when it differs, is where the escapes of strings are read (parsing neutralizes some)."""
     found: set[LegacyError] = set()
     begin = root.start_byte if begin is None else max(begin, root.start_byte)
     end = root.end_byte if end is None else min(end, root.end_byte)
@@ -458,7 +460,7 @@ def legacy_errors(
         if node is not None and node.type in _INERT:
             continue
         found.update(checks[kind](root, source, start, stop))
-    found.update(escape_errors(root, source, begin, end))
+    found.update(escape_errors(root, source if original is None else original, begin, end))
     return sorted(found)
 
 

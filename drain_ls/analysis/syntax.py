@@ -30,7 +30,6 @@ results for the same text and tree.
 
 from __future__ import annotations
 
-import warnings
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
@@ -40,8 +39,9 @@ from typing import NamedTuple, Protocol
 from tree_sitter import Node
 
 from drain_ls.analysis.change_log import ChangeLog
+from drain_ls.analysis.compiling import ACCEPTED, cpython_offset, remembered_outcome
 from drain_ls.analysis.forest import Forest
-from drain_ls.analysis.grammar_gaps import TreeErrors, normalize_lone_cr, tree_errors
+from drain_ls.analysis.grammar_gaps import TreeErrors, parse_input, tree_errors
 from drain_ls.analysis.indentation import IndentationProblem, indentation_event
 from drain_ls.analysis.legacy import legacy_errors
 from drain_ls.analysis.model import Finding
@@ -128,12 +128,12 @@ def syntax_error(
     source: bytes, path: str, tree: Syntax, target: PythonVersion = DEFAULT_TARGET
 ) -> Finding | None:
     """The first syntax error of ``source`` as an E999 finding, or None if it has none (a
-    version error is not one). ``tree``: its parse (parsed again if ``source`` has lone CRs,
-    which it must be parsed without)."""
-    parsed = normalize_lone_cr(source)
+    version error is not one). ``tree``: its parse (parsed again if tree-sitter must be given
+    other bytes: ``drain_ls.analysis.grammar_gaps.parse_input``)."""
+    parsed = parse_input(source)
     if parsed is not source:
         tree = parse(parsed)
-    return SyntaxTracker(target).check(parsed, tree).error
+    return SyntaxTracker(target).check(parsed, tree, original=source).error
 
 
 def error_finding(message: str, start: int, end: int) -> Finding:
@@ -145,11 +145,17 @@ def error_finding(message: str, start: int, end: int) -> Finding:
 
 
 def tree_verdict(
-    tree: Syntax, source: bytes, compiled: OrderedDict[tuple[bytes, bool], object] | None = None
+    tree: Syntax,
+    source: bytes,
+    compiled: OrderedDict[tuple[bytes, bool], object] | None = None,
+    original: bytes | None = None,
 ) -> TreeVerdict:
     """The tree's real errors: the first as an E999 (None when there is none or CPython
     accepts each statement around them), the innermost statements around those that stand,
-    and what the grammar's gaps accepted. ``compiled``: a memo of compiled statements (kept small)."""
+    and what the grammar's gaps accepted. ``source``: what was parsed (``parse_input``);
+    ``original``: the text itself, what CPython compiles (None: ``source``). ``compiled``: a
+    memo of compiled statements (kept small)."""
+    text = source if original is None else original
     errors: list[Finding] = []
     regions: set[tuple[int, int]] = set()
     gaps: list[TreeErrors] = []
@@ -160,9 +166,9 @@ def tree_verdict(
         units: dict[tuple[int, int, bool] | None, list[Node]] = {}
         for site in found.errors:
             units.setdefault(_unit(site, source), []).append(site)
-        cleared = _cleared_together(source, list(units), compiled)
+        cleared = _cleared_together(text, list(units), compiled)
         for unit, sites in units.items():
-            error = None if unit in cleared else _unit_error(source, unit, sites, compiled)
+            error = None if unit in cleared else _unit_error(source, text, unit, sites, compiled)
             if error is not None:
                 errors.append(error)
                 regions.update(_region(site) for site in sites)
@@ -229,9 +235,6 @@ def _unit(site: Node, source: bytes) -> tuple[int, int, bool] | None:
     return best
 
 
-_ACCEPTED = object()
-
-
 def _cleared_together(
     source: bytes,
     units: list[tuple[int, int, bool] | None],
@@ -252,41 +255,28 @@ def _cleared_together(
             begin, end = group[0][0], max(u[1] for u in group)
             if (
                 end - begin <= MAX_COMPILED_REGION
-                and _outcome(source[begin:end], False, compiled) is _ACCEPTED
+                and remembered_outcome(source[begin:end], False, compiled) is ACCEPTED
             ):
                 cleared.update(group)
         group = [unit] if unit is not None else []
     return cleared
 
 
-def _outcome(
-    text: bytes, wrapped: bool, compiled: OrderedDict[tuple[bytes, bool], object] | None
-) -> object:
-    """``_compile``'s outcome, remembered in ``compiled``."""
-    key = (text, wrapped)
-    outcome = compiled.get(key) if compiled is not None else None
-    if outcome is None:
-        outcome = _compile(text, wrapped)
-        if compiled is not None:
-            compiled[key] = outcome
-            while len(compiled) > 16:
-                compiled.popitem(last=False)
-    return outcome
-
-
 def _unit_error(
     source: bytes,
+    text: bytes,
     unit: tuple[int, int, bool] | None,
     sites: list[Node],
     compiled: OrderedDict[tuple[bytes, bool], object] | None,
 ) -> Finding | None:
-    """The E999 of the error sites in one unit (None: CPython accepts the unit)."""
+    """The E999 of the error sites in one unit (None: CPython accepts the unit), as CPython
+    compiles it in ``text`` (the same length as ``source``, what was parsed)."""
     first = min(sites, key=_start_byte).start_byte
     # No statement around the site is small enough (tree-sitter gave up on a whole large
     # one): the whole source is compiled, to clear it or not, as rarely as that happens.
     begin, end, wrapped = unit if unit is not None else (0, len(source), False)
-    outcome = _outcome(source[begin:end], wrapped, compiled)
-    if outcome is _ACCEPTED:
+    outcome = remembered_outcome(text[begin:end], wrapped, compiled)
+    if outcome is ACCEPTED:
         return None
     assert isinstance(outcome, tuple)
     message, line, column = outcome
@@ -294,41 +284,8 @@ def _unit_error(
         nul = source.find(b"\0", begin, end)
         offset = nul if nul >= 0 else first
     else:
-        offset = _offset(source, begin, line - (1 if wrapped else 0), column)
+        offset = cpython_offset(source, begin, line - (1 if wrapped else 0), column)
     return error_finding(message, offset, min(offset + 1, len(source)))
-
-
-def _compile(text: bytes, wrapped: bool) -> object:
-    """``_ACCEPTED``, or (message, 1-based line or None, 1-based character column)."""
-    code = text.decode("utf-8", errors="replace")
-    if wrapped:
-        code = "if 1:\n" + code
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(code, "<statement>", "exec", flags=0x400, dont_inherit=True)  # ONLY_AST
-    except SyntaxError as exc:
-        return f"{type(exc).__name__}: {exc.msg or 'invalid syntax'}", exc.lineno, exc.offset
-    except ValueError:  # a NUL byte (Python 3.11)
-        return "SyntaxError: source code cannot contain null bytes", None, None
-    except (RecursionError, MemoryError) as exc:
-        return f"SyntaxError: {type(exc).__name__}", None, None
-    return _ACCEPTED
-
-
-def _offset(source: bytes, begin: int, line: int | None, column: int | None) -> int:
-    """The byte offset of CPython's (line, character column), both 1-based, in a unit that
-    starts at ``begin``."""
-    start = begin
-    for _ in range(max(0, (line or 1) - 1)):
-        eol = source.find(b"\n", start)
-        if eol < 0:
-            break
-        start = eol + 1
-    eol = source.find(b"\n", start)
-    text = source[start : eol if eol >= 0 else len(source)].decode("utf-8", errors="replace")
-    chars = max(0, min((column or 1) - 1, len(text)))
-    return start + len(text[:chars].encode("utf-8"))
 
 
 # -- every check, for successive versions ----------------------------------------------------
@@ -364,15 +321,21 @@ class SyntaxTracker:
         self._compiled: OrderedDict[tuple[bytes, bool], object] = OrderedDict()
 
     def check(
-        self, source: bytes, tree: Syntax, changes: Changes | None = None, commit: bool = True
+        self,
+        source: bytes,
+        tree: Syntax,
+        changes: Changes | None = None,
+        commit: bool = True,
+        original: bytes | None = None,
     ) -> SyntaxReport:
-        """The syntax errors of this version: ``source`` as parsed (lone CRs normalized) and
-        its ``tree``; ``changes``: what changed since the last call (None: check it all).
+        """The syntax errors of this version: ``source`` as parsed (``parse_input``), its
+        ``tree`` and ``original``, the text itself (None: ``source``; the escapes in strings
+        are read there); ``changes``: what changed since the last call (None: check it all).
         Without ``commit`` (the editor's keystroke that leaves a tree error, which reads no
         node but the broken chunks'), only the tree's errors are checked: the other checks'
         results are the last version's, moved, less those an edit touched; the next call
         still starts from the last version."""
-        verdict = tree_verdict(tree, source, self._compiled)
+        verdict = tree_verdict(tree, source, self._compiled, original)
         if not commit:
             return self._report(verdict, *self._moved(changes, tree.root_node, source))
         root = tree.root_node
@@ -381,7 +344,7 @@ class SyntaxTracker:
         target = self.target
 
         def legacy(begin: int | None, end: int | None) -> list[Located]:
-            return legacy_errors(root, source, target, begin, end)
+            return legacy_errors(root, source, target, begin, end, original)
 
         def constructs(begin: int | None, end: int | None) -> list[Located]:
             return construct_errors(root, source, target, begin, end)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from drain_ls.analysis.complexity import cyclomatic_complexity
+from drain_ls.analysis.grammar_gaps import parse_input
 from drain_ls.analysis.skeletons import render, signature_of, summary_placeholder
 from drain_ls.analysis.source import parse
 from drain_ls.backends.base import BackendError, DrainRequest, DrainResponse, Progress, RateLimits
@@ -18,7 +19,7 @@ from drain_ls.budget import Usage
 
 
 def _definition(code: str) -> Node | None:
-    tree = parse(code.encode("utf-8"))
+    tree = parse(parse_input(code.encode("utf-8")))
     stack = [tree.root_node]
     while stack:
         node = stack.pop(0)
@@ -139,7 +140,7 @@ def offline_summary(code: str) -> str:
 
 def offline_module_summary(code: str) -> str:
     """What a module holds, from its outline or its text."""
-    tree = parse(code.encode("utf-8", "surrogateescape"))
+    tree = parse(parse_input(code.encode("utf-8", "surrogateescape")))
     functions: list[str] = []
     classes: list[str] = []
     imports = 0

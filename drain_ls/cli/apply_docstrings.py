@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from tree_sitter import Node
 
 from drain_ls.analysis.fixes import apply_edits, parse_regression
-from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.grammar_gaps import parse_input
 from drain_ls.analysis.model import Edit
 from drain_ls.analysis.skeletons import definition_docstring_fix
 from drain_ls.analysis.source import parse
@@ -147,7 +147,7 @@ def _plan_file(
     plan = FilePlan(path, source)
     uri = path.as_uri()
     ours = {qualname: r for (u, qualname), r in mine.items() if u == uri}
-    tree = parse(normalize_lone_cr(source))
+    tree = parse(parse_input(source))
     edits: list[Edit] = []
     for task in tasks:
         result = ours.pop(task.qualname, None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.grammar_gaps import parse_input
 from drain_ls.analysis.source import parse
 from drain_ls.cli.common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _display, llm_flags
 from drain_ls.cli.results import (
@@ -167,7 +167,7 @@ def definition_results(
     earlier text (stale)."""
     from drain_ls.engine.file_tasks import tasks_for_file
 
-    tree = parse(normalize_lone_cr(source))
+    tree = parse(parse_input(source))
     module = Definition(MODULE, "module", 1)
     found: list[Definition] = [module]
     by_start: dict[int, Definition] = {}

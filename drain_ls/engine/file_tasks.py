@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from drain_ls.analysis.checker import CheckSettings, check_source
-from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.grammar_gaps import parse_input
 from drain_ls.analysis.source import parse
 from drain_ls.config import Settings
 from drain_ls.engine.choices import DEFINITION_CODES, docstring_findings
@@ -24,7 +24,7 @@ def read_python(path: Path) -> bytes | None:
 
 def scopes_of(source: bytes) -> set[str]:
     """The qualified names of a file's definitions, and ``<module>``."""
-    return {MODULE} | {name for _, name, _ in definitions(parse(source).root_node)}
+    return {MODULE} | {name for _, name, _ in definitions(parse(parse_input(source)).root_node)}
 
 
 def tasks_for_file(
@@ -42,7 +42,7 @@ def tasks_for_file(
     if source is None:
         return []
     # Parsed as the checks parse it (lone CRs are line breaks: same length, same offsets).
-    tree = parse(normalize_lone_cr(source))
+    tree = parse(parse_input(source))
     select = DEFINITION_CODES & settings.codes  # `select`/`ignore` hold for drains too
     check = CheckSettings(select=select, target_version=settings.target)
     names = docstring_findings(check_source(source, str(path), check, tree))
