@@ -329,3 +329,37 @@ def test_closing_a_bracket_after_a_pause_checks_the_indentation_of_its_statement
     assert end is not None and end - start < 300
     fresh = check_source(doc.source, "/m.py", checker.settings, doc.tree, tolerant=True)
     assert [(f.code, f.start) for f in found] == [(f.code, f.start) for f in fresh]
+
+
+def _best(run: typing.Callable[[], object]) -> float:
+    import time
+
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_one_long_run_of_errors_costs_about_its_parse() -> None:
+    """1,000 names joined by backslashes (``x\\`` lines): a module-level run of 2,000 nodes,
+    half of them ERROR nodes. Each error's run was looked for among its siblings, in time
+    cubic in their number (31 s); now the runs are found in one pass (best of 3, against the
+    parse of the same text in the same run)."""
+    from drain_ls.analysis.source import parse
+
+    source = b"x\\\n" * 1000
+    assert [f.code for f in check_source(source, "m.py")] == ["E999"]
+    assert _best(lambda: check_source(source, "m.py")) < 8 * _best(lambda: parse(source))
+
+
+def test_a_run_too_large_to_compile_is_not_cleared_by_compiling_one_of_its_nodes() -> None:
+    """Past ``MAX_COMPILED_REGION``, a smaller statement around an error is compiled instead:
+    never the module-level node alone when the run it is in is what is broken (``x`` compiles
+    by itself; ``x\\`` lines joined do not)."""
+    source = b"x\\\n" * 200
+    with patch.object(syntax_module, "MAX_COMPILED_REGION", 100):
+        assert [f.code for f in check_source(source, "m.py")] == ["E999"]
+        valid = b"def f(x):\n    return [\n" + b"        x,\n" * 30 + b"    ]\n"
+        assert [f.code for f in check_source(valid, "m.py")] == ["D100", "D103"]
