@@ -8,6 +8,12 @@ worker's own pipe. A worker that dies (a crash in a C extension, a kill) costs o
 had in hand, which gets ``lost``'s result; the other workers take over the rest. So does a
 result that cannot be pickled or read back, or an exception that ``work`` lets out.
 
+With a ``limit`` (seconds per file), a worker tells the parent which file it starts; one
+still on it when its time is up is killed, the file gets ``lost``'s result, and a new worker
+takes its place (as one does for a worker that dies with a file in hand). tree-sitter takes
+time quadratic in the length of a few shapes of broken code: a hostile file must cost its
+time limit, not the run. A run with a limit forks even for one file or one job.
+
 Elsewhere (macOS and Windows start processes by spawning, where a fork is unsafe or missing),
 ``concurrent.futures``' process pool runs the same function over balanced chunks; there, a
 dead worker costs the files of every chunk not yet done.
@@ -26,6 +32,7 @@ import selectors
 import signal
 import struct
 import sys
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -33,6 +40,9 @@ R = TypeVar("R")
 
 _INDEX = struct.Struct("<I")
 _HEADER = struct.Struct("<II")  # a result's file index and the length of its pickle
+DIED = "internal error: the worker checking it stopped unexpectedly"
+# A result's size that says the worker starts the file instead (``limit``).
+_STARTED = 0xFFFFFFFF
 # Writes of at most PIPE_BUF bytes are atomic (POSIX guarantees 512; Linux has 4096): a
 # batch of whole indices never interleaves with another, so every 4-byte read is one index.
 _BATCH = 512
@@ -44,22 +54,27 @@ def map_files(
     work: Callable[[str], R],
     lost: Callable[[str, str], R],
     cost: Callable[[str], int] | None = None,
+    limit: Callable[[str], float] | None = None,
 ) -> list[R]:
     """``work(path)`` for every path, in ``jobs`` processes, results in the order of ``paths``.
 
     ``cost`` estimates a file's work (the biggest are dealt first). A file whose work raises,
-    or whose worker dies, gets ``lost(path, reason)``.
+    or whose worker dies, gets ``lost(path, reason)``; so does one that takes more than
+    ``limit(path)`` seconds (on Linux; with a limit, even one file is checked in a worker).
     """
-    if jobs <= 1 or len(paths) < 2:
+    if not paths:
+        return []
+    forked = sys.platform == "linux"
+    if (jobs <= 1 or len(paths) < 2) and (limit is None or not forked):
         return [_attempt(work, lost, path) for path in paths]
     jobs = min(jobs, len(paths))
     order = list(range(len(paths)))
     if cost is not None:
         costs = [cost(path) for path in paths]
         order.sort(key=costs.__getitem__, reverse=True)
-    if sys.platform != "linux":
+    if not forked:
         return _map_with_executor(paths, jobs, work, lost, order)
-    return _map_forked(paths, jobs, work, lost, order)
+    return _map_forked(paths, max(1, jobs), work, lost, order, limit)
 
 
 def _attempt(work: Callable[[str], R], lost: Callable[[str, str], R], path: str) -> R:
@@ -79,6 +94,7 @@ def _map_forked(
     work: Callable[[str], R],
     lost: Callable[[str, str], R],
     order: list[int],
+    limit: Callable[[str], float] | None = None,
 ) -> list[R]:
     task_read, task_write = os.pipe()
     feeder = _Feeder(b"".join(_INDEX.pack(i) for i in order), task_write)
@@ -86,14 +102,19 @@ def _map_forked(
     try:
         for _ in range(jobs):
             try:
-                _start_worker(paths, work, lost, task_read, task_write, workers)
+                _start_worker(paths, work, lost, task_read, task_write, workers, limit)
             except OSError:  # out of processes or descriptors: the workers started will do
                 break
-        os.close(task_read)
-        task_read = -1
+        if limit is None:  # else kept, for a worker that takes a killed one's place
+            os.close(task_read)
+            task_read = -1
         if not workers:
             return [_attempt(work, lost, path) for path in paths]
-        results: dict[int, R] = _collect(feeder, workers, paths, lost)
+
+        def replace() -> None:
+            _start_worker(paths, work, lost, task_read, feeder.fd, workers, limit)
+
+        results: dict[int, R] = _collect(feeder, workers, paths, lost, limit, replace)
     finally:
         if task_read >= 0:
             os.close(task_read)
@@ -102,8 +123,7 @@ def _map_forked(
             os.close(fd)
         for pid in workers.values():
             _reap(pid)
-    reason = "internal error: the worker checking it stopped unexpectedly"
-    return [results[i] if i in results else lost(path, reason) for i, path in enumerate(paths)]
+    return [results[i] if i in results else lost(path, DIED) for i, path in enumerate(paths)]
 
 
 def _start_worker(
@@ -113,8 +133,10 @@ def _start_worker(
     task_read: int,
     task_write: int,
     workers: dict[int, int],
+    limit: Callable[[str], float] | None = None,
 ) -> None:
-    """Fork a worker and add it to ``workers`` (its result pipe -> its pid)."""
+    """Fork a worker and add it to ``workers`` (its result pipe -> its pid). ``task_write``:
+    the parent's end of the task pipe, or -1 once it is closed."""
     result_read, result_write = os.pipe()
     sys.stdout.flush()  # or the worker would write the parent's buffered output again
     sys.stderr.flush()
@@ -132,11 +154,12 @@ def _start_worker(
         status = 1
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            os.close(task_write)
+            if task_write >= 0:
+                os.close(task_write)
             os.close(result_read)
             for inherited in workers:
                 os.close(inherited)
-            _serve(paths, work, lost, task_read, result_write)
+            _serve(paths, work, lost, task_read, result_write, limit is not None)
             status = 0
         finally:
             for stream in (sys.stdout, sys.stderr):  # what ``work`` printed
@@ -154,8 +177,10 @@ def _serve(
     lost: Callable[[str, str], R],
     tasks: int,
     results: int,
+    announce: bool = False,
 ) -> None:
     """The worker: take an index, do the work, send the result; until the tasks run out.
+    ``announce``: first tell the parent which file it starts (for its time limit).
     Signals are handled as in the parent: Ctrl-C (KeyboardInterrupt) ends the worker
     silently, through ``os._exit``; where the parent ignores SIGINT, so does the worker."""
     while True:
@@ -164,6 +189,8 @@ def _serve(
             return
         (index,) = _INDEX.unpack(data)
         path = paths[index]
+        if announce:
+            os.write(results, _HEADER.pack(index, _STARTED))  # 8 bytes: never split
         try:
             blob = pickle.dumps(_attempt(work, lost, path), pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # a result that cannot be pickled
@@ -203,11 +230,29 @@ def _collect(
     workers: dict[int, int],
     paths: list[str],
     lost: Callable[[str, str], R],
+    limit: Callable[[str], float] | None = None,
+    replace: Callable[[], None] | None = None,
 ) -> dict[int, R]:
     """Feed the tasks and read the results, never blocking on any one pipe, until every
-    worker has closed its result pipe."""
+    worker has closed its result pipe. With a ``limit``, a worker past its file's time is
+    killed and ``replace`` forks another while files are left."""
     results: dict[int, R] = {}
     buffers = {fd: bytearray() for fd in workers}
+    # With a limit: the file each worker is on, and when its time is up (by result pipe).
+    started: dict[int, tuple[int, float]] = {}
+
+    def respawn(selector: selectors.BaseSelector) -> int:
+        """Fork a worker in the place of one that is gone, if files are left: how many."""
+        if replace is None or len(results) + len(started) >= len(paths):
+            return 0
+        fresh = set(workers)
+        with contextlib.suppress(OSError):
+            replace()
+        for new in set(workers) - fresh:
+            buffers[new] = bytearray()
+            selector.register(new, selectors.EVENT_READ)
+        return len(set(workers) - fresh)
+
     with selectors.DefaultSelector() as selector:
         os.set_blocking(feeder.fd, False)
         selector.register(feeder.fd, selectors.EVENT_WRITE)
@@ -215,7 +260,32 @@ def _collect(
             selector.register(fd, selectors.EVENT_READ)
         open_pipes = len(workers)
         while open_pipes:
-            for key, _ in selector.select():
+            timeout = None
+            if started:
+                timeout = max(0.0, min(due for _, due in started.values()) - time.monotonic())
+            ready = selector.select(timeout)
+            if started:
+                now = time.monotonic()
+                killed: set[int] = (
+                    set()
+                )  # (a new worker's pipe may get the number of a killed one's)
+                for fd, (index, due) in list(started.items()):
+                    if due > now:
+                        continue
+                    del started[fd]
+                    killed.add(fd)
+                    os.kill(workers[fd], signal.SIGKILL)
+                    seconds = limit(paths[index]) if limit is not None else 0.0
+                    reason = f"stopped after {seconds:.0f} s, the time limit for this file"
+                    results[index] = lost(paths[index], reason)
+                    selector.unregister(fd)
+                    open_pipes -= 1
+                    os.close(fd)
+                    buffers.pop(fd)
+                    _reap(workers.pop(fd))
+                    open_pipes += respawn(selector)
+                ready = [(key, mask) for key, mask in ready if key.fd not in killed]
+            for key, _ in ready:
                 fd = key.fd
                 if fd == feeder.fd:
                     if feeder.feed():
@@ -226,11 +296,21 @@ def _collect(
                 if not chunk:
                     selector.unregister(fd)
                     open_pipes -= 1
+                    held = started.pop(fd, None)
+                    if held is not None:  # it died with a file in hand: another goes on
+                        results[held[0]] = lost(paths[held[0]], DIED)
+                        open_pipes += respawn(selector)
                     continue
                 buffer = buffers[fd]
                 buffer += chunk
                 while len(buffer) >= _HEADER.size:
                     index, size = _HEADER.unpack_from(buffer)
+                    if size == _STARTED:
+                        assert limit is not None
+                        started[fd] = (index, time.monotonic() + limit(paths[index]))
+                        del buffer[: _HEADER.size]
+                        continue
+                    started.pop(fd, None)
                     end = _HEADER.size + size
                     if len(buffer) < end:
                         break

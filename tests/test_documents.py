@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tree_sitter import Tree
 
-from drain_ls.analysis.grammar_gaps import normalize_lone_cr
+from drain_ls.analysis.grammar_gaps import parse_input
 from drain_ls.analysis.source import line_starts
 from drain_ls.analysis.source import parse as parse_bytes
 from drain_ls.lsp import documents
@@ -32,7 +32,7 @@ from tests.test_forest import shape
 
 def parse(data: bytes) -> Tree:
     """What a document's tree is the parse of: its text, lone CRs read as line breaks."""
-    return parse_bytes(normalize_lone_cr(data))
+    return parse_bytes(parse_input(data))
 
 
 BREAK = re.compile(r"\r\n|\r|\n")
@@ -336,6 +336,61 @@ def test_a_document_over_its_limit_is_never_parsed(monkeypatch: pytest.MonkeyPat
     assert doc.tree.root_node.child_count == 1 and doc.changes.full
     doc.replace(0, 0, "#" * 200)  # over it again
     assert doc.tree.root_node.child_count == 0
+
+
+def test_a_document_too_slow_to_parse_is_not_parsed_again_until_it_shrinks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """tree-sitter-python parses a long run of lines that are only a backslash in time
+    quadratic in its length: a document whose parse took too long is not parsed at each
+    keystroke after that (each would take as long), until it is half the size."""
+    hostile = b"x = 1\n" + b"\\\n" * 6000  # about 0.4 s to parse, 0.1 ms for its size
+    monkeypatch.setattr(documents, "SLOW_PARSE_SECONDS", 0.02)
+    doc = Document("file:///h.py", hostile, 1, UTF16)
+    assert doc.unparsed and not doc.too_large
+    assert doc.not_analysed is not None and "tree-sitter took" in doc.not_analysed
+    assert doc.tree.root_node.child_count == 0
+    parsed: list[int] = []
+    real = documents.Forest
+
+    def forest(source: bytes, *args: object) -> object:
+        parsed.append(len(source))
+        return real(source, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(documents, "Forest", forest)
+    for at in range(5):
+        doc.replace(at, at, "y")  # keystrokes: nothing parsed
+        doc.drop_tree()
+        assert doc.tree.root_node.child_count == 0
+    assert max(parsed) == 0
+    doc.replace(6, len(doc.source) - 100, "")  # a tenth of the size: parsed again
+    assert not doc.unparsed and doc.not_analysed is None and doc.changes.full
+    assert doc.tree.root_node.child_count > 0
+
+
+def test_an_edit_whose_reparse_is_too_slow_stops_the_parsing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    doc = Document("file:///h.py", b"x = 1\n" * 10, 1, UTF16)
+    monkeypatch.setattr(documents, "SLOW_PARSE_SECONDS", 0.02)
+    assert not doc.unparsed
+    doc.replace(len(doc.source), len(doc.source), "\\\n" * 6000)  # pasted
+    assert doc.unparsed and doc.tree.root_node.child_count == 0
+    assert doc.not_analysed is not None
+
+
+def test_a_long_real_module_is_parsed_whole_or_broken() -> None:
+    """The limit is far from the parse of real code: ``typing.py`` (110 KB), and the same with
+    200 errors typed in, are parsed (``benchmarks``: about 0.15 s per MiB, broken code up to
+    about 5 s per MiB, against 2 s and 2 s more per MiB)."""
+    import typing
+
+    with open(typing.__file__, "rb") as handle:
+        source = handle.read()
+    broken = source.replace(b"):\n", b"(:\n", 200)
+    for text in (source, broken):
+        doc = Document("file:///t.py", text, 1, UTF16)
+        assert not doc.unparsed and doc.tree.root_node.child_count > 0
 
 
 # -- the line index: blocks, counted and listed when needed -------------------------------------

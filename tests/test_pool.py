@@ -221,3 +221,65 @@ def test_a_check_that_ignores_sigint_finishes_every_file(tmp_path: Path) -> None
     assert "internal error" not in err
     files = {Path(row["filename"]).name for row in json.loads(out) if row["code"] == "F401"}
     assert files == {f"m{i}.py" for i in range(60)}
+
+
+def _hangs_on_slow(path: str) -> tuple[str, int]:
+    if path.startswith("slow"):
+        time.sleep(120)
+    return _work(path)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_past_its_time_limit_is_stopped_and_another_worker_goes_on(jobs: int) -> None:
+    """A worker still on a file when its time is up is killed: the file gets ``lost``'s
+    result, and a new worker checks the files left (with one job as with several)."""
+    paths = ["a", "slow1", *(f"f{i}" for i in range(20)), "slow2", "z"]
+    start = time.monotonic()
+    results = map_files(paths, jobs, _hangs_on_slow, _lost, limit=lambda path: 0.5)
+    assert time.monotonic() - start < 60  # not the two minutes of a hung file
+    for path, (text, pid) in zip(paths, results, strict=True):
+        if path.startswith("slow"):
+            assert text == f"lost {path}: stopped after 0 s, the time limit for this file"
+        else:
+            assert (text, pid != os.getpid()) == (path.upper(), True)
+    assert len({pid for _, pid in results if pid != -1}) >= 2  # the killed one was replaced
+
+
+def test_with_a_time_limit_even_one_file_is_checked_in_a_worker() -> None:
+    [(text, pid)] = map_files(["slow"], 1, _hangs_on_slow, _lost, limit=lambda path: 0.3)
+    assert (text.startswith("lost slow: stopped"), pid) == (True, -1)
+    [(text, pid)] = map_files(["one"], 4, _work, _lost, limit=lambda path: 30.0)
+    assert (text, pid != os.getpid()) == ("ONE", True)
+
+
+def test_a_hostile_file_costs_the_check_its_time_limit_not_the_run(tmp_path: Path) -> None:
+    """``drain-ls check``'s own pool and limit on a file that tree-sitter-python takes time
+    quadratic in its length to parse (20,000 lines of ``x\\``: about a minute unstopped)."""
+    from drain_ls.analysis.checker import CheckSettings
+    from drain_ls.cli import checking
+
+    hostile = tmp_path / "hostile.py"
+    hostile.write_bytes(b"x\\\n" * 20_000)
+    plain = tmp_path / "plain.py"
+    plain.write_bytes(b"import os\n")
+    start = time.monotonic()
+    with patch.object(checking, "TIME_LIMIT_SECONDS", 0.5):
+        results = checking.run_checks([str(hostile), str(plain)], CheckSettings(), jobs=2)
+    assert time.monotonic() - start < 30
+    by_path = {Path(r.path).name: r for r in results}
+    assert by_path["hostile.py"].error == "stopped after 1 s, the time limit for this file"
+    assert by_path["plain.py"].error is None
+    assert by_path["plain.py"].count == 2  # D100 and F401
+
+
+def test_with_a_time_limit_a_worker_that_dies_is_replaced_even_with_one_job() -> None:
+    def work(path: str) -> tuple[str, int]:
+        if path.startswith("crash"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _work(path)
+
+    paths = ["a", "crash1", "b", "crash2", *(f"f{i}" for i in range(10))]
+    results = map_files(paths, 1, work, _lost, limit=lambda path: 30.0)
+    for path, (text, _) in zip(paths, results, strict=True):
+        expected = f"lost {path}: internal error: the worker checking it stopped unexpectedly"
+        assert text == (expected if path.startswith("crash") else path.upper())

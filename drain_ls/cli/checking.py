@@ -354,7 +354,7 @@ def run_checks(
         from drain_ls.pool import map_files  # not needed when every file is a cache hit
 
         compile_patterns()
-        checked = map_files(paths, jobs, work, _lost, cost=_size)
+        checked = map_files(paths, jobs, work, _lost, cost=_size, limit=time_limit)
     if cache is not None:
         for result in checked:
             if result.key is not None:
@@ -375,6 +375,21 @@ def _read_for_cache(path: str) -> bytes | None:
 
 def _lost(path: str, reason: str) -> FileResult:
     return FileResult(path, [], [], reason)
+
+
+# A file's check may take this long, plus as much again per MiB, before it is stopped and
+# reported (``drain_ls.pool``): tree-sitter-python takes time quadratic in the length of a
+# few shapes of broken code (a long run of lines that are only a backslash: 8,000 lines, 16 KB,
+# take 0.9 s to parse and 32,000 take 14 s), and a hostile file must not hold up a run, or the
+# CI job that runs it, for hours. The slowest real code measured, broken while typed, parses at
+# about 5 s per MiB: the limit is twice that, and a normal file takes a fiftieth of it.
+TIME_LIMIT_SECONDS = 10.0
+
+
+def time_limit(path: str) -> float:
+    """How long ``path``'s check may take, in seconds (``TIME_LIMIT_SECONDS`` per MiB, and
+    that for the first)."""
+    return TIME_LIMIT_SECONDS * (1 + _size(path) / (1 << 20))
 
 
 def _size(path: str) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -60,6 +61,14 @@ UNMOVED = TextShift(sys.maxsize, 0, 0, 0)
 REPLACED = TextShift(0, sys.maxsize, 0, 0)  # a full change: anything may have moved
 
 
+# A parse (or an edit's reparse) that takes longer than this, and as much again per MiB, makes
+# the document one that is not parsed any more: tree-sitter-python takes time quadratic in the
+# length of a few shapes of broken code (32,000 lines that are only a backslash: 15 s), and
+# each keystroke would take as long again. Normal code parses at about 0.15 s per MiB, and the
+# slowest real broken code measured at about 5 s per MiB.
+SLOW_PARSE_SECONDS = 2.0
+_MIB = 1 << 20
+
 # A planned change: bytes ``[start, end)`` become ``data`` (``start`` None: the whole text).
 _Edit = tuple[int | None, int, bytes]
 
@@ -68,7 +77,9 @@ class Document(Text):
     """One open text document.
 
     A document over ``limit`` bytes is never parsed: its ``tree`` is that of an empty module
-    until an edit brings it back under the limit (``not_analysed`` says why).
+    until an edit brings it back under the limit (``not_analysed`` says why). Nor is one whose
+    parse was too slow (``SLOW_PARSE_SECONDS``), until it is opened again or an edit makes it
+    less than half the size it was then.
     ``out_of_sync`` (set by the server) is why its text may differ from the editor's.
     """
 
@@ -76,6 +87,7 @@ class Document(Text):
         "_changes",
         "_pending",
         "_shift",
+        "_slow",
         "_tree",
         "language_id",
         "limit",
@@ -104,12 +116,14 @@ class Document(Text):
         self.limit = limit
         self.lossy = lossy
         self.out_of_sync: str | None = None
-        self._tree: Forest | None = Forest(b"" if self.too_large else source)
         # What changed since the last analysis (for re-analysing only that).
         self._changes = ChangeLog()
         # Edits made to the text, not yet to the tree (``apply_changes``, ``defer``).
         self._pending: list[tuple[bytes, int, int, int, bytes]] = []
         self._shift = UNMOVED  # how the text moved since the last ``take_shift``
+        # The size of the text whose parse was too slow, and the seconds it took.
+        self._slow: tuple[int, float] | None = None
+        self._tree: Forest | None = self._parse(source)
 
     @property
     def too_large(self) -> bool:
@@ -117,14 +131,48 @@ class Document(Text):
         return self.limit is not None and len(self.source) > self.limit
 
     @property
+    def unparsed(self) -> bool:
+        """Whether the text is not parsed: ``too_large``, or too slow to parse."""
+        slow = self._slow
+        return self.too_large or (slow is not None and 2 * len(self.source) > slow[0])
+
+    @property
     def not_analysed(self) -> str | None:
         """Why the document is not analysed (None: it is)."""
-        if not self.too_large:
-            return None
-        return (
-            f"drain-ls does not analyse this file: it is {len(self.source):,} bytes, "
-            f"over the limit of {self.limit:,} (diagnostics.maxFileBytes)"
-        )
+        if self.too_large:
+            return (
+                f"drain-ls does not analyse this file: it is {len(self.source):,} bytes, "
+                f"over the limit of {self.limit:,} (diagnostics.maxFileBytes)"
+            )
+        if self.unparsed:
+            assert self._slow is not None
+            return (
+                f"drain-ls does not analyse this file: tree-sitter took {self._slow[1]:.1f} s "
+                "to parse it (a shape of broken code it is slow on); reopen the file to try again"
+            )
+        return None
+
+    def _parse(self, source: bytes) -> Forest:
+        """``source``'s syntax (that of an empty module while the document is ``unparsed``),
+        timed: a parse too slow makes it ``unparsed``."""
+        if self.unparsed:
+            return Forest(b"")
+        start = time.perf_counter()
+        forest = Forest(source)
+        return forest if not self._too_slow(start) else Forest(b"")
+
+    def _too_slow(self, start: float) -> bool:
+        """Whether the parse that started at ``start`` (``time.perf_counter``) was too slow
+        for the text: if so, the document is ``unparsed`` from now on (``SLOW_PARSE_SECONDS``)."""
+        seconds = time.perf_counter() - start
+        size = len(self.source)
+        if seconds <= SLOW_PARSE_SECONDS * (1 + size / _MIB):
+            return False
+        logger.warning("%s: tree-sitter took %.1f s to parse it: not analysed", self.uri, seconds)
+        self._slow = (size, seconds)
+        self._changes.full = True
+        self._shift = REPLACED
+        return True
 
     @property
     def tree(self) -> Forest:
@@ -132,7 +180,7 @@ class Document(Text):
         one per chunk of a large file once it is edited (see ``drain_ls.analysis.forest``); that of
         an empty module while the document is ``too_large``."""
         if self._tree is None:
-            self._tree = Forest(b"" if self.too_large else self.source)
+            self._tree = self._parse(self.source)
         elif self._pending:
             self._catch_up()
         return self._tree
@@ -149,14 +197,18 @@ class Document(Text):
         pending, self._pending = self._pending, []
         forest = self._tree
         assert forest is not None
+        began = time.perf_counter()
         try:
             for source, start, end, new_end, words in pending:
                 changed = forest.edit(source, start, end, new_end)
                 self._changes.add(start, end, new_end, words, changed)
         except Exception:  # a bug: parse the text afresh rather than keep a wrong tree
             logger.exception("reparsing %s after an edit failed: parsed afresh", self.uri)
-            self._tree = Forest(self.source)
+            self._tree = self._parse(self.source)
             self._changes.full = True
+            return
+        if self._too_slow(began):
+            self._tree = Forest(b"")
 
     def drop_tree(self) -> None:
         """Free the tree of a document no one is editing; it comes back on demand."""
@@ -268,10 +320,11 @@ class Document(Text):
         old = self.source
         source = _spliced_bytes(old, start, end, new)
         new_end = start + len(new)
-        was_large = self.too_large
+        was_unparsed = self.unparsed
         if self._pending and not defer:
             self._catch_up()  # a deferred change set's edits never wait behind the next one
-        forest = None if was_large else (self._tree if self._pending else self.tree)
+            was_unparsed = self.unparsed
+        forest = None if was_unparsed else (self._tree if self._pending else self.tree)
         self.starts = self.starts.spliced(source, start, end, new_end)
         self.source = source
         # The lines after the one where the inserted text ends are the old lines, moved.
@@ -285,18 +338,21 @@ class Document(Text):
             shift.delta + new_end - end,
             shift.lines + _line_delta(old, source, start, end, new_end),
         )
-        if forest is None or self.too_large:
+        if forest is None or self.unparsed:
             # Into or out of (or within) the size limit: nothing to reparse incrementally.
             self._pending = []
-            self._tree = Forest(b"" if self.too_large else source)
             self._changes.full = True
-            if was_large != self.too_large:
+            if was_unparsed != self.unparsed:
                 self._shift = REPLACED
+            self._tree = self._parse(source)
         elif defer:
             self._pending.append((source, start, end, new_end, _words_around(old, start, end)))
         else:
+            began = time.perf_counter()
             changed = forest.edit(source, start, end, new_end)
             self._changes.add(start, end, new_end, _words_around(old, start, end), changed)
+            if self._too_slow(began):
+                self._tree = Forest(b"")
         if version is not None:
             self.version = version
 
@@ -327,9 +383,9 @@ class Document(Text):
         self.source = data
         self.starts = LineStarts(data)
         self._pending = []
-        self._tree = Forest(b"" if self.too_large else data)
         self._changes.full = True
         self._shift = REPLACED
+        self._tree = self._parse(data)
 
 
 def _spliced_bytes(source: bytes, start: int, end: int, data: bytes) -> bytes:
