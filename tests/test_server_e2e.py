@@ -527,6 +527,36 @@ async def test_the_size_limit_is_a_setting(tmp_path: Path) -> None:
         await client.shutdown_session()
 
 
+async def test_a_file_of_open_named_escapes_is_answered_at_once(tmp_path: Path) -> None:
+    """20,000 lines of ``x = "\\N{"``: tree-sitter-python's lexer read ahead from each to the
+    end of the file (about 30 s to parse); the server gives it the escapes neutralized and
+    answers with CPython's error on the first line, then a hover, well inside the wait."""
+    client = await start_server(tmp_path, {"diagnostics": {"debounceMs": 0}})
+    try:
+        uri = (tmp_path / "m.py").as_uri()
+        text = 'x = "\\N{"\n' * 20_000
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=text
+                )
+            )
+        )
+        await wait_until(lambda: uri in client.diagnostics)
+        (error,) = [d for d in client.diagnostics[uri] if d.code == "E999"]
+        assert error.message.endswith("malformed \\N character escape")
+        assert (error.range.start.line, error.range.start.character) == (0, 5)
+        hover = await client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=10_000, character=0),
+            )
+        )
+        assert hover is None
+    finally:
+        await client.shutdown_session()
+
+
 @pytest.mark.parametrize("preset", list(CLIENTS))
 async def test_a_change_right_behind_a_large_open_is_applied_after_it(
     tmp_path: Path, preset: str
