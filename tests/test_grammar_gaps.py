@@ -120,7 +120,7 @@ def test_real_errors_stay(source: str) -> None:
 def test_clean_tree_costs_nothing() -> None:
     data = b"def f[T](x: T) -> T: ...\n"
     tree = parse(data)
-    assert tree_errors(tree.root_node, data) == ([], [], [])
+    assert tree_errors(tree.root_node, data) == ([], [], [], None)
 
 
 def test_error_outside_the_header_is_kept() -> None:

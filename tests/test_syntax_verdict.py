@@ -354,12 +354,27 @@ def test_one_long_run_of_errors_costs_about_its_parse() -> None:
     assert _best(lambda: check_source(source, "m.py")) < 8 * _best(lambda: parse(source))
 
 
+@pytest.mark.parametrize("line", [b"x\\\n", b"x = 1 \\\n", b"f(x\n", b"x = (\n"])
+def test_many_nested_errors_cost_about_their_parse(line: bytes) -> None:
+    """``x = 1 \\`` lines nest each error in the one before (a tree 300 deep at 300 lines):
+    climbing from each error with tree-sitter's ``Node.parent`` (itself a walk down from the
+    root), and reading each nested ERROR node's text, cost time cubic in the depth (1,000
+    lines: 57 s). The parents are kept from the walk that finds the errors."""
+    from drain_ls.analysis.source import parse
+
+    source = line * 300
+    assert "E999" in [f.code for f in check_source(source, "m.py")]
+    assert _best(lambda: check_source(source, "m.py")) < 8 * _best(lambda: parse(source)) + 0.01
+
+
 def test_a_run_too_large_to_compile_is_not_cleared_by_compiling_one_of_its_nodes() -> None:
     """Past ``MAX_COMPILED_REGION``, a smaller statement around an error is compiled instead:
     never the module-level node alone when the run it is in is what is broken (``x`` compiles
     by itself; ``x\\`` lines joined do not)."""
     source = b"x\\\n" * 200
-    with patch.object(syntax_module, "MAX_COMPILED_REGION", 100):
+    from drain_ls.analysis import compiling
+
+    with patch.object(compiling, "MAX_COMPILED_REGION", 100):
         assert [f.code for f in check_source(source, "m.py")] == ["E999"]
         valid = b"def f(x):\n    return [\n" + b"        x,\n" * 30 + b"    ]\n"
         assert [f.code for f in check_source(valid, "m.py")] == ["D100", "D103"]

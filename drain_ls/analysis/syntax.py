@@ -30,7 +30,7 @@ results for the same text and tree.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
 from operator import attrgetter
@@ -39,9 +39,18 @@ from typing import NamedTuple, Protocol
 from tree_sitter import Node
 
 from drain_ls.analysis.change_log import ChangeLog
-from drain_ls.analysis.compiling import ACCEPTED, cpython_offset, remembered_outcome
+from drain_ls.analysis.compiling import (
+    ACCEPTED,
+    STATEMENT_PARENTS,
+    Runs,
+    cleared_together,
+    compiled_unit,
+    cpython_offset,
+    is_restart,
+    remembered_outcome,
+)
 from drain_ls.analysis.forest import Forest
-from drain_ls.analysis.grammar_gaps import TreeErrors, parse_input, tree_errors
+from drain_ls.analysis.grammar_gaps import Ancestry, TreeErrors, parse_input, tree_errors
 from drain_ls.analysis.indentation import IndentationProblem, indentation_event
 from drain_ls.analysis.legacy import legacy_errors
 from drain_ls.analysis.model import Finding
@@ -53,12 +62,6 @@ from drain_ls.analysis.versions import (
     gap_errors,
 )
 
-# Larger statements are not compiled whole (a few milliseconds per 20 KB, at every keystroke
-# in the editor while the error stays): the largest statement under the limit is.
-MAX_COMPILED_REGION = 20_000
-_STATEMENT_PARENTS = frozenset({"module", "block"})
-# Module-level nodes that are not where a statement starts afresh.
-_NOT_RESTARTS = frozenset({"comment", "ERROR"})
 _start_byte = attrgetter("start_byte")
 # (start, end, message)
 Located = tuple[int, int, str]
@@ -164,16 +167,17 @@ def tree_verdict(
         found = tree_errors(root, source)
         gaps.append(found)
         units: dict[tuple[int, int, bool] | None, list[Node]] = {}
-        runs = _Runs(root, source) if found.errors else None
+        runs = Runs(root, source, found.ancestry or Ancestry()) if found.errors else None
         for site in found.errors:
             assert runs is not None
-            units.setdefault(_unit(site, source, runs), []).append(site)
-        cleared = _cleared_together(text, list(units), compiled)
+            units.setdefault(compiled_unit(site, source, runs), []).append(site)
+        cleared = cleared_together(text, list(units), compiled)
         for unit, sites in units.items():
             error = None if unit in cleared else _unit_error(source, text, unit, sites, compiled)
             if error is not None:
                 errors.append(error)
-                regions.update(_region(site) for site in sites)
+                assert runs is not None
+                regions.update(_region(site, runs.ancestry) for site in sites)
             else:
                 accepted.append((unit[0], unit[1]) if unit is not None else (0, len(source)))
     first = min(errors, key=_start_byte_of, default=None)
@@ -184,114 +188,15 @@ def _start_byte_of(finding: Finding) -> int:
     return finding.start
 
 
-def _region(site: Node) -> tuple[int, int]:
+def _region(site: Node, ancestry: Ancestry) -> tuple[int, int]:
     """The innermost statement around an error site."""
-    statement = site
-    while statement.parent is not None and (
-        statement.type == "block" or statement.parent.type not in _STATEMENT_PARENTS
-    ):
-        statement = statement.parent
+    statement = ancestry.up(site, "region", _is_statement)
     return statement.start_byte, statement.end_byte
 
 
-class _Runs:
-    """The module-level statements of a root, in runs that ``_unit`` compiles together: a
-    statement that does not start a line, or follows an ERROR node, runs on from the one
-    before. Made once per root, in one pass over its children: looking for each error's run
-    among the siblings cost time quadratic in their number (cubic with tree-sitter's
-    ``prev_sibling``), and a line of 1,000 names joined by backslashes took 31 s."""
-
-    def __init__(self, root: Node, source: bytes) -> None:
-        self.children = children = root.children
-        self.starts = [child.start_byte for child in children]
-        count = len(children)
-        # first[i]: where the run holding child i starts; last[i]: where it ends.
-        self.first = first = list(range(count))
-        self.last = last = list(range(count))
-        for i in range(1, count):
-            if children[i - 1].type == "ERROR" or not _is_restart(children[i], source):
-                first[i] = first[i - 1]
-        for i in range(count - 2, -1, -1):
-            after = children[i + 1]
-            if after.type == "ERROR" or not _is_restart(after, source):
-                last[i] = last[i + 1]
-
-    def index(self, top: Node) -> int:
-        """The index of ``top``, one of the children."""
-        at = bisect_left(self.starts, top.start_byte)
-        while self.children[at] != top:  # zero-width nodes share a start
-            at += 1
-        return at
-
-
-def _unit(site: Node, source: bytes, runs: _Runs) -> tuple[int, int, bool] | None:
-    """What to compile to clear an error site: (start, end, whether it is indented and is
-    compiled in a block of its own). The module-level statement around it, with the ERROR
-    nodes and the nodes that do not start a line next to it at module level (tree-sitter
-    leaves the rest of a statement it could not parse there) and, past an ERROR node or a
-    site at module level, one more statement; if
-    that is over ``MAX_COMPILED_REGION`` bytes, the largest statement around the site under
-    the limit; None if there is none (the whole source is then compiled). ``runs``: those of
-    the root the site is under."""
-    top = site
-    while top.parent is not None and top.parent.parent is not None:
-        top = top.parent
-    first = last = top
-    if top.parent is not None:
-        # Back to a statement that starts a line (tree-sitter may end a statement early and
-        # leave the indented rest of it at module level), over ERROR nodes.
-        children, at = runs.children, runs.index(top)
-        low, high = runs.first[at], runs.last[at]
-        if (children[low].type == "ERROR" or children[low] == site) and low > 0:
-            low -= 1
-        if (children[high].type == "ERROR" or children[high] == site) and high + 1 < len(children):
-            high += 1
-        first, last = children[low], children[high]
-    begin, end = first.start_byte, last.end_byte
-    begin = source.rfind(b"\n", 0, begin) + 1
-    if end - begin <= MAX_COMPILED_REGION:
-        return begin, end, False
-    best = None
-    node: Node | None = site
-    while node is not None and node.parent is not None:
-        if node == top and first != last:
-            # Not the module-level node alone when the run it is part of is what broke: its
-            # text may compile by itself (``x`` of ``x\`` lines joined by backslashes).
-            break
-        if node.parent.type in _STATEMENT_PARENTS and node.type != "block":
-            start = source.rfind(b"\n", 0, node.start_byte) + 1
-            if node.end_byte - start > MAX_COMPILED_REGION:
-                break
-            best = (start, node.end_byte, source[start : start + 1] in (b" ", b"\t", b"\f"))
-        node = node.parent
-    return best
-
-
-def _cleared_together(
-    source: bytes,
-    units: list[tuple[int, int, bool] | None],
-    compiled: OrderedDict[tuple[bytes, bool], object] | None,
-) -> set[tuple[int, int, bool]]:
-    """The module-level units that overlap one another, compiled as one where that is under
-    ``MAX_COMPILED_REGION`` bytes: those CPython accepts together. (A line inside brackets
-    dedented below its block makes tree-sitter cut the rest of the statement into ERROR
-    nodes, each of whose units is only a fragment.)"""
-    spans = sorted(unit for unit in units if unit is not None and not unit[2])
-    cleared: set[tuple[int, int, bool]] = set()
-    group: list[tuple[int, int, bool]] = []
-    for unit in [*spans, None]:
-        if unit is not None and group and unit[0] < max(u[1] for u in group):
-            group.append(unit)
-            continue
-        if len(group) > 1:
-            begin, end = group[0][0], max(u[1] for u in group)
-            if (
-                end - begin <= MAX_COMPILED_REGION
-                and remembered_outcome(source[begin:end], False, compiled) is ACCEPTED
-            ):
-                cleared.update(group)
-        group = [unit] if unit is not None else []
-    return cleared
+def _is_statement(node: Node, parent: Node | None) -> bool:
+    """Whether ``node`` is a statement (or the root, ``parent`` None)."""
+    return parent is None or (node.type != "block" and parent.type in STATEMENT_PARENTS)
 
 
 def _unit_error(
@@ -535,17 +440,12 @@ def _update(
     return sorted(kept)
 
 
-def _is_restart(node: Node, source: bytes) -> bool:
-    start = node.start_byte
-    return node.type not in _NOT_RESTARTS and (start == 0 or source[start - 1] == 0x0A)
-
-
 def _restart_before(root: Node, source: bytes, offset: int) -> int:
     """The start of the last module-level statement at or before ``offset`` that starts a
     line (0 if none): the indentation check restarts cleanly there."""
     children = root.children
     index = bisect_right(children, offset, key=_start_byte) - 1
-    while index >= 0 and not _is_restart(children[index], source):
+    while index >= 0 and not is_restart(children[index], source):
         index -= 1
     return children[index].start_byte if index >= 0 else 0
 
@@ -555,7 +455,7 @@ def _restart_after(root: Node, source: bytes, offset: int) -> int:
     (the end of the source if none): what comes before it decides an event at ``offset``."""
     children = root.children
     index = bisect_right(children, offset, key=_start_byte)
-    while index < len(children) and not _is_restart(children[index], source):
+    while index < len(children) and not is_restart(children[index], source):
         index += 1
     return children[index].start_byte if index < len(children) else len(source)
 
@@ -572,14 +472,14 @@ def _dirty_span(root: Node, source: bytes, ranges: list[tuple[int, int]]) -> tup
     index = bisect_right(children, low, key=_start_byte) - 1
     seen = 0
     while index >= 0:
-        if _is_restart(children[index], source):
+        if is_restart(children[index], source):
             seen += 1
             if seen == 2:
                 break
         index -= 1
     begin = children[index].start_byte if index >= 0 else 0
     index = bisect_right(children, high, key=_start_byte)
-    while index < len(children) and not _is_restart(children[index], source):
+    while index < len(children) and not is_restart(children[index], source):
         index += 1
     end = children[index].start_byte if index < len(children) else len(source)
     return begin, end
