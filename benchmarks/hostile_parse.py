@@ -31,6 +31,7 @@ SHAPES: dict[str, Callable[[int], bytes]] = {
     "comment lines after code": lambda n: b"x = 1\n" + b"# c\n" * n,
     "lines that are only a backslash": lambda n: b"x = 1\n" + b"\\\n" * n,
     "a chain of x\\ lines": lambda n: b"x\\\n" * n,
+    "x = 1 \\ lines (errors nested)": lambda n: b"x = 1 \\\n" * n,
     "print( left open at the top": lambda n: b"print(\n" + b"x = 1\n" * n,
 }
 
