@@ -314,15 +314,21 @@ def test_positions_after_a_lone_surrogate_are_the_editors(encoding: str) -> None
 # -- the size limit -----------------------------------------------------------------------------
 
 
-def test_a_document_over_its_limit_is_never_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
-    parsed: list[int] = []
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of each text documents parse from now on (``Forest`` spied on)."""
+    sizes: list[int] = []
     real = documents.Forest
 
     def forest(source: bytes, *args: object) -> object:
-        parsed.append(len(source))
+        sizes.append(len(source))
         return real(source, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(documents, "Forest", forest)
+    return sizes
+
+
+def test_a_document_over_its_limit_is_never_parsed(parsed: list[int]) -> None:
     big = b"import os\n" * 20
     doc = Document("file:///t.py", big, 1, UTF16, limit=100)
     assert doc.too_large and doc.not_analysed is not None and "200 bytes" in doc.not_analysed
@@ -339,7 +345,7 @@ def test_a_document_over_its_limit_is_never_parsed(monkeypatch: pytest.MonkeyPat
 
 
 def test_a_document_too_slow_to_parse_is_not_parsed_again_until_it_shrinks(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, parsed: list[int]
 ) -> None:
     """tree-sitter-python parses a long run of lines that are only a backslash in time
     quadratic in its length: a document whose parse took too long is not parsed at each
@@ -350,14 +356,7 @@ def test_a_document_too_slow_to_parse_is_not_parsed_again_until_it_shrinks(
     assert doc.unparsed and not doc.too_large
     assert doc.not_analysed is not None and "tree-sitter took" in doc.not_analysed
     assert doc.tree.root_node.child_count == 0
-    parsed: list[int] = []
-    real = documents.Forest
-
-    def forest(source: bytes, *args: object) -> object:
-        parsed.append(len(source))
-        return real(source, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(documents, "Forest", forest)
+    del parsed[:]  # the one slow parse
     for at in range(5):
         doc.replace(at, at, "y")  # keystrokes: nothing parsed
         doc.drop_tree()

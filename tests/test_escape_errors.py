@@ -14,6 +14,7 @@ from drain_ls.analysis.checker import check_source
 from drain_ls.analysis.escapes import escape_errors
 from drain_ls.analysis.source import parse
 from tests.test_legacy_syntax import LIB, stdlib_files
+from tests.timing import best_seconds
 
 
 def _compiles(source: bytes) -> bool:
@@ -123,18 +124,6 @@ def test_the_editor_reports_it_and_keeps_the_other_findings() -> None:
     assert source[error.start : error.end] == b"\\x4"
 
 
-def _best(run: object) -> float:
-    import time
-
-    assert callable(run)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 @pytest.mark.parametrize(
     "source",
     [
@@ -147,6 +136,6 @@ def test_hostile_strings_cost_no_more_than_their_parse(source: bytes) -> None:
     # Linear, and one look at the tree per string or comment: a pattern that matched a whole
     # run of backslashes took 8 s on 40,000 of them, and one look per escape 1.5 s here.
     root = parse(source).root_node
-    assert _best(lambda: list(escape_errors(root, source, 0, len(source)))) < 3 * _best(
-        lambda: parse(source)
-    )
+    assert best_seconds(
+        lambda: list(escape_errors(root, source, 0, len(source)))
+    ) < 3 * best_seconds(lambda: parse(source))

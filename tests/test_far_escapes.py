@@ -6,7 +6,6 @@ tree-sitter their ``N`` as a ``U``: the same tree, in linear time, and the same 
 from __future__ import annotations
 
 import random
-import time
 import warnings
 from collections.abc import Callable
 
@@ -16,6 +15,7 @@ from drain_ls.analysis.checker import check_source
 from drain_ls.analysis.grammar_gaps import FAR_ESCAPE, far_escapes, parse_input
 from drain_ls.analysis.source import parse
 from drain_ls.lsp.documents import Document
+from tests.timing import best_seconds
 
 
 def _shape(source: bytes) -> list[tuple[str, int, int, bool, bool]]:
@@ -26,15 +26,6 @@ def _shape(source: bytes) -> list[tuple[str, int, int, bool, bool]]:
         out.append((node.type, node.start_byte, node.end_byte, node.is_error, node.is_missing))
         stack.extend(reversed(node.children))
     return out
-
-
-def _best(run: Callable[[], object], rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @pytest.mark.parametrize(
@@ -164,4 +155,4 @@ def test_a_file_of_open_named_escapes_checks_in_linear_time() -> None:
         return run
 
     for make in (check, document):
-        assert _best(make(hostile)) < 4 * _best(make(closed)), make.__name__
+        assert best_seconds(make(hostile)) < 4 * best_seconds(make(closed)), make.__name__

@@ -28,6 +28,7 @@ from drain_ls.analysis.versions import DEFAULT_TARGET, TARGET_NAMES, PythonVersi
 from drain_ls.config import Settings, build_settings, requires_python_layer
 from drain_ls.lsp.documents import Document
 from tests.syntax_corpus import INDENTATION, LEGACY, VALID
+from tests.timing import best_seconds
 
 HEAD = '"""Module."""\nimport os\n'
 TAIL = "\n\ndef public():\n    return 1\n"
@@ -331,17 +332,6 @@ def test_closing_a_bracket_after_a_pause_checks_the_indentation_of_its_statement
     assert [(f.code, f.start) for f in found] == [(f.code, f.start) for f in fresh]
 
 
-def _best(run: typing.Callable[[], object]) -> float:
-    import time
-
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def test_one_long_run_of_errors_costs_about_its_parse() -> None:
     """1,000 names joined by backslashes (``x\\`` lines): a module-level run of 2,000 nodes,
     half of them ERROR nodes. Each error's run was looked for among its siblings, in time
@@ -351,7 +341,9 @@ def test_one_long_run_of_errors_costs_about_its_parse() -> None:
 
     source = b"x\\\n" * 1000
     assert [f.code for f in check_source(source, "m.py")] == ["E999"]
-    assert _best(lambda: check_source(source, "m.py")) < 8 * _best(lambda: parse(source))
+    assert best_seconds(lambda: check_source(source, "m.py")) < 8 * best_seconds(
+        lambda: parse(source)
+    )
 
 
 @pytest.mark.parametrize("line", [b"x\\\n", b"x = 1 \\\n", b"f(x\n", b"x = (\n"])
@@ -364,7 +356,10 @@ def test_many_nested_errors_cost_about_their_parse(line: bytes) -> None:
 
     source = line * 300
     assert "E999" in [f.code for f in check_source(source, "m.py")]
-    assert _best(lambda: check_source(source, "m.py")) < 8 * _best(lambda: parse(source)) + 0.01
+    assert (
+        best_seconds(lambda: check_source(source, "m.py"))
+        < 8 * best_seconds(lambda: parse(source)) + 0.01
+    )
 
 
 def test_a_run_too_large_to_compile_is_not_cleared_by_compiling_one_of_its_nodes() -> None:
