@@ -275,8 +275,10 @@ def _collect(
                     del started[fd]
                     killed.add(fd)
                     os.kill(workers[fd], signal.SIGKILL)
-                    seconds = limit(paths[index]) if limit is not None else 0.0
-                    reason = f"stopped after {seconds:.0f} s, the time limit for this file"
+                    assert limit is not None  # (only then are the files announced)
+                    reason = (
+                        f"stopped after {limit(paths[index]):.0f} s, the time limit for this file"
+                    )
                     results[index] = lost(paths[index], reason)
                     selector.unregister(fd)
                     open_pipes -= 1

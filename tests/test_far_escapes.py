@@ -6,7 +6,6 @@ tree-sitter their ``N`` as a ``U``: the same tree, in linear time, and the same 
 from __future__ import annotations
 
 import random
-import warnings
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +14,7 @@ from drain_ls.analysis.checker import check_source
 from drain_ls.analysis.grammar_gaps import FAR_ESCAPE, far_escapes, parse_input
 from drain_ls.analysis.source import parse
 from drain_ls.lsp.documents import Document
+from tests.test_escape_errors import cpython_error
 from tests.timing import best_seconds
 
 
@@ -95,16 +95,6 @@ def test_the_tree_is_the_one_the_failed_read_gives() -> None:
     assert compared > 300
 
 
-def _cpython_error(source: bytes) -> str | None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            compile(source, "m.py", "exec")
-        except SyntaxError as error:
-            return str(error.msg)
-    return None
-
-
 @pytest.mark.parametrize(
     "literal",
     [
@@ -125,7 +115,7 @@ def test_the_verdict_is_cpythons(literal: str) -> None:
     source = f"x = {literal}\n".encode()
     assert far_escapes(source)
     e999 = [f.message for f in check_source(source, "m.py") if f.code == "E999"]
-    expected = _cpython_error(source)
+    expected = cpython_error(source)
     if expected is None:
         assert e999 == []
     else:

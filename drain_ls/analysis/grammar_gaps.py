@@ -97,10 +97,7 @@ def parse_input(source: bytes) -> bytes:
     """What tree-sitter is given for ``source``, the same length: its lone CRs normalized
     and its far named escapes neutralized (see the module's docstring). ``source`` itself
     when neither is there. Offsets, lines and the text of every node but those bytes hold."""
-    source = normalize_lone_cr(source)
-    if _NAMED_ESCAPE not in source:
-        return source
-    return neutralize(source, far_escapes(source))
+    return EditedInput.of(source)[1]
 
 
 class EditedInput(NamedTuple):

@@ -380,7 +380,7 @@ def _lost(path: str, reason: str) -> FileResult:
 # A file's check may take this long, plus as much again per MiB, before it is stopped and
 # reported (``drain_ls.pool``): tree-sitter-python takes time quadratic in the length of a
 # few shapes of broken code (a long run of lines that are only a backslash: 8,000 lines, 16 KB,
-# take 0.9 s to parse and 32,000 take 14 s), and a hostile file must not hold up a run, or the
+# take 0.9 s to parse and 32,000 take 15 s), and a hostile file must not hold up a run, or the
 # CI job that runs it, for hours. The slowest real code measured, broken while typed, parses at
 # about 5 s per MiB: the limit is twice that, and a normal file takes a fiftieth of it.
 TIME_LIMIT_SECONDS = 10.0
