@@ -173,6 +173,80 @@ CASES = [
         'from typing import cast\nfrom a import X\nclass C:\n    v = cast("X", 1)\n',
     ),
     ("rebound_later", 'from typing import cast\nfrom a import X\ncast("X", 1)\nX = 2\n'),
+    # Heads are what they resolve to where they are read (typing_names), not their names:
+    # narwhals imports its TypeVar from a compatibility module, and ruff flags the imports
+    # that only its strings name (the 32-package corpus of 2026-12-07).
+    (
+        "compat_typevar",
+        'from compat import TypeVar\nfrom a import X\nT = TypeVar("T", bound="X")\n',
+    ),
+    (
+        "alias_typevar",
+        'from typing import TypeVar as TV\nfrom a import X\nT = TV("T", bound="X")\n',
+    ),
+    ("unbound_typevar", 'from a import X\nT = TypeVar("T", bound="X")\n'),
+    (
+        "class_typevar",
+        'from a import X\nclass TypeVar:\n    pass\nT = TypeVar("T", bound="X")\n',
+    ),
+    ("star_typevar", 'from typing import *\nfrom a import X\nT = TypeVar("T", bound="X")\n'),
+    ("compat_generic", 'from compat import List\nfrom a import X\ny = List["X"]\n'),
+    ("alias_generic", 'from typing import List as L\nfrom a import X\ny = L["X"]\n'),
+    ("shadowed_builtin", 'from a import X\nlist = 3\ny = list["X"]\n'),
+    ("compat_cast", 'from compat import cast\nfrom a import X\ny = cast("X", 1)\n'),
+    (
+        "try_typing_else_compat",
+        'try:\n    from typing import TypeVar\nexcept ImportError:\n    from compat import TypeVar\nfrom a import X\nT = TypeVar("T", bound="X")\n',
+    ),
+    (
+        "try_compat_else_typing",
+        'try:\n    from compat import TypeVar\nexcept ImportError:\n    from typing import TypeVar\nfrom a import X\nT = TypeVar("T", bound="X")\n',
+    ),
+    ("compat_literal", 'from compat import Literal\nfrom a import X\nx: Literal["X"] = 1\n'),
+    (
+        "compat_annotated",
+        'from compat import Annotated\nfrom a import X, Y\nx: Annotated["X", "Y"] = 1\n',
+    ),
+    (
+        "local_compat_typevar",
+        'from a import X\ndef f():\n    from compat import TypeVar\n    return TypeVar("T", bound="X")\n',
+    ),
+    (
+        "deferred_typevar",
+        'from a import X\ndef f():\n    return TypeVar("T", bound="X")\nfrom typing import TypeVar\n',
+    ),
+    (
+        "typevar_before_import",
+        'from a import X\nT = TypeVar("T", bound="X")\nfrom typing import TypeVar\n',
+    ),
+    (
+        "reassigned_typevar",
+        'from typing import TypeVar\nfrom a import X\nTypeVar = 3\nT = TypeVar("T", bound="X")\n',
+    ),
+    ("collections_deque", 'from collections import deque\nfrom a import X\ny = deque["X"]\n'),
+    ("unbound_deque", 'from a import X\ny = deque["X"]\n'),
+    ("alias_literal", 'from a import X\nfrom typing import Literal as Lit\nx: Lit["X"] = 1\n'),
+    ("unbound_dict", 'from a import X\ny = Dict["X", int]\n'),
+    (
+        "module_named_typing",
+        'import compat as typing\nfrom a import X\nT = typing.TypeVar("T", bound="X")\n',
+    ),
+    (
+        "local_def_cast",
+        'from a import X\nfrom typing import cast\ndef cast(a, b): return b\ny = cast("X", 1)\n',
+    ),
+    (
+        "string_alias_generic",
+        "from typing import List as L\nfrom a import X\nv: \"L['X']\"\n",
+    ),
+    (
+        "string_compat_generic",
+        "from compat import List\nfrom a import X\ny = cast_like(\"List['X']\")\n",
+    ),
+    (
+        "string_compat_literal",
+        "from typing import cast\nfrom compat import Literal\nfrom a import X\ncast(\"Literal['X']\", 1)\n",
+    ),
 ]
 NAMES = [name for name, _ in CASES]
 # A name ruff finds through an escape (``"\\x58"`` is ``X``): drain-ls looks for names where
@@ -328,3 +402,38 @@ def test_incremental_agrees(name: str) -> None:
             doc.changes.reset()
         fresh = check_source(doc.source, "/tmp/m.py", CheckSettings(), doc.tree, tolerant=True)
         assert _shape(findings) == _shape(fresh)
+
+
+@pytest.mark.parametrize(
+    ("opened", "old", "new"),
+    [
+        # The head's own import edited: X's strings become type expressions, and back.
+        (
+            'from compat import TypeVar\nfrom a import X\nT = TypeVar("T", bound="X")\n',
+            b"compat",
+            b"typing",
+        ),
+        (
+            'from typing import TypeVar\nfrom a import X\nT = TypeVar("T", bound="X")\n',
+            b"typing",
+            b"compat",
+        ),
+        # The head rebound by a new statement far from X's string.
+        ('from typing import List\nfrom a import X\nz = 1\ny = List["X"]\n', b"z = 1", b"List = 1"),
+        ('z = 1\nfrom a import X\ny = L["X"]\n', b"z = 1", b"from typing import List as L"),
+    ],
+)
+def test_incremental_follows_the_head(opened: str, old: bytes, new: bytes) -> None:
+    """An edit that rebinds a subscript's or a call's head, nowhere near the string that
+    names the import, changes whether the import is used: the incremental checker analyses
+    it again and finds what ``check_source`` does."""
+    doc = Document("file:///m.py", opened.encode(), 1)
+    checker = IncrementalChecker("/tmp/m.py", CheckSettings())
+    before = checker.check(doc.source, doc.tree, doc.changes)
+    doc.changes.reset()
+    start = doc.source.index(old)
+    doc.replace(start, start + len(old), new)
+    after = checker.check(doc.source, doc.tree, doc.changes)
+    fresh = check_source(doc.source, "/tmp/m.py", CheckSettings(), doc.tree, tolerant=True)
+    assert _shape(after) == _shape(fresh)
+    assert len(_shape(after)) != len(_shape(before))  # the edit did change the verdict

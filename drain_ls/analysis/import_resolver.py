@@ -34,21 +34,29 @@ from drain_ls.analysis.import_scopes import (
     _Scope,
     _state_at,
 )
+from drain_ls.analysis.import_statements import ImportBinding
 from drain_ls.analysis.type_strings import (
     _expression_names,
     _string_value,
     _type_string,
-    _TypingAliases,
 )
+from drain_ls.analysis.typing_names import TypingNames
 
 
 class _Resolver:
     """Scopes and per-name events of one file."""
 
-    def __init__(self, root: Node, source: bytes, defer_annotations: bool = False) -> None:
+    def __init__(
+        self,
+        root: Node,
+        source: bytes,
+        defer_annotations: bool = False,
+        by_name: dict[str, list[ImportBinding]] | None = None,
+    ) -> None:
         """The resolver of one file; ``defer_annotations``: annotations are deferred even
         without ``from __future__ import annotations`` (a target of Python 3.14 or later,
-        PEP 649, as ruff's ``defers_annotations``)."""
+        PEP 649, as ruff's ``defers_annotations``); ``by_name``: the file's import bindings
+        by name, when the caller has them."""
         self.root = root
         self.source = source
         self.scopes: dict[int, _Scope] = {}
@@ -59,7 +67,8 @@ class _Resolver:
         self.memo: dict[int, _Scope] = {}  # ``scope_of`` by node id
         self.module = self._scope_for(root)
         self.strings: dict[int, frozenset[str]] = {}  # ``type_string_names`` by node id
-        self.aliases = _TypingAliases(source)  # of typing modules, for callees
+        # What the heads of subscripts and calls resolve to (``typing_names``).
+        self.names = TypingNames(self, by_name)
         # Annotations are deferred (PEP 563): ``from __future__ import annotations``.
         self.future_annotations = defer_annotations or (
             b"annotations" in source and _future_annotations(root, source)
@@ -73,12 +82,18 @@ class _Resolver:
         names = self.strings.get(string.id)
         if names is None:
             names = frozenset()
-            if _type_string(string, self.aliases):
+            if _type_string(string, self.names):
                 value = _string_value(string)
                 if value is not None:
-                    names = frozenset(_expression_names(value[0], value[1], self.aliases, 0))
+                    names = frozenset(_expression_names(value[0], value[1], self.names, string, 0))
             self.strings[string.id] = names
         return names
+
+    def fresh(self) -> _Resolver:
+        """A resolver of the same file with no events: its own scopes, for another name."""
+        fresh = _Resolver(self.root, self.source)
+        fresh.future_annotations = self.future_annotations
+        return fresh
 
     # -- scopes ---------------------------------------------------------------------------
 

@@ -144,6 +144,7 @@ def unused_bindings_of(
     exports_known: bool = False,
     witnesses: dict[str, list[list[int]]] | None = None,
     defer_annotations: bool = False,
+    heads: set[str] | None = None,
 ) -> dict[str, list[ImportBinding]]:
     """For each analysed name (all, or ``names``), its unused import bindings.
 
@@ -156,11 +157,21 @@ def unused_bindings_of(
     a proof that no edit keeps standing, so the name is analysed again after every change.
     ``defer_annotations``: resolve every annotation once the module is complete, as ruff does
     for a target of Python 3.14 or later (``from __future__ import annotations`` does it
-    anyway).
+    anyway). ``heads`` receives the first names of the subscript and call heads looked at to
+    decide whether a string is a type expression (``typing_names``): an edit that mentions
+    one may change that.
     """
     with _collector_paused():
         return _unused_by_name(
-            root, source, by_name, names, exported, exports_known, witnesses, defer_annotations
+            root,
+            source,
+            by_name,
+            names,
+            exported,
+            exports_known,
+            witnesses,
+            defer_annotations,
+            heads,
         )
 
 
@@ -173,8 +184,11 @@ def _unused_by_name(
     exports_known: bool,
     witnesses: dict[str, list[list[int]]] | None,
     defer_annotations: bool = False,
+    heads: set[str] | None = None,
 ) -> dict[str, list[ImportBinding]]:
-    resolver = _Resolver(root, source, defer_annotations)
+    resolver = _Resolver(root, source, defer_annotations, by_name)
+    if heads is not None:
+        resolver.names.consulted = heads
     if not exports_known:
         exported = dunder_all(root, source)
     result: dict[str, list[ImportBinding]] = {}

@@ -91,6 +91,8 @@ class IncrementalChecker:
         self._context: MemberContext | None = None
         self._unused: dict[str, list[int]] | None = None
         self._witnesses: dict[str, list[list[int]]] = {}
+        # The heads that decided whether strings are type expressions (``typing_names``).
+        self._heads: set[str] = set()
         self._bindings: dict[str, list[int]] = {}
         self._exports_memo: tuple[list[tuple[bool, bytes]], frozenset[str] | None] | None = None
         # The statements that said ``__all__`` in the last version checked.
@@ -363,6 +365,8 @@ class IncrementalChecker:
             restated = (previous_exports or frozenset()) ^ (exported or frozenset())
             affected = self._affected(root, source, by_name, changes, restated)
         witnesses: dict[str, list[list[int]]] = {}
+        # The heads of the names analysed again, and those of the names taken over.
+        heads = set() if affected.issuperset(by_name) else set(self._heads)
         fresh = unused_bindings_of(
             root,
             source,
@@ -372,6 +376,7 @@ class IncrementalChecker:
             exports_known=True,
             witnesses=witnesses,
             defer_annotations=self._defer,
+            heads=heads,
         )
         unused: dict[str, list[ImportBinding]] = dict(fresh)
         retry: set[str] = set()
@@ -403,8 +408,10 @@ class IncrementalChecker:
                     exports_known=True,
                     witnesses=witnesses,
                     defer_annotations=self._defer,
+                    heads=heads,
                 )
             )
+        self._heads = heads
         self._unused = {name: [b.node.start_byte for b in bs] for name, bs in unused.items()}
         self._witnesses = witnesses
         self._bindings = {name: [b.node.start_byte for b in bs] for name, bs in by_name.items()}
@@ -426,10 +433,14 @@ class IncrementalChecker:
         of it (in code or in strings, which are string annotations or nothing): a load can
         only add a use. Anything else (a binding, a ``del``, a ``global``, the name in
         deleted text, the name ``restated``: listed in ``__all__`` or no longer) analyses the
-        name again.
+        name again. Changed text that mentions the head of a subscript or a call that decided
+        whether a string is a type expression (``List["X"]``, ``TypeVar(..., bound="X")``)
+        analyses every name again: it may rebind the head.
         """
         regions = _statement_regions(root, changes.ranges)
         texts = [source[s:e] for s, e in regions] + changes.removed
+        if any(word_occurrences(text, head.encode()) for head in self._heads for text in texts):
+            return set(by_name)
         cached = self._unused or {}
         affected = {name for name in restated if name in by_name}
         # Names that the changed text spells otherwise (NFKC: ``\ufb01le`` is ``file``):
