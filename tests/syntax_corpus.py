@@ -110,6 +110,16 @@ VALID: list[tuple[str, int, str]] = [
     # Always valid
     ("decorator_dotted", 0, "@a.b.c(1)\n@x\ndef f(): ...\n"),
     ("paren_cm_single", 0, "with (a as b):\n    pass\nwith (a, b) as c:\n    pass\n"),
+    # tree-sitter reads ``as`` as the last operand's (``a if b else (c as d)``); Python, as the
+    # whole item's (found in datasets 5.2.0).
+    (
+        "with_conditional_as",
+        0,
+        "with a if b else c as d:\n    pass\nwith (a if b else c if d else e as f):\n    pass\n",
+    ),
+    ("with_lambda_as", 0, "with (lambda: a as d):\n    pass\n"),
+    ("with_items_conditional_as", 9, "with (a if b else c as d, e as f):\n    pass\n"),
+    ("except_conditional_as", 0, "try:\n    pass\nexcept a if b else c as d:\n    pass\n"),
     ("global_nonlocal", 0, "def f():\n    global g\n    x = 1\n    def i():\n        nonlocal x\n"),
     ("async_comprehension", 0, "async def f():\n    return [x async for x in g() if await x]\n"),
     ("numeric_literals", 0, "x = 1_000 + 0x_FF + 0o_7 + 0b_1 + 1_0.5e1_0 + 1j + 00 + 0e1\n"),
@@ -162,6 +172,13 @@ LEGACY: list[tuple[str, str, str]] = [
     ("operator_at_line_end", "x = a and  # c\nb\n", "invalid syntax"),
     ("as_statement", "json as js\n", "invalid syntax"),
     ("as_in_call", "print(a as b)\n", "invalid syntax"),
+    ("as_after_walrus", "with (x := a as c):\n    pass\n", "invalid syntax"),
+    ("as_beside_walrus", "with (x := a, b as c):\n    pass\n", "invalid syntax"),
+    ("as_beside_star", "with (*a, b as c):\n    pass\n", "invalid syntax"),
+    ("as_in_parens_among_items", "with (a, (b as c)):\n    pass\n", "invalid syntax"),
+    ("as_in_parens_then_item", "with (a as b), c as d:\n    pass\n", "invalid syntax"),
+    ("as_in_lambda_parens", "with (lambda: (a as b)):\n    pass\n", "invalid syntax"),
+    ("as_twice", "with (a if b else c as d) as e:\n    pass\n", "invalid syntax"),
     # A simple statement that tree-sitter continues over a line break outside brackets.
     ("from_without_import", "from m\nimport x\n", "invalid syntax"),
     ("from_import_at_line_end", "from m import\nx\n", "invalid syntax"),

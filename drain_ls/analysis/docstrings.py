@@ -25,6 +25,7 @@ function body), statement by statement, so its cost follows the number of defini
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -150,6 +151,8 @@ class _Decorators:
     ) -> None:
         self.names: dict[str, set[str]] = {"overload": set(), "override": set()}
         self.modules: set[str] = set()
+        # Spellings also bound otherwise: each binding's offset and whether it is typing's.
+        self.shadowed: dict[str, tuple[tuple[int, bool], ...]] = {}
         if b"overload" not in source and b"override" not in source:
             return
         if bindings is None:
@@ -162,6 +165,28 @@ class _Decorators:
             module, _, attribute = qualified.rpartition(".")
             if module in _TYPING_MODULES and attribute in self.names:
                 self.names[attribute].add(binding.name)
+        # A spelling also bound otherwise (``else: def overload(f): ...`` beside a typing
+        # import under ``if TYPE_CHECKING:``): what a decorator means is the last binding
+        # before it, as ruff resolves it there.
+        for name in self.names["overload"] | self.names["override"]:
+            timeline = [(m.start(), False) for m in _other_bindings(name).finditer(source)]
+            for binding in bindings:
+                if binding.name == name:
+                    module, _, attribute = binding.qualified.rpartition(".")
+                    typing = module in _TYPING_MODULES and attribute in self.names
+                    timeline.append((binding.statement.start_byte, typing))
+            if not all(typing for _, typing in timeline):
+                self.shadowed[name] = tuple(sorted(timeline))
+
+
+def _other_bindings(name: str) -> re.Pattern[bytes]:
+    """A ``def``, ``class`` or assignment of ``name`` at the start of a line."""
+    word = re.escape(name.encode())
+    return re.compile(
+        rb"^[ \t]*(?:(?:async[ \t]+)?def[ \t]+|class[ \t]+)" + word + rb"(?![\w\x80-\xff])"
+        rb"|^[ \t]*" + word + rb"[ \t]*(?::[^=\r\n]*)?=(?!=)",
+        re.MULTILINE,
+    )
 
 
 def _decorator_text(decorator: Node) -> str:
@@ -193,6 +218,8 @@ class MemberContext:
     # a name after ``METHOD_ONLY`` only methods (``override``).
     overloads: frozenset[str]
     modules: frozenset[str]
+    # Spellings bound otherwise too: each binding's offset, and whether it is typing's.
+    shadowed: tuple[tuple[str, tuple[tuple[int, bool], ...]], ...] = ()
 
 
 def member_context(
@@ -214,6 +241,7 @@ def member_context(
         exported,
         frozenset(decorators.names["overload"] | overrides),
         frozenset(decorators.modules),
+        tuple(sorted(decorators.shadowed.items())),
     )
 
 
@@ -396,7 +424,7 @@ def member_findings(
     comment, or an escape that could fail to decode). Else, and where the C walk gives up (a
     name that is not ASCII), ``statement_findings`` walks the tree statement by statement."""
     rows = None
-    if lines and NATIVE is not None and not root.has_error:
+    if lines and NATIVE is not None and not root.has_error and not context.shadowed:
         rows = NATIVE.member_outline(
             normalize_lone_cr(source), context.exported, context.overloads, context.modules
         )
@@ -465,7 +493,12 @@ def _exempt(decorators: list[Node], context: MemberContext, method: bool) -> boo
             ):
                 return True
         elif text in overloads or (method and METHOD_ONLY + text in overloads):
-            return True
+            timeline = dict(context.shadowed).get(text)
+            if timeline is None:
+                return True
+            before = [typing for offset, typing in timeline if offset < decorator.start_byte]
+            if before and before[-1]:
+                return True
     return False
 
 

@@ -169,8 +169,12 @@ class _Resolver:
             attribute = parent.child_by_field_name("attribute")
             if attribute is not None and attribute.id == node.id:
                 return
-            # The object of an attribute: a load (what follows would find the same).
-            self.add(self.scope_of(node), Event(node.start_byte, LOAD))
+            # The object of an attribute: a load, deferred in an annotation as any other.
+            scope = self.scope_of(node)
+            if self.future_annotations and _in_annotation(parent):
+                self.add(scope, Event(INFINITY, LOAD, offset=node.start_byte, forward=True))
+            else:
+                self.add(scope, Event(node.start_byte, LOAD))
             return
         elif kind == "keyword_argument":
             if _is_field(parent, "name", node):

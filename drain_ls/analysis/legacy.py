@@ -255,22 +255,55 @@ def _split_statement(root: Node, source: bytes, start: int, end: int) -> Iterato
 
 
 _AS_HOLDERS = frozenset({"with_item", "except_clause", "except_group_clause"})
+# Expressions whose last operand tree-sitter lets ``x as y`` be, where Python binds the
+# ``as`` to the whole (``with a if b else c as d``, ``with (lambda: a as d)``).
+_AS_OUTERMOST = frozenset({"conditional_expression", "lambda"})
+# What a ``with`` item cannot be when the items are parenthesized (they then read as one
+# tuple, where an ``as`` is an error): an unparenthesized ``:=`` or a starred expression.
+_NOT_WITH_ITEMS = frozenset({"named_expression", "list_splat"})
 
 
 def _as_expression(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
     """``start``/``end``: an ``as``. tree-sitter reads ``x as y`` as an expression anywhere
     (``json as js`` alone is a statement for it); Python only after ``with`` items and
-    ``except`` types (patterns aside: they are ``case`` patterns)."""
+    ``except`` types (patterns aside: they are ``case`` patterns), and the item before it is
+    neither an unparenthesized ``:=`` nor starred, nor beside one (ruff: "cannot be used
+    here")."""
     node = _at(root, start, end)
     pattern = node.parent if node is not None else None
     if pattern is None or pattern.type != "as_pattern" or node.is_named:  # type: ignore[union-attr]
         return
     if not any(child.type == "as_pattern_target" for child in pattern.children):
         return  # a ``case`` pattern
-    holder = pattern.parent
-    while holder is not None and holder.type in ("parenthesized_expression", "tuple"):
+    child, holder = pattern, pattern.parent
+    while holder is not None and (
+        holder.type in _AS_OUTERMOST and holder.named_children[-1].id == child.id
+    ):
+        child, holder = holder, holder.parent
+    if holder is not None and holder.type in ("parenthesized_expression", "tuple"):
+        # The parentheses of ``with (a as b):`` (tree-sitter makes them its only item's, and
+        # a tuple of ``with (a as b,):``), not those of an item among others (``with (a, (b
+        # as c)):``, ``with (a as b), c:``).
         holder = holder.parent
+        clause = holder.parent if holder is not None else None
+        first = clause.child(0) if clause is not None else None
+        if (
+            holder is None
+            or holder.type != "with_item"
+            or first is None
+            or first.type == "("
+            or clause.named_child_count != 1  # type: ignore[union-attr]
+        ):
+            holder = None
     if holder is None or holder.type not in _AS_HOLDERS:
+        yield start, end, "invalid syntax"
+        return
+    value = pattern.named_children[0] if pattern.named_child_count else None
+    clause = holder.parent if holder.type == "with_item" else None
+    items = clause.named_children if clause is not None and clause.type == "with_clause" else []
+    if (value is not None and value.type in _NOT_WITH_ITEMS) or any(
+        item.named_child_count and item.named_children[0].type in _NOT_WITH_ITEMS for item in items
+    ):
         yield start, end, "invalid syntax"
 
 
