@@ -215,7 +215,17 @@ def download(name: str, version: str, cache: Path) -> tuple[Path | None, str | N
     archives += sorted(folder.glob("*.zip"))
     if not archives:
         folder.mkdir(parents=True, exist_ok=True)
-        base = [sys.executable, "-m", "pip", "download", "--no-deps", "-q"]
+        # Only read, never installed or run: a release for a newer Python than this one
+        # (the newest syntax is there) is as good.
+        base = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-q",
+            "--ignore-requires-python",
+        ]
         base += ["--disable-pip-version-check", "-d", str(folder), f"{name}=={version}"]
         errors = []
         for how in ("--only-binary=:all:", "--no-binary=:all:"):  # a wheel, else the sdist
