@@ -29,7 +29,8 @@ def _log_warning(message: str) -> None:
     logging.getLogger("drain_ls").warning(message)
 
 
-# Directories no one wants linted (ruff's defaults).
+# Directories no one wants linted: those ruff skips by default (0.17: not ``build``, which is
+# the name of real packages too, such as ``hatchling.cli.build``), and our cache.
 DEFAULT_EXCLUDES = (
     ".bzr",
     ".direnv",
@@ -53,7 +54,6 @@ DEFAULT_EXCLUDES = (
     "__pypackages__",
     "_build",
     "buck-out",
-    "build",
     "dist",
     "node_modules",
     "site-packages",

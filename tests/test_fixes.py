@@ -98,6 +98,20 @@ STATEMENTS = st.one_of(
 )
 
 
+# Parameters whose annotation or default holds what could end a generated docstring (real
+# ones: sentry-sdk's ``x: """Callable[...]"""``, a tokenizer's ``pattern=r"""..."""``).
+HOSTILE_ARGS = [
+    'a: """Callable[\n        [int], str\n    ]""" = None',
+    'a=\'"""\'',
+    'a=r"""(?i:\\s+)"""',
+    'a: "Model"',
+    "a: \"list['A']\" = 'x'",
+    'a="\\\\"',
+    "a='\"'",
+    'a=b\'"""\\x00\'',
+]
+
+
 @st.composite
 def modules(draw: st.DrawFn) -> str:
     lines: list[str] = []
@@ -109,7 +123,7 @@ def modules(draw: st.DrawFn) -> str:
             lines.append(draw(STATEMENTS))
         elif kind == 1:
             name = draw(st.sampled_from(["f", "g", "_h"]))
-            args = draw(st.sampled_from(["", "a", "a, b=1", "self, *args, **kw"]))
+            args = draw(st.sampled_from(["", "a", "a, b=1", "self, *args, **kw", *HOSTILE_ARGS]))
             lines.append(f"def {name}({args}):")
             body = draw(st.lists(STATEMENTS, min_size=1, max_size=3))
             lines += ["    " + line.replace("\n", "\n    ") for line in body]
@@ -157,3 +171,45 @@ def test_a_generated_docstring_with_an_odd_line_break_still_parses(inside: str) 
     fixed = source[: edit.start] + edit.text.encode() + source[edit.end :]
     tree = ast.parse(fixed.decode())
     assert ast.get_docstring(tree.body[0], clean=False).startswith(f"Add{inside}them.")  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(st.sampled_from(['"', "'", "\\", "a", " ", "r", "{"]), max_size=8),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_a_skeleton_literal_reads_back_as_its_text(lines: list[str]) -> None:
+    """Whatever quotes and backslashes the lines hold, the literal is one string whose value
+    is the lines (joined as a docstring's are)."""
+    from drain_ls.analysis.skeletons import quote
+
+    literal = quote(lines, "", "\n")
+    expected = lines[0] if len(lines) == 1 else "\n".join(lines) + "\n"
+    assert ast.literal_eval(literal) == expected
+    assert ast.parse(literal).body[0].value.value == expected  # type: ignore[attr-defined]
+
+
+def test_one_fix_that_breaks_the_file_does_not_hold_back_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """sentry-sdk's rust_tracing.py: one docstring that the file could not take made
+    ``--fix`` apply none of its 17 fixes; the others are now applied, that one left."""
+    from drain_ls.analysis import fixes
+    from drain_ls.analysis.model import Fix
+
+    real = fixes.compatible_fixes
+    source = b"import os\nimport sys\n\n\ndef f():\n    return 1\n"
+
+    def with_a_bad_one(findings, unsafe=False):  # type: ignore[no-untyped-def]
+        chosen = real(findings, unsafe)
+        bad = Fix("Break it", (Edit(len(source) - 1, len(source) - 1, " + ("),))
+        return [bad, *chosen] if chosen else []
+
+    monkeypatch.setattr(fixes, "compatible_fixes", with_a_bad_one)
+    result = fix_source(source, "m.py", CheckSettings(select=frozenset({"F401", "D103"})))
+    assert b"import" not in result.source  # both unused imports removed
+    assert b'"""' in result.source  # and f's docstring inserted
+    ast.parse(result.source)

@@ -4,9 +4,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -17,9 +14,8 @@ from drain_ls.analysis.grammar_gaps import normalize_lone_cr, tree_errors
 from drain_ls.analysis.legacy import legacy_errors
 from drain_ls.analysis.source import parse
 from drain_ls.analysis.versions import PythonVersion, version_errors
+from tests.ruff_support import HAS_RUFF, ruff_findings
 from tests.syntax_corpus import LEGACY, VALID
-
-RUFF = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
 
 
 def _legacy(source: str, target: PythonVersion = PythonVersion.PY314) -> list[tuple[int, int, str]]:
@@ -78,29 +74,12 @@ def test_look_alikes_are_not_errors() -> None:
     assert _legacy(source) == []
 
 
-@pytest.mark.skipif(not Path(RUFF).exists(), reason="ruff is a test dependency")
+@pytest.mark.skipif(not HAS_RUFF, reason="ruff is a test dependency")
 def test_ruff_reports_each_as_invalid_syntax(tmp_path: Path) -> None:
     for name, source, _ in LEGACY:
         (tmp_path / f"{name}.py").write_text(source)
-    output = subprocess.run(
-        [
-            RUFF,
-            "check",
-            "--isolated",
-            "--no-cache",
-            "--select",
-            "F401",
-            "--output-format",
-            "json",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    flagged = {
-        Path(r["filename"]).stem for r in json.loads(output) if r["code"] == "invalid-syntax"
-    }
+    found = ruff_findings(tmp_path)
+    flagged = {Path(r["filename"]).stem for r in found if r["code"] == "invalid-syntax"}
     assert flagged == {name for name, _, _ in LEGACY}
 
 

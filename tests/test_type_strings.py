@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.source import LineIndex
 from drain_ls.lsp.documents import Document
+from tests.ruff_support import HAS_RUFF, ruff_findings
 
 CASES = [
     ("aliased_typing", 'import typing_extensions as te\nfrom a import X\nte.cast("X", 1)\n'),
@@ -268,30 +268,13 @@ def _f401(source: str, path: str = "/tmp/m.py") -> list[tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def ruff_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[int, int]]]:
-    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
-    if not os.path.exists(ruff):
+    if not HAS_RUFF:
         pytest.skip("ruff is not installed")
     directory = tmp_path_factory.mktemp("type_strings")
     for name, source in CASES:
         (directory / f"{name}.py").write_text(source)
-    result = subprocess.run(
-        [
-            ruff,
-            "check",
-            "--isolated",
-            "--no-cache",
-            "--select",
-            "F401",
-            "--output-format",
-            "json",
-            str(directory),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
     found: dict[str, list[tuple[int, int]]] = {name: [] for name in NAMES}
-    for row in json.loads(result.stdout):
+    for row in ruff_findings(directory):
         if row["code"] == "F401":
             location = row["location"]
             found[Path(row["filename"]).stem].append((location["row"], location["column"]))

@@ -83,7 +83,16 @@ def fix_source(
             break
         candidate = apply_edits(source, (e for fix in fixes for e in fix.edits))
         if broken(candidate, path):
-            break  # never trade findings for a file that no longer compiles
+            # Never trade findings for a file that no longer compiles; but one fix that
+            # would break it must not hold back the others: they are tried one by one.
+            kept: list[Fix] = []
+            for fix in fixes:
+                trial = apply_edits(source, (e for f in (*kept, fix) for e in f.edits))
+                if not broken(trial, path):
+                    kept.append(fix)
+            if not kept:
+                break
+            candidate = apply_edits(source, (e for fix in kept for e in fix.edits))
         after = check_source(candidate, path, settings)
         fixed += max(0, len(findings) - len(after))
         source, findings = candidate, after

@@ -9,6 +9,7 @@ endings, and a one-line body (``def f(): return 1``) is moved onto its own line.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -66,6 +67,20 @@ def _text(node: Node | None) -> str:
     return " ".join(node.text.decode("utf-8", errors="replace").split())
 
 
+def _annotation(node: Node | None) -> str:
+    """An annotation's text; a string one (a forward reference, ``"Model"``) without its
+    quotes: the type is what it says."""
+    inner = node.named_children[0] if node is not None and node.named_child_count == 1 else None
+    if inner is not None and inner.type == "string" and inner.text is not None:
+        try:
+            value = ast.literal_eval(inner.text.decode("utf-8", errors="replace"))
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            value = None
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())
+    return _text(node)
+
+
 def _parameters(function: Node, is_method: bool) -> list[Parameter]:
     node = function.child_by_field_name("parameters")
     out: list[Parameter] = []
@@ -77,7 +92,7 @@ def _parameters(function: Node, is_method: bool) -> list[Parameter]:
             out.append(Parameter(_text(child)))
         elif kind == "typed_parameter":
             inner = child.named_children[0] if child.named_child_count else None
-            out.append(Parameter(_text(inner), _text(child.child_by_field_name("type"))))
+            out.append(Parameter(_text(inner), _annotation(child.child_by_field_name("type"))))
         elif kind == "default_parameter":
             out.append(
                 Parameter(
@@ -90,7 +105,7 @@ def _parameters(function: Node, is_method: bool) -> list[Parameter]:
             out.append(
                 Parameter(
                     _text(child.child_by_field_name("name")),
-                    _text(child.child_by_field_name("type")),
+                    _annotation(child.child_by_field_name("type")),
                     _text(child.child_by_field_name("value")),
                 )
             )
@@ -146,7 +161,7 @@ def signature_of(function: Node, is_method: bool) -> Signature:
                     exception = _text(raised)
                     if exception and exception not in signature.raises:
                         signature.raises.append(exception)
-    annotation = _text(function.child_by_field_name("return_type")) or None
+    annotation = _annotation(function.child_by_field_name("return_type")) or None
     if is_generator:
         match = _ITERATOR.match(annotation or "")
         signature.yields = _first_argument(match.group(1)) if match else ""
@@ -255,9 +270,17 @@ def line_ending(source: bytes) -> str:
 
 
 def quote(lines: list[str], indent: str, newline: str) -> str:
-    """The docstring literal: triple double quotes, raw if a backslash would be an escape."""
-    prefix = "r" if any("\\" in line for line in lines) else ""
-    if len(lines) == 1:
+    """The docstring literal: triple double quotes, raw if a backslash would be an escape;
+    escaped where the text itself would end it (``\"\"\"`` from a default or an annotation,
+    a quote or a backslash at the end of a one-line docstring)."""
+    text = "".join(lines)
+    single = len(lines) == 1
+    if '"""' in text or (single and text.endswith(('"', "\\"))):
+        lines = [line.replace("\\", "\\\\").replace('"', '\\"') for line in lines]
+        prefix = ""
+    else:
+        prefix = "r" if "\\" in text else ""
+    if single:
         return f'{prefix}"""{lines[0]}"""'
     body = newline.join((indent + line) if line else "" for line in lines[1:])
     return f'{prefix}"""{lines[0]}{newline}{body}{newline}{indent}"""'
