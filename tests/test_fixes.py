@@ -213,3 +213,48 @@ def test_one_fix_that_breaks_the_file_does_not_hold_back_the_others(
     assert b"import" not in result.source  # both unused imports removed
     assert b'"""' in result.source  # and f's docstring inserted
     ast.parse(result.source)
+
+
+# The smallest part of Lib/test/test_compile.py that tree-sitter-python 0.25 wraps whole in
+# an ERROR node (a continuation line dedented below its block) while CPython compiles it.
+WRAPPED = (
+    "class TestSpecifics(unittest.TestCase):\n"
+    "        try:\n"
+    "            exec('z = b', g, m)\n"
+    "        except NameError:\n"
+    "            (bar.\n"
+    "        baz)\n"
+    "            (bar.\n"
+    "        baz(\n"
+    "        ))\n"
+    "        for source in [\n"
+    "        ]:\n"
+    "                self.assertNotEqual(code.co_consts[0], code.co_consts[1])\n"
+    '        snippet = """\n'
+    '            """\n'
+)
+
+
+def test_a_module_wrapped_in_an_error_keeps_its_docstring_and_gets_one_fix() -> None:
+    """``--fix`` inserted a module docstring at every pass into test_compile.py (found by
+    ``--fix`` over the standard library): the docstring was inside the ERROR node."""
+    from drain_ls.analysis.source import parse
+
+    root = parse(WRAPPED.encode()).root_node
+    assert root.children[0].type == "ERROR" and root.children[0].start_byte == 0
+    ast.parse(WRAPPED)
+    codes = [f.code for f in check_source(WRAPPED.encode(), "m.py")]
+    assert codes.count("D100") == 1
+    fixed = fix_source(WRAPPED.encode(), "m.py").source
+    assert fixed.count(b'"""TODO') == 1
+    assert "D100" not in [f.code for f in check_source(fixed, "m.py")]
+
+
+def test_a_fix_that_does_not_fix_is_applied_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass whose findings come back the same stops the passes (before: the same docstring
+    inserted pass after pass)."""
+    from drain_ls.analysis import docstrings
+
+    monkeypatch.setattr(docstrings, "has_docstring", lambda container: False)
+    result = fix_source(b"import os\nos.sep\n", "m.py")
+    assert result.source == b"import os\nos.sep\n"  # the pass that changed nothing is undone

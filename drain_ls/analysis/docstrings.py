@@ -127,6 +127,10 @@ def has_docstring(container: Node | None) -> bool:
     if container is None:
         return False
     first = first_statement(container)
+    while first is not None and first.type == "ERROR":
+        # tree-sitter wrapped the statements in an error (a gap of its grammar that Python
+        # compiles: Lib/test/test_compile.py): the first of them is still the container's.
+        first = first_statement(first)
     if first is None or first.type != "expression_statement" or first.named_child_count != 1:
         return False
     value = first.named_child(0)

@@ -94,9 +94,18 @@ def fix_source(
                 break
             candidate = apply_edits(source, (e for fix in kept for e in fix.edits))
         after = check_source(candidate, path, settings)
+        if len(candidate) > len(source) and _kinds(after) == _kinds(findings):
+            # It only added text and fixed nothing: the next pass would add it again (a
+            # docstring where the tree does not see one). A pass that removes text moves on.
+            break
         fixed += max(0, len(findings) - len(after))
         source, findings = candidate, after
     return FixResult(source, fixed, findings)
+
+
+def _kinds(findings: list[Finding]) -> list[tuple[str, str]]:
+    """What the findings say, wherever they are (edits move them)."""
+    return sorted((f.code, f.message) for f in findings)
 
 
 def broken(source: bytes, path: str) -> bool:
