@@ -149,3 +149,20 @@ def _keyword_statements(
                 statements.append(statement)
         i = source.find(b"import", j, stop)
     return statements
+
+
+def bindings_by_name(root: Node, source: bytes) -> dict[str, list[ImportBinding]]:
+    """Every name bound by an import statement, with its bindings in source order."""
+    by_name: dict[str, list[ImportBinding]] = {}
+    if b"import" not in source:
+        return by_name
+    for statement, container in _import_statements(root, source):
+        for binding in import_bindings(statement, container):
+            name = binding.name
+            if name:  # not a name tree-sitter put in as missing
+                bindings = by_name.get(name)
+                if bindings is None:
+                    by_name[name] = [binding]
+                else:
+                    bindings.append(binding)
+    return by_name

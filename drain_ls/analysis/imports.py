@@ -59,11 +59,12 @@ from drain_ls.analysis.import_scopes import (
 )
 from drain_ls.analysis.import_statements import (
     ImportBinding,
-    _import_statements,
+    bindings_by_name,
     import_bindings,
 )
 
-# Re-exported: the fast-path tests compare it with ``_import_statements`` from here.
+# Re-exported: the fast-path tests use them from here.
+from drain_ls.analysis.import_statements import _import_statements as _import_statements
 from drain_ls.analysis.import_statements import _keyword_statements as _keyword_statements
 from drain_ls.analysis.model import Finding
 from drain_ls.analysis.source import (
@@ -119,20 +120,8 @@ def dunder_all(root: Node, source: bytes) -> frozenset[str] | None:
 
 def import_bindings_by_name(root: Node, source: bytes) -> dict[str, list[ImportBinding]]:
     """Every name bound by an import statement, with its bindings in source order."""
-    by_name: dict[str, list[ImportBinding]] = {}
-    if b"import" not in source:
-        return by_name
     with _collector_paused():
-        for statement, container in _import_statements(root, source):
-            for binding in import_bindings(statement, container):
-                name = binding.name
-                if name:  # not a name tree-sitter put in as missing
-                    bindings = by_name.get(name)
-                    if bindings is None:
-                        by_name[name] = [binding]
-                    else:
-                        bindings.append(binding)
-    return by_name
+        return bindings_by_name(root, source)
 
 
 def unused_bindings_of(

@@ -9,7 +9,6 @@ endings, and a one-line body (``def f(): return 1``) is moved onto its own line.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -18,6 +17,7 @@ from tree_sitter import Node, Query, QueryCursor
 
 from drain_ls.analysis.model import Edit, Fix
 from drain_ls.analysis.source import PY_LANGUAGE
+from drain_ls.analysis.type_strings import _string_value
 
 STYLES = ("google", "numpy", "sphinx")
 
@@ -71,13 +71,10 @@ def _annotation(node: Node | None) -> str:
     """An annotation's text; a string one (a forward reference, ``"Model"``) without its
     quotes: the type is what it says."""
     inner = node.named_children[0] if node is not None and node.named_child_count == 1 else None
-    if inner is not None and inner.type == "string" and inner.text is not None:
-        try:
-            value = ast.literal_eval(inner.text.decode("utf-8", errors="replace"))
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
-            value = None
-        if isinstance(value, str) and value.strip():
-            return " ".join(value.split())
+    if inner is not None and inner.type in ("string", "concatenated_string"):
+        value = _string_value(inner)
+        if value is not None and value[0].strip():
+            return " ".join(value[0].split())
     return _text(node)
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 from tree_sitter import Node
 
 from drain_ls.analysis.import_scopes import IMPORT, INFINITY, LOAD, Event, _Scope, _state_at
-from drain_ls.analysis.import_statements import ImportBinding, _import_statements, import_bindings
+from drain_ls.analysis.import_statements import ImportBinding, bindings_by_name
 from drain_ls.analysis.source import word_occurrences
 
 if TYPE_CHECKING:
@@ -69,12 +69,7 @@ class TypingNames:
 
     def _bindings(self) -> dict[str, list[ImportBinding]]:
         if self._by_name is None:
-            by_name: dict[str, list[ImportBinding]] = {}
-            root, source = self._resolver.root, self._resolver.source
-            for statement, container in _import_statements(root, source):
-                for binding in import_bindings(statement, container):
-                    by_name.setdefault(binding.name, []).append(binding)
-            self._by_name = by_name
+            self._by_name = bindings_by_name(self._resolver.root, self._resolver.source)
         return self._by_name
 
     def renamed(self, name: str) -> bool:
