@@ -44,6 +44,11 @@ def remembered_outcome(
 def compile_outcome(text: bytes, wrapped: bool) -> object:
     """``ACCEPTED``, or (message, 1-based line or None, 1-based character column)."""
     code = text.decode("utf-8", errors="replace")
+    stripped = code.rstrip("\r\n")
+    if stripped.endswith("\\"):
+        # A unit that ends with a line continuation goes on in the file: compiled alone, it
+        # would be "unexpected EOF" (a file that ends so is ``syntax.continuation_at_eof``).
+        code = stripped + "\n\n"
     if wrapped:
         code = "if 1:\n" + code
     try:

@@ -184,6 +184,27 @@ def tree_verdict(
     return TreeVerdict(first, sorted(regions), gaps, sorted(accepted))
 
 
+def continuation_at_eof(root: Node, source: bytes) -> Finding | None:
+    """The error of a file that ends right after a line continuation (``x = 1 \\`` and its
+    line break, then nothing): CPython (3.12 on, and 3.11 without a CR) and ruff say
+    "unexpected EOF while parsing"; tree-sitter reads a ``line_continuation`` node and no
+    error. A backslash in a comment, or in a string (never closed, an error of the tree),
+    is not one. Ruff points where the trailing blanks before the backslash start."""
+    for tail in (b"\\\n", b"\\\r\n", b"\\\r"):
+        if source.endswith(tail):
+            break
+    else:
+        return None
+    at = len(source) - len(tail)
+    node = root.descendant_for_byte_range(at, at + 1)
+    if node is None or node.type != "line_continuation":
+        return None
+    start = at
+    while start and source[start - 1] in b" \t\f":
+        start -= 1
+    return error_finding("SyntaxError: unexpected EOF while parsing", start, len(source))
+
+
 def _start_byte_of(finding: Finding) -> int:
     return finding.start
 
@@ -273,9 +294,11 @@ class SyntaxTracker:
         results are the last version's, moved, less those an edit touched; the next call
         still starts from the last version."""
         verdict = tree_verdict(tree, source, self._compiled, original)
-        if not commit:
-            return self._report(verdict, *self._moved(changes, tree.root_node, source))
         root = tree.root_node
+        if verdict.error is None:
+            verdict = verdict._replace(error=continuation_at_eof(root, source))
+        if not commit:
+            return self._report(verdict, *self._moved(changes, root, source))
         full = changes is None or changes.full or self._legacy is None
         span = None if full else _dirty_span(root, source, changes.ranges)  # type: ignore[union-attr]
         target = self.target
