@@ -1,5 +1,6 @@
 /* drain_ls._native: the byte scans of drain-ls's syntax checks, and the walk of the D1xx
- * checks over a module's definitions (_native_outline.c.h), in C.
+ * checks over a module's definitions (_native_outline.c.h) and of the order of a def's defaults
+ * (_native_defaults.c.h), in C.
  *
  * Optional: every scan here is also written in Python (drain_ls.analysis.indentation,
  * legacy_candidates and source), which runs when this module was not built (no C compiler
@@ -312,15 +313,21 @@ static Py_ssize_t rest_of_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t 
     return k < n && s[k] == '\n' ? at : -1;
 }
 
-/* The start of the first line at or after `at` that is not blank or a comment. */
-static Py_ssize_t skip_blank_lines(const Src *src, Py_ssize_t at) {
+static Py_ssize_t past_joins(const Src *src, Py_ssize_t at);
+
+/* The start of the first line at or after `at` that is not blank or a comment; with `joins`,
+ * as CPython's tokenizer reads a line's indentation: blanks and backslash-joined line breaks
+ * (`  \\` then an empty line is one blank line). */
+static Py_ssize_t skip_lines(const Src *src, Py_ssize_t at, int joins) {
     if (at > src->n) at = src->n;
     for (;;) {
-        Py_ssize_t rest = rest_of_line(src->s, src->n, at);
+        Py_ssize_t rest = rest_of_line(src->s, src->n, joins ? past_joins(src, at) : at);
         if (rest < 0) return at;
         at = rest + (src->s[rest] == '\r' ? 2 : 1);
     }
 }
+
+static Py_ssize_t skip_blank_lines(const Src *src, Py_ssize_t at) { return skip_lines(src, at, 0); }
 
 static Py_ssize_t line_end(const Src *src, Py_ssize_t at) {
     for (Py_ssize_t i = at; i < src->n; i++)
@@ -330,15 +337,19 @@ static Py_ssize_t line_end(const Src *src, Py_ssize_t at) {
 
 /* The first byte of code at or after the line starting at *at, blank and comment lines
  * skipped (*at moved to the start of its line), while *at is before `limit`; -1 when there
- * is none. */
-static Py_ssize_t next_code(const Src *src, Py_ssize_t *at, Py_ssize_t limit) {
+ * is none. With `joins`, the indentation goes on past backslash-joined line breaks, as
+ * CPython reads it (`skip_lines`). */
+static Py_ssize_t next_code(const Src *src, Py_ssize_t *at, Py_ssize_t limit, int joins) {
     while (*at < limit) {
         Py_ssize_t code = *at;
-        while (code < src->n && is_blank(src->s[code])) code++;
+        if (joins)
+            code = past_joins(src, code);
+        else
+            while (code < src->n && is_blank(src->s[code])) code++;
         if (code >= src->n) return -1;
         unsigned char c = src->s[code];
         if (c != '\r' && c != '\n' && c != '#') return code;
-        *at = skip_blank_lines(src, line_end(src, code) + 1);
+        *at = skip_lines(src, line_end(src, code) + 1, joins);
     }
     return -1;
 }
@@ -375,9 +386,12 @@ static int compound_at(const Src *src, Py_ssize_t at) {
     return 0;
 }
 
-/* CPython's (col, altcol) of an indentation. */
+/* CPython's (col, altcol) of an indentation (Parser/lexer/lexer.c, tok_get_normal_mode).
+ * One split by backslash-joined line breaks counts as far as its first backslash that is not
+ * at column 0, for both (the lexer's `cont_line_col`, 0 meaning none); without such a
+ * backslash, all of it counts. */
 static void measure(const Src *src, Py_ssize_t from, Py_ssize_t to, long *col, long *alt) {
-    long c = 0, a = 0;
+    long c = 0, a = 0, cont = 0;
     for (Py_ssize_t i = from; i < to; i++) {
         unsigned char ch = src->s[i];
         if (ch == ' ') {
@@ -386,12 +400,14 @@ static void measure(const Src *src, Py_ssize_t from, Py_ssize_t to, long *col, l
         } else if (ch == '\t') {
             c = (c / TAB_SIZE + 1) * TAB_SIZE;
             a++;
-        } else { /* form feed */
+        } else if (ch == '\f') {
             c = a = 0;
-        }
+        } else if (ch == '\\') {
+            if (!cont) cont = c;
+        } /* else the line break after a backslash */
     }
-    *col = c;
-    *alt = a;
+    *col = cont ? cont : c;
+    *alt = cont ? cont : a;
 }
 
 static PyObject *event(int kind, Py_ssize_t start, Py_ssize_t end, Py_ssize_t header) {
@@ -408,18 +424,18 @@ static PyObject *indentation_scan(PyObject *self, PyObject *args) {
     if (start < 0) start = 0;
     if (stop > n) stop = n;
     if (start == 0 && n >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) start = 3;
-    Py_ssize_t at = skip_blank_lines(&src, start);
+    Py_ssize_t at = skip_lines(&src, start, 1);
     long cols[MAX_INDENT + 1], alts[MAX_INDENT + 1];
     int depth = 1;
     cols[0] = alts[0] = 0;
     Py_ssize_t header = -1;
     while (at < stop) {
-        Py_ssize_t code = next_code(&src, &at, stop);
+        Py_ssize_t code = next_code(&src, &at, stop, 1);
         if (code < 0) break;
         Py_ssize_t last, end;
         if (!logical_line(&src, code, &last, &end)) return event(EV_STOP, code, code, -1);
         Py_ssize_t next_header = (last > code && s[last - 1] == ':') ? code : -1;
-        Py_ssize_t next_at = skip_blank_lines(&src, end);
+        Py_ssize_t next_at = skip_lines(&src, end, 1);
         long col, alt;
         measure(&src, at, code, &col, &alt);
         long top = cols[depth - 1];
@@ -451,8 +467,7 @@ static PyObject *indentation_scan(PyObject *self, PyObject *args) {
         }
         at = next_at;
     }
-    Py_ssize_t code = at;
-    while (code < n && is_blank(s[code])) code++;
+    Py_ssize_t code = past_joins(&src, at);
     if (header >= 0 && code < n) {
         long col, alt;
         measure(&src, at, code, &col, &alt);
@@ -491,7 +506,7 @@ static PyObject *logical_line_py(PyObject *self, PyObject *args) {
 enum {
     LG_PRINT, LG_EXEC, LG_NONLOCAL, LG_TRY, LG_RAISE, LG_EXCEPT, LG_DEF, LG_DEL, LG_DEBUG,
     LG_SPLIT, LG_OCTAL, LG_LONG, LG_NOT_EQUAL, LG_WALRUS, LG_OPERATOR_EOL, LG_KEYWORD_EOL,
-    LG_AS, LG_UR, LG_BACKTICK, LG_CONVERSION,
+    LG_AS, LG_UR, LG_BACKTICK, LG_CONVERSION, LG_KEYWORD_NAME,
 };
 
 /* re's \w on bytes: ASCII letters, digits, underscore */
@@ -700,6 +715,20 @@ static int eol_candidates(PyObject *found, const unsigned char *s, Py_ssize_t be
     return 0;
 }
 
+/* Whether the `async` or `await` at `p` is followed as the keyword is: `async` by blanks and
+ * `def`, `with` or `for`; `await` by an operand ([ \t\f]*+[\w\x80-\xff(\[{'"~+-]). */
+static int keyword_use(const unsigned char *s, Py_ssize_t n, Py_ssize_t p) {
+    Py_ssize_t i = p + 5;
+    while (i < n && is_blank(s[i])) i++;
+    if (s[p + 1] == 's') {
+        if (i == p + 5) return 0;
+        return (word_at(s, n, i, "def", 3) && end_of_word(s, n, i + 3)) ||
+               (word_at(s, n, i, "with", 4) && end_of_word(s, n, i + 4)) ||
+               (word_at(s, n, i, "for", 3) && end_of_word(s, n, i + 3));
+    }
+    return i < n && (is_word(s[i]) || (s[i] != 0 && strchr("([{'\"~+-", s[i]) != NULL));
+}
+
 static PyObject *legacy_candidates(PyObject *self, PyObject *args) {
     PyObject *bytes;
     Py_ssize_t begin, end, from, to;
@@ -721,11 +750,18 @@ static PyObject *legacy_candidates(PyObject *self, PyObject *args) {
         kind = line_start(s, n, begin, &start, &stop);
         if (kind >= 0 && add(found, kind, start, stop) < 0) goto fail;
     }
-    /* `as`, a word of its own, not after a dot: the most frequent letters, on their own */
-    for (Py_ssize_t p = lo; p < hi && p + 2 <= n; p++)
-        if (s[p] == 'a' && s[p + 1] == 's' && end_of_word(s, n, p + 2) &&
-            !(p > 0 && (is_word(s[p - 1]) || s[p - 1] == '.')))
-            if (add(found, LG_AS, p, p + 2) < 0) goto fail;
+    /* `as`, a word of its own, not after a dot: the most frequent letters, on their own; and
+     * `async` or `await`, words of their own, unless used as the keywords (keyword_use) */
+    for (Py_ssize_t p = lo; p < hi && p + 2 <= n; p++) {
+        if (s[p] != 'a' || (p > 0 && is_word(s[p - 1]))) continue;
+        if (s[p + 1] == 's' && end_of_word(s, n, p + 2)) {
+            if (!(p > 0 && s[p - 1] == '.') && add(found, LG_AS, p, p + 2) < 0) goto fail;
+        } else if (p + 5 <= n &&
+                   (memcmp(s + p, "async", 5) == 0 || memcmp(s + p, "await", 5) == 0) &&
+                   end_of_word(s, n, p + 5) && !keyword_use(s, n, p)) {
+            if (add(found, LG_KEYWORD_NAME, p, p + 5) < 0) goto fail;
+        }
+    }
     /* the rest starts at a rarer byte (or, for an operator or a keyword ending its line,
      * is found from the line break or comment after it, in [lo, hi)) */
     for (Py_ssize_t p = lo; p < hi; p++) {
@@ -831,6 +867,7 @@ static PyObject *word_occurrences(PyObject *self, PyObject *args) {
 }
 
 #include "_native_outline.c.h"
+#include "_native_defaults.c.h"
 
 static PyMethodDef methods[] = {
     {"indentation_scan", indentation_scan, METH_VARARGS,
@@ -841,6 +878,10 @@ static PyMethodDef methods[] = {
      "    -> [(kind, start, end), ...]\n\n"
      "Where the rules of drain_ls.analysis.legacy look in [begin, end): those found at a\n"
      "byte of [from, to)."},
+    {"default_order", default_order, METH_VARARGS,
+     "default_order(source, begin, end) -> [(start, end), ...]\n\n"
+     "In the def headers that start a line in [begin, end), the first parameter without a\n"
+     "default after one with a default (before any starred one), by the bytes alone."},
     {"word_occurrences", word_occurrences, METH_VARARGS,
      "word_occurrences(source, word, first) -> [(start, end), ...]\n\n"
      "Where word occurs as a whole identifier-like word in source[first:]."},

@@ -323,7 +323,7 @@ static PyObject *member_outline(PyObject *self, PyObject *args) {
     Py_ssize_t at = (n >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) ? 3 : 0;
     at = skip_blank_lines(&src, at);
     while (at < n) {
-        Py_ssize_t code = next_code(&src, &at, n);
+        Py_ssize_t code = next_code(&src, &at, n, 0);
         if (code < 0) break;
         /* A line that a backslash joins to the next one: tree-sitter does not always read
          * it as Python does. */

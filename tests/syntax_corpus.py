@@ -188,6 +188,15 @@ LEGACY: list[tuple[str, str, str]] = [
     ("import_trailing_comma_alone", "import a,\n", "invalid syntax"),
     ("assert_split", "assert x,\ny\n", "invalid syntax"),
     ("global_split", "def f():\n    global a,\n    b\n", "invalid syntax"),
+    # ``async`` and ``await`` as names (keywords since 3.7; Python 2 and 3.6 code).
+    ("async_name", "x = async\n", "invalid syntax"),
+    ("async_keyword_argument", "f(async=True)\n", "invalid syntax"),
+    ("async_statement_start", "async = 1\n", "invalid syntax"),
+    ("async_for_target", "for async in x:\n    pass\n", "invalid syntax"),
+    ("await_name", "print(await)\n", "invalid syntax"),
+    ("await_at_line_end", "async def f():\n    x = await\n", "invalid syntax"),
+    ("default_order", "def f(a=1, b):\n    pass\n", "parameter without a default"),
+    ("default_order_method", "class C:\n    def m(self, a=1, /, b): ...\n", "without a default"),
 ]
 
 # (name, source, CPython's error class or None when valid)
@@ -231,4 +240,14 @@ INDENTATION: list[tuple[str, str, str | None]] = [
     ("bom_ok", "\ufeffif x:\n    pass\n", None),
     # A backslash alone on a line joins it to the header after it (found by hypothesis).
     ("joined_header_ok", "x = 1\n\\\ndef f(x):\n    return x\n", None),
+    # A backslash in a line's indentation (CPython's lexer, ``cont_line_col``): the column at
+    # the first one not at column 0 counts, else all of it; a joined blank line is blank.
+    # Found by a differential fuzz of indentation shapes against ``ast.parse``.
+    ("backslash_at_column_0_then_indent", "\\\n    x = 1\n", "IndentationError"),
+    ("formfeed_backslash_then_indent", "\f\\\n \f\tx = 1\n", "IndentationError"),
+    ("second_backslash_counts", "\\\n  \\\n x = 1\n", "IndentationError"),
+    ("backslash_column_for_both_cols", "if x:\n\ty = 1\n\t\\\n z = 2\n", "TabError"),
+    ("backslashes_at_column_0_ok", "if x:\n    y = 1\n\\\n\\\n    z = 2\n", None),
+    ("backslash_then_blank_line_ok", " \t\\\n\t\nx = 1\n", None),
+    ("backslash_then_comment_line_ok", "  \\\n# c\nx = 1\n", None),
 ]

@@ -55,6 +55,31 @@ def test_positions() -> None:
     ]
 
 
+def test_positions_of_async_and_await_as_names_are_cpythons() -> None:
+    # CPython 3.13's offsets, less one: at ``async``, past it where it starts a line's
+    # statement (a keyword there, read as ``async def`` to come), past ``await`` (its operand).
+    assert _legacy("d = {1: async}\n") == [(8, 13, "invalid syntax")]
+    assert _legacy("if x: async = 1\n") == [(6, 11, "invalid syntax")]
+    assert _legacy("async.x = 1\n") == [(5, 5, "invalid syntax")]
+    assert _legacy("f(\n    async=True)\n") == [(7, 12, "invalid syntax")]
+    assert _legacy("print(await )\n") == [(12, 12, "invalid syntax")]
+    # The keywords themselves, and names and text that hold the words, are not.
+    assert (
+        _legacy(
+            "async def f():\n    async with a: await b\n    async for x in y: pass\n"
+            "    return [x async for x in y]\nasyncx = await_ = x.awaiting  # async\ns = 'await'\n"
+        )
+        == []
+    )
+
+
+def test_a_module_that_starts_with_a_form_feed_is_read_from_its_line_start() -> None:
+    # tree-sitter's module node starts after the form feed: the rules that look at the
+    # starts of lines missed the first statement.
+    assert _legacy("\ftry:\n    x = 1\n") == [(15, 15, "expected 'except' or 'finally' block")]
+    assert _legacy("\f print x\n")[0][2].startswith("Missing parentheses")
+
+
 def test_del_debug_depends_on_the_target() -> None:
     source = "del __debug__\n"
     assert _legacy(source, PythonVersion.PY38) == []

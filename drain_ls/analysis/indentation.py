@@ -8,7 +8,9 @@ starts of the logical lines, without the running interpreter:
 
 - at the start of each logical line outside brackets and strings, skipping blank and
   comment-only lines, the indentation is measured twice: ``col`` with a tab going to the next
-  multiple of 8, ``altcol`` with a tab counting 1; a form feed resets both;
+  multiple of 8, ``altcol`` with a tab counting 1; a form feed resets both; an indentation
+  may go on past backslash-joined line breaks, and then counts up to its first backslash not
+  at column 0 (for both), and a line it joins to an empty or comment line is blank;
 - the same ``col`` as the enclosing level with another ``altcol`` is a ``TabError``; a deeper
   ``col`` whose ``altcol`` is not deeper is a ``TabError``; a shallower ``col`` pops the levels
   above it and must land on one (``unindent does not match any outer indentation level``),
@@ -101,7 +103,9 @@ _CODE = (
 _BODY = rb"(?:(?<![:\s])|(?<=[^:\s][ \t\f])|(?<=[^:\s][ \t\f]{2})|(?<=[^:\s][ \t\f]{3}))"
 _HEAD = rb"(?:(?<=:)|(?<=:[ \t\f])|(?<=:[ \t\f]{2})|(?<=:[ \t\f]{3}))"
 _END = rb"(?:#[^\r\n]*+)?\r?\n"
-_BLANK = rb"[ \t\f]*+(?:#[^\r\n]*+)?\r?\n"
+# A blank or comment line; its blanks may go on past backslash-joined line breaks (CPython's
+# tokenizer reads `` \\``, a line break and an empty line as one blank line).
+_BLANK = rb"(?:[ \t\f]|\\\r?\n|\\\r)*+(?:#[^\r\n]*+)?\r?\n"
 _CODE_START = rb"(?=[^\s#\\])"
 # A run: logical lines at one indentation (``ind``), with the blank and comment lines among
 # and after them, none a block header but perhaps the last (its start: ``head``/``head0``).
@@ -349,10 +353,13 @@ _FIRST_WORDS = re.compile(rb"(\w+)(?:[ \t\f]+(\w+))?([ \t\f]*\*)?")
 
 
 def _measure(indent: bytes) -> tuple[int, int]:
-    """CPython's (col, altcol) of an indentation string."""
+    """CPython's (col, altcol) of an indentation string (``Parser/lexer/lexer.c``,
+    ``tok_get_normal_mode``). One split by backslash-joined line breaks counts as far as its
+    first backslash that is not at column 0, for both (the lexer's ``cont_line_col``, 0
+    meaning none); without such a backslash, all of it counts."""
     if not indent.strip(b" "):
         return len(indent), len(indent)
-    col = alt = 0
+    col = alt = cont = 0
     for char in indent:
         if char == 0x20:
             col += 1
@@ -360,9 +367,11 @@ def _measure(indent: bytes) -> tuple[int, int]:
         elif char == 0x09:
             col = (col // TAB_SIZE + 1) * TAB_SIZE
             alt += 1
-        else:  # form feed
+        elif char == 0x0C:  # form feed
             col = alt = 0
-    return col, alt
+        elif char == 0x5C and not cont:  # a backslash (else the line break after one)
+            cont = col
+    return (cont, cont) if cont else (col, alt)
 
 
 def _line_of(source: bytes, offset: int) -> int:
@@ -465,9 +474,7 @@ def python_indentation_event(
             next_header = -1 if kind == 1 else code if kind == 3 else match.start(2) + len(indent)
             next_at = match.end()
         else:
-            code = at
-            while code < size and source[code] in b" \t\f":
-                code += 1
+            code = _past_joins(source, at)
             if code >= size:
                 break
             if source[code] in b"\r\n#":  # a blank line ending in a lone CR
@@ -521,9 +528,7 @@ def python_indentation_event(
             end = line[0] if line is not None else header
             return IndentationProblem(end, end, "invalid syntax", "SyntaxError")
         at = next_at
-    code = at
-    while code < size and source[code] in b" \t\f":
-        code += 1
+    code = _past_joins(source, at)
     if header >= 0 and code < size:
         # The block of a header that ends the range would start at or after it: the first
         # line of code there decides, as it would for the whole source.

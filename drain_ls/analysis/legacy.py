@@ -5,7 +5,9 @@ The grammar keeps Python 2 (``print x``, ``exec code in ns``, backticks, ``0777`
 other things CPython rejects (a walrus as a statement, ``nonlocal`` at module level, an
 invalid f-string conversion, ``try`` without ``except`` or ``finally``, assigning to
 ``__debug__``, an operator ending a line outside brackets, which tree-sitter continues on the
-next one, ``x as y`` outside ``with`` and ``except``): ``legacy_errors`` reports them, in CPython's words (3.12+). Missing blocks
+next one, ``x as y`` outside ``with`` and ``except``, ``async`` and ``await`` as names, a parameter
+without a default after one with a default: ``drain_ls.analysis.default_order``):
+``legacy_errors`` reports them, in CPython's words (3.12+). Missing blocks
 and the other indentation errors are ``drain_ls.analysis.indentation``'s;
 ``except A, B:`` without ``as``, valid from 3.14, is a version error
 (``drain_ls.analysis.versions``).
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
 
+from drain_ls.analysis.default_order import default_order_errors
 from drain_ls.analysis.escapes import escape_errors
 from drain_ls.analysis.indentation import logical_line_code_end
 from drain_ls.analysis.legacy_candidates import LINE_RULES, candidates
@@ -369,6 +372,23 @@ def _try(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyErro
         yield statement.end_byte, statement.end_byte, "expected 'except' or 'finally' block"
 
 
+def _starts_line(source: bytes, at: int) -> bool:
+    line = max(source.rfind(b"\n", 0, at), source.rfind(b"\r", 0, at)) + 1
+    return not source[line:at].strip(b" \t\f")
+
+
+def _starts_statement(node: Node) -> bool:
+    """Whether ``node`` is the first token of a statement."""
+    start = node.start_byte
+    parent = node.parent
+    while parent is not None and parent.start_byte == start and parent.type not in _BLOCKS:
+        node, parent = parent, parent.parent
+    return parent is not None and parent.type in _BLOCKS
+
+
+_BLOCKS = frozenset({"module", "block"})
+
+
 def _handled(source: bytes, start: int) -> bool:
     """Whether the ``try`` at ``start`` is, to the eye, followed by an ``except`` or a
     ``finally`` at its own indentation (a cheap test before the tree is asked): the first
@@ -483,7 +503,9 @@ def legacy_errors(
     found: set[LegacyError] = set()
     begin = root.start_byte if begin is None else max(begin, root.start_byte)
     end = root.end_byte if end is None else min(end, root.end_byte)
-    at_line_start = begin == 0 or source[begin - 1 : begin] in b"\r\n"
+    # (A module that starts with a form feed has its root after it: still the line's start.)
+    line = max(source.rfind(b"\n", 0, begin), source.rfind(b"\r", 0, begin)) + 1
+    at_line_start = not source[line:begin].strip(b" \t\f")
     checks = _checks_by_kind(target)
     lookup = root.descendant_for_byte_range
     for kind, start, stop in candidates(source, begin, end, at_line_start):
@@ -494,7 +516,26 @@ def legacy_errors(
             continue
         found.update(checks[kind](root, source, start, stop))
     found.update(escape_errors(root, source if original is None else original, begin, end))
+    found.update(default_order_errors(root, source, begin, end))
     return sorted(found)
+
+
+def _keyword_name(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyError]:
+    """``async`` or ``await`` at ``start``, not followed as the keyword is (``async def``,
+    ``await x``): as a name (``x = async``, ``f(async=True)``, ``print(await)``), which
+    tree-sitter reads as an identifier and CPython (3.7 on) and ruff reject. They point at
+    ``async`` itself, but past an ``async`` that starts a line's statement (they read
+    ``async def``, ``with`` or ``for`` there) and past an ``await`` (the operand it lacks)."""
+    node = root.descendant_for_byte_range(start, end)
+    if node is None or node.type != "identifier" or node.start_byte != start:
+        return
+    if source[start + 1 : start + 2] == b"w" or (
+        _starts_line(source, start) and _starts_statement(node)
+    ):
+        while source[end : end + 1] in (b" ", b"\t", b"\f"):
+            end += 1
+        start = end
+    yield start, end, "invalid syntax"
 
 
 # Nodes in which every rule's candidate is text, not code.
@@ -504,7 +545,13 @@ _INERT = frozenset({"comment", "string_content"})
 def _checks_by_kind(target: PythonVersion) -> tuple[Check, ...]:
     """The rule of each kind of candidate (``python_candidates``)."""
     line = _line_checks(target)
-    return (*(line[name] for name in LINE_RULES), *_PATTERN_RULES, _backtick, _conversion)
+    return (
+        *(line[name] for name in LINE_RULES),
+        *_PATTERN_RULES,
+        _backtick,
+        _conversion,
+        _keyword_name,
+    )
 
 
 # The rules of the candidates found by a pattern, in the order of their kinds (after

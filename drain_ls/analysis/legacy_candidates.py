@@ -56,6 +56,12 @@ _KEYWORD_EOLS = tuple(
     keyword + rb"(?=[ \t\f]*+(?:#[^\r\n]*+)?\r?\n)"
     for keyword in (b"and", b"or", b"not", b"in", b"is")
 )
+# ``async`` and ``await`` as words of their own, unless followed as the keywords are:
+# ``async`` by ``def``, ``with`` or ``for``, ``await`` by an operand.
+_KEYWORD_NAME = (
+    rb"a(?<![\w\x80-\xff]a)(?:sync(?![ \t\f]++(?:def|with|for)(?![\w\x80-\xff]))"
+    rb"|wait(?![ \t\f]*+[\w\x80-\xff(\[{'\"~+-]))(?![\w\x80-\xff])"
+)
 # ``ur'...'`` (Python 2); other invalid prefixes (``bf''``) are not looked for.
 _UR = rb"r['\"](?<=[uU]r.)(?<![\w\x80-\xff][uU]r.)"
 
@@ -128,6 +134,13 @@ def python_candidates(
             yield kind, at, at + 1
             at = source.find(byte, at + 1, end)
         kind += 1
+    for match in _keyword_name().finditer(source, begin, end):
+        yield kind, *match.span()
+
+
+@functools.cache
+def _keyword_name() -> re.Pattern[bytes]:
+    return re.compile(_KEYWORD_NAME)
 
 
 # ``_native.legacy_candidates`` is asked for this many bytes at a time: a file made of
