@@ -162,6 +162,14 @@ EDIT_SNIPPETS = [
     "    pass\n",
     "0777\n",
     "",
+    # What the differential fuzz found (backslashes in indentation, a continuation at the end,
+    # keywords as names, defaults out of order, a form feed).
+    "\\\n",
+    "  \\\n",
+    " async",
+    "await",
+    "def g(a=1, b):\n    pass\n",
+    "\f",
 ]
 BASE = (
     '"""Module."""\nimport os\nimport sys\n\n\ndef f(x):\n    if x:\n        return os.sep\n'
