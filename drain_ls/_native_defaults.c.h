@@ -8,8 +8,21 @@
  * drops those in a string or a comment. Without this module, legacy asks the tree about every
  * `def` instead; tests/test_native.py holds both to the same errors. */
 
+/* Whether the line after the line break at `at` starts with `def`, `class` or `async` (after
+ * blanks): a statement, which no header holds. A header read from broken code (`def f(`
+ * never closed) stops there, so that a file of such lines is read once, not once per line. */
+static int statement_follows(const Src *src, Py_ssize_t at) {
+    const unsigned char *s = src->s;
+    Py_ssize_t n = src->n;
+    at++;
+    while (at < n && is_blank(s[at])) at++;
+    return (word_at(s, n, at, "def", 3) && end_of_word(s, n, at + 3)) ||
+           (word_at(s, n, at, "class", 5) && end_of_word(s, n, at + 5)) ||
+           (word_at(s, n, at, "async", 5) && end_of_word(s, n, at + 5));
+}
+
 /* The end of the bracket group opening at `at` (strings, comments and nested brackets inside),
- * or -1 if it stays open. */
+ * or -1 if it stays open (or a line break before a statement, statement_follows, comes first). */
 static Py_ssize_t group_end(const Src *src, Py_ssize_t at) {
     const unsigned char *s = src->s;
     Py_ssize_t n = src->n;
@@ -27,6 +40,7 @@ static Py_ssize_t group_end(const Src *src, Py_ssize_t at) {
             at = line_end(src, at);
             continue;
         }
+        if (c == '\n' && statement_follows(src, at)) return -1;
         at++;
         if (c == '(' || c == '[' || c == '{') {
             depth++;
@@ -56,6 +70,7 @@ static Py_ssize_t defaults_offender(const Src *src, Py_ssize_t at, Py_ssize_t *e
     Py_ssize_t param = -1;
     while (at < n) {
         unsigned char c = s[at];
+        if (c == '\n' && statement_follows(src, at)) return -1;
         if (is_blank(c) || c == '\r' || c == '\n' || c == '\\') {
             at++;
             continue;

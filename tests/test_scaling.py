@@ -57,6 +57,12 @@ SHAPES: dict[str, Callable[[int], bytes]] = {
         "".join(f"import m{i}\n" for i in range(n))
         + "".join(f"def f{i}():\n    return m{i}.f()\n" for i in range(n))
     ).encode(),
+    # Broken headers that never close: each read up to the next statement, not to the end
+    # (drain_ls._native.default_order read each to the end: 6 s for 20,000 lines).
+    "unclosed def headers": lambda n: ("def f(a=1,\n" * n).encode(),
+    # Errors on every line: defaults out of order, keywords as names.
+    "defaults out of order": lambda n: ("def f(a=1, b): pass\n" * n).encode(),
+    "async as a name": lambda n: ("x = async\n" * n).encode(),
     # Many definitions without docstrings.
     "definitions": lambda n: "".join(
         f"def f{i}(a, b):\n    return a + b\n\n\n" for i in range(n)

@@ -373,8 +373,11 @@ def _try(root: Node, source: bytes, start: int, end: int) -> Iterator[LegacyErro
 
 
 def _starts_line(source: bytes, at: int) -> bool:
-    line = max(source.rfind(b"\n", 0, at), source.rfind(b"\r", 0, at)) + 1
-    return not source[line:at].strip(b" \t\f")
+    """Whether only blanks stand before ``at`` on its line (read back over them alone: a
+    long line of errors is not read again for each)."""
+    while at and source[at - 1] in b" \t\f":
+        at -= 1
+    return at == 0 or source[at - 1] in b"\r\n"
 
 
 def _starts_statement(node: Node) -> bool:
