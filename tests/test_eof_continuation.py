@@ -8,6 +8,7 @@ programs, 16 disagreements, all this shape). ruff, run live, gives the positions
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from drain_ls.analysis.incremental import IncrementalChecker
 from drain_ls.analysis.source import LineIndex
 from drain_ls.lsp.documents import Document
 from tests.ruff_support import HAS_RUFF, ruff_findings
+from tests.test_notebooks import notebook, run, write
 
 # (name, source, whether it ends in the error)
 CASES = [
@@ -102,3 +104,43 @@ def test_a_statement_compiled_alone_is_not_cut_in_its_continuation() -> None:
     assert _e999(check_source(b"* f'{x}' \\\n\n", "/m.py")) == []
     # The file itself ending there is still the error.
     assert [m for _, _, m in _e999(check_source(b"* f'{x}' \\\n", "/m.py"))] == [MESSAGE]
+
+
+def test_a_backslash_at_the_very_end_is_an_error() -> None:
+    # No line break after it: tree-sitter's error, which compiling the statement confirms
+    # (that statement is not completed as one the file goes on after would be).
+    found = check_source(b"import os\nx = 1 \\", "/m.py")
+    assert [(f.code, f.message) for f in found] == [("E999", MESSAGE)]
+
+
+# Notebooks: the kernel runs each cell alone, so a cell that ends with a line continuation is
+# the error, though the module its cells make goes on (ruff reports it in that cell).
+NOTEBOOKS = [
+    ("last_cell", ["import os\nx = 1", "y = 2 \\\n"], (2, 1)),
+    ("last_cell_no_line_break", ["import os\nx = 1", "y = 2 \\"], (2, 1)),
+    ("middle_cell", ["y = 2 \\\n", "z = 3\n"], (1, 1)),
+    ("middle_cell_no_line_break", ["y = 2 \\", "z = 3\n"], (1, 1)),
+    ("a_blank_line_after", ["y = 2 \\\n\n", "z = 3\n"], None),
+    ("in_a_comment", ["# c \\\n", "z = 3\n"], None),
+]
+
+
+@pytest.mark.parametrize(("name", "cells", "where"), NOTEBOOKS, ids=[n[0] for n in NOTEBOOKS])
+def test_a_notebook_cell_that_ends_with_a_continuation(
+    name: str, cells: list[str], where: tuple[int, int] | None, tmp_path: Path
+) -> None:
+    path = tmp_path / "nb.ipynb"
+    write(path, notebook(cells))
+    result = run("check", "--select", "F401", "--format", "json", path.name, cwd=tmp_path)
+    ours = [(r["cell"], r["location"]["row"]) for r in json.loads(result.stdout)]
+    ours_e999 = [
+        (r["cell"], r["location"]["row"]) for r in json.loads(result.stdout) if r["code"] == "E999"
+    ]
+    assert ours_e999 == ([where] if where else []), ours
+    if HAS_RUFF:
+        theirs = [
+            (r["cell"], r["location"]["row"])
+            for r in ruff_findings(path, select="F401")
+            if r["code"] == "invalid-syntax"
+        ]
+        assert theirs[:1] == ours_e999

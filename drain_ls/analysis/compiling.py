@@ -41,14 +41,21 @@ def remembered_outcome(
     return found
 
 
+def unit_text(source: bytes, begin: int, end: int) -> bytes:
+    """``source[begin:end]``, to be compiled alone. A unit that ends with a line continuation
+    the file goes on after is completed: alone, it would be "unexpected EOF" (one at the end
+    of the file is that error: ``syntax.continuation_at_eof``)."""
+    text = source[begin:end]
+    if end < len(source):
+        stripped = text.rstrip(b"\r\n")
+        if stripped.endswith(b"\\"):
+            return stripped + b"\n\n"
+    return text
+
+
 def compile_outcome(text: bytes, wrapped: bool) -> object:
     """``ACCEPTED``, or (message, 1-based line or None, 1-based character column)."""
     code = text.decode("utf-8", errors="replace")
-    stripped = code.rstrip("\r\n")
-    if stripped.endswith("\\"):
-        # A unit that ends with a line continuation goes on in the file: compiled alone, it
-        # would be "unexpected EOF" (a file that ends so is ``syntax.continuation_at_eof``).
-        code = stripped + "\n\n"
     if wrapped:
         code = "if 1:\n" + code
     try:
@@ -202,7 +209,7 @@ def cleared_together(
             begin, end = group[0][0], max(u[1] for u in group)
             if (
                 end - begin <= MAX_COMPILED_REGION
-                and remembered_outcome(source[begin:end], False, compiled) is ACCEPTED
+                and remembered_outcome(unit_text(source, begin, end), False, compiled) is ACCEPTED
             ):
                 cleared.update(group)
         group = [unit] if unit is not None else []

@@ -147,7 +147,7 @@ def check_notebook(
         return NotebookCheck(texts, [], cells)
     ranges = escape_ranges(cells.module)
     masked = mask(cells.module, ranges)
-    findings = _findings(masked, path, settings)
+    findings = _findings(masked, path, settings, cells)
     if not fix or broken(masked, path):
         return NotebookCheck(texts, findings, cells)
     fixed = 0
@@ -168,7 +168,7 @@ def check_notebook(
             one_at_a_time = True
             continue
         texts, cells, ranges, masked = candidate
-        after = _findings(masked, path, settings)
+        after = _findings(masked, path, settings, cells)
         fixed += max(0, len(findings) - len(after))
         findings = after
     return NotebookCheck(texts, findings, cells, fixed)
@@ -235,9 +235,32 @@ def _map(notebook: Notebook, texts: list[str]) -> CellMap:
     return CellMap.of((cell.index, text) for cell, text in zip(notebook.cells, texts, strict=True))
 
 
-def _findings(masked: bytes, path: str, settings: CheckSettings | None) -> list[Finding]:
+def _findings(
+    masked: bytes, path: str, settings: CheckSettings | None, cells: CellMap
+) -> list[Finding]:
     # A notebook is not a module anyone imports: ruff never asks it for a docstring.
-    return [f for f in check_source(masked, path, settings) if f.code != "D100"]
+    found = [f for f in check_source(masked, path, settings) if f.code != "D100"]
+    end = _continued_cell_end(masked, cells)
+    if end is not None:
+        # The kernel runs each cell alone: one that ends with a line continuation is a
+        # syntax error there ("unexpected EOF while parsing"), as ruff reports it, though
+        # the module the cells make goes on. The module up to that cell's end says it (or
+        # an error before it); a backslash in a comment says nothing.
+        head = [f for f in check_source(masked[:end], path, settings) if f.code == "E999"]
+        if head:
+            return head
+    return found
+
+
+def _continued_cell_end(masked: bytes, cells: CellMap) -> int | None:
+    """The end of the first cell whose text ends with a backslash (and at most its line
+    break), in the module; None if none does."""
+    ends = [start - 1 for start in cells.starts[1:]] + [len(cells.module) - 1]
+    for end in ends:
+        tail = masked[max(0, end - 3) : end]
+        if tail.endswith((b"\\", b"\\\n", b"\\\r\n", b"\\\r")):
+            return end
+    return None
 
 
 def _touches(edit: Edit, ranges: list[tuple[int, int]]) -> bool:

@@ -48,6 +48,7 @@ from drain_ls.analysis.compiling import (
     cpython_offset,
     is_restart,
     remembered_outcome,
+    unit_text,
 )
 from drain_ls.analysis.forest import Forest
 from drain_ls.analysis.grammar_gaps import Ancestry, TreeErrors, parse_input, tree_errors
@@ -233,7 +234,7 @@ def _unit_error(
     # No statement around the site is small enough (tree-sitter gave up on a whole large
     # one): the whole source is compiled, to clear it or not, as rarely as that happens.
     begin, end, wrapped = unit if unit is not None else (0, len(source), False)
-    outcome = remembered_outcome(text[begin:end], wrapped, compiled)
+    outcome = remembered_outcome(unit_text(text, begin, end), wrapped, compiled)
     if outcome is ACCEPTED:
         return None
     assert isinstance(outcome, tuple)
