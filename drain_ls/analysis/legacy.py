@@ -507,8 +507,7 @@ def legacy_errors(
     begin = root.start_byte if begin is None else max(begin, root.start_byte)
     end = root.end_byte if end is None else min(end, root.end_byte)
     # (A module that starts with a form feed has its root after it: still the line's start.)
-    line = max(source.rfind(b"\n", 0, begin), source.rfind(b"\r", 0, begin)) + 1
-    at_line_start = not source[line:begin].strip(b" \t\f")
+    at_line_start = _starts_line(source, begin)
     checks = _checks_by_kind(target)
     lookup = root.descendant_for_byte_range
     for kind, start, stop in candidates(source, begin, end, at_line_start):
