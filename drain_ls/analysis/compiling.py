@@ -15,6 +15,7 @@ from collections import OrderedDict
 from tree_sitter import Node
 
 from drain_ls.analysis.grammar_gaps import Ancestry
+from drain_ls.analysis.source import continuation_at_end
 
 # Larger statements are not compiled whole (a few milliseconds per 20 KB, at every keystroke
 # in the editor while the error stays): the largest statement under the limit is.
@@ -46,11 +47,8 @@ def unit_text(source: bytes, begin: int, end: int) -> bytes:
     the file goes on after is completed: alone, it would be "unexpected EOF" (one at the end
     of the file is that error: ``syntax.continuation_at_eof``)."""
     text = source[begin:end]
-    if end < len(source):
-        stripped = text.rstrip(b"\r\n")
-        if stripped.endswith(b"\\"):
-            return stripped + b"\n\n"
-    return text
+    at = continuation_at_end(text) if end < len(source) else -1
+    return text if at < 0 else text[: at + 1] + b"\n\n"
 
 
 def compile_outcome(text: bytes, wrapped: bool) -> object:

@@ -84,10 +84,14 @@ LINE_RULES = (
 
 @functools.cache
 def _patterns() -> tuple[
-    re.Pattern[bytes], re.Pattern[bytes], tuple[tuple[re.Pattern[bytes], ...], ...]
+    re.Pattern[bytes],
+    re.Pattern[bytes],
+    tuple[tuple[re.Pattern[bytes], ...], ...],
+    re.Pattern[bytes],
 ]:
     """The patterns of ``python_candidates``, compiled on first use (``_native`` needs
-    none): the line starts after a line break, the first line, and each rule's."""
+    none): the line starts after a line break, the first line, each rule's, and the
+    keywords read as names (a kind after those found by a byte)."""
     rules = (
         (_OCTAL,),
         (_LONG,),
@@ -102,6 +106,7 @@ def _patterns() -> tuple[
         re.compile(rb"\n" + _LINE_START),
         re.compile(_LINE_START),
         tuple(tuple(re.compile(p) for p in sources) for sources in rules),
+        re.compile(_KEYWORD_NAME),
     )
 
 
@@ -112,7 +117,7 @@ def python_candidates(
     regular expression, one at a time. For an install without ``drain_ls._native`` (whose
     ``legacy_candidates`` finds the same in one pass), and the reference it is tested
     against."""
-    line_starts, first_line, rules = _patterns()
+    line_starts, first_line, rules, keyword_name = _patterns()
     first = first_line.match(source, begin, end) if at_line_start else None
     matches = line_starts.finditer(source, begin, end)
     for match in itertools.chain((first,) if first else (), matches):
@@ -134,13 +139,8 @@ def python_candidates(
             yield kind, at, at + 1
             at = source.find(byte, at + 1, end)
         kind += 1
-    for match in _keyword_name().finditer(source, begin, end):
+    for match in keyword_name.finditer(source, begin, end):
         yield kind, *match.span()
-
-
-@functools.cache
-def _keyword_name() -> re.Pattern[bytes]:
-    return re.compile(_KEYWORD_NAME)
 
 
 # ``_native.legacy_candidates`` is asked for this many bytes at a time: a file made of

@@ -40,7 +40,7 @@ from drain_ls.analysis.notebook_read import (
     read_notebook,
 )
 from drain_ls.analysis.notebook_write import _split_lines, rewrite
-from drain_ls.analysis.source import LineIndex
+from drain_ls.analysis.source import LineIndex, continuation_at_end
 
 __all__ = [
     "CellMap",
@@ -255,10 +255,9 @@ def _findings(
 def _continued_cell_end(masked: bytes, cells: CellMap) -> int | None:
     """The end of the first cell whose text ends with a backslash (and at most its line
     break), in the module; None if none does."""
-    ends = [start - 1 for start in cells.starts[1:]] + [len(cells.module) - 1]
-    for end in ends:
-        tail = masked[max(0, end - 3) : end]
-        if tail.endswith((b"\\", b"\\\n", b"\\\r\n", b"\\\r")):
+    for position in range(len(cells.starts)):
+        end = cells.end_of(position)
+        if continuation_at_end(masked[max(0, end - 3) : end]) >= 0:
             return end
     return None
 

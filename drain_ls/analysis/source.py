@@ -132,6 +132,16 @@ def _runs_between_quotes(source: bytes, first: int, last: int) -> list[tuple[int
     return pieces
 
 
+def continuation_at_end(text: bytes) -> int:
+    """Where the backslash of a line continuation that ``text`` ends with stands (it is
+    followed by at most one line break: ``\\n``, ``\\r\\n`` or ``\\r``); -1 when ``text``
+    ends otherwise. Whether that backslash is code, not a comment's, is the tree's to say."""
+    for tail in (b"\\", b"\\\n", b"\\\r\n", b"\\\r"):
+        if text.endswith(tail):
+            return len(text) - len(tail)
+    return -1
+
+
 def _after_backslash(source: bytes, offset: int) -> bool:
     """Whether the last line before ``offset`` that is not blank ends in a backslash (which
     joins it to what follows, blank lines included)."""

@@ -55,7 +55,7 @@ from drain_ls.analysis.grammar_gaps import Ancestry, TreeErrors, parse_input, tr
 from drain_ls.analysis.indentation import IndentationProblem, indentation_event
 from drain_ls.analysis.legacy import legacy_errors
 from drain_ls.analysis.model import Finding
-from drain_ls.analysis.source import Syntax, parse
+from drain_ls.analysis.source import Syntax, continuation_at_end, parse
 from drain_ls.analysis.versions import (
     DEFAULT_TARGET,
     PythonVersion,
@@ -191,12 +191,9 @@ def continuation_at_eof(root: Node, source: bytes) -> Finding | None:
     "unexpected EOF while parsing"; tree-sitter reads a ``line_continuation`` node and no
     error. A backslash in a comment, or in a string (never closed, an error of the tree),
     is not one. Ruff points where the trailing blanks before the backslash start."""
-    for tail in (b"\\\n", b"\\\r\n", b"\\\r"):
-        if source.endswith(tail):
-            break
-    else:
+    at = continuation_at_end(source)
+    if at < 0:
         return None
-    at = len(source) - len(tail)
     node = root.descendant_for_byte_range(at, at + 1)
     if node is None or node.type != "line_continuation":
         return None
