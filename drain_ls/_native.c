@@ -1,12 +1,13 @@
-/* drain_ls._native: the byte scans of drain-ls's syntax checks, and the walk of the D1xx
- * checks over a module's definitions (_native_outline.c.h) and of the order of a def's defaults
- * (_native_defaults.c.h), in C.
+/* drain_ls._native: the byte scans of drain-ls's syntax checks, the walk of the D1xx checks
+ * over a module's definitions (_native_outline.c.h) and the scan of argument and parameter
+ * lists for the tree to check (_native_arguments.c.h), in C.
  *
  * Optional: every scan here is also written in Python (drain_ls.analysis.indentation,
  * legacy_candidates and source), which runs when this module was not built (no C compiler
  * when drain-ls was installed). Both must give the same answer for every input:
  * tests/test_native.py compares them on the standard library, on generated inputs and on
- * real files spliced at random.
+ * real files spliced at random. (argument_sites has no Python twin: without it a query of the
+ * tree gives every list, and tests/test_arguments.py holds both to the same errors.)
  *
  * Every read is bounds-checked against the length of the bytes object: the source is an
  * untrusted file from the user's workspace. Recursion (f-strings in f-strings) is bounded by
@@ -867,7 +868,7 @@ static PyObject *word_occurrences(PyObject *self, PyObject *args) {
 }
 
 #include "_native_outline.c.h"
-#include "_native_defaults.c.h"
+#include "_native_arguments.c.h"
 
 static PyMethodDef methods[] = {
     {"indentation_scan", indentation_scan, METH_VARARGS,
@@ -878,10 +879,11 @@ static PyMethodDef methods[] = {
      "    -> [(kind, start, end), ...]\n\n"
      "Where the rules of drain_ls.analysis.legacy look in [begin, end): those found at a\n"
      "byte of [from, to)."},
-    {"default_order", default_order, METH_VARARGS,
-     "default_order(source, begin, end) -> [(start, end), ...]\n\n"
-     "In the def headers that start a line in [begin, end), the first parameter without a\n"
-     "default after one with a default (before any starred one), by the bytes alone."},
+    {"argument_sites", argument_sites, METH_VARARGS,
+     "argument_sites(source, begin, end) -> [(kind, open, end), ...]\n\n"
+     "The argument and parameter lists in [begin, end) whose bytes may hold an error that\n"
+     "tree-sitter accepts: kind 0 a bracket group (open: the bracket), 1 a def's parameters,\n"
+     "2 a lambda's (open: the `lambda`)."},
     {"word_occurrences", word_occurrences, METH_VARARGS,
      "word_occurrences(source, word, first) -> [(start, end), ...]\n\n"
      "Where word occurs as a whole identifier-like word in source[first:]."},
@@ -907,5 +909,6 @@ PyMODINIT_FUNC PyInit__native(void) {
     for (const char *c = "'\"#()[]{}\\\r\n"; *c; c++) LINE_TOKEN[(unsigned char)*c] = 1;
     for (const char *c = "\n#0L`'\"!<:"; *c; c++)
         LEGACY_INTEREST[(unsigned char)*c] = 1;
+    argument_tables();
     return PyModule_Create(&module);
 }

@@ -197,6 +197,19 @@ LEGACY: list[tuple[str, str, str]] = [
     ("await_at_line_end", "async def f():\n    x = await\n", "invalid syntax"),
     ("default_order", "def f(a=1, b):\n    pass\n", "parameter without a default"),
     ("default_order_method", "class C:\n    def m(self, a=1, /, b): ...\n", "without a default"),
+    # Arguments and parameters out of order or repeated (drain_ls.analysis.arguments).
+    ("default_order_lambda", "f = lambda a=1, b: 0\n", "without a default"),
+    ("bare_star_alone", "def f(*, **k): ...\n", "named arguments must follow bare *"),
+    ("after_kwargs", "def f(**k, a): ...\n", "cannot follow var-keyword argument"),
+    ("slash_after_star", "def f(*a, /): ...\n", "/ must be ahead of *"),
+    ("star_twice", "def f(*a, *b): ...\n", "* argument may appear only once"),
+    ("duplicate_parameter", "def f(a, a): ...\n", "duplicate argument 'a'"),
+    ("positional_after_keyword", "print(end='', x)\n", "follows keyword argument"),
+    ("positional_after_double_star", "f(**k, x)\n", "follows keyword argument unpacking"),
+    ("star_after_double_star", "f(**k, *a)\n", "iterable argument unpacking follows"),
+    ("keyword_repeated", "f(a=1, a=2)\n", "keyword argument repeated: a"),
+    ("generator_beside_arguments", "sum(x for x in y, 0)\n", "must be parenthesized"),
+    ("comprehension_comma", "[x for x in a, b]\n", "invalid syntax"),
 ]
 
 # (name, source, CPython's error class or None when valid)

@@ -57,11 +57,16 @@ SHAPES: dict[str, Callable[[int], bytes]] = {
         "".join(f"import m{i}\n" for i in range(n))
         + "".join(f"def f{i}():\n    return m{i}.f()\n" for i in range(n))
     ).encode(),
-    # Broken headers that never close: each read up to the next statement, not to the end
-    # (drain_ls._native.default_order read each to the end: 6 s for 20,000 lines).
+    # Broken headers that never close (the def-header search of 9794bf6 read each to the end:
+    # 6 s for 20,000 lines); a call that never closes, over as many lines.
     "unclosed def headers": lambda n: ("def f(a=1,\n" * n).encode(),
-    # Errors on every line: defaults out of order, keywords as names.
+    "unclosed call": lambda n: ("f(a=1, b,\n" * n).encode(),
+    "one call of many keywords": lambda n: (
+        "f(" + "".join(f"k{i}={i},\n" for i in range(n)) + "a)\n"
+    ).encode(),
+    # Errors on every line: defaults out of order, arguments out of order, keywords as names.
     "defaults out of order": lambda n: ("def f(a=1, b): pass\n" * n).encode(),
+    "arguments out of order": lambda n: ("f(a=1, b, a=2)\n" * n).encode(),
     "async as a name": lambda n: ("x = async\n" * n).encode(),
     # Many definitions without docstrings.
     "definitions": lambda n: "".join(

@@ -170,6 +170,12 @@ EDIT_SNIPPETS = [
     "await",
     "def g(a=1, b):\n    pass\n",
     "\f",
+    # Arguments and parameters out of order or repeated.
+    "f(a=1, ",
+    "b)\n",
+    "a=2",
+    "lambda a, a: 0\n",
+    " for y in z, 1",
 ]
 BASE = (
     '"""Module."""\nimport os\nimport sys\n\n\ndef f(x):\n    if x:\n        return os.sep\n'

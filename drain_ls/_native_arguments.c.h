@@ -1,0 +1,381 @@
+/* argument_sites: the argument and parameter lists whose bytes may hold an error that
+ * tree-sitter-python accepts and CPython rejects (drain_ls.analysis.arguments has the rules):
+ * an argument after a keyword one or after `**` (`f(x=1, y)`, `f(**k, *a)`), a keyword
+ * repeated (`f(a=1, a=2)`), a generator among other arguments (`f(x for x in y, 1)`), a
+ * parameter without a default after one with a default, a bare `*` with no keyword parameter
+ * after it, a parameter after `**kwargs`, or one named twice (in a `def` or a `lambda`).
+ * Included by _native.c (its helpers: is_word, is_blank, prefix_start, string_end, line_end).
+ *
+ * One pass over the bytes, with a stack of the open brackets (and of the `lambda`s whose
+ * parameters are being read): each comma-separated element of a group is classified by its
+ * first tokens (a name, `*`, `**`, `/`), whether it holds a `=` of its own, and its name. A
+ * group found suspicious is given to the tree, which decides (strings, comments and the fields
+ * of f-strings are not read here). The criteria are wider than the errors (`f(x=1, *a)` is
+ * valid), never narrower: tests/test_arguments.py holds the errors found from these sites to
+ * those found by asking the tree about every list. */
+
+#define ARG_MAX_DEPTH 200 /* CPython's MAXLEVEL of nested brackets */
+#define ARG_MAX_NAMES 64  /* names compared in one list; a longer one goes to the tree */
+
+enum { SITE_CALL = 0, SITE_PARAMS = 1, SITE_LAMBDA = 2 };      /* what argument_sites gives */
+enum { FR_CALL, FR_PARAMS, FR_LAMBDA, FR_OTHER };               /* ( ... ), def's ( ... ), ... */
+enum { EL_NONE, EL_WORD, EL_STAR, EL_DSTAR, EL_SLASH, EL_OTHER }; /* an element's first token */
+
+/* is_word as a table; the first letters of the words the scan looks for */
+static unsigned char ARG_WORD[256], ARG_KEYWORD_START[256];
+
+static void argument_tables(void) {
+    for (int c = 0; c < 256; c++) ARG_WORD[c] = (unsigned char)is_word((unsigned char)c);
+    ARG_KEYWORD_START['d'] = ARG_KEYWORD_START['l'] = ARG_KEYWORD_START['f'] = 1;
+    ARG_KEYWORD_START['i'] = 1;
+}
+
+typedef struct {
+    Py_ssize_t open;    /* the bracket, or the `lambda` */
+    unsigned char kind; /* FR_* */
+    unsigned char suspicious, seen_keyword, seen_dstar, seen_star, seen_slash, bare_star;
+    unsigned char for_state, elements; /* elements: how many ended so far (saturating) */
+    unsigned char non_ascii;
+    int names; /* how many names this list has in the stack's buffer (from `base`) */
+    int base;
+    /* the element being read */
+    int tokens;
+    unsigned char first, equals;
+    Py_ssize_t name, name_end;
+} Frame;
+
+typedef struct {
+    Frame frames[ARG_MAX_DEPTH];
+    int depth;    /* frames in use */
+    int overflow; /* brackets opened past ARG_MAX_DEPTH, not tracked */
+    Py_ssize_t names[ARG_MAX_DEPTH * 2][2];
+    int names_used;
+} ArgStack;
+
+static void element_reset(Frame *f) {
+    f->tokens = 0;
+    f->first = EL_NONE;
+    f->equals = 0;
+    f->name = f->name_end = -1;
+}
+
+/* Whether `f`'s element names a name that `f` already holds (a repeated parameter or
+ * keyword); the name is added. Lists longer than ARG_MAX_NAMES, and names that are not ASCII
+ * (Python compares them NFKC-normalised), are left to the tree. */
+static int repeated(const unsigned char *s, ArgStack *st, Frame *f) {
+    Py_ssize_t len = f->name_end - f->name;
+    for (Py_ssize_t i = f->name; i < f->name_end; i++)
+        if (s[i] >= 0x80) f->non_ascii = 1;
+    if (f->non_ascii && f->names >= 1) return 1;
+    for (int k = f->base; k < f->base + f->names; k++) {
+        Py_ssize_t a = st->names[k][0], b = st->names[k][1];
+        if (b - a == len && memcmp(s + a, s + f->name, (size_t)len) == 0) return 1;
+    }
+    if (f->names >= ARG_MAX_NAMES || st->names_used >= ARG_MAX_DEPTH * 2) return 1;
+    st->names[st->names_used][0] = f->name;
+    st->names[st->names_used][1] = f->name_end;
+    st->names_used++;
+    f->names++;
+    return 0;
+}
+
+/* The element of `f` ends (at a comma or at the end of the list). */
+static void element_end(const unsigned char *s, ArgStack *st, Frame *f) {
+    if (f->tokens == 0) return; /* (a trailing comma) */
+    int first = f->elements == 0;
+    if (f->elements < 2) f->elements++;
+    if (f->kind == FR_CALL) {
+        if (f->first == EL_DSTAR) {
+            f->seen_dstar = 1;
+        } else if (f->first == EL_WORD && f->equals) { /* a keyword argument */
+            f->seen_keyword = 1;
+            if (repeated(s, st, f)) f->suspicious = 1;
+        } else if (f->seen_dstar || (f->seen_keyword && f->first != EL_STAR)) {
+            f->suspicious = 1; /* after `**` or a keyword: positional, or `*` after `**` */
+        }
+    } else if (f->kind == FR_PARAMS || f->kind == FR_LAMBDA) {
+        /* CPython's order: `a, /, b, *c (or *), d, **e`, each separator once */
+        if (f->seen_dstar) f->suspicious = 1; /* anything after `**kwargs` */
+        if (f->first == EL_SLASH && f->tokens == 1) {
+            if (first || f->seen_slash || f->seen_star) f->suspicious = 1;
+            f->seen_slash = 1;
+        } else if (f->first == EL_DSTAR) {
+            f->seen_dstar = 1;
+            if (f->bare_star) f->suspicious = 1;
+        } else if (f->first == EL_STAR) {
+            if (f->seen_star) f->suspicious = 1;
+            f->seen_star = 1;
+            if (f->name < 0) f->bare_star = 1;
+        } else {
+            f->bare_star = 0;
+            if (!f->seen_star) {
+                if (f->equals)
+                    f->seen_keyword = 1;
+                else if (f->seen_keyword)
+                    f->suspicious = 1;
+            }
+        }
+        if (f->name >= 0 && repeated(s, st, f)) f->suspicious = 1;
+    }
+}
+
+/* A token at the top of the stack, in the element being read: `kind` is its EL_* kind
+ * (EL_WORD with its span, for a name). */
+static void element_token(ArgStack *st, int kind, Py_ssize_t start, Py_ssize_t end) {
+    if (st->depth == 0) return;
+    Frame *f = &st->frames[st->depth - 1];
+    if (f->tokens == 0) {
+        f->first = (unsigned char)kind;
+        if (kind == EL_WORD) {
+            f->name = start;
+            f->name_end = end;
+        }
+    } else if (f->tokens == 1 && kind == EL_WORD && (f->first == EL_STAR || f->first == EL_DSTAR)) {
+        f->name = start;
+        f->name_end = end;
+    }
+    if (f->tokens < 3) f->tokens++;
+}
+
+static int emit(PyObject *found, const Frame *f, Py_ssize_t end) {
+    if (!f->suspicious) return 0;
+    int kind = f->kind == FR_PARAMS ? SITE_PARAMS : f->kind == FR_LAMBDA ? SITE_LAMBDA : SITE_CALL;
+    PyObject *item = Py_BuildValue("(inn)", kind, f->open, end);
+    if (item == NULL) return -1;
+    int rc = PyList_Append(found, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+static int frame_pop(PyObject *found, const unsigned char *s, ArgStack *st, Py_ssize_t end) {
+    Frame *f = &st->frames[st->depth - 1];
+    element_end(s, st, f);
+    if ((f->kind == FR_PARAMS || f->kind == FR_LAMBDA) && f->bare_star) f->suspicious = 1;
+    st->names_used = f->base;
+    st->depth--;
+    return emit(found, f, end);
+}
+
+static void frame_push(ArgStack *st, int kind, Py_ssize_t open) {
+    if (st->depth >= ARG_MAX_DEPTH) {
+        st->overflow++;
+        return;
+    }
+    Frame *f = &st->frames[st->depth++];
+    memset(f, 0, sizeof *f);
+    f->kind = (unsigned char)kind;
+    f->open = open;
+    f->base = st->names_used;
+    element_reset(f);
+}
+
+/* The lambdas open at the top of the stack end (at a bracket that closes, or at the end of a
+ * line outside brackets: broken code). */
+static int pop_lambdas(PyObject *found, const unsigned char *s, ArgStack *st, Py_ssize_t at) {
+    while (st->overflow == 0 && st->depth > 0 && st->frames[st->depth - 1].kind == FR_LAMBDA)
+        if (frame_pop(found, s, st, at) < 0) return -1;
+    return 0;
+}
+
+static inline int digit_of(unsigned char c, int base) {
+    if (base == 16) return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+    return c >= '0' && c < '0' + base;
+}
+
+/* The end of the number at `at` as tree-sitter-python's lexer reads it (its integer and float
+ * rules, less the fraction: a `.` is a token of its own here). */
+static Py_ssize_t number_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t at) {
+    Py_ssize_t e = at + 1;
+    int base = 10;
+    if (s[at] == '0' && e < n) {
+        unsigned char x = s[e] | 0x20;
+        base = x == 'x' ? 16 : x == 'o' ? 8 : x == 'b' ? 2 : 10;
+        if (base != 10) e++;
+    }
+    while (e < n && (digit_of(s[e], base) || s[e] == '_')) e++;
+    if (base == 10 && e < n && (s[e] | 0x20) == 'e') {
+        Py_ssize_t d = e + 1;
+        if (d < n && (s[d] == '+' || s[d] == '-')) d++;
+        if (d < n && s[d] >= '0' && s[d] <= '9') {
+            e = d;
+            while (e < n && ((s[e] >= '0' && s[e] <= '9') || s[e] == '_')) e++;
+        }
+    }
+    if (e < n && ((s[e] | 0x20) == 'l' || (s[e] | 0x20) == 'j')) e++;
+    return e;
+}
+
+static PyObject *argument_sites(PyObject *self, PyObject *args) {
+    PyObject *bytes;
+    Py_ssize_t begin, stop;
+    if (!PyArg_ParseTuple(args, "Snn", &bytes, &begin, &stop)) return NULL;
+    Src src = {(const unsigned char *)PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes)};
+    const unsigned char *s = src.s;
+    if (begin < 0) begin = 0;
+    if (stop > src.n) stop = src.n;
+    Py_ssize_t n = stop;
+    PyObject *found = PyList_New(0);
+    if (found == NULL) return NULL;
+    ArgStack *st = PyMem_Calloc(1, sizeof(ArgStack));
+    if (st == NULL) {
+        Py_DECREF(found);
+        return PyErr_NoMemory();
+    }
+    /* `def`, its name, then (after type parameters) its parameters' `(`: def_state 1 after
+     * `def`, 2 after the name, at stack depth def_depth */
+    int def_state = 0, def_depth = 0;
+    Py_ssize_t at = begin;
+    while (at < n) {
+        unsigned char c = s[at];
+        if (c >= '0' && c <= '9') { /* a number (`0def` is `0` then `def`, as the tree reads it) */
+            at = number_end(s, n, at);
+            if (st->overflow == 0) element_token(st, EL_OTHER, at, at);
+            if (st->depth == def_depth) def_state = 0;
+            continue;
+        }
+        if (ARG_WORD[c]) {
+            Py_ssize_t end = at + 1;
+            while (end < n && ARG_WORD[s[end]]) end++;
+            if (end < n && (s[end] == '\'' || s[end] == '"') && end - at <= 3 &&
+                prefix_start(&src, begin, end) == at) {
+                at = end; /* a string's prefix: the string is the token */
+                continue;
+            }
+            Py_ssize_t len = end - at;
+            Frame *top = st->depth > 0 && st->overflow == 0 ? &st->frames[st->depth - 1] : NULL;
+            int handled = 0;
+            if (def_state == 1 && st->depth == def_depth) { /* the function's name */
+                def_state = 2;
+                handled = 1;
+            } else if (!ARG_KEYWORD_START[c]) {
+                /* not `def`, `lambda`, `for` or `in` */
+            } else if (len == 3 && memcmp(s + at, "def", 3) == 0) {
+                def_state = 1;
+                def_depth = st->depth;
+                handled = 1;
+            } else if (len == 6 && memcmp(s + at, "lambda", 6) == 0) {
+                element_token(st, EL_OTHER, at, end);
+                frame_push(st, FR_LAMBDA, at);
+                at = end;
+                continue;
+            } else if (top != NULL && top->kind != FR_PARAMS && top->kind != FR_LAMBDA) {
+                if (len == 3 && memcmp(s + at, "for", 3) == 0)
+                    top->for_state = 1;
+                else if (len == 2 && memcmp(s + at, "in", 2) == 0 && top->for_state == 1)
+                    top->for_state = 2;
+            }
+            if (!handled && st->depth == def_depth) def_state = 0;
+            if (st->overflow == 0) element_token(st, EL_WORD, at, end);
+            at = end;
+            continue;
+        }
+        if (c == ' ') { /* runs of blanks: indentation, mostly */
+            do at++;
+            while (at < n && s[at] == ' ');
+            continue;
+        }
+        if (c == '\t' || c == '\f') {
+            at++;
+            continue;
+        }
+        if (c == '\'' || c == '"') {
+            Py_ssize_t end = string_end(&src, prefix_start(&src, begin, at), at, 0);
+            if (end < 0) end = line_end(&src, at); /* never closed: read on at the next line */
+            if (st->overflow == 0) element_token(st, EL_OTHER, at, end);
+            if (st->depth == def_depth) def_state = 0;
+            at = end;
+            continue;
+        }
+        if (c == '#') {
+            at = line_end(&src, at);
+            continue;
+        }
+        if (c == '\\') { /* a line continuation (or a stray backslash) */
+            at++;
+            if (at < n && s[at] == '\r') at++;
+            if (at < n && s[at] == '\n') at++;
+            continue;
+        }
+        Frame *top = st->depth > 0 && st->overflow == 0 ? &st->frames[st->depth - 1] : NULL;
+        int track = top != NULL && top->kind != FR_OTHER;
+        if (c == '\n' || c == '\r' || c == ';') {
+            int brackets = 0;
+            for (int k = 0; k < st->depth && !brackets; k++)
+                brackets = st->frames[k].kind != FR_LAMBDA;
+            if (!brackets && st->overflow == 0) {
+                if (pop_lambdas(found, s, st, at) < 0) goto fail;
+                def_state = 0;
+            }
+            at++;
+            continue;
+        }
+        if (c == '(' || c == '[' || c == '{') {
+            if (st->overflow == 0) element_token(st, EL_OTHER, at, at + 1);
+            int params = c == '(' && def_state == 2 && st->depth == def_depth;
+            if (!(c == '[' && def_state == 2 && st->depth == def_depth)) def_state = 0;
+            frame_push(st, params ? FR_PARAMS : c == '(' ? FR_CALL : FR_OTHER, at);
+            at++;
+            continue;
+        }
+        if (c == ')' || c == ']' || c == '}') {
+            at++;
+            if (st->overflow > 0) {
+                st->overflow--;
+                continue;
+            }
+            if (pop_lambdas(found, s, st, at) < 0) goto fail;
+            if (st->depth > 0 && frame_pop(found, s, st, at) < 0) goto fail;
+            continue;
+        }
+        if (st->depth == def_depth) def_state = 0;
+        if (c == ',') {
+            if (top != NULL) {
+                if (top->for_state == 2) top->suspicious = 1; /* `f(x for x in y, 1)` */
+                if (track) {
+                    element_end(s, st, top);
+                    element_reset(top);
+                }
+            }
+            at++;
+            continue;
+        }
+        if (c == ':' && !(at + 1 < n && s[at + 1] == '=') && top != NULL &&
+            top->kind == FR_LAMBDA) {
+            if (frame_pop(found, s, st, at) < 0) goto fail;
+            at++;
+            continue;
+        }
+        /* an operator: `*` and `**` (and `/`) first in an element mark it; a `=` alone (not
+         * `==`, `<=`, `:=`, `+=`, ...) is a keyword or a default */
+        int kind = EL_OTHER;
+        Py_ssize_t end = at + 1;
+        if (c == '=') {
+            if (!(end < n && s[end] == '=')) {
+                if (track && top->tokens > 0) top->equals = 1;
+                at = end;
+                continue;
+            }
+            end++; /* `==` */
+        } else if (c == '*') {
+            kind = EL_STAR;
+            if (end < n && s[end] == '*') {
+                kind = EL_DSTAR;
+                end++;
+            }
+        } else if (c == '/') {
+            kind = EL_SLASH;
+            if (end < n && s[end] == '/') end++;
+        }
+        if (c != '=' && end < n && s[end] == '=') end++; /* `<=`, `:=`, `*=`, ... */
+        if (st->overflow == 0) element_token(st, kind, at, end);
+        at = end;
+    }
+    while (st->overflow == 0 && st->depth > 0)
+        if (frame_pop(found, s, st, n) < 0) goto fail;
+    PyMem_Free(st);
+    return found;
+fail:
+    PyMem_Free(st);
+    Py_DECREF(found);
+    return NULL;
+}

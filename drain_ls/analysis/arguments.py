@@ -1,0 +1,247 @@
+"""Argument and parameter lists that tree-sitter-python accepts and CPython rejects, as
+``E999`` errors of ``drain_ls.analysis.legacy``, in CPython's words (3.12+), at the argument
+or parameter that ruff points at:
+
+- in a call or a class's bases: a positional argument after a keyword argument or after
+  ``**`` (``f(x=1, y)``, ``f(**k, y)``), ``*`` after ``**`` (``f(**k, *a)``), a keyword
+  repeated (``f(a=1, a=2)``), a generator beside other arguments (``f(x for x in y, 1)``);
+- in a comprehension, a comma after its ``in`` (``[x for x in y, 1]``);
+- in the parameters of a ``def`` or a ``lambda``: one without a default after one with a
+  default (``def f(a=1, b)``, ``lambda a=1, b: 0``), a bare ``*`` with no keyword parameter
+  after it (``def f(*, **k)``), a parameter after ``**kwargs``, ``/`` first, twice or after
+  ``*``, ``*`` twice, a name given twice (``def f(a, a)``; names compared NFKC-normalised, as
+  Python reads them).
+
+Where to look: ``drain_ls._native.argument_sites`` reads the source's bytes once and gives the
+lists whose elements could be in such an order (a few a file, most files none: two lists in
+the 13,000 files of a Python install with its site-packages, one of them a ``def`` with more
+than 64 parameters). Without that module, a query of the tree gives every list. Either way
+the tree decides, from the list's node, so that both give the same errors; the C scan does
+not look into the fields of f-strings (``f"{g(a=1, b)}"``), the one place where it misses
+what the query finds.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node, Query, QueryCursor
+
+from drain_ls.analysis.native import NATIVE as _native
+from drain_ls.analysis.source import PY_LANGUAGE, normalize_identifier
+
+DEFAULT_ORDER = "parameter without a default follows parameter with a default"
+_DEFAULTS = frozenset({"default_parameter", "typed_default_parameter"})
+_SPLATS = frozenset({"list_splat_pattern", "dictionary_splat_pattern"})
+_COMPREHENSIONS = frozenset(
+    {"generator_expression", "list_comprehension", "set_comprehension", "dictionary_comprehension"}
+)
+_LISTS = frozenset({"argument_list", "parameters", "lambda_parameters"}) | _COMPREHENSIONS
+_NOT_ARGUMENTS = frozenset({"comment", "line_continuation"})
+_SITE_LAMBDA = 2
+
+Error = tuple[int, int, str]
+
+
+def argument_errors(root: Node, source: bytes, begin: int, end: int) -> Iterator[Error]:
+    """(start, end, message) of each such error in the lists in ``source[begin:end]`` (the
+    bytes parsed into ``root``'s tree)."""
+    seen: set[tuple[int, str]] = set()
+    for node in _lists(root, source, begin, end):
+        if (node.start_byte, node.type) not in seen:
+            seen.add((node.start_byte, node.type))
+            yield from list_errors(node)
+
+
+def list_errors(node: Node) -> Iterator[Error]:
+    """The errors of one argument list, comprehension or parameter list."""
+    kind = node.type
+    if kind == "argument_list":
+        yield from _call_errors(node)
+    elif kind in _COMPREHENSIONS:
+        yield from _comprehension_errors(node)
+    elif kind in ("parameters", "lambda_parameters"):
+        yield from _parameter_errors(node)
+
+
+def _lists(root: Node, source: bytes, begin: int, end: int) -> Iterable[Node]:
+    if _native is None:
+        cursor = QueryCursor(_list_query())
+        cursor.set_byte_range(begin, end)
+        return cursor.captures(root).get("list", [])
+    return _at_sites(root, _native.argument_sites(source, begin, end))
+
+
+@functools.cache
+def _list_query() -> Query:
+    """Every list (compiled when first needed: 4 ms, and only without the C module)."""
+    return Query(PY_LANGUAGE, "[" + " ".join(f"({kind})" for kind in sorted(_LISTS)) + "] @list")
+
+
+def _at_sites(root: Node, sites: list[tuple[int, int, int]]) -> Iterator[Node]:
+    """The nodes of the lists that the C scan found: each starts at its bracket (the parent of
+    the bracket's token), or belongs to the ``lambda`` there."""
+    for kind, start, _ in sites:
+        token = root.descendant_for_byte_range(start, start + 1)
+        node = token.parent if token is not None else None
+        if node is None or token is None or token.start_byte != start:
+            continue
+        if kind == _SITE_LAMBDA:
+            if node.type != "lambda":
+                continue
+            parameters = node.child_by_field_name("parameters")
+            if parameters is None:
+                continue
+            node = parameters
+        if node.type in _LISTS:
+            yield node
+
+
+def _call_errors(arguments: Node) -> Iterator[Error]:
+    """An argument list: positional or ``*`` after what may not precede it, keywords
+    repeated. (A generator as the only argument is the call's arguments node itself.)"""
+    keyword = double_star = False
+    names: set[str] = set()
+    for child in arguments.named_children:
+        kind = child.type
+        if kind in _NOT_ARGUMENTS:
+            continue
+        if kind == "keyword_argument":
+            keyword = True
+            name = child.child_by_field_name("name")
+            if name is not None and name.text is not None:
+                text = normalize_identifier(name.text.decode("utf-8", "replace"))
+                if text in names:
+                    yield child.start_byte, child.end_byte, f"keyword argument repeated: {text}"
+                names.add(text)
+        elif kind == "dictionary_splat":
+            double_star = True
+        elif kind == "list_splat":
+            if double_star:
+                yield (
+                    child.start_byte,
+                    child.end_byte,
+                    "iterable argument unpacking follows keyword argument unpacking",
+                )
+        elif double_star:
+            yield (
+                child.start_byte,
+                child.end_byte,
+                "positional argument follows keyword argument unpacking",
+            )
+        elif keyword:
+            yield child.start_byte, child.end_byte, "positional argument follows keyword argument"
+
+
+def _comprehension_errors(node: Node) -> Iterator[Error]:
+    """A comma right in a ``for`` clause, after its ``in`` (tree-sitter reads
+    ``f(x for x in y, 1)`` as one generator over ``y, 1``)."""
+    for clause in node.named_children:
+        if clause.type != "for_in_clause":
+            continue
+        comma = next((c for c in clause.children if c.type == ","), None)
+        if comma is None:
+            continue
+        parent = node.parent
+        if node.type == "generator_expression" and parent is not None and parent.type == "call":
+            first = node.named_children[0]
+            yield first.start_byte, comma.start_byte, "Generator expression must be parenthesized"
+        else:
+            yield comma.start_byte, comma.end_byte, "invalid syntax"
+        return
+
+
+def first_offender(parameters: Node) -> Node | None:
+    """The first parameter without a default after one with a default, if any, before any
+    ``*``, ``*args`` or ``**kwargs`` (keyword-only parameters need no default)."""
+    seen_default = False
+    for child in parameters.named_children:
+        kind = child.type
+        if kind in _DEFAULTS:
+            seen_default = True
+        elif kind in _SPLATS or kind == "keyword_separator":
+            return None
+        elif kind == "typed_parameter":
+            first = child.named_children[0] if child.named_child_count else None
+            if first is not None and first.type in _SPLATS:
+                return None
+            if seen_default:
+                return child
+        elif kind == "identifier" and seen_default:
+            return child
+    return None
+
+
+def _parameter_errors(parameters: Node) -> Iterator[Error]:
+    """The first parameter out of CPython's order (``a, /, b, *c, d, **e``; a bare ``*`` needs
+    a keyword parameter after it; defaults in order, ``first_offender``), and each name given
+    twice."""
+    children = [c for c in parameters.named_children if c.type not in _NOT_ARGUMENTS]
+    order: list[Error] = []
+    offender = first_offender(parameters)
+    if offender is not None:
+        order.append((offender.start_byte, offender.end_byte, DEFAULT_ORDER))
+    names: set[str] = set()
+    star = slash = kwargs = False
+    for at, child in enumerate(children):
+        kind = _kind_of(child)
+        message = None
+        if kwargs:
+            message = "arguments cannot follow var-keyword argument"
+        elif kind == "positional_separator":
+            if at == 0:
+                message = "invalid syntax"
+            elif slash:
+                message = "/ may appear only once"
+            elif star:
+                message = "/ must be ahead of *"
+            slash = True
+        elif kind in ("keyword_separator", "list_splat_pattern"):
+            following = children[at + 1] if at + 1 < len(children) else None
+            if star:
+                message = "* argument may appear only once"
+            elif kind == "keyword_separator" and (
+                following is None or _kind_of(following) == "dictionary_splat_pattern"
+            ):
+                message = "named arguments must follow bare *"
+            star = True
+        elif kind == "dictionary_splat_pattern":
+            kwargs = True
+        if message is not None:
+            order.append((child.start_byte, child.end_byte, message))
+        name = _name_of(child)
+        if name is None or name.text is None:
+            continue
+        text = normalize_identifier(name.text.decode("utf-8", "replace"))
+        if text in names:
+            yield (
+                name.start_byte,
+                name.end_byte,
+                f"duplicate argument '{text}' in function definition",
+            )
+        names.add(text)
+    if order:
+        yield min(order)  # (CPython's parser stops at the first)
+
+
+def _kind_of(parameter: Node) -> str:
+    """A parameter's kind, through its annotation (``*args: int`` is a ``*args``)."""
+    if parameter.type == "typed_parameter" and parameter.named_child_count:
+        return parameter.named_children[0].type
+    return parameter.type
+
+
+def _name_of(parameter: Node) -> Node | None:
+    """The identifier a parameter binds, if it binds one."""
+    kind = parameter.type
+    if kind == "identifier":
+        return parameter
+    if kind in _DEFAULTS:
+        return parameter.child_by_field_name("name")
+    if kind == "typed_parameter" and parameter.named_child_count:
+        return _name_of(parameter.named_children[0])
+    if kind in _SPLATS and parameter.named_child_count:
+        inner = parameter.named_children[0]
+        return inner if inner.type == "identifier" else None
+    return None
