@@ -210,6 +210,12 @@ LEGACY: list[tuple[str, str, str]] = [
     ("keyword_repeated", "f(a=1, a=2)\n", "keyword argument repeated: a"),
     ("generator_beside_arguments", "sum(x for x in y, 0)\n", "must be parenthesized"),
     ("comprehension_comma", "[x for x in a, b]\n", "invalid syntax"),
+    # What ``del`` and ``with ... as`` name (drain_ls.analysis.store_targets).
+    ("del_literal", "del 1\n", "cannot delete literal"),
+    ("del_call_among_names", "del a, (b, f())\n", "cannot delete function call"),
+    ("del_starred", "del a, *b\n", "cannot delete starred"),
+    ("with_as_literal", "with a as 1:\n    pass\n", "cannot assign to literal"),
+    ("with_as_call_in_tuple", "with a as (b, c()):\n    pass\n", "cannot assign to function call"),
 ]
 
 # (name, source, CPython's error class or None when valid)

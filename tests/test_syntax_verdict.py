@@ -176,6 +176,8 @@ EDIT_SNIPPETS = [
     "a=2",
     "lambda a, a: 0\n",
     " for y in z, 1",
+    "del 1\n",
+    " as f()",
 ]
 BASE = (
     '"""Module."""\nimport os\nimport sys\n\n\ndef f(x):\n    if x:\n        return os.sep\n'

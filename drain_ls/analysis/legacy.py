@@ -30,6 +30,7 @@ from drain_ls.analysis.escapes import escape_errors
 from drain_ls.analysis.indentation import logical_line_code_end
 from drain_ls.analysis.legacy_candidates import LINE_RULES, candidates
 from drain_ls.analysis.source import IDENTIFIER_BYTES
+from drain_ls.analysis.store_targets import invalid_target
 from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
 
 LegacyError = tuple[int, int, str]
@@ -301,6 +302,12 @@ def _as_expression(root: Node, source: bytes, start: int, end: int) -> Iterator[
     if holder is None or holder.type not in _AS_HOLDERS:
         yield start, end, "invalid syntax"
         return
+    alias = pattern.child_by_field_name("alias")
+    if holder.type == "with_item" and alias is not None and alias.named_child_count:
+        invalid = invalid_target(alias.named_children[0], delete=False)
+        if invalid is not None:  # (``with a as 1:``)
+            bad, name = invalid
+            yield bad.start_byte, bad.end_byte, f"cannot assign to {name}"
     value = pattern.named_children[0] if pattern.named_child_count else None
     clause = holder.parent if holder.type == "with_item" else None
     items = clause.named_children if clause is not None and clause.type == "with_clause" else []
@@ -418,15 +425,23 @@ def _following(indent: bytes) -> re.Pattern[bytes]:
     )
 
 
-def _del_debug(
+def _delete(
     root: Node, source: bytes, start: int, end: int, target: PythonVersion
 ) -> Iterator[LegacyError]:
-    """``start``/``end``: a ``del`` keyword; an error from Python 3.9 on (ruff's words)."""
-    if target < PythonVersion.PY39:
-        return
+    """``start``/``end``: a ``del`` keyword. What it deletes must be names, attributes or
+    items (``del 1``: "cannot delete literal"); ``del __debug__`` is an error from Python 3.9
+    on (ruff's words)."""
     node = _at(root, start, end)
     statement = node.parent if node is not None else None
     if statement is None or statement.type != "delete_statement":
+        return
+    for item in statement.named_children:
+        invalid = invalid_target(item, delete=True)
+        if invalid is not None:
+            bad, name = invalid
+            yield bad.start_byte, bad.end_byte, f"cannot delete {name}"
+            return
+    if target < PythonVersion.PY39:
         return
     stack = list(statement.named_children)
     while stack:
@@ -476,7 +491,7 @@ def _line_checks(target: PythonVersion) -> dict[str, Check]:
         "raise": _raise_comma,
         "except": _except_as,
         "def": _tuple_parameter,
-        "del": functools.partial(_del_debug, target=target),
+        "del": functools.partial(_delete, target=target),
         "debug": _debug,
         "split": _split_statement,
     }

@@ -1,0 +1,92 @@
+"""What a ``del`` or a ``with ... as`` may name, which tree-sitter-python does not check
+(``del 1``, ``del f()``, ``with a as 1:``): CPython's rule (``_PyPegen_get_invalid_target``
+in ``Parser/pegen.c``) and its words for what it found (``_PyPegen_get_expr_name``), as
+``drain_ls.analysis.legacy`` reports them: "cannot delete literal", "cannot assign to
+function call"."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+# tree-sitter's node types, named as CPython names the expression (``_PyPegen_get_expr_name``).
+_NAMES = {
+    "call": "function call",
+    "binary_operator": "expression",
+    "unary_operator": "expression",
+    "boolean_operator": "expression",
+    "not_operator": "expression",
+    "comparison_operator": "comparison",
+    "lambda": "lambda",
+    "conditional_expression": "conditional expression",
+    "named_expression": "named expression",
+    "generator_expression": "generator expression",
+    "list_comprehension": "list comprehension",
+    "set_comprehension": "set comprehension",
+    "dictionary_comprehension": "dict comprehension",
+    "dictionary": "dict literal",
+    "set": "set display",
+    "await": "await expression",
+    "yield": "yield expression",
+    "integer": "literal",
+    "float": "literal",
+    "true": "True",
+    "false": "False",
+    "none": "None",
+    "ellipsis": "ellipsis",
+}
+# Targets in themselves, and groups of targets.
+_VALID = frozenset({"identifier", "attribute", "subscript"})
+_GROUPS = frozenset(
+    {
+        "tuple",
+        "list",
+        "expression_list",
+        "pattern_list",
+        "tuple_pattern",
+        "list_pattern",
+        "parenthesized_expression",
+    }
+)
+_STARRED = frozenset({"list_splat", "list_splat_pattern"})
+
+
+def invalid_target(node: Node, delete: bool) -> tuple[Node, str] | None:
+    """The first part of the target ``node`` that cannot be deleted (``delete``) or assigned
+    to, with CPython's name for it ("literal", "function call", ...); None when it is a
+    target. Starred targets are assignable (``with a as (b, *c)``), not deletable."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        kind = item.type
+        if kind in _VALID or kind in ("comment", "line_continuation"):
+            continue
+        if kind in _GROUPS:
+            stack.extend(reversed(item.named_children))
+            continue
+        if kind in _STARRED:
+            if delete:
+                return item, "starred"
+            stack.extend(reversed(item.named_children))
+            continue
+        if kind in ("string", "concatenated_string"):
+            return item, _string_name(item)
+        name = _NAMES.get(kind)
+        if name is not None:  # (any other node: left alone, never a false error)
+            return item, name
+    return None
+
+
+def _string_name(string: Node) -> str:
+    """A string (or strings side by side) as CPython names it: an f-string or t-string
+    expression if one of them is, else a literal."""
+    parts = string.named_children if string.type == "concatenated_string" else [string]
+    prefixes = b"".join(
+        (part.child(0).text or b"").lower()
+        for part in parts
+        if part.type == "string" and part.child(0) is not None
+    )
+    if b"f" in prefixes:
+        return "f-string expression"
+    if b"t" in prefixes:
+        return "t-string expression"
+    return "literal"
