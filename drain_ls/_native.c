@@ -1,13 +1,14 @@
 /* drain_ls._native: the byte scans of drain-ls's syntax checks, the walk of the D1xx checks
- * over a module's definitions (_native_outline.c.h) and the scan of argument and parameter
- * lists for the tree to check (_native_arguments.c.h), in C.
+ * over a module's definitions (_native_outline.c.h) and the scan of the tokens that the tree
+ * must check (argument and parameter lists, literals: _native_tokens.c.h), in C.
  *
  * Optional: every scan here is also written in Python (drain_ls.analysis.indentation,
  * legacy_candidates and source), which runs when this module was not built (no C compiler
  * when drain-ls was installed). Both must give the same answer for every input:
  * tests/test_native.py compares them on the standard library, on generated inputs and on
- * real files spliced at random. (argument_sites has no Python twin: without it a query of the
- * tree gives every list, and tests/test_arguments.py holds both to the same errors.)
+ * real files spliced at random. (token_sites has no Python twin: without it a query of the
+ * tree gives every list and literal, and tests/test_token_scan.py holds both to the same
+ * errors.)
  *
  * Every read is bounds-checked against the length of the bytes object: the source is an
  * untrusted file from the user's workspace. Recursion (f-strings in f-strings) is bounded by
@@ -865,7 +866,7 @@ static PyObject *word_occurrences(PyObject *self, PyObject *args) {
 }
 
 #include "_native_outline.c.h"
-#include "_native_arguments.c.h"
+#include "_native_tokens.c.h"
 
 static PyMethodDef methods[] = {
     {"indentation_scan", indentation_scan, METH_VARARGS,
@@ -876,11 +877,11 @@ static PyMethodDef methods[] = {
      "    -> [(kind, start, end), ...]\n\n"
      "Where the rules of drain_ls.analysis.legacy look in [begin, end): those found at a\n"
      "byte of [from, to)."},
-    {"argument_sites", argument_sites, METH_VARARGS,
-     "argument_sites(source, begin, end) -> [(kind, open, end), ...]\n\n"
-     "The argument and parameter lists in [begin, end) whose bytes may hold an error that\n"
-     "tree-sitter accepts: kind 0 a bracket group (open: the bracket), 1 a def's parameters,\n"
-     "2 a lambda's (open: the `lambda`)."},
+    {"token_sites", token_sites, METH_VARARGS,
+     "token_sites(source, begin, end) -> [(kind, start, end), ...]\n\n"
+     "Where the tokens in [begin, end) may hold an error that tree-sitter accepts: kind 0 a\n"
+     "bracket group (start: the bracket), 1 a def's parameters, 2 a lambda's (start: the\n"
+     "`lambda`), 3 strings side by side, bytes and text (start: the first), 4 a number."},
     {"word_occurrences", word_occurrences, METH_VARARGS,
      "word_occurrences(source, word, first) -> [(start, end), ...]\n\n"
      "Where word occurs as a whole identifier-like word in source[first:]."},

@@ -210,6 +210,9 @@ LEGACY: list[tuple[str, str, str]] = [
     ("keyword_repeated", "f(a=1, a=2)\n", "keyword argument repeated: a"),
     ("generator_beside_arguments", "sum(x for x in y, 0)\n", "must be parenthesized"),
     ("comprehension_comma", "[x for x in a, b]\n", "invalid syntax"),
+    # Literals (drain_ls.analysis.literals).
+    ("bytes_beside_text", "x = ('a'\n     b'b')\n", "cannot mix bytes and nonbytes literals"),
+    ("number_ending_in_underscore", "x = 1_\n", "invalid decimal literal"),
     # What ``del`` and ``with ... as`` name (drain_ls.analysis.store_targets).
     ("del_literal", "del 1\n", "cannot delete literal"),
     ("del_call_among_names", "del a, (b, f())\n", "cannot delete function call"),

@@ -364,7 +364,7 @@ def test_same_legacy_candidates_on_spliced_files(rng: random.Random) -> None:
 
 
 def test_without_the_c_module_the_check_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    from drain_ls.analysis import arguments, legacy_candidates
+    from drain_ls.analysis import legacy_candidates, token_scan
     from drain_ls.analysis.checker import check_source
 
     sources = [
@@ -375,12 +375,13 @@ def test_without_the_c_module_the_check_finds_the_same(monkeypatch: pytest.Monke
         b"try:\n    pass\nz = f'{a!z}'\n",
         b'"""Doc."""\nimport os\n\n\ndef g():\n    return os\n',
         b"import os\nf(a=1, b)\n",  # arguments out of order
+        b"import os\nx = 1_\n",  # a literal
     ]
     expected = [check_source(s, "m.py") for s in sources]
     assert all(expected)
     monkeypatch.setattr(indentation, "_native", None)
     monkeypatch.setattr(legacy_candidates, "_native", None)
-    monkeypatch.setattr(arguments, "_native", None)
+    monkeypatch.setattr(token_scan, "_native", None)
     assert [check_source(s, "m.py") for s in sources] == expected
 
 

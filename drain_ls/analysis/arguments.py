@@ -12,24 +12,17 @@ or parameter that ruff points at:
   ``*``, ``*`` twice, a name given twice (``def f(a, a)``; names compared NFKC-normalised, as
   Python reads them).
 
-Where to look: ``drain_ls._native.argument_sites`` reads the source's bytes once and gives the
-lists whose elements could be in such an order (a few a file, most files none: two lists in
-the 13,000 files of a Python install with its site-packages, one of them a ``def`` with more
-than 64 parameters). Without that module, a query of the tree gives every list. Either way
-the tree decides, from the list's node, so that both give the same errors; the C scan does
-not look into the fields of f-strings (``f"{g(a=1, b)}"``), the one place where it misses
-what the query finds.
+``drain_ls.analysis.token_scan`` finds the lists to look at (a C scan of the source's tokens,
+or a query of the tree) and gives each to ``list_errors``.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
-from tree_sitter import Node, Query, QueryCursor
+from tree_sitter import Node
 
-from drain_ls.analysis.native import NATIVE as _native
-from drain_ls.analysis.source import PY_LANGUAGE, normalize_identifier
+from drain_ls.analysis.source import normalize_identifier
 
 DEFAULT_ORDER = "parameter without a default follows parameter with a default"
 _DEFAULTS = frozenset({"default_parameter", "typed_default_parameter"})
@@ -37,25 +30,15 @@ _SPLATS = frozenset({"list_splat_pattern", "dictionary_splat_pattern"})
 _COMPREHENSIONS = frozenset(
     {"generator_expression", "list_comprehension", "set_comprehension", "dictionary_comprehension"}
 )
-_LISTS = frozenset({"argument_list", "parameters", "lambda_parameters"}) | _COMPREHENSIONS
+LISTS = frozenset({"argument_list", "parameters", "lambda_parameters"}) | _COMPREHENSIONS
 _NOT_ARGUMENTS = frozenset({"comment", "line_continuation"})
-_SITE_LAMBDA = 2
 
 Error = tuple[int, int, str]
 
 
-def argument_errors(root: Node, source: bytes, begin: int, end: int) -> Iterator[Error]:
-    """(start, end, message) of each such error in the lists in ``source[begin:end]`` (the
-    bytes parsed into ``root``'s tree)."""
-    seen: set[tuple[int, str]] = set()
-    for node in _lists(root, source, begin, end):
-        if (node.start_byte, node.type) not in seen:
-            seen.add((node.start_byte, node.type))
-            yield from list_errors(node)
-
-
 def list_errors(node: Node) -> Iterator[Error]:
-    """The errors of one argument list, comprehension or parameter list."""
+    """The errors of one argument list, comprehension or parameter list (a node of a type in
+    ``LISTS``)."""
     kind = node.type
     if kind == "argument_list":
         yield from _call_errors(node)
@@ -63,39 +46,6 @@ def list_errors(node: Node) -> Iterator[Error]:
         yield from _comprehension_errors(node)
     elif kind in ("parameters", "lambda_parameters"):
         yield from _parameter_errors(node)
-
-
-def _lists(root: Node, source: bytes, begin: int, end: int) -> Iterable[Node]:
-    if _native is None:
-        cursor = QueryCursor(_list_query())
-        cursor.set_byte_range(begin, end)
-        return cursor.captures(root).get("list", [])
-    return _at_sites(root, _native.argument_sites(source, begin, end))
-
-
-@functools.cache
-def _list_query() -> Query:
-    """Every list (compiled when first needed: 4 ms, and only without the C module)."""
-    return Query(PY_LANGUAGE, "[" + " ".join(f"({kind})" for kind in sorted(_LISTS)) + "] @list")
-
-
-def _at_sites(root: Node, sites: list[tuple[int, int, int]]) -> Iterator[Node]:
-    """The nodes of the lists that the C scan found: each starts at its bracket (the parent of
-    the bracket's token), or belongs to the ``lambda`` there."""
-    for kind, start, _ in sites:
-        token = root.descendant_for_byte_range(start, start + 1)
-        node = token.parent if token is not None else None
-        if node is None or token is None or token.start_byte != start:
-            continue
-        if kind == _SITE_LAMBDA:
-            if node.type != "lambda":
-                continue
-            parameters = node.child_by_field_name("parameters")
-            if parameters is None:
-                continue
-            node = parameters
-        if node.type in _LISTS:
-            yield node
 
 
 def _call_errors(arguments: Node) -> Iterator[Error]:

@@ -5,8 +5,9 @@ The grammar keeps Python 2 (``print x``, ``exec code in ns``, backticks, ``0777`
 other things CPython rejects (a walrus as a statement, ``nonlocal`` at module level, an
 invalid f-string conversion, ``try`` without ``except`` or ``finally``, assigning to
 ``__debug__``, an operator ending a line outside brackets, which tree-sitter continues on the
-next one, ``x as y`` outside ``with`` and ``except``, ``async`` and ``await`` as names, arguments and
-parameters out of order or repeated: ``drain_ls.analysis.arguments``):
+next one, ``x as y`` outside ``with`` and ``except``, ``async`` and ``await`` as names, what ``del`` or
+``with ... as`` names (``drain_ls.analysis.store_targets``), arguments and parameters out of
+order or repeated, bytes beside text, ``1_``: ``drain_ls.analysis.token_scan``):
 ``legacy_errors`` reports them, in CPython's words (3.12+). Missing blocks
 and the other indentation errors are ``drain_ls.analysis.indentation``'s;
 ``except A, B:`` without ``as``, valid from 3.14, is a version error
@@ -25,12 +26,12 @@ from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
 
-from drain_ls.analysis.arguments import argument_errors
 from drain_ls.analysis.escapes import escape_errors
 from drain_ls.analysis.indentation import logical_line_code_end
 from drain_ls.analysis.legacy_candidates import LINE_RULES, candidates
 from drain_ls.analysis.source import IDENTIFIER_BYTES
 from drain_ls.analysis.store_targets import invalid_target
+from drain_ls.analysis.token_scan import token_errors
 from drain_ls.analysis.versions import DEFAULT_TARGET, PythonVersion
 
 LegacyError = tuple[int, int, str]
@@ -533,7 +534,7 @@ def legacy_errors(
             continue
         found.update(checks[kind](root, source, start, stop))
     found.update(escape_errors(root, source if original is None else original, begin, end))
-    found.update(argument_errors(root, source, begin, end))
+    found.update(token_errors(root, source, begin, end))
     return sorted(found)
 
 

@@ -1,23 +1,31 @@
-/* argument_sites: the argument and parameter lists whose bytes may hold an error that
- * tree-sitter-python accepts and CPython rejects (drain_ls.analysis.arguments has the rules):
- * an argument after a keyword one or after `**` (`f(x=1, y)`, `f(**k, *a)`), a keyword
- * repeated (`f(a=1, a=2)`), a generator among other arguments (`f(x for x in y, 1)`), a
- * parameter without a default after one with a default, a bare `*` with no keyword parameter
- * after it, a parameter after `**kwargs`, or one named twice (in a `def` or a `lambda`).
+/* token_sites: where the source's tokens may hold an error that tree-sitter-python accepts
+ * and CPython rejects, for the tree to decide (drain_ls.analysis.token_scan):
+ *
+ * - argument and parameter lists (drain_ls.analysis.arguments): an argument after a keyword
+ *   one or after `**` (`f(x=1, y)`, `f(**k, *a)`), a keyword repeated (`f(a=1, a=2)`), a
+ *   generator among other arguments (`f(x for x in y, 1)`), a parameter without a default
+ *   after one with a default, a bare `*` with no keyword parameter after it, a parameter
+ *   after `**kwargs`, `/` or `*` out of place, or a name given twice (in a `def` or a
+ *   `lambda`);
+ * - literals (drain_ls.analysis.literals): bytes and text side by side (`"a" b"b"`), a number
+ *   with an underscore that no digit follows (`1_`).
+ *
  * Included by _native.c (its helpers: is_word, is_blank, prefix_start, string_end, line_end).
  *
- * One pass over the bytes, with a stack of the open brackets (and of the `lambda`s whose
- * parameters are being read): each comma-separated element of a group is classified by its
- * first tokens (a name, `*`, `**`, `/`), whether it holds a `=` of its own, and its name. A
- * group found suspicious is given to the tree, which decides (strings, comments and the fields
- * of f-strings are not read here). The criteria are wider than the errors (`f(x=1, *a)` is
- * valid), never narrower: tests/test_arguments.py holds the errors found from these sites to
- * those found by asking the tree about every list. */
+ * One pass over the bytes, reading tokens, with a stack of the open brackets (and of the
+ * `lambda`s whose parameters are being read): each comma-separated element of a group is
+ * classified by its first tokens (a name, `*`, `**`, `/`), whether it holds a `=` of its own,
+ * and its name. A group found suspicious is given to the tree, which decides (strings,
+ * comments and the fields of f-strings are not read here). The criteria are wider than the
+ * errors (`f(x=1, *a)` is valid), never narrower: tests/test_token_scan.py holds the errors
+ * found from these sites to those found by asking the tree about every list and literal. */
 
 #define ARG_MAX_DEPTH 200 /* CPython's MAXLEVEL of nested brackets */
 #define ARG_MAX_NAMES 64  /* names compared in one list; a longer one goes to the tree */
 
-enum { SITE_CALL = 0, SITE_PARAMS = 1, SITE_LAMBDA = 2 };      /* what argument_sites gives */
+/* what token_sites gives: a bracket group, a def's parameters, a lambda's, a run of strings,
+ * a number */
+enum { SITE_CALL = 0, SITE_PARAMS = 1, SITE_LAMBDA = 2, SITE_STRINGS = 3, SITE_NUMBER = 4 };
 enum { FR_CALL, FR_PARAMS, FR_LAMBDA, FR_OTHER };               /* ( ... ), def's ( ... ), ... */
 enum { EL_NONE, EL_WORD, EL_STAR, EL_DSTAR, EL_SLASH, EL_OTHER }; /* an element's first token */
 
@@ -137,14 +145,18 @@ static void element_token(ArgStack *st, int kind, Py_ssize_t start, Py_ssize_t e
     if (f->tokens < 3) f->tokens++;
 }
 
-static int emit(PyObject *found, const Frame *f, Py_ssize_t end) {
-    if (!f->suspicious) return 0;
-    int kind = f->kind == FR_PARAMS ? SITE_PARAMS : f->kind == FR_LAMBDA ? SITE_LAMBDA : SITE_CALL;
-    PyObject *item = Py_BuildValue("(inn)", kind, f->open, end);
+static int add_site(PyObject *found, int kind, Py_ssize_t start, Py_ssize_t end) {
+    PyObject *item = Py_BuildValue("(inn)", kind, start, end);
     if (item == NULL) return -1;
     int rc = PyList_Append(found, item);
     Py_DECREF(item);
     return rc;
+}
+
+static int emit(PyObject *found, const Frame *f, Py_ssize_t end) {
+    if (!f->suspicious) return 0;
+    int kind = f->kind == FR_PARAMS ? SITE_PARAMS : f->kind == FR_LAMBDA ? SITE_LAMBDA : SITE_CALL;
+    return add_site(found, kind, f->open, end);
 }
 
 static int frame_pop(PyObject *found, const unsigned char *s, ArgStack *st, Py_ssize_t end) {
@@ -205,7 +217,7 @@ static Py_ssize_t number_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t at
     return e;
 }
 
-static PyObject *argument_sites(PyObject *self, PyObject *args) {
+static PyObject *token_sites(PyObject *self, PyObject *args) {
     PyObject *bytes;
     Py_ssize_t begin, stop;
     if (!PyArg_ParseTuple(args, "Snn", &bytes, &begin, &stop)) return NULL;
@@ -224,11 +236,30 @@ static PyObject *argument_sites(PyObject *self, PyObject *args) {
     /* `def`, its name, then (after type parameters) its parameters' `(`: def_state 1 after
      * `def`, 2 after the name, at stack depth def_depth */
     int def_state = 0, def_depth = 0;
+    /* the strings side by side so far (run: the first one's start, or -1): 1 text, 2 bytes */
+    Py_ssize_t run = -1;
+    int run_kinds = 0;
     Py_ssize_t at = begin;
     while (at < n) {
         unsigned char c = s[at];
+        if (run >= 0 && !(c == '\'' || c == '"' || is_blank(c) || c == '#' || c == '\\' ||
+                          c == '\r' || c == '\n' || (ARG_WORD[c] && !(c >= '0' && c <= '9')))) {
+            run = -1; /* (a word may be a string's prefix: the word branch decides) */
+        }
         if (c >= '0' && c <= '9') { /* a number (`0def` is `0` then `def`, as the tree reads it) */
-            at = number_end(s, n, at);
+            Py_ssize_t end = number_end(s, n, at);
+            int base = 10;
+            if (s[at] == '0' && at + 1 < end) {
+                unsigned char x = s[at + 1] | 0x20;
+                base = x == 'x' ? 16 : x == 'o' ? 8 : x == 'b' ? 2 : 10;
+            }
+            for (Py_ssize_t i = at; i < end; i++)
+                if (s[i] == '_' && !(i + 1 < end && digit_of(s[i + 1], base))) {
+                    if (add_site(found, SITE_NUMBER, at, end) < 0) goto fail;
+                    break;
+                }
+            run = -1;
+            at = end;
             if (st->overflow == 0) element_token(st, EL_OTHER, at, at);
             if (st->depth == def_depth) def_state = 0;
             continue;
@@ -241,6 +272,7 @@ static PyObject *argument_sites(PyObject *self, PyObject *args) {
                 at = end; /* a string's prefix: the string is the token */
                 continue;
             }
+            run = -1;
             Py_ssize_t len = end - at;
             Frame *top = st->depth > 0 && st->overflow == 0 ? &st->frames[st->depth - 1] : NULL;
             int handled = 0;
@@ -279,7 +311,18 @@ static PyObject *argument_sites(PyObject *self, PyObject *args) {
             continue;
         }
         if (c == '\'' || c == '"') {
-            Py_ssize_t end = string_end(&src, prefix_start(&src, begin, at), at, 0);
+            Py_ssize_t prefix = prefix_start(&src, begin, at);
+            Py_ssize_t end = string_end(&src, prefix, at, 0);
+            int kind = 1;
+            for (Py_ssize_t i = prefix; i < at; i++)
+                if ((s[i] | 0x20) == 'b') kind = 2;
+            if (run < 0) {
+                run = prefix;
+                run_kinds = kind;
+            } else if ((run_kinds | kind) == 3 && run_kinds != 3) {
+                if (add_site(found, SITE_STRINGS, run, at) < 0) goto fail; /* once a run */
+                run_kinds = 3;
+            }
             if (end < 0) end = line_end(&src, at); /* never closed: read on at the next line */
             if (st->overflow == 0) element_token(st, EL_OTHER, at, end);
             if (st->depth == def_depth) def_state = 0;
@@ -302,6 +345,7 @@ static PyObject *argument_sites(PyObject *self, PyObject *args) {
             int brackets = 0;
             for (int k = 0; k < st->depth && !brackets; k++)
                 brackets = st->frames[k].kind != FR_LAMBDA;
+            if (!brackets) run = -1; /* the statement ends */
             if (!brackets && st->overflow == 0) {
                 if (pop_lambdas(found, s, st, at) < 0) goto fail;
                 def_state = 0;

@@ -1,12 +1,12 @@
-"""Argument and parameter lists that tree-sitter accepts and CPython and ruff reject
-(``drain_ls.analysis.arguments``): a positional argument after a keyword one, a keyword
-repeated, a generator beside other arguments, defaults out of order, a bare ``*`` alone,
-a parameter after ``**kwargs``, a parameter named twice. Found by a differential fuzz
-against CPython's parser.
+"""Argument and parameter lists and literals that tree-sitter accepts and CPython and ruff
+reject (``drain_ls.analysis.arguments``, ``literals``): a positional argument after a keyword
+one, a keyword repeated, a generator beside other arguments, defaults out of order, a bare
+``*`` alone, a parameter after ``**kwargs``, a parameter named twice, bytes beside text,
+``1_``. Found by a differential fuzz against CPython's parser.
 
-The C scan (``drain_ls._native.argument_sites``) finds the lists to look at; without it a
-query of the tree gives every list. Both must give the same errors, and the running CPython
-judges every generated list."""
+The C scan (``drain_ls._native.token_sites``, ``drain_ls.analysis.token_scan``) finds the
+nodes to look at; without it a query of the tree gives every list and literal. Both must give
+the same errors, and the running CPython judges every generated list."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tree_sitter import Node
 
-from drain_ls.analysis import arguments
+from drain_ls.analysis import token_scan
 from drain_ls.analysis.checker import CheckSettings, check_source
 from drain_ls.analysis.source import parse
 from tests.test_legacy_syntax import LIB, stdlib_files
@@ -85,7 +85,18 @@ CASES: list[tuple[str, str | None, str]] = [
     ("f(x for x in y for z in w, *a)\n", "x for x in y for z in w", "must be parenthesized"),
     ("[x for x in y, 1]\n", ",", "invalid syntax"),
     ("(x for x in y, 1)\n", ",", "invalid syntax"),
+    # Literals.
+    ('x = "a" b"b"\n', '"a" b"b"', "cannot mix bytes and nonbytes literals"),
+    ("x = (b'a'  # c\n     f'{y}')\n", "b'a'  # c\n     f'{y}'", "cannot mix bytes"),
+    ("x = 1_\n", "_", "invalid decimal literal"),
+    ("x = 1_0_ + 2\n", "_", "invalid decimal literal"),
+    ("x = [1.5_]\n", "_", "invalid decimal literal"),
+    ("x = 1e5_\n", "_", "invalid decimal literal"),
+    ("x = 1_j\n", "_", "invalid decimal literal"),
+    ("x = 1_.5\n", "_", "invalid decimal literal"),
     # Valid.
+    ("x = b'a' rb'b' B'c'\ny = 'a' f'{b}' r'c' u'd'\nz = b'a'\n'doc'\n", None, ""),
+    ("x = 1_000 + 0_0 + 1e1_0 + 1_0.5e1_0j + 0x_f + 0b_1 + 0o_7 + 00\n", None, ""),
     ("def f(a, b=1, c=2): pass\n", None, ""),
     ("def f(a=1, *, b): pass\n", None, ""),
     ("def f(a=1, *args: int, b): pass\n", None, ""),
@@ -110,25 +121,25 @@ CASES: list[tuple[str, str | None, str]] = [
 
 @contextmanager
 def _without_c() -> Iterator[None]:
-    saved = arguments._native
-    arguments._native = None
+    saved = token_scan._native
+    token_scan._native = None
     try:
         yield
     finally:
-        arguments._native = saved
+        token_scan._native = saved
 
 
 def _errors(source: bytes, native: bool) -> list[tuple[int, int, str]]:
     root = parse(source).root_node  # (legacy_errors starts at the root, after a form feed)
     if native:
-        assert arguments._native is not None
-        return sorted(arguments.argument_errors(root, source, root.start_byte, len(source)))
+        assert token_scan._native is not None
+        return sorted(token_scan.token_errors(root, source, root.start_byte, len(source)))
     with _without_c():
-        return sorted(arguments.argument_errors(root, source, root.start_byte, len(source)))
+        return sorted(token_scan.token_errors(root, source, root.start_byte, len(source)))
 
 
 def _paths() -> tuple[bool, ...]:
-    return (True, False) if arguments._native is not None else (False,)
+    return (True, False) if token_scan._native is not None else (False,)
 
 
 def _cpython_error(source: str) -> str | None:
@@ -245,6 +256,56 @@ def _generated(rng: random.Random) -> str:
     return rng.choice([f"f{call}\n", f"g.h{call}\n", f"class C{call}: pass\n"])
 
 
+LITERALS = [
+    "1",
+    "1_",
+    "1_0",
+    "1_0_",
+    "1.5",
+    "1.5_",
+    "1e5_",
+    "1_j",
+    "0x_f",
+    "'a'",
+    "b'a'",
+    "rb'a'",
+    "f'{x}'",
+    "u'a'",
+    "Rb'a'",
+    "\\\n",
+    "  # c\n",
+]
+
+
+def _generated_literals(rng: random.Random) -> str:
+    parts = " ".join(rng.choice(LITERALS) for _ in range(rng.randint(1, 4)))
+    return f"x = ({parts})\n"
+
+
+def test_generated_literals_agree_with_cpython_in_c_and_in_python() -> None:
+    rng = random.Random(5)
+    checked = flagged = 0
+    for _ in range(3000):
+        source = _generated_literals(rng)
+        data = source.encode()
+        if parse(data).root_node.has_error:
+            continue
+        checked += 1
+        found = _errors(data, native=False)
+        if token_scan._native is not None:
+            assert _errors(data, native=True) == found, source
+        error = _cpython_error(source)
+        if found:
+            flagged += 1
+            assert error is not None, source
+        else:
+            assert error is None or not error.startswith(("cannot mix", "invalid decimal")), (
+                source,
+                error,
+            )
+    assert checked > 1000 and flagged > 300
+
+
 def test_generated_lists_agree_with_cpython_in_c_and_in_python() -> None:
     rng = random.Random(11)
     checked = flagged = 0
@@ -255,7 +316,7 @@ def test_generated_lists_agree_with_cpython_in_c_and_in_python() -> None:
             continue
         checked += 1
         found = _errors(data, native=False)
-        if arguments._native is not None:
+        if token_scan._native is not None:
             assert _errors(data, native=True) == found, source
         error = _cpython_error(source)
         if found:
@@ -279,6 +340,9 @@ SPLICED = [
     "lambda a=1, b: 0",
     "lambda a, a: 0",
     "[x for x in y, 1]",
+    "x = 'a' b'b'",
+    "1_",
+    "b'",
     "(",
     ")",
     "[",
@@ -328,7 +392,7 @@ def _same_errors(source: bytes) -> None:
 
 
 @pytest.mark.skipif(LIB is None, reason="no standard library sources")
-@pytest.mark.skipif(arguments._native is None, reason="the C module was not built")
+@pytest.mark.skipif(token_scan._native is None, reason="the C module was not built")
 def test_same_errors_on_the_standard_library() -> None:
     files = stdlib_files(with_tests=False)
     assert len(files) > 500
@@ -340,7 +404,7 @@ _FILES: list[bytes] = []
 
 
 @pytest.mark.skipif(LIB is None, reason="no standard library sources")
-@pytest.mark.skipif(arguments._native is None, reason="the C module was not built")
+@pytest.mark.skipif(token_scan._native is None, reason="the C module was not built")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.randoms(use_true_random=False))
 def test_same_errors_on_spliced_files(rng: random.Random) -> None:
@@ -357,6 +421,6 @@ def test_same_errors_on_spliced_files(rng: random.Random) -> None:
 
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from([*SPLICED, "a", "b", "x", "y", " "]), max_size=24))
-@pytest.mark.skipif(arguments._native is None, reason="the C module was not built")
+@pytest.mark.skipif(token_scan._native is None, reason="the C module was not built")
 def test_same_errors_on_jumbled_pieces(pieces: list[str]) -> None:
     _same_errors("".join(pieces).encode())
