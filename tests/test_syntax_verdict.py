@@ -141,6 +141,20 @@ def test_a_grammar_gap_is_cleared_by_compiling_its_statement() -> None:
     assert "never closed" in found[0].message
 
 
+@pytest.mark.parametrize(
+    "line", [b"; # c\n", b";#\n", b";  # c\r\n", b";\t# ; c\n", b" \n;  # c\n"]
+)
+def test_a_line_that_starts_with_a_semicolon_then_a_comment_is_an_error(line: bytes) -> None:
+    # tree-sitter reads an empty statement that ends with the line before (a MISSING node
+    # there) and leaves the ``;`` out of it: compiled alone, that statement cleared the error.
+    source = b'"""Module."""\nx = 1\n' + line
+    found = check_source(source, "/m.py")
+    assert [(f.code, f.message, f.start) for f in found] == [
+        ("E999", "SyntaxError: invalid syntax", source.index(b";"))
+    ]
+    assert codes(check_source(b'"""Module."""\nx = 1; # c\ny = 2 ;\n', "/m.py")) == []
+
+
 # -- the editor: incremental checks equal fresh ones ------------------------------------------
 
 EDIT_SNIPPETS = [
@@ -178,6 +192,7 @@ EDIT_SNIPPETS = [
     " for y in z, 1",
     "del 1\n",
     " as f()",
+    "; # c",
 ]
 BASE = (
     '"""Module."""\nimport os\nimport sys\n\n\ndef f(x):\n    if x:\n        return os.sep\n'

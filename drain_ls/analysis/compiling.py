@@ -8,6 +8,7 @@ to clear what the grammar rejects and Python accepts, and to word what stands as
 
 from __future__ import annotations
 
+import re
 import warnings
 from bisect import bisect_left
 from collections import OrderedDict
@@ -146,6 +147,8 @@ def compiled_unit(site: Node, source: bytes, runs: Runs) -> tuple[int, int, bool
         first, last = children[low], children[high]
     begin, end = first.start_byte, last.end_byte
     begin = source.rfind(b"\n", 0, begin) + 1
+    if site.start_byte == site.end_byte:
+        end = max(end, _semicolon_line_end(source, site.end_byte))
     if end - begin <= MAX_COMPILED_REGION:
         return begin, end, False
     largest = largest_statement(site, source, top if first != last else None, runs)
@@ -153,6 +156,21 @@ def compiled_unit(site: Node, source: bytes, runs: Runs) -> tuple[int, int, bool
         return None
     start = source.rfind(b"\n", 0, largest.start_byte) + 1
     return start, largest.end_byte, source[start : start + 1] in (b" ", b"\t", b"\f")
+
+
+def _semicolon_line_end(source: bytes, at: int) -> int:
+    """The end of the line of the ``;`` that comes next after ``at`` (past blanks and line
+    breaks), or ``at``. tree-sitter reads a line that starts with ``;`` as an empty statement
+    that ends where the line before ends (a MISSING identifier there), leaving the ``;``
+    outside it: the statement alone compiles, the line does not."""
+    match = _TO_SEMICOLON.match(source, at)
+    if match is None:
+        return at
+    stop = source.find(b"\n", match.end())
+    return len(source) if stop < 0 else stop
+
+
+_TO_SEMICOLON = re.compile(rb"[ \t\f\r\n]*;")
 
 
 def largest_statement(site: Node, source: bytes, run: Node | None, runs: Runs) -> Node | None:
