@@ -195,7 +195,7 @@ static inline int digit_of(unsigned char c, int base) {
 }
 
 /* The end of the number at `at` as tree-sitter-python's lexer reads it (its integer and float
- * rules, less the fraction: a `.` is a token of its own here). */
+ * rules; a number that starts with `.` is read from its digits). */
 static Py_ssize_t number_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t at) {
     Py_ssize_t e = at + 1;
     int base = 10;
@@ -205,6 +205,10 @@ static Py_ssize_t number_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t at
         if (base != 10) e++;
     }
     while (e < n && (digit_of(s[e], base) || s[e] == '_')) e++;
+    if (base == 10 && e < n && s[e] == '.') { /* a fraction (`1.`, `1.5`, `1.e5`) */
+        e++;
+        while (e < n && ((s[e] >= '0' && s[e] <= '9') || s[e] == '_')) e++;
+    }
     if (base == 10 && e < n && (s[e] | 0x20) == 'e') {
         Py_ssize_t d = e + 1;
         if (d < n && (s[d] == '+' || s[d] == '-')) d++;
@@ -236,6 +240,8 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
     /* `def`, its name, then (after type parameters) its parameters' `(`: def_state 1 after
      * `def`, 2 after the name, at stack depth def_depth */
     int def_state = 0, def_depth = 0;
+    /* where a search for the closing triple quote (' then ") found none */
+    Py_ssize_t unclosed[2] = {PY_SSIZE_T_MAX, PY_SSIZE_T_MAX};
     /* the strings side by side so far (run: the first one's start, or -1): 1 text, 2 bytes */
     Py_ssize_t run = -1;
     int run_kinds = 0;
@@ -286,8 +292,9 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 def_depth = st->depth;
                 handled = 1;
             } else if (len == 6 && memcmp(s + at, "lambda", 6) == 0) {
-                element_token(st, EL_OTHER, at, end);
-                frame_push(st, FR_LAMBDA, at);
+                if (st->overflow == 0) element_token(st, EL_OTHER, at, end);
+                /* (at full depth its parameters are read as the group's elements: wider) */
+                if (st->overflow == 0 && st->depth < ARG_MAX_DEPTH) frame_push(st, FR_LAMBDA, at);
                 at = end;
                 continue;
             } else if (top != NULL && top->kind != FR_PARAMS && top->kind != FR_LAMBDA) {
@@ -312,7 +319,16 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
         }
         if (c == '\'' || c == '"') {
             Py_ssize_t prefix = prefix_start(&src, begin, at);
-            Py_ssize_t end = string_end(&src, prefix, at, 0);
+            int q = c == '"', triple = at + 2 < n && s[at + 1] == c && s[at + 2] == c;
+            Py_ssize_t end;
+            if (triple && at > unclosed[q]) {
+                end = at + 2; /* no closing triple quote after an earlier one: `''` (as below) */
+            } else {
+                end = string_end(&src, prefix, at, 0);
+                /* a plain triple quote never closed reads as an empty string (plain_string_end)
+                 * after a search to the end: searched once, not once per such quote */
+                if (triple && end == at + 2) unclosed[q] = at;
+            }
             int kind = 1;
             for (Py_ssize_t i = prefix; i < at; i++)
                 if ((s[i] | 0x20) == 'b') kind = 2;
@@ -356,7 +372,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
         if (c == '(' || c == '[' || c == '{') {
             if (st->overflow == 0) element_token(st, EL_OTHER, at, at + 1);
             int params = c == '(' && def_state == 2 && st->depth == def_depth;
-            if (!(c == '[' && def_state == 2 && st->depth == def_depth)) def_state = 0;
+            if (st->depth == def_depth && !(c == '[' && def_state == 2)) def_state = 0;
             frame_push(st, params ? FR_PARAMS : c == '(' ? FR_CALL : FR_OTHER, at);
             at++;
             continue;

@@ -61,6 +61,8 @@ SHAPES: dict[str, Callable[[int], bytes]] = {
     # 6 s for 20,000 lines); a call that never closes, over as many lines.
     "unclosed def headers": lambda n: ("def f(a=1,\n" * n).encode(),
     "unclosed call": lambda n: ("f(a=1, b,\n" * n).encode(),
+    # Triple quotes that never close (each was searched for to the end of the file).
+    "triple quotes never closed": lambda n: ("\\'''\n" * n).encode(),
     "one call of many keywords": lambda n: (
         "f(" + "".join(f"k{i}={i},\n" for i in range(n)) + "a)\n"
     ).encode(),

@@ -53,6 +53,8 @@ def _call_errors(arguments: Node) -> Iterator[Error]:
     repeated. (A generator as the only argument is the call's arguments node itself.)"""
     keyword = double_star = False
     names: set[str] = set()
+    order: list[Error] = []
+    repeated: list[Error] = []
     for child in arguments.named_children:
         kind = child.type
         if kind in _NOT_ARGUMENTS:
@@ -63,25 +65,24 @@ def _call_errors(arguments: Node) -> Iterator[Error]:
             if name is not None and name.text is not None:
                 text = normalize_identifier(name.text.decode("utf-8", "replace"))
                 if text in names:
-                    yield child.start_byte, child.end_byte, f"keyword argument repeated: {text}"
+                    repeated.append(
+                        (child.start_byte, child.end_byte, f"keyword argument repeated: {text}")
+                    )
                 names.add(text)
         elif kind == "dictionary_splat":
             double_star = True
         elif kind == "list_splat":
             if double_star:
-                yield (
-                    child.start_byte,
-                    child.end_byte,
-                    "iterable argument unpacking follows keyword argument unpacking",
-                )
+                message = "iterable argument unpacking follows keyword argument unpacking"
+                order.append((child.start_byte, child.end_byte, message))
         elif double_star:
-            yield (
-                child.start_byte,
-                child.end_byte,
-                "positional argument follows keyword argument unpacking",
-            )
+            message = "positional argument follows keyword argument unpacking"
+            order.append((child.start_byte, child.end_byte, message))
         elif keyword:
-            yield child.start_byte, child.end_byte, "positional argument follows keyword argument"
+            message = "positional argument follows keyword argument"
+            order.append((child.start_byte, child.end_byte, message))
+    # (A keyword repeated is an error of CPython's compiler: the parser's come first.)
+    yield from order[:1] or repeated
 
 
 def _comprehension_errors(node: Node) -> Iterator[Error]:
@@ -133,6 +134,7 @@ def _parameter_errors(parameters: Node) -> Iterator[Error]:
     if offender is not None:
         order.append((offender.start_byte, offender.end_byte, DEFAULT_ORDER))
     names: set[str] = set()
+    repeated: list[Error] = []
     star = slash = kwargs = False
     for at, child in enumerate(children):
         kind = _kind_of(child)
@@ -141,7 +143,8 @@ def _parameter_errors(parameters: Node) -> Iterator[Error]:
             message = "arguments cannot follow var-keyword argument"
         elif kind == "positional_separator":
             if at == 0:
-                message = "invalid syntax"
+                alone = len(children) == 1
+                message = "invalid syntax" if alone else "at least one argument must precede /"
             elif slash:
                 message = "/ may appear only once"
             elif star:
@@ -150,7 +153,15 @@ def _parameter_errors(parameters: Node) -> Iterator[Error]:
         elif kind in ("keyword_separator", "list_splat_pattern"):
             following = children[at + 1] if at + 1 < len(children) else None
             if star:
-                message = "* argument may appear only once"
+                # (CPython's rule wants a name or a comma after the second: else, no rule)
+                last = following is None and (
+                    child.next_sibling is None or child.next_sibling.type != ","
+                )
+                message = (
+                    "invalid syntax"
+                    if kind == "keyword_separator" and last
+                    else ("* argument may appear only once")
+                )
             elif kind == "keyword_separator" and (
                 following is None or _kind_of(following) == "dictionary_splat_pattern"
             ):
@@ -165,14 +176,17 @@ def _parameter_errors(parameters: Node) -> Iterator[Error]:
             continue
         text = normalize_identifier(name.text.decode("utf-8", "replace"))
         if text in names:
-            yield (
-                name.start_byte,
-                name.end_byte,
-                f"duplicate argument '{text}' in function definition",
+            repeated.append(
+                (
+                    name.start_byte,
+                    name.end_byte,
+                    f"duplicate argument '{text}' in function definition",
+                )
             )
         names.add(text)
-    if order:
-        yield min(order)  # (CPython's parser stops at the first)
+    # CPython's parser stops at the first error of the order; names given twice are its
+    # compiler's, which a list out of order never reaches.
+    yield from [min(order)] if order else repeated
 
 
 def _kind_of(parameter: Node) -> str:
