@@ -3,7 +3,8 @@
  *
  * - argument and parameter lists (drain_ls.analysis.arguments): an argument after a keyword
  *   one or after `**` (`f(x=1, y)`, `f(**k, *a)`), a keyword repeated (`f(a=1, a=2)`), a
- *   generator among other arguments (`f(x for x in y, 1)`), a parameter without a default
+ *   generator among other arguments (`f(x for x in y, 1)`), a comprehension of a starred
+ *   item (`[*a for a in b]`), a parameter without a default
  *   after one with a default, a bare `*` with no keyword parameter after it, a parameter
  *   after `**kwargs`, `/` or `*` out of place, or a name given twice (in a `def` or a
  *   `lambda`);
@@ -298,8 +299,12 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 at = end;
                 continue;
             } else if (top != NULL && top->kind != FR_PARAMS && top->kind != FR_LAMBDA) {
-                if (len == 3 && memcmp(s + at, "for", 3) == 0)
+                if (len == 3 && memcmp(s + at, "for", 3) == 0) {
                     top->for_state = 1;
+                    /* `[*a for a in b]`: a starred first element before the `for` */
+                    if (top->elements == 0 && (top->first == EL_STAR || top->first == EL_DSTAR))
+                        top->suspicious = 1;
+                }
                 else if (len == 2 && memcmp(s + at, "in", 2) == 0 && top->for_state == 1)
                     top->for_state = 2;
             }

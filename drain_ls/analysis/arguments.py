@@ -5,7 +5,8 @@ or parameter that ruff points at:
 - in a call or a class's bases: a positional argument after a keyword argument or after
   ``**`` (``f(x=1, y)``, ``f(**k, y)``), ``*`` after ``**`` (``f(**k, *a)``), a keyword
   repeated (``f(a=1, a=2)``), a generator beside other arguments (``f(x for x in y, 1)``);
-- in a comprehension, a comma after its ``in`` (``[x for x in y, 1]``);
+- in a comprehension, a starred item (``[*a for a in b]``) or a comma after its ``in``
+  (``[x for x in y, 1]``);
 - in the parameters of a ``def`` or a ``lambda``: one without a default after one with a
   default (``def f(a=1, b)``, ``lambda a=1, b: 0``), a bare ``*`` with no keyword parameter
   after it (``def f(*, **k)``), a parameter after ``**kwargs``, ``/`` first, twice or after
@@ -86,8 +87,14 @@ def _call_errors(arguments: Node) -> Iterator[Error]:
 
 
 def _comprehension_errors(node: Node) -> Iterator[Error]:
-    """A comma right in a ``for`` clause, after its ``in`` (tree-sitter reads
-    ``f(x for x in y, 1)`` as one generator over ``y, 1``)."""
+    """A starred item as what a comprehension makes (``[*a for a in b]``), and a comma right
+    in a ``for`` clause, after its ``in`` (tree-sitter reads ``f(x for x in y, 1)`` as one
+    generator over ``y, 1``)."""
+    body = node.child_by_field_name("body")
+    if body is not None and body.type == "list_splat":
+        message = "iterable unpacking cannot be used in comprehension"
+        yield body.start_byte, body.end_byte, message
+        return
     for clause in node.named_children:
         if clause.type != "for_in_clause":
             continue
