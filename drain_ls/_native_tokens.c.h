@@ -9,7 +9,9 @@
  *   after `**kwargs`, `/` or `*` out of place, or a name given twice (in a `def` or a
  *   `lambda`);
  * - literals (drain_ls.analysis.literals): bytes and text side by side (`"a" b"b"`), a number
- *   with an underscore that no digit follows (`1_`).
+ *   with an underscore that no digit follows (`1_`);
+ * - one-quote strings that a line break ends (`x = '` then a line break: tree-sitter reads on
+ *   when the line break comes first), and every `del` (drain_ls.analysis.store_targets).
  *
  * Included by _native.c (its helpers: is_word, is_blank, prefix_start, string_end, line_end).
  *
@@ -25,8 +27,8 @@
 #define ARG_MAX_NAMES 64  /* names compared in one list; a longer one goes to the tree */
 
 /* what token_sites gives: a bracket group, a def's parameters, a lambda's, a run of strings,
- * a number */
-enum { SITE_CALL = 0, SITE_PARAMS = 1, SITE_LAMBDA = 2, SITE_STRINGS = 3, SITE_NUMBER = 4 };
+ * a number, a `del`, a one-quote string that a line break ends */
+enum { SITE_CALL, SITE_PARAMS, SITE_LAMBDA, SITE_STRINGS, SITE_NUMBER, SITE_DEL, SITE_UNCLOSED };
 enum { FR_CALL, FR_PARAMS, FR_LAMBDA, FR_OTHER };               /* ( ... ), def's ( ... ), ... */
 enum { EL_NONE, EL_WORD, EL_STAR, EL_DSTAR, EL_SLASH, EL_OTHER }; /* an element's first token */
 
@@ -287,7 +289,9 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 def_state = 2;
                 handled = 1;
             } else if (!ARG_KEYWORD_START[c]) {
-                /* not `def`, `lambda`, `for` or `in` */
+                /* not `def`, `del`, `lambda`, `for` or `in` */
+            } else if (len == 3 && memcmp(s + at, "del", 3) == 0) {
+                if (add_site(found, SITE_DEL, at, end) < 0) goto fail;
             } else if (len == 3 && memcmp(s + at, "def", 3) == 0) {
                 def_state = 1;
                 def_depth = st->depth;
@@ -344,7 +348,10 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 if (add_site(found, SITE_STRINGS, run, at) < 0) goto fail; /* once a run */
                 run_kinds = 3;
             }
-            if (end < 0) end = line_end(&src, at); /* never closed: read on at the next line */
+            if (end < 0) { /* never closed: read on at the next line */
+                if (!triple && add_site(found, SITE_UNCLOSED, prefix, at) < 0) goto fail;
+                end = line_end(&src, at);
+            }
             if (st->overflow == 0) element_token(st, EL_OTHER, at, end);
             if (st->depth == def_depth) def_state = 0;
             at = end;

@@ -213,6 +213,7 @@ LEGACY: list[tuple[str, str, str]] = [
     # Literals (drain_ls.analysis.literals).
     ("bytes_beside_text", "x = ('a'\n     b'b')\n", "cannot mix bytes and nonbytes literals"),
     ("number_ending_in_underscore", "x = 1_\n", "invalid decimal literal"),
+    ("line_break_opens_string", "x = '\nb'\n", "unterminated string literal"),
     # What ``del`` and ``with ... as`` name (drain_ls.analysis.store_targets).
     ("del_literal", "del 1\n", "cannot delete literal"),
     ("del_call_among_names", "del a, (b, f())\n", "cannot delete function call"),

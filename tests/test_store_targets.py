@@ -32,6 +32,9 @@ CASES: list[tuple[str, str | None, str]] = [
     ("del {}\n", "{}", "cannot delete dict literal"),
     ("del (x for x in y)\n", "(x for x in y)", "cannot delete generator expression"),
     ("def f():\n    del x.y, g()\n", "g()", "cannot delete function call"),
+    # (after a colon or a semicolon: the token scan finds every ``del``)
+    ("if x: del a, 1\n", "1", "cannot delete literal"),
+    ("x = 1; del f()\n", "f()", "cannot delete function call"),
     ("with a as 1: pass\n", "1", "cannot assign to literal"),
     ("with a as f(): pass\n", "f()", "cannot assign to function call"),
     ("with a as (b, c + d): pass\n", "c + d", "cannot assign to expression"),

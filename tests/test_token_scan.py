@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -108,9 +108,15 @@ CASES: list[tuple[str, str | None, str]] = [
     ("x = 1_j\n", "_", "invalid decimal literal"),
     ("x = 1_.5\n", "_", "invalid decimal literal"),
     ("x = 1.e5_\n", "_", "invalid decimal literal"),
+    # A one-quote string that starts with a line break: tree-sitter reads on to the next quote.
+    ("x = '\nb'\n", "'", "unterminated string literal (detected at line 1)"),
+    ("f(1,\n  rb'\n')\n", "rb'", "unterminated string literal (detected at line 2)"),
+    ("x = 'a' f'\nb'\n", "f'", "unterminated f-string literal (detected at line 1)"),
     ("x = 1.E1_j + 2\n", "_", "invalid decimal literal"),
     # Valid.
     ("x = b'a' rb'b' B'c'\ny = 'a' f'{b}' r'c' u'd'\nz = b'a'\n'doc'\n", None, ""),
+    # (and a line break in an f-string's field, valid from 3.12: VALID, in syntax_corpus)
+    ('x = \'a\\\nb\' r\'c\\\nd\' """\n"""\n', None, ""),
     ("x = 1_000 + 0_0 + 1e1_0 + 1_0.5e1_0j + 0x_f + 0b_1 + 0o_7 + 00\n", None, ""),
     ("def f(a, b=1, c=2): pass\n", None, ""),
     ("def f(a=1, *, b): pass\n", None, ""),
@@ -300,35 +306,17 @@ def _generated_literals(rng: random.Random) -> str:
     return f"x = ({parts})\n"
 
 
-def test_generated_literals_agree_with_cpython_in_c_and_in_python() -> None:
-    rng = random.Random(5)
+def _agree_with_cpython(
+    make: Callable[[random.Random], str], seed: int, count: int, ours: tuple[str, ...]
+) -> tuple[int, int]:
+    """``count`` sources from ``make`` that tree-sitter parses: the C scan and the query find
+    the same errors, an error only where the running CPython has one, and none missed of
+    those whose CPython message holds one of ``ours`` (CPython may report another first).
+    How many were checked, and flagged."""
+    rng = random.Random(seed)
     checked = flagged = 0
-    for _ in range(3000):
-        source = _generated_literals(rng)
-        data = source.encode()
-        if parse(data).root_node.has_error:
-            continue
-        checked += 1
-        found = _errors(data, native=False)
-        if token_scan._native is not None:
-            assert _errors(data, native=True) == found, source
-        error = _cpython_error(source)
-        if found:
-            flagged += 1
-            assert error is not None, source
-        else:
-            assert error is None or not error.startswith(("cannot mix", "invalid decimal")), (
-                source,
-                error,
-            )
-    assert checked > 1000 and flagged > 300
-
-
-def test_generated_lists_agree_with_cpython_in_c_and_in_python() -> None:
-    rng = random.Random(11)
-    checked = flagged = 0
-    for _ in range(6000):
-        source = _generated(rng)
+    for _ in range(count):
+        source = make(rng)
         data = source.encode()
         if parse(data).root_node.has_error:
             continue
@@ -340,8 +328,20 @@ def test_generated_lists_agree_with_cpython_in_c_and_in_python() -> None:
         if found:
             flagged += 1
             assert error is not None, source  # never an error on valid code
-        else:  # and none missed (CPython may report another error first)
-            assert error is None or not any(word in error for word in _OURS), (source, error)
+        else:
+            assert error is None or not any(word in error for word in ours), (source, error)
+    return checked, flagged
+
+
+def test_generated_literals_agree_with_cpython_in_c_and_in_python() -> None:
+    checked, flagged = _agree_with_cpython(
+        _generated_literals, 5, 3000, ("cannot mix", "invalid decimal")
+    )
+    assert checked > 1000 and flagged > 300
+
+
+def test_generated_lists_agree_with_cpython_in_c_and_in_python() -> None:
+    checked, flagged = _agree_with_cpython(_generated, 11, 6000, _OURS)
     assert checked > 2000 and flagged > 400
 
 
@@ -405,7 +405,10 @@ def _same_errors(source: bytes) -> None:
     with_c = _errors(source, native=True)
     with_query = _errors(source, native=False)
     assert set(with_c) <= set(with_query), source[:300]
-    missed = [e for e in with_query if e not in with_c]
+    # Past a one-quote string that a line break ends, the C scan reads on at the next line,
+    # the tree at the next quote: the file's error is that string.
+    unclosed = min((s for s, _, m in with_query if m.startswith("unterminated")), default=None)
+    missed = [e for e in with_query if e not in with_c and (unclosed is None or e[0] < unclosed)]
     assert all(_excused(root, s, e) for s, e, _ in missed), (missed, source[:300])
 
 

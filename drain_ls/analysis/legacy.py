@@ -429,20 +429,14 @@ def _following(indent: bytes) -> re.Pattern[bytes]:
 def _delete(
     root: Node, source: bytes, start: int, end: int, target: PythonVersion
 ) -> Iterator[LegacyError]:
-    """``start``/``end``: a ``del`` keyword. What it deletes must be names, attributes or
-    items (``del 1``: "cannot delete literal"); ``del __debug__`` is an error from Python 3.9
-    on (ruff's words)."""
+    """``start``/``end``: a ``del`` keyword; ``del __debug__`` is an error from Python 3.9 on
+    (ruff's words). (What else it may not delete: ``drain_ls.analysis.store_targets``, from
+    the token scan, which finds every ``del``.)"""
+    if target < PythonVersion.PY39:
+        return
     node = _at(root, start, end)
     statement = node.parent if node is not None else None
     if statement is None or statement.type != "delete_statement":
-        return
-    for item in statement.named_children:
-        invalid = invalid_target(item, delete=True)
-        if invalid is not None:
-            bad, name = invalid
-            yield bad.start_byte, bad.end_byte, f"cannot delete {name}"
-            return
-    if target < PythonVersion.PY39:
         return
     stack = list(statement.named_children)
     while stack:

@@ -6,6 +6,8 @@ function call"."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from tree_sitter import Node
 
 # tree-sitter's node types, named as CPython names the expression (``_PyPegen_get_expr_name``).
@@ -48,6 +50,16 @@ _GROUPS = frozenset(
     }
 )
 _STARRED = frozenset({"list_splat", "list_splat_pattern"})
+
+
+def delete_errors(statement: Node) -> Iterator[tuple[int, int, str]]:
+    """The error of a ``delete_statement``, if any: its first target that is none."""
+    for item in statement.named_children:
+        invalid = invalid_target(item, delete=True)
+        if invalid is not None:
+            bad, name = invalid
+            yield bad.start_byte, bad.end_byte, f"cannot delete {name}"
+            return
 
 
 def invalid_target(node: Node, delete: bool) -> tuple[Node, str] | None:
