@@ -154,8 +154,16 @@ def _take_over(
 def _restated(before: MemberContext | None, after: MemberContext) -> frozenset[str] | None:
     """The names whose place in ``__all__`` differs between two contexts (empty: none);
     None when the contexts differ otherwise, or one has no ``__all__`` (everything may
-    change)."""
-    if before is None or before.overloads != after.overloads or before.modules != after.modules:
+    change). Otherwise includes the bindings of an ``@overload`` spelling that is also bound
+    to something else (``shadowed``, by offset: whether a binding comes before a decorator
+    decides it): an edit elsewhere that binds ``overload`` changes the unmoved ``def``s under
+    it (rare: then everything is checked again)."""
+    if (
+        before is None
+        or before.overloads != after.overloads
+        or before.modules != after.modules
+        or before.shadowed != after.shadowed
+    ):
         return None
     if before.exported == after.exported:
         return frozenset()
