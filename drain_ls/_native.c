@@ -617,8 +617,11 @@ static int line_start(const unsigned char *s, Py_ssize_t n, Py_ssize_t at, Py_ss
             return LG_DEF;
         }
         if (word_at(s, n, at, "del", 3) && end_of_word(s, n, at + 3)) {
-            *stop = at + 3;
-            return LG_DEL;
+            for (i = at + 3; i + 9 <= n && s[i] != '\r' && s[i] != '\n' && s[i] != ';'; i++)
+                if (memcmp(s + i, "__debug__", 9) == 0) {
+                    *stop = at + 3;
+                    return LG_DEL;
+                }
         }
         return -1;
     case '_':

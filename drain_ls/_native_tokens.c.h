@@ -13,7 +13,8 @@
  * - one-quote strings that a line break ends (`x = '` then a line break: tree-sitter reads on
  *   when the line break comes first), and every `del` (drain_ls.analysis.store_targets).
  *
- * Included by _native.c (its helpers: is_word, is_blank, prefix_start, string_end, line_end).
+ * Included by _native.c (its helpers: is_word, is_blank, prefix_start, string_end, line_end,
+ * add).
  *
  * One pass over the bytes, reading tokens, with a stack of the open brackets (and of the
  * `lambda`s whose parameters are being read): each comma-separated element of a group is
@@ -148,18 +149,10 @@ static void element_token(ArgStack *st, int kind, Py_ssize_t start, Py_ssize_t e
     if (f->tokens < 3) f->tokens++;
 }
 
-static int add_site(PyObject *found, int kind, Py_ssize_t start, Py_ssize_t end) {
-    PyObject *item = Py_BuildValue("(inn)", kind, start, end);
-    if (item == NULL) return -1;
-    int rc = PyList_Append(found, item);
-    Py_DECREF(item);
-    return rc;
-}
-
 static int emit(PyObject *found, const Frame *f, Py_ssize_t end) {
     if (!f->suspicious) return 0;
     int kind = f->kind == FR_PARAMS ? SITE_PARAMS : f->kind == FR_LAMBDA ? SITE_LAMBDA : SITE_CALL;
-    return add_site(found, kind, f->open, end);
+    return add(found, kind, f->open, end);
 }
 
 static int frame_pop(PyObject *found, const unsigned char *s, ArgStack *st, Py_ssize_t end) {
@@ -264,7 +257,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             }
             for (Py_ssize_t i = at; i < end; i++)
                 if (s[i] == '_' && !(i + 1 < end && digit_of(s[i + 1], base))) {
-                    if (add_site(found, SITE_NUMBER, at, end) < 0) goto fail;
+                    if (add(found, SITE_NUMBER, at, end) < 0) goto fail;
                     break;
                 }
             run = -1;
@@ -291,7 +284,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             } else if (!ARG_KEYWORD_START[c]) {
                 /* not `def`, `del`, `lambda`, `for` or `in` */
             } else if (len == 3 && memcmp(s + at, "del", 3) == 0) {
-                if (add_site(found, SITE_DEL, at, end) < 0) goto fail;
+                if (add(found, SITE_DEL, at, end) < 0) goto fail;
             } else if (len == 3 && memcmp(s + at, "def", 3) == 0) {
                 def_state = 1;
                 def_depth = st->depth;
@@ -345,11 +338,11 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 run = prefix;
                 run_kinds = kind;
             } else if ((run_kinds | kind) == 3 && run_kinds != 3) {
-                if (add_site(found, SITE_STRINGS, run, at) < 0) goto fail; /* once a run */
+                if (add(found, SITE_STRINGS, run, at) < 0) goto fail; /* once a run */
                 run_kinds = 3;
             }
             if (end < 0) { /* never closed: read on at the next line */
-                if (!triple && add_site(found, SITE_UNCLOSED, prefix, at) < 0) goto fail;
+                if (!triple && add(found, SITE_UNCLOSED, prefix, at) < 0) goto fail;
                 end = line_end(&src, at);
             }
             if (st->overflow == 0) element_token(st, EL_OTHER, at, end);

@@ -426,7 +426,7 @@ def _following(indent: bytes) -> re.Pattern[bytes]:
     )
 
 
-def _delete(
+def _del_debug(
     root: Node, source: bytes, start: int, end: int, target: PythonVersion
 ) -> Iterator[LegacyError]:
     """``start``/``end``: a ``del`` keyword; ``del __debug__`` is an error from Python 3.9 on
@@ -486,7 +486,7 @@ def _line_checks(target: PythonVersion) -> dict[str, Check]:
         "raise": _raise_comma,
         "except": _except_as,
         "def": _tuple_parameter,
-        "del": functools.partial(_delete, target=target),
+        "del": functools.partial(_del_debug, target=target),
         "debug": _debug,
         "split": _split_statement,
     }

@@ -27,9 +27,8 @@ _LINE_START = (
     rb"|(?P<except>except)" + _END_OF_WORD + rb"(?=[^:\r\n]*,[^:\r\n]*\bas\b)"
     # A tuple as the first parameter (``def f((a, b), c)``: Python 2).
     rb"|(?P<def>def[ \t\f]+[\w\x80-\xff]+[ \t\f]*\([ \t\f]*\()"
-    rb"|(?P<del>del)"
-    + _END_OF_WORD
-    + rb"|(?P<debug>__debug__)"
+    rb"|(?P<del>del)" + _END_OF_WORD + rb"(?=[^\r\n;]*__debug__)"
+    rb"|(?P<debug>__debug__)"
     + _END_OF_WORD
     # An import, ``assert`` or ``global`` line that ends before its statement does.
     + rb"|(?P<split>(?:from[ \t\f]+[\w.\x80-\xff]+(?:[ \t\f]+import)?"
