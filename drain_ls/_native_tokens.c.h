@@ -28,8 +28,17 @@
 #define ARG_MAX_NAMES 64  /* names compared in one list; a longer one goes to the tree */
 
 /* what token_sites gives: a bracket group, a def's parameters, a lambda's, a run of strings,
- * a number, a `del`, a one-quote string that a line break ends */
-enum { SITE_CALL, SITE_PARAMS, SITE_LAMBDA, SITE_STRINGS, SITE_NUMBER, SITE_DEL, SITE_UNCLOSED };
+ * a number, a `del`, a one-quote string that a line break ends, a star */
+enum {
+    SITE_CALL,
+    SITE_PARAMS,
+    SITE_LAMBDA,
+    SITE_STRINGS,
+    SITE_NUMBER,
+    SITE_DEL,
+    SITE_UNCLOSED,
+    SITE_STAR
+};
 enum { FR_CALL, FR_PARAMS, FR_LAMBDA, FR_OTHER };               /* ( ... ), def's ( ... ), ... */
 enum { EL_NONE, EL_WORD, EL_STAR, EL_DSTAR, EL_SLASH, EL_OTHER }; /* an element's first token */
 
@@ -48,12 +57,14 @@ typedef struct {
     unsigned char suspicious, seen_keyword, seen_dstar, seen_star, seen_slash, bare_star;
     unsigned char for_state, elements; /* elements: how many ended so far (saturating) */
     unsigned char non_ascii;
+    unsigned char bracket, call, dict_like; /* `(` of a call; `{` of a dict (`:` or `**` first) */
     int names; /* how many names this list has in the stack's buffer (from `base`) */
     int base;
     /* the element being read */
     int tokens;
     unsigned char first, equals;
     Py_ssize_t name, name_end;
+    Py_ssize_t star, star_end; /* a first `*` (or `**`) that must not go on with a loose token */
 } Frame;
 
 typedef struct {
@@ -69,6 +80,7 @@ static void element_reset(Frame *f) {
     f->first = EL_NONE;
     f->equals = 0;
     f->name = f->name_end = -1;
+    f->star = f->star_end = -1;
 }
 
 /* Whether `f`'s element names a name that `f` already holds (a repeated parameter or
@@ -164,7 +176,8 @@ static int frame_pop(PyObject *found, const unsigned char *s, ArgStack *st, Py_s
     return emit(found, f, end);
 }
 
-static void frame_push(ArgStack *st, int kind, Py_ssize_t open) {
+static void frame_push(ArgStack *st, int kind, Py_ssize_t open, unsigned char bracket,
+                       int call) {
     if (st->depth >= ARG_MAX_DEPTH) {
         st->overflow++;
         return;
@@ -173,6 +186,8 @@ static void frame_push(ArgStack *st, int kind, Py_ssize_t open) {
     memset(f, 0, sizeof *f);
     f->kind = (unsigned char)kind;
     f->open = open;
+    f->bracket = bracket;
+    f->call = (unsigned char)call;
     f->base = st->names_used;
     element_reset(f);
 }
@@ -182,6 +197,85 @@ static void frame_push(ArgStack *st, int kind, Py_ssize_t open) {
 static int pop_lambdas(PyObject *found, const unsigned char *s, ArgStack *st, Py_ssize_t at) {
     while (st->overflow == 0 && st->depth > 0 && st->frames[st->depth - 1].kind == FR_LAMBDA)
         if (frame_pop(found, s, st, at) < 0) return -1;
+    return 0;
+}
+
+/* Python's keywords that are no operand (not `True`, `False`, `None`), and with `soft` its
+ * soft keywords: what a `*` after which is a star, not a product, and a `(` after which is no
+ * call (`if (*a):`; `match (x)` counts as no call: wider). */
+static int is_keyword(const unsigned char *w, Py_ssize_t len, int soft) {
+#define KW(k) (memcmp(w, k, sizeof k - 1) == 0)
+    switch (len) {
+    case 2:
+        return KW("as") || KW("if") || KW("in") || KW("is") || KW("or");
+    case 3:
+        return KW("and") || KW("def") || KW("del") || KW("for") || KW("not") || KW("try");
+    case 4:
+        return KW("elif") || KW("else") || KW("from") || KW("pass") || KW("with") ||
+               (soft && (KW("case") || KW("type")));
+    case 5:
+        return KW("async") || KW("await") || KW("break") || KW("class") || KW("raise") ||
+               KW("while") || KW("yield") || (soft && KW("match"));
+    case 6:
+        return KW("assert") || KW("except") || KW("global") || KW("import") || KW("lambda") ||
+               KW("return");
+    case 7:
+        return KW("finally");
+    case 8:
+        return KW("continue") || KW("nonlocal");
+    default:
+        return 0;
+    }
+#undef KW
+}
+
+/* Words and operators that end a starred item where CPython stars a `bitwise_or` (`[*a == b]`,
+ * `[*a if b else c]`, `[*not a]`, `{**a or b}`, `a[*b:1]`, `f(*a := b)`). */
+static int is_loose_word(const unsigned char *w, Py_ssize_t len) {
+    static const char *const words[] = {"if", "else", "or", "and", "not", "in", "is", "lambda",
+                                        NULL};
+    for (const char *const *k = words; *k != NULL; k++)
+        if ((Py_ssize_t)strlen(*k) == len && memcmp(*k, w, (size_t)len) == 0) return 1;
+    return 0;
+}
+
+/* A loose token at the top of the stack: the item's first star, if any, goes to the tree. */
+static int loose_token(PyObject *found, ArgStack *st) {
+    if (st->overflow != 0 || st->depth == 0) return 0;
+    Frame *f = &st->frames[st->depth - 1];
+    if (f->star < 0) return 0;
+    int r = add(found, SITE_STAR, f->star, f->star_end);
+    f->star = f->star_end = -1;
+    return r;
+}
+
+/* A `*` or `**` (`kind`: EL_STAR or EL_DSTAR) that is no product: where it could stand
+ * where CPython does not allow it, a site (the tree decides, drain_ls.analysis.starred).
+ * Left out: a def's or a lambda's parameters, and the first token of an item of a call, a
+ * list (`*` only) or a dict (`**` only); such an item is given to the tree if a loose token
+ * follows (`loose_token`). */
+static int star_site(PyObject *found, ArgStack *st, int kind, Py_ssize_t at, Py_ssize_t end) {
+    if (st->overflow != 0) return 0;
+    if (st->depth == 0) return add(found, SITE_STAR, at, end); /* `x = *a`, `*a = b` */
+    Frame *f = &st->frames[st->depth - 1];
+    if (f->kind == FR_PARAMS || f->kind == FR_LAMBDA) /* a parameter's `*`, or a star inside */
+        return f->tokens > 0 ? add(found, SITE_STAR, at, end) : 0;
+    int safe;
+    if (f->tokens > 0) {
+        safe = 0; /* inside an item: `f(x=*a)`, `[a + *b]`, `[x for x in *a]` */
+    } else if (f->bracket == '(') {
+        safe = f->call; /* a group: `(*a)` (or a tuple) */
+    } else if (f->bracket == '[') {
+        safe = kind == EL_STAR;
+    } else if (kind == EL_DSTAR) { /* `{`: a dict's `**` */
+        safe = f->elements == 0 || f->dict_like;
+        if (f->elements == 0) f->dict_like = 1;
+    } else {
+        safe = 0; /* a set's `*` (`{*a, *b}`: few) */
+    }
+    if (!safe) return add(found, SITE_STAR, at, end);
+    f->star = at;
+    f->star_end = end;
     return 0;
 }
 
@@ -241,6 +335,10 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
     /* the strings side by side so far (run: the first one's start, or -1): 1 text, 2 bytes */
     Py_ssize_t run = -1;
     int run_kinds = 0;
+    /* the token before: an operand (a number, a string, a closing bracket), a word (a name or
+     * a keyword: prev_word), or anything else; it tells a star from a product */
+    enum { PREV_OTHER, PREV_OPERAND, PREV_WORD } prev = PREV_OTHER;
+    Py_ssize_t prev_word = 0, prev_word_end = 0;
     Py_ssize_t at = begin;
     while (at < n) {
         unsigned char c = s[at];
@@ -262,6 +360,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 }
             run = -1;
             at = end;
+            prev = PREV_OPERAND;
             if (st->overflow == 0) element_token(st, EL_OTHER, at, at);
             if (st->depth == def_depth) def_state = 0;
             continue;
@@ -278,6 +377,12 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             Py_ssize_t len = end - at;
             Frame *top = st->depth > 0 && st->overflow == 0 ? &st->frames[st->depth - 1] : NULL;
             int handled = 0;
+            if (top != NULL && top->star >= 0 && is_loose_word(s + at, len) &&
+                loose_token(found, st) < 0)
+                goto fail;
+            prev = PREV_WORD;
+            prev_word = at;
+            prev_word_end = end;
             if (def_state == 1 && st->depth == def_depth) { /* the function's name */
                 def_state = 2;
                 handled = 1;
@@ -292,7 +397,8 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             } else if (len == 6 && memcmp(s + at, "lambda", 6) == 0) {
                 if (st->overflow == 0) element_token(st, EL_OTHER, at, end);
                 /* (at full depth its parameters are read as the group's elements: wider) */
-                if (st->overflow == 0 && st->depth < ARG_MAX_DEPTH) frame_push(st, FR_LAMBDA, at);
+                if (st->overflow == 0 && st->depth < ARG_MAX_DEPTH)
+                    frame_push(st, FR_LAMBDA, at, 0, 0);
                 at = end;
                 continue;
             } else if (top != NULL && top->kind != FR_PARAMS && top->kind != FR_LAMBDA) {
@@ -347,6 +453,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             }
             if (st->overflow == 0) element_token(st, EL_OTHER, at, end);
             if (st->depth == def_depth) def_state = 0;
+            prev = PREV_OPERAND;
             at = end;
             continue;
         }
@@ -367,6 +474,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             for (int k = 0; k < st->depth && !brackets; k++)
                 brackets = st->frames[k].kind != FR_LAMBDA;
             if (!brackets) run = -1; /* the statement ends */
+            if (!brackets || c == ';') prev = PREV_OTHER;
             if (!brackets && st->overflow == 0) {
                 if (pop_lambdas(found, s, st, at) < 0) goto fail;
                 def_state = 0;
@@ -378,12 +486,17 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             if (st->overflow == 0) element_token(st, EL_OTHER, at, at + 1);
             int params = c == '(' && def_state == 2 && st->depth == def_depth;
             if (st->depth == def_depth && !(c == '[' && def_state == 2)) def_state = 0;
-            frame_push(st, params ? FR_PARAMS : c == '(' ? FR_CALL : FR_OTHER, at);
+            int call = prev == PREV_OPERAND ||
+                       (prev == PREV_WORD &&
+                        !is_keyword(s + prev_word, prev_word_end - prev_word, 1));
+            prev = PREV_OTHER;
+            frame_push(st, params ? FR_PARAMS : c == '(' ? FR_CALL : FR_OTHER, at, c, call);
             at++;
             continue;
         }
         if (c == ')' || c == ']' || c == '}') {
             at++;
+            prev = PREV_OPERAND;
             if (st->overflow > 0) {
                 st->overflow--;
                 continue;
@@ -393,16 +506,20 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             continue;
         }
         if (st->depth == def_depth) def_state = 0;
+        int before = prev;
+        prev = PREV_OTHER; /* (an operator, a comma, a colon: all that is left) */
         if (c == ',') {
             if (top != NULL) {
                 if (top->for_state == 2) top->suspicious = 1; /* `f(x for x in y, 1)` */
-                if (track) {
-                    element_end(s, st, top);
-                    element_reset(top);
-                }
+                element_end(s, st, top); /* (a list's or a dict's: counted, for its stars) */
+                element_reset(top);
             }
             at++;
             continue;
+        }
+        if (c == ':' && !(at + 1 < n && s[at + 1] == '=') && top != NULL) {
+            if (top->bracket == '{' && top->elements == 0) top->dict_like = 1; /* `{a: 1, **b}` */
+            if (loose_token(found, st) < 0) goto fail;                        /* `a[*b:1]` */
         }
         if (c == ':' && !(at + 1 < n && s[at + 1] == '=') && top != NULL &&
             top->kind == FR_LAMBDA) {
@@ -427,11 +544,26 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 kind = EL_DSTAR;
                 end++;
             }
+            /* a star, not a product (nor `*=`, nor `from m import *`): after no operand, after
+             * a keyword, or after `match` or `case` (`match *a, b:`; a product otherwise, but
+             * few) */
+            Py_ssize_t word = prev_word_end - prev_word;
+            int star = before == PREV_OTHER ||
+                       (before == PREV_WORD && is_keyword(s + prev_word, word, 1) &&
+                        !(word == 6 && memcmp(s + prev_word, "import", 6) == 0) &&
+                        !(word == 4 && memcmp(s + prev_word, "type", 4) == 0));
+            if (star && !(end < n && s[end] == '=') && star_site(found, st, kind, at, end) < 0)
+                goto fail;
         } else if (c == '/') {
             kind = EL_SLASH;
             if (end < n && s[end] == '/') end++;
         }
         if (c != '=' && end < n && s[end] == '=') end++; /* `<=`, `:=`, `*=`, ... */
+        /* `==`, `!=`, `<`, `>`, `<=`, `>=`, `:=`: a comparison or a name's binding */
+        if ((c == '=' || c == '!' || c == ':' || ((c == '<' || c == '>') && !(at + 1 < n &&
+                                                                             s[at + 1] == c))) &&
+            (end - at == 2 || c == '<' || c == '>') && loose_token(found, st) < 0)
+            goto fail;
         if (st->overflow == 0) element_token(st, kind, at, end);
         at = end;
     }

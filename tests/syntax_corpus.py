@@ -218,8 +218,23 @@ LEGACY: list[tuple[str, str, str]] = [
     ("del_literal", "del 1\n", "cannot delete literal"),
     ("del_call_among_names", "del a, (b, f())\n", "cannot delete function call"),
     ("del_starred", "del a, *b\n", "cannot delete starred"),
+    ("del_starred_sum", "del *a + b\n", "cannot delete starred"),
     ("with_as_literal", "with a as 1:\n    pass\n", "cannot assign to literal"),
     ("with_as_call_in_tuple", "with a as (b, c()):\n    pass\n", "cannot assign to function call"),
+    # Starred items where none may be (drain_ls.analysis.starred).
+    ("starred_alone_assigned", "x = *a\n", "can't use starred expression here"),
+    ("starred_in_parentheses", "print((*a))\n", "cannot use starred expression here"),
+    ("starred_assignment_target", "*a = b\n", "starred assignment target must be in a list"),
+    ("starred_for_target", "for *x in y:\n    pass\n", "starred assignment target"),
+    ("starred_augmented_target", "*a += 1\n", "illegal expression for augmented assignment"),
+    ("starred_returned_alone", "def f():\n    return *a\n", "can't use starred expression here"),
+    ("starred_operand", "x = a + *b\n", "invalid syntax"),
+    ("starred_keyword_value", "f(x=*a)\n", "invalid syntax"),
+    ("starred_comprehension_iterable", "x = [i for i in *a]\n", "invalid syntax"),
+    ("starred_then_comparison", "x = [*a == b]\n", "invalid syntax"),
+    ("starred_dict_value", "x = {k: *v}\n", "starred expression in a dictionary value"),
+    ("double_star_in_list", "x = [**k]\n", "invalid syntax"),
+    ("double_star_in_parentheses", "x = (**k)\n", "cannot use double starred expression here"),
 ]
 
 # (name, source, CPython's error class or None when valid)

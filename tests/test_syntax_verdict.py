@@ -193,6 +193,11 @@ EDIT_SNIPPETS = [
     "del 1\n",
     " as f()",
     "; # c",
+    # Starred items where none may be.
+    "*",
+    " = *a\n",
+    "(*a)",
+    "**k",
 ]
 BASE = (
     '"""Module."""\nimport os\nimport sys\n\n\ndef f(x):\n    if x:\n        return os.sep\n'

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
+from drain_ls.analysis.starred import TIGHTER
+
 # tree-sitter's node types, named as CPython names the expression (``_PyPegen_get_expr_name``).
 _NAMES = {
     "call": "function call",
@@ -50,6 +52,8 @@ _GROUPS = frozenset(
     }
 )
 _STARRED = frozenset({"list_splat", "list_splat_pattern"})
+# What tree-sitter lets take in a star at its left (``*a + b`` is ``(*a) + b``).
+_WRAPPERS = TIGHTER | {"comparison_operator", "boolean_operator", "conditional_expression"}
 
 
 def delete_errors(statement: Node) -> Iterator[tuple[int, int, str]]:
@@ -70,13 +74,15 @@ def invalid_target(node: Node, delete: bool) -> tuple[Node, str] | None:
     while stack:
         item = stack.pop()
         kind = item.type
+        if delete and kind in _WRAPPERS and _starred_first(item):
+            return item, "starred"  # ``del *a + b``, ``del *a[0]``: CPython stars it whole
         if kind in _VALID or kind in ("comment", "line_continuation"):
             continue
         if kind in _GROUPS:
             stack.extend(reversed(item.named_children))
             continue
         if kind in _STARRED:
-            if delete:
+            if delete and not _parenthesized_alone(item):
                 return item, "starred"
             stack.extend(reversed(item.named_children))
             continue
@@ -86,6 +92,27 @@ def invalid_target(node: Node, delete: bool) -> tuple[Node, str] | None:
         if name is not None:  # (any other node: left alone, never a false error)
             return item, name
     return None
+
+
+def _starred_first(node: Node) -> bool:
+    """Whether ``node`` begins with a star that tree-sitter made part of it."""
+    while node.type in _WRAPPERS:
+        first = node.named_children[0] if node.named_children else None
+        if first is None or first.start_byte != node.start_byte:
+            return False
+        node = first
+    return node.type in _STARRED
+
+
+def _parenthesized_alone(star: Node) -> bool:
+    """``(*a)``: a star in parentheses without a comma, the parser's error before the
+    compiler's ``del`` rule (``drain_ls.analysis.starred`` reports it)."""
+    parent = star.parent
+    return (
+        parent is not None
+        and parent.type in ("tuple", "parenthesized_expression")
+        and not any(child.type == "," for child in parent.children)
+    )
 
 
 def _string_name(string: Node) -> str:

@@ -1,5 +1,6 @@
 """The argument and parameter lists (``drain_ls.analysis.arguments``), the literals
-(``drain_ls.analysis.literals``) and the ``del`` statements (``store_targets``) whose errors
+(``drain_ls.analysis.literals``), the ``del`` statements (``store_targets``) and the starred
+items (``drain_ls.analysis.starred``) whose errors
 tree-sitter-python does not see, found and checked: ``E999`` errors of
 ``drain_ls.analysis.legacy``.
 
@@ -7,7 +8,8 @@ Where to look: ``drain_ls._native.token_sites`` reads the source's tokens once a
 lists whose elements could be out of order or repeated, the runs of strings that mix bytes and
 text, the numbers with an underscore that no digit follows (a few a file, most files none:
 two, neither an error, in the 13,353 files of a Python installation with its site-packages),
-and every ``del`` (3,849 there).
+every ``del`` (3,849 there), and the stars that could stand where none may (``*`` or ``**``
+that is no product, outside a call's arguments, a list's items and a dict's).
 Without that module, a query of the tree gives every list and literal. Either way the tree
 decides, from the node, so that both give the same errors; the C scan does not read the
 fields of f-strings (``f"{g(a=1, b)}"``), the one place where it misses what the query finds.
@@ -24,14 +26,15 @@ from drain_ls.analysis.arguments import LISTS, list_errors
 from drain_ls.analysis.literals import LITERALS, literal_errors
 from drain_ls.analysis.native import NATIVE as _native
 from drain_ls.analysis.source import PY_LANGUAGE
+from drain_ls.analysis.starred import STARRED, starred_errors
 from drain_ls.analysis.store_targets import delete_errors
 
 Error = tuple[int, int, str]
 
 # The kinds of ``token_sites``: a bracket group (at its bracket), a def's parameters, a
 # lambda's (at the ``lambda``), strings side by side (at the first), a number, a ``del``, a
-# one-quote string that a line break ends (at its start).
-_GROUP, _PARAMETERS, _LAMBDA, _STRINGS, _NUMBER, _DEL, _UNCLOSED = range(7)
+# one-quote string that a line break ends (at its start), a star (at its ``*``).
+_GROUP, _PARAMETERS, _LAMBDA, _STRINGS, _NUMBER, _DEL, _UNCLOSED, _STAR = range(8)
 _DELETE = "delete_statement"
 
 
@@ -49,6 +52,8 @@ def token_errors(root: Node, source: bytes, begin: int, end: int) -> Iterator[Er
             yield from literal_errors(node)
         elif node.type == _DELETE:
             yield from delete_errors(node)
+        elif node.type in STARRED:
+            yield from starred_errors(node)
 
 
 def _nodes(root: Node, source: bytes, begin: int, end: int) -> Iterable[Node]:
@@ -61,8 +66,8 @@ def _nodes(root: Node, source: bytes, begin: int, end: int) -> Iterable[Node]:
 
 @functools.cache
 def _query() -> Query:
-    """Every list and literal (compiled when first needed: 4 ms, and only without C)."""
-    kinds = " ".join(f"({kind})" for kind in sorted(LISTS | LITERALS | {_DELETE}))
+    """Every list, literal and star (compiled when first needed: 4 ms, and only without C)."""
+    kinds = " ".join(f"({kind})" for kind in sorted(LISTS | LITERALS | STARRED | {_DELETE}))
     return Query(PY_LANGUAGE, f"[{kinds}] @node")
 
 
@@ -70,7 +75,7 @@ def _at_sites(root: Node, sites: list[tuple[int, int, int]]) -> Iterator[Node]:
     """The nodes of what the C scan found: a list starts at its bracket (the parent of the
     bracket's token) or belongs to the ``lambda`` there; strings side by side are the
     parent of the first one's; a number is the node over its token; a ``del`` is its
-    statement's keyword."""
+    statement's keyword; a star is its item's first token."""
     for kind, start, stop in sites:
         if kind == _NUMBER:
             number = root.descendant_for_byte_range(start, stop)
@@ -87,6 +92,10 @@ def _at_sites(root: Node, sites: list[tuple[int, int, int]]) -> Iterator[Node]:
             continue
         if kind == _DEL:
             if node.type == _DELETE:
+                yield node
+            continue
+        if kind == _STAR:
+            if node.type in STARRED:
                 yield node
             continue
         if kind == _STRINGS:
