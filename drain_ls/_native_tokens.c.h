@@ -11,7 +11,12 @@
  * - literals (drain_ls.analysis.literals): bytes and text side by side (`"a" b"b"`), a number
  *   with an underscore that no digit follows (`1_`);
  * - one-quote strings that a line break ends (`x = '` then a line break: tree-sitter reads on
- *   when the line break comes first), and every `del` (drain_ls.analysis.store_targets).
+ *   when the line break comes first), every `del`, and the annotations of a statement that
+ *   begins with a bracket or a star or holds a comma (`x, y: int`), for
+ *   drain_ls.analysis.store_targets;
+ * - stars that could stand where none may (`x = *a`, `(*a)`, `a + *b`, `[*a == b]`, `[**k]`;
+ *   drain_ls.analysis.starred): a `*` or `**` after no operand, but a parameter's and the first
+ *   token of a call's argument, a list's item or a dict's `**`, unless a loose token follows.
  *
  * Included by _native.c (its helpers: is_word, is_blank, prefix_start, string_end, line_end,
  * add).
@@ -37,8 +42,11 @@ enum {
     SITE_NUMBER,
     SITE_DEL,
     SITE_UNCLOSED,
-    SITE_STAR
+    SITE_STAR,
+    SITE_ANNOTATED
 };
+/* a simple statement's first token: none yet, a name, `(` or `[`, `*`, anything else */
+enum { FIRST_NONE, FIRST_NAME, FIRST_BRACKET, FIRST_STAR, FIRST_OTHER };
 enum { FR_CALL, FR_PARAMS, FR_LAMBDA, FR_OTHER };               /* ( ... ), def's ( ... ), ... */
 enum { EL_NONE, EL_WORD, EL_STAR, EL_DSTAR, EL_SLASH, EL_OTHER }; /* an element's first token */
 
@@ -339,6 +347,13 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
      * a keyword: prev_word), or anything else; it tells a star from a product */
     enum { PREV_OTHER, PREV_OPERAND, PREV_WORD } prev = PREV_OTHER;
     Py_ssize_t prev_word = 0, prev_word_end = 0;
+    /* the statement's first token, and whether a comma outside brackets followed: at a colon
+     * outside brackets, an annotated target to look at (`x, y: int`, `[x]: int`, `*a: int`) */
+    int first = FIRST_NONE, first_comma = 0;
+#define FIRST(kind)                                                                          \
+    do {                                                                                     \
+        if (first == FIRST_NONE && st->depth == 0 && st->overflow == 0) first = (kind);      \
+    } while (0)
     Py_ssize_t at = begin;
     while (at < n) {
         unsigned char c = s[at];
@@ -361,6 +376,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             run = -1;
             at = end;
             prev = PREV_OPERAND;
+            FIRST(FIRST_OTHER);
             if (st->overflow == 0) element_token(st, EL_OTHER, at, at);
             if (st->depth == def_depth) def_state = 0;
             continue;
@@ -383,6 +399,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             prev = PREV_WORD;
             prev_word = at;
             prev_word_end = end;
+            FIRST(is_keyword(s + at, len, 1) ? FIRST_OTHER : FIRST_NAME);
             if (def_state == 1 && st->depth == def_depth) { /* the function's name */
                 def_state = 2;
                 handled = 1;
@@ -454,6 +471,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             if (st->overflow == 0) element_token(st, EL_OTHER, at, end);
             if (st->depth == def_depth) def_state = 0;
             prev = PREV_OPERAND;
+            FIRST(FIRST_OTHER);
             at = end;
             continue;
         }
@@ -475,6 +493,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 brackets = st->frames[k].kind != FR_LAMBDA;
             if (!brackets) run = -1; /* the statement ends */
             if (!brackets || c == ';') prev = PREV_OTHER;
+            if (!brackets) first = FIRST_NONE, first_comma = 0;
             if (!brackets && st->overflow == 0) {
                 if (pop_lambdas(found, s, st, at) < 0) goto fail;
                 def_state = 0;
@@ -486,6 +505,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
             if (st->overflow == 0) element_token(st, EL_OTHER, at, at + 1);
             int params = c == '(' && def_state == 2 && st->depth == def_depth;
             if (st->depth == def_depth && !(c == '[' && def_state == 2)) def_state = 0;
+            FIRST(c == '{' ? FIRST_OTHER : FIRST_BRACKET);
             int call = prev == PREV_OPERAND ||
                        (prev == PREV_WORD &&
                         !is_keyword(s + prev_word, prev_word_end - prev_word, 1));
@@ -508,6 +528,18 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
         if (st->depth == def_depth) def_state = 0;
         int before = prev;
         prev = PREV_OTHER; /* (an operator, a comma, a colon: all that is left) */
+        FIRST(c == '*' ? FIRST_STAR : FIRST_OTHER);
+        if (c == ',' && st->depth == 0) first_comma = 1;
+        if (c == ':' && !(at + 1 < n && s[at + 1] == '=') && st->depth == 0 && st->overflow == 0) {
+            /* an annotation, or the end of a compound statement's header (`for a, b in c:`,
+             * `if x:`: a keyword first), after which another statement may begin */
+            if (((first == FIRST_NAME && first_comma) || first == FIRST_BRACKET ||
+                 first == FIRST_STAR) &&
+                add(found, SITE_ANNOTATED, at, at + 1) < 0)
+                goto fail;
+            first = FIRST_NONE;
+            first_comma = 0;
+        }
         if (c == ',') {
             if (top != NULL) {
                 if (top->for_state == 2) top->suspicious = 1; /* `f(x for x in y, 1)` */
@@ -567,6 +599,7 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
         if (st->overflow == 0) element_token(st, kind, at, end);
         at = end;
     }
+#undef FIRST
     while (st->overflow == 0 && st->depth > 0)
         if (frame_pop(found, s, st, n) < 0) goto fail;
     PyMem_Free(st);

@@ -221,6 +221,9 @@ LEGACY: list[tuple[str, str, str]] = [
     ("del_starred_sum", "del *a + b\n", "cannot delete starred"),
     ("with_as_literal", "with a as 1:\n    pass\n", "cannot assign to literal"),
     ("with_as_call_in_tuple", "with a as (b, c()):\n    pass\n", "cannot assign to function call"),
+    ("annotated_tuple", "x, y: int = 1\n", "only single target (not tuple) can be annotated"),
+    ("annotated_list", "[x]: int\n", "only single target (not list) can be annotated"),
+    ("annotated_star", "*a: int\n", "invalid syntax"),
     # Starred items where none may be (drain_ls.analysis.starred).
     ("starred_alone_assigned", "x = *a\n", "can't use starred expression here"),
     ("starred_in_parentheses", "print((*a))\n", "cannot use starred expression here"),

@@ -1,5 +1,6 @@
-"""What ``del`` and ``with ... as`` may name (``drain_ls.analysis.store_targets``), which
-tree-sitter-python does not check: ``del 1``, ``del f()``, ``with a as 1:`` are ``E999`` in
+"""What ``del``, ``with ... as`` and an annotation may name
+(``drain_ls.analysis.store_targets``), which tree-sitter-python does not check: ``del 1``,
+``del f()``, ``with a as 1:``, ``x, y: int`` are ``E999`` in
 CPython's words, at what CPython and ruff point at; generated targets are judged by the
 running CPython, message and position alike."""
 
@@ -42,7 +43,17 @@ CASES: list[tuple[str, str | None, str]] = [
     ("with (a as b, c as [d, f()]): pass\n", "f()", "cannot assign to function call"),
     ("with (a as 'x'): pass\n", "'x'", "cannot assign to literal"),
     ("async def g():\n    async with a as -b: pass\n", "-b", "cannot assign to expression"),
+    # An annotation of more than one target.
+    ("x, y: int = 1\n", "x, y", "only single target (not tuple) can be annotated"),
+    ("(x,): int\n", "(x,)", "only single target (not tuple) can be annotated"),
+    ("[x]: int\n", "[x]", "only single target (not list) can be annotated"),
+    ("if x: a, b: int\n", "a, b", "only single target (not tuple) can be annotated"),
+    ("class C:\n    x, *y: int\n", "x, *y", "only single target (not tuple) can be annotated"),
+    ("a = 1; [b, c]: int\n", "[b, c]", "only single target (not list) can be annotated"),
+    ("*a: int\n", ":", "invalid syntax"),
     # Valid.
+    ("(x): int\nx.y: int = 1\nx[0]: int\nfor a, b in c: pass\n", None, ""),
+    ("match x, y:\n    case _: pass\nd = {a: b, c: d}\nf = lambda a, b: 0\n", None, ""),
     ("del a, b.c, d[0], (e), [f, (g, h)], ()\n", None, ""),
     ("del match, type, print, x[1:2], f(x).y\n", None, ""),
     ("with a as b, c as (d, *e), f as g.h, i as j[0]: pass\n", None, ""),
@@ -126,7 +137,10 @@ def test_generated_targets_agree_with_cpython() -> None:
     checked = flagged = 0
     for _ in range(3000):
         target = ", ".join(_target(rng) for _ in range(rng.randint(1, 3)))
-        if rng.random() < 0.5:
+        shape = rng.random()
+        if shape < 0.2:
+            source = f"{target}: int\n"
+        elif shape < 0.6:
             source = f"del {target}\n"
         else:
             source = (
@@ -141,7 +155,7 @@ def test_generated_targets_agree_with_cpython() -> None:
         if error is None:
             assert found == [], source
             continue
-        if not error.msg.startswith(("cannot delete", "cannot assign to")):
+        if not error.msg.startswith(("cannot delete", "cannot assign to", "only single")):
             continue  # (``with a as *b``, ``(*a)``: errors of starred items, not these)
         if source.startswith("with a as a if"):
             # tree-sitter binds ``as`` to the conditional's first operand: ``invalid syntax`` at

@@ -197,6 +197,8 @@ def _item_error(star: Node, head: Node, parent: Node, double: bool) -> Error | N
             return _at(star, "cannot use a starred expression in a dictionary value")
         return _after(head, _INVALID)  # ``{*a: 1}``: at the colon
     field = _field_of(parent, head)
+    if kind == "assignment" and field == "left" and parent.child_by_field_name("type"):
+        return _after(head, _INVALID)  # ``*a: int``: at the colon
     if kind in ("assignment", "for_statement", "for_in_clause") and field == "left":
         return _at(star, _TARGET)
     if kind == "augmented_assignment" and field == "left":

@@ -1,5 +1,6 @@
-"""What a ``del`` or a ``with ... as`` may name, which tree-sitter-python does not check
-(``del 1``, ``del f()``, ``with a as 1:``): CPython's rule (``_PyPegen_get_invalid_target``
+"""What a ``del`` or a ``with ... as`` may name, and an annotation annotate, which
+tree-sitter-python does not check (``del 1``, ``del f()``, ``with a as 1:``, ``x, y: int``):
+CPython's rule (``_PyPegen_get_invalid_target``
 in ``Parser/pegen.c``) and its words for what it found (``_PyPegen_get_expr_name``), as
 ``drain_ls.analysis.legacy`` reports them: "cannot delete literal", "cannot assign to
 function call"."""
@@ -64,6 +65,23 @@ def delete_errors(statement: Node) -> Iterator[tuple[int, int, str]]:
             bad, name = invalid
             yield bad.start_byte, bad.end_byte, f"cannot delete {name}"
             return
+
+
+def annotation_errors(assignment: Node) -> Iterator[tuple[int, int, str]]:
+    """The error of an annotated assignment whose target is a tuple or a list (``x, y: int``,
+    ``[x]: int``; ``(x): int`` is one name). (``*a: int``: drain_ls.analysis.starred.)"""
+    if assignment.child_by_field_name("type") is None:
+        return
+    left = assignment.child_by_field_name("left")
+    if left is None:
+        return
+    if left.type == "pattern_list" or (
+        left.type == "tuple_pattern"
+        and (not left.named_children or any(child.type == "," for child in left.children))
+    ):
+        yield left.start_byte, left.end_byte, "only single target (not tuple) can be annotated"
+    elif left.type == "list_pattern":
+        yield left.start_byte, left.end_byte, "only single target (not list) can be annotated"
 
 
 def invalid_target(node: Node, delete: bool) -> tuple[Node, str] | None:

@@ -8,7 +8,8 @@ Where to look: ``drain_ls._native.token_sites`` reads the source's tokens once a
 lists whose elements could be out of order or repeated, the runs of strings that mix bytes and
 text, the numbers with an underscore that no digit follows (a few a file, most files none:
 two, neither an error, in the 13,353 files of a Python installation with its site-packages),
-every ``del`` (3,849 there), and the stars that could stand where none may (``*`` or ``**``
+every ``del`` (3,849 there), the annotated statements that begin with a bracket or a star or
+hold a comma (``x, y: int``), and the stars that could stand where none may (``*`` or ``**``
 that is no product, outside a call's arguments, a list's items and a dict's).
 Without that module, a query of the tree gives every list and literal. Either way the tree
 decides, from the node, so that both give the same errors; the C scan does not read the
@@ -27,15 +28,17 @@ from drain_ls.analysis.literals import LITERALS, literal_errors
 from drain_ls.analysis.native import NATIVE as _native
 from drain_ls.analysis.source import PY_LANGUAGE
 from drain_ls.analysis.starred import STARRED, starred_errors
-from drain_ls.analysis.store_targets import delete_errors
+from drain_ls.analysis.store_targets import annotation_errors, delete_errors
 
 Error = tuple[int, int, str]
 
 # The kinds of ``token_sites``: a bracket group (at its bracket), a def's parameters, a
 # lambda's (at the ``lambda``), strings side by side (at the first), a number, a ``del``, a
-# one-quote string that a line break ends (at its start), a star (at its ``*``).
-_GROUP, _PARAMETERS, _LAMBDA, _STRINGS, _NUMBER, _DEL, _UNCLOSED, _STAR = range(8)
+# one-quote string that a line break ends (at its start), a star (at its ``*``), an annotation
+# of a tuple, a list or a star (at its colon).
+_GROUP, _PARAMETERS, _LAMBDA, _STRINGS, _NUMBER, _DEL, _UNCLOSED, _STAR, _ANNOTATED = range(9)
 _DELETE = "delete_statement"
+_ASSIGNMENT = "assignment"
 
 
 def token_errors(root: Node, source: bytes, begin: int, end: int) -> Iterator[Error]:
@@ -54,6 +57,8 @@ def token_errors(root: Node, source: bytes, begin: int, end: int) -> Iterator[Er
             yield from delete_errors(node)
         elif node.type in STARRED:
             yield from starred_errors(node)
+        elif node.type == _ASSIGNMENT:
+            yield from annotation_errors(node)
 
 
 def _nodes(root: Node, source: bytes, begin: int, end: int) -> Iterable[Node]:
@@ -66,8 +71,10 @@ def _nodes(root: Node, source: bytes, begin: int, end: int) -> Iterable[Node]:
 
 @functools.cache
 def _query() -> Query:
-    """Every list, literal and star (compiled when first needed: 4 ms, and only without C)."""
-    kinds = " ".join(f"({kind})" for kind in sorted(LISTS | LITERALS | STARRED | {_DELETE}))
+    """Every list, literal, star, ``del`` and assignment (compiled when first needed: 4 ms, and
+    only without C)."""
+    every = sorted(LISTS | LITERALS | STARRED | {_DELETE, _ASSIGNMENT})
+    kinds = " ".join(f"({kind})" for kind in every)
     return Query(PY_LANGUAGE, f"[{kinds}] @node")
 
 
@@ -75,7 +82,8 @@ def _at_sites(root: Node, sites: list[tuple[int, int, int]]) -> Iterator[Node]:
     """The nodes of what the C scan found: a list starts at its bracket (the parent of the
     bracket's token) or belongs to the ``lambda`` there; strings side by side are the
     parent of the first one's; a number is the node over its token; a ``del`` is its
-    statement's keyword; a star is its item's first token."""
+    statement's keyword; a star is its item's first token; an annotation's colon is its
+    assignment's."""
     for kind, start, stop in sites:
         if kind == _NUMBER:
             number = root.descendant_for_byte_range(start, stop)
@@ -96,6 +104,10 @@ def _at_sites(root: Node, sites: list[tuple[int, int, int]]) -> Iterator[Node]:
             continue
         if kind == _STAR:
             if node.type in STARRED:
+                yield node
+            continue
+        if kind == _ANNOTATED:
+            if node.type == _ASSIGNMENT:
                 yield node
             continue
         if kind == _STRINGS:
