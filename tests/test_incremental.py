@@ -14,6 +14,7 @@ from drain_ls.analysis import incremental as incremental_module
 from drain_ls.analysis.checker import CheckSettings, check_source, error_regions
 from drain_ls.analysis.incremental import ChangeLog, IncrementalChecker
 from drain_ls.analysis.model import Finding
+from drain_ls.analysis.versions import PythonVersion
 from drain_ls.lsp.documents import Document
 
 START = '''"""Module."""
@@ -424,3 +425,86 @@ def test_a_noqa_typed_while_nothing_was_found_is_honoured_later() -> None:
         found = checker.check(doc.source, doc.tree, doc.changes)
         doc.changes.reset()
         assert found == []
+
+
+@pytest.mark.parametrize(
+    ("text", "chunk_lines"),
+    [
+        ("# c\n'''Doc.'''\nx = 1\ny = 2\nz = 3\nw = 4\n", 1),
+        # A licence header of 100 comment lines, then the docstring, at the default chunk size.
+        ("# licence\n" * 100 + '"""Doc."""\n' + "x = 1\n" * 150, forest.CHUNK_LINES),
+    ],
+)
+def test_a_docstring_after_a_chunk_of_comments_is_the_modules(text: str, chunk_lines: int) -> None:
+    """A large file is cut into chunks (``forest``): when comments fill the first, the module's
+    docstring is the next chunk's first statement (it was a false D100; found by fuzzing
+    edits of real files)."""
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        for settle in (True, False):
+            doc, checker, _ = _opened(text)
+            if settle:
+                doc.tree.settle()  # what the server does after opening a large file
+            else:
+                doc.replace(len(doc.source), len(doc.source), "v = 5\n")  # the first edit cuts
+            found = checker.check(doc.source, doc.tree, doc.changes)
+            assert len(list(doc.tree.trees)) > 1  # cut into chunks
+            whole = check_source(doc.source, "/tmp/m.py", checker.settings, tolerant=True)
+            assert shape(found) == shape(whole)
+            assert "D100" not in [f.code for f in found]
+
+
+_FUTURE = "from __future__ import annotations\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "edit"),
+    [
+        # ``annotations`` selected and retyped as ``division``: ``Foo`` is no longer used.
+        ('"""Doc."""\n' + _FUTURE + "x: Foo = 1\nfrom m import Foo\n", ("annotations", "division")),
+        # The line pasted: the annotation is deferred, so it uses ``Foo`` imported below.
+        ('"""Doc."""\nx: Foo = 1\nfrom m import Foo\n', ('"""Doc."""\n', '"""Doc."""\n' + _FUTURE)),
+        # The line deleted above a ``def`` whose annotation is then evaluated at once.
+        (
+            '"""Doc."""\n' + _FUTURE + '\n\ndef f(x: Foo):\n    """F."""\n\n\nfrom m import Foo\n',
+            (_FUTURE, ""),
+        ),
+    ],
+)
+def test_a_future_import_edited_analyses_every_name_again(text: str, edit: tuple[str, str]) -> None:
+    """Below Python 3.14, ``from __future__ import annotations`` decides whether an annotation
+    uses an import made below it: an edit of that line changes every name's verdict, though
+    it spells none (found by fuzzing edits of real files)."""
+    settings = CheckSettings(target_version=PythonVersion.PY311)
+    doc = Document("file:///m.py", text.encode(), 1)
+    checker = IncrementalChecker("/tmp/m.py", settings, fix_factories=False)
+    checker.check(doc.source, doc.tree, doc.changes)
+    doc.changes.reset()
+    old, new = edit
+    start = doc.source.index(old.encode())
+    doc.replace(start, start + len(old.encode()), new)
+    found = checker.check(doc.source, doc.tree, doc.changes)
+    fresh = check_source(doc.source, "/tmp/m.py", settings, doc.tree, tolerant=True)
+    assert shape(found) == shape(fresh)
+
+
+@pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1, 3])
+@pytest.mark.parametrize(
+    ("start", "end", "text"), [(9, 9, "y = 0\n"), (9, 15, ""), (9, 9, "y = (\n1)\n")]
+)
+def test_an_error_that_names_its_line_names_the_line_it_moved_to(
+    chunk_lines: int, start: int, end: int, text: str
+) -> None:
+    """ "unterminated f-string literal (detected at line 5)" kept from the last version names
+    its new line when lines come or go above it (it named the old one; found by fuzzing)."""
+    source = '"""D."""\nx = 1\n\n\nf"# x\n# y"\nz = 2\n'
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        doc, checker, before = _opened(source)
+        assert [f.message for f in before if f.code == "E999"] == [
+            "SyntaxError: unterminated f-string literal (detected at line 5)"
+        ]
+        doc.replace(start, end, text)
+        found = checker.check(doc.source, doc.tree, doc.changes)
+        fresh = check_source(doc.source, "/tmp/m.py", checker.settings, doc.tree, tolerant=True)
+    assert shape(found) == shape(fresh)
+    line = 5 + text.count("\n") - source[start:end].count("\n")
+    assert f"(detected at line {line})" in next(f for f in found if f.code == "E999").message

@@ -116,9 +116,16 @@ def is_private_module(path: str) -> bool:
 def first_statement(container: Node) -> Node | None:
     """The first statement of a module or block, comments skipped."""
     # Sibling by sibling: named_children would make a node of every statement of the body.
-    child = container.named_child(0) if container.named_child_count else None
+    count = container.named_child_count
+    child = container.named_child(0) if count else None
+    index = 0
     while child is not None and child.type == "comment":
+        index += 1
         child = child.next_named_sibling
+        if child is None and index < count:
+            # The last of a chunk's statements (an editor's large file is a forest of chunks,
+            # drain_ls.analysis.forest): the next chunk's first.
+            child = container.named_child(index)
     return child
 
 

@@ -435,12 +435,15 @@ class IncrementalChecker:
         deleted text, the name ``restated``: listed in ``__all__`` or no longer) analyses the
         name again. Changed text that mentions the head of a subscript or a call that decided
         whether a string is a type expression (``List["X"]``, ``TypeVar(..., bound="X")``)
-        analyses every name again: it may rebind the head.
+        analyses every name again: it may rebind the head. So does a change to a ``__future__``
+        import (``annotations`` defers every annotation).
         """
         regions = _statement_regions(root, changes.ranges)
         texts = [source[s:e] for s, e in regions] + changes.removed
         if any(word_occurrences(text, head.encode()) for head in self._heads for text in texts):
             return set(by_name)
+        if any(b"__future__" in text for text in texts):
+            return set(by_name)  # ``from __future__ import annotations``: every annotation
         cached = self._unused or {}
         affected = {name for name in restated if name in by_name}
         # Names that the changed text spells otherwise (NFKC: ``\ufb01le`` is ``file``):

@@ -313,8 +313,8 @@ class SyntaxTracker:
             built = constructs(None, None)
         else:
             assert changes is not None and self._legacy is not None
-            located = _update(self._legacy, changes, span, legacy)
-            built = _update(self._constructs, changes, span, constructs)
+            located = _update(self._legacy, changes, span, legacy, source)
+            built = _update(self._constructs, changes, span, constructs, source)
         since = self._since_synced
         if not full and synced and not self._indent_synced and since is not None:
             # Clean again after versions with a tree error: from the last clean one.
@@ -350,8 +350,8 @@ class SyntaxTracker:
         it and never closed makes it a stop), decide it."""
         if self._legacy is None or changes is None or changes.full:
             return [], [], None
-        located = _update(self._legacy, changes, None, _nothing)
-        built = _update(self._constructs, changes, None, _nothing)
+        located = _update(self._legacy, changes, None, _nothing, source)
+        built = _update(self._constructs, changes, None, _nothing, source)
         indent = self._indent
         if indent is not None:
             at = changes.move_span(indent.start, indent.end)
@@ -435,6 +435,10 @@ class SyntaxTracker:
         return indentation_event(source, end)
 
 
+# (The one message of drain_ls.analysis.legacy that names a line: that of its start.)
+_DETECTED_AT = "(detected at line "
+
+
 def _inside(offset: int, ranges: list[tuple[int, int]]) -> bool:
     return any(start <= offset < end for start, end in ranges)
 
@@ -448,13 +452,19 @@ def _update(
     changes: Changes,
     span: tuple[int, int] | None,
     check: Callable[[int | None, int | None], list[Located]],
+    source: bytes,
 ) -> list[Located]:
-    """The last version's errors moved by the edits, those in ``span`` checked again."""
+    """The last version's errors moved by the edits, those in ``span`` checked again. A
+    message that names its own line ("unterminated string literal (detected at line 5)")
+    names the line it moved to."""
     kept: set[Located] = set()
     for start, end, message in located:
         at = changes.move_span(start, end)
         if at is None or (span is not None and span[0] <= at[0] < span[1]):
             continue
+        if at[0] != start and _DETECTED_AT in message:
+            line = source.count(b"\n", 0, at[0]) + 1
+            message = message[: message.index(_DETECTED_AT)] + f"{_DETECTED_AT}{line})"
         kept.add((at[0], at[1], message))
     if span is not None:
         kept.update(check(*span))
