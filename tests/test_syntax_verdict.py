@@ -141,6 +141,20 @@ def test_a_grammar_gap_is_cleared_by_compiling_its_statement() -> None:
     assert "never closed" in found[0].message
 
 
+def test_a_grammar_gap_in_a_method_before_another_statement_is_cleared() -> None:
+    """tree-sitter-python#256 in a method's parameters: tree-sitter ends the class at the
+    line at column 0 and reads the rest as module-level statements; the class alone was
+    compiled, "'[' was never closed" (found by fuzzing edits of real files)."""
+    head = b'"""Module."""\n\n\nclass A:\n    """A."""\n\n    def f(\n        self, a: C[\ni\n'
+    tail = b"        ],\n    ):\n        pass\n\n\nclass B:\n    pass\n"
+    compile(head + tail, "<m>", "exec", dont_inherit=True)
+    assert "E999" not in codes(check_source(head + tail, "/m.py"))
+    broken = head + tail.replace(b"],", b",")  # the bracket is never closed: still an error
+    found = check_source(broken, "/m.py")
+    assert codes(found) == ["E999"]
+    assert found[0].start == broken.index(b"[\n")
+
+
 @pytest.mark.parametrize(
     "line", [b"; # c\n", b";#\n", b";  # c\r\n", b";\t# ; c\n", b" \n;  # c\n"]
 )

@@ -12,6 +12,7 @@ import re
 import warnings
 from bisect import bisect_left
 from collections import OrderedDict
+from itertools import pairwise
 
 from tree_sitter import Node
 
@@ -213,23 +214,36 @@ def cleared_together(
     """The module-level units that overlap one another, compiled as one where that is under
     ``MAX_COMPILED_REGION`` bytes: those CPython accepts together. (A line inside brackets
     dedented below its block makes tree-sitter cut the rest of the statement into ERROR
-    nodes, each of whose units is only a fragment.)"""
+    nodes, each of whose units is only a fragment.) And two units that only blanks and line
+    breaks separate, likewise: tree-sitter may end a statement at such a line, at column 0
+    (``def f(a: C[``, then ``i``, then ``],``), the rest of it being the next unit."""
     spans = sorted(unit for unit in units if unit is not None and not unit[2])
     cleared: set[tuple[int, int, bool]] = set()
-    group: list[tuple[int, int, bool]] = []
-    for unit in [*spans, None]:
-        if unit is not None and group and unit[0] < max(u[1] for u in group):
-            group.append(unit)
+    groups: list[list[tuple[int, int, bool]]] = []
+    for unit in spans:
+        if groups and unit[0] < max(u[1] for u in groups[-1]):
+            groups[-1].append(unit)
+        else:
+            groups.append([unit])
+    for group in groups:
+        if len(group) > 1 and _accepted(source, group[0][0], max(u[1] for u in group), compiled):
+            cleared.update(group)
+    for before, after in pairwise(groups):
+        end, begin = max(u[1] for u in before), after[0][0]
+        if source[end:begin].strip() or set(before + after) <= cleared:
             continue
-        if len(group) > 1:
-            begin, end = group[0][0], max(u[1] for u in group)
-            if (
-                end - begin <= MAX_COMPILED_REGION
-                and remembered_outcome(unit_text(source, begin, end), False, compiled) is ACCEPTED
-            ):
-                cleared.update(group)
-        group = [unit] if unit is not None else []
+        if _accepted(source, before[0][0], max(u[1] for u in after), compiled):
+            cleared.update(before + after)
     return cleared
+
+
+def _accepted(
+    source: bytes, begin: int, end: int, compiled: OrderedDict[tuple[bytes, bool], object] | None
+) -> bool:
+    return (
+        end - begin <= MAX_COMPILED_REGION
+        and remembered_outcome(unit_text(source, begin, end), False, compiled) is ACCEPTED
+    )
 
 
 def is_restart(node: Node, source: bytes) -> bool:
