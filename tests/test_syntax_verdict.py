@@ -423,3 +423,30 @@ def test_a_run_too_large_to_compile_is_not_cleared_by_compiling_one_of_its_nodes
         assert [f.code for f in check_source(source, "m.py")] == ["E999"]
         valid = b"def f(x):\n    return [\n" + b"        x,\n" * 30 + b"    ]\n"
         assert [f.code for f in check_source(valid, "m.py")] == ["D100", "D103"]
+
+
+@pytest.mark.parametrize("methods", [1, 700])
+def test_a_stray_token_in_an_indentation_is_an_error_in_a_large_class(methods: int) -> None:
+    """``      O  win.vline(...)``, a letter typed into a method line's indentation: CPython's
+    "unindent does not match any outer indentation level", in a small class as in one over
+    MAX_COMPILED_REGION bytes, whose statement around tree-sitter's error is compiled in a
+    block of its own, where it is valid (the indentation check was silenced there; found by
+    fuzzing edits of real files)."""
+    from drain_ls.analysis import compiling
+
+    body = "".join(f"    def m{i}(self):\n        x = {i}\n" for i in range(methods))
+    source = (
+        "class A:\n" + body + "    def t(self):\n        win.move(1, 2)\n"
+        "      O  win.vline('a', 3)\n        win.vline(1)\n"
+    ).encode()
+    assert (len(source) > compiling.MAX_COMPILED_REGION) == (methods > 1)
+    with pytest.raises(IndentationError):
+        compile(source, "<m>", "exec", dont_inherit=True)
+    found = check_source(source, "/m.py")
+    assert [(f.code, f.message, f.start) for f in found] == [
+        (
+            "E999",
+            "IndentationError: unindent does not match any outer indentation level",
+            source.index(b"      O"),  # (where it reports it in any file)
+        )
+    ]

@@ -100,6 +100,10 @@ class TreeVerdict(NamedTuple):
     # The ranges CPython compiled where the tree has errors: valid code that tree-sitter
     # misread, so the legacy and indentation checks, which trust the tree, say nothing there.
     cleared: list[tuple[int, int]]
+    # Those of them compiled in a block of their own (a statement inside a definition over
+    # MAX_COMPILED_REGION bytes): CPython did not see how they are indented in what holds
+    # them, so the indentation check still speaks there.
+    cleared_alone: list[tuple[int, int]]
 
 
 def broken_roots(tree: Syntax) -> list[Node]:
@@ -164,6 +168,7 @@ def tree_verdict(
     regions: set[tuple[int, int]] = set()
     gaps: list[TreeErrors] = []
     accepted: list[tuple[int, int]] = []
+    alone: list[tuple[int, int]] = []
     for root in broken_roots(tree):
         found = tree_errors(root, source)
         gaps.append(found)
@@ -179,10 +184,12 @@ def tree_verdict(
                 errors.append(error)
                 assert runs is not None
                 regions.update(_region(site, runs.ancestry) for site in sites)
+            elif unit is not None and unit[2]:
+                alone.append((unit[0], unit[1]))
             else:
                 accepted.append((unit[0], unit[1]) if unit is not None else (0, len(source)))
     first = min(errors, key=_start_byte_of, default=None)
-    return TreeVerdict(first, sorted(regions), gaps, sorted(accepted))
+    return TreeVerdict(first, sorted(regions), gaps, sorted(accepted), sorted(alone))
 
 
 def continuation_at_eof(root: Node, source: bytes) -> Finding | None:
@@ -374,8 +381,9 @@ class SyntaxTracker:
         candidates = []
         if verdict.error is not None:
             candidates.append(verdict.error)
-        if verdict.cleared:
-            located = [e for e in located if not _inside(e[0], verdict.cleared)]
+        if verdict.cleared or verdict.cleared_alone:
+            cleared = verdict.cleared + verdict.cleared_alone
+            located = [e for e in located if not _inside(e[0], cleared)]
             if indent is not None and _inside(indent.start, verdict.cleared):
                 indent = None
         if located:
