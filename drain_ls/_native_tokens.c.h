@@ -412,6 +412,10 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 def_depth = st->depth;
                 handled = 1;
             } else if (len == 6 && memcmp(s + at, "lambda", 6) == 0) {
+                /* `[x for x in lambda: y]`, `[x for x in y if lambda: z]` */
+                if (top != NULL && top->kind != FR_PARAMS && top->kind != FR_LAMBDA &&
+                    top->for_state == 2)
+                    top->suspicious = 1;
                 if (st->overflow == 0) element_token(st, EL_OTHER, at, end);
                 /* (at full depth its parameters are read as the group's elements: wider) */
                 if (st->overflow == 0 && st->depth < ARG_MAX_DEPTH)

@@ -210,6 +210,7 @@ LEGACY: list[tuple[str, str, str]] = [
     ("keyword_repeated", "f(a=1, a=2)\n", "keyword argument repeated: a"),
     ("generator_beside_arguments", "sum(x for x in y, 0)\n", "must be parenthesized"),
     ("comprehension_comma", "[x for x in a, b]\n", "invalid syntax"),
+    ("lambda_as_iterable", "[x for x in lambda: y]\n", "invalid syntax"),
     # Literals (drain_ls.analysis.literals).
     ("bytes_beside_text", "x = ('a'\n     b'b')\n", "cannot mix bytes and nonbytes literals"),
     ("number_ending_in_underscore", "x = 1_\n", "invalid decimal literal"),

@@ -28,6 +28,13 @@ from tests.test_legacy_syntax import LIB, stdlib_files
 # (source, the text of the offending argument or parameter, a word of the message), or None
 # when the source is valid.
 CASES: list[tuple[str, str | None, str]] = [
+    # A ``lambda`` as a comprehension's iterable or condition.
+    ("[x for x in lambda: y]\n", "lambda: y", "invalid syntax"),
+    ("[x for x in y if a if lambda: z]\n", "lambda: z", "invalid syntax"),
+    ("f(x for x in lambda: y)\n", "lambda: y", "invalid syntax"),
+    ("{k: v for k in lambda: y}\n", "lambda: y", "invalid syntax"),
+    ("[f for f in (lambda: 1, lambda: 2)]\n[x for x in y if f(lambda: z)]\n", None, ""),
+    ("[lambda: x for x in y]\nfor x in lambda: y: pass\n", None, ""),
     # Defaults out of order (``def`` and ``lambda``).
     ("def f(a=1, b): pass\n", "b", "without a default"),
     ("def f(a=1, b, c): pass\n", "b", "without a default"),
@@ -240,6 +247,8 @@ ARGUMENTS = [
     "(x for x in y)",
     "[x for x in y]",
     "*x for x in y",
+    "x for x in lambda: y",
+    "x for x in y if lambda: z",
     "[*x for x in y]",
     "e == 1",
     "f := 2",

@@ -5,8 +5,9 @@ or parameter that ruff points at:
 - in a call or a class's bases: a positional argument after a keyword argument or after
   ``**`` (``f(x=1, y)``, ``f(**k, y)``), ``*`` after ``**`` (``f(**k, *a)``), a keyword
   repeated (``f(a=1, a=2)``), a generator beside other arguments (``f(x for x in y, 1)``);
-- in a comprehension, a starred item (``[*a for a in b]``) or a comma after its ``in``
-  (``[x for x in y, 1]``);
+- in a comprehension, a starred item (``[*a for a in b]``), a comma after its ``in``
+  (``[x for x in y, 1]``), a ``lambda`` as its iterable or a condition (``[x for x in lambda:
+  y]``);
 - in the parameters of a ``def`` or a ``lambda``: one without a default after one with a
   default (``def f(a=1, b)``, ``lambda a=1, b: 0``), a bare ``*`` with no keyword parameter
   after it (``def f(*, **k)``), a parameter after ``**kwargs``, ``/`` first, twice or after
@@ -87,17 +88,28 @@ def _call_errors(arguments: Node) -> Iterator[Error]:
 
 
 def _comprehension_errors(node: Node) -> Iterator[Error]:
-    """A starred item as what a comprehension makes (``[*a for a in b]``), and a comma right
-    in a ``for`` clause, after its ``in`` (tree-sitter reads ``f(x for x in y, 1)`` as one
-    generator over ``y, 1``)."""
+    """A starred item as what a comprehension makes (``[*a for a in b]``), a comma right in a
+    ``for`` clause, after its ``in`` (tree-sitter reads ``f(x for x in y, 1)`` as one
+    generator over ``y, 1``), and a ``lambda`` as an iterable or a condition."""
     body = node.child_by_field_name("body")
     if body is not None and body.type == "list_splat":
         message = "iterable unpacking cannot be used in comprehension"
         yield body.start_byte, body.end_byte, message
         return
     for clause in node.named_children:
+        # ``[x for x in lambda: y]``, ``[x for x in y if lambda: z]``: CPython's iterable and
+        # condition are no ``lambda`` (tree-sitter's are)
+        if clause.type == "if_clause":
+            test = clause.named_children[0] if clause.named_children else None
+            if test is not None and test.type == "lambda":
+                yield test.start_byte, test.end_byte, "invalid syntax"
+                return
         if clause.type != "for_in_clause":
             continue
+        iterable = clause.child_by_field_name("right")
+        if iterable is not None and iterable.type == "lambda":
+            yield iterable.start_byte, iterable.end_byte, "invalid syntax"
+            return
         comma = next((c for c in clause.children if c.type == ","), None)
         if comma is None:
             continue
