@@ -16,6 +16,8 @@ from drain_ls.analysis.legacy import legacy_errors
 from drain_ls.analysis.source import parse
 from tests.test_token_scan import _without_c
 
+_HERE = "can't use starred expression here"
+
 # Each is invalid; drain-ls reports what CPython reports, where it reports it.
 CASES = [
     "x = *a\n",
@@ -47,6 +49,14 @@ CASES = [
     "(**k)\n",
     "print((**k))\n",
     "[**k]\n",
+    # (``**`` then what tree-sitter reads into the second star: found by the edit fuzz, where
+    # the C scan and the query disagreed)
+    "[**b == c]\n",
+    "[**x.y]\n",
+    "[**x()]\n",
+    "{a, **x.y}\n",
+    "(**b == c, d)\n",
+    "x = [1, **y if z else w]\n",
     "x = (**k, a)\n",
     "x = {a, **b}\n",
     "x = a + *b\n",
@@ -184,6 +194,16 @@ def test_an_e999_of_the_check() -> None:
     assert [(f.code, f.start, f.message) for f in findings] == [
         ("E999", 14, "SyntaxError: can't use starred expression here")
     ]
+
+
+def test_the_error_spans_the_item_however_tree_sitter_reads_it() -> None:
+    """tree-sitter reads ``*x.y`` as ``(*x).y`` or as ``*(x.y)`` (the editor's chunks gave the
+    one, a fresh parse the other: found by the edit fuzz); the error spans ``*x.y`` both ways,
+    as CPython's does."""
+    source = b"def f():\n    return *x.y\n"
+    tree = parse(source)
+    errors = legacy_errors(tree.root_node, source)
+    assert errors[0] == (source.index(b"*"), source.index(b"y\n") + 1, _HERE)
 
 
 def test_del_reports_cpythons_error() -> None:

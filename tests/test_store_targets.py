@@ -53,6 +53,9 @@ CASES: list[tuple[str, str | None, str]] = [
     ("*a: int\n", ":", "invalid syntax"),
     # Valid.
     ("(x): int\nx.y: int = 1\nx[0]: int\nfor a, b in c: pass\n", None, ""),
+    # (tree-sitter reads ``a,`` and the next line as one annotated tuple: found by the edit
+    # fuzz, a false E999)
+    ("a,\n(x): int\nif x:\n    a,\n    (y): int = 1\n", None, ""),
     ("match x, y:\n    case _: pass\nd = {a: b, c: d}\nf = lambda a, b: 0\n", None, ""),
     ("del a, b.c, d[0], (e), [f, (g, h)], ()\n", None, ""),
     ("del match, type, print, x[1:2], f(x).y\n", None, ""),

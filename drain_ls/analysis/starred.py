@@ -90,6 +90,7 @@ _LOOSE = frozenset(
     {"boolean_operator", "comparison_operator", "conditional_expression", "named_expression"}
 )
 _PREFIXED = frozenset({"not_operator", "lambda"})
+_WRAPPING = TIGHTER | _LOOSE
 _COMPREHENSIONS = frozenset({"generator_expression", "list_comprehension", "set_comprehension"})
 # Where CPython's star takes any expression (``f(*a or b)``, ``a[*b == c]``); and the
 # parentheses that make a tuple only with a comma.
@@ -113,7 +114,9 @@ def starred_errors(star: Node) -> Iterator[Error]:
 
 
 def _error(star: Node) -> Error | None:
-    double = star.type == "list_splat" and _first_named(star, "list_splat")
+    if _second_of_double(star):
+        return None  # (``**``: the star before it is the item's)
+    double = star.type == "list_splat" and _doubled(star)
     # tree-sitter stars a name and lets calls, subscripts and binary operators take it in
     # (``*f()`` is ``(*f)()``, ``*a + b`` is ``(*a) + b``); CPython stars the whole
     # ``bitwise_or``: go up to it.
@@ -185,7 +188,7 @@ def _item_error(star: Node, head: Node, parent: Node, double: bool) -> Error | N
         if double:
             return _at(star, "cannot use double starred expression here" if alone else _INVALID)
         if alone:
-            return _at(star, _PARENTHESIZED)
+            return _item(star, head, _PARENTHESIZED)
     elif double:
         return _at(star, _INVALID)
     if operand is not None and operand.type in _PREFIXED:
@@ -200,7 +203,7 @@ def _item_error(star: Node, head: Node, parent: Node, double: bool) -> Error | N
     if kind == "assignment" and field == "left" and parent.child_by_field_name("type"):
         return _after(head, _INVALID)  # ``*a: int``: at the colon
     if kind in ("assignment", "for_statement", "for_in_clause") and field == "left":
-        return _at(star, _TARGET)
+        return _item(star, head, _TARGET)
     if kind == "augmented_assignment" and field == "left":
         return _at(star, "'starred' is an illegal expression for augmented assignment")
     if kind == "for_in_clause":
@@ -211,9 +214,9 @@ def _item_error(star: Node, head: Node, parent: Node, double: bool) -> Error | N
     if kind in ("assignment", "augmented_assignment", "for_statement") and field != "right":
         return None
     if kind in ("assignment", "augmented_assignment", "return_statement", "yield"):
-        return _at(star, _HERE)
+        return _item(star, head, _HERE)
     if kind == "for_statement" or (kind == "expression_statement" and not _has_token(parent, ",")):
-        return _at(star, _HERE)  # (``*a, b`` is a tuple, ``*a`` alone is not)
+        return _item(star, head, _HERE)  # (``*a, b`` is a tuple, ``*a`` alone is not)
     return None
 
 
@@ -225,8 +228,24 @@ def _takes_any(node: Node) -> bool:
     return node.type in _ANY_EXPRESSION
 
 
-def _first_named(node: Node, kind: str) -> bool:
-    return bool(node.named_children) and node.named_children[0].type == kind
+def _doubled(star: Node) -> bool:
+    """Whether ``star`` is the first of ``**`` outside a call and a dict: tree-sitter reads
+    ``[**k]`` as a star of a star, ``[**x.y]`` and ``[**b == c]`` as a star of what a star
+    begins."""
+    child = star.named_children[0] if star.named_children else None
+    while child is not None and child.type != "list_splat" and child.type in _WRAPPING:
+        child = child.named_children[0] if child.named_children else None
+    return (
+        child is not None and child.type == "list_splat" and child.start_byte == star.start_byte + 1
+    )
+
+
+def _second_of_double(star: Node) -> bool:
+    """Whether ``star`` is the second star of such a ``**``."""
+    node = star.parent
+    while node is not None and node.type in _WRAPPING and node.start_byte == star.start_byte:
+        node = node.parent
+    return node is not None and node.type == "list_splat" and node.start_byte == star.start_byte - 1
 
 
 def _leftmost(parent: Node, child: Node) -> bool:
@@ -246,6 +265,12 @@ def _field_of(parent: Node, child: Node) -> str | None:
 
 def _at(node: Node, message: str) -> Error:
     return node.start_byte, node.end_byte, message
+
+
+def _item(star: Node, head: Node, message: str) -> Error:
+    """Over the starred item: from the star to the end of what it stars (tree-sitter may read
+    ``*x.y`` as ``(*x).y`` or as ``*(x.y)``: ``head`` ends where CPython's item does)."""
+    return star.start_byte, max(star.end_byte, head.end_byte), message
 
 
 def _after(node: Node, message: str) -> Error | None:

@@ -8,6 +8,7 @@ function call"."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 from tree_sitter import Node
 
@@ -73,7 +74,7 @@ def annotation_errors(assignment: Node) -> Iterator[tuple[int, int, str]]:
     if assignment.child_by_field_name("type") is None:
         return
     left = assignment.child_by_field_name("left")
-    if left is None:
+    if left is None or _joins_lines(left):
         return
     if left.type == "pattern_list" or (
         left.type == "tuple_pattern"
@@ -82,6 +83,17 @@ def annotation_errors(assignment: Node) -> Iterator[tuple[int, int, str]]:
         yield left.start_byte, left.end_byte, "only single target (not tuple) can be annotated"
     elif left.type == "list_pattern":
         yield left.start_byte, left.end_byte, "only single target (not list) can be annotated"
+
+
+def _joins_lines(targets: Node) -> bool:
+    """Whether tree-sitter read two statements as one target list: ``a,`` on a line, then
+    ``(x): int`` (a line break between two of its parts, outside brackets, not escaped)."""
+    text, start = targets.text or b"", targets.start_byte
+    for before, after in pairwise(targets.children):
+        between = text[before.end_byte - start : after.start_byte - start]
+        if b"\n" in between.replace(b"\\\n", b"").replace(b"\\\r\n", b""):
+            return True
+    return False
 
 
 def invalid_target(node: Node, delete: bool) -> tuple[Node, str] | None:
