@@ -493,3 +493,11 @@ def python_word_occurrences(source: bytes, word: bytes) -> list[tuple[int, int]]
             found.append((i, j))
         i = source.find(word, j)
     return found
+
+
+def field_of(parent: Node, child: Node) -> str | None:
+    """The name of the field of ``parent`` that holds ``child`` (None: none, or not a child)."""
+    for index, candidate in enumerate(parent.children):
+        if candidate == child:
+            return parent.field_name_for_child(index)
+    return None

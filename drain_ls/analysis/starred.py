@@ -25,6 +25,8 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
+from drain_ls.analysis.source import field_of
+
 Error = tuple[int, int, str]
 
 STARRED = frozenset({"list_splat", "list_splat_pattern", "dictionary_splat"})
@@ -167,7 +169,7 @@ def _loose_item(star: Node, head: Node, parent: Node) -> Error | None:
         return _at(star, _PARENTHESIZED)
     if kind == "slice" and _leftmost(holder, outer):
         return _after(outer, _INVALID)
-    if kind == "for_in_clause" and _field_of(holder, outer) != "left":
+    if kind == "for_in_clause" and field_of(holder, outer) != "left":
         return _at(star, _INVALID)  # ``[y for y in *a < b]``: CPython's iterable is no item
     if kind in _ITEMS and not (kind == "yield" and _has_token(holder, "from")):
         return _after(head, _INVALID)
@@ -199,7 +201,7 @@ def _item_error(star: Node, head: Node, parent: Node, double: bool) -> Error | N
         if parent.child_by_field_name("value") == head:
             return _at(star, "cannot use a starred expression in a dictionary value")
         return _after(head, _INVALID)  # ``{*a: 1}``: at the colon
-    field = _field_of(parent, head)
+    field = field_of(parent, head)
     if kind == "assignment" and field == "left" and parent.child_by_field_name("type"):
         return _after(head, _INVALID)  # ``*a: int``: at the colon
     if kind in ("assignment", "for_statement", "for_in_clause") and field == "left":
@@ -254,13 +256,6 @@ def _leftmost(parent: Node, child: Node) -> bool:
 
 def _has_token(node: Node, text: str) -> bool:
     return any(child.type == text for child in node.children)
-
-
-def _field_of(parent: Node, child: Node) -> str | None:
-    for index, each in enumerate(parent.children):
-        if each == child:
-            return parent.field_name_for_child(index)
-    return None
 
 
 def _at(node: Node, message: str) -> Error:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
+from drain_ls.analysis.source import field_of
+
 if TYPE_CHECKING:
     from drain_ls.analysis.versions import PythonVersion, VersionError
 
@@ -53,11 +55,11 @@ def _unparenthesized_walrus(
     if holder is None:
         return
     kind = None
-    if holder.type == "subscript" and _field_of(holder, named) == "subscript":
+    if holder.type == "subscript" and field_of(holder, named) == "subscript":
         kind = "in a sequence index"
     elif holder.type == "set":
         kind = "as an element in a set literal"
-    elif holder.type == "set_comprehension" and _field_of(holder, named) == "body":
+    elif holder.type == "set_comprehension" and field_of(holder, named) == "body":
         kind = "as an element in a set comprehension"
     if kind is not None:
         yield (
@@ -65,13 +67,6 @@ def _unparenthesized_walrus(
             named.end_byte,
             _message(f"Cannot use unparenthesized assignment expression {kind}", target, 9),
         )
-
-
-def _field_of(parent: Node, child: Node) -> str | None:
-    for index, candidate in enumerate(parent.children):
-        if candidate == child:
-            return parent.field_name_for_child(index)
-    return None
 
 
 def _positional_only(
@@ -299,7 +294,7 @@ def _star_index(
         return
     message = _message("Cannot use star expression in index", target, 11)
     if splat.type == "list_splat" and holder.type == "subscript":
-        if _field_of(holder, splat) == "subscript":
+        if field_of(holder, splat) == "subscript":
             yield splat.start_byte, splat.end_byte, message
     elif splat.type == "splat_type" and holder.type == "type":
         param = holder.parent
