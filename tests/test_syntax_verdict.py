@@ -271,6 +271,58 @@ def test_an_edit_reads_only_the_statements_it_touched() -> None:
     assert begin is not None and end is not None and end - begin < 300
 
 
+# A statement with a tree error that CPython rejects, and in it an error of the legacy checks
+# (which read the tree as if it were right): CPython's verdict of the statement is its error.
+# The legacy checks' reading of a broken statement depended on how much of it they read (the
+# editor reads the statements an edit touched): the editor said "positional argument follows
+# keyword argument" at ``b`` for the last case, the command line CPython's error.
+IN_REJECTED_STATEMENTS = [
+    "def m():\n    x = *a\n    x = = 1\n",
+    "def m():\n    x, y: int = 1\n    r = ]\n",
+    "def m():\n    f(x for x in y, z)\n    r = ]\n",
+    "def m():\n    f(**k, *a)\n    z = [1, 2)\n",
+    "if c:\n    nonlocal q\nelse:\n    z = [1, 2)\n",
+    "with q:\n    w = f(1,, 2)\n    del f()\n",
+    'f(\n    a=1,\nb += [    )\ng(\n)\nx\n    y = ""\n',
+]
+
+
+def _cpython_error(source: str) -> tuple[str, int]:
+    try:
+        compile(source, "<m>", "exec", dont_inherit=True)
+    except SyntaxError as error:
+        assert error.lineno is not None
+        return error.msg, error.lineno
+    raise AssertionError("compiles")
+
+
+@pytest.mark.parametrize("source", IN_REJECTED_STATEMENTS)
+def test_cpythons_error_of_a_broken_statement_is_its_error(source: str) -> None:
+    (found,) = [
+        f for f in check_source(source.encode(), "/m.py", CheckSettings()) if f.code == "E999"
+    ]
+    line = source.encode().count(b"\n", 0, found.start) + 1
+    assert (found.message.split(": ", 1)[1], line) == _cpython_error(source)
+
+
+@pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1])
+def test_a_broken_statement_has_the_same_error_whatever_an_edit_touched(chunk_lines: int) -> None:
+    source = IN_REJECTED_STATEMENTS[-1].encode()
+    fresh = check_source(source, "/m.py", CheckSettings(), tolerant=True)
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        for at in range(len(source)):
+            # The document without one byte, then that byte typed back.
+            doc = Document("file:///m.py", source[:at] + source[at + 1 :], 1)
+            checker = IncrementalChecker("/m.py", CheckSettings(), fix_factories=False)
+            checker.check(doc.source, doc.tree, doc.changes)
+            doc.changes.reset()
+            doc.replace(at, at, source[at : at + 1])
+            found = checker.check(doc.source, doc.tree, doc.changes)
+            assert [(f.code, f.start, f.message) for f in found] == [
+                (f.code, f.start, f.message) for f in fresh
+            ], at
+
+
 # -- settings ------------------------------------------------------------------------------
 
 

@@ -14,7 +14,9 @@ tree-sitter tree (parsed from the text with lone CRs normalized: ``grammar_gaps`
 - **legacy syntax** that tree-sitter accepts and Python rejects (``legacy.legacy_errors``);
 - **indentation errors** (``indentation.indentation_event``), which tree-sitter never flags.
 
-The earliest is the file's E999, one finding, whatever the selection (as ruff). Apart from
+The earliest is the file's E999, one finding, whatever the selection (as ruff); but inside a
+statement that CPython compiled and rejected for a tree error, CPython's error is the first
+(the legacy checks read a broken tree as if it were right). Apart from
 it, **version errors** (``versions``: syntax newer than the ``target-version``) are E999
 findings of their own that hide nothing (ruff's "unsupported syntax" errors), one per
 construct.
@@ -104,6 +106,10 @@ class TreeVerdict(NamedTuple):
     # MAX_COMPILED_REGION bytes): CPython did not see how they are indented in what holds
     # them, so the indentation check still speaks there.
     cleared_alone: list[tuple[int, int]]
+    # The ranges CPython compiled where the tree has errors and rejected: its error is the
+    # first of each, so the legacy checks, which read the tree as if it were right, say
+    # nothing there (what they found in a broken tree depended on how much of it was read).
+    rejected: list[tuple[int, int]]
 
 
 def broken_roots(tree: Syntax) -> list[Node]:
@@ -169,6 +175,7 @@ def tree_verdict(
     gaps: list[TreeErrors] = []
     accepted: list[tuple[int, int]] = []
     alone: list[tuple[int, int]] = []
+    rejected: list[tuple[int, int]] = []
     for root in broken_roots(tree):
         found = tree_errors(root, source)
         gaps.append(found)
@@ -182,6 +189,7 @@ def tree_verdict(
             error = None if unit in cleared else _unit_error(source, text, unit, sites, compiled)
             if error is not None:
                 errors.append(error)
+                rejected.append((unit[0], unit[1]) if unit is not None else (0, len(source)))
                 assert runs is not None
                 regions.update(_region(site, runs.ancestry) for site in sites)
             elif unit is not None and unit[2]:
@@ -189,7 +197,9 @@ def tree_verdict(
             else:
                 accepted.append((unit[0], unit[1]) if unit is not None else (0, len(source)))
     first = min(errors, key=_start_byte_of, default=None)
-    return TreeVerdict(first, sorted(regions), gaps, sorted(accepted), sorted(alone))
+    return TreeVerdict(
+        first, sorted(regions), gaps, sorted(accepted), sorted(alone), sorted(rejected)
+    )
 
 
 def continuation_at_eof(root: Node, source: bytes) -> Finding | None:
@@ -381,9 +391,9 @@ class SyntaxTracker:
         candidates = []
         if verdict.error is not None:
             candidates.append(verdict.error)
-        if verdict.cleared or verdict.cleared_alone:
-            cleared = verdict.cleared + verdict.cleared_alone
-            located = [e for e in located if not _inside(e[0], cleared)]
+        if verdict.cleared or verdict.cleared_alone or verdict.rejected:
+            compiled = verdict.cleared + verdict.cleared_alone + verdict.rejected
+            located = [e for e in located if not _inside(e[0], compiled)]
             if indent is not None and _inside(indent.start, verdict.cleared):
                 indent = None
         if located:
