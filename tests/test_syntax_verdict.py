@@ -502,3 +502,36 @@ def test_a_stray_token_in_an_indentation_is_an_error_in_a_large_class(methods: i
             source.index(b"      O"),  # (where it reports it in any file)
         )
     ]
+
+
+# A string or bracket opened above a statement with an error of the legacy checks, then closed:
+# in a document cut into chunks, tree-sitter reads the statement as code all along, while a
+# scan of the tokens read it as the rest of the string. The editor rescanned only what the
+# edits touched, kept what the scan had (not) found there, and lost the error once the string
+# was closed (found by fuzzing edits of smtpd.py: a missed "arguments cannot follow
+# var-keyword argument").
+LATER_ERROR = (
+    "x = 1\n\n\nclass D:\n    def flush(**k, self): pass\n\n\n"
+    'y = 2\n\n\ndef g():\n    """Doc."""\n    return 1\n'
+)
+
+
+@pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 3, 1])
+@pytest.mark.parametrize("typed", ['""""""', '"""\n"""', "''''''", "(\n)", "[\n1]"])
+def test_an_opener_closed_above_an_error_leaves_it_found(chunk_lines: int, typed: str) -> None:
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):
+        doc = Document("file:///m.py", LATER_ERROR.encode(), 1)
+        checker = IncrementalChecker("/m.py", CheckSettings(), fix_factories=False)
+        checker.check(doc.source, doc.tree, doc.changes)
+        doc.changes.reset()
+        at = len(b"x = 1\n")
+        for character in typed:  # a check after each keystroke
+            doc.replace(at, at, character)
+            at += 1
+            found = checker.check(doc.source, doc.tree, doc.changes)
+            doc.changes.reset()
+            fresh = check_source(doc.source, "/m.py", CheckSettings(), doc.tree, tolerant=True)
+            assert [(f.code, f.start, f.message) for f in found] == [
+                (f.code, f.start, f.message) for f in fresh
+            ], doc.source
+    assert "var-keyword" in next(f.message for f in found if f.code == "E999")

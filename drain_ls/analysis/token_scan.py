@@ -19,7 +19,9 @@ fields of f-strings (``f"{g(a=1, b)}"``), the one place where it misses what the
 from __future__ import annotations
 
 import functools
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 
 from tree_sitter import Node, Query, QueryCursor
 
@@ -38,6 +40,7 @@ Error = tuple[int, int, str]
 # of a tuple, a list or a star (at its colon).
 _GROUP, _PARAMETERS, _LAMBDA, _STRINGS, _NUMBER, _DEL, _UNCLOSED, _STAR, _ANNOTATED = range(9)
 _DELETE = "delete_statement"
+_start_byte = attrgetter("start_byte")
 _ASSIGNMENT = "assignment"
 
 
@@ -66,7 +69,30 @@ def _nodes(root: Node, source: bytes, begin: int, end: int) -> Iterable[Node]:
         cursor = QueryCursor(_query())
         cursor.set_byte_range(begin, end)
         return cursor.captures(root).get("node", [])
-    return _at_sites(root, _native.token_sites(source, begin, end))
+    if not root.has_error:
+        return _at_sites(root, _native.token_sites(source, begin, end))
+    sites: list[tuple[int, int, int]] = []
+    for start, stop in _statements(root, begin, end):
+        sites += _native.token_sites(source, start, stop)
+    return _at_sites(root, sites)
+
+
+def _statements(root: Node, begin: int, end: int) -> Iterator[tuple[int, int]]:
+    """``[begin, end)`` cut where its module-level statements start. The scan reads tokens,
+    and a broken statement may leave a string or a bracket open where tree-sitter went on to
+    the next statement: read on, the scan would see the statements after it as the rest of
+    that string or bracket, and what it found there would depend on how far it read (the
+    editor reads only the statements an edit touched). Each statement is read alone, as the
+    tree has it. (A tree without an error is read in one piece: no statement of it leaves
+    anything open, ``tests/test_token_scan.py``.)"""
+    children = root.children
+    cut = begin
+    for child in children[bisect_right(children, begin, key=_start_byte) :]:
+        if child.start_byte >= end:
+            break
+        yield cut, child.start_byte
+        cut = child.start_byte
+    yield cut, end
 
 
 @functools.cache
