@@ -155,6 +155,37 @@ def test_a_grammar_gap_in_a_method_before_another_statement_is_cleared() -> None
     assert found[0].start == broken.index(b"[\n")
 
 
+# The same, with a decorated statement next: tree-sitter cut ``@final`` into an ERROR and a
+# name, and the statements compiled together ended on the decorator's line (found by fuzzing
+# edits of the ``returns`` package, where a lone CR typed in a CRLF file made the line).
+DECORATED_NEXT = [
+    b"class A:\n    def f(\n        x: C[\ni\n        ],\n    ) -> K:\n        pass\n@final\n",
+    b'class A(\n):\n    def f(\n        x: C[\ri\n        ],\n    ) -> K[a, b]:\n        """D."""\n@f\n',
+    b"class A:\n    def f(\n        x: C[\ni\n        ],\n    ) -> K:\n        pass\n@a\n@b(1)\n",
+]
+
+
+@pytest.mark.parametrize("head", DECORATED_NEXT)
+@pytest.mark.parametrize("chunk_lines", [forest.CHUNK_LINES, 1])
+def test_a_grammar_gap_before_a_decorated_statement_is_cleared(
+    head: bytes, chunk_lines: int
+) -> None:
+    source = b'"""Module."""\n' + head + b"class B:\n    pass\n"
+    compile(source, "<m>", "exec", dont_inherit=True)
+    assert "E999" not in codes(check_source(source, "/m.py"))
+    with patch.object(forest, "CHUNK_LINES", chunk_lines):  # the editor, typing the bracket
+        at = source.index(b"[") + 1
+        doc = Document("file:///m.py", source[: at - 1] + source[at:], 1)
+        checker = IncrementalChecker("/m.py", CheckSettings(), fix_factories=False)
+        checker.check(doc.source, doc.tree, doc.changes)
+        doc.changes.reset()
+        doc.replace(at - 1, at - 1, "[")
+        assert "E999" not in codes(checker.check(doc.source, doc.tree, doc.changes))
+    broken = source.replace(b"],", b",")  # never closed: still CPython's error
+    found = check_source(broken, "/m.py")
+    assert [(f.code, f.start) for f in found if f.code == "E999"] == [("E999", at - 1)]
+
+
 @pytest.mark.parametrize(
     "line", [b"; # c\n", b";#\n", b";  # c\r\n", b";\t# ; c\n", b" \n;  # c\n"]
 )

@@ -17,7 +17,7 @@ from itertools import pairwise
 from tree_sitter import Node
 
 from drain_ls.analysis.grammar_gaps import Ancestry
-from drain_ls.analysis.source import continuation_at_end
+from drain_ls.analysis.source import bare_decorator, continuation_at_end
 
 # Larger statements are not compiled whole (a few milliseconds per 20 KB, at every keystroke
 # in the editor while the error stays): the largest statement under the limit is.
@@ -127,7 +127,8 @@ def compiled_unit(site: Node, source: bytes, runs: Runs) -> tuple[int, int, bool
     compiled in a block of its own). The module-level statement around it, with the ERROR
     nodes and the nodes that do not start a line next to it at module level (tree-sitter
     leaves the rest of a statement it could not parse there) and, past an ERROR node or a
-    site at module level, one more statement; if
+    site at module level, one more statement (and past a decorator's line, what it
+    decorates); if
     that is over ``MAX_COMPILED_REGION`` bytes, the largest statement around the site under
     the limit; None if there is none (the whole source is then compiled). ``runs``: those of
     the root the site is under."""
@@ -144,6 +145,8 @@ def compiled_unit(site: Node, source: bytes, runs: Runs) -> tuple[int, int, bool
         if (children[low].type == "ERROR" or children[low] == site) and low > 0:
             low -= 1
         if (children[high].type == "ERROR" or children[high] == site) and high + 1 < len(children):
+            high += 1
+        if high + 1 < len(children) and bare_decorator(source, children[high]):
             high += 1
         first, last = children[low], children[high]
     begin, end = first.start_byte, last.end_byte

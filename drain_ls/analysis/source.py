@@ -268,6 +268,15 @@ def _between_statements(root: Node, start: int, end: int) -> bool:
     return True
 
 
+def bare_decorator(source: bytes, node: Node) -> bool:
+    """Whether ``node``, a module-level node of a tree with an error, is on a decorator's line
+    apart from what the decorator decorates (tree-sitter may cut ``@final`` into an ERROR
+    and a name): that comes next."""
+    start = source.rfind(b"\n", 0, node.start_byte) + 1
+    decorator = source[start : node.end_byte].lstrip(b" \t\f")[:1] == b"@"
+    return decorator and node.type != "decorated_definition"
+
+
 def point_of(source: bytes, offset: int) -> Point:
     """tree-sitter's point of a byte offset: rows count ``\\n`` only, columns are bytes."""
     row = source.count(b"\n", 0, offset)
