@@ -55,17 +55,16 @@ from typing import cast
 
 from tree_sitter import Node, Parser, Point, Tree
 
-from drain_ls.analysis.forest_bounds import _brackets, _open_at_end, first_closed, starts_statement
+from drain_ls.analysis.forest_bounds import (
+    _brackets,
+    _open_at_end,
+    bare_decorator_at_end,
+    first_closed,
+    starts_statement,
+)
 from drain_ls.analysis.forest_root import ForestRoot
 from drain_ls.analysis.grammar_gaps import EditedInput
-from drain_ls.analysis.source import (
-    PY_LANGUAGE,
-    bare_decorator,
-    parse,
-    parse_range,
-    point_after,
-    point_of,
-)
+from drain_ls.analysis.source import PY_LANGUAGE, parse, parse_range, point_after, point_of
 
 # Lines per chunk: an edit reparses at most about this many lines (~0.25 ms; a syntax error
 # parses them afresh). Smaller chunks cost more Python per edit (more trees to move).
@@ -453,19 +452,13 @@ class Forest:
             through = index
         else:
             through = len(self.starts) - 1 if closed is None else ends.index(closed) + index
-        if through == index and mend and (_open_at_end(tree) or self._bare_decorator_at_end(root)):
+        if (
+            through == index
+            and mend
+            and (_open_at_end(tree) or bare_decorator_at_end(root, self.source))
+        ):
             through = index + 1  # a broken last statement: see if the next chunk mends it
         return through if through > index else None
-
-    def _bare_decorator_at_end(self, root: Node) -> bool:
-        """Whether a broken chunk ends with a decorator's line that an error cut from its
-        definition, which the next chunk holds: the chunk's errors may be valid code with it
-        (``compiling.compiled_unit``)."""
-        return (
-            root.has_error
-            and root.child_count > 0
-            and bare_decorator(self.source, root.children[-1])
-        )
 
     def _first_closed(self, begin: int, ends: list[int]) -> int | None:
         """``first_closed(self.source, begin, ends)``, for ``ends`` that are the starts of

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 
-from tree_sitter import Tree
+from tree_sitter import Node, Tree
+
+from drain_ls.analysis.source import bare_decorator
 
 # A line that does not start a module-level statement of its own: indented, a comment (it
 # may sit inside an indented block), a closing bracket, a clause that continues the statement
@@ -37,6 +39,13 @@ def starts_statement(source: bytes, offset: int) -> bool:
     blank = _BLANK_LINES.match(source, offset)
     offset = blank.end() if blank is not None else offset
     return offset >= len(source) or _CONTINUATION.match(source, offset) is None
+
+
+def bare_decorator_at_end(root: Node, source: bytes) -> bool:
+    """Whether a broken chunk (its ``root``) ends with a decorator's line that an error cut
+    from its definition, which the next chunk holds: the chunk's errors may be valid code with
+    it (``drain_ls.analysis.compiling.compiled_unit``)."""
+    return root.has_error and root.child_count > 0 and bare_decorator(source, root.children[-1])
 
 
 def _open_at_end(tree: Tree) -> bool:
