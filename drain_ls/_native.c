@@ -884,7 +884,9 @@ static PyMethodDef methods[] = {
      "token_sites(source, begin, end) -> [(kind, start, end), ...]\n\n"
      "Where the tokens in [begin, end) may hold an error that tree-sitter accepts: kind 0 a\n"
      "bracket group (start: the bracket), 1 a def's parameters, 2 a lambda's (start: the\n"
-     "`lambda`), 3 strings side by side, bytes and text (start: the first), 4 a number."},
+     "`lambda`), 3 strings side by side, bytes and text (start: the first), 4 a number,\n"
+     "5 a `del`, 6 a one-quote string that a line break ends, 7 a star, 8 an annotation's\n"
+     "colon, 9 a bytes literal with a byte past ASCII (start: its prefix)."},
     {"word_occurrences", word_occurrences, METH_VARARGS,
      "word_occurrences(source, word, first) -> [(start, end), ...]\n\n"
      "Where word occurs as a whole identifier-like word in source[first:]."},

@@ -33,7 +33,8 @@
 #define ARG_MAX_NAMES 64  /* names compared in one list; a longer one goes to the tree */
 
 /* what token_sites gives: a bracket group, a def's parameters, a lambda's, a run of strings,
- * a number, a `del`, a one-quote string that a line break ends, a star */
+ * a number, a `del`, a one-quote string that a line break ends, a star, an annotation of
+ * more than a name or whose colon ends its line, a bytes literal with a byte past ASCII */
 enum {
     SITE_CALL,
     SITE_PARAMS,
@@ -43,7 +44,8 @@ enum {
     SITE_DEL,
     SITE_UNCLOSED,
     SITE_STAR,
-    SITE_ANNOTATED
+    SITE_ANNOTATED,
+    SITE_BYTES
 };
 /* a simple statement's first token: none yet, a name, `(` or `[`, `*`, anything else */
 enum { FIRST_NONE, FIRST_NAME, FIRST_BRACKET, FIRST_STAR, FIRST_OTHER };
@@ -287,6 +289,13 @@ static int star_site(PyObject *found, ArgStack *st, int kind, Py_ssize_t at, Py_
     return 0;
 }
 
+/* Whether only blanks, then a comment or a line break (or the end), follow `at`: an annotation
+ * whose colon ends its line (`x:` then its type on the next line: no type, for Python). */
+static int ends_line(const Src *src, Py_ssize_t at) {
+    while (at < src->n && (src->s[at] == ' ' || src->s[at] == '\t' || src->s[at] == '\f')) at++;
+    return at >= src->n || src->s[at] == '\n' || src->s[at] == '\r' || src->s[at] == '#';
+}
+
 static inline int digit_of(unsigned char c, int base) {
     if (base == 16) return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
     return c >= '0' && c < '0' + base;
@@ -472,6 +481,12 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
                 if (!triple && add(found, SITE_UNCLOSED, prefix, at) < 0) goto fail;
                 end = line_end(&src, at);
             }
+            if (kind == 2) /* bytes: ASCII only */
+                for (Py_ssize_t i = at; i < end && i < n; i++)
+                    if (s[i] >= 0x80) {
+                        if (add(found, SITE_BYTES, prefix, at + 1) < 0) goto fail;
+                        break;
+                    }
             if (st->overflow == 0) element_token(st, EL_OTHER, at, end);
             if (st->depth == def_depth) def_state = 0;
             prev = PREV_OPERAND;
@@ -537,8 +552,8 @@ static PyObject *token_sites(PyObject *self, PyObject *args) {
         if (c == ':' && !(at + 1 < n && s[at + 1] == '=') && st->depth == 0 && st->overflow == 0) {
             /* an annotation, or the end of a compound statement's header (`for a, b in c:`,
              * `if x:`: a keyword first), after which another statement may begin */
-            if (((first == FIRST_NAME && first_comma) || first == FIRST_BRACKET ||
-                 first == FIRST_STAR) &&
+            if (((first == FIRST_NAME && (first_comma || ends_line(&src, at + 1))) ||
+                 first == FIRST_BRACKET || first == FIRST_STAR) &&
                 add(found, SITE_ANNOTATED, at, at + 1) < 0)
                 goto fail;
             first = FIRST_NONE;

@@ -239,6 +239,13 @@ LEGACY: list[tuple[str, str, str]] = [
     ("starred_dict_value", "x = {k: *v}\n", "starred expression in a dictionary value"),
     ("double_star_in_list", "x = [**k]\n", "invalid syntax"),
     ("double_star_in_parentheses", "x = (**k)\n", "cannot use double starred expression here"),
+    # An annotation whose colon ends its line (tree-sitter reads on; drain_ls.analysis.store_targets).
+    ("annotation_colon_ends_line", "class C: x:\n    'd'\n", "invalid syntax"),
+    # Invisible characters in code (drain_ls.analysis.invisible), bytes past ASCII (literals).
+    ("zero_width_space", "x\u200b = 1\n", "invalid non-printable character U+200B"),
+    ("word_joiner_in_call", "f(a,\u2060 b)\n", "invalid non-printable character U+2060"),
+    ("byte_order_mark_inside", "x = 1\n\ufeffy = 2\n", "invalid non-printable character U+FEFF"),
+    ("bytes_past_ascii", "x = b'\u00e9'\n", "bytes can only contain ASCII literal characters"),
 ]
 
 # (name, source, CPython's error class or None when valid)

@@ -108,6 +108,17 @@ CASES: list[tuple[str, str | None, str]] = [
     # Literals.
     ('x = "a" b"b"\n', '"a" b"b"', "cannot mix bytes and nonbytes literals"),
     ("x = (b'a'  # c\n     f'{y}')\n", "b'a'  # c\n     f'{y}'", "cannot mix bytes"),
+    # An annotation whose colon ends its line, after a compound statement's header (tree-sitter
+    # reads on to the next line, where the class body was: found by hypothesis in
+    # test_incremental typing ``lambda: sys`` into ``class C:``).
+    ("class C: x:\n    'd'\n", "\n", "invalid syntax"),
+    ("if a: b:  # c\n    int\n", "#", "invalid syntax"),
+    ("x: \\\n    int\nclass C: x: int\nmatch x:\n    case 1:\n        pass\n", None, ""),
+    # A bytes literal with a character past ASCII (in its text, not as an escape).
+    ("x = b'\u00e9'\n", "b'\u00e9'", "bytes can only contain ASCII literal characters"),
+    ("x = b'a' Rb'''\n\u00e9'''\n", "Rb'''\n\u00e9'''", "bytes can only contain ASCII"),
+    ("f(b'\u200b', a=1)\n", "b'\u200b'", "bytes can only contain ASCII literal characters"),
+    ("x = b'\\xe9'  # \u00e9\ny = '\u00e9' + b''\nz = f'\u00e9{b\"a\"}'\n", None, ""),
     ("x = 1_\n", "_", "invalid decimal literal"),
     ("x = 1_0_ + 2\n", "_", "invalid decimal literal"),
     ("x = [1.5_]\n", "_", "invalid decimal literal"),

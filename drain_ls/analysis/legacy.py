@@ -7,7 +7,8 @@ invalid f-string conversion, ``try`` without ``except`` or ``finally``, assignin
 ``__debug__``, an operator ending a line outside brackets, which tree-sitter continues on the
 next one, ``x as y`` outside ``with`` and ``except``, ``async`` and ``await`` as names, what ``del`` or
 ``with ... as`` names (``drain_ls.analysis.store_targets``), arguments and parameters out of
-order or repeated, bytes beside text, ``1_``: ``drain_ls.analysis.token_scan``):
+order or repeated, bytes beside text, ``1_``: ``drain_ls.analysis.token_scan``; invisible
+invisible characters: ``drain_ls.analysis.invisible``):
 ``legacy_errors`` reports them, in CPython's words (3.12+). Missing blocks
 and the other indentation errors are ``drain_ls.analysis.indentation``'s;
 ``except A, B:`` without ``as``, valid from 3.14, is a version error
@@ -28,6 +29,7 @@ from tree_sitter import Node
 
 from drain_ls.analysis.escapes import escape_errors
 from drain_ls.analysis.indentation import logical_line_code_end
+from drain_ls.analysis.invisible import invisible_errors
 from drain_ls.analysis.legacy_candidates import LINE_RULES, candidates
 from drain_ls.analysis.source import IDENTIFIER_BYTES
 from drain_ls.analysis.store_targets import invalid_target
@@ -528,6 +530,7 @@ def legacy_errors(
             continue
         found.update(checks[kind](root, source, start, stop))
     found.update(escape_errors(root, source if original is None else original, begin, end))
+    found.update(invisible_errors(root, source, begin, end))
     found.update(token_errors(root, source, begin, end))
     return sorted(found)
 

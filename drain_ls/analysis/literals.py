@@ -3,7 +3,8 @@
 break (``x = '`` then a line break: tree-sitter reads on to the next quote, where CPython says
 "unterminated string literal (detected at line 1)", at the string), bytes and text side by
 side (``"a" b"b"``, ``f"{x}" b""``: "cannot mix bytes and nonbytes literals", over the whole
-run, where ruff points), and a number with an underscore that no digit follows (``1_``, ``1.5_``, ``1_j``:
+run, where ruff points), a bytes literal that holds a character past ASCII (``b"é"``: "bytes
+can only contain ASCII literal characters"), and a number with an underscore that no digit follows (``1_``, ``1.5_``, ``1_j``:
 "invalid decimal literal", at that underscore, where CPython points; the other bases are
 errors for the tree too). ``drain_ls.analysis.token_scan`` finds the nodes to look at."""
 
@@ -28,11 +29,13 @@ def literal_errors(node: Node) -> Iterator[Error]:
     """The error of one literal (a node of a type in ``LITERALS``), if any."""
     if node.type == "string":
         yield from _unterminated(node)
+        yield from _not_ascii(node)
         return
     if node.type == "concatenated_string":
         for part in node.named_children:
             if part.type == "string":
                 yield from _unterminated(part)
+                yield from _not_ascii(part)
         kinds = {_is_bytes(part) for part in node.named_children if part.type == "string"}
         if len(kinds) == 2:
             yield node.start_byte, node.end_byte, "cannot mix bytes and nonbytes literals"
@@ -63,6 +66,13 @@ def _unterminated(string: Node) -> Iterator[Error]:
 
 
 _TRIPLE = (b"'''", b'"""')
+
+
+def _not_ascii(string: Node) -> Iterator[Error]:
+    """A bytes literal that holds a character past ASCII: CPython's error over it."""
+    text = string.text
+    if text is not None and not text.isascii() and _is_bytes(string):
+        yield string.start_byte, string.end_byte, "bytes can only contain ASCII literal characters"
 
 
 def _has_line_break(text: bytes) -> bool:

@@ -70,9 +70,23 @@ def delete_errors(statement: Node) -> Iterator[tuple[int, int, str]]:
 
 def annotation_errors(assignment: Node) -> Iterator[tuple[int, int, str]]:
     """The error of an annotated assignment whose target is a tuple or a list (``x, y: int``,
-    ``[x]: int``; ``(x): int`` is one name). (``*a: int``: drain_ls.analysis.starred.)"""
-    if assignment.child_by_field_name("type") is None:
+    ``[x]: int``; ``(x): int`` is one name), or whose colon ends its line (``x:`` then ``int``
+    on the next line: tree-sitter reads on, Python ends the statement without a type, and
+    says "invalid syntax" where the line goes on after the colon). (``*a: int``:
+    drain_ls.analysis.starred.)"""
+    annotation = assignment.child_by_field_name("type")
+    if annotation is None:
         return
+    colon = annotation.prev_sibling
+    while colon is not None and colon.type == "comment":
+        colon = colon.prev_sibling
+    if colon is not None and colon.type == ":":
+        text, start = assignment.text or b"", assignment.start_byte
+        between = text[colon.end_byte - start : annotation.start_byte - start]
+        if b"\n" in between.replace(b"\\\n", b"").replace(b"\\\r\n", b""):
+            after = colon.end_byte + len(between) - len(between.lstrip(b" \t\f"))
+            yield after, after + 1, "invalid syntax"
+            return
     left = assignment.child_by_field_name("left")
     if left is None or _joins_lines(left):
         return

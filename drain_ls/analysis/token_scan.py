@@ -37,8 +37,20 @@ Error = tuple[int, int, str]
 # The kinds of ``token_sites``: a bracket group (at its bracket), a def's parameters, a
 # lambda's (at the ``lambda``), strings side by side (at the first), a number, a ``del``, a
 # one-quote string that a line break ends (at its start), a star (at its ``*``), an annotation
-# of a tuple, a list or a star (at its colon).
-_GROUP, _PARAMETERS, _LAMBDA, _STRINGS, _NUMBER, _DEL, _UNCLOSED, _STAR, _ANNOTATED = range(9)
+# of a tuple, a list or a star (at its colon), a bytes literal with a byte past ASCII (at its
+# start).
+(
+    _GROUP,
+    _PARAMETERS,
+    _LAMBDA,
+    _STRINGS,
+    _NUMBER,
+    _DEL,
+    _UNCLOSED,
+    _STAR,
+    _ANNOTATED,
+    _BYTES,
+) = range(10)
 _DELETE = "delete_statement"
 _start_byte = attrgetter("start_byte")
 _ASSIGNMENT = "assignment"
@@ -120,7 +132,7 @@ def _at_sites(root: Node, sites: list[tuple[int, int, int]]) -> Iterator[Node]:
         node = token.parent if token is not None else None
         if node is None or token is None or token.start_byte != start:
             continue
-        if kind == _UNCLOSED:
+        if kind in (_UNCLOSED, _BYTES):
             if node.type == "string":
                 yield node
             continue
