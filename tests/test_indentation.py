@@ -12,7 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drain_ls.analysis.indentation import indentation_error, logical_line_code_end
+from drain_ls.analysis.indentation import (
+    indentation_error,
+    logical_line_code_end,
+    python_indentation_event,
+)
 from drain_ls.analysis.source import parse
 from tests.syntax_corpus import INDENTATION
 from tests.test_legacy_syntax import LIB, stdlib_files
@@ -67,6 +71,33 @@ def test_messages_and_positions() -> None:
     assert problem is not None and "'except*' statement on line 3" in problem.message
     problem = indentation_error(b"if x:\n\ta = 1\n        b = 2\n")
     assert problem == (13, 21, "inconsistent use of tabs and spaces in indentation", "TabError")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "x:\n    1\n",
+        "x:   \n    1\n",
+        "x:  # c\n    1\n",
+        "x: \t# c\n  y\n",
+        "def f():\n    a.b:  \n        1\n",
+    ],
+)
+@pytest.mark.parametrize("native", [True, False])
+def test_a_colon_ending_a_line_no_compound_statement_begins_is_where_cpython_says(
+    source: str, native: bool
+) -> None:
+    """At CPython's NEWLINE token: past the blanks after the colon, at a comment or the line
+    break (it was right after the colon)."""
+    with pytest.raises(SyntaxError) as raised:
+        compile(source, "<m>", "exec", dont_inherit=True)
+    assert raised.value.lineno is not None and raised.value.offset is not None
+    data = source.encode()
+    expected = sum(len(line) for line in data.splitlines(keepends=True)[: raised.value.lineno - 1])
+    find = indentation_error if native else python_indentation_event
+    problem = find(data)
+    assert problem is not None and problem.message == "invalid syntax"
+    assert problem.start == expected + raised.value.offset - 1
 
 
 def test_too_deep() -> None:

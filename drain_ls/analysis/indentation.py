@@ -444,13 +444,23 @@ def indentation_event(
     if kind == _EXPECTED:
         return _expected_block(source, header, begin, stop)
     if kind == _INVALID:
-        return IndentationProblem(begin, stop, "invalid syntax", "SyntaxError")
+        at = _newline_token(source, begin)
+        return IndentationProblem(at, at, "invalid syntax", "SyntaxError")
     message = {
         _UNINDENT: "unindent does not match any outer indentation level",
         _UNEXPECTED: "unexpected indent",
         _TOO_DEEP: "too many levels of indentation",
     }[kind]
     return IndentationProblem(begin, stop, message, "IndentationError")
+
+
+def _newline_token(source: bytes, at: int) -> int:
+    """Where CPython's NEWLINE token starts after the end of a line's code at ``at``: past
+    blanks, at a comment or the line break (where it reports a colon that ends a line that
+    no compound statement begins)."""
+    while source[at : at + 1] in (b" ", b"\t", b"\f"):
+        at += 1
+    return at
 
 
 def python_indentation_event(
@@ -525,7 +535,7 @@ def python_indentation_event(
             # ``C:`` opening a block: tree-sitter reads an annotation there (its type on
             # the next line); Python only has compound statements end in a colon.
             line = _slow_line(source, header)
-            end = line[0] if line is not None else header
+            end = _newline_token(source, line[0] if line is not None else header)
             return IndentationProblem(end, end, "invalid syntax", "SyntaxError")
         at = next_at
     code = _past_joins(source, at)
