@@ -80,8 +80,8 @@ def _has_line_break(text: bytes) -> bool:
     at = 0
     while at < len(text):
         byte = text[at]
-        if byte == 0x5C:  # a backslash: it and what it escapes
-            at += 2
+        if byte == 0x5C:  # a backslash: it and what it escapes (a CRLF line break is one)
+            at += 3 if text[at + 1 : at + 3] == b"\r\n" else 2
             continue
         if byte in (0x0A, 0x0D):
             return True

@@ -26,6 +26,7 @@ from operator import attrgetter
 from tree_sitter import Node, Query, QueryCursor
 
 from drain_ls.analysis.arguments import LISTS, list_errors
+from drain_ls.analysis.forest_root import ForestRoot
 from drain_ls.analysis.literals import LITERALS, literal_errors
 from drain_ls.analysis.native import NATIVE as _native
 from drain_ls.analysis.source import PY_LANGUAGE
@@ -78,9 +79,15 @@ def token_errors(root: Node, source: bytes, begin: int, end: int) -> Iterator[Er
 
 def _nodes(root: Node, source: bytes, begin: int, end: int) -> Iterable[Node]:
     if _native is None:
-        cursor = QueryCursor(_query())
-        cursor.set_byte_range(begin, end)
-        return cursor.captures(root).get("node", [])
+        # (A document cut into chunks has a tree per chunk: each is queried.)
+        roots = root.roots if isinstance(root, ForestRoot) else (root,)
+        found: list[Node] = []
+        for tree_root in roots:
+            if tree_root.end_byte > begin and tree_root.start_byte < end:
+                cursor = QueryCursor(_query())
+                cursor.set_byte_range(begin, end)
+                found += cursor.captures(tree_root).get("node", [])
+        return found
     if not root.has_error:
         return _at_sites(root, _native.token_sites(source, begin, end))
     sites: list[tuple[int, int, int]] = []
