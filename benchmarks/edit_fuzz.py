@@ -79,7 +79,7 @@ class Config:
     server: bool = False
     target: str = "py314"
     crlf: bool = False
-    query: bool = False  # the token scan's tree query instead of the C scan
+    tree_query: bool = False  # the token scan's tree query instead of the C scan
     cross_scan: bool = False  # the C scan and the tree query compared on fresh parses
 
     @classmethod
@@ -92,7 +92,7 @@ class Config:
             server=rng.random() < 0.5,
             target=rng.choice(TARGETS),
             crlf=rng.random() < 0.2,
-            query=rng.random() < 0.2,
+            tree_query=rng.random() < 0.2,
             cross_scan=NATIVE is not None and rng.random() < 0.2,
         )
 
@@ -183,7 +183,7 @@ def _crash(exc: Exception) -> Failure:
 def configured(config: Config) -> Iterator[None]:
     """The module settings a configuration patches, for the length of a session."""
     chunks = patch.object(forest, "CHUNK_LINES", config.chunk_lines)
-    with chunks, patch.object(token_scan, "_native", None if config.query else NATIVE):
+    with chunks, patch.object(token_scan, "_native", None if config.tree_query else NATIVE):
         yield
 
 
@@ -232,9 +232,11 @@ class Session:
             whole = check_source(source, PATH, settings, tolerant=True)
             failure = _differ("whole", found, whole, "incremental/fresh parse")
             if failure is None and self.config.cross_scan and NATIVE is not None:
-                with patch.object(token_scan, "_native", NATIVE if self.config.query else None):
+                with patch.object(
+                    token_scan, "_native", NATIVE if self.config.tree_query else None
+                ):
                     other = check_source(source, PATH, settings, tolerant=True)
-                names = "tree query/C scan" if self.config.query else "C scan/tree query"
+                names = "tree query/C scan" if self.config.tree_query else "C scan/tree query"
                 failure = _differ("scan-query", whole, other, names)
         target = settings.target_version
         if failure is None and target.value <= sys.version_info.minor:
@@ -521,7 +523,7 @@ def minimise(case: Case, seconds: float = 120.0) -> Case:
                 steps = [*best.steps[:i], (*best.steps[i][:3], ""), *best.steps[i + 1 :]]
                 attempt(replace(best, steps=steps))
         _remove_runs(lambda: len(best.text.encode().splitlines()), without_lines)
-    for simpler in ("server", "batch", "fix_factories", "query", "cross_scan", "chunk_lines"):
+    for simpler in ("server", "batch", "fix_factories", "tree_query", "cross_scan", "chunk_lines"):
         config = replace(best.config, **{simpler: getattr(Config(), simpler)})
         if config != best.config:
             attempt(replace(best, config=config))

@@ -38,7 +38,7 @@ SESSIONS = [
     (FILES[5], 6, Config(chunk_lines=50, fix_factories=True, target="py39", cross_scan=True)),
     # The token scan's tree query (an install without the C module), in chunks: it raised on
     # every chunked document (found by this fuzz).
-    (FILES[2], 7, Config(chunk_lines=3, query=True, server=True, crlf=True)),
+    (FILES[2], 7, Config(chunk_lines=3, tree_query=True, server=True, crlf=True)),
 ]
 
 
