@@ -4,9 +4,9 @@ break (``x = '`` then a line break: tree-sitter reads on to the next quote, wher
 "unterminated string literal (detected at line 1)", at the string), bytes and text side by
 side (``"a" b"b"``, ``f"{x}" b""``: "cannot mix bytes and nonbytes literals", over the whole
 run, where ruff points), a bytes literal that holds a character past ASCII (``b"é"``: "bytes
-can only contain ASCII literal characters"), and a number with an underscore that no digit follows (``1_``, ``1.5_``, ``1_j``:
-"invalid decimal literal", at that underscore, where CPython points; the other bases are
-errors for the tree too). ``drain_ls.analysis.token_scan`` finds the nodes to look at."""
+can only contain ASCII literal characters", over it, as CPython), and a number with an
+underscore that no digit follows (``1_``, ``1.5_``, ``1_j``: "invalid decimal literal", at that
+underscore, where CPython points; the other bases are errors for the tree too). ``drain_ls.analysis.token_scan`` finds the nodes to look at."""
 
 from __future__ import annotations
 

@@ -9,8 +9,10 @@ lists whose elements could be out of order or repeated, the runs of strings that
 text, the numbers with an underscore that no digit follows (a few a file, most files none:
 two, neither an error, in the 13,353 files of a Python installation with its site-packages),
 every ``del`` (3,849 there), the annotated statements that begin with a bracket or a star or
-hold a comma (``x, y: int``), and the stars that could stand where none may (``*`` or ``**``
-that is no product, outside a call's arguments, a list's items and a dict's).
+hold a comma (``x, y: int``) or whose colon ends its line (``class C: x:``), the bytes
+literals with a byte past ASCII, and the stars that could stand where none may (``*`` or
+``**`` that is no product, outside a call's arguments, a list's items and a dict's). A file
+whose tree has an error is scanned a module-level statement at a time (``_statements``).
 Without that module, a query of the tree gives every list and literal. Either way the tree
 decides, from the node, so that both give the same errors; the C scan does not read the
 fields of f-strings (``f"{g(a=1, b)}"``), the one place where it misses what the query finds.
