@@ -83,7 +83,7 @@ def annotation_errors(assignment: Node) -> Iterator[tuple[int, int, str]]:
     if colon is not None and colon.type == ":":
         text, start = assignment.text or b"", assignment.start_byte
         between = text[colon.end_byte - start : annotation.start_byte - start]
-        if b"\n" in between.replace(b"\\\n", b"").replace(b"\\\r\n", b""):
+        if _breaks_line(between):
             after = colon.end_byte + len(between) - len(between.lstrip(b" \t\f"))
             yield after, after + 1, "invalid syntax"
             return
@@ -105,9 +105,14 @@ def _joins_lines(targets: Node) -> bool:
     text, start = targets.text or b"", targets.start_byte
     for before, after in pairwise(targets.children):
         between = text[before.end_byte - start : after.start_byte - start]
-        if b"\n" in between.replace(b"\\\n", b"").replace(b"\\\r\n", b""):
+        if _breaks_line(between):
             return True
     return False
+
+
+def _breaks_line(between: bytes) -> bool:
+    """Whether ``between``, text outside brackets, holds a line break no backslash joins."""
+    return b"\n" in between.replace(b"\\\n", b"").replace(b"\\\r\n", b"")
 
 
 def invalid_target(node: Node, delete: bool) -> tuple[Node, str] | None:
